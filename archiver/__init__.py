@@ -1,0 +1,3 @@
+"""Records-retention archiver for municipal social media."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Platform connectors: each knows one platform API and nothing about storage."""
