@@ -1,0 +1,68 @@
+"""The storage seam: sealed bundles go in whole, come out byte for byte, and leave only on purpose.
+
+A bundle is published from a sealed staging folder (see ``archiver.bundle``). ``publish`` must
+make the bundle visible all at once: ``list_bundles`` never returns a bundle whose files are not
+all present and verified. Keys look like ``<site_id>/<yyyy>/<bundle_id>``; relative paths inside a
+bundle use ``/`` (``data/warc/....warc.gz``, ``manifest-sha256.txt``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFile:
+    """One stored file of a bundle, as the store reports it."""
+
+    relpath: str
+    size: int
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What every backend (local folder, S3/MinIO with Object Lock) provides."""
+
+    name: str
+
+    def publish(self, staged: Path, key: str) -> None:
+        """Make the sealed folder ``staged`` visible as bundle ``key``, atomically and verified.
+
+        On success the staged folder may be gone (moved) or left for the caller to remove.
+        Raises ``StorageError`` (nothing visible) if the bundle could not be stored whole.
+        """
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list_bundles(self) -> Iterator[str]:
+        """Keys of every complete bundle in the store."""
+        ...
+
+    def list_files(self, key: str) -> list[BundleFile]: ...
+
+    def open(self, key: str, relpath: str) -> BinaryIO:
+        """A readable binary stream of one file; the caller closes it."""
+        ...
+
+    def read_range(self, key: str, relpath: str, offset: int, length: int) -> bytes: ...
+
+    def delete(self, key: str) -> None:
+        """Remove a bundle for an approved disposition. Raises ``StorageError`` if refused."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path to the bundle when the backend has one (lets SQLite open it)."""
+        ...
+
+    def set_retention(self, key: str, until: dt.date) -> None:
+        """Ask the store to refuse deletion before ``until`` (no-op where unsupported)."""
+        ...
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Set or clear a store-level legal hold (no-op where unsupported)."""
+        ...

@@ -1,0 +1,127 @@
+"""Local folder storage: the embedded default.
+
+Bundles live under ``<root>/<key>``. Publishing is a single ``rename`` of a sealed folder that
+sits on the same filesystem (the staging area is inside the archive root), so a bundle is
+either entirely visible or not at all. Files are made read-only when sealed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from archiver.errors import StorageError
+from archiver.storage.base import BundleFile
+
+SEAL_MARKER = "tagmanifest-sha256.txt"
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so a rename survives power loss."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStorage:
+    """Bundles as folders below one root directory."""
+
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the bundle folder {root}: {exc.strerror}",
+                hint="check [archive] root in the config and the folder's owner and permissions",
+            ) from exc
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise StorageError(
+                f"the bundle folder {root} is not writable by this user",
+                hint="give the archiver's user write access, or set [archive] root to another folder",
+            )
+
+    def _path(self, key: str) -> Path:
+        if ".." in key.split("/") or key.startswith("/"):
+            raise StorageError(f"refusing unsafe bundle key {key!r}")
+        return self.root / key
+
+    def publish(self, staged: Path, key: str) -> None:
+        target = self._path(key)
+        if target.exists():
+            raise StorageError(f"bundle {key} already exists in {self.root}; refusing to overwrite")
+        if not (staged / SEAL_MARKER).exists():
+            raise StorageError(f"{staged} is not sealed (no {SEAL_MARKER}); refusing to publish")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staged, target)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot publish bundle {key} into {self.root}: {exc.strerror}",
+                hint="the staging folder must be on the same filesystem as the archive root",
+            ) from exc
+
+    def exists(self, key: str) -> bool:
+        return (self._path(key) / SEAL_MARKER).is_file()
+
+    def list_bundles(self) -> Iterator[str]:
+        if not self.root.exists():
+            return
+        for marker in sorted(self.root.glob(f"*/*/*/{SEAL_MARKER}")):
+            yield marker.parent.relative_to(self.root).as_posix()
+
+    def list_files(self, key: str) -> list[BundleFile]:
+        base = self._path(key)
+        if not base.is_dir():
+            raise StorageError(f"bundle {key} is missing from {self.root}")
+        out = []
+        for p in sorted(base.rglob("*")):
+            if p.is_file():
+                out.append(BundleFile(p.relative_to(base).as_posix(), p.stat().st_size))
+        return out
+
+    def open(self, key: str, relpath: str) -> BinaryIO:
+        path = self._path(key) / relpath
+        try:
+            return path.open("rb")
+        except OSError as exc:
+            raise StorageError(f"cannot read {relpath} of bundle {key}: {exc.strerror}") from exc
+
+    def read_range(self, key: str, relpath: str, offset: int, length: int) -> bytes:
+        with self.open(key, relpath) as fh:
+            fh.seek(offset)
+            return fh.read(length)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if not path.exists():
+            return
+        # Sealed files and folders are read-only; make them writable only to remove them.
+        for p in [path, *path.rglob("*")]:
+            mode = p.stat().st_mode
+            os.chmod(p, mode | stat.S_IWUSR)
+        trash = path.with_name(path.name + ".deleting")
+        try:
+            os.rename(path, trash)
+            shutil.rmtree(trash)
+        except OSError as exc:
+            raise StorageError(f"cannot delete bundle {key}: {exc.strerror}") from exc
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def set_retention(self, key: str, until: dt.date) -> None:
+        """A plain folder cannot enforce retention; the catalog's disposition rules do."""
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """A plain folder cannot enforce holds; the catalog's hold checks do."""
