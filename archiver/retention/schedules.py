@@ -141,7 +141,7 @@ class ScheduleSet:
     """Every loaded schedule, looked up by item ref."""
 
     schedules: tuple[Schedule, ...] = ()
-    _by_ref: Mapping[str, ScheduleItem] = field(default_factory=dict, repr=False, compare=False)
+    _by_ref: Mapping[str, ScheduleItem] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index = {item.ref: item for schedule in self.schedules for item in schedule.items}
