@@ -1,0 +1,328 @@
+"""S3-only behaviour on a real moto server: locks set at publish, honoured at delete, extended
+only, and a start-up self-check that refuses a store which does not enforce WORM.
+
+moto enforces "a locked version cannot be deleted" (COMPLIANCE, un-bypassed GOVERNANCE, legal
+hold) but lets COMPLIANCE retention be shortened. So where a refusal must come from *our* code
+(shortening), the tests prove the store's date did not change; where the store itself refuses
+(deleting a locked version), the tests also try it with the raw client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import socket
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import structlog
+from minio import Minio
+from minio.error import S3Error
+from minio.versioningconfig import SUSPENDED, VersioningConfig
+
+from archiver.errors import SecretError, StorageError
+from archiver.storage.s3 import SHA256_META, S3Settings, S3Storage, check_worm
+
+from .conftest import BundleFactory
+
+KEY = "site-7/2026/b-0001"
+
+
+def _versions(client: Minio, bucket: str, prefix: str = "archive/") -> list[tuple[str, str]]:
+    return [
+        (o.object_name, o.version_id)
+        for o in client.list_objects(bucket, prefix=prefix, recursive=True, include_version=True)
+    ]
+
+
+def _head(client: Minio, bucket: str, name: str, version_id: str | None = None) -> dict[str, str]:
+    st = client.stat_object(bucket, name, version_id=version_id)
+    return {k.lower(): v for k, v in (st.metadata or {}).items()}
+
+
+def _until(headers: dict[str, str]) -> dt.datetime:
+    return dt.datetime.fromisoformat(headers["x-amz-object-lock-retain-until-date"])
+
+
+def test_every_object_is_locked_and_checksummed(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    staged = make_bundle()
+    digests = {
+        p.relative_to(staged).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in staged.rglob("*")
+        if p.is_file()
+    }
+    before = dt.datetime.now(dt.UTC)
+    s3_storage.publish(staged, KEY)
+
+    assert not staged.exists(), "publish removes the staged folder after a verified upload"
+    names = [n for n, _ in _versions(s3_client, bucket)]
+    assert sorted(names) == sorted(f"archive/{KEY}/{rel}" for rel in digests)
+    for rel, sha in digests.items():
+        h = _head(s3_client, bucket, f"archive/{KEY}/{rel}")
+        assert h["x-amz-object-lock-mode"] == "COMPLIANCE"
+        until = _until(h)
+        assert before + dt.timedelta(days=30) - dt.timedelta(minutes=5) < until
+        assert until < before + dt.timedelta(days=30, minutes=5)
+        assert h[SHA256_META] == sha
+        assert h["x-amz-sdk-checksum-algorithm"] == "CRC32"
+
+
+def test_staged_copy_that_no_longer_matches_its_manifest_uploads_nothing(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    staged = make_bundle()
+    (staged / "data/records.sqlite").write_bytes(b"changed after sealing")
+    with pytest.raises(StorageError, match="does not match its manifest"):
+        s3_storage.publish(staged, KEY)
+    assert _versions(s3_client, bucket) == [], "nothing may be locked in the bucket"
+    assert staged.is_dir()
+
+
+def test_a_file_missing_from_the_staged_copy_uploads_nothing(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    staged = make_bundle()
+    (staged / "data/warc/2026-11-25-000.warc.gz").unlink()
+    with pytest.raises(StorageError, match="missing"):
+        s3_storage.publish(staged, KEY)
+    assert _versions(s3_client, bucket) == []
+
+
+def test_retry_reuses_verified_objects_of_a_crashed_publish(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    """Each stray version is locked for weeks, so a retry must not send the same bytes again."""
+    staged = make_bundle()
+    body = (staged / "data/records.sqlite").read_bytes()
+    name = f"archive/{KEY}/data/records.sqlite"
+    meta = {SHA256_META: hashlib.sha256(body).hexdigest()}
+    s3_client.put_object(bucket, name, io.BytesIO(body), len(body), metadata=meta)  # type: ignore[arg-type]
+    assert not s3_storage.exists(KEY)
+
+    s3_storage.publish(staged, KEY)
+
+    assert s3_storage.exists(KEY)
+    assert [n for n, _ in _versions(s3_client, bucket)].count(name) == 1
+
+
+def test_retry_replaces_a_partial_object_with_wrong_bytes(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    staged = make_bundle()
+    body = (staged / "data/records.sqlite").read_bytes()
+    name = f"archive/{KEY}/data/records.sqlite"
+    torn = body[:100]
+    meta = {SHA256_META: hashlib.sha256(body).hexdigest()}  # claims the full file's digest
+    s3_client.put_object(bucket, name, io.BytesIO(torn), len(torn), metadata=meta)  # type: ignore[arg-type]
+
+    s3_storage.publish(staged, KEY)
+
+    assert s3_storage.read_range(KEY, "data/records.sqlite", 0, len(body) + 10) == body
+
+
+def test_delete_of_a_locked_bundle_is_refused(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    s3_storage.publish(make_bundle(), KEY)
+    with pytest.raises(StorageError, match=f"bundle {KEY} .* COMPLIANCE retention until"):
+        s3_storage.delete(KEY)
+    assert s3_storage.exists(KEY)
+    assert len(_versions(s3_client, bucket)) == 7
+    # And the store itself (moto too) refuses to delete a locked version.
+    name, vid = _versions(s3_client, bucket)[0]
+    with pytest.raises(S3Error) as err:
+        s3_client.remove_object(bucket, name, version_id=vid)
+    assert err.value.code == "AccessDenied"
+
+
+def test_legal_hold_blocks_delete_until_released(
+    s3_settings: S3Settings, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    storage = S3Storage(replace(s3_settings, default_retention_days=0))
+    storage.publish(make_bundle(), KEY)
+    storage.set_legal_hold(KEY, True)
+    for name, vid in _versions(s3_client, bucket):
+        assert _head(s3_client, bucket, name, vid)["x-amz-object-lock-legal-hold"] == "ON"
+
+    with pytest.raises(StorageError, match="legal hold ON"):
+        storage.delete(KEY)
+    assert storage.exists(KEY)
+    name, vid = _versions(s3_client, bucket)[0]
+    with pytest.raises(S3Error):
+        s3_client.remove_object(bucket, name, version_id=vid)
+
+    storage.set_legal_hold(KEY, False)
+    storage.delete(KEY)
+    assert _versions(s3_client, bucket) == [], "every version and delete marker is gone"
+    assert list(storage.list_bundles()) == []
+
+
+def test_governance_lock_is_never_bypassed_by_the_archiver(
+    s3_settings: S3Settings, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    storage = S3Storage(replace(s3_settings, lock_mode="GOVERNANCE", default_retention_days=2))
+    storage.publish(make_bundle({"data/a.txt": b"a"}), KEY)
+    name = f"archive/{KEY}/data/a.txt"
+    assert _head(s3_client, bucket, name)["x-amz-object-lock-mode"] == "GOVERNANCE"
+    with pytest.raises(StorageError, match="GOVERNANCE retention until"):
+        storage.delete(KEY)
+    (vid,) = [v for n, v in _versions(s3_client, bucket) if n == name]
+    with pytest.raises(S3Error):  # without x-amz-bypass-governance-retention the store refuses
+        s3_client.remove_object(bucket, name, version_id=vid)
+
+
+def test_set_retention_extends_every_version(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    s3_storage.publish(make_bundle(), KEY)
+    until = dt.date.today() + dt.timedelta(days=400)
+    s3_storage.set_retention(KEY, until)
+    want = dt.datetime.combine(until, dt.time.min, tzinfo=dt.UTC)
+    for name, vid in _versions(s3_client, bucket):
+        h = _head(s3_client, bucket, name, vid)
+        assert _until(h) == want
+        assert h["x-amz-object-lock-mode"] == "COMPLIANCE"
+
+
+def test_set_retention_adds_a_lock_to_an_unlocked_bundle(
+    s3_settings: S3Settings, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    storage = S3Storage(replace(s3_settings, default_retention_days=0))
+    storage.publish(make_bundle({"data/a.txt": b"a"}), KEY)
+    name = f"archive/{KEY}/data/a.txt"
+    assert "x-amz-object-lock-mode" not in _head(s3_client, bucket, name)
+    storage.set_retention(KEY, dt.date.today() + dt.timedelta(days=3))
+    assert _head(s3_client, bucket, name)["x-amz-object-lock-mode"] == "COMPLIANCE"
+    with pytest.raises(StorageError, match="COMPLIANCE retention until"):
+        storage.delete(KEY)
+
+
+def test_shortening_is_refused_locally_and_the_store_date_is_unchanged(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    """moto would accept the shorter date, so the refusal must be ours."""
+    s3_storage.publish(make_bundle(), KEY)
+    name = f"archive/{KEY}/data/records.sqlite"
+    before = _until(_head(s3_client, bucket, name))
+    with pytest.raises(StorageError, match="refusing to shorten retention of bundle"):
+        s3_storage.set_retention(KEY, dt.date.today() + dt.timedelta(days=5))
+    assert _until(_head(s3_client, bucket, name)) == before
+    with pytest.raises(StorageError, match="not in the future"):
+        s3_storage.set_retention(KEY, dt.date.today() - dt.timedelta(days=1))
+
+
+def test_self_check_refuses_moto(s3_settings: S3Settings, s3_storage: S3Storage) -> None:
+    strict = S3Storage(replace(s3_settings, allow_unsafe_worm=False), client=s3_storage.client)
+    with pytest.raises(StorageError) as err:
+        strict.self_check()
+    msg = str(err.value)
+    assert "does not enforce WORM" in msg
+    assert "COMPLIANCE retention could be shortened" in msg
+    assert "\n" not in msg
+
+
+def test_self_check_with_allow_unsafe_warns_loudly(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        result = s3_storage.self_check()
+    assert result.unsafe
+    assert result.versioning_enabled
+    assert not result.compliance_shorten_refused  # moto's gap
+    assert result.compliance_delete_refused  # what moto does enforce
+    assert result.legal_hold_delete_refused
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [e["event"] for e in errors] == ["storage_worm_not_enforced"]
+    assert errors[0]["bucket"] == bucket
+    # Canaries live outside every bundle key; the released legal-hold canary is gone.
+    assert list(s3_storage.list_bundles()) == []
+    names = [n for n, _ in _versions(s3_client, bucket, prefix="archive/.worm-check/")]
+    assert len(names) == 1 and "-compliance-" in names[0]
+
+
+def test_self_check_reports_suspended_versioning(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str
+) -> None:
+    s3_client.set_bucket_versioning(bucket, VersioningConfig(SUSPENDED))  # moto allows this
+    result = s3_storage.self_check()
+    assert "bucket versioning is not Enabled" in result.problems
+
+
+def test_bucket_without_object_lock_is_refused(s3_settings: S3Settings, s3_client: Minio) -> None:
+    s3_client.make_bucket(s3_settings.bucket + "-nolock")
+    storage = S3Storage(replace(s3_settings, bucket=s3_settings.bucket + "-nolock"))
+    with pytest.raises(StorageError, match="has no Object Lock") as err:
+        storage.self_check()
+    assert "mc mb --with-lock" in str(err.value)
+
+
+def test_missing_bucket_is_one_line(s3_settings: S3Settings) -> None:
+    storage = S3Storage(replace(s3_settings, bucket="no-such-bucket-here"))
+    with pytest.raises(StorageError, match="bucket no-such-bucket-here does not exist") as err:
+        storage.self_check()
+    assert "\n" not in str(err.value)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_unreachable_endpoint_is_one_line_and_fast(s3_settings: S3Settings) -> None:
+    endpoint = f"127.0.0.1:{_closed_port()}"
+    storage = S3Storage(replace(s3_settings, endpoint=endpoint))
+    start = time.monotonic()
+    with pytest.raises(StorageError, match=f"cannot reach S3 endpoint {endpoint}") as err:
+        storage.self_check()
+    assert time.monotonic() - start < 15
+    assert "\n" not in str(err.value)
+    assert "Connection refused" in str(err.value)
+    with pytest.raises(StorageError, match="cannot reach"):
+        list(storage.list_bundles())
+
+
+def test_tls_against_plain_http_is_one_line(s3_settings: S3Settings) -> None:
+    storage = S3Storage(replace(s3_settings, secure=True))
+    with pytest.raises(StorageError, match="TLS to S3 endpoint") as err:
+        storage.exists(KEY)
+    assert "\n" not in str(err.value)
+
+
+def test_credentials_come_from_named_secrets(
+    s3_settings: S3Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ARCHIVER_S3_SECRET_KEY")
+    with pytest.raises(SecretError, match="ARCHIVER_S3_SECRET_KEY"):
+        S3Storage(s3_settings)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "MINIO_SECRET").write_text("archiver-test-secret\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    storage = S3Storage(replace(s3_settings, secret_key_secret="MINIO_SECRET"))
+    assert list(storage.list_bundles()) == []
+
+
+def test_unsafe_relpath_is_refused(s3_storage: S3Storage, make_bundle: BundleFactory) -> None:
+    s3_storage.publish(make_bundle(), KEY)
+    with pytest.raises(StorageError, match="unsafe path"):
+        s3_storage.open(KEY, "../b-0002/bagit.txt")
+    assert s3_storage.local_path(KEY) is None
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(StorageError, match="host:port"):
+        S3Settings(endpoint="https://minio:9000", bucket="b")
+    with pytest.raises(StorageError, match="lock_mode"):
+        S3Settings(endpoint="minio:9000", bucket="b", lock_mode="STRICT")  # type: ignore[arg-type]
+
+
+def test_check_worm_is_usable_without_a_storage(s3_settings: S3Settings, s3_client: Minio) -> None:
+    result = check_worm(s3_client, s3_settings)
+    assert result.bucket == s3_settings.bucket and result.unsafe
