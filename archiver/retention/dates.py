@@ -76,7 +76,7 @@ def fiscal_year(d: date) -> int:
 
 
 def clock_start(
-    trigger: Trigger,
+    trigger: Trigger | str,
     record_time: datetime,
     *,
     tz: ZoneInfo = DENVER,
@@ -93,6 +93,13 @@ def clock_start(
       usually months after 30 June, and any guess would be too early.
     * ``event``: always ``None``; the archiver cannot see events such as "superseded".
     """
+    try:
+        trigger = Trigger(trigger)
+    except ValueError:
+        raise RetentionError(
+            f"unknown retention trigger {trigger!r}",
+            hint="use one of " + ", ".join(t.value for t in Trigger),
+        ) from None
     local = local_date(record_time, tz)
     if trigger is Trigger.CREATION:
         return local
@@ -110,9 +117,7 @@ def clock_start(
                 hint=f"correct the audit-received date for FY{fy} (the year the fiscal year ends)",
             )
         return received.replace(day=1)
-    if trigger is Trigger.EVENT:
-        return None
-    raise RetentionError(f"unknown retention trigger {trigger!r}")  # pragma: no cover
+    return None  # Trigger.EVENT
 
 
 def add_years(d: date, years: int) -> date:

@@ -62,6 +62,19 @@ class ClassMapping:
                 return override
         return self.classes[record_class]
 
+    def unverified(self) -> list[tuple[str, ScheduleItem]]:
+        """Mapping keys that point at an item whose source did not fully confirm it.
+
+        Loading allows them (the records manager may knowingly choose one); ``archiver
+        schedules check`` and the monthly report should keep them visible until resolved.
+        """
+        found = [(f"retention.classes.{c}", i) for c, i in self.classes.items() if not i.verified]
+        for site_id, table in self.sites.items():
+            found.extend(
+                (f"retention.sites.{site_id}.{c}", i) for c, i in table.items() if not i.verified
+            )
+        return found
+
 
 def load_mapping(
     data: Mapping[str, Any],

@@ -311,3 +311,9 @@ def test_historical_offer_matches_fifty_year_anniversary(t: datetime, on: date) 
 )
 def test_long_retention_flag(item: ScheduleItem, flag: bool) -> None:
     assert long_retention_flag(item) is flag
+
+
+def test_trigger_may_be_given_as_text() -> None:
+    assert clock_start("calendar_year_end", at(2024, 5, 1)) == date(2025, 1, 1)
+    with pytest.raises(RetentionError, match="unknown retention trigger 'yearly'"):
+        clock_start("yearly", at(2024, 5, 1))

@@ -131,3 +131,13 @@ def test_ref_into_schedule_without_items_explains() -> None:
     with pytest.raises(ConfigError, match="no confirmed items") as info:
         load_mapping(data, file="archiver.toml", schedules=schedules)
     assert info.value.key == "retention.classes.city_post"
+
+
+def test_unverified_items_are_listed() -> None:
+    schedules = load_schedules(SHIPPED)
+    data: dict[str, Any] = {"retention": {"classes": dict.fromkeys(RECORD_CLASSES, "LG1.2006-1")}}
+    data["retention"]["sites"] = {"police-fb": {"city_reply": "LG1.2006-2"}}
+    mapping = load_mapping(data, file="archiver.toml", schedules=schedules)
+    assert [(k, i.ref) for k, i in mapping.unverified()] == [
+        ("retention.sites.police-fb.city_reply", "LG1.2006-2")
+    ]
