@@ -169,8 +169,10 @@ def _is_transient(exc: BaseException) -> bool:
         return 400 <= exc.smtp_code < 500
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return True
-    if isinstance(exc, ssl.SSLError):
-        return False  # wrong TLS mode or untrusted certificate: a retry gets the same answer
+    if isinstance(exc, ssl.SSLError | smtplib.SMTPException):
+        # Wrong TLS mode, untrusted certificate, STARTTLS/AUTH not offered: a retry gets the
+        # same answer. (SMTPException subclasses OSError, so this test must come first.)
+        return False
     return isinstance(exc, OSError)  # refused, reset, unreachable, DNS, timeout
 
 
