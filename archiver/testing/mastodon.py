@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.testing.server import FakeResponse, header, iso_ms, json_response
+from archiver.testing.server import FakeResponse, header, iso_ms, iso_us, json_response
 
 __all__ = ["DEFAULT_CLOCK_START", "MastodonWorld", "png_bytes"]
 
@@ -171,8 +171,7 @@ class MastodonWorld:
         self._follows: list[_Follow] = []  # ascending by id
         self._follow_index: dict[tuple[int, int], _Follow] = {}
         self._files: dict[str, tuple[int, int, tuple[int, int, int]]] = {}
-        self._window_start = time.monotonic()
-        self._window_wall = datetime.now(UTC)
+        self._window_index = -1
         self._window_count = 0
 
     # -- clock and ids -------------------------------------------------------------------
@@ -595,19 +594,20 @@ class MastodonWorld:
 
     # -- HTTP ----------------------------------------------------------------------------
     def _rate_headers(self) -> dict[str, str]:
-        """Real counters in a real-time window; reported but never enforced (use
+        """Real counters in fixed wall-clock windows, reset at the window boundary as
+        Mastodon's Rack::Attack does; reported but never enforced (use
         ``FakeServer.inject(..., "rate_limit_429")`` to test back-off deterministically)."""
-        now = time.monotonic()
-        if now - self._window_start >= self.rate_limit_window:
-            self._window_start = now
-            self._window_wall = datetime.now(UTC)
+        now = time.time()
+        index = int(now // self.rate_limit_window)
+        if index != self._window_index:
+            self._window_index = index
             self._window_count = 0
         self._window_count += 1
-        reset = self._window_wall + timedelta(seconds=self.rate_limit_window)
+        reset = datetime.fromtimestamp((index + 1) * self.rate_limit_window, UTC)
         return {
             "X-RateLimit-Limit": str(self.rate_limit),
             "X-RateLimit-Remaining": str(max(self.rate_limit - self._window_count, 0)),
-            "X-RateLimit-Reset": iso_ms(reset),
+            "X-RateLimit-Reset": iso_us(reset),
         }
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:

@@ -32,18 +32,24 @@ __all__ = [
     "RecordedRequest",
     "header",
     "iso_ms",
+    "iso_us",
     "json_response",
 ]
 
 
 @dataclass
 class FakeResponse:
+    """Exactly what goes on the wire; the server adds only Date, Server and Content-Length."""
+
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeApp(Protocol):
+    """One fake platform. A Protocol, not a base class, so a fake is any object with
+    ``handle`` and several platforms can share one port (as a demo city would need)."""
+
     def handle(
         self,
         method: str,
@@ -117,6 +123,12 @@ def iso_ms(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def iso_us(dt: datetime) -> str:
+    """ISO 8601 with microseconds and ``Z``: Mastodon's ``X-RateLimit-Reset`` (Ruby
+    ``iso8601(6)``)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def json_response(
     payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> FakeResponse:
@@ -151,7 +163,7 @@ def _fault_response(fault: Fault) -> FakeResponse:
             {"error": "We're sorry, but something went wrong on our end."}, status=500
         )
     if fault == "rate_limit_429":
-        reset = iso_ms(datetime.now(UTC) + timedelta(seconds=1))
+        reset = iso_us(datetime.now(UTC) + timedelta(seconds=1))
         return json_response(
             {"error": "Too many requests"},
             status=429,

@@ -301,9 +301,9 @@ def test_rate_limit_headers_count_down(
     _, ids, server = small_world
     url = f"{server.url}/api/v1/accounts/{ids['city']}"
     first, second = httpx.get(url), httpx.get(url)
-    assert int(second.headers["X-RateLimit-Remaining"]) == (
-        int(first.headers["X-RateLimit-Remaining"]) - 1
-    )
+    before = int(first.headers["X-RateLimit-Remaining"])
+    # Either one less, or a new 5-minute window started between the two requests.
+    assert int(second.headers["X-RateLimit-Remaining"]) in (before - 1, 299)
     reset = datetime.fromisoformat(first.headers["X-RateLimit-Reset"].replace("Z", "+00:00"))
     assert reset > datetime.now(UTC)
 
