@@ -312,7 +312,10 @@ def render_chart_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    months: dict[str, Mapping[str, int]] = dict(history or {})
+    # Later months would contradict "through <month>" (e.g. when re-sending an old report).
+    months: dict[str, Mapping[str, int]] = {
+        month: figures for month, figures in (history or {}).items() if month < data.month
+    }
     months[data.month] = data.captures_by_site()
     shown = sorted(months)[-CHART_MONTHS:]
     site_ids = sorted({site for m in shown for site in months[m]})

@@ -336,3 +336,44 @@ def test_server_without_starttls_fails_at_once(password_env: None) -> None:
     assert time.monotonic() - started < 4
     assert "STARTTLS" in str(info.value)
     assert handler.envelopes == []
+
+
+class RejectsOneRecipient(Recorder):
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address == RECIPIENTS[2]:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_partly_refused_recipients_are_reported_and_not_resent() -> None:
+    handler = RejectsOneRecipient()
+    with smtp_server(handler) as port:
+        s = settings(port, attempts=3)
+        with pytest.raises(ReportError) as info:
+            send_report(message_for(s), s)
+    assert len(handler.envelopes) == 1, "the accepted recipients must not get a duplicate"
+    assert handler.envelopes[0].rcpt_tos == RECIPIENTS[:2]
+    message = str(info.value)
+    assert "delivered only in part" in message
+    assert f"{RECIPIENTS[2]}: 550 5.1.1 mailbox unavailable" in message
+
+
+def test_a_server_that_never_answers_times_out_and_is_retried() -> None:
+    # A listening socket that never accepts: the TCP handshake completes in the backlog but no
+    # SMTP banner ever arrives, which is what a hung mail server looks like.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        s = settings(port, attempts=2, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(ReportError) as info:
+            send_report(message_for(s), s)
+        elapsed = time.monotonic() - started
+    # smtplib reports a banner timeout as SMTPServerDisconnected("... timed out").
+    assert "after 2 attempts" in str(info.value)
+    assert "timed out" in str(info.value)
+    assert elapsed >= 0.6
