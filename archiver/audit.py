@@ -29,7 +29,11 @@ database write lock before reading the head. The ``seq`` primary key and the uni
 ``prev_hash`` make a forked chain impossible even if that were bypassed: the loser fails.
 On SQLite, call :func:`append` before other reads in a transaction (or after the caller's
 own writes), otherwise a concurrent commit makes SQLite refuse the upgrade with "database is
-locked" rather than wait.
+locked" rather than wait. On PostgreSQL use READ COMMITTED (the default): under REPEATABLE
+READ a stale snapshot would make the append fail on the primary key.
+
+Triggers created with the table refuse UPDATE, DELETE and TRUNCATE, against accidents; the
+database owner can drop them, which is why the chain and the anchor exist.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from typing import Any, Final, Literal
 
 import structlog
 from sqlalchemy import (
+    DDL,
     Column,
     Connection,
     Integer,
@@ -121,6 +126,49 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("entry_hash", String(64), nullable=False, unique=True),
 )
+
+# Triggers refuse UPDATE, DELETE (and TRUNCATE on PostgreSQL) so no code path of ours can
+# alter history by accident. Whoever owns the database can drop them; that is what the
+# chain and the anchor are for.
+_APPEND_ONLY: Final = "audit_log is append-only"
+_GUARD_DDL: Final = (
+    (
+        "sqlite",
+        "after_create",
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+    ),
+    (
+        "sqlite",
+        "after_create",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+    ),
+    (
+        "postgresql",
+        "after_create",
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $fn$ BEGIN "
+        f"RAISE EXCEPTION '{_APPEND_ONLY}' USING ERRCODE = 'insufficient_privilege'; "
+        "END $fn$",
+    ),
+    (
+        "postgresql",
+        "after_create",
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ),
+    (
+        "postgresql",
+        "after_create",
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+    ),
+    ("postgresql", "after_drop", "DROP FUNCTION IF EXISTS audit_log_append_only()"),
+)
+for _dialect, _when, _sql in _GUARD_DDL:
+    _ddl = DDL(_sql).execute_if(dialect=_dialect)  # type: ignore[no-untyped-call]
+    event.listen(audit_log, _when, _ddl)
 
 
 class AuditError(CatalogError):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from archiver import audit
 from archiver.db import make_engine
@@ -59,7 +60,19 @@ def _verify(engine: Engine, anchor: Path | None = None) -> audit.AuditReport:
         return audit.verify(conn, anchor_path=anchor)
 
 
+def _drop_guards(engine: Engine) -> None:
+    """What an attacker who owns the database does first: remove the append-only triggers."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+
+
 def _sql(engine: Engine, sql: str, **params: object) -> None:
+    """Tamper with the log by raw SQL, the way someone bypassing the archiver would."""
+    _drop_guards(engine)
     with engine.begin() as conn:
         conn.execute(text(sql), params)
 
@@ -111,6 +124,26 @@ def test_hash_matches_the_documented_formula(engine: Engine) -> None:
         stored = conn.execute(text("SELECT details, entry_hash FROM audit_log")).one()
     assert stored.details == '{"a":"x","b":[1,2]}'
     assert stored.entry_hash == e.entry_hash
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 3",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ],
+)
+def test_triggers_refuse_changes_to_history(engine: Engine, sql: str) -> None:
+    if sql.startswith("TRUNCATE") and engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has no TRUNCATE")
+    _fill(engine, None, n=3)
+    with pytest.raises(DBAPIError, match="audit_log is append-only"), engine.begin() as conn:
+        conn.execute(text(sql))
+    report = _verify(engine)
+    assert report.ok
+    assert report.entries_checked == 3
 
 
 def test_edited_details_are_detected_with_their_seq(engine: Engine) -> None:
@@ -173,6 +206,7 @@ def test_several_deleted_entries_named_as_a_range(engine: Engine) -> None:
 
 
 def _swap(engine: Engine, a: int, b: int) -> None:
+    _drop_guards(engine)
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET seq = -1 WHERE seq = :a"), {"a": a})
         conn.execute(text("UPDATE audit_log SET seq = :a WHERE seq = :b"), {"a": a, "b": b})
