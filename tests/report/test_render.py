@@ -314,3 +314,23 @@ def test_model_rejects_bad_month_and_naive_times() -> None:
         FailureLine(datetime(2026, 10, 1), "x")
     with pytest.raises(ReportError, match="appears twice"):
         sample_report(sites=sample_sites() * 2)
+
+
+def test_chart_ignores_history_after_the_report_month() -> None:
+    data = sample_report()
+    later = {"2026-12": {"city-mastodon": 5000}}
+    assert render_chart_png(data, later) == render_chart_png(data)
+    earlier = {"2026-09": {"city-mastodon": 5000}}
+    assert render_chart_png(data, earlier) != render_chart_png(data)
+
+
+def test_platform_without_any_follower_figure() -> None:
+    site = replace(sample_sites()[1], follower_count=None, platform="Instagram")
+    data = sample_report(sites=[site])
+    assert "Instagram gives neither a follower count nor the list" in " ".join(
+        render_text(data).split()
+    )
+    rows = list(csv.DictReader(io.StringIO(render_csv(data))))
+    assert {r["figure"]: r["value"] for r in rows if r["site_id"] == site.site_id}[
+        "follower_count"
+    ] == ""
