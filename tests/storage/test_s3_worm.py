@@ -110,6 +110,56 @@ def test_retry_reuses_verified_objects_of_a_crashed_publish(
     assert [n for n, _ in _versions(s3_client, bucket)].count(name) == 1
 
 
+class _CrashAfter(S3Storage):
+    """Dies before uploading one file, as a killed process would; the server stays real."""
+
+    crash_at = "data/warc/2026-11-25-000.warc.gz"
+
+    def _upload(self, key: str, path: Path, relpath: str, size: int, sha: str, crc: int) -> None:
+        if relpath == self.crash_at:
+            raise StorageError("simulated crash")
+        super()._upload(key, path, relpath, size, sha, crc)
+
+
+def test_crash_mid_publish_leaves_an_invisible_partial_that_a_retry_completes(
+    s3_settings: S3Settings, s3_client: Minio, bucket: str, make_bundle: BundleFactory
+) -> None:
+    staged = make_bundle()
+    with pytest.raises(StorageError, match="simulated crash"):
+        _CrashAfter(s3_settings).publish(staged, KEY)
+    stored = {n.removeprefix(f"archive/{KEY}/") for n, _ in _versions(s3_client, bucket)}
+    assert stored == {"bag-info.txt", "bagit.txt", "data/empty.txt", "data/records.sqlite"}
+    storage = S3Storage(s3_settings)
+    assert not storage.exists(KEY)
+    assert list(storage.list_bundles()) == []
+    assert staged.is_dir()
+
+    storage.publish(staged, KEY)
+
+    assert storage.exists(KEY)
+    names = [n for n, _ in _versions(s3_client, bucket)]
+    assert len(names) == len(set(names)) == 7, "no file was sent twice"
+
+
+class _ReadsBackWrong(S3Storage):
+    """A store (or proxy) that hands back other bytes than it was given for one object."""
+
+    def _stored_sha256(self, name: str, version_id: str | None = None) -> tuple[int, str]:
+        size, sha = super()._stored_sha256(name, version_id)
+        return (size, "0" * 64) if name.endswith("records.sqlite") else (size, sha)
+
+
+def test_a_read_back_mismatch_leaves_the_bundle_unpublished(
+    s3_settings: S3Settings, make_bundle: BundleFactory
+) -> None:
+    staged = make_bundle()
+    storage = _ReadsBackWrong(s3_settings)
+    with pytest.raises(StorageError, match=r"stored copy has size .* left unpublished"):
+        storage.publish(staged, KEY)
+    assert not storage.exists(KEY)
+    assert staged.is_dir(), "the staged copy is the only good copy: keep it"
+
+
 def test_retry_replaces_a_partial_object_with_wrong_bytes(
     s3_storage: S3Storage, s3_client: Minio, bucket: str, make_bundle: BundleFactory
 ) -> None:
