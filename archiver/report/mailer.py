@@ -232,7 +232,7 @@ def _send_once(
         )
     else:
         smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-    with smtp:
+    try:
         smtp.set_debuglevel(0)  # debug output would include the base64 AUTH exchange
         smtp.ehlo()
         if settings.security == "starttls":
@@ -243,6 +243,13 @@ def _send_once(
         refused = smtp.send_message(
             message, from_addr=settings.sender, to_addrs=list(settings.recipients)
         )
+    finally:
+        # Not `with smtp:` -- its QUIT can raise after DATA was accepted, and a retry then
+        # would send everyone a second copy. Once DATA is accepted, the report is delivered.
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
     if refused:
         # Some recipients got it; retrying would send them a duplicate, so report and stop.
         parts = [f"{rcpt}: {_code_text(code, text)}" for rcpt, (code, text) in refused.items()]

@@ -1,0 +1,433 @@
+"""A bundle: one run's records of one retention class, sealed so it can be trusted later.
+
+Layout (BagIt 1.0, so ``bagit.py --validate`` checks it independently of this software)::
+
+    bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
+    data/records.sqlite          normalized records + where each came from in the WARC
+    data/warc/<class>-00000.warc.gz
+
+A bundle is written in ``<staging>/<id>.partial``; sealing closes every file, writes the
+manifests (``tagmanifest-sha256.txt`` last), fsyncs, makes the files read-only and renames the
+folder to ``<id>.sealed``. Only sealed folders are ever published; a ``.partial`` folder found
+after a crash is discarded, because its run never advanced a bookmark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archiver import __version__
+from archiver.errors import BundleError
+from archiver.model import (
+    BookmarkUpdate,
+    Degradation,
+    Follower,
+    FollowerCount,
+    Item,
+    RecordClass,
+    Sweep,
+    Unparseable,
+    WarcRef,
+)
+from archiver.warc import RevisitTarget, WarcSink, WrittenRecord
+
+RECORDS_DB = "data/records.sqlite"
+BUNDLE_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE bundle_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE warc_records (
+  record_id TEXT PRIMARY KEY, record_type TEXT NOT NULL, target_uri TEXT, warc_date TEXT,
+  warc_file TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  payload_digest TEXT, http_status INTEGER, concurrent_to TEXT,
+  refers_to_record_id TEXT, refers_to_uri TEXT, refers_to_date TEXT, refers_to_bundle TEXT);
+CREATE INDEX warc_records_dedup ON warc_records(target_uri, payload_digest);
+CREATE TABLE items (
+  seq INTEGER PRIMARY KEY, platform_id TEXT NOT NULL, kind TEXT NOT NULL,
+  posted_at TEXT, edited_at TEXT, author_id TEXT, author_handle TEXT, author_name TEXT,
+  author_url TEXT, text TEXT NOT NULL, html TEXT, url TEXT, parent_id TEXT, root_id TEXT,
+  media_json TEXT NOT NULL, by_owner INTEGER NOT NULL, hidden INTEGER NOT NULL,
+  extra_json TEXT NOT NULL, content_hash TEXT NOT NULL,
+  warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL, warc_length INTEGER NOT NULL,
+  warc_record_id TEXT NOT NULL, warc_type TEXT NOT NULL);
+CREATE TABLE followers (
+  seq INTEGER PRIMARY KEY, platform_id TEXT NOT NULL, handle TEXT, display_name TEXT, url TEXT,
+  warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL, warc_length INTEGER NOT NULL);
+CREATE TABLE follower_counts (count INTEGER NOT NULL, identities_available INTEGER NOT NULL,
+  note TEXT, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL, warc_length INTEGER NOT NULL);
+CREATE TABLE sweeps (record_class TEXT NOT NULL, scope TEXT NOT NULL);
+CREATE TABLE bookmarks (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE unparseable (endpoint TEXT, reason TEXT, warc_file TEXT, warc_offset INTEGER,
+  warc_length INTEGER);
+CREATE TABLE degradations (capability TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync_file(path)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBundle:
+    """A sealed staging folder, ready to publish."""
+
+    bundle_id: str
+    key: str
+    path: Path
+    site_id: str
+    record_class: RecordClass
+    run_id: str
+
+
+def new_bundle_id(site_id: str, record_class: str, started: datetime) -> str:
+    return f"{site_id}-{started.strftime('%Y%m%dT%H%M%SZ')}-{record_class}-{uuid.uuid4().hex[:6]}"
+
+
+def bundle_key(site_id: str, bundle_id: str, started: datetime) -> str:
+    return f"{site_id}/{started.year:04d}/{bundle_id}"
+
+
+class BundleWriter:
+    """Accumulates one retention class of one run in a staging folder."""
+
+    def __init__(
+        self,
+        staging: Path,
+        *,
+        site_id: str,
+        platform: str,
+        run_id: str,
+        record_class: RecordClass,
+        started: datetime,
+        organization: str,
+        warc_info: dict[str, str],
+    ) -> None:
+        self.site_id = site_id
+        self.run_id = run_id
+        self.record_class = record_class
+        self.started = started
+        self.organization = organization
+        self.bundle_id = new_bundle_id(site_id, record_class, started)
+        self.key = bundle_key(site_id, self.bundle_id, started)
+        self.dir = staging / f"{self.bundle_id}.partial"
+        try:
+            (self.dir / "data" / "warc").mkdir(parents=True)
+        except OSError as exc:
+            raise BundleError(
+                f"cannot create staging folder {self.dir}: {exc.strerror}",
+                hint="check that the archive root is writable and the disk is not full",
+            ) from exc
+        self.db = sqlite3.connect(self.dir / RECORDS_DB, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("BEGIN")
+        info = {
+            "bundle_id": self.bundle_id,
+            "site_id": site_id,
+            "platform": platform,
+            "run_id": run_id,
+            "record_class": record_class,
+            "started_at": started.isoformat(),
+            "schema_version": str(BUNDLE_SCHEMA_VERSION),
+            "software": f"muni-archiver/{__version__}",
+        }
+        self.db.executemany("INSERT INTO bundle_info VALUES (?, ?)", info.items())
+        self.sink = WarcSink(
+            self.dir / "data" / "warc",
+            record_class,
+            info={**warc_info, "x-bundle-id": self.bundle_id},
+            on_record=self._on_record,
+            bundle_id=self.bundle_id,
+        )
+        self.counts: dict[str, int] = {}
+        self._first: str | None = None
+        self._last: str | None = None
+
+    # -- WARC bookkeeping -------------------------------------------------------------------
+    def _on_record(self, rec: WrittenRecord) -> None:
+        ref = rec.ref
+        r = rec.refers_to
+        self.db.execute(
+            "INSERT INTO warc_records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ref.record_id,
+                ref.record_type,
+                ref.target_uri,
+                rec.warc_date,
+                ref.warc_file,
+                ref.offset,
+                ref.length,
+                rec.payload_digest,
+                rec.http_status,
+                rec.concurrent_to,
+                r.record_id if r else None,
+                r.target_uri if r else None,
+                r.warc_date if r else None,
+                (r.bundle_id or self.bundle_id) if r else None,
+            ),
+        )
+
+    def find_original(self, uri: str, digest: str) -> RevisitTarget | None:
+        row = self.db.execute(
+            "SELECT record_id, target_uri, warc_date FROM warc_records WHERE target_uri=? AND "
+            "payload_digest=? AND record_type='response' LIMIT 1",
+            (uri, digest),
+        ).fetchone()
+        if row is None:
+            return None
+        return RevisitTarget(record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=None)
+
+    # -- normalized records -----------------------------------------------------------------
+    def _bump(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def add_item(self, item: Item) -> None:
+        ref = item.ref
+        media = [
+            {
+                "id": m.id,
+                "type": m.type,
+                "url": m.url,
+                "description": m.description,
+                "skipped_reason": m.skipped_reason,
+                "ref": None
+                if m.ref is None
+                else {
+                    "bundle_id": m.ref.bundle_id,
+                    "warc_file": m.ref.warc_file,
+                    "offset": m.ref.offset,
+                    "length": m.ref.length,
+                    "record_id": m.ref.record_id,
+                },
+            }
+            for m in item.media
+        ]
+        posted = _iso(item.posted_at)
+        self.db.execute(
+            "INSERT INTO items (platform_id, kind, posted_at, edited_at, author_id, author_handle,"
+            " author_name, author_url, text, html, url, parent_id, root_id, media_json, by_owner,"
+            " hidden, extra_json, content_hash, warc_file, warc_offset, warc_length,"
+            " warc_record_id, warc_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                item.platform_id,
+                item.kind,
+                posted,
+                _iso(item.edited_at),
+                item.author.id,
+                item.author.handle,
+                item.author.display_name,
+                item.author.url,
+                item.text,
+                item.html,
+                item.url,
+                item.parent_id,
+                item.root_id,
+                json.dumps(media, ensure_ascii=False),
+                int(item.by_owner),
+                int(item.hidden),
+                json.dumps(dict(item.extra), ensure_ascii=False, default=str),
+                item.content_hash(),
+                ref.warc_file,
+                ref.offset,
+                ref.length,
+                ref.record_id,
+                ref.record_type,
+            ),
+        )
+        if posted:
+            self._first = posted if self._first is None or posted < self._first else self._first
+            self._last = posted if self._last is None or posted > self._last else self._last
+        self._bump(item.kind)
+
+    def add_follower(self, f: Follower) -> None:
+        self.db.execute(
+            "INSERT INTO followers (platform_id, handle, display_name, url, warc_file,"
+            " warc_offset, warc_length) VALUES (?,?,?,?,?,?,?)",
+            (f.platform_id, f.handle, f.display_name, f.url, *_loc(f.ref)),
+        )
+        self._bump("follower")
+
+    def add_follower_count(self, fc: FollowerCount) -> None:
+        self.db.execute(
+            "INSERT INTO follower_counts VALUES (?,?,?,?,?,?)",
+            (fc.count, int(fc.identities_available), fc.note, *_loc(fc.ref)),
+        )
+        self._bump("follower_count")
+
+    def add_sweep(self, sweep: Sweep) -> None:
+        self.db.execute("INSERT INTO sweeps VALUES (?, ?)", (sweep.record_class, sweep.scope))
+
+    def add_unparseable(self, u: Unparseable) -> None:
+        loc = _loc(u.ref) if u.ref else (None, None, None)
+        self.db.execute("INSERT INTO unparseable VALUES (?,?,?,?,?)", (u.endpoint, u.reason, *loc))
+        self._bump("unparseable")
+
+    def add_bookmarks(self, bookmarks: list[BookmarkUpdate]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO bookmarks VALUES (?, ?)", [(b.key, b.value) for b in bookmarks]
+        )
+
+    def add_degradations(self, degradations: list[Degradation]) -> None:
+        self.db.executemany(
+            "INSERT INTO degradations VALUES (?, ?)",
+            [(d.capability, d.reason) for d in degradations],
+        )
+
+    # -- sealing ----------------------------------------------------------------------------
+    def seal(self, staging: Path) -> SealedBundle:
+        """Close, hash, write the manifests last, fsync, make read-only, rename to .sealed."""
+        sealed_at = datetime.now(UTC).isoformat()
+        self.db.executemany(
+            "INSERT OR REPLACE INTO bundle_info VALUES (?, ?)",
+            [
+                ("sealed_at", sealed_at),
+                ("counts", json.dumps(self.counts, sort_keys=True)),
+                ("first_posted_at", self._first or ""),
+                ("last_posted_at", self._last or ""),
+                ("warc_files", json.dumps(self.sink.files)),
+            ],
+        )
+        self.db.execute("COMMIT")
+        self.db.close()
+        self.sink.close()
+        try:
+            payload = sorted(p for p in (self.dir / "data").rglob("*") if p.is_file())
+            lines = []
+            total = 0
+            for p in payload:
+                _fsync_file(p)
+                total += p.stat().st_size
+                lines.append(f"{sha256_file(p)}  {p.relative_to(self.dir).as_posix()}\n")
+            (self.dir / "bagit.txt").write_text(
+                "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", encoding="utf-8"
+            )
+            info = [
+                ("Source-Organization", self.organization),
+                ("Bagging-Date", sealed_at[:10]),
+                ("Bag-Software-Agent", f"muni-archiver/{__version__}"),
+                ("External-Identifier", self.bundle_id),
+                ("Internal-Sender-Identifier", f"{self.site_id}/{self.record_class}/{self.run_id}"),
+                ("Payload-Oxum", f"{total}.{len(payload)}"),
+            ]
+            (self.dir / "bag-info.txt").write_text(
+                "".join(f"{k}: {v}\n" for k, v in info), encoding="utf-8"
+            )
+            (self.dir / "manifest-sha256.txt").write_text("".join(lines), encoding="utf-8")
+            tag_lines = [
+                f"{sha256_file(self.dir / n)}  {n}\n"
+                for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
+            ]
+            tmp = self.dir / "tagmanifest-sha256.txt.tmp"
+            tmp.write_text("".join(tag_lines), encoding="utf-8")
+            for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", tmp.name):
+                _fsync_file(self.dir / n)
+            os.rename(tmp, self.dir / "tagmanifest-sha256.txt")
+            _make_read_only(self.dir)
+            _fsync_dir(self.dir)
+            sealed = staging / f"{self.bundle_id}.sealed"
+            os.rename(self.dir, sealed)
+            _fsync_dir(staging)
+        except OSError as exc:
+            raise BundleError(
+                f"cannot seal bundle {self.bundle_id}: {exc.strerror}",
+                hint="check free disk space under the archive root; the run will be retried",
+            ) from exc
+        return SealedBundle(
+            bundle_id=self.bundle_id,
+            key=self.key,
+            path=sealed,
+            site_id=self.site_id,
+            record_class=self.record_class,
+            run_id=self.run_id,
+        )
+
+    def discard(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
+        try:
+            self.sink.close()
+        except OSError:
+            pass
+        remove_tree(self.dir)
+
+
+def _loc(ref: WarcRef) -> tuple[str, int, int]:
+    return (ref.warc_file, ref.offset, ref.length)
+
+
+def _make_read_only(top: Path) -> None:
+    """Files 0444 and sub-folders 0555; the top folder stays writable until published."""
+    for p in sorted(top.rglob("*"), reverse=True):
+        mode = stat.S_IMODE(p.stat().st_mode)
+        if p.is_dir():
+            os.chmod(p, mode & ~0o222 | 0o555)
+        else:
+            os.chmod(p, mode & ~0o222 | 0o444)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder even if sealing already made parts of it read-only."""
+    if not path.exists():
+        return
+    for p in [path, *path.rglob("*")]:
+        try:
+            os.chmod(p, stat.S_IMODE(p.stat().st_mode) | stat.S_IWUSR | stat.S_IXUSR)
+        except OSError:
+            pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def read_manifest(text: str) -> dict[str, str]:
+    """``relpath -> sha256`` from a BagIt manifest."""
+    out = {}
+    for line in text.splitlines():
+        if line.strip():
+            digest, rel = line.split(maxsplit=1)
+            out[rel.strip()] = digest
+    return out
+
+
+def stale_staging(staging: Path) -> Iterator[tuple[str, Path]]:
+    """Leftovers of earlier runs: ('partial', path) to discard, ('sealed', path) to publish."""
+    if not staging.exists():
+        return
+    for p in sorted(staging.iterdir()):
+        if p.name.endswith(".partial"):
+            yield "partial", p
+        elif p.name.endswith(".sealed") and (p / "tagmanifest-sha256.txt").is_file():
+            yield "sealed", p
+        elif p.name.endswith(".sealed"):
+            yield "partial", p

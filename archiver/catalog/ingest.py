@@ -1,0 +1,551 @@
+"""Fold one sealed bundle into the catalog: new items, new versions, removals, follower diffs.
+
+Idempotent: a bundle already cataloged is skipped, so recovery after a crash can simply ingest
+every sealed bundle the catalog does not know yet. Streams the bundle's records in batches so
+memory does not grow with the size of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from archiver.bundle import RECORDS_DB, read_manifest, sha256_file
+from archiver.catalog import schema as s
+from archiver.catalog.store import now_iso, uri_hash
+
+BATCH = 2000
+
+
+@dataclass
+class IngestResult:
+    bundle_id: str
+    new_items: int = 0
+    new_versions: int = 0
+    removed: int = 0
+    reappeared: int = 0
+    followed: int = 0
+    unfollowed: int = 0
+    skipped: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+
+
+def open_records(path: Path) -> sqlite3.Connection:
+    """Open a sealed (read-only) records database without creating journal files."""
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _batches(cur: sqlite3.Cursor) -> Iterator[list[sqlite3.Row]]:
+    while rows := cur.fetchmany(BATCH):
+        yield rows
+
+
+def ingest_bundle(conn: Connection, bundle_dir: Path, *, key: str, storage: str) -> IngestResult:
+    """Catalog the sealed bundle found at ``bundle_dir`` (a local folder or a downloaded copy)."""
+    rec = open_records(bundle_dir / RECORDS_DB)
+    try:
+        info = {r["key"]: r["value"] for r in rec.execute("SELECT key, value FROM bundle_info")}
+        bundle_id = info["bundle_id"]
+        result = IngestResult(bundle_id)
+        if conn.execute(select(s.bundles.c.id).where(s.bundles.c.id == bundle_id)).first():
+            result.skipped = True
+            return result
+        site_id = info["site_id"]
+        run_id = info["run_id"]
+        when = info["started_at"]
+        record_class = info["record_class"]
+        counts = json.loads(info.get("counts", "{}"))
+        result.counts = counts
+        _ensure_site(conn, site_id, info.get("platform", ""))
+        manifest = read_manifest((bundle_dir / "manifest-sha256.txt").read_text("utf-8"))
+        tag = read_manifest((bundle_dir / "tagmanifest-sha256.txt").read_text("utf-8"))
+        files: dict[str, tuple[str, int]] = {}
+        for rel, digest in {**manifest, **tag}.items():
+            files[rel] = (digest, (bundle_dir / rel).stat().st_size)
+        files["tagmanifest-sha256.txt"] = (
+            sha256_file(bundle_dir / "tagmanifest-sha256.txt"),
+            (bundle_dir / "tagmanifest-sha256.txt").stat().st_size,
+        )
+        conn.execute(
+            s.bundles.insert().values(
+                id=bundle_id,
+                key=key,
+                site_id=site_id,
+                run_id=run_id,
+                record_class=record_class,
+                storage=storage,
+                started_at=when,
+                sealed_at=info.get("sealed_at", when),
+                cataloged_at=now_iso(),
+                tagmanifest_sha256=files["tagmanifest-sha256.txt"][0],
+                size_bytes=sum(size for _, size in files.values()),
+                file_count=len(files),
+                record_count=sum(int(v) for v in counts.values()),
+                first_posted_at=info.get("first_posted_at") or None,
+                last_posted_at=info.get("last_posted_at") or None,
+                status="sealed",
+            )
+        )
+        conn.execute(
+            s.bundle_files.insert(),
+            [
+                {"bundle_id": bundle_id, "relpath": rel, "sha256": d, "size": size}
+                for rel, (d, size) in sorted(files.items())
+            ],
+        )
+        _ingest_items(conn, rec, result, site_id, run_id, when, bundle_id, record_class)
+        _ingest_sweeps(conn, rec, result, site_id, run_id, when, bundle_id)
+        _ingest_followers(conn, rec, result, site_id, run_id, when, bundle_id)
+        _ingest_warc_index(conn, rec, site_id, bundle_id)
+        _ingest_misc(conn, rec, site_id, run_id, when, bundle_id)
+        return result
+    finally:
+        rec.close()
+
+
+def _ensure_site(conn: Connection, site_id: str, platform: str) -> None:
+    if conn.execute(select(s.sites.c.id).where(s.sites.c.id == site_id)).first() is None:
+        conn.execute(
+            s.sites.insert().values(
+                id=site_id,
+                platform=platform,
+                account="",
+                department="",
+                base_url="",
+                created_at=now_iso(),
+            )
+        )
+
+
+def _ingest_items(
+    conn: Connection,
+    rec: sqlite3.Connection,
+    result: IngestResult,
+    site_id: str,
+    run_id: str,
+    when: str,
+    bundle_id: str,
+    record_class: str,
+) -> None:
+    cur = rec.execute("SELECT * FROM items ORDER BY seq")
+    fts = conn.dialect.name == "sqlite"
+    for rows in _batches(cur):
+        # The same item can appear twice in one run (e.g. re-swept page); keep the last.
+        latest: dict[str, sqlite3.Row] = {}
+        for r in rows:
+            latest[r["platform_id"]] = r
+        ids = list(latest)
+        existing = {
+            row.platform_id: row
+            for row in conn.execute(
+                select(
+                    s.items.c.id,
+                    s.items.c.platform_id,
+                    s.items.c.current_version,
+                    s.items.c.current_hash,
+                    s.items.c.disappeared_at,
+                    s.items.c.removal_state,
+                ).where(
+                    s.items.c.site_id == site_id,
+                    s.items.c.record_class == record_class,
+                    s.items.c.platform_id.in_(ids),
+                )
+            )
+        }
+        new_rows = [latest[i] for i in ids if i not in existing]
+        if new_rows:
+            conn.execute(
+                s.items.insert(),
+                [
+                    {
+                        "site_id": site_id,
+                        "platform_id": r["platform_id"],
+                        "record_class": record_class,
+                        "kind": r["kind"],
+                        "parent_id": r["parent_id"],
+                        "root_id": r["root_id"],
+                        "author_id": r["author_id"],
+                        "author_handle": r["author_handle"],
+                        "author_name": r["author_name"],
+                        "by_owner": bool(r["by_owner"]),
+                        "permalink": r["url"],
+                        "posted_at": r["posted_at"],
+                        "first_captured_at": when,
+                        "last_seen_at": when,
+                        "last_seen_run": run_id,
+                        "removal_state": "hidden_upstream" if r["hidden"] else None,
+                        "current_version": 1,
+                        "current_hash": r["content_hash"],
+                    }
+                    for r in new_rows
+                ],
+            )
+            id_map = {
+                row.platform_id: row.id
+                for row in conn.execute(
+                    select(s.items.c.id, s.items.c.platform_id).where(
+                        s.items.c.site_id == site_id,
+                        s.items.c.record_class == record_class,
+                        s.items.c.platform_id.in_([r["platform_id"] for r in new_rows]),
+                    )
+                )
+            }
+        else:
+            id_map = {}
+        versions: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for r in new_rows:
+            item_id = id_map[r["platform_id"]]
+            versions.append(_version_row(r, item_id, 1, when, run_id, bundle_id))
+            events.append(_event(item_id, "captured", when, run_id, bundle_id))
+            if r["hidden"]:
+                events.append(_event(item_id, "hidden_upstream", when, run_id, bundle_id))
+        result.new_items += len(new_rows)
+        seen_ids = []
+        for pid, row in existing.items():
+            r = latest[pid]
+            seen_ids.append(row.id)
+            values: dict[str, Any] = {}
+            if row.disappeared_at is not None:
+                values.update(disappeared_at=None, removal_state=None)
+                events.append(_event(row.id, "reappeared", when, run_id, bundle_id))
+                result.reappeared += 1
+            if r["content_hash"] != row.current_hash:
+                version = row.current_version + 1
+                versions.append(_version_row(r, row.id, version, when, run_id, bundle_id))
+                values.update(current_version=version, current_hash=r["content_hash"])
+                was_hidden = row.removal_state == "hidden_upstream"
+                if bool(r["hidden"]) != was_hidden:
+                    values["removal_state"] = "hidden_upstream" if r["hidden"] else None
+                    events.append(
+                        _event(
+                            row.id,
+                            "hidden_upstream" if r["hidden"] else "unhidden_upstream",
+                            when,
+                            run_id,
+                            bundle_id,
+                        )
+                    )
+                if r["text"] is not None:
+                    events.append(_event(row.id, "edited", when, run_id, bundle_id, f"v{version}"))
+            if values:
+                conn.execute(update(s.items).where(s.items.c.id == row.id).values(**values))
+        if seen_ids:
+            conn.execute(
+                update(s.items)
+                .where(s.items.c.id.in_(seen_ids))
+                .values(last_seen_at=when, last_seen_run=run_id)
+            )
+        if versions:
+            before = 0
+            if fts:
+                before = (
+                    conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM item_versions").scalar()
+                    or 0
+                )
+            conn.execute(s.item_versions.insert(), versions)
+            result.new_versions += len(versions)
+            if fts:
+                conn.exec_driver_sql(
+                    "INSERT INTO item_versions_fts(rowid, text) "
+                    "SELECT id, text FROM item_versions WHERE id > ?",
+                    (before,),
+                )
+        if events:
+            conn.execute(s.item_events.insert(), events)
+
+
+def _version_row(
+    r: sqlite3.Row, item_id: int, version: int, when: str, run_id: str, bundle_id: str
+) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "version": version,
+        "content_hash": r["content_hash"],
+        "text": r["text"],
+        "html": r["html"],
+        "media_json": r["media_json"],
+        "edited_at": r["edited_at"],
+        "hidden": bool(r["hidden"]),
+        "extra_json": r["extra_json"],
+        "captured_at": when,
+        "run_id": run_id,
+        "bundle_id": bundle_id,
+        "warc_file": r["warc_file"],
+        "warc_offset": r["warc_offset"],
+        "warc_length": r["warc_length"],
+        "warc_record_id": r["warc_record_id"],
+        "warc_type": r["warc_type"],
+    }
+
+
+def _event(
+    item_id: int, event: str, when: str, run_id: str, bundle_id: str, detail: str | None = None
+) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "event": event,
+        "at": when,
+        "run_id": run_id,
+        "bundle_id": bundle_id,
+        "detail": detail,
+    }
+
+
+def _ingest_sweeps(
+    conn: Connection,
+    rec: sqlite3.Connection,
+    result: IngestResult,
+    site_id: str,
+    run_id: str,
+    when: str,
+    bundle_id: str,
+) -> None:
+    for sw in rec.execute("SELECT DISTINCT record_class, scope FROM sweeps"):
+        if sw["record_class"] == "followers":
+            continue
+        cond = [
+            s.items.c.site_id == site_id,
+            s.items.c.record_class == sw["record_class"],
+            s.items.c.last_seen_run != run_id,
+            s.items.c.disappeared_at.is_(None),
+        ]
+        if sw["scope"] != "account":
+            cond.append(s.items.c.root_id == sw["scope"])
+        gone = [r.id for r in conn.execute(select(s.items.c.id).where(and_(*cond)))]
+        if not gone:
+            continue
+        conn.execute(
+            update(s.items)
+            .where(s.items.c.id.in_(gone))
+            .values(disappeared_at=when, removal_state="removed_upstream")
+        )
+        conn.execute(
+            s.item_events.insert(),
+            [_event(i, "removed_upstream", when, run_id, bundle_id) for i in gone],
+        )
+        result.removed += len(gone)
+
+
+def _ingest_followers(
+    conn: Connection,
+    rec: sqlite3.Connection,
+    result: IngestResult,
+    site_id: str,
+    run_id: str,
+    when: str,
+    bundle_id: str,
+) -> None:
+    n = rec.execute("SELECT count(*) FROM followers").fetchone()[0]
+    complete = rec.execute("SELECT 1 FROM sweeps WHERE record_class='followers'").fetchone()
+    for fc in rec.execute("SELECT * FROM follower_counts"):
+        conn.execute(
+            s.follower_snapshots.insert().values(
+                site_id=site_id,
+                run_id=run_id,
+                bundle_id=bundle_id,
+                taken_at=when,
+                count=fc["count"],
+                identities=bool(fc["identities_available"]),
+                note=fc["note"],
+            )
+        )
+    if n == 0 and not complete:
+        return
+    cur = rec.execute("SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq")
+    for rows in _batches(cur):
+        uniq = {r["platform_id"]: r for r in rows}
+        existing = {
+            row.platform_id: row
+            for row in conn.execute(
+                select(s.followers.c.platform_id, s.followers.c.unfollowed_at).where(
+                    s.followers.c.site_id == site_id,
+                    s.followers.c.platform_id.in_(list(uniq)),
+                )
+            )
+        }
+        new = [r for pid, r in uniq.items() if pid not in existing]
+        back = [pid for pid, row in existing.items() if row.unfollowed_at is not None]
+        if new:
+            conn.execute(
+                s.followers.insert(),
+                [
+                    {
+                        "site_id": site_id,
+                        "platform_id": r["platform_id"],
+                        "handle": r["handle"],
+                        "display_name": r["display_name"],
+                        "url": r["url"],
+                        "first_seen_at": when,
+                        "last_seen_at": when,
+                        "last_seen_run": run_id,
+                    }
+                    for r in new
+                ],
+            )
+        if existing:
+            conn.execute(
+                update(s.followers)
+                .where(
+                    s.followers.c.site_id == site_id, s.followers.c.platform_id.in_(list(existing))
+                )
+                .values(last_seen_at=when, last_seen_run=run_id, unfollowed_at=None)
+            )
+        followed = [(r["platform_id"], r["handle"]) for r in new] + [
+            (pid, uniq[pid]["handle"]) for pid in back
+        ]
+        if followed:
+            conn.execute(
+                s.follower_events.insert(),
+                [
+                    {
+                        "site_id": site_id,
+                        "platform_id": pid,
+                        "handle": h,
+                        "event": "followed",
+                        "at": when,
+                        "run_id": run_id,
+                        "bundle_id": bundle_id,
+                    }
+                    for pid, h in followed
+                ],
+            )
+            result.followed += len(followed)
+    if complete:
+        gone = conn.execute(
+            select(s.followers.c.platform_id, s.followers.c.handle).where(
+                s.followers.c.site_id == site_id,
+                s.followers.c.unfollowed_at.is_(None),
+                s.followers.c.last_seen_run != run_id,
+            )
+        ).all()
+        if gone:
+            conn.execute(
+                update(s.followers)
+                .where(
+                    s.followers.c.site_id == site_id,
+                    s.followers.c.unfollowed_at.is_(None),
+                    s.followers.c.last_seen_run != run_id,
+                )
+                .values(unfollowed_at=when)
+            )
+            conn.execute(
+                s.follower_events.insert(),
+                [
+                    {
+                        "site_id": site_id,
+                        "platform_id": g[0],
+                        "handle": g[1],
+                        "event": "unfollowed",
+                        "at": when,
+                        "run_id": run_id,
+                        "bundle_id": bundle_id,
+                    }
+                    for g in gone
+                ],
+            )
+            result.unfollowed += len(gone)
+        conn.execute(
+            s.follower_snapshots.insert().values(
+                site_id=site_id,
+                run_id=run_id,
+                bundle_id=bundle_id,
+                taken_at=when,
+                count=n,
+                identities=True,
+                note="complete follower list",
+            )
+        )
+
+
+def _ingest_warc_index(
+    conn: Connection, rec: sqlite3.Connection, site_id: str, bundle_id: str
+) -> None:
+    cur = rec.execute(
+        "SELECT record_id, target_uri, warc_date, payload_digest FROM warc_records "
+        "WHERE record_type='response' AND http_status=200 AND payload_digest IS NOT NULL"
+    )
+    for rows in _batches(cur):
+        insert_ignore(
+            conn,
+            s.payload_index,
+            [
+                {
+                    "site_id": site_id,
+                    "uri_hash": uri_hash(r["target_uri"]),
+                    "payload_digest": r["payload_digest"],
+                    "target_uri": r["target_uri"],
+                    "record_id": r["record_id"],
+                    "warc_date": r["warc_date"],
+                    "bundle_id": bundle_id,
+                }
+                for r in rows
+            ],
+        )
+    refs = [
+        {"bundle_id": bundle_id, "refers_to_bundle_id": r[0]}
+        for r in rec.execute(
+            "SELECT DISTINCT refers_to_bundle FROM warc_records WHERE refers_to_bundle IS NOT NULL"
+        )
+        if r[0] != bundle_id
+    ]
+    insert_ignore(conn, s.revisit_refs, refs)
+
+
+def _ingest_misc(
+    conn: Connection, rec: sqlite3.Connection, site_id: str, run_id: str, when: str, bundle_id: str
+) -> None:
+    for b in rec.execute("SELECT key, value FROM bookmarks"):
+        row = conn.execute(
+            select(s.bookmarks.c.key).where(
+                s.bookmarks.c.site_id == site_id, s.bookmarks.c.key == b["key"]
+            )
+        ).first()
+        values = {"value": b["value"], "updated_at": when, "bundle_id": bundle_id}
+        if row is None:
+            conn.execute(s.bookmarks.insert().values(site_id=site_id, key=b["key"], **values))
+        else:
+            conn.execute(
+                update(s.bookmarks)
+                .where(s.bookmarks.c.site_id == site_id, s.bookmarks.c.key == b["key"])
+                .values(**values)
+            )
+    degr = [
+        {"site_id": site_id, "run_id": run_id, "capability": d[0], "reason": d[1], "at": when}
+        for d in rec.execute("SELECT capability, reason FROM degradations")
+    ]
+    if degr:
+        conn.execute(s.degradations.insert(), degr)
+    bad = [
+        {
+            "site_id": site_id,
+            "run_id": run_id,
+            "bundle_id": bundle_id,
+            "endpoint": u[0],
+            "reason": u[1],
+            "warc_file": u[2],
+            "warc_offset": u[3],
+            "warc_length": u[4],
+        }
+        for u in rec.execute("SELECT * FROM unparseable")
+    ]
+    if bad:
+        conn.execute(s.unparseable.insert(), bad)

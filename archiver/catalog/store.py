@@ -1,0 +1,320 @@
+"""Catalog access for harvest runs, bundles, bookmarks and status.
+
+The catalog is derived data: every item row can be rebuilt from the sealed bundles
+(``ingest_bundle``), so losing the catalog never loses a record. Workflow state that is not in
+bundles (runs, holds, approvals, the audit log) lives here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from archiver.catalog import schema as s
+from archiver.config import SiteConfig
+from archiver.db import make_engine, metadata
+from archiver.errors import CatalogError
+from archiver.warc import RevisitTarget
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def uri_hash(uri: str) -> str:
+    return hashlib.sha1(uri.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: str
+    site_id: str
+    started_at: datetime
+    full_sweep: bool
+
+
+class Catalog:
+    """One engine, created once per process; connections are short-lived."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = make_engine(url)
+            import archiver.catalog.schema  # noqa: F401  (registers tables)
+            from archiver import features
+
+            features.register_tables()
+            metadata.create_all(self.engine)
+        except (OperationalError, SQLAlchemyError) as exc:
+            raise CatalogError(
+                f"cannot open the catalog database {self.safe_url}: {exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0]}",
+                hint="check [archive] catalog_url and that the database server is running",
+            ) from exc
+
+    @property
+    def safe_url(self) -> str:
+        return (
+            self.engine.url.render_as_string(hide_password=True)
+            if hasattr(self, "engine")
+            else self.url.split("@")[-1]
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise CatalogError(
+                f"catalog database error: {str(exc).splitlines()[0]}",
+                hint="check the disk and the database server; the operation was rolled back",
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- sites and runs ---------------------------------------------------------------------
+    def sync_site(self, site: SiteConfig) -> None:
+        with self.begin() as conn:
+            row = conn.execute(select(s.sites.c.id).where(s.sites.c.id == site.id)).first()
+            values = {
+                "platform": site.platform,
+                "account": site.account,
+                "department": site.department,
+                "base_url": site.base_url,
+                "token_expires": site.token_expires,
+            }
+            if row is None:
+                conn.execute(s.sites.insert().values(id=site.id, created_at=now_iso(), **values))
+            else:
+                conn.execute(update(s.sites).where(s.sites.c.id == site.id).values(**values))
+
+    def start_run(self, site_id: str, *, full_sweep: bool) -> RunInfo:
+        started = datetime.now(UTC)
+        run_id = f"run-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        with self.begin() as conn:
+            conn.execute(
+                s.runs.insert().values(
+                    id=run_id,
+                    site_id=site_id,
+                    started_at=started.isoformat(timespec="microseconds"),
+                    status="running",
+                    full_sweep=full_sweep,
+                )
+            )
+        return RunInfo(run_id, site_id, started, full_sweep)
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        counts: Mapping[str, int],
+        requests: int,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=now_iso(),
+                    counts_json=json.dumps(dict(counts), sort_keys=True),
+                    requests=requests,
+                    error=error,
+                    error_kind=error_kind,
+                )
+            )
+
+    def abandon_stale_runs(self, site_id: str) -> int:
+        """Runs left 'running' by a killed process: their staging was discarded."""
+        with self.begin() as conn:
+            result = conn.execute(
+                update(s.runs)
+                .where(s.runs.c.site_id == site_id, s.runs.c.status == "running")
+                .values(
+                    status="abandoned",
+                    finished_at=now_iso(),
+                    error="the process stopped before the run finished; nothing was sealed from it",
+                )
+            )
+            return int(result.rowcount or 0)
+
+    def last_full_sweep(self, site_id: str) -> datetime | None:
+        with self.begin() as conn:
+            value = conn.execute(
+                select(func.max(s.runs.c.started_at)).where(
+                    s.runs.c.site_id == site_id,
+                    s.runs.c.status == "succeeded",
+                    s.runs.c.full_sweep.is_(True),
+                )
+            ).scalar()
+        return datetime.fromisoformat(value) if value else None
+
+    # -- bookmarks and dedup ----------------------------------------------------------------
+    def bookmarks(self, site_id: str) -> dict[str, str]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(s.bookmarks.c.key, s.bookmarks.c.value).where(
+                    s.bookmarks.c.site_id == site_id
+                )
+            )
+            return {k: v for k, v in rows}
+
+    def find_original(self, site_id: str, uri: str, digest: str) -> RevisitTarget | None:
+        with self.begin() as conn:
+            row = conn.execute(
+                select(
+                    s.payload_index.c.record_id,
+                    s.payload_index.c.target_uri,
+                    s.payload_index.c.warc_date,
+                    s.payload_index.c.bundle_id,
+                )
+                .join(s.bundles, s.bundles.c.id == s.payload_index.c.bundle_id)
+                .where(
+                    s.payload_index.c.site_id == site_id,
+                    s.payload_index.c.uri_hash == uri_hash(uri),
+                    s.payload_index.c.payload_digest == digest,
+                    s.bundles.c.status == "sealed",
+                )
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return RevisitTarget(
+            record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=row[3]
+        )
+
+    def uri_seen(self, site_id: str, uri: str) -> bool:
+        """Whether any response for ``uri`` is already archived (media is fetched once)."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(s.payload_index.c.record_id)
+                .where(
+                    s.payload_index.c.site_id == site_id,
+                    s.payload_index.c.uri_hash == uri_hash(uri),
+                )
+                .limit(1)
+            ).first()
+        return row is not None
+
+    # -- bundles ----------------------------------------------------------------------------
+    def bundle_ids(self) -> set[str]:
+        with self.begin() as conn:
+            return {r[0] for r in conn.execute(select(s.bundles.c.id))}
+
+    def bundles(
+        self, *, site_id: str | None = None, status: str = "sealed"
+    ) -> list[dict[str, Any]]:
+        q = select(s.bundles).where(s.bundles.c.status == status).order_by(s.bundles.c.sealed_at)
+        if site_id:
+            q = q.where(s.bundles.c.site_id == site_id)
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def bundle_files(self, bundle_id: str) -> dict[str, tuple[str, int]]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(
+                    s.bundle_files.c.relpath, s.bundle_files.c.sha256, s.bundle_files.c.size
+                ).where(s.bundle_files.c.bundle_id == bundle_id)
+            )
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+    def mark_verified(self, bundle_id: str, ok: bool) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                update(s.bundles)
+                .where(s.bundles.c.id == bundle_id)
+                .values(last_verified_at=now_iso(), last_verify_ok=ok)
+            )
+
+    # -- status -----------------------------------------------------------------------------
+    def site_status(self) -> list[dict[str, Any]]:
+        """Per site: last run, last success, counts of items, followers, bundles."""
+        out = []
+        with self.begin() as conn:
+            for site in conn.execute(select(s.sites).order_by(s.sites.c.id)):
+                sid = site.id
+                last = conn.execute(
+                    select(s.runs)
+                    .where(s.runs.c.site_id == sid)
+                    .order_by(s.runs.c.started_at.desc())
+                    .limit(1)
+                ).first()
+                last_ok = conn.execute(
+                    select(func.max(s.runs.c.finished_at)).where(
+                        s.runs.c.site_id == sid, s.runs.c.status == "succeeded"
+                    )
+                ).scalar()
+                n_items = conn.execute(
+                    select(s.items.c.kind, func.count())
+                    .where(s.items.c.site_id == sid)
+                    .group_by(s.items.c.kind)
+                ).all()
+                removed = conn.execute(
+                    select(func.count()).where(
+                        s.items.c.site_id == sid, s.items.c.removal_state.is_not(None)
+                    )
+                ).scalar()
+                n_followers = conn.execute(
+                    select(func.count()).where(
+                        s.followers.c.site_id == sid, s.followers.c.unfollowed_at.is_(None)
+                    )
+                ).scalar()
+                n_bundles = conn.execute(
+                    select(func.count()).where(
+                        s.bundles.c.site_id == sid, s.bundles.c.status == "sealed"
+                    )
+                ).scalar()
+                degr = conn.execute(
+                    select(
+                        s.degradations.c.capability, s.degradations.c.reason, s.degradations.c.at
+                    )
+                    .where(s.degradations.c.site_id == sid)
+                    .order_by(s.degradations.c.at.desc())
+                    .limit(5)
+                ).all()
+                out.append(
+                    {
+                        "site": sid,
+                        "platform": site.platform,
+                        "account": site.account,
+                        "token_expires": site.token_expires,
+                        "last_run": None
+                        if last is None
+                        else {
+                            "id": last.id,
+                            "status": last.status,
+                            "started_at": last.started_at,
+                            "finished_at": last.finished_at,
+                            "error": last.error,
+                            "counts": json.loads(last.counts_json or "{}"),
+                        },
+                        "last_success": last_ok,
+                        "items": {k: int(v) for k, v in n_items},
+                        "removed_upstream": int(removed or 0),
+                        "followers": int(n_followers or 0),
+                        "bundles": int(n_bundles or 0),
+                        "degradations": [
+                            {"capability": d[0], "reason": d[1], "at": d[2]} for d in degr
+                        ],
+                    }
+                )
+        return out

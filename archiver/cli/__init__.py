@@ -1,0 +1,44 @@
+"""The ``archiver`` command: clerk CLI and daemon entry point."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from archiver.cli import core
+from archiver.log import configure
+
+app = typer.Typer(
+    name="archiver",
+    help="Social media records archiver: capture, seal, search, export, retain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _setup(
+    log_level: str = typer.Option("WARNING", "--log-level", envvar="ARCHIVER_LOG_LEVEL"),
+    log_json: bool | None = typer.Option(None, "--log-json/--log-console"),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Config file for every command (sets ARCHIVER_CONFIG)."
+    ),
+) -> None:
+    if config:
+        os.environ["ARCHIVER_CONFIG"] = config
+    configure(json=log_json, level=log_level)
+
+
+core.register(app)
+try:  # the demo needs the fake platform servers shipped in archiver.testing
+    from archiver.cli import demo
+
+    demo.register(app)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,335 @@
+"""Foundation commands: config check, sites, harvest, verify, search, status, recover."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archiver.cli.common import (
+    ConfigOption,
+    JsonOption,
+    app_context,
+    clerk_errors,
+    console,
+    err_console,
+    print_json,
+)
+from archiver.config import check_config, resolve_path
+from archiver.errors import ArchiverError
+from archiver.harvest import Harvester
+from archiver.search import KINDS, SearchFilters, parse_date, search
+from archiver.verify import verify_archive
+from connectors.registry import platforms
+
+config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
+
+
+@config_app.command("check")
+@clerk_errors
+def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Validate the config and explain every problem (file, key, fix)."""
+    path = resolve_path(config)
+    cfg, errors, warnings = check_config(path, platforms=platforms())
+    if as_json:
+        print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
+    else:
+        for w in warnings:
+            err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        for e in errors:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        if not errors and cfg is not None:
+            console.print(f"{path}: OK ({len(cfg.sites)} site(s), archive root {cfg.root})")
+    if errors:
+        raise typer.Exit(2)
+
+
+def sites(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """List the configured sites."""
+    with app_context(config) as app:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": s.id,
+                "platform": s.platform,
+                "account": s.account,
+                "department": s.department,
+                "interval_seconds": s.interval_seconds,
+                "enabled": s.enabled,
+                "administrators": [f"{a.name} ({a.role})" for a in s.administrators],
+                "it_administrator": s.has_it_admin,
+            }
+            for s in app.cfg.sites
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "platform", "account", "department", "every", "IT admin")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["platform"],
+            r["account"],
+            r["department"],
+            f"{r['interval_seconds'] // 60} min",
+            "yes" if r["it_administrator"] else "[red]MISSING[/]",
+        )
+    console.print(table)
+
+
+def harvest(
+    site: str | None = typer.Option(None, "--site", help="Only this site id."),
+    full: bool = typer.Option(False, "--full", help="Full sweep: re-read everything upstream."),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Harvest every enabled site (or one) now: capture, seal, catalog."""
+    with app_context(config) as app:
+        targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
+        harvester = Harvester(app.cfg, app.catalog, app.storage)
+        results: list[dict[str, Any]] = []
+        failed = 0
+        for s in targets:
+            try:
+                with console.status(f"harvesting {s.id} ({s.platform})…"):
+                    r = harvester.harvest_site(s, full=True if full else None)
+            except ArchiverError as exc:
+                failed += 1
+                results.append({"site": s.id, "status": "failed", "error": str(exc)})
+                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                continue
+            changes = {
+                "new_items": sum(x.new_items for x in r.ingest),
+                "new_versions": sum(x.new_versions - x.new_items for x in r.ingest),
+                "removed_upstream": sum(x.removed for x in r.ingest),
+                "followed": sum(x.followed for x in r.ingest),
+                "unfollowed": sum(x.unfollowed for x in r.ingest),
+            }
+            results.append(
+                {
+                    "site": s.id,
+                    "status": r.status,
+                    "run": r.run_id,
+                    "full_sweep": r.full_sweep,
+                    "bundles": r.bundles,
+                    "captured": r.counts,
+                    "changes": changes,
+                }
+            )
+            if not as_json:
+                console.print(
+                    f"[green]✓[/] {s.id}: run {r.run_id} ({'full sweep' if r.full_sweep else 'incremental'}), "
+                    f"{len(r.bundles)} bundle(s) sealed; captured {r.counts}; changes {changes}",
+                    highlight=False,
+                )
+    if as_json:
+        print_json(results)
+    if failed:
+        raise typer.Exit(1)
+
+
+def verify(
+    all_: bool = typer.Option(True, "--all/--sample", help="Every bundle (default) or a sample."),
+    sample: int = typer.Option(20, "--sample-size", help="Bundles to check with --sample."),
+    site: str | None = typer.Option(None, "--site"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Re-hash every sealed file against its manifest and the catalog; exit 1 on any mismatch."""
+    with app_context(config) as app:
+        total = len(app.catalog.bundles(site_id=site))
+        with Progress(
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=as_json,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("verify", total=total if all_ else min(sample, total))
+            report = verify_archive(
+                app.catalog,
+                app.storage,
+                sample=None if all_ else sample,
+                site_id=site,
+                on_bundle=lambda _b: progress.advance(task),
+            )
+        _audit(app, "verify", "archive", report.as_dict() | {"problems": len(report.problems)})
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        for p in report.problems:
+            err_console.print(
+                f"[bold red]FAIL[/] {p.kind}: bundle {p.bundle_id} file {p.relpath or '-'}: {p.detail}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        verdict = "[green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
+        console.print(
+            f"verify: {report.bundles_checked} bundle(s), {report.files_checked} file(s), "
+            f"{report.bytes_checked:,} bytes checked — {verdict}"
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _audit(app: Any, action: str, subject: str, details: dict[str, Any]) -> None:
+    try:
+        from archiver import audit
+    except ImportError:  # pragma: no cover
+        return
+    with app.catalog.begin() as conn:
+        audit.append(
+            conn,
+            actor=audit.current_actor(),
+            action=action,
+            subject=subject,
+            details=details,
+            anchor_path=app.cfg.root / "audit-head.json",
+        )
+
+
+def search_cmd(
+    query: str = typer.Argument("", help='Words to find (all must match); "quoted phrase" works.'),
+    site: str | None = typer.Option(None, "--site"),
+    platform: str | None = typer.Option(None, "--platform"),
+    kind: list[str] = typer.Option([], "--kind", help=f"One of {', '.join(KINDS)} (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Posted on or after YYYY-MM-DD."),
+    until: str | None = typer.Option(None, "--until", help="Posted on or before YYYY-MM-DD."),
+    author: str | None = typer.Option(None, "--author", help="Author handle or id."),
+    all_versions: bool = typer.Option(False, "--all-versions", help="Include earlier versions."),
+    exclude_removed: bool = typer.Option(
+        False, "--exclude-removed", help="Hide removed-upstream items."
+    ),
+    limit: int = typer.Option(50, "--limit"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Search the archive (full text plus filters)."""
+    for k in kind:
+        if k not in KINDS:
+            raise ArchiverError(
+                f"--kind {k!r} is not a record kind", hint=f"use one of {', '.join(KINDS)}"
+            )
+    with app_context(config) as app:
+        filters = SearchFilters(
+            site=site,
+            platform=platform,
+            kinds=tuple(kind),
+            since=parse_date(since, option="--since"),
+            until=parse_date(until, option="--until"),
+            author=author,
+            all_versions=all_versions,
+            include_removed=not exclude_removed,
+            tz=app.cfg.timezone,
+        )
+        hits = search(app.catalog, query, filters, limit=limit)
+    if as_json:
+        print_json(hits)
+        return
+    if not hits:
+        console.print("no matches")
+        return
+    for h in hits:
+        flags = []
+        if h["version"] != h["current_version"]:
+            flags.append(f"earlier version v{h['version']} of {h['current_version']}")
+        elif h["current_version"] > 1:
+            flags.append(f"edited: v{h['version']}")
+        if h["removal_state"]:
+            flags.append(
+                f"{h['removal_state'].replace('_', ' ')} (detected {h['disappeared_at'] or h['last_seen_at']})"
+            )
+        who = h["author_handle"] or h["author_id"]
+        text = " ".join((h["text"] or "").split())
+        console.print(
+            f"[bold]{h['posted_at'] or '?'}[/] {h['site_id']} {h['kind']} {h['platform_id']} by @{who}"
+            + (f" [yellow][{'; '.join(flags)}][/]" if flags else ""),
+            highlight=False,
+        )
+        console.print(f"    {text[:200]}", highlight=False, markup=False)
+        console.print(
+            f"    [dim]{h['permalink'] or ''}  bundle {h['bundle_id']} {h['warc_file']}@{h['warc_offset']}[/]",
+            highlight=False,
+        )
+    console.print(f"{len(hits)} match(es)")
+
+
+def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Each site's last run, what is archived, and problems needing attention."""
+    with app_context(config) as app:
+        rows = app.catalog.site_status()
+        configured = {s.id: s for s in app.cfg.sites}
+        for r in rows:
+            s = configured.get(r["site"])
+            r["it_administrator"] = s.has_it_admin if s else None
+        extra = _status_extras(app)
+    if as_json:
+        print_json({"sites": rows, **extra})
+        return
+    table = Table(
+        "site", "platform", "last run", "result", "items", "removed", "followers", "bundles"
+    )
+    for r in rows:
+        last = r["last_run"] or {}
+        result = last.get("status", "never")
+        color = {"succeeded": "green", "failed": "red", "abandoned": "yellow"}.get(result, "white")
+        items = ", ".join(f"{k} {v}" for k, v in sorted(r["items"].items())) or "0"
+        table.add_row(
+            r["site"],
+            r["platform"],
+            (last.get("started_at") or "")[:19],
+            f"[{color}]{result}[/]",
+            items,
+            str(r["removed_upstream"]),
+            str(r["followers"]),
+            str(r["bundles"]),
+        )
+    console.print(table)
+    for r in rows:
+        last = r["last_run"] or {}
+        if last.get("status") in ("failed", "abandoned"):
+            err_console.print(
+                f"[red]{r['site']}[/]: last run {last['status']}: {last.get('error')}",
+                highlight=False,
+            )
+        if r.get("it_administrator") is False:
+            err_console.print(
+                f"[yellow]{r['site']}[/]: no IT Department administrator (policy requires one)"
+            )
+        for d in r["degradations"]:
+            err_console.print(
+                f"[yellow]{r['site']}[/]: degraded {d['capability']}: {d['reason']}",
+                highlight=False,
+            )
+    for line in extra.get("notes", []):
+        err_console.print(line, highlight=False)
+
+
+def _status_extras(app: Any) -> dict[str, Any]:
+    """Sections other features add to status (jobs, report delivery); absent when unused."""
+    from archiver import status_extras
+
+    return status_extras.collect(app)
+
+
+def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Finish what a killed run left behind (publish/catalog sealed bundles, drop partial ones)."""
+    with app_context(config) as app:
+        report = Harvester(app.cfg, app.catalog, app.storage).recover()
+    if as_json:
+        print_json(report)
+    else:
+        console.print(f"recover: {report}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
+    app.command("sites")(clerk_errors(sites))
+    app.command("harvest")(clerk_errors(harvest))
+    app.command("verify")(clerk_errors(verify))
+    app.command("search")(clerk_errors(search_cmd))
+    app.command("status")(clerk_errors(status))
+    app.command("recover")(clerk_errors(recover))

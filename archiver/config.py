@@ -1,0 +1,444 @@
+"""Load and validate ``archiver.toml``.
+
+The config says *what* to archive and *where*; it never holds a secret, only the names of
+environment variables or systemd credentials that do. Every problem is reported with the file,
+the key (``sites[2].base_url``) and a fix, and ``check_config`` collects all of them at once so a
+clerk can correct the file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from archiver.errors import ConfigError
+
+DEFAULT_CONFIG = "archiver.toml"
+KNOWN_SECTIONS = {
+    "archive",
+    "http",
+    "sites",
+    "storage",
+    "smtp",
+    "report",
+    "retention",
+    "daemon",
+    "requests",
+}
+SITE_KEYS = {
+    "id",
+    "platform",
+    "base_url",
+    "account",
+    "department",
+    "administrators",
+    "token_env",
+    "interval",
+    "full_sweep_every",
+    "recheck_recent",
+    "enabled",
+    "options",
+    "retention",
+    "token_expires",
+}
+ARCHIVE_KEYS = {"root", "catalog_url", "timezone", "city"}
+HTTP_KEYS = {"timeout", "max_attempts", "max_retry_wait", "user_agent", "media_max_bytes"}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True, slots=True)
+class Administrator:
+    name: str
+    role: str
+    department: str = ""
+
+    @property
+    def is_it(self) -> bool:
+        """The policy requires one administrator from the IT Department."""
+        text = f"{self.role} {self.department}".lower()
+        return bool(re.search(r"\bit\b|information technology", text))
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    id: str
+    platform: str
+    base_url: str
+    account: str
+    department: str
+    administrators: tuple[Administrator, ...]
+    token_env: str | None
+    interval_seconds: int
+    full_sweep_seconds: int
+    recheck_recent: int
+    enabled: bool
+    options: Mapping[str, Any]
+    retention: Mapping[str, Any]
+    token_expires: str | None
+
+    @property
+    def has_it_admin(self) -> bool:
+        return any(a.is_it for a in self.administrators)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    timeout: float = 30.0
+    max_attempts: int = 5
+    max_retry_wait: float = 300.0
+    user_agent: str = "muni-archiver/0.1 (+public records retention)"
+    media_max_bytes: int = 50_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    root: Path
+    catalog_url: str
+    timezone: str
+    city: str
+    http: HttpSettings
+    sites: tuple[SiteConfig, ...]
+    raw: Mapping[str, Any] = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+    def site(self, site_id: str) -> SiteConfig:
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        known = ", ".join(s.id for s in self.sites) or "none"
+        raise ConfigError(
+            f"no site with id {site_id!r}",
+            file=str(self.path),
+            key="sites",
+            hint=f"known sites: {known}",
+        )
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A raw section for feature modules that validate their own keys."""
+        value = self.raw.get(name, {})
+        return value if isinstance(value, Mapping) else {}
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def bundles_dir(self) -> Path:
+        return self.root / "bundles"
+
+
+def parse_duration(value: Any, *, file: str, key: str) -> int:
+    """Seconds from ``"90m"``, ``"1h"``, ``"1d"`` or an integer number of seconds."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if m and int(m.group(1)) > 0:
+            return int(m.group(1)) * _UNITS[m.group(2)]
+    raise ConfigError(
+        f"{value!r} is not a duration",
+        file=file,
+        key=key,
+        hint='write a number with a unit, e.g. "30m", "6h", "1d", or whole seconds',
+    )
+
+
+def _suggest(word: str, options: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "allowed keys: " + ", ".join(sorted(options))
+
+
+class _Collector:
+    """Gathers every problem so ``config check`` can report them all."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.errors: list[ConfigError] = []
+        self.warnings: list[str] = []
+
+    def error(self, message: str, key: str, hint: str | None = None) -> None:
+        self.errors.append(ConfigError(message, file=self.file, key=key, hint=hint))
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+        for k in table:
+            if k not in allowed:
+                self.error("unknown key", f"{prefix}{k}", _suggest(k, allowed))
+
+
+def _text(
+    c: _Collector, table: Mapping[str, Any], name: str, prefix: str, *, required: bool
+) -> str:
+    value = table.get(name)
+    if value is None:
+        if required:
+            c.error("is required but missing", f"{prefix}{name}")
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        c.error("must be a non-empty string", f"{prefix}{name}")
+        return ""
+    return value.strip()
+
+
+def _administrators(c: _Collector, value: Any, prefix: str) -> tuple[Administrator, ...]:
+    key = f"{prefix}administrators"
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        c.error("must be a list", key, 'e.g. administrators = [{name = "Ann Lee", role = "IT"}]')
+        return ()
+    out: list[Administrator] = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, str) and entry.strip():
+            m = re.match(r"^(.*?)\s*\((.*)\)\s*$", entry)
+            name, role = (m.group(1), m.group(2)) if m else (entry.strip(), "")
+            out.append(Administrator(name=name, role=role))
+        elif isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            out.append(
+                Administrator(
+                    name=str(entry["name"]),
+                    role=str(entry.get("role", "")),
+                    department=str(entry.get("department", "")),
+                )
+            )
+        else:
+            c.error(
+                "each administrator needs a name",
+                f"{key}[{i}]",
+                'write {name = "...", role = "..."} or "Name (Role)"',
+            )
+    return tuple(out)
+
+
+def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> SiteConfig | None:
+    prefix = f"sites[{index}]."
+    if not isinstance(table, Mapping):
+        c.error("must be a table ([[sites]])", f"sites[{index}]")
+        return None
+    c.unknown_keys(table, SITE_KEYS, prefix)
+    site_id = _text(c, table, "id", prefix, required=True)
+    if site_id and not _ID_RE.match(site_id):
+        c.error(
+            f"{site_id!r} is not a valid id",
+            f"{prefix}id",
+            "use lower-case letters, digits, '-' or '_' (e.g. bozeman-mastodon)",
+        )
+    platform = _text(c, table, "platform", prefix, required=True)
+    if platform and platforms is not None and platform not in platforms:
+        c.error(
+            f"unknown platform {platform!r}",
+            f"{prefix}platform",
+            "supported: " + ", ".join(sorted(platforms)),
+        )
+    base_url = _text(c, table, "base_url", prefix, required=True)
+    if base_url:
+        parsed = urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            c.error(
+                f"{base_url!r} is not an http(s) URL",
+                f"{prefix}base_url",
+                "e.g. https://mastodon.social or http://127.0.0.1:8080",
+            )
+    account = _text(c, table, "account", prefix, required=True)
+    department = _text(c, table, "department", prefix, required=True)
+    admins = _administrators(c, table.get("administrators"), prefix)
+    if not any(a.is_it for a in admins):
+        c.warnings.append(
+            f"{c.file}: {prefix}administrators: no administrator from the IT Department "
+            '(the City\'s policy requires one); add e.g. {name = "...", role = "IT"}'
+        )
+    token_env = table.get("token_env")
+    if token_env is not None and (
+        not isinstance(token_env, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token_env)
+    ):
+        c.error(
+            "must be the NAME of an environment variable (the token itself never goes here)",
+            f"{prefix}token_env",
+            'e.g. token_env = "BOZEMAN_MASTODON_TOKEN"',
+        )
+        token_env = None
+    interval = 3600
+    full_sweep = 86400
+    try:
+        interval = parse_duration(table.get("interval", "1h"), file=c.file, key=f"{prefix}interval")
+    except ConfigError as exc:
+        c.errors.append(exc)
+    try:
+        full_sweep = parse_duration(
+            table.get("full_sweep_every", "1d"), file=c.file, key=f"{prefix}full_sweep_every"
+        )
+    except ConfigError as exc:
+        c.errors.append(exc)
+    recheck = table.get("recheck_recent", 40)
+    if not isinstance(recheck, int) or isinstance(recheck, bool) or recheck < 0:
+        c.error("must be a whole number ≥ 0", f"{prefix}recheck_recent")
+        recheck = 40
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        c.error("must be true or false", f"{prefix}enabled")
+        enabled = True
+    options = table.get("options", {})
+    if not isinstance(options, Mapping):
+        c.error("must be a table", f"{prefix}options")
+        options = {}
+    retention = table.get("retention", {})
+    if not isinstance(retention, Mapping):
+        c.error("must be a table", f"{prefix}retention")
+        retention = {}
+    token_expires = table.get("token_expires")
+    if token_expires is not None:
+        token_expires = str(token_expires)
+    return SiteConfig(
+        id=site_id,
+        platform=platform,
+        base_url=base_url.rstrip("/"),
+        account=account,
+        department=department,
+        administrators=admins,
+        token_env=token_env if isinstance(token_env, str) else None,
+        interval_seconds=interval,
+        full_sweep_seconds=full_sweep,
+        recheck_recent=recheck,
+        enabled=enabled,
+        options=dict(options),
+        retention=dict(retention),
+        token_expires=token_expires,
+    )
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ARCHIVER_CONFIG")
+    return Path(env) if env else Path(DEFAULT_CONFIG)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file not found",
+            file=str(path),
+            hint="pass --config PATH, set ARCHIVER_CONFIG, or create ./archiver.toml",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", file=str(path)) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+
+
+def check_config(
+    path: Path, *, platforms: set[str] | None = None
+) -> tuple[Config | None, list[ConfigError], list[str]]:
+    """Validate everything; return the config (if usable), all errors and all warnings."""
+    data = _read(path)
+    file = str(path)
+    c = _Collector(file)
+    for k in data:
+        if k not in KNOWN_SECTIONS:
+            c.error("unknown section", k, _suggest(k, KNOWN_SECTIONS))
+    archive = data.get("archive")
+    if not isinstance(archive, Mapping):
+        c.error("is required", "archive", 'add [archive] with root = "/var/lib/archiver"')
+        archive = {}
+    c.unknown_keys(archive, ARCHIVE_KEYS, "archive.")
+    root_text = _text(c, archive, "root", "archive.", required=True)
+    root = Path(root_text) if root_text else Path(".")
+    if root_text and not root.is_absolute():
+        root = (path.parent / root).resolve()
+    tz = archive.get("timezone", "America/Denver")
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        c.error(f"unknown time zone {tz!r}", "archive.timezone", 'e.g. "America/Denver"')
+        tz = "America/Denver"
+    city = str(archive.get("city", "City of Bozeman"))
+    catalog_url = archive.get("catalog_url")
+    if catalog_url is None:
+        catalog_url = f"sqlite:///{root / 'catalog.sqlite'}"
+    elif not isinstance(catalog_url, str) or not re.match(
+        r"^(sqlite|postgresql(\+psycopg)?)://", catalog_url
+    ):
+        c.error(
+            "must be an sqlite:/// or postgresql+psycopg:// URL",
+            "archive.catalog_url",
+            "leave it out to use the embedded SQLite catalog under the archive root",
+        )
+        catalog_url = f"sqlite:///{root / 'catalog.sqlite'}"
+    http_raw = data.get("http", {})
+    http = HttpSettings()
+    if isinstance(http_raw, Mapping):
+        c.unknown_keys(http_raw, HTTP_KEYS, "http.")
+        try:
+            http = HttpSettings(
+                timeout=float(http_raw.get("timeout", http.timeout)),
+                max_attempts=int(http_raw.get("max_attempts", http.max_attempts)),
+                max_retry_wait=float(http_raw.get("max_retry_wait", http.max_retry_wait)),
+                user_agent=str(http_raw.get("user_agent", http.user_agent)),
+                media_max_bytes=int(http_raw.get("media_max_bytes", http.media_max_bytes)),
+            )
+        except (TypeError, ValueError) as exc:
+            c.error(f"bad value: {exc}", "http", "timeouts and limits must be numbers")
+    sites_raw = data.get("sites", [])
+    sites: list[SiteConfig] = []
+    if not isinstance(sites_raw, list):
+        c.error("must be an array of tables", "sites", "write each site as [[sites]]")
+        sites_raw = []
+    seen: set[str] = set()
+    for i, table in enumerate(sites_raw):
+        site = _site(c, table, i, platforms)
+        if site is None:
+            continue
+        if site.id and site.id in seen:
+            c.error(
+                f"duplicate site id {site.id!r}", f"sites[{i}].id", "every site id must be unique"
+            )
+        seen.add(site.id)
+        sites.append(site)
+    if not sites_raw:
+        c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
+    cfg = Config(
+        path=path,
+        root=root,
+        catalog_url=catalog_url,
+        timezone=str(tz),
+        city=city,
+        http=http,
+        sites=tuple(sites),
+        raw=data,
+        warnings=tuple(c.warnings),
+    )
+    return (cfg if not c.errors else None), c.errors, c.warnings
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, platforms: set[str] | None = None
+) -> Config:
+    """Load the config or raise the first problem (``config check`` shows all of them)."""
+    resolved = resolve_path(path)
+    cfg, errors, _warnings = check_config(resolved, platforms=platforms)
+    if errors:
+        first = errors[0]
+        more = (
+            f" (and {len(errors) - 1} more problem(s): run `archiver config check`)"
+            if len(errors) > 1
+            else ""
+        )
+        raise ConfigError(str(first) + more)
+    assert cfg is not None
+    return cfg

@@ -1,0 +1,328 @@
+"""One harvest run of one site: connector -> recorder -> bundles -> storage -> catalog.
+
+Order matters for "nothing lost":
+1. leftovers of a killed run are dealt with first (``recover``): unsealed staging is discarded,
+   sealed-but-unpublished bundles are published, published-but-uncataloged ones are cataloged;
+2. records stream into per-class bundles in staging;
+3. all bundles are sealed, the run's bookmarks going into the *last* one, then each is
+   published and cataloged. A crash anywhere before the last seal leaves the old bookmarks, so
+   the next run fetches the same data again instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from archiver.bundle import BundleWriter, SealedBundle, remove_tree, stale_staging
+from archiver.catalog.ingest import IngestResult, ingest_bundle, open_records
+from archiver.catalog.store import Catalog, RunInfo
+from archiver.config import Config, SiteConfig
+from archiver.errors import ArchiverError, BundleError, StorageError
+from archiver.model import (
+    BookmarkUpdate,
+    Degradation,
+    Follower,
+    FollowerCount,
+    HarvestRecord,
+    Item,
+    RecordClass,
+    Sweep,
+    Unparseable,
+)
+from archiver.recorder import RecordingClient, redact_url
+from archiver.secrets import read_secret
+from archiver.storage.base import Storage
+from archiver.warc import RevisitTarget, WarcSink
+from connectors.base import HarvestContext, bearer
+from connectors.registry import get_connector
+
+log = structlog.get_logger()
+
+
+class HarvestAborted(ArchiverError):
+    """The daemon is shutting down; the run's unsealed data was discarded safely."""
+
+
+@dataclass
+class RunResult:
+    site_id: str
+    run_id: str
+    status: str
+    full_sweep: bool
+    bundles: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    ingest: list[IngestResult] = field(default_factory=list)
+
+
+class _BundleSet:
+    """The run's open bundles, one per record class, created on first use."""
+
+    def __init__(self, cfg: Config, site: SiteConfig, run: RunInfo) -> None:
+        self.cfg = cfg
+        self.site = site
+        self.run = run
+        self.writers: dict[RecordClass, BundleWriter] = {}
+        self.bookmarks: list[BookmarkUpdate] = []
+        self.degradations: list[Degradation] = []
+
+    def writer(self, record_class: RecordClass) -> BundleWriter:
+        w = self.writers.get(record_class)
+        if w is None:
+            w = BundleWriter(
+                self.cfg.staging_dir,
+                site_id=self.site.id,
+                platform=self.site.platform,
+                run_id=self.run.id,
+                record_class=record_class,
+                started=self.run.started_at,
+                organization=self.cfg.city,
+                warc_info={
+                    "operator": self.cfg.city,
+                    "x-site-id": self.site.id,
+                    "x-platform": self.site.platform,
+                    "x-account": self.site.account,
+                    "x-run-id": self.run.id,
+                    "isPartOf": f"{self.site.id}/{record_class}",
+                },
+            )
+            self.writers[record_class] = w
+        return w
+
+    def sink(self, record_class: RecordClass) -> WarcSink:
+        return self.writer(record_class).sink
+
+    def add(self, record: HarvestRecord) -> None:
+        if isinstance(record, Item):
+            self.writer(record.record_class).add_item(record)
+        elif isinstance(record, Follower):
+            self.writer("followers").add_follower(record)
+        elif isinstance(record, FollowerCount):
+            self.writer("followers").add_follower_count(record)
+        elif isinstance(record, Sweep):
+            self.writer(record.record_class).add_sweep(record)
+        elif isinstance(record, Unparseable):
+            self.writer(record.record_class).add_unparseable(record)
+        elif isinstance(record, BookmarkUpdate):
+            self.bookmarks.append(record)
+        elif isinstance(record, Degradation):
+            self.degradations.append(record)
+
+    def counts(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for w in self.writers.values():
+            for k, v in w.counts.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def seal_all(self) -> list[SealedBundle]:
+        order = sorted(self.writers.values(), key=lambda w: w.record_class == "posts")
+        if order:
+            order[-1].add_bookmarks(self.bookmarks)
+            order[-1].add_degradations(self.degradations)
+        return [w.seal(self.cfg.staging_dir) for w in order]
+
+    def discard(self) -> None:
+        for w in self.writers.values():
+            w.discard()
+
+
+class Harvester:
+    """Runs harvests against one archive (config + catalog + storage)."""
+
+    def __init__(self, cfg: Config, catalog: Catalog, storage: Storage) -> None:
+        self.cfg = cfg
+        self.catalog = catalog
+        self.storage = storage
+
+    # -- recovery -----------------------------------------------------------------------------
+    def recover(self) -> dict[str, int]:
+        """Finish what a killed process left: never lose a sealed bundle, never show a partial."""
+        report = {"discarded": 0, "published": 0, "cataloged": 0}
+        staging = self.cfg.staging_dir
+        for state, path in stale_staging(staging):
+            if state == "partial":
+                remove_tree(path)
+                report["discarded"] += 1
+                log.warning("discarded_unsealed_bundle", path=str(path))
+                continue
+            key = _key_of(path)
+            if not self.storage.exists(key):
+                self.storage.publish(path, key)
+                report["published"] += 1
+            if self._ingest(key, path if path.exists() else None):
+                report["cataloged"] += 1
+            remove_tree(path)
+        known = self.catalog.bundle_ids()
+        for key in self.storage.list_bundles():
+            if key.rsplit("/", 1)[-1] not in known and self._ingest(key, None):
+                report["cataloged"] += 1
+        return report
+
+    def _ingest(self, key: str, staged: Path | None) -> bool:
+        with self._materialize(key, staged) as folder, self.catalog.begin() as conn:
+            result = ingest_bundle(conn, folder, key=key, storage=self.storage.name)
+        return not result.skipped
+
+    @contextlib.contextmanager
+    def _materialize(self, key: str, staged: Path | None) -> Iterator[Path]:
+        local = self.storage.local_path(key)
+        if local is not None and local.exists():
+            yield local
+            return
+        if staged is not None and staged.exists():
+            yield staged
+            return
+        tmp = Path(tempfile.mkdtemp(prefix="bundle-", dir=self.cfg.staging_dir))
+        try:
+            for f in self.storage.list_files(key):
+                dest = tmp / f.relpath
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with self.storage.open(key, f.relpath) as src, dest.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- one run ------------------------------------------------------------------------------
+    def needs_full_sweep(self, site: SiteConfig) -> bool:
+        last = self.catalog.last_full_sweep(site.id)
+        return last is None or datetime.now(UTC) - last >= timedelta(
+            seconds=site.full_sweep_seconds
+        )
+
+    def harvest_site(
+        self,
+        site: SiteConfig,
+        *,
+        full: bool | None = None,
+        stop: threading.Event | None = None,
+    ) -> RunResult:
+        """Run one harvest; raises ``ArchiverError`` after marking the run failed."""
+        self.cfg.staging_dir.mkdir(parents=True, exist_ok=True)
+        self.recover()
+        self.catalog.sync_site(site)
+        self.catalog.abandon_stale_runs(site.id)
+        full_sweep = self.needs_full_sweep(site) if full is None else full
+        run = self.catalog.start_run(site.id, full_sweep=full_sweep)
+        rlog = log.bind(site=site.id, run=run.id)
+        rlog.info("harvest_started", full_sweep=full_sweep, platform=site.platform)
+        bundles = _BundleSet(self.cfg, site, run)
+        client: RecordingClient | None = None
+        result = RunResult(site.id, run.id, "running", full_sweep)
+        try:
+            token = (
+                read_secret(site.token_env, purpose=f"access token for site {site.id}")
+                if site.token_env
+                else None
+            )
+            connector_cls = get_connector(site.platform)
+
+            def dedup(uri: str, digest: str) -> RevisitTarget | None:
+                for w in bundles.writers.values():
+                    hit = w.find_original(uri, digest)
+                    if hit is not None:
+                        return RevisitTarget(
+                            hit.record_id, hit.target_uri, hit.warc_date, w.bundle_id
+                        )
+                return self.catalog.find_original(site.id, uri, digest)
+
+            client = RecordingClient(
+                site_id=site.id,
+                settings=self.cfg.http,
+                sinks=bundles.sink,
+                dedup=dedup,
+                auth_header=bearer(token),
+            )
+            ctx = HarvestContext(
+                site=site,
+                http=client,
+                bookmarks=self.catalog.bookmarks(site.id),
+                full_sweep=full_sweep,
+                media_max_bytes=self.cfg.http.media_max_bytes,
+                token=token,
+                seen_uri=lambda uri: self.catalog.uri_seen(site.id, redact_url(uri)),
+                log=rlog,
+            )
+            connector = connector_cls(ctx)
+            for record in connector.harvest():
+                bundles.add(record)
+                if stop is not None and stop.is_set():
+                    raise HarvestAborted(
+                        f"site {site.id}: harvest stopped by shutdown; nothing from this run "
+                        "was sealed and the next run starts again from the last bookmark"
+                    )
+            result.counts = bundles.counts()
+            sealed = bundles.seal_all()
+        except BaseException as exc:
+            bundles.discard()
+            status = (
+                "abandoned" if isinstance(exc, HarvestAborted | KeyboardInterrupt) else "failed"
+            )
+            message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
+            self.catalog.finish_run(
+                run.id,
+                status=status,
+                counts=bundles.counts(),
+                requests=client.requests_made if client else 0,
+                error=message,
+                error_kind=type(exc).__name__,
+            )
+            rlog.error("harvest_failed", status=status, error=message)
+            raise
+        finally:
+            if client is not None:
+                client.close()
+        try:
+            for b in sealed:
+                self.storage.publish(b.path, b.key)
+                blog = rlog.bind(bundle=b.bundle_id)
+                blog.info("bundle_published", key=b.key, storage=self.storage.name)
+                with self._materialize(b.key, b.path) as folder, self.catalog.begin() as conn:
+                    result.ingest.append(
+                        ingest_bundle(conn, folder, key=b.key, storage=self.storage.name)
+                    )
+                remove_tree(b.path)
+                result.bundles.append(b.bundle_id)
+        except (StorageError, BundleError) as exc:
+            # Sealed bundles stay in staging; the next run's recovery publishes them.
+            self.catalog.finish_run(
+                run.id,
+                status="failed",
+                counts=result.counts,
+                requests=client.requests_made if client else 0,
+                error=str(exc),
+                error_kind=type(exc).__name__,
+            )
+            rlog.error("publish_failed", error=str(exc))
+            raise
+        self.catalog.finish_run(
+            run.id,
+            status="succeeded",
+            counts=result.counts,
+            requests=client.requests_made if client else 0,
+        )
+        result.status = "succeeded"
+        rlog.info("harvest_finished", bundles=len(result.bundles), counts=result.counts)
+        return result
+
+
+def _key_of(sealed: Path) -> str:
+    from archiver.bundle import RECORDS_DB, bundle_key
+
+    db = open_records(sealed / RECORDS_DB)
+    try:
+        info = {r[0]: r[1] for r in db.execute("SELECT key, value FROM bundle_info")}
+    finally:
+        db.close()
+    started = datetime.fromisoformat(info["started_at"])
+    return bundle_key(info["site_id"], info["bundle_id"], started)

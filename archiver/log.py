@@ -1,0 +1,32 @@
+"""structlog set-up: JSON lines for journald and files, readable colours on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+
+def configure(*, json: bool | None = None, level: str = "INFO") -> None:
+    """Configure once per process; ``json=None`` picks JSON unless stderr is a terminal."""
+    if json is None:
+        json = not sys.stderr.isatty() or bool(os.environ.get("JOURNAL_STREAM"))
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if json:
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        processors += [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)

@@ -1,0 +1,26 @@
+"""Extra sections for ``archiver status`` contributed by optional features (daemon, report).
+
+Each contributor is a function ``(app) -> dict``; failures in one never hide the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+CONTRIBUTORS: list[str] = []
+
+
+def collect(app: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"notes": []}
+    for target in CONTRIBUTORS:
+        module, _, name = target.partition(":")
+        try:
+            part = getattr(importlib.import_module(module), name)(app)
+        except Exception as exc:
+            out["notes"].append(f"status section {target} unavailable: {exc}")
+            continue
+        notes = part.pop("notes", [])
+        out.update(part)
+        out["notes"].extend(notes)
+    return out

@@ -1,0 +1,159 @@
+"""Fixity: re-hash every stored byte and compare it with what was recorded at sealing.
+
+Three independent records must agree: the bytes in storage, the bundle's own BagIt manifests,
+and the digests the catalog took when it cataloged the bundle. Changing a file *and* its
+manifest is still caught, because the catalog's copy differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from archiver.bundle import read_manifest
+from archiver.catalog.store import Catalog
+from archiver.errors import StorageError
+from archiver.storage.base import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    bundle_id: str
+    key: str
+    relpath: str
+    kind: str  # missing | modified | unexpected | manifest_mismatch | orphan | unreadable
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    bundles_checked: int = 0
+    files_checked: int = 0
+    bytes_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "bundles_checked": self.bundles_checked,
+            "files_checked": self.files_checked,
+            "bytes_checked": self.bytes_checked,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def _hash_stream(storage: Storage, key: str, relpath: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with storage.open(key, relpath) as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def verify_bundle(
+    storage: Storage, bundle: dict[str, Any], recorded: dict[str, tuple[str, int]]
+) -> tuple[list[Problem], int, int]:
+    """Check one bundle; returns problems, files checked and bytes read."""
+    bid, key = bundle["id"], bundle["key"]
+    problems: list[Problem] = []
+    try:
+        stored = {f.relpath: f.size for f in storage.list_files(key)}
+    except StorageError as exc:
+        return [Problem(bid, key, "", "missing", str(exc))], 0, 0
+    files = 0
+    total = 0
+    for rel in sorted(set(recorded) - set(stored)):
+        problems.append(Problem(bid, key, rel, "missing", "file recorded at sealing is gone"))
+    for rel in sorted(set(stored) - set(recorded)):
+        problems.append(Problem(bid, key, rel, "unexpected", "file not in the sealed manifest"))
+    for rel, (digest, size) in sorted(recorded.items()):
+        if rel not in stored:
+            continue
+        try:
+            actual, n = _hash_stream(storage, key, rel)
+        except (StorageError, OSError) as exc:
+            problems.append(Problem(bid, key, rel, "unreadable", str(exc)))
+            continue
+        files += 1
+        total += n
+        if actual != digest or n != size:
+            problems.append(
+                Problem(
+                    bid,
+                    key,
+                    rel,
+                    "modified",
+                    f"sha256 {actual[:16]}… ({n} bytes) != sealed {digest[:16]}… ({size} bytes)",
+                )
+            )
+    # The bundle's own manifest must still say what the catalog recorded.
+    for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+        if manifest not in stored:
+            continue
+        try:
+            with storage.open(key, manifest) as fh:
+                listed = read_manifest(fh.read().decode("utf-8", "replace"))
+        except (StorageError, OSError, ValueError) as exc:
+            problems.append(Problem(bid, key, manifest, "unreadable", str(exc)))
+            continue
+        for rel, digest in listed.items():
+            if rel in recorded and recorded[rel][0] != digest:
+                problems.append(
+                    Problem(
+                        bid,
+                        key,
+                        manifest,
+                        "manifest_mismatch",
+                        f"lists {rel} as {digest[:16]}…, sealed as {recorded[rel][0][:16]}…",
+                    )
+                )
+    return problems, files, total
+
+
+def verify_archive(
+    catalog: Catalog,
+    storage: Storage,
+    *,
+    sample: int | None = None,
+    site_id: str | None = None,
+    on_bundle: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Verify all sealed bundles (or a random sample of ``sample`` of them)."""
+    bundles = catalog.bundles(site_id=site_id)
+    chosen: Iterable[dict[str, Any]] = bundles
+    if sample is not None and sample < len(bundles):
+        chosen = random.sample(bundles, sample)
+    report = VerifyReport()
+    for b in chosen:
+        problems, files, nbytes = verify_bundle(storage, b, catalog.bundle_files(b["id"]))
+        report.bundles_checked += 1
+        report.files_checked += files
+        report.bytes_checked += nbytes
+        report.problems.extend(problems)
+        catalog.mark_verified(b["id"], not problems)
+        if on_bundle:
+            on_bundle(b["id"])
+    if sample is None and site_id is None:
+        known = {b["key"] for b in bundles} | {b["key"] for b in catalog.bundles(status="disposed")}
+        for key in storage.list_bundles():
+            if key not in known:
+                report.problems.append(
+                    Problem(
+                        key.rsplit("/", 1)[-1],
+                        key,
+                        "",
+                        "orphan",
+                        "sealed bundle in storage but not in the catalog; "
+                        "the next harvest (or `archiver recover`) catalogs it",
+                    )
+                )
+    return report

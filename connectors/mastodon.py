@@ -1,0 +1,291 @@
+"""Mastodon: the account's statuses, every reply thread, and the follower list.
+
+Endpoints (Mastodon REST API v1): ``accounts/lookup`` to resolve the handle,
+``accounts/:id/statuses`` (newest first, ``Link`` pagination), ``statuses/:id/context`` for
+the whole reply tree, ``accounts/:id/followers`` (``Link`` pagination only: its ids are
+internal). Deleted statuses have no flag: they are detected by absence during a full sweep or a
+404 on the thread.
+
+Incremental runs read from the newest status back to the bookmark, and always re-check the
+``recheck_recent`` newest statuses and their threads (edits and new replies land there); a
+full sweep (first run, every ``full_sweep_every``, or ``--full``) walks everything, which is
+what lets a deletion anywhere be detected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from archiver.errors import MalformedResponseError, NotFoundError
+from archiver.model import (
+    Author,
+    BookmarkUpdate,
+    Degradation,
+    Follower,
+    FollowerCount,
+    HarvestRecord,
+    Item,
+    Media,
+    RecordClass,
+    Sweep,
+    Unparseable,
+    WarcRef,
+)
+from connectors.base import (
+    Capabilities,
+    HarvestContext,
+    capture_media,
+    follow_links,
+    html_to_text,
+    parse_time,
+)
+
+
+def _id_num(value: str) -> int:
+    return int(value) if value.isdigit() else 0
+
+
+class MastodonConnector:
+    platform: ClassVar[str] = "mastodon"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        posts=True,
+        comments=True,
+        replies=True,
+        hidden_comments=False,
+        edits=True,
+        follower_identities=True,
+        follower_count=True,
+        media=True,
+        notes=(
+            "Mastodon has no hidden-reply feature; moderators delete or block instead.",
+            "Without a token, threads are limited to 60 descendants (depth 20).",
+        ),
+    )
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        self.ctx = ctx
+        self.api = f"{ctx.site.base_url}/api/v1"
+        self.owner_id = ""
+
+    # -- entry point --------------------------------------------------------------------------
+    def harvest(self) -> Iterator[HarvestRecord]:
+        account = self._lookup()
+        self.owner_id = str(account["id"])
+        yield BookmarkUpdate("account_id", self.owner_id)
+        yield from self._statuses()
+        yield from self._followers(account)
+
+    def _lookup(self) -> dict[str, Any]:
+        acct = self.ctx.site.account.lstrip("@")
+        try:
+            response = self.ctx.http.get(
+                f"{self.api}/accounts/lookup",
+                params={"acct": acct},
+                record_class="posts",
+                endpoint="GET /api/v1/accounts/lookup",
+            )
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"account {acct!r} does not exist on {self.ctx.site.base_url}",
+                site=self.ctx.site.id,
+                endpoint="GET /api/v1/accounts/lookup",
+                hint="check `account` (the handle, e.g. cityofbozeman) and `base_url` in the config",
+            ) from exc
+        data = response.json()
+        if not isinstance(data, dict) or "id" not in data:
+            raise MalformedResponseError(
+                "account lookup did not return an Account with an id",
+                site=self.ctx.site.id,
+                endpoint="GET /api/v1/accounts/lookup",
+            )
+        return data
+
+    # -- statuses -----------------------------------------------------------------------------
+    def _statuses(self) -> Iterator[HarvestRecord]:
+        since = _id_num(self.ctx.bookmarks.get("since_id", "")) if not self.ctx.full_sweep else 0
+        window = self.ctx.site.recheck_recent
+        newest = 0
+        seen = 0
+        complete = True
+        endpoint = "GET /api/v1/accounts/:id/statuses"
+        for page in follow_links(
+            self.ctx.http,
+            f"{self.api}/accounts/{self.owner_id}/statuses",
+            params={"limit": 40},
+            record_class="posts",
+            endpoint=endpoint,
+        ):
+            data = page.json()
+            if not isinstance(data, list):
+                raise MalformedResponseError(
+                    "expected a list of statuses", site=self.ctx.site.id, endpoint=endpoint
+                )
+            oldest_on_page = None
+            for status in data:
+                item = self._status_item(status, page.ref, endpoint)
+                if isinstance(item, Unparseable):
+                    yield item
+                    continue
+                seen += 1
+                num = _id_num(item.platform_id)
+                newest = max(newest, num)
+                oldest_on_page = num if oldest_on_page is None else min(oldest_on_page, num)
+                media = capture_media(self.ctx, list(item.media)) if item.media else ()
+                yield _with_media(item, media)
+                yield from self._thread(item.platform_id)
+            caught_up = since and oldest_on_page is not None and oldest_on_page <= since
+            if not self.ctx.full_sweep and caught_up and seen >= window:
+                complete = False
+                break
+        if self.ctx.full_sweep and complete:
+            yield Sweep("posts", "account")
+        if newest:
+            yield BookmarkUpdate("since_id", str(max(newest, since)))
+
+    def _status_item(
+        self, status: Any, ref: WarcRef, endpoint: str, *, root_id: str | None = None
+    ) -> Item | Unparseable:
+        cls: RecordClass = "posts" if root_id is None else "comments"
+        try:
+            sid = str(status["id"])
+            account = status["account"]
+            created = parse_time(status["created_at"])
+            content = status.get("content") or ""
+        except (KeyError, TypeError) as exc:
+            return Unparseable(cls, endpoint, f"status without required field {exc}", ref)
+        if created is None:
+            return Unparseable(cls, endpoint, f"status {sid}: unreadable created_at", ref)
+        reblog = status.get("reblog")
+        if isinstance(reblog, dict) and not content:
+            content = reblog.get("content") or ""
+        media = [
+            Media(
+                id=str(m.get("id")),
+                type=str(m.get("type", "unknown")),
+                url=m.get("url") or m.get("remote_url"),
+                description=m.get("description"),
+            )
+            for m in status.get("media_attachments") or []
+            if isinstance(m, dict)
+        ]
+        parent = status.get("in_reply_to_id")
+        kind: Any = "post"
+        if root_id is not None:
+            kind = "comment" if parent == root_id else "reply"
+        text = html_to_text(content)
+        if status.get("spoiler_text"):
+            text = f"[CW: {status['spoiler_text']}]\n{text}"
+        return Item(
+            record_class=cls,
+            kind=kind,
+            platform_id=sid,
+            author=Author(
+                id=str(account.get("id")),
+                handle=account.get("acct"),
+                display_name=account.get("display_name"),
+                url=account.get("url"),
+            ),
+            text=text,
+            html=content,
+            ref=ref,
+            posted_at=created,
+            edited_at=parse_time(status.get("edited_at")),
+            url=status.get("url") or status.get("uri"),
+            parent_id=str(parent) if parent else None,
+            root_id=root_id if root_id is not None else sid,
+            media=tuple(media),
+            by_owner=str(account.get("id")) == self.owner_id,
+            extra={
+                k: status.get(k)
+                for k in (
+                    "visibility",
+                    "sensitive",
+                    "language",
+                    "replies_count",
+                    "reblogs_count",
+                    "favourites_count",
+                    "uri",
+                )
+                if k in status
+            }
+            | ({"reblog_of": reblog.get("url")} if isinstance(reblog, dict) else {}),
+        )
+
+    def _thread(self, status_id: str) -> Iterator[HarvestRecord]:
+        endpoint = "GET /api/v1/statuses/:id/context"
+        try:
+            response = self.ctx.http.get(
+                f"{self.api}/statuses/{status_id}/context",
+                record_class="comments",
+                endpoint=endpoint,
+            )
+        except NotFoundError:
+            # The status vanished between listing and reading its thread.
+            yield Sweep("comments", status_id)
+            return
+        data = response.json()
+        if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
+            yield Unparseable(
+                "comments", endpoint, "context without a descendants list", response.ref
+            )
+            return
+        for status in data["descendants"]:
+            item = self._status_item(status, response.ref, endpoint, root_id=status_id)
+            if isinstance(item, Item) and item.media:
+                item = _with_media(item, capture_media(self.ctx, list(item.media)))
+            yield item
+        yield Sweep("comments", status_id)
+
+    # -- followers ----------------------------------------------------------------------------
+    def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
+        endpoint = "GET /api/v1/accounts/:id/followers"
+        total = 0
+        last_ref: WarcRef | None = None
+        for page in follow_links(
+            self.ctx.http,
+            f"{self.api}/accounts/{self.owner_id}/followers",
+            params={"limit": 80},
+            record_class="followers",
+            endpoint=endpoint,
+        ):
+            last_ref = page.ref
+            data = page.json()
+            if not isinstance(data, list):
+                raise MalformedResponseError(
+                    "expected a list of accounts", site=self.ctx.site.id, endpoint=endpoint
+                )
+            for acc in data:
+                if not isinstance(acc, dict) or "id" not in acc:
+                    yield Unparseable("followers", endpoint, "follower without an id", page.ref)
+                    continue
+                total += 1
+                yield Follower(
+                    platform_id=str(acc["id"]),
+                    ref=page.ref,
+                    handle=acc.get("acct"),
+                    display_name=acc.get("display_name"),
+                    url=acc.get("url"),
+                )
+        declared = account.get("followers_count")
+        if last_ref is not None:
+            if isinstance(declared, int):
+                yield FollowerCount(
+                    declared, last_ref, identities_available=total > 0 or declared == 0
+                )
+            if total == 0 and isinstance(declared, int) and declared > 0:
+                yield Degradation(
+                    "follower_identities",
+                    f"the account reports {declared} followers but lists none "
+                    "(the owner hides their network); only the count was recorded",
+                )
+            else:
+                yield Sweep("followers", "followers")
+
+
+def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
+    if not media:
+        return item
+    from dataclasses import replace
+
+    return replace(item, media=media)

@@ -1,0 +1,28 @@
+"""Which connector serves which ``platform`` value in the config."""
+
+from __future__ import annotations
+
+import importlib
+
+from archiver.errors import ConfigError
+from connectors.base import Connector
+
+BUILTIN = {
+    "mastodon": "connectors.mastodon:MastodonConnector",
+    "rss": "connectors.rss:RssConnector",
+}
+
+
+def platforms() -> set[str]:
+    return set(BUILTIN)
+
+
+def get_connector(platform: str) -> type[Connector]:
+    target = BUILTIN.get(platform)
+    if target is None:
+        raise ConfigError(
+            f"unknown platform {platform!r}", hint="supported: " + ", ".join(sorted(BUILTIN))
+        )
+    module, _, name = target.partition(":")
+    cls: type[Connector] = getattr(importlib.import_module(module), name)
+    return cls
