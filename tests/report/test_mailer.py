@@ -377,3 +377,17 @@ def test_a_server_that_never_answers_times_out_and_is_retried() -> None:
     assert "after 2 attempts" in str(info.value)
     assert "timed out" in str(info.value)
     assert elapsed >= 0.6
+
+
+class BadQuit(Recorder):
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return "451 4.3.0 cannot say goodbye"
+
+
+def test_a_failing_quit_after_accepted_data_does_not_resend() -> None:
+    handler = BadQuit()
+    with smtp_server(handler) as port:
+        s = settings(port, attempts=3)
+        send_report(message_for(s), s)
+    assert handler.data_attempts == 1
+    assert len(handler.envelopes) == 1
