@@ -655,6 +655,32 @@ def _put_canary(
     return version
 
 
+def _sweep_canaries(client: Minio, settings: S3Settings, now: dt.datetime) -> int:
+    """Remove canaries of earlier start-ups once their day of retention is over.
+
+    Best effort: a canary the store still refuses to delete is simply tried again next time.
+    """
+    prefix = settings.prefix.strip("/")
+    root = f"{prefix}/{CANARY_DIR}/" if prefix else f"{CANARY_DIR}/"
+    removed = 0
+    for obj in client.list_objects(
+        settings.bucket, prefix=root, recursive=True, include_version=True
+    ):
+        stamp = obj.object_name[len(root) :].split("-", 1)[0]
+        try:
+            made = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        if now - made < dt.timedelta(days=2):
+            continue
+        try:
+            client.remove_object(settings.bucket, obj.object_name, version_id=obj.version_id)
+            removed += 1
+        except S3Error:
+            continue
+    return removed
+
+
 def _refused(action: Callable[[], object]) -> bool:
     try:
         action()
@@ -695,11 +721,16 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
 
     A COMPLIANCE canary (1 day) must refuse both a shorter retain-until date and deletion of
     its version; a legal-hold canary must refuse deletion and is removed after release. The
-    COMPLIANCE canary stays for a day under ``.worm-check/`` (outside every bundle key).
+    COMPLIANCE canary stays for a day under ``.worm-check/`` (outside every bundle key) and
+    a later check removes it.
     """
     versioning, default = _check_bucket(client, settings)
     now = clock()
     problems: list[str] = []
+    try:
+        _sweep_canaries(client, settings, now)
+    except _CLIENT_ERRORS as exc:
+        raise storage_error(exc, settings, "removing old WORM canaries") from exc
     if not versioning:
         problems.append("bucket versioning is not Enabled")
     try:

@@ -376,3 +376,14 @@ def test_bad_settings_are_refused() -> None:
 def test_check_worm_is_usable_without_a_storage(s3_settings: S3Settings, s3_client: Minio) -> None:
     result = check_worm(s3_client, s3_settings)
     assert result.bucket == s3_settings.bucket and result.unsafe
+
+
+def test_expired_canaries_are_swept_by_a_later_check(
+    s3_settings: S3Settings, s3_client: Minio, bucket: str
+) -> None:
+    old = "archive/.worm-check/20200101T000000Z-compliance-deadbeef"
+    s3_client.put_object(bucket, old, io.BytesIO(b"x"), 1)
+    check_worm(s3_client, s3_settings)
+    left = [n for n, _ in _versions(s3_client, bucket, prefix="archive/.worm-check/")]
+    assert old not in left
+    assert len(left) == 1, "today's COMPLIANCE canary stays for its day"
