@@ -36,6 +36,7 @@ from archiver.model import (
     Item,
     RecordClass,
     Sweep,
+    TokenExpiry,
     Unparseable,
 )
 from archiver.recorder import RecordingClient, redact_url
@@ -74,6 +75,7 @@ class _BundleSet:
         self.writers: dict[RecordClass, BundleWriter] = {}
         self.bookmarks: list[BookmarkUpdate] = []
         self.degradations: list[Degradation] = []
+        self.token_expiry: TokenExpiry | None = None
 
     def writer(self, record_class: RecordClass) -> BundleWriter:
         w = self.writers.get(record_class)
@@ -116,6 +118,8 @@ class _BundleSet:
             self.bookmarks.append(record)
         elif isinstance(record, Degradation):
             self.degradations.append(record)
+        elif isinstance(record, TokenExpiry):
+            self.token_expiry = record
 
     def counts(self) -> dict[str, int]:
         total: dict[str, int] = {}
@@ -263,6 +267,8 @@ class Harvester:
                     )
             result.counts = bundles.counts()
             sealed = bundles.seal_all()
+            if bundles.token_expiry is not None:
+                self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
         except BaseException as exc:
             bundles.discard()
             status = (

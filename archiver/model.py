@@ -142,4 +142,21 @@ class Degradation:
     reason: str
 
 
-HarvestRecord = Item | Follower | FollowerCount | Sweep | BookmarkUpdate | Unparseable | Degradation
+@dataclass(frozen=True, slots=True)
+class TokenExpiry:
+    """When the platform says the access token stops working (shown in status and reports)."""
+
+    expires_at: datetime | None
+    note: str = ""
+
+
+HarvestRecord = (
+    Item
+    | Follower
+    | FollowerCount
+    | Sweep
+    | BookmarkUpdate
+    | Unparseable
+    | Degradation
+    | TokenExpiry
+)

@@ -103,6 +103,12 @@ class Catalog:
             else:
                 conn.execute(update(s.sites).where(s.sites.c.id == site.id).values(**values))
 
+    def set_token_expiry(self, site_id: str, expires_at: datetime | None) -> None:
+        """Record what the platform reported; ``None`` means it does not expire."""
+        value = expires_at.astimezone(UTC).isoformat() if expires_at else "never"
+        with self.begin() as conn:
+            conn.execute(update(s.sites).where(s.sites.c.id == site_id).values(token_expires=value))
+
     def start_run(self, site_id: str, *, full_sweep: bool) -> RunInfo:
         started = datetime.now(UTC)
         run_id = f"run-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
