@@ -14,6 +14,7 @@ import hashlib
 import io
 import socket
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -301,6 +302,8 @@ def test_self_check_reports_suspended_versioning(
     s3_client.set_bucket_versioning(bucket, VersioningConfig(SUSPENDED))  # moto allows this
     result = s3_storage.self_check()
     assert "bucket versioning is not Enabled" in result.problems
+    # moto then even deletes a COMPLIANCE-locked version: the canary catches that too.
+    assert "a COMPLIANCE-locked version could be deleted" in result.problems
 
 
 def test_bucket_without_object_lock_is_refused(s3_settings: S3Settings, s3_client: Minio) -> None:
@@ -387,3 +390,46 @@ def test_expired_canaries_are_swept_by_a_later_check(
     left = [n for n, _ in _versions(s3_client, bucket, prefix="archive/.worm-check/")]
     assert old not in left
     assert len(left) == 1, "today's COMPLIANCE canary stays for its day"
+
+
+def test_moto_gaps_are_as_documented(s3_client: Minio, bucket: str) -> None:
+    """Pins what docs/storage.md says moto does NOT enforce; if moto is fixed, update the doc."""
+    from minio.commonconfig import COMPLIANCE, GOVERNANCE
+    from minio.retention import Retention
+
+    from archiver.storage.s3 import _checksum_headers
+
+    now = dt.datetime.now(dt.UTC)
+    body = b"gap"
+    meta = _checksum_headers(zlib.crc32(body))
+
+    def put(name: str, retention: Retention) -> str:
+        r = s3_client.put_object(
+            bucket, name, io.BytesIO(body), len(body), metadata=meta, retention=retention
+        )
+        assert r.version_id is not None
+        return r.version_id
+
+    # A retain-until date in the past is accepted on PUT (S3 rejects it).
+    put("gap/past", Retention(COMPLIANCE, now - dt.timedelta(days=1)))
+    # COMPLIANCE retention can be shortened and downgraded to GOVERNANCE (S3 refuses both).
+    vid = put("gap/short", Retention(COMPLIANCE, now + dt.timedelta(days=30)))
+    s3_client.set_object_retention(
+        bucket, "gap/short", Retention(COMPLIANCE, now + dt.timedelta(days=1)), version_id=vid
+    )
+    s3_client.set_object_retention(
+        bucket, "gap/short", Retention(GOVERNANCE, now + dt.timedelta(hours=1)), version_id=vid
+    )
+    assert _head(s3_client, bucket, "gap/short", vid)["x-amz-object-lock-mode"] == "GOVERNANCE"
+    # GetObjectRetention is not implemented (it answers with the object body).
+    with pytest.raises(Exception):  # noqa: B017 - any failure is the documented gap
+        s3_client.get_object_retention(bucket, "gap/short", version_id=vid)
+    # What it does enforce: the locked version cannot be deleted, even after both changes.
+    with pytest.raises(S3Error):
+        s3_client.remove_object(bucket, "gap/short", version_id=vid)
+    # Versioning can be suspended on an Object Lock bucket (S3: InvalidBucketState), and then
+    # the same COMPLIANCE-locked version CAN be deleted by version id.
+    s3_client.set_bucket_versioning(bucket, VersioningConfig(SUSPENDED))
+    assert s3_client.get_bucket_versioning(bucket).status == SUSPENDED
+    s3_client.remove_object(bucket, "gap/short", version_id=vid)
+    assert _versions(s3_client, bucket, prefix="gap/short") == []
