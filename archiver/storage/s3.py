@@ -28,7 +28,7 @@ import shutil
 import stat
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -41,7 +41,7 @@ from minio.error import MinioException, S3Error
 from minio.helpers import MAX_PART_SIZE, DictType
 from minio.retention import Retention
 
-from archiver.errors import StorageError
+from archiver.errors import ConfigError, StorageError
 from archiver.secrets import read_secret
 from archiver.storage.base import BundleFile
 
@@ -87,18 +87,75 @@ class S3Settings:
         if self.lock_mode not in ("COMPLIANCE", "GOVERNANCE"):
             raise StorageError(
                 f"unknown S3 lock_mode {self.lock_mode!r} for bucket {self.bucket}",
-                hint='set [storage.s3] lock_mode = "COMPLIANCE" (or "GOVERNANCE")',
+                hint='set [storage] lock_mode = "COMPLIANCE" (or "GOVERNANCE")',
             )
         if self.default_retention_days < 0:
             raise StorageError(
                 f"default_retention_days must not be negative for bucket {self.bucket}",
-                hint="set [storage.s3] default_retention_days to 1 or more (30 is a safe default)",
+                hint="set [storage] default_retention_days to 1 or more (30 is a safe default)",
             )
         if "://" in self.endpoint or "/" in self.endpoint:
             raise StorageError(
                 f"S3 endpoint {self.endpoint!r} must be host:port without scheme or path",
                 hint="e.g. endpoint = minio.city.local:9000 and secure = true for https",
             )
+
+
+_CONFIG_KEYS: dict[str, type] = {
+    "backend": str,
+    "endpoint": str,
+    "bucket": str,
+    "secure": bool,
+    "region": str,
+    "prefix": str,
+    "access_key_secret": str,
+    "secret_key_secret": str,
+    "lock_mode": str,
+    "default_retention_days": int,
+    "allow_unsafe_worm": bool,
+    "ca_file": str,
+}
+
+
+def settings_from_config(section: Mapping[str, Any], *, file: str, staging: Path) -> S3Settings:
+    """Build settings from the ``[storage]`` table; secrets are named there, never written."""
+    for k, v in section.items():
+        want = _CONFIG_KEYS.get(k)
+        if want is None:
+            raise ConfigError(
+                "unknown key",
+                file=file,
+                key=f"storage.{k}",
+                hint="allowed keys: " + ", ".join(sorted(_CONFIG_KEYS)),
+            )
+        if not isinstance(v, want) or (want is int and isinstance(v, bool)):
+            raise ConfigError(f"must be a {want.__name__}", file=file, key=f"storage.{k}")
+    for k in ("endpoint", "bucket"):
+        if not str(section.get(k, "")).strip():
+            raise ConfigError(
+                'is required for backend = "s3"',
+                file=file,
+                key=f"storage.{k}",
+                hint='e.g. endpoint = "minio.city.local:9000", bucket = "social-archive"',
+            )
+    ca = section.get("ca_file")
+    try:
+        return S3Settings(
+            endpoint=section["endpoint"].strip(),
+            bucket=section["bucket"].strip(),
+            secure=section.get("secure", True),
+            region=section.get("region"),
+            prefix=section.get("prefix", ""),
+            access_key_secret=section.get("access_key_secret", "ARCHIVER_S3_ACCESS_KEY"),
+            secret_key_secret=section.get("secret_key_secret", "ARCHIVER_S3_SECRET_KEY"),
+            lock_mode=section.get("lock_mode", "COMPLIANCE"),
+            default_retention_days=section.get("default_retention_days", 30),
+            allow_unsafe_worm=section.get("allow_unsafe_worm", False),
+            staging_dir=staging,
+            ca_file=Path(ca) if ca else None,
+        )
+    except StorageError as exc:
+        raise ConfigError(exc.message, file=file, key="storage", hint=exc.hint) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +320,12 @@ def storage_error(exc: BaseException, settings: S3Settings, doing: str) -> Stora
         reason = _one_line(str(exc)).split("connection: ")[-1][:200]
         return StorageError(
             f"cannot reach S3 endpoint {settings.endpoint} ({reason}) while {doing}",
-            hint="check [storage.s3] endpoint and that MinIO is running and reachable",
+            hint="check [storage] endpoint and that MinIO is running and reachable",
         )
     if isinstance(exc, urllib3.exceptions.HTTPError | OSError | MinioException):
         return StorageError(
             f"{where}: {type(exc).__name__} while {doing}: {_one_line(str(exc))[:200]}",
-            hint="check [storage.s3] endpoint, secure and that the server speaks S3",
+            hint="check [storage] endpoint, secure and that the server speaks S3",
         )
     return StorageError(f"{where}: {type(exc).__name__} while {doing}: {_one_line(str(exc))}")
 

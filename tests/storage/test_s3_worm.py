@@ -24,8 +24,14 @@ from minio import Minio
 from minio.error import S3Error
 from minio.versioningconfig import SUSPENDED, VersioningConfig
 
-from archiver.errors import SecretError, StorageError
-from archiver.storage.s3 import SHA256_META, S3Settings, S3Storage, check_worm
+from archiver.errors import ConfigError, SecretError, StorageError
+from archiver.storage.s3 import (
+    SHA256_META,
+    S3Settings,
+    S3Storage,
+    check_worm,
+    settings_from_config,
+)
 
 from .conftest import BundleFactory
 
@@ -433,3 +439,36 @@ def test_moto_gaps_are_as_documented(s3_client: Minio, bucket: str) -> None:
     assert s3_client.get_bucket_versioning(bucket).status == SUSPENDED
     s3_client.remove_object(bucket, "gap/short", version_id=vid)
     assert _versions(s3_client, bucket, prefix="gap/short") == []
+
+
+def test_settings_from_config(tmp_path: Path) -> None:
+    section = {
+        "backend": "s3",
+        "endpoint": "minio.city.local:9000",
+        "bucket": "social-archive",
+        "prefix": "bozeman",
+        "access_key_secret": "S3_ACCESS_KEY",
+        "secret_key_secret": "S3_SECRET_KEY",
+        "default_retention_days": 60,
+    }
+    s = settings_from_config(section, file="archiver.toml", staging=tmp_path)
+    assert (s.endpoint, s.bucket, s.secure, s.lock_mode) == (
+        "minio.city.local:9000",
+        "social-archive",
+        True,
+        "COMPLIANCE",
+    )
+    assert (s.access_key_secret, s.default_retention_days, s.staging_dir) == (
+        "S3_ACCESS_KEY",
+        60,
+        tmp_path,
+    )
+    assert not s.allow_unsafe_worm
+    with pytest.raises(ConfigError, match=r"storage\.secret_key: unknown key"):
+        settings_from_config({**section, "secret_key": "oops"}, file="a.toml", staging=tmp_path)
+    with pytest.raises(ConfigError, match=r"storage\.bucket: is required"):
+        settings_from_config({"endpoint": "m:9000"}, file="a.toml", staging=tmp_path)
+    with pytest.raises(ConfigError, match=r"storage\.secure: must be a bool"):
+        settings_from_config({**section, "secure": "yes"}, file="a.toml", staging=tmp_path)
+    with pytest.raises(ConfigError, match="lock_mode"):
+        settings_from_config({**section, "lock_mode": "LOCKED"}, file="a.toml", staging=tmp_path)
