@@ -304,7 +304,9 @@ def storage_error(exc: BaseException, settings: S3Settings, doing: str) -> Stora
         if code == "AccessDenied":
             return StorageError(
                 f"{where}: access denied while {doing} ({_one_line(exc.message or code)})",
-                hint="the store refused: an Object Lock or the user's policy forbids this",
+                hint=f"check the credentials {settings.access_key_secret}/"
+                f"{settings.secret_key_secret} and the user's policy (an Object Lock refusal "
+                "looks the same)",
             )
         return StorageError(f"{where}: {code} while {doing}: {_one_line(exc.message or '')}")
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
