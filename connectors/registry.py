@@ -10,6 +10,8 @@ from connectors.base import Connector
 BUILTIN = {
     "mastodon": "connectors.mastodon:MastodonConnector",
     "rss": "connectors.rss:RssConnector",
+    "x": "connectors.x:XConnector",
+    "youtube": "connectors.youtube:YouTubeConnector",
 }
 
 
