@@ -37,7 +37,7 @@ from archiver.warc import RevisitTarget, WarcSink, payload_digest
 REDACTED = "REDACTED"
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key"}
 SECRET_PARAMS = re.compile(
-    r"^(access_token|token|api_key|apikey|key|client_secret|appsecret_proof|password|"
+    r"^(access_token|input_token|token|api_key|apikey|key|client_secret|appsecret_proof|password|"
     r"refresh_token|code|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token)$",
     re.IGNORECASE,
 )
