@@ -9,6 +9,7 @@ from connectors.base import Connector
 
 BUILTIN = {
     "mastodon": "connectors.mastodon:MastodonConnector",
+    "bluesky": "connectors.bluesky:BlueskyConnector",
     "rss": "connectors.rss:RssConnector",
     "x": "connectors.x:XConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
