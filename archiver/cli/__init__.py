@@ -32,6 +32,9 @@ def _setup(
 
 
 core.register(app)
+from archiver.cli import records  # noqa: E402
+
+records.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 
