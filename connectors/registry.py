@@ -9,6 +9,8 @@ from connectors.base import Connector
 
 BUILTIN = {
     "mastodon": "connectors.mastodon:MastodonConnector",
+    "facebook": "connectors.facebook:FacebookConnector",
+    "instagram": "connectors.instagram:InstagramConnector",
     "bluesky": "connectors.bluesky:BlueskyConnector",
     "rss": "connectors.rss:RssConnector",
     "x": "connectors.x:XConnector",

@@ -1,0 +1,322 @@
+"""Facebook Page: the Page's posts, every comment and reply (hidden ones too), the fan count.
+
+Endpoints (Graph API, shared/platforms/README.md §5): ``GET /{page-id}`` for name and counts,
+``GET /{page-id}/posts`` (or ``/feed`` with ``options.edge = "feed"`` to include visitor posts),
+``GET /{post-id}/comments?filter=stream`` which lists comments *and* replies at any depth flat,
+each reply naming its ``parent``, and ``GET /debug_token`` for the token's expiry.
+
+What the API does not give, and how we cope:
+* no follower list: only ``followers_count``/``fan_count`` (recorded as a count snapshot);
+* no edit history and no edited flag: ``updated_time`` also moves when someone comments, so it
+  is kept as metadata only; an edit shows up as changed text, which makes a new version;
+* no deletion flag: a deleted post or comment is simply absent, so removals are detected by
+  sweeps (all posts on a full sweep, the whole thread of every post we re-read);
+* hidden comments and the commenter's identity (``from``) come back only to a token allowed
+  to MODERATE the Page; without it hidden comments are missing, not flagged.
+
+Incremental runs read newest-first back to the ``since`` bookmark (unix time of the newest
+post seen) and always re-read the ``recheck_recent`` newest posts with their threads, where
+edits, new comments, hiding and deletions happen; a full sweep reads everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from archiver.errors import MalformedResponseError, NotFoundError
+from archiver.model import (
+    Author,
+    BookmarkUpdate,
+    Degradation,
+    FollowerCount,
+    HarvestRecord,
+    Item,
+    Media,
+    Sweep,
+    Unparseable,
+    WarcRef,
+)
+from connectors._meta import (
+    GRAPH_MAX_LIMIT,
+    GraphClient,
+    GraphPermissionError,
+    capture,
+    fields_param,
+    token_expiry,
+)
+from connectors.base import Capabilities, HarvestContext, parse_time
+
+POST_FIELDS = fields_param(
+    "id",
+    "message",
+    "created_time",
+    "updated_time",
+    "permalink_url",
+    "from",
+    "attachments{media_type,media,url,title,description,target,subattachments}",
+    "status_type",
+)
+COMMENT_FIELDS = fields_param(
+    "id",
+    "message",
+    "created_time",
+    "from",
+    "parent{id}",
+    "is_hidden",
+    "attachment",
+    "permalink_url",
+    "like_count",
+    "comment_count",
+)
+FOLLOWER_NOTE = "The Graph API does not list a Page's followers; only the count is available"
+EDGES = ("posts", "feed", "published_posts")
+
+
+class FacebookConnector:
+    platform: ClassVar[str] = "facebook"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        posts=True,
+        comments=True,
+        replies=True,
+        hidden_comments=True,
+        edits=True,
+        follower_identities=False,
+        follower_count=True,
+        media=True,
+        notes=(
+            "The Graph API does not list a Page's followers; only followers_count/fan_count.",
+            "No edit history: an edit is seen as changed text at the next re-read; "
+            "earlier wording between two runs is not available.",
+            "Deleted posts and comments are absent, not flagged: removals are found by sweeps.",
+            "Hidden comments and commenter identities need a Page token with the MODERATE "
+            "task (pages_read_user_content / pages_manage_engagement); without it they are "
+            "missing.",
+            "Comments removed before the first harvest, and Messenger conversations, are not "
+            "captured.",
+        ),
+    )
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        self.ctx = ctx
+        self.graph = GraphClient(ctx)
+        self.page_id = ctx.site.account
+        edge = str(ctx.site.options.get("edge", "posts"))
+        self.edge = edge if edge in EDGES else "posts"
+        self.comments_allowed = True
+
+    # -- entry point --------------------------------------------------------------------------
+    def harvest(self) -> Iterator[HarvestRecord]:
+        yield from self._page()
+        yield from self._posts()
+        yield from token_expiry(self.graph, self.ctx.token)
+
+    def _page(self) -> Iterator[HarvestRecord]:
+        """Name and counts; the first call, so a bad token fails the run before anything else."""
+        endpoint = "GET /{page-id}"
+        try:
+            response, data = self.graph.get(
+                self.graph.url(self.page_id),
+                params={"fields": "id,name,followers_count,fan_count"},
+                record_class="followers",
+                endpoint=endpoint,
+            )
+        except GraphPermissionError as exc:
+            yield Degradation("follower_count", str(exc))
+            return
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"Page {self.page_id!r} not found: {exc.message}",
+                site=self.ctx.site.id,
+                endpoint=endpoint,
+                hint="`account` must be the numeric Page id",
+            ) from exc
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                "Page read did not return an object", site=self.ctx.site.id, endpoint=endpoint
+            )
+        count = data.get("followers_count")
+        if not isinstance(count, int):
+            count = data.get("fan_count")
+        if isinstance(count, int):
+            yield FollowerCount(count, response.ref, identities_available=False, note=FOLLOWER_NOTE)
+        else:
+            yield Degradation("follower_count", "the Page read returned no followers_count")
+
+    # -- posts --------------------------------------------------------------------------------
+    def _posts(self) -> Iterator[HarvestRecord]:
+        full = self.ctx.full_sweep
+        since = _int(self.ctx.bookmarks.get("since")) if not full else 0
+        window = self.ctx.site.recheck_recent
+        endpoint = f"GET /{{page-id}}/{self.edge}"
+        newest = 0
+        seen = 0
+        complete = True
+        for page, entries in self.graph.pages(
+            f"{self.page_id}/{self.edge}",
+            params={"fields": POST_FIELDS, "limit": GRAPH_MAX_LIMIT},
+            record_class="posts",
+            endpoint=endpoint,
+        ):
+            oldest_on_page: int | None = None
+            for raw in entries:
+                item = self._post_item(raw, page.ref, endpoint)
+                if isinstance(item, Unparseable):
+                    yield item
+                    continue
+                seen += 1
+                stamp = int(item.posted_at.timestamp()) if item.posted_at else 0
+                newest = max(newest, stamp)
+                oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
+                yield item
+                yield from self._comments(item.platform_id)
+            caught_up = since and oldest_on_page is not None and oldest_on_page <= since
+            if not full and caught_up and seen >= window:
+                complete = False
+                break
+        if full and complete:
+            yield Sweep("posts", "account")
+        if newest:
+            yield BookmarkUpdate("since", str(max(newest, since)))
+
+    def _post_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            return Unparseable("posts", endpoint, "post without an id", ref)
+        pid = raw["id"]
+        created = parse_time(raw.get("created_time"))
+        if created is None:
+            return Unparseable("posts", endpoint, f"post {pid}: unreadable created_time", ref)
+        author = _author(raw.get("from"))
+        media = capture(self.ctx, _attachments(raw.get("attachments")))
+        extra = {k: raw[k] for k in ("status_type", "updated_time") if raw.get(k) is not None}
+        return Item(
+            record_class="posts",
+            kind="post",
+            platform_id=pid,
+            author=author or Author(id=self.page_id),
+            text=str(raw.get("message") or ""),
+            ref=ref,
+            posted_at=created,
+            url=raw.get("permalink_url") if isinstance(raw.get("permalink_url"), str) else None,
+            root_id=pid,
+            media=media,
+            by_owner=author is None or author.id == self.page_id,
+            extra=extra,
+        )
+
+    # -- comments -----------------------------------------------------------------------------
+    def _comments(self, post_id: str) -> Iterator[HarvestRecord]:
+        """The whole thread of one post; a Sweep only when every page was read."""
+        if not self.comments_allowed:
+            return
+        endpoint = "GET /{post-id}/comments"
+        clean = True
+        try:
+            for page, entries in self.graph.pages(
+                f"{post_id}/comments",
+                params={
+                    "filter": "stream",
+                    "order": "chronological",
+                    "fields": COMMENT_FIELDS,
+                    "limit": GRAPH_MAX_LIMIT,
+                },
+                record_class="comments",
+                endpoint=endpoint,
+            ):
+                for raw in entries:
+                    item = self._comment_item(raw, post_id, page.ref, endpoint)
+                    clean = clean and isinstance(item, Item)
+                    yield item
+        except GraphPermissionError as exc:
+            self.comments_allowed = False
+            yield Degradation("comments", str(exc))
+            return
+        except NotFoundError:
+            # The post vanished between listing and reading its thread: its comments went too.
+            self.ctx.log.info("post_gone_before_comments", post=post_id)
+        except MalformedResponseError as exc:
+            yield Unparseable("comments", endpoint, f"post {post_id}: {exc.message}")
+            return
+        if clean:  # an unreadable entry might be a known comment: do not call it removed
+            yield Sweep("comments", post_id)
+
+    def _comment_item(
+        self, raw: Any, post_id: str, ref: WarcRef, endpoint: str
+    ) -> Item | Unparseable:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            # Since v11 the id is returned only to a token that can MODERATE the Page.
+            return Unparseable("comments", endpoint, f"comment on {post_id} without an id", ref)
+        cid = raw["id"]
+        created = parse_time(raw.get("created_time"))
+        if created is None:
+            return Unparseable("comments", endpoint, f"comment {cid}: unreadable created_time", ref)
+        parent = raw.get("parent")
+        parent_id = parent.get("id") if isinstance(parent, dict) else None
+        author = _author(raw.get("from"))
+        attachment = raw.get("attachment")
+        media = capture(self.ctx, _attachments({"data": [attachment]} if attachment else None))
+        extra: dict[str, Any] = {
+            k: raw[k] for k in ("like_count", "comment_count") if raw.get(k) is not None
+        }
+        if author is None:
+            extra["author_withheld"] = "the Graph API returned no `from` for this comment"
+        return Item(
+            record_class="comments",
+            kind="reply" if parent_id else "comment",
+            platform_id=cid,
+            author=author or Author(id=""),
+            text=str(raw.get("message") or ""),
+            ref=ref,
+            posted_at=created,
+            url=raw.get("permalink_url") if isinstance(raw.get("permalink_url"), str) else None,
+            parent_id=str(parent_id) if parent_id else post_id,
+            root_id=post_id,
+            media=media,
+            by_owner=author is not None and author.id == self.page_id,
+            hidden=raw.get("is_hidden") is True,
+            extra=extra,
+        )
+
+
+def _author(value: Any) -> Author | None:
+    if not isinstance(value, dict) or not value.get("id"):
+        return None
+    name = value.get("name")
+    return Author(id=str(value["id"]), display_name=name if isinstance(name, str) else None)
+
+
+def _attachments(value: Any) -> list[Media]:
+    """Photos/videos of ``attachments{...}`` (albums via ``subattachments``), as Media."""
+    out: list[Media] = []
+    entries = value.get("data") if isinstance(value, dict) else None
+    for att in entries if isinstance(entries, list) else []:
+        if not isinstance(att, dict):
+            continue
+        subs = att.get("subattachments")
+        sub_entries = subs.get("data") if isinstance(subs, dict) else None
+        if isinstance(sub_entries, list) and sub_entries:
+            out.extend(_attachments(subs))
+            continue
+        media = att.get("media")
+        image = media.get("image") if isinstance(media, dict) else None
+        src = media.get("source") if isinstance(media, dict) else None  # video file, if any
+        if not src and isinstance(image, dict):
+            src = image.get("src")
+        if not isinstance(src, str):
+            continue
+        target = att.get("target")
+        mid = target.get("id") if isinstance(target, dict) else None
+        desc = att.get("description") or att.get("title")
+        out.append(
+            Media(
+                id=str(mid or src.split("?", 1)[0]),
+                type=str(att.get("media_type") or att.get("type") or "unknown"),
+                url=src,
+                description=desc if isinstance(desc, str) else None,
+            )
+        )
+    return out
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0

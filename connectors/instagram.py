@@ -1,0 +1,289 @@
+"""Instagram (business/creator account linked to the Page): media, comments, replies, count.
+
+Endpoints (Instagram Graph API, shared/platforms/README.md §6, field list partly
+[unverified]): ``GET /{ig-user-id}`` for ``followers_count``/``media_count``,
+``GET /{ig-user-id}/media`` newest first, ``GET /{ig-media-id}/comments`` (top-level comments
+with their ``replies{...}`` nested) and ``GET /{ig-comment-id}/replies`` for further reply
+pages. Instagram threads are one level deep: a reply to a reply is listed under the top
+comment, so every reply's parent is its top-level comment.
+
+What the API does not give: the follower list (count only), edit history (a changed caption
+is seen as changed text and makes a new version), deletion flags (removals are found by
+sweeps), and comments the account has not been granted ``instagram_manage_comments`` for.
+``hidden`` is returned to the account owner only [unverified: samples do not show it].
+Media URLs are signed and expire within days, so they are downloaded on first sight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from archiver.errors import MalformedResponseError, NotFoundError
+from archiver.model import (
+    Author,
+    BookmarkUpdate,
+    Degradation,
+    FollowerCount,
+    HarvestRecord,
+    Item,
+    Media,
+    Sweep,
+    Unparseable,
+    WarcRef,
+)
+from connectors._meta import (
+    GRAPH_MAX_LIMIT,
+    GraphClient,
+    GraphPermissionError,
+    capture,
+    fields_param,
+    token_expiry,
+)
+from connectors.base import Capabilities, HarvestContext, parse_time
+
+# like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
+MEDIA_FIELDS = fields_param(
+    "id",
+    "caption",
+    "media_type",
+    "media_url",
+    "thumbnail_url",
+    "permalink",
+    "timestamp",
+    "username",
+    "comments_count",
+    "like_count",
+    "children{id,media_type,media_url}",
+)
+# ``from`` and ``hidden`` are [unverified] in the notes: samples show only id/text/timestamp.
+_COMMENT = ("id", "text", "timestamp", "username", "from", "hidden", "like_count", "parent_id")
+COMMENT_FIELDS = fields_param(*_COMMENT, "replies{" + ",".join(_COMMENT) + "}")
+REPLY_FIELDS = fields_param(*_COMMENT)
+FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count is available"
+
+
+class InstagramConnector:
+    platform: ClassVar[str] = "instagram"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        posts=True,
+        comments=True,
+        replies=True,
+        hidden_comments=True,
+        edits=True,
+        follower_identities=False,
+        follower_count=True,
+        media=True,
+        notes=(
+            "The Instagram Graph API does not list followers; only followers_count.",
+            "No edit history: a changed caption is seen at the next re-read only.",
+            "Deleted media and comments are absent, not flagged: removals are found by sweeps.",
+            "Threads are one level deep: replies to replies are attached to the top comment.",
+            "Stories, live video comments and direct messages are not captured.",
+        ),
+    )
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        self.ctx = ctx
+        self.graph = GraphClient(ctx)
+        self.user_id = ctx.site.account
+        self.username = ""
+        self.comments_allowed = True
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        yield from self._account()
+        yield from self._media()
+        yield from token_expiry(self.graph, self.ctx.token)
+
+    def _account(self) -> Iterator[HarvestRecord]:
+        endpoint = "GET /{ig-user-id}"
+        try:
+            response, data = self.graph.get(
+                self.graph.url(self.user_id),
+                params={"fields": "id,username,followers_count,media_count"},
+                record_class="followers",
+                endpoint=endpoint,
+            )
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"Instagram user {self.user_id!r} not found: {exc.message}",
+                site=self.ctx.site.id,
+                endpoint=endpoint,
+                hint="`account` must be the numeric IG user id linked to the Page",
+            ) from exc
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                "account read did not return an object", site=self.ctx.site.id, endpoint=endpoint
+            )
+        self.username = str(data.get("username") or "")
+        count = data.get("followers_count")
+        if isinstance(count, int):
+            yield FollowerCount(count, response.ref, identities_available=False, note=FOLLOWER_NOTE)
+        else:
+            yield Degradation("follower_count", "the account read returned no followers_count")
+
+    # -- media --------------------------------------------------------------------------------
+    def _media(self) -> Iterator[HarvestRecord]:
+        full = self.ctx.full_sweep
+        since = _int(self.ctx.bookmarks.get("since")) if not full else 0
+        window = self.ctx.site.recheck_recent
+        endpoint = "GET /{ig-user-id}/media"
+        newest = 0
+        seen = 0
+        complete = True
+        for page, entries in self.graph.pages(
+            f"{self.user_id}/media",
+            params={"fields": MEDIA_FIELDS, "limit": GRAPH_MAX_LIMIT},
+            record_class="posts",
+            endpoint=endpoint,
+        ):
+            oldest_on_page: int | None = None
+            for raw in entries:
+                item = self._media_item(raw, page.ref, endpoint)
+                if isinstance(item, Unparseable):
+                    yield item
+                    continue
+                seen += 1
+                stamp = int(item.posted_at.timestamp()) if item.posted_at else 0
+                newest = max(newest, stamp)
+                oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
+                yield item
+                yield from self._comments(item.platform_id)
+            caught_up = since and oldest_on_page is not None and oldest_on_page <= since
+            if not full and caught_up and seen >= window:
+                complete = False
+                break
+        if full and complete:
+            yield Sweep("posts", "account")
+        if newest:
+            yield BookmarkUpdate("since", str(max(newest, since)))
+
+    def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            return Unparseable("posts", endpoint, "media without an id", ref)
+        mid = raw["id"]
+        created = parse_time(raw.get("timestamp"))
+        if created is None:
+            return Unparseable("posts", endpoint, f"media {mid}: unreadable timestamp", ref)
+        username = raw.get("username") if isinstance(raw.get("username"), str) else None
+        return Item(
+            record_class="posts",
+            kind="post",
+            platform_id=mid,
+            author=Author(id=self.user_id, handle=username or self.username or None),
+            text=str(raw.get("caption") or ""),
+            ref=ref,
+            posted_at=created,
+            url=raw.get("permalink") if isinstance(raw.get("permalink"), str) else None,
+            root_id=mid,
+            media=capture(self.ctx, _media_list(raw)),
+            by_owner=True,
+            extra={
+                k: raw[k]
+                for k in ("media_type", "comments_count", "like_count")
+                if raw.get(k) is not None
+            },
+        )
+
+    # -- comments -----------------------------------------------------------------------------
+    def _comments(self, media_id: str) -> Iterator[HarvestRecord]:
+        if not self.comments_allowed:
+            return
+        endpoint = "GET /{ig-media-id}/comments"
+        clean = True
+        try:
+            for page, entries in self.graph.pages(
+                f"{media_id}/comments",
+                params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
+                record_class="comments",
+                endpoint=endpoint,
+            ):
+                for raw in entries:
+                    item = self._comment_item(raw, media_id, None, page.ref, endpoint)
+                    clean = clean and isinstance(item, Item)
+                    yield item
+                    if not isinstance(item, Item) or not isinstance(raw, dict):
+                        continue
+                    for reply_page, replies in self.graph.nested(
+                        raw.get("replies"),
+                        endpoint="GET /{ig-comment-id}/replies",
+                        record_class="comments",
+                    ):
+                        ref = reply_page.ref if reply_page is not None else page.ref
+                        for reply in replies:
+                            r = self._comment_item(reply, media_id, item.platform_id, ref, endpoint)
+                            clean = clean and isinstance(r, Item)
+                            yield r
+        except GraphPermissionError as exc:
+            self.comments_allowed = False
+            yield Degradation("comments", str(exc))
+            return
+        except NotFoundError:
+            self.ctx.log.info("media_gone_before_comments", media=media_id)
+        except MalformedResponseError as exc:
+            yield Unparseable("comments", endpoint, f"media {media_id}: {exc.message}")
+            return
+        if clean:  # an unreadable entry might be a known comment: do not call it removed
+            yield Sweep("comments", media_id)
+
+    def _comment_item(
+        self, raw: Any, media_id: str, top_id: str | None, ref: WarcRef, endpoint: str
+    ) -> Item | Unparseable:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            return Unparseable("comments", endpoint, f"comment on {media_id} without an id", ref)
+        cid = raw["id"]
+        created = parse_time(raw.get("timestamp"))
+        if created is None:
+            return Unparseable("comments", endpoint, f"comment {cid}: unreadable timestamp", ref)
+        frm = raw.get("from")
+        sender: dict[str, Any] = frm if isinstance(frm, dict) else {}
+        username = raw.get("username") or sender.get("username")
+        author_id = sender.get("id")
+        parent = top_id or (raw.get("parent_id") if isinstance(raw.get("parent_id"), str) else None)
+        by_owner = (isinstance(author_id, str) and author_id == self.user_id) or (
+            bool(self.username) and username == self.username
+        )
+        return Item(
+            record_class="comments",
+            kind="reply" if parent else "comment",
+            platform_id=cid,
+            author=Author(
+                id=str(author_id or ""),
+                handle=username if isinstance(username, str) else None,
+                url=f"https://www.instagram.com/{username}/" if isinstance(username, str) else None,
+            ),
+            text=str(raw.get("text") or ""),
+            ref=ref,
+            posted_at=created,
+            parent_id=parent or media_id,
+            root_id=media_id,
+            by_owner=by_owner,
+            hidden=raw.get("hidden") is True,
+            extra={"like_count": raw["like_count"]} if raw.get("like_count") is not None else {},
+        )
+
+
+def _media_list(raw: dict[str, Any]) -> list[Media]:
+    """The image/video of a post, or every child of a carousel."""
+    children = raw.get("children")
+    entries = children.get("data") if isinstance(children, dict) else None
+    sources = entries if isinstance(entries, list) and entries else [raw]
+    out = []
+    for i, child in enumerate(sources):
+        if not isinstance(child, dict):
+            continue
+        url = child.get("media_url")
+        if not isinstance(url, str):
+            continue  # e.g. copyrighted audio: Instagram omits media_url
+        out.append(
+            Media(
+                id=str(child.get("id") or f"{raw.get('id')}/{i}"),
+                type=str(child.get("media_type") or "unknown").lower(),
+                url=url,
+            )
+        )
+    return out
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
