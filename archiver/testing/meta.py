@@ -144,6 +144,7 @@ class MetaWorld:
         self.followers = {"facebook": 0, "instagram": 0}
         self.fan_count = 0
         self.denied: set[str] = set()
+        self.max_limit = MAX_LIMIT  # lower it in tests to get several pages from few items
         self._throttle_left = 0
         self._lock = threading.RLock()
         self._now = clock_start
@@ -612,7 +613,7 @@ class MetaWorld:
                     {"fields": [fields["replies"] or ""]},
                     base,
                     f"/{self.version}/{n.id}/replies",
-                    limit=DEFAULT_LIMIT,
+                    limit=min(DEFAULT_LIMIT, self.max_limit),
                 )
         wanted = set(fields) if fields else set(_DEFAULT_FIELDS[kind])
         return {k: v for k, v in full.items() if k == "id" or k in wanted}
@@ -687,9 +688,8 @@ class MetaWorld:
         path: str,
     ) -> FakeResponse:
         raw = _q(query, "limit")
-        limit = (
-            min(int(raw), MAX_LIMIT) if raw and raw.isdigit() and int(raw) > 0 else DEFAULT_LIMIT
-        )
+        limit = int(raw) if raw and raw.isdigit() and int(raw) > 0 else DEFAULT_LIMIT
+        limit = min(limit, self.max_limit)
         return json_response(self._listing(items, kind, fields, query, base, path, limit=limit))
 
     def _node_read(self, node_id: str, fields: dict[str, str | None], base: str) -> FakeResponse:
