@@ -75,7 +75,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
             parsed = email.utils.parsedate_to_datetime(value)
             if parsed is not None:
                 return max(0.0, parsed.timestamp() - now)
-    for name in ("x-ratelimit-reset", "x-rate-limit-reset"):
+    # ``ratelimit-reset``: IETF draft header; Bluesky sends it as epoch seconds.
+    for name in ("x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"):
         reset = headers.get(name)
         if not reset:
             continue
@@ -380,7 +381,11 @@ class RecordingClient:
         )
 
     def _note_rate_limits(self, headers: httpx.Headers) -> None:
-        remaining = headers.get("x-ratelimit-remaining") or headers.get("x-rate-limit-remaining")
+        remaining = (
+            headers.get("x-ratelimit-remaining")
+            or headers.get("x-rate-limit-remaining")
+            or headers.get("ratelimit-remaining")
+        )
         if remaining is not None and remaining.strip() == "0":
             wait = retry_after_seconds(headers, time.time())
             if wait:
