@@ -12,6 +12,8 @@ TABLE_MODULES = [
     "archiver.catalog.schema",
     "archiver.audit",
     "archiver.prr.requests",
+    "archiver.daemon.scheduler",
+    "archiver.report.build",
 ]
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-CONTRIBUTORS: list[str] = []
+CONTRIBUTORS: list[str] = [
+    "archiver.daemon.scheduler:status_section",
+    "archiver.report.build:status_section",
+]
 
 
 def collect(app: Any) -> dict[str, Any]:

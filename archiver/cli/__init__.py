@@ -35,6 +35,9 @@ core.register(app)
 from archiver.cli import records  # noqa: E402
 
 records.register(app)
+from archiver.cli import daemon  # noqa: E402
+
+daemon.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 

@@ -1,0 +1,328 @@
+"""Module-level job functions, referenced from the job store as ``archiver.daemon.jobs:<name>``.
+
+The job store pickles only the textual reference and the arguments (a site id), never objects,
+so a restart after an upgrade still finds every job. The live objects (catalog, storage, the
+stop events) reach the jobs through ``install(runtime)``, done once by the service.
+
+Every job records its outcome in ``job_runs`` and never raises: one site's failure must not
+disturb the scheduler or the other sites, and APScheduler's traceback logging would bury the
+one-line ArchiverError message the clerk needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import structlog
+from structlog.contextvars import bound_contextvars
+
+from archiver.app import App
+from archiver.config import Config, SiteConfig
+from archiver.daemon import scheduler as sched
+from archiver.errors import ArchiverError
+from archiver.harvest import HarvestAborted, Harvester
+from archiver.storage.base import BundleFile, Storage
+
+log = structlog.get_logger(__name__)
+
+
+class GuardedStorage:
+    """Hides bundles another thread of this process is still publishing and cataloging.
+
+    ``Harvester.harvest_site`` starts with ``recover()``, which catalogs any stored bundle the
+    catalog does not know. With two harvests in one process, that would race the other harvest's
+    own publish-then-catalog step; hiding keys published by a still-running harvest from
+    ``list_bundles`` removes the race without changing the harvester.
+    """
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, set[str]] = {}
+
+    def done(self) -> None:
+        """Called when this thread's harvest has returned (its bundles are cataloged or not)."""
+        with self._lock:
+            self._in_flight.pop(threading.get_ident(), None)
+
+    def publish(self, staged: Path, key: str) -> None:
+        with self._lock:
+            self._in_flight.setdefault(threading.get_ident(), set()).add(key)
+        self.inner.publish(staged, key)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def list_bundles(self) -> Iterator[str]:
+        me = threading.get_ident()
+        with self._lock:
+            hidden = {k for t, keys in self._in_flight.items() if t != me for k in keys}
+        return (k for k in self.inner.list_bundles() if k not in hidden)
+
+    def list_files(self, key: str) -> list[BundleFile]:
+        return self.inner.list_files(key)
+
+    def open(self, key: str, relpath: str) -> BinaryIO:
+        return self.inner.open(key, relpath)
+
+    def read_range(self, key: str, relpath: str, offset: int, length: int) -> bytes:
+        return self.inner.read_range(key, relpath, offset, length)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def local_path(self, key: str) -> Path | None:
+        return self.inner.local_path(key)
+
+    def set_retention(self, key: str, until: dt.date) -> None:
+        self.inner.set_retention(key, until)
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        self.inner.set_legal_hold(key, on)
+
+
+def site_staging_config(cfg: Config, site_id: str) -> Config:
+    """The config a daemon harvest of ``site_id`` runs with.
+
+    Where the foundation locks in-flight bundles in staging (``archiver.bundle.is_in_flight``),
+    all harvests share the archive's staging folder, so the per-site lock also keeps a clerk's
+    ``archiver harvest`` and the daemon apart. Without those locks, ``recover()`` at the start of
+    one harvest would delete the ``.partial`` folder another thread is writing, so each site
+    then gets a staging folder of its own inside the archive's staging folder.
+    """
+    import archiver.bundle
+
+    if hasattr(archiver.bundle, "is_in_flight"):
+        return cfg
+    return replace(cfg, root=cfg.staging_dir / "daemon" / site_id)
+
+
+@dataclass
+class Runtime:
+    """Live state shared by the service loop and the job threads."""
+
+    app: App
+    settings: sched.DaemonSettings
+    storage: GuardedStorage
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set at SIGTERM: jobs that have not started yet return at once."""
+    abandon: threading.Event = field(default_factory=threading.Event)
+    """Set when the stop grace period is over: running harvests discard their unsealed data."""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _active: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cfg(self) -> Config:
+        return self.app.cfg
+
+    def begin(self, job_id: str) -> None:
+        with self._lock:
+            self._active[job_id] = datetime.now(UTC).timestamp()
+
+    def end(self, job_id: str) -> None:
+        with self._lock:
+            self._active.pop(job_id, None)
+
+    def active(self) -> list[str]:
+        with self._lock:
+            return sorted(self._active)
+
+
+_runtime: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def _rt() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("archiver.daemon.jobs used outside the daemon (no runtime installed)")
+    return _runtime
+
+
+def _enabled_site(cfg: Config, site_id: str) -> SiteConfig | None:
+    for s in cfg.sites:
+        if s.id == site_id and s.enabled:
+            return s
+    return None
+
+
+def harvest_site(site_id: str) -> str:
+    """One scheduled harvest; returns the result word it recorded."""
+    rt = _rt()
+    job_id = sched.harvest_job_id(site_id)
+    catalog = rt.app.catalog
+    with bound_contextvars(job=job_id, site=site_id):
+        if rt.stopping.is_set():
+            return "skipped"
+        cfg = rt.cfg
+        site = _enabled_site(cfg, site_id)
+        if site is None:
+            log.warning("harvest_skipped_not_configured")
+            sched.record_skip(catalog, job_id, "site no longer configured or disabled")
+            return "skipped"
+        backoff = sched.backoff_of(catalog, site_id)
+        if backoff.skip_until is not None and backoff.skip_until > datetime.now(UTC):
+            reason = (
+                f"backing off after {backoff.consecutive_failures} consecutive failures "
+                f"until {backoff.skip_until.isoformat(timespec='seconds')}"
+            )
+            log.info("harvest_skipped_backoff", until=backoff.skip_until.isoformat())
+            sched.record_skip(catalog, job_id, reason)
+            return "skipped"
+        pk = sched.record_start(catalog, job_id)
+        rt.begin(job_id)
+        try:
+            harvester = Harvester(site_staging_config(cfg, site_id), catalog, rt.storage)
+            result = harvester.harvest_site(site, stop=rt.abandon)
+        except HarvestAborted as exc:
+            sched.record_finish(catalog, pk, result="abandoned", error=str(exc))
+            return "abandoned"
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ArchiverError):
+                log.exception("harvest_crashed", error=message)
+            b = sched.note_failure(catalog, site, message)
+            log.warning(
+                "harvest_backoff",
+                consecutive_failures=b.consecutive_failures,
+                skip_until=b.skip_until.isoformat() if b.skip_until else None,
+            )
+            sched.record_finish(catalog, pk, result="failed", error=message)
+            return "failed"
+        finally:
+            rt.storage.done()
+            rt.end(job_id)
+        sched.note_success(catalog, site_id)
+        sched.record_finish(
+            catalog,
+            pk,
+            result="succeeded",
+            detail={"run": result.run_id, "bundles": result.bundles, "counts": result.counts},
+        )
+        return "succeeded"
+
+
+def _maintenance(job_id: str, work: Callable[[Runtime], dict[str, Any]]) -> str:
+    """Run a non-harvest job with the same recording and never-raise rules."""
+    rt = _rt()
+    with bound_contextvars(job=job_id):
+        if rt.stopping.is_set():
+            return "skipped"
+        pk = sched.record_start(rt.app.catalog, job_id)
+        rt.begin(job_id)
+        try:
+            detail = work(rt)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ArchiverError):
+                log.exception("job_crashed", error=message)
+            else:
+                log.error("job_failed", error=message)
+            sched.record_finish(rt.app.catalog, pk, result="failed", error=message)
+            return "failed"
+        finally:
+            rt.end(job_id)
+        failed = bool(detail.pop("_failed", False))
+        sched.record_finish(
+            rt.app.catalog,
+            pk,
+            result="failed" if failed else "succeeded",
+            error=detail.get("error") if failed else None,
+            detail=detail,
+        )
+        log.info("job_finished", result="failed" if failed else "succeeded", **detail)
+        return "failed" if failed else "succeeded"
+
+
+def _verify(rt: Runtime, sample: int | None) -> dict[str, Any]:
+    from archiver.verify import verify_archive
+
+    report = verify_archive(rt.app.catalog, rt.storage, sample=sample)
+    detail: dict[str, Any] = {
+        "bundles_checked": report.bundles_checked,
+        "files_checked": report.files_checked,
+        "problems": len(report.problems),
+    }
+    if not report.ok:
+        first = report.problems[0]
+        detail["_failed"] = True
+        detail["error"] = (
+            f"{len(report.problems)} fixity problem(s), first: bundle {first.bundle_id} "
+            f"{first.relpath or ''} {first.kind}: {first.detail}"
+        )
+    return detail
+
+
+def fixity_check() -> str:
+    """Nightly: re-hash a random sample of bundles (``[daemon] fixity_sample``)."""
+    return _maintenance("fixity:nightly", lambda rt: _verify(rt, rt.settings.fixity_sample))
+
+
+def full_verify() -> str:
+    """Weekly: re-hash every stored byte and look for orphans."""
+    return _maintenance("verify:weekly", lambda rt: _verify(rt, None))
+
+
+def _retention(rt: Runtime) -> dict[str, Any]:
+    import importlib
+    import importlib.util
+
+    name = "archiver.retention.eligibility"
+    if importlib.util.find_spec(name) is None:
+        log.info("retention_refresh_unavailable", module=name)
+        return {"skipped": f"{name} is not installed yet; nothing refreshed"}
+    module = importlib.import_module(name)
+    refresh = getattr(module, "refresh", None)
+    if refresh is not None:
+        outcome = refresh(rt.app)
+        return {"outcome": outcome if isinstance(outcome, dict | int | str) else str(outcome)}
+    compute = getattr(module, "compute_eligibility", None)
+    load = getattr(module, "load_settings", None)
+    if compute is None or load is None:
+        log.info("retention_refresh_unavailable", module=name, reason="no refresh function")
+        return {"skipped": f"{name} has no refresh function yet"}
+    results, warnings = compute(rt.app, load(rt.cfg))
+    detail: dict[str, Any] = {"bundles": len(results), "warnings": list(warnings)[:5]}
+    if warnings:
+        log.warning("retention_refresh_warnings", warnings=list(warnings)[:5])
+    return detail
+
+
+def retention_refresh() -> str:
+    """Daily: recompute which bundles are eligible for disposal (never disposes anything)."""
+    return _maintenance("retention:daily", _retention)
+
+
+def previous_month(today: dt.date) -> str:
+    first = today.replace(day=1)
+    last = first - dt.timedelta(days=1)
+    return f"{last.year:04d}-{last.month:02d}"
+
+
+def _report(rt: Runtime) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
+    from archiver.report.build import produce_report
+
+    month = previous_month(datetime.now(ZoneInfo(rt.cfg.timezone)).date())
+    outcome = produce_report(rt.app, month, send=True)
+    detail: dict[str, Any] = {"month": month, "out_dir": str(outcome.out_dir)}
+    if outcome.error:
+        detail["_failed"] = True
+        detail["error"] = outcome.error
+    return detail
+
+
+def monthly_report() -> str:
+    """1st of the month: last month's report, kept on disk and e-mailed."""
+    return _maintenance("report:monthly", _report)

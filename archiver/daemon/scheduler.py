@@ -1,0 +1,540 @@
+"""The daemon's job plan, kept in the catalog database, and the record of what each job did.
+
+APScheduler's ``SQLAlchemyJobStore`` keeps every job (and its next run time) in the
+``apscheduler_jobs`` table of the catalog database, so a restart neither forgets a schedule nor
+runs a missed job twice: on start-up the stored jobs are *reconciled* against the config (added,
+removed, re-timed) instead of being replaced, because replacing a job would throw away the
+missed run time that ``coalesce`` turns into exactly one catch-up run.
+
+``job_runs`` records every run (started, finished, result, error) and ``harvest_backoff`` the
+consecutive failures per site, so ``archiver status`` can show each job's next run, last result
+and back-off even when the daemon is not running: it only reads these tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
+
+from archiver.config import Config, SiteConfig, parse_duration
+from archiver.db import metadata
+from archiver.errors import ConfigError
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+    from apscheduler.triggers.base import BaseTrigger
+    from sqlalchemy import Engine
+
+    from archiver.catalog.store import Catalog
+
+JOBS_TABLE = "apscheduler_jobs"
+JOBS_MODULE = "archiver.daemon.jobs"
+MAX_BACKOFF_SECONDS = 86_400
+"""A failing site is still tried at least once a day, so a fixed token is noticed the next day."""
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(191), nullable=False, index=True),
+    Column("started_at", String(40), nullable=False, index=True),
+    Column("finished_at", String(40)),
+    # running | succeeded | failed | abandoned | skipped
+    Column("result", String(16), nullable=False),
+    Column("error", Text),
+    Column("detail_json", Text, nullable=False, default="{}"),
+)
+
+harvest_backoff = Table(
+    "harvest_backoff",
+    metadata,
+    Column("site_id", String(64), primary_key=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_failure_at", String(40)),
+    Column("last_error", Text),
+    Column("skip_until", String(40)),
+    Column("backoff_seconds", Float, nullable=False, default=0),
+)
+
+DAEMON_KEYS = {
+    "jitter_seconds",
+    "fixity_sample",
+    "max_concurrent_harvests",
+    "stop_grace_seconds",
+    "fixity_schedule",
+    "verify_schedule",
+    "retention_schedule",
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """``[daemon]``: how many harvests at once, how long to wait at shutdown, maintenance times.
+
+    Maintenance schedules are crontab lines in the archive's time zone; the defaults put the
+    nightly fixity sample at 02:30, the weekly full verify on Sunday 03:30 and the retention
+    refresh at 04:00, after the night's harvests and before office hours.
+    """
+
+    jitter_seconds: float | None = None
+    fixity_sample: int = 20
+    max_concurrent_harvests: int = 2
+    stop_grace_seconds: float = 120.0
+    fixity_schedule: str = "30 2 * * *"
+    verify_schedule: str = "30 3 * * 0"
+    retention_schedule: str = "0 4 * * *"
+
+    def jitter_for(self, interval_seconds: int) -> float:
+        """Spread harvests so sites sharing an interval do not all hit the network at once."""
+        if self.jitter_seconds is not None:
+            return min(self.jitter_seconds, interval_seconds / 2)
+        return min(interval_seconds * 0.1, 300.0)
+
+
+def _positive_int(value: Any, *, file: str, key: str, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{value!r} is not a whole number ≥ 1", file=file, key=key, hint=hint)
+    return value
+
+
+def cron_trigger(expr: str, tz: str, *, file: str, key: str) -> BaseTrigger:
+    """A crontab line ("m h dom mon dow") as a trigger in the archive's zone, or a ConfigError."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        return CronTrigger.from_crontab(expr, timezone=tz)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{expr!r} is not a crontab schedule ({exc})",
+            file=file,
+            key=key,
+            hint='five fields "minute hour day month weekday", e.g. "0 7 1 * *"',
+        ) from None
+
+
+def daemon_settings(cfg: Config) -> DaemonSettings:
+    """Validate ``[daemon]``; every problem names the file, the key and the fix."""
+    raw = cfg.section("daemon")
+    file = str(cfg.path)
+    for k in raw:
+        if k not in DAEMON_KEYS:
+            raise ConfigError(
+                "unknown key",
+                file=file,
+                key=f"daemon.{k}",
+                hint="allowed keys: " + ", ".join(sorted(DAEMON_KEYS)),
+            )
+    d = DaemonSettings()
+    jitter = raw.get("jitter_seconds")
+    if jitter is not None and (
+        isinstance(jitter, bool) or not isinstance(jitter, int | float) or jitter < 0
+    ):
+        raise ConfigError(
+            f"{jitter!r} is not a number of seconds ≥ 0",
+            file=file,
+            key="daemon.jitter_seconds",
+            hint="e.g. jitter_seconds = 60; leave it out for 10% of each interval (≤ 300 s)",
+        )
+    sample = _positive_int(
+        raw.get("fixity_sample", d.fixity_sample),
+        file=file,
+        key="daemon.fixity_sample",
+        hint="how many bundles the nightly fixity check re-hashes, e.g. 20",
+    )
+    concurrent = _positive_int(
+        raw.get("max_concurrent_harvests", d.max_concurrent_harvests),
+        file=file,
+        key="daemon.max_concurrent_harvests",
+        hint="e.g. 2; each harvest holds one network connection at a time",
+    )
+    grace = parse_duration(
+        raw.get("stop_grace_seconds", int(d.stop_grace_seconds)),
+        file=file,
+        key="daemon.stop_grace_seconds",
+    )
+    schedules: dict[str, str] = {}
+    for key in ("fixity_schedule", "verify_schedule", "retention_schedule"):
+        expr = raw.get(key, getattr(d, key))
+        if not isinstance(expr, str):
+            raise ConfigError(
+                "must be a crontab string", file=file, key=f"daemon.{key}", hint='e.g. "30 2 * * *"'
+            )
+        cron_trigger(expr, cfg.timezone, file=file, key=f"daemon.{key}")
+        schedules[key] = expr
+    return DaemonSettings(
+        jitter_seconds=None if jitter is None else float(jitter),
+        fixity_sample=sample,
+        max_concurrent_harvests=concurrent,
+        stop_grace_seconds=float(grace),
+        **schedules,
+    )
+
+
+# -- the job plan ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobSpec:
+    """One job the config asks for; ``misfire_grace_time`` None means "always catch up once"."""
+
+    id: str
+    func: str
+    args: tuple[str, ...]
+    trigger: BaseTrigger
+    executor: str
+    misfire_grace_time: int | None
+    name: str
+
+
+def harvest_job_id(site_id: str) -> str:
+    return f"harvest:{site_id}"
+
+
+def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
+    """What should be scheduled for this config: one harvest per enabled site + maintenance."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from archiver.report.settings import report_settings
+
+    file = str(cfg.path)
+    specs: list[JobSpec] = []
+    for site in cfg.sites:
+        if not site.enabled:
+            continue
+        specs.append(
+            JobSpec(
+                id=harvest_job_id(site.id),
+                func=f"{JOBS_MODULE}:harvest_site",
+                args=(site.id,),
+                trigger=IntervalTrigger(
+                    seconds=site.interval_seconds,
+                    jitter=settings.jitter_for(site.interval_seconds),
+                    timezone=cfg.timezone,
+                ),
+                executor="harvest",
+                # A harvest missed by any amount is still worth one catch-up run: records that
+                # are not captured may be edited or deleted upstream before the next one.
+                misfire_grace_time=None,
+                name=f"harvest {site.id}",
+            )
+        )
+    day = 86_400
+    maintenance = [
+        ("fixity:nightly", "fixity_check", settings.fixity_schedule, "daemon.fixity_schedule", day),
+        (
+            "verify:weekly",
+            "full_verify",
+            settings.verify_schedule,
+            "daemon.verify_schedule",
+            7 * day,
+        ),
+        (
+            "retention:daily",
+            "retention_refresh",
+            settings.retention_schedule,
+            "daemon.retention_schedule",
+            day,
+        ),
+    ]
+    report = report_settings(cfg)
+    maintenance.append(
+        ("report:monthly", "monthly_report", report.schedule, "report.schedule", 14 * day)
+    )
+    for job_id, fn, expr, key, grace in maintenance:
+        specs.append(
+            JobSpec(
+                id=job_id,
+                func=f"{JOBS_MODULE}:{fn}",
+                args=(),
+                trigger=cron_trigger(expr, cfg.timezone, file=file, key=key),
+                executor="default",
+                misfire_grace_time=grace,
+                name=job_id,
+            )
+        )
+    return specs
+
+
+def build_scheduler(engine: Engine, settings: DaemonSettings, timezone: str) -> BaseScheduler:
+    """A background scheduler whose jobs live in the catalog database.
+
+    Harvests get their own pool of ``max_concurrent_harvests`` threads so a slow site can never
+    starve the nightly fixity check, and vice versa.
+    """
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        executors={
+            "harvest": ThreadPoolExecutor(max_workers=settings.max_concurrent_harvests),
+            "default": ThreadPoolExecutor(max_workers=2),
+        },
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=timezone,
+    )
+
+
+def _trigger_key(trigger: BaseTrigger) -> tuple[Any, ...]:
+    """What makes two triggers the same schedule (start dates differ on every construction)."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if isinstance(trigger, IntervalTrigger):
+        return ("interval", trigger.interval, trigger.jitter)
+    if isinstance(trigger, CronTrigger):
+        return ("cron", str(trigger), str(trigger.timezone), trigger.jitter)
+    return ("other", repr(trigger))
+
+
+def reconcile(scheduler: BaseScheduler, specs: list[JobSpec]) -> dict[str, list[str]]:
+    """Bring the stored jobs in line with ``specs`` without resetting unchanged ones.
+
+    Unchanged jobs keep their stored next run time (so a missed run is still caught up once);
+    changed triggers are re-timed from now; jobs no longer wanted are removed.
+    """
+    changes: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+    wanted = {s.id: s for s in specs}
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            scheduler.remove_job(job.id)
+            changes["removed"].append(job.id)
+    for spec in specs:
+        job = scheduler.get_job(spec.id)
+        if job is None:
+            scheduler.add_job(
+                spec.func,
+                trigger=spec.trigger,
+                args=list(spec.args),
+                id=spec.id,
+                name=spec.name,
+                executor=spec.executor,
+                misfire_grace_time=spec.misfire_grace_time,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+            changes["added"].append(spec.id)
+            continue
+        if _trigger_key(job.trigger) != _trigger_key(spec.trigger):
+            scheduler.reschedule_job(spec.id, trigger=spec.trigger)
+            changes["changed"].append(spec.id)
+        if (
+            job.misfire_grace_time != spec.misfire_grace_time
+            or job.executor != spec.executor
+            or job.func_ref != spec.func
+            or tuple(job.args) != spec.args
+        ):
+            scheduler.modify_job(
+                spec.id,
+                func=spec.func,
+                args=list(spec.args),
+                executor=spec.executor,
+                misfire_grace_time=spec.misfire_grace_time,
+            )
+            if spec.id not in changes["changed"]:
+                changes["changed"].append(spec.id)
+    return changes
+
+
+# -- job outcomes and back-off --------------------------------------------------------------
+def record_start(catalog: Catalog, job_id: str) -> int:
+    with catalog.begin() as conn:
+        result = conn.execute(
+            job_runs.insert().values(job_id=job_id, started_at=now_iso(), result="running")
+        )
+        pk = result.inserted_primary_key
+        assert pk is not None
+        return int(pk[0])
+
+
+def record_finish(
+    catalog: Catalog,
+    run_pk: int,
+    *,
+    result: str,
+    error: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    with catalog.begin() as conn:
+        conn.execute(
+            update(job_runs)
+            .where(job_runs.c.id == run_pk)
+            .values(
+                finished_at=now_iso(),
+                result=result,
+                error=error,
+                detail_json=json.dumps(dict(detail or {}), sort_keys=True, default=str),
+            )
+        )
+
+
+def record_skip(catalog: Catalog, job_id: str, reason: str) -> None:
+    stamp = now_iso()
+    with catalog.begin() as conn:
+        conn.execute(
+            job_runs.insert().values(
+                job_id=job_id, started_at=stamp, finished_at=stamp, result="skipped", error=reason
+            )
+        )
+
+
+def abandon_running(catalog: Catalog) -> int:
+    """Rows left 'running' by a killed daemon; called once at start-up."""
+    with catalog.begin() as conn:
+        res = conn.execute(
+            update(job_runs)
+            .where(job_runs.c.result == "running")
+            .values(
+                result="abandoned",
+                finished_at=now_iso(),
+                error="the daemon stopped before this job finished",
+            )
+        )
+        return int(res.rowcount or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    consecutive_failures: int
+    skip_until: datetime | None
+    last_error: str | None
+
+
+def backoff_of(catalog: Catalog, site_id: str) -> Backoff:
+    with catalog.begin() as conn:
+        row = conn.execute(
+            select(harvest_backoff).where(harvest_backoff.c.site_id == site_id)
+        ).first()
+    if row is None:
+        return Backoff(0, None, None)
+    until = datetime.fromisoformat(row.skip_until) if row.skip_until else None
+    return Backoff(int(row.consecutive_failures), until, row.last_error)
+
+
+def backoff_seconds(site: SiteConfig, failures: int) -> float:
+    """After n consecutive failures skip 2^(n-1) - 1 intervals: 0, 1, 3, 7 ... capped at 24 h.
+
+    One failure is retried at the next regular run (a network blip should cost nothing);
+    a site that keeps failing stops hammering the platform and filling the log.
+    """
+    if failures <= 1:
+        return 0.0
+    return float(min(site.interval_seconds * (2 ** (failures - 1) - 1), MAX_BACKOFF_SECONDS))
+
+
+def note_failure(catalog: Catalog, site: SiteConfig, error: str) -> Backoff:
+    previous = backoff_of(catalog, site.id)
+    failures = previous.consecutive_failures + 1
+    wait = backoff_seconds(site, failures)
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=wait) if wait else None
+    values = {
+        "consecutive_failures": failures,
+        "last_failure_at": now.isoformat(timespec="microseconds"),
+        "last_error": error,
+        "skip_until": until.isoformat(timespec="microseconds") if until else None,
+        "backoff_seconds": wait,
+    }
+    with catalog.begin() as conn:
+        conn.execute(delete(harvest_backoff).where(harvest_backoff.c.site_id == site.id))
+        conn.execute(harvest_backoff.insert().values(site_id=site.id, **values))
+    return Backoff(failures, until, error)
+
+
+def note_success(catalog: Catalog, site_id: str) -> None:
+    with catalog.begin() as conn:
+        conn.execute(delete(harvest_backoff).where(harvest_backoff.c.site_id == site_id))
+
+
+# -- status ---------------------------------------------------------------------------------
+def _stored_jobs(catalog: Catalog) -> list[tuple[str, float | None]] | None:
+    """(id, next run as epoch seconds) straight from the job store; None if never started."""
+    if not inspect(catalog.engine).has_table(JOBS_TABLE):
+        return None
+    with catalog.begin() as conn:
+        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBS_TABLE} ORDER BY id")).all()
+    return [(str(r[0]), None if r[1] is None else float(r[1])) for r in rows]
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def status_section(app: Any) -> dict[str, Any]:
+    """``archiver status`` jobs: next run, last result, back-off; works with the daemon down."""
+    catalog: Catalog = app.catalog
+    stored = _stored_jobs(catalog)
+    notes: list[str] = []
+    if stored is None:
+        notes.append("daemon: no job schedule yet (start `archiver daemon` to schedule harvests)")
+        stored = []
+    next_runs = dict(stored)
+    with catalog.begin() as conn:
+        latest = (
+            select(func.max(job_runs.c.id))
+            .where(job_runs.c.result != "skipped")
+            .group_by(job_runs.c.job_id)
+        )
+        last_rows = conn.execute(select(job_runs).where(job_runs.c.id.in_(latest))).all()
+        backoffs = {r.site_id: r for r in conn.execute(select(harvest_backoff)).all()}
+    last = {r.job_id: r for r in last_rows}
+    jobs: list[dict[str, Any]] = []
+    for job_id in sorted(set(next_runs) | set(last)):
+        row = last.get(job_id)
+        entry: dict[str, Any] = {
+            "id": job_id,
+            "scheduled": job_id in next_runs,
+            "next_run": _iso(next_runs.get(job_id)),
+            "last_run": None
+            if row is None
+            else {
+                "started_at": row.started_at,
+                "finished_at": row.finished_at,
+                "result": row.result,
+                "error": row.error,
+                "detail": json.loads(row.detail_json or "{}"),
+            },
+            "backoff": None,
+        }
+        if job_id.startswith("harvest:"):
+            b = backoffs.get(job_id.split(":", 1)[1])
+            if b is not None:
+                entry["backoff"] = {
+                    "consecutive_failures": int(b.consecutive_failures),
+                    "skip_until": b.skip_until,
+                    "backoff_seconds": float(b.backoff_seconds),
+                    "last_error": b.last_error,
+                }
+                if b.skip_until:
+                    notes.append(
+                        f"{job_id}: backing off after {b.consecutive_failures} consecutive "
+                        f"failures, next attempt after {b.skip_until[:19]} UTC: {b.last_error}"
+                    )
+        if row is not None and row.result == "failed" and entry["backoff"] is None:
+            notes.append(f"{job_id}: last run failed: {row.error}")
+        jobs.append(entry)
+    return {"jobs": jobs, "notes": notes}

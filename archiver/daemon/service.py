@@ -1,0 +1,223 @@
+"""The daemon process: start-up, signals, systemd notifications, graceful stop.
+
+The main thread only waits for signals and talks to systemd; jobs run on the scheduler's worker
+threads. Signal handlers just queue the signal number, because almost nothing is safe to do
+inside a Python signal handler while another thread may hold a lock the handler would need.
+
+Shutdown order (SIGTERM/SIGINT): STOPPING=1, the scheduler stops submitting, jobs that had not
+started return at once, running harvests get ``[daemon] stop_grace_seconds`` to finish; after
+that they are told to abandon (the harvester discards its unsealed staging, so nothing
+half-sealed is ever published) and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from archiver.app import App, open_app
+from archiver.config import load_config
+from archiver.daemon import jobs
+from archiver.daemon import scheduler as sched
+from archiver.errors import ArchiverError
+from archiver.harvest import Harvester
+from archiver.sdnotify import Notifier
+from connectors.registry import platforms
+
+log = structlog.get_logger(__name__)
+
+ABANDON_WAIT_SECONDS = 60.0
+"""After the grace period, how long abandoning harvests get to discard staging and return."""
+
+
+class Daemon:
+    """One running daemon; ``run()`` returns the process exit code."""
+
+    def __init__(self, config_path: str | None, notifier: Notifier | None = None) -> None:
+        self.config_path = config_path
+        self.notifier = notifier or Notifier()
+        self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.wake = threading.Event()
+        self.app: App | None = None
+        self.runtime: jobs.Runtime | None = None
+        self.scheduler: Any = None
+        self._last_status = ""
+
+    # -- signals ------------------------------------------------------------------------------
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signals.put(signum)
+        self.wake.set()
+
+    def _install_signals(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    # -- start-up -----------------------------------------------------------------------------
+    def _recover(self, app: App, storage: jobs.GuardedStorage) -> None:
+        """Finish what a killed daemon left, in the shared and in every per-site staging folder."""
+        report = Harvester(app.cfg, app.catalog, storage).recover()
+        per_site = app.cfg.staging_dir / "daemon"
+        if per_site.is_dir():
+            for folder in sorted(per_site.iterdir()):
+                if folder.is_dir():
+                    cfg = jobs.site_staging_config(app.cfg, folder.name)
+                    for k, v in Harvester(cfg, app.catalog, storage).recover().items():
+                        report[k] = report.get(k, 0) + v
+        abandoned = sched.abandon_running(app.catalog)
+        log.info("daemon_recovered", abandoned_jobs=abandoned, **report)
+
+    def start(self) -> None:
+        app = open_app(self.config_path)
+        self.app = app
+        settings = sched.daemon_settings(app.cfg)
+        specs = sched.desired_jobs(app.cfg, settings)  # validate everything before starting
+        storage = jobs.GuardedStorage(app.storage)
+        self.runtime = jobs.Runtime(app=app, settings=settings, storage=storage)
+        jobs.install(self.runtime)
+        self._recover(app, storage)
+        self.scheduler = sched.build_scheduler(app.catalog.engine, settings, app.cfg.timezone)
+        self.scheduler.start(paused=True)
+        changes = sched.reconcile(self.scheduler, specs)
+        self.scheduler.resume()
+        log.info(
+            "daemon_started",
+            pid=os.getpid(),
+            jobs=[s.id for s in specs],
+            max_concurrent_harvests=settings.max_concurrent_harvests,
+            **changes,
+        )
+
+    # -- reload -------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """SIGHUP: re-read the config and reconcile jobs; a bad config keeps the old one."""
+        assert self.app is not None and self.runtime is not None
+        self.notifier.reloading()
+        try:
+            cfg = load_config(self.config_path, platforms=platforms())
+            settings = sched.daemon_settings(cfg)
+            specs = sched.desired_jobs(cfg, settings)
+        except ArchiverError as exc:
+            log.error("daemon_reload_failed", error=str(exc))
+            self.notifier.ready(f"config reload failed, still running the old config: {exc}")
+            return
+        if cfg.catalog_url != self.app.cfg.catalog_url or cfg.section(
+            "storage"
+        ) != self.app.cfg.section("storage"):
+            log.warning(
+                "daemon_reload_partial",
+                reason="catalog_url or [storage] changed; restart the daemon to use them",
+            )
+        if settings.max_concurrent_harvests != self.runtime.settings.max_concurrent_harvests:
+            log.warning(
+                "daemon_reload_partial",
+                reason="max_concurrent_harvests changed; restart the daemon to use it",
+            )
+        self.app.cfg = cfg
+        self.runtime.settings = settings
+        changes = sched.reconcile(self.scheduler, specs)
+        log.info("daemon_reloaded", **changes)
+        self.notifier.ready(self._status_text())
+
+    # -- status -------------------------------------------------------------------------------
+    def _status_text(self) -> str:
+        assert self.runtime is not None
+        active = self.runtime.active()
+        if active:
+            sites = [a.removeprefix("harvest:") for a in active if a.startswith("harvest:")]
+            other = [a for a in active if not a.startswith("harvest:")]
+            parts = (["harvesting " + ", ".join(sites)] if sites else []) + (
+                ["running " + ", ".join(other)] if other else []
+            )
+            return "; ".join(parts)
+        upcoming = [
+            j for j in (self.scheduler.get_jobs() if self.scheduler else []) if j.next_run_time
+        ]
+        if not upcoming:
+            return "idle, nothing scheduled"
+        job = min(upcoming, key=lambda j: j.next_run_time)
+        when = job.next_run_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"idle, next: {job.id.removeprefix('harvest:')} at {when}"
+
+    def _update_status(self) -> None:
+        text = self._status_text()
+        if text != self._last_status:
+            self._last_status = text
+            self.notifier.status(text)
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signals()
+        self.start()
+        interval = self.notifier.watchdog_interval()
+        tick = 1.0 if interval is None else max(0.05, min(interval / 2, 1.0))
+        self.notifier.ready(self._status_text())
+        self.notifier.watchdog()
+        last_ping = time.monotonic()
+        while True:
+            self.wake.wait(tick)
+            self.wake.clear()
+            stop = False
+            while not self.signals.empty():
+                signum = self.signals.get()
+                if signum == signal.SIGHUP:
+                    log.info("daemon_sighup")
+                    self.reload()
+                else:
+                    log.info("daemon_stop_requested", signal=signal.Signals(signum).name)
+                    stop = True
+            if stop:
+                return self.shutdown()
+            if interval is not None and time.monotonic() - last_ping >= interval * 0.9:
+                self.notifier.watchdog()
+                last_ping = time.monotonic()
+            self._update_status()
+
+    def shutdown(self) -> int:
+        assert self.runtime is not None and self.app is not None
+        rt = self.runtime
+        self.notifier.stopping()
+        rt.stopping.set()
+        self.scheduler.shutdown(wait=False)
+        grace = rt.settings.stop_grace_seconds
+        busy = ", ".join(rt.active())
+        self.notifier.status(
+            f"stopping: waiting up to {grace:.0f}s for {busy}" if busy else "stopping"
+        )
+        log.info("daemon_stopping", active=rt.active(), grace_seconds=grace)
+        ok = self._wait_idle(time.monotonic() + grace)
+        if not ok:
+            log.warning("daemon_abandoning", active=rt.active())
+            self.notifier.status("stopping: abandoning " + ", ".join(rt.active()))
+            rt.abandon.set()
+            ok = self._wait_idle(time.monotonic() + ABANDON_WAIT_SECONDS)
+        if not ok:
+            # A thread stuck in I/O past every deadline: exit anyway; staging is discarded by
+            # the next start's recovery, so nothing half-sealed becomes visible.
+            log.error("daemon_stop_forced", active=rt.active())
+            os._exit(1)
+        jobs.install(None)
+        self.app.close()
+        log.info("daemon_stopped", at=datetime.now(UTC).isoformat())
+        return 0
+
+    def _wait_idle(self, deadline: float) -> bool:
+        """Wait for running jobs, still pinging the watchdog so systemd does not kill us."""
+        assert self.runtime is not None
+        while self.runtime.active():
+            if time.monotonic() >= deadline:
+                return False
+            self.notifier.watchdog()
+            time.sleep(0.1)
+        return True
+
+
+def run_daemon(config_path: str | None) -> int:
+    return Daemon(config_path).run()

@@ -1,0 +1,560 @@
+"""Fill ``ReportData`` from the catalog, write the report files, send them, record delivery.
+
+A month is a calendar month in the archive's zone (America/Denver), so "October" means what the
+Clerk means, not UTC's October. The catalog stores UTC ISO-8601 text; the month's bounds are
+converted to the same text form and compared in SQL.
+
+Sections that depend on features other engineers are still building (disposition batches, legal
+holds, records requests, computed eligibility dates) are read only if their tables exist and
+have data; otherwise they are ``None`` and the report prints "not yet available" rather than a
+misleading "nothing to report".
+
+``produce_report`` always writes the files under ``<archive root>/reports/YYYY-MM/`` first, then
+sends; a failed send is recorded in ``report_deliveries`` and shown by ``archiver status``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+)
+
+from archiver.catalog import schema as s
+from archiver.db import metadata
+from archiver.errors import ArchiverError, ReportError
+from archiver.report.model import (
+    BatchLine,
+    DispositionSection,
+    DueLine,
+    FailureLine,
+    FixityLine,
+    HoldLine,
+    ReportData,
+    RequestLine,
+    RequestsSection,
+    SiteSection,
+    Totals,
+)
+
+if TYPE_CHECKING:
+    from archiver.app import App
+
+log = structlog.get_logger(__name__)
+
+HISTORY_MONTHS = 12
+COMMENT_KINDS = ("comment", "reply")
+REMOVAL_EVENTS = ("removed_upstream", "hidden_upstream")
+
+report_deliveries = Table(
+    "report_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False, index=True),
+    Column("attempted_at", String(40), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("recipients", Integer, nullable=False, default=0),
+    Column("endpoint", Text),
+    Column("out_dir", Text, nullable=False),
+    Column("error", Text),
+)
+
+
+def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
+    """[start, end) of ``YYYY-MM`` in zone ``tz``, as aware datetimes."""
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        start = datetime(year, mon, 1, tzinfo=ZoneInfo(tz))
+    except ValueError:
+        raise ReportError(
+            f"report month {month!r} is not YYYY-MM", hint="e.g. --month 2026-10"
+        ) from None
+    end = datetime(year + (mon == 12), 1 if mon == 12 else mon + 1, 1, tzinfo=ZoneInfo(tz))
+    return start, end
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _token_date(value: str | None) -> date | None:
+    if not value or value == "never":
+        return None
+    parsed = _parse(value)
+    if parsed is not None:
+        return parsed.date()
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _shift_month(month: str, delta: int) -> str:
+    year, mon = (int(p) for p in month.split("-"))
+    index = year * 12 + (mon - 1) + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _counts(conn: Connection, query: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in conn.execute(query).all()}
+
+
+@dataclass
+class _Window:
+    lo: str
+    hi: str
+
+
+def _site_section(conn: Connection, site_row: Any, cfg_site: Any, w: _Window) -> SiteSection:
+    sid = site_row.id
+    kinds = _counts(
+        conn,
+        select(s.items.c.kind, func.count())
+        .where(
+            s.items.c.site_id == sid,
+            s.items.c.first_captured_at >= w.lo,
+            s.items.c.first_captured_at < w.hi,
+        )
+        .group_by(s.items.c.kind),
+    )
+    # The first follower list of a site is its baseline, not people who followed this month.
+    baseline = conn.execute(
+        select(s.follower_snapshots.c.run_id)
+        .where(s.follower_snapshots.c.site_id == sid, s.follower_snapshots.c.identities.is_(True))
+        .order_by(s.follower_snapshots.c.id)
+        .limit(1)
+    ).scalar()
+    moves = _counts(
+        conn,
+        select(s.follower_events.c.event, func.count())
+        .where(
+            s.follower_events.c.site_id == sid,
+            s.follower_events.c.at >= w.lo,
+            s.follower_events.c.at < w.hi,
+            s.follower_events.c.run_id != (baseline or ""),
+        )
+        .group_by(s.follower_events.c.event),
+    )
+    snapshot = conn.execute(
+        select(s.follower_snapshots.c.count, s.follower_snapshots.c.identities)
+        .where(s.follower_snapshots.c.site_id == sid, s.follower_snapshots.c.taken_at < w.hi)
+        .order_by(s.follower_snapshots.c.taken_at.desc(), s.follower_snapshots.c.id.desc())
+        .limit(1)
+    ).first()
+    events = _counts(
+        conn,
+        select(s.item_events.c.event, func.count())
+        .join(s.items, s.items.c.id == s.item_events.c.item_id)
+        .where(
+            s.items.c.site_id == sid,
+            s.item_events.c.at >= w.lo,
+            s.item_events.c.at < w.hi,
+        )
+        .group_by(s.item_events.c.event),
+    )
+    runs = conn.execute(
+        select(s.runs.c.status, s.runs.c.started_at, s.runs.c.error)
+        .where(s.runs.c.site_id == sid, s.runs.c.started_at >= w.lo, s.runs.c.started_at < w.hi)
+        .order_by(s.runs.c.started_at)
+    ).all()
+    failures = [
+        FailureLine(at=_parse(r.started_at) or datetime.now(UTC), cause=r.error or "unknown cause")
+        for r in runs
+        if r.status == "failed"
+    ]
+    degr = conn.execute(
+        select(s.degradations.c.capability, s.degradations.c.reason)
+        .where(
+            s.degradations.c.site_id == sid,
+            s.degradations.c.at >= w.lo,
+            s.degradations.c.at < w.hi,
+        )
+        .distinct()
+    ).all()
+    admins = (
+        [f"{a.name} ({a.role})" if a.role else a.name for a in cfg_site.administrators]
+        if (cfg_site is not None)
+        else []
+    )
+    return SiteSection(
+        site_id=sid,
+        platform=site_row.platform,
+        account=site_row.account,
+        department=(cfg_site.department if cfg_site is not None else site_row.department) or "",
+        administrators=admins,
+        has_it_admin=bool(cfg_site is not None and cfg_site.has_it_admin),
+        posts_captured=kinds.get("post", 0),
+        comments_captured=sum(kinds.get(k, 0) for k in COMMENT_KINDS),
+        followers_gained=moves.get("followed", 0),
+        followers_lost=moves.get("unfollowed", 0),
+        follower_count=None if snapshot is None else int(snapshot[0]),
+        follower_identities=bool(snapshot[1]) if snapshot is not None else False,
+        edits_detected=events.get("edited", 0),
+        removals_detected=sum(events.get(k, 0) for k in REMOVAL_EVENTS),
+        runs_ok=sum(1 for r in runs if r.status == "succeeded"),
+        runs_failed=len(failures),
+        failures=failures,
+        token_expires=_token_date(site_row.token_expires),
+        degradations=[f"{d.capability}: {d.reason}" for d in degr],
+    )
+
+
+def _fixity(conn: Connection) -> FixityLine | None:
+    """The latest fixity pass: bundles verified within a day of the newest verification."""
+    latest = conn.execute(select(func.max(s.bundles.c.last_verified_at))).scalar()
+    checked_at = _parse(latest)
+    if checked_at is None:
+        return None
+    since = _utc_text(checked_at - timedelta(days=1))
+    checked = conn.execute(
+        select(func.count()).where(
+            s.bundles.c.last_verified_at >= since, s.bundles.c.status == "sealed"
+        )
+    ).scalar()
+    bad = conn.execute(
+        select(s.bundles.c.id, s.bundles.c.last_verified_at)
+        .where(s.bundles.c.last_verify_ok.is_(False), s.bundles.c.status == "sealed")
+        .order_by(s.bundles.c.id)
+    ).all()
+    failures = [
+        f"bundle {b.id} failed its fixity check on {(b.last_verified_at or '')[:10]}; "
+        f"run `archiver verify --all` and restore it from a copy"
+        for b in bad
+    ]
+    return FixityLine(checked_at=checked_at, bundles_checked=int(checked or 0), failures=failures)
+
+
+def _reflect(conn: Connection, name: str) -> Table | None:
+    """A colleague's table, if it exists in this catalog (never created from here)."""
+    if not inspect(conn).has_table(name):
+        return None
+    return Table(name, MetaData(), autoload_with=conn)
+
+
+def _col(row: Any, *names: str) -> Any:
+    for n in names:
+        if n in row and row[n] is not None:
+            return row[n]
+    return None
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _disposition(conn: Connection, today: date) -> DispositionSection | None:
+    computed = conn.execute(
+        select(func.count()).where(s.bundles.c.eligible_on.is_not(None))
+    ).scalar()
+    batches_t = _reflect(conn, "disposition_batches")
+    if not computed and batches_t is None:
+        return None
+    windows: list[list[DueLine]] = [[], [], []]
+    if computed:
+        horizon = (today + timedelta(days=90)).isoformat()
+        rows = conn.execute(
+            select(
+                s.bundles.c.id,
+                s.bundles.c.site_id,
+                s.bundles.c.record_class,
+                s.bundles.c.eligible_on,
+                s.bundles.c.record_count,
+            )
+            .where(
+                s.bundles.c.status == "sealed",
+                s.bundles.c.eligible_on.is_not(None),
+                s.bundles.c.eligible_on <= horizon,
+            )
+            .order_by(s.bundles.c.eligible_on, s.bundles.c.id)
+        ).all()
+        for r in rows:
+            when = date.fromisoformat(r.eligible_on)
+            days = (when - today).days
+            slot = 0 if days <= 30 else 1 if days <= 60 else 2
+            windows[slot].append(
+                DueLine(r.site_id, r.id, r.record_class, when, int(r.record_count))
+            )
+    awaiting: list[BatchLine] = []
+    if batches_t is not None:
+        status_col = next((c for c in ("status", "state") if c in batches_t.c), None)
+        q = select(batches_t)
+        if status_col is not None:
+            q = q.where(
+                batches_t.c[status_col].in_(("proposed", "pending", "awaiting_approval", "draft"))
+            )
+        for row in conn.execute(q).mappings():
+            awaiting.append(
+                BatchLine(
+                    batch_id=str(_col(row, "id", "batch_id")),
+                    proposed_on=_as_date(_col(row, "proposed_on", "proposed_at", "created_at"))
+                    or today,
+                    bundles=int(_col(row, "bundles", "bundle_count") or 0),
+                    records=int(_col(row, "records", "record_count") or 0),
+                    needs=str(_col(row, "needs", "approver", "requires") or "City Clerk"),
+                )
+            )
+    return DispositionSection(windows[0], windows[1], windows[2], awaiting, [])
+
+
+def _holds(conn: Connection) -> list[HoldLine] | None:
+    t = _reflect(conn, "legal_holds")
+    if t is None:
+        return None
+    q = select(t)
+    if "released_at" in t.c:
+        q = q.where(t.c.released_at.is_(None))
+    elif "status" in t.c:
+        q = q.where(t.c.status == "active")
+    out = []
+    for row in conn.execute(q).mappings():
+        placed = _col(row, "placed_at", "created_at")
+        placed_dt = placed if isinstance(placed, datetime) else _parse(str(placed or ""))
+        out.append(
+            HoldLine(
+                name=str(_col(row, "name", "id")),
+                matter=str(_col(row, "matter", "reason", "description") or ""),
+                placed_at=(placed_dt or datetime.now(UTC)).astimezone(UTC),
+                placed_by=str(_col(row, "placed_by", "created_by") or ""),
+            )
+        )
+    return out
+
+
+def _requests(conn: Connection, today: date) -> RequestsSection | None:
+    t = _reflect(conn, "records_requests")
+    if t is None:
+        return None
+    q = select(t)
+    if "status" in t.c:
+        q = q.where(t.c.status.not_in(("closed", "fulfilled", "withdrawn", "denied")))
+    elif "closed_at" in t.c:
+        q = q.where(t.c.closed_at.is_(None))
+    rows = list(conn.execute(q).mappings())
+    overdue = []
+    for row in rows:
+        target = _as_date(_col(row, "target_on", "due_on", "target_date"))
+        if target is not None and target < today:
+            overdue.append(
+                RequestLine(
+                    request_id=str(_col(row, "id", "request_id")),
+                    received_on=_as_date(_col(row, "received_on", "received_at", "created_at"))
+                    or target,
+                    target_on=target,
+                    summary=str(_col(row, "summary", "description", "subject") or ""),
+                    assigned_to=str(_col(row, "assigned_to", "owner") or ""),
+                )
+            )
+    return RequestsSection(open=len(rows), overdue=overdue)
+
+
+def build_report_data(app: App, month: str, *, now: datetime | None = None) -> ReportData:
+    """Everything the report for ``month`` says, read from the catalog and the config."""
+    tz = app.cfg.timezone
+    start, end = month_bounds(month, tz)
+    generated = (now or datetime.now(UTC)).astimezone(ZoneInfo(tz))
+    w = _Window(_utc_text(start), _utc_text(end))
+    configured = {site.id: site for site in app.cfg.sites}
+    notes: list[str] = []
+    with app.catalog.begin() as conn:
+        site_rows = conn.execute(select(s.sites).order_by(s.sites.c.id)).all()
+        sections = [_site_section(conn, r, configured.get(r.id), w) for r in site_rows]
+        bundles = conn.execute(
+            select(func.count()).where(s.bundles.c.sealed_at >= w.lo, s.bundles.c.sealed_at < w.hi)
+        ).scalar()
+        stored = conn.execute(
+            select(func.coalesce(func.sum(s.bundles.c.size_bytes), 0)).where(
+                s.bundles.c.status == "sealed"
+            )
+        ).scalar()
+        fixity = _fixity(conn)
+        disposition = _disposition(conn, generated.date())
+        holds = _holds(conn)
+        requests = _requests(conn, generated.date())
+    never = sorted(set(configured) - {r.id for r in site_rows})
+    if never:
+        notes.append("configured but never harvested: " + ", ".join(never))
+    for sec in sections:
+        if sec.site_id not in configured:
+            notes.append(f"{sec.site_id} is archived but no longer in the configuration")
+    totals = Totals.from_sites(
+        sections, bundles_sealed=int(bundles or 0), bytes_stored=int(stored or 0)
+    )
+    city = app.cfg.city.removeprefix("City of ").strip() or app.cfg.city
+    return ReportData(
+        month=month,
+        generated_at=generated,
+        city=city,
+        sites=sections,
+        totals=totals,
+        disposition=disposition,
+        holds=holds,
+        fixity=fixity,
+        requests=requests,
+        notes=notes,
+    )
+
+
+def capture_history(
+    app: App, month: str, months: int = HISTORY_MONTHS
+) -> dict[str, dict[str, int]]:
+    """Posts + comments first captured per site for the ``months`` before ``month``."""
+    tz = app.cfg.timezone
+    history: dict[str, dict[str, int]] = {}
+    kinds = ("post", *COMMENT_KINDS)
+    with app.catalog.begin() as conn:
+        for back in range(months - 1, 0, -1):
+            m = _shift_month(month, -back)
+            start, end = month_bounds(m, tz)
+            rows = conn.execute(
+                select(s.items.c.site_id, func.count())
+                .where(
+                    s.items.c.kind.in_(kinds),
+                    s.items.c.first_captured_at >= _utc_text(start),
+                    s.items.c.first_captured_at < _utc_text(end),
+                )
+                .group_by(s.items.c.site_id)
+            ).all()
+            history[m] = {sid: int(n) for sid, n in rows}
+    return history
+
+
+@dataclass
+class ReportOutcome:
+    month: str
+    out_dir: Path
+    paths: list[Path] = field(default_factory=list)
+    sent: bool = False
+    error: str | None = None
+    data: ReportData | None = None
+
+
+def report_dir(app: App, month: str) -> Path:
+    return app.cfg.root / "reports" / month
+
+
+def produce_report(
+    app: App, month: str, *, send: bool, out_dir: Path | None = None
+) -> ReportOutcome:
+    """Build, keep on disk (always), then optionally e-mail; a failed send is recorded, not raised.
+
+    The archive copy under ``<root>/reports/YYYY-MM/`` is written even when ``out_dir`` names
+    another folder, so the record of what was reported never depends on the mail server.
+    """
+    from archiver.report.mailer import build_message, send_report
+    from archiver.report.render import write_report
+    from archiver.report.settings import smtp_settings
+
+    data = build_report_data(app, month)
+    history = capture_history(app, month)
+    keep = report_dir(app, month)
+    outcome = ReportOutcome(month=month, out_dir=out_dir or keep, data=data)
+    outcome.paths = write_report(data, keep, history)
+    if out_dir is not None and out_dir.resolve() != keep.resolve():
+        outcome.paths = write_report(data, out_dir, history)
+    log.info("report_written", month=month, out_dir=str(outcome.out_dir))
+    if not send:
+        return outcome
+    endpoint: str | None = None
+    recipients = 0
+    try:
+        settings = smtp_settings(app.cfg)
+        endpoint, recipients = settings.endpoint, len(settings.recipients)
+        chart = next((p for p in outcome.paths if p.suffix == ".png"), None)
+        message = build_message(data, settings, chart.read_bytes() if chart else None)
+        send_report(message, settings)
+        outcome.sent = True
+    except ArchiverError as exc:
+        outcome.error = str(exc)
+        log.error("report_not_delivered", month=month, error=outcome.error)
+    _record_delivery(app, outcome, endpoint, recipients)
+    return outcome
+
+
+def _record_delivery(app: App, outcome: ReportOutcome, endpoint: str | None, n: int) -> None:
+    with app.catalog.begin() as conn:
+        conn.execute(
+            report_deliveries.insert().values(
+                month=outcome.month,
+                attempted_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+                ok=outcome.sent,
+                recipients=n,
+                endpoint=endpoint,
+                out_dir=str(outcome.out_dir),
+                error=outcome.error,
+            )
+        )
+
+
+def status_section(app: Any) -> dict[str, Any]:
+    """``archiver status``: the last delivery attempt per month, failures as notes."""
+    with app.catalog.begin() as conn:
+        latest = select(func.max(report_deliveries.c.id)).group_by(report_deliveries.c.month)
+        rows = conn.execute(
+            select(report_deliveries)
+            .where(report_deliveries.c.id.in_(latest))
+            .order_by(report_deliveries.c.month.desc())
+            .limit(12)
+        ).all()
+    deliveries = [
+        {
+            "month": r.month,
+            "attempted_at": r.attempted_at,
+            "ok": bool(r.ok),
+            "recipients": r.recipients,
+            "endpoint": r.endpoint,
+            "out_dir": r.out_dir,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+    notes = [
+        f"report {d['month']} was NOT delivered ({d['attempted_at'][:19]} UTC): {d['error']}; "
+        f"the files are in {d['out_dir']}; resend with `archiver report --month {d['month']} --send`"
+        for d in deliveries
+        if not d["ok"]
+    ]
+    return {"report_deliveries": deliveries, "notes": notes}
+
+
+def to_json(data: ReportData) -> dict[str, Any]:
+    """A plain-JSON view for ``archiver report --json`` (dates as ISO text)."""
+    from dataclasses import asdict
+
+    plain: dict[str, Any] = json.loads(json.dumps(asdict(data), default=str))
+    return plain
