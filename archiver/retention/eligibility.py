@@ -1,0 +1,376 @@
+"""Per-bundle disposal dates from the catalog: which class each record is, which item governs it.
+
+A bundle is sealed as one unit, so it may go only when its *last* record may go
+(``dates.bundle_eligible_on``), and never before any bundle whose revisit records still need
+its bytes (``dates.propagate_revisits``). Anything unknowable (permanent or event items, a
+fiscal-year clock without its audit date, no class mapping, a removed comment the City
+Attorney has not approved) makes the bundle ``None``: kept. The result is written to
+``bundles.eligible_on`` and, where the store supports it, to the object's retain-until date,
+which is only ever extended.
+
+Holds, approvals, the 50-year offer and unverified items are *not* folded into the date:
+they can change after the date was computed, so disposition checks them at every step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select, update
+
+import archiver
+from archiver.app import App
+from archiver.catalog import schema as s
+from archiver.config import Config
+from archiver.errors import ArchiverError, ConfigError
+from archiver.retention import tables as t
+from archiver.retention.dates import bundle_eligible_on, eligible_on, propagate_revisits
+from archiver.retention.mapping import ClassMapping, load_mapping
+from archiver.retention.schedules import ScheduleItem, ScheduleSet, load_schedules
+
+__all__ = [
+    "BundleEligibility",
+    "RetentionSettings",
+    "compute_eligibility",
+    "confirmed_refs",
+    "default_schedules_dir",
+    "load_settings",
+    "parse_time",
+    "record_class_for",
+    "unusable_refs",
+]
+
+
+def default_schedules_dir() -> Path:
+    """The ``retention_schedules/`` folder shipped next to the package (a source checkout)."""
+    return Path(archiver.__file__).parent.parent / "retention_schedules"
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Everything retention reads from the configuration, loaded once per command."""
+
+    schedules_dir: Path
+    schedules: ScheduleSet
+    mapping: ClassMapping | None
+    mapping_problem: str | None
+    audit_received: Mapping[int, date]
+    tz: ZoneInfo
+
+
+def load_settings(cfg: Config) -> RetentionSettings:
+    """Read ``[retention]``: schedules_dir, the class mapping, audit_received.
+
+    A missing class mapping is not an error here (nothing becomes eligible, which is safe);
+    a broken schedule file or a bad audit date is, because it would silently change dates.
+    """
+    section = cfg.section("retention")
+    file = str(cfg.path)
+    raw_dir = section.get("schedules_dir")
+    if raw_dir is None:
+        schedules_dir = default_schedules_dir()
+    elif isinstance(raw_dir, str):
+        schedules_dir = Path(raw_dir)
+        if not schedules_dir.is_absolute():
+            schedules_dir = cfg.path.parent / schedules_dir
+    else:
+        raise ConfigError("must be a folder path string", file=file, key="retention.schedules_dir")
+    schedules = load_schedules(schedules_dir)
+    audit_received = _audit_received(section.get("audit_received", {}), file)
+    mapping: ClassMapping | None = None
+    problem: str | None = None
+    if "classes" in section:
+        mapping = load_mapping(
+            cfg.raw, file=file, schedules=schedules, known_sites=[x.id for x in cfg.sites]
+        )
+    else:
+        problem = f"no [retention.classes] mapping in {file}"
+    return RetentionSettings(
+        schedules_dir=schedules_dir,
+        schedules=schedules,
+        mapping=mapping,
+        mapping_problem=problem,
+        audit_received=audit_received,
+        tz=ZoneInfo(cfg.timezone),
+    )
+
+
+def _audit_received(raw: object, file: str) -> dict[int, date]:
+    key = "retention.audit_received"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            "must be a table of fiscal year = date",
+            file=file,
+            key=key,
+            hint='write e.g. audit_received = { 2025 = "2025-12-15" }',
+        )
+    out: dict[int, date] = {}
+    for fy, value in raw.items():
+        try:
+            year = int(fy)
+        except ValueError:
+            raise ConfigError(
+                f"fiscal year {fy!r} is not a year",
+                file=file,
+                key=f"{key}.{fy}",
+                hint="name the fiscal year by the year it ends, e.g. 2025",
+            ) from None
+        if isinstance(value, date) and not isinstance(value, datetime):
+            out[year] = value
+            continue
+        try:
+            out[year] = date.fromisoformat(str(value))
+        except ValueError:
+            raise ConfigError(
+                f"{value!r} is not a date",
+                file=file,
+                key=f"{key}.{fy}",
+                hint="write the date the final audit report arrived as YYYY-MM-DD",
+            ) from None
+    return out
+
+
+def record_class_for(kind: str, by_owner: bool, *, removed: bool = False) -> str:
+    """The record class of one catalog item (see ``retention_schedules/README.md``)."""
+    if removed:
+        return "removed_comment"
+    if kind == "post":
+        return "city_post" if by_owner else "public_comment"
+    if kind == "comment":
+        return "city_reply" if by_owner else "public_comment"
+    if kind == "reply":
+        return "city_reply" if by_owner else "comment_reply"
+    if kind == "media":
+        return "media"
+    return "public_comment"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Catalog times are ISO-8601 UTC strings; a naive one is taken as UTC."""
+    if not value:
+        return None
+    d = datetime.fromisoformat(value)
+    return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
+
+
+@dataclass
+class BundleEligibility:
+    """One bundle's computed date, the items behind it, and why it is ``None`` if it is."""
+
+    bundle_id: str
+    key: str
+    site_id: str
+    record_class: str
+    own_eligible_on: date | None
+    eligible_on: date | None
+    refs: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    oldest_record_at: datetime | None = None
+
+
+def confirmed_refs(conn: Connection) -> set[str]:
+    return {r[0] for r in conn.execute(select(t.schedule_confirmations.c.ref))}
+
+
+def unusable_refs(settings: RetentionSettings, refs: list[str], confirmed: set[str]) -> list[str]:
+    """Refs of unverified items nobody has confirmed with ``archiver schedules confirm``."""
+    out = []
+    for ref in refs:
+        known = ref in settings.schedules
+        if known and not settings.schedules.item(ref).verified and ref not in confirmed:
+            out.append(ref)
+    return out
+
+
+def _records(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    v, i, cr = s.item_versions, s.items, t.comment_removals
+    stmt = (
+        select(
+            v.c.bundle_id,
+            i.c.kind,
+            i.c.by_owner,
+            i.c.posted_at,
+            i.c.first_captured_at,
+            cr.c.item_id.label("removed"),
+            cr.c.decision,
+        )
+        .select_from(v.join(i, i.c.id == v.c.item_id).outerjoin(cr, cr.c.item_id == i.c.id))
+        .join(s.bundles, s.bundles.c.id == v.c.bundle_id)
+        .where(s.bundles.c.status == "sealed")
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in conn.execute(stmt):
+        out.setdefault(r.bundle_id, []).append(dict(r._mapping))
+    return out
+
+
+def _one_bundle(
+    b: Any, records: list[dict[str, Any]], settings: RetentionSettings
+) -> BundleEligibility:
+    result = BundleEligibility(
+        bundle_id=b.id,
+        key=b.key,
+        site_id=b.site_id,
+        record_class=b.record_class,
+        own_eligible_on=None,
+        eligible_on=None,
+    )
+    started = parse_time(b.started_at)
+    pairs: list[tuple[str, datetime | None, str | None]] = []  # class, time, blocked reason
+    if b.record_class == "followers":
+        pairs.append(("follower_list", started, None))
+    elif b.record_class == "media" and not records:
+        pairs.append(("media", parse_time(b.last_posted_at) or started, None))
+        if b.first_posted_at:
+            pairs.append(("media", parse_time(b.first_posted_at), None))
+    else:
+        for r in records:
+            when = parse_time(r["posted_at"]) or parse_time(r["first_captured_at"])
+            if b.record_class == "media":
+                pairs.append(("media", when, None))
+                continue
+            removed = r["removed"] is not None
+            cls = record_class_for(r["kind"], bool(r["by_owner"]), removed=removed)
+            blocked = None
+            if removed and r["decision"] != "approve":
+                blocked = "removed comment not approved by the City Attorney"
+            pairs.append((cls, when, blocked))
+    if settings.mapping is None:
+        result.reasons.append(settings.mapping_problem or "no class mapping")
+    dates: list[date | None] = []
+    refs: set[str] = set()
+    reasons: set[str] = set()
+    for cls, when, blocked in pairs:
+        if when is not None and (result.oldest_record_at is None or when < result.oldest_record_at):
+            result.oldest_record_at = when
+        if settings.mapping is None:
+            dates.append(None)
+            continue
+        item = settings.mapping.item_for(cls, b.site_id)
+        refs.add(item.ref)
+        if blocked:
+            reasons.add(blocked)
+            dates.append(None)
+            continue
+        if when is None:
+            reasons.add("a record has no date")
+            dates.append(None)
+            continue
+        d = eligible_on(item, when, tz=settings.tz, audit_received=settings.audit_received)
+        if d is None:
+            reasons.add(_why_none(item))
+        dates.append(d)
+    if not pairs:
+        reasons.add("no records in the catalog for this bundle")
+    result.refs = sorted(refs)
+    result.reasons.extend(sorted(reasons))
+    result.own_eligible_on = bundle_eligible_on(dates) if pairs else None
+    return result
+
+
+def _why_none(item: ScheduleItem) -> str:
+    if item.retention.permanent:
+        return f"{item.ref} is permanent"
+    if item.trigger is not None and item.trigger.value == "event":
+        return f"{item.ref} starts at an event the archiver cannot see"
+    if item.trigger is not None and item.trigger.value == "fiscal_year_end":
+        return f"{item.ref}: final audit report date not recorded in [retention] audit_received"
+    return f"{item.ref} gives no disposal date"
+
+
+def compute_eligibility(
+    app: App,
+    settings: RetentionSettings,
+    *,
+    today: date | None = None,
+    worm: bool = True,
+) -> tuple[dict[str, BundleEligibility], list[str]]:
+    """Recompute every sealed bundle, store the dates, extend store retention.
+
+    Returns the per-bundle results and warnings (store calls that failed). The catalog is
+    updated even if the store refuses, because the catalog is what disposition checks;
+    the warning tells IT the store lags behind.
+    """
+    today = today or datetime.now(settings.tz).date()
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    with app.catalog.begin() as conn:
+        bundles = list(conn.execute(select(s.bundles).where(s.bundles.c.status == "sealed")))
+        records = _records(conn)
+        results = {b.id: _one_bundle(b, records.get(b.id, []), settings) for b in bundles}
+        refs = [
+            (r.bundle_id, r.refers_to_bundle_id)
+            for r in conn.execute(
+                select(s.revisit_refs)
+                .join(s.bundles, s.bundles.c.id == s.revisit_refs.c.bundle_id)
+                .where(s.bundles.c.status == "sealed")
+            )
+        ]
+        propagated = propagate_revisits({k: v.own_eligible_on for k, v in results.items()}, refs)
+        for bid, res in results.items():
+            res.eligible_on = propagated.get(bid)
+            if res.own_eligible_on is not None and res.eligible_on != res.own_eligible_on:
+                res.reasons.append("held back by a later bundle that refers to its records")
+        existing = {r.bundle_id: r for r in conn.execute(select(t.bundle_eligibility))}
+        for bid, res in results.items():
+            values = {
+                "own_eligible_on": _iso(res.own_eligible_on),
+                "eligible_on": _iso(res.eligible_on),
+                "refs_json": json.dumps(res.refs),
+                "reason": "; ".join(res.reasons),
+                "oldest_record_at": res.oldest_record_at.isoformat()
+                if res.oldest_record_at
+                else None,
+                "computed_at": now,
+            }
+            if bid in existing:
+                conn.execute(
+                    update(t.bundle_eligibility)
+                    .where(t.bundle_eligibility.c.bundle_id == bid)
+                    .values(**values)
+                )
+            else:
+                conn.execute(t.bundle_eligibility.insert().values(bundle_id=bid, **values))
+            conn.execute(
+                update(s.bundles)
+                .where(s.bundles.c.id == bid)
+                .values(eligible_on=values["eligible_on"])
+            )
+    warnings = _extend_store_retention(app, results, existing, today) if worm else []
+    return results, warnings
+
+
+def _extend_store_retention(
+    app: App, results: dict[str, BundleEligibility], existing: dict[str, Any], today: date
+) -> list[str]:
+    """Ask the store to refuse deletion before each future eligibility date; extend only."""
+    warnings: list[str] = []
+    for bid, res in results.items():
+        until = res.eligible_on
+        if until is None or until <= today:
+            continue
+        previous = existing.get(bid)
+        done = date.fromisoformat(previous.worm_until) if previous and previous.worm_until else None
+        if done is not None and done >= until:
+            continue
+        try:
+            app.storage.set_retention(res.key, until)
+        except ArchiverError as exc:
+            warnings.append(f"retain-until {until} not set on bundle {res.key}: {exc}")
+            continue
+        with app.catalog.begin() as conn:
+            conn.execute(
+                update(t.bundle_eligibility)
+                .where(t.bundle_eligibility.c.bundle_id == bid)
+                .values(worm_until=until.isoformat())
+            )
+    return warnings
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
