@@ -11,6 +11,7 @@ import importlib.util
 TABLE_MODULES = [
     "archiver.catalog.schema",
     "archiver.audit",
+    "archiver.retention.tables",
     "archiver.prr.requests",
     "archiver.daemon.scheduler",
     "archiver.report.build",
