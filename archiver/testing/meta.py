@@ -139,6 +139,7 @@ class MetaWorld:
         self.token = token
         self.version = version
         self.token_expires_at = 0  # debug_token ``expires_at``: 0 means never
+        self.data_access_expires_at = 1798761600  # 2027-01-01; 0 leaves the field out
         self.token_expired_on: datetime | None = None
         self.app_usage = 3  # percentage reported in x-app-usage
         self.followers = {"facebook": 0, "instagram": 0}
@@ -734,7 +735,6 @@ class MetaWorld:
             "app_id": "900000000000001",
             "type": "PAGE",
             "application": "Bozeman Records Archiver",
-            "data_access_expires_at": 1798761600,
             "expires_at": self.token_expires_at,
             "is_valid": valid,
             "issued_at": 1763600000,
@@ -749,6 +749,8 @@ class MetaWorld:
             ],
             "user_id": "10160000000000001",
         }
+        if self.data_access_expires_at:
+            data["data_access_expires_at"] = self.data_access_expires_at
         if not valid:
             data["error"] = {
                 "code": 190,
