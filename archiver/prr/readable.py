@@ -1,0 +1,232 @@
+"""The human-readable copy of an export: a small static HTML site and a PDF of the same.
+
+A requester should not need WARC tools to read what they asked for. Posts are shown as
+threads (replies nested under what they answer), every captured version side by side so an
+edit is visible at a glance, and removed items are marked with how and when the archiver
+noticed. Times are shown in the City's zone (America/Denver by default) with the zone name,
+because the requester and a court read local time. Texts here are the redacted ones when
+rules apply; the originals in ``data/originals/`` are never altered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from archiver.errors import ExportError
+
+
+@dataclass
+class VersionView:
+    version: int
+    text: str
+    captured: str
+    edited: str
+    content_hash: str
+    current: bool
+    redacted: bool
+
+
+@dataclass
+class ItemView:
+    key: str  # site/platform_id
+    platform_id: str
+    site_id: str
+    kind: str
+    author: str
+    permalink: str
+    posted: str
+    first_captured: str
+    last_seen: str
+    removal: str
+    parent_id: str | None
+    versions: list[VersionView] = field(default_factory=list)
+    children: list[ItemView] = field(default_factory=list)
+    depth: int = 0
+    orphan: bool = False
+    root_id: str = ""
+    posted_raw: str = ""
+
+
+@dataclass
+class ThreadView:
+    slug: str
+    site_id: str
+    title: str
+    root: ItemView | None
+    root_id: str
+    flat: list[ItemView] = field(default_factory=list)
+    posted: str = ""
+
+
+def fmt_time(value: str | None, tz: str) -> str:
+    """An ISO UTC timestamp shown in the City's zone, e.g. ``2026-11-15 14:05:18 MST``."""
+    if not value:
+        return ""
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def removal_text(row: Mapping[str, Any], tz: str) -> str:
+    state = row.get("removal_state")
+    if not state and not row.get("disappeared_at"):
+        return ""
+    when = fmt_time(row.get("disappeared_at") or row.get("last_seen_at"), tz)
+    if state == "hidden_upstream":
+        return f"Hidden upstream (by the account owner or platform); detected at {when}"
+    return (
+        f"Removed upstream; detected at {when} (last seen {fmt_time(row.get('last_seen_at'), tz)})"
+    )
+
+
+def _slug(site: str, pid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{site}-{pid}")
+
+
+def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView]:
+    """Group version rows (already redacted) into items and threads, newest thread first."""
+    items: dict[str, ItemView] = {}
+    for r in rows:
+        key = f"{r['site_id']}/{r['platform_id']}"
+        view = items.get(key)
+        if view is None:
+            who = r.get("author_handle") or r.get("author_id") or "?"
+            name = r.get("author_name") or ""
+            view = ItemView(
+                key=key,
+                platform_id=str(r["platform_id"]),
+                site_id=str(r["site_id"]),
+                kind=str(r["kind"]),
+                author=f"{name} (@{who})" if name else f"@{who}",
+                permalink=str(r.get("permalink") or ""),
+                posted=fmt_time(r.get("posted_at"), tz),
+                first_captured=fmt_time(r.get("first_captured_at"), tz),
+                last_seen=fmt_time(r.get("last_seen_at"), tz),
+                removal=removal_text(r, tz),
+                parent_id=r.get("parent_id"),
+            )
+            view.root_id = str(r.get("root_id") or r["platform_id"])
+            view.posted_raw = str(r.get("posted_at") or "")
+            items[key] = view
+        view.versions.append(
+            VersionView(
+                version=int(r["version"]),
+                text=str(r["text"] or ""),
+                captured=fmt_time(r.get("captured_at"), tz),
+                edited=fmt_time(r.get("edited_at"), tz),
+                content_hash=str(r["content_hash"]),
+                current=int(r["version"]) == int(r["current_version"]),
+                redacted=bool(r.get("redacted")),
+            )
+        )
+    for v in items.values():
+        v.versions.sort(key=lambda x: x.version)
+    threads: dict[tuple[str, str], ThreadView] = {}
+    for v in items.values():
+        root_id: str = v.root_id
+        if v.kind == "post" or v.platform_id == root_id:
+            root_id = v.platform_id
+        tkey = (v.site_id, root_id)
+        if tkey not in threads:
+            threads[tkey] = ThreadView(
+                slug=_slug(v.site_id, root_id),
+                site_id=v.site_id,
+                title="",
+                root=None,
+                root_id=root_id,
+            )
+        t = threads[tkey]
+        if v.platform_id == root_id:
+            t.root = v
+    # Nest each reply under its parent when the parent is in the export.
+    for v in items.values():
+        root_id = v.platform_id if v.kind == "post" else v.root_id
+        t = threads[(v.site_id, root_id)]
+        if t.root is v:
+            continue
+        parent = items.get(f"{v.site_id}/{v.parent_id}") if v.parent_id else None
+        if parent is not None and parent is not v:
+            parent.children.append(v)
+        else:
+            v.orphan = True
+            if t.root is not None:
+                t.root.children.append(v)
+            else:
+                t.flat.append(v)  # temporary holder of top-level items
+
+    out = []
+    for t in threads.values():
+        tops = [t.root] if t.root is not None else list(t.flat)
+        t.flat = []
+        for top in tops:
+            _flatten(top, 0, t.flat, set())
+        first = t.root or (t.flat[0] if t.flat else None)
+        t.posted = first.posted_raw if first else ""
+        if t.root is not None:
+            text = t.root.versions[-1].text if t.root.versions else ""
+            t.title = " ".join(text.split())[:90] or f"post {t.root_id}"
+        else:
+            t.title = f"replies to post {t.root_id} (the post itself is not in this export)"
+        out.append(t)
+    out.sort(key=lambda t: (t.posted, t.slug), reverse=True)
+    return out
+
+
+def _flatten(v: ItemView, depth: int, acc: list[ItemView], seen: set[str]) -> None:
+    if v.key in seen:
+        return
+    seen.add(v.key)
+    v.depth = depth
+    acc.append(v)
+    for c in sorted(v.children, key=lambda c: c.posted_raw):
+        _flatten(c, depth + 1, acc, seen)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("archiver.prr", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def write_site(out_dir: Path, threads: list[ThreadView], context: Mapping[str, Any]) -> list[Path]:
+    """index.html plus posts/<slug>.html; returns the files written."""
+    env = _env()
+    (out_dir / "posts").mkdir(parents=True, exist_ok=True)
+    written = []
+    index = out_dir / "index.html"
+    index.write_text(env.get_template("index.html.j2").render(threads=threads, **context), "utf-8")
+    written.append(index)
+    thread_tpl = env.get_template("thread.html.j2")
+    for t in threads:
+        p = out_dir / "posts" / f"{t.slug}.html"
+        p.write_text(thread_tpl.render(thread=t, **context), "utf-8")
+        written.append(p)
+    return written
+
+
+def write_pdf(out: Path, threads: list[ThreadView], context: Mapping[str, Any]) -> None:
+    """The same content as one PDF (xhtml2pdf), for requesters who want a single document."""
+    from xhtml2pdf import pisa
+
+    html = _env().get_template("document.html.j2").render(threads=threads, **context)
+    with out.open("wb") as fh:
+        status = pisa.CreatePDF(html, dest=fh, encoding="utf-8")
+    if status.err:
+        raise ExportError(
+            f"xhtml2pdf could not render {out.name} ({status.err} error(s))",
+            hint="the HTML copy in data/readable/ is complete; report this as a bug",
+        )
