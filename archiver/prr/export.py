@@ -177,6 +177,51 @@ def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) ->
         zip_tmp.unlink(missing_ok=True)
 
 
+def _with_every_version(app: App, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A text query matches single versions; a requester gets every version of a matched item.
+
+    Otherwise an edit that removed the searched words would hide the earlier wording, which
+    is exactly what a records request about an edited post wants to see.
+    """
+    have = {int(h["version_id"]) for h in hits}
+    item_ids = sorted({int(h["item_id"]) for h in hits})
+    template = {int(h["item_id"]): h for h in hits}
+    v = s.item_versions
+    extra: list[dict[str, Any]] = []
+    with app.catalog.begin() as conn:
+        for i in range(0, len(item_ids), 900):
+            chunk = item_ids[i : i + 900]
+            rows = conn.execute(
+                select(
+                    v.c.id.label("version_id"),
+                    v.c.item_id,
+                    v.c.version,
+                    v.c.text,
+                    v.c.edited_at,
+                    v.c.captured_at,
+                    v.c.content_hash,
+                    v.c.bundle_id,
+                    v.c.warc_file,
+                    v.c.warc_offset,
+                    v.c.warc_length,
+                    v.c.warc_record_id,
+                    v.c.warc_type,
+                ).where(v.c.item_id.in_(chunk))
+            )
+            for r in rows:
+                if int(r.version_id) in have:
+                    continue
+                extra.append(template[int(r.item_id)] | dict(r._mapping))
+    return _stable(hits + extra) if extra else hits
+
+
+def _stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Newest posted first, then item, then version (the order search() returns)."""
+    rows.sort(key=lambda h: (int(h["item_id"]), int(h["version"])))
+    rows.sort(key=lambda h: str(h["posted_at"] or ""), reverse=True)
+    return rows
+
+
 def _item_classes(app: App, item_ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     with app.catalog.begin() as conn:
@@ -262,6 +307,8 @@ def _build(
     started = datetime.now(UTC)
     step("searching")
     hits = search(app.catalog, opts.query, opts.filters, limit=None)
+    if opts.filters.all_versions and opts.query.strip():
+        hits = _with_every_version(app, hits)
     classes = _item_classes(app, sorted({int(h["item_id"]) for h in hits}))
     all_bundles = {str(b["id"]): b for b in app.catalog.bundles()}
 
@@ -511,7 +558,7 @@ def _build(
             details=details,
             anchor_path=cfg.root / "audit-head.json",
         )
-        export_id = conn.execute(
+        inserted = conn.execute(
             exports.insert().values(
                 request_id=req.id,
                 actor=actor,
@@ -521,7 +568,8 @@ def _build(
                 counts_json=json.dumps(counts | ({"zip_sha256": zip_sha} if zip_sha else {})),
                 query_json=json.dumps(_query_dict(opts), sort_keys=True),
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        export_id = int(inserted[0]) if inserted else 0
         # Rename inside the transaction: if it fails the custody row rolls back with it.
         if opts.zip:
             os.replace(zip_tmp, out)
@@ -535,7 +583,7 @@ def _build(
         path=out,
         package_sha256=package_sha256,
         counts=counts,
-        export_id=int(export_id),
+        export_id=export_id,
         zip_sha256=zip_sha,
         bundles=[v["bundle_id"] for v in verified],
     )
@@ -707,8 +755,8 @@ def _certification(
         f"({readable.fmt_time(started.isoformat(), tz)})\n\n"
     )
     w("COUNTS\n")
-    for k, v in counts.items():
-        w(f"  {k.replace('_', ' ')}: {v}\n")
+    for name, n in counts.items():
+        w(f"  {name.replace('_', ' ')}: {n}\n")
     if counts["versions"] == 0:
         w(
             "\n  NO RECORDS MATCHED THIS QUERY. This package is complete and intentionally\n"
