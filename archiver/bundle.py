@@ -14,6 +14,7 @@ after a crash is discarded, because its run never advanced a bookmark.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -140,7 +141,10 @@ class BundleWriter:
         self.bundle_id = new_bundle_id(site_id, record_class, started)
         self.key = bundle_key(site_id, self.bundle_id, started)
         self.dir = staging / f"{self.bundle_id}.partial"
+        self.lock = BundleLock(staging, self.bundle_id)
         try:
+            staging.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
             (self.dir / "data" / "warc").mkdir(parents=True)
         except OSError as exc:
             raise BundleError(
@@ -382,6 +386,50 @@ class BundleWriter:
         except OSError:
             pass
         remove_tree(self.dir)
+        self.lock.release()
+
+
+class BundleLock:
+    """Marks a bundle as owned by a live process until it is published and cataloged.
+
+    ``flock`` is released by the kernel when the owner dies (even by SIGKILL), so recovery
+    can tell a crashed run's leftovers from a concurrent run's work in progress, in another
+    process or another thread of the daemon (flock conflicts per open file description).
+    """
+
+    def __init__(self, staging: Path, bundle_id: str) -> None:
+        self.path = staging / f"{bundle_id}.lock"
+        self._fd: int | None = None
+
+    def acquire(self, *, wait: bool = True) -> bool:
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def is_in_flight(staging: Path, bundle_id: str) -> bool:
+    """True while a live process owns the bundle (its lock cannot be taken)."""
+    lock = BundleLock(staging, bundle_id)
+    if not lock.path.exists():
+        return False
+    if lock.acquire(wait=False):
+        lock.release()
+        return False
+    return True
 
 
 def _loc(ref: WarcRef) -> tuple[str, int, int]:
@@ -425,6 +473,9 @@ def stale_staging(staging: Path) -> Iterator[tuple[str, Path]]:
     if not staging.exists():
         return
     for p in sorted(staging.iterdir()):
+        bundle_id = p.name.rsplit(".", 1)[0]
+        if p.is_dir() and is_in_flight(staging, bundle_id):
+            continue
         if p.name.endswith(".partial"):
             yield "partial", p
         elif p.name.endswith(".sealed") and (p / "tagmanifest-sha256.txt").is_file():

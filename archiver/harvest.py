@@ -22,7 +22,14 @@ from pathlib import Path
 
 import structlog
 
-from archiver.bundle import BundleWriter, SealedBundle, remove_tree, stale_staging
+from archiver.bundle import (
+    BundleLock,
+    BundleWriter,
+    SealedBundle,
+    is_in_flight,
+    remove_tree,
+    stale_staging,
+)
 from archiver.catalog.ingest import IngestResult, ingest_bundle, open_records
 from archiver.catalog.store import Catalog, RunInfo
 from archiver.config import Config, SiteConfig
@@ -139,6 +146,11 @@ class _BundleSet:
         for w in self.writers.values():
             w.discard()
 
+    def release(self, bundle_id: str) -> None:
+        for w in self.writers.values():
+            if w.bundle_id == bundle_id:
+                w.lock.release()
+
 
 class Harvester:
     """Runs harvests against one archive (config + catalog + storage)."""
@@ -168,7 +180,10 @@ class Harvester:
             remove_tree(path)
         known = self.catalog.bundle_ids()
         for key in self.storage.list_bundles():
-            if key.rsplit("/", 1)[-1] not in known and self._ingest(key, None):
+            bundle_id = key.rsplit("/", 1)[-1]
+            if bundle_id in known or is_in_flight(staging, bundle_id):
+                continue
+            if self._ingest(key, None):
                 report["cataloged"] += 1
         return report
 
@@ -213,6 +228,20 @@ class Harvester:
     ) -> RunResult:
         """Run one harvest; raises ``ArchiverError`` after marking the run failed."""
         self.cfg.staging_dir.mkdir(parents=True, exist_ok=True)
+        site_lock = BundleLock(self.cfg.staging_dir, f"site-{site.id}")
+        if not site_lock.acquire(wait=False):
+            raise ArchiverError(
+                f"site {site.id} is already being harvested by another process or thread",
+                hint="wait for that harvest to finish (see `archiver status`)",
+            )
+        try:
+            return self._harvest_locked(site, full=full, stop=stop)
+        finally:
+            site_lock.release()
+
+    def _harvest_locked(
+        self, site: SiteConfig, *, full: bool | None, stop: threading.Event | None
+    ) -> RunResult:
         self.recover()
         self.catalog.sync_site(site)
         self.catalog.abandon_stale_runs(site.id)
@@ -298,6 +327,7 @@ class Harvester:
                         ingest_bundle(conn, folder, key=b.key, storage=self.storage.name)
                     )
                 remove_tree(b.path)
+                bundles.release(b.bundle_id)
                 result.bundles.append(b.bundle_id)
         except (StorageError, BundleError) as exc:
             # Sealed bundles stay in staging; the next run's recovery publishes them.
@@ -311,6 +341,9 @@ class Harvester:
             )
             rlog.error("publish_failed", error=str(exc))
             raise
+        finally:
+            for w in bundles.writers.values():
+                w.lock.release()
         self.catalog.finish_run(
             run.id,
             status="succeeded",

@@ -43,7 +43,9 @@ def site_toml(
     return "\n".join(lines) + "\n"
 
 
-def write_config(tmp_path: Path, *sites: str, head: str = "", catalog_url: str | None = None) -> Path:
+def write_config(
+    tmp_path: Path, *sites: str, head: str = "", catalog_url: str | None = None
+) -> Path:
     """A config with an archive root under ``tmp_path`` and fast retries for tests."""
     root = tmp_path / "archive"
     text = f'[archive]\nroot = "{root}"\n'

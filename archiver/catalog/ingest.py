@@ -356,7 +356,8 @@ def _ingest_followers(
 ) -> None:
     n = rec.execute("SELECT count(*) FROM followers").fetchone()[0]
     complete = rec.execute("SELECT 1 FROM sweeps WHERE record_class='followers'").fetchone()
-    for fc in rec.execute("SELECT * FROM follower_counts"):
+    # A complete list is its own count; a platform-declared count is kept only without one.
+    for fc in [] if complete else rec.execute("SELECT * FROM follower_counts"):
         conn.execute(
             s.follower_snapshots.insert().values(
                 site_id=site_id,

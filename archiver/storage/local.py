@@ -57,8 +57,14 @@ class LocalStorage:
 
     def publish(self, staged: Path, key: str) -> None:
         target = self._path(key)
-        if target.exists():
+        if (target / SEAL_MARKER).exists():
             raise StorageError(f"bundle {key} already exists in {self.root}; refusing to overwrite")
+        if target.exists():
+            # A folder without the seal marker is an invisible leftover (e.g. a copy interrupted
+            # by a crash); it never counted as stored, so it is replaced.
+            from archiver.bundle import remove_tree
+
+            remove_tree(target)
         if not (staged / SEAL_MARKER).exists():
             raise StorageError(f"{staged} is not sealed (no {SEAL_MARKER}); refusing to publish")
         try:

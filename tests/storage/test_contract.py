@@ -129,14 +129,6 @@ def _make_partial(storage: Storage, staged: Path, key: str, request: pytest.Fixt
 def test_partial_bundle_is_invisible_and_a_retry_publishes_it(
     storage: Storage, make_bundle: BundleFactory, request: pytest.FixtureRequest
 ) -> None:
-    if isinstance(storage, LocalStorage):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="LocalStorage.publish refuses any existing key folder, even one without "
-                "the marker (local.py is not this module's file; reported)",
-            )
-        )
     staged = make_bundle()
     want = _contents(staged)
     _make_partial(storage, staged, KEY, request)
