@@ -10,8 +10,11 @@ not in the status (an expired token, a missing permission and a rate limit can a
 * 4, 17, 32, 613, 80001-80014: rate limits -> wait and retry (every attempt is in the WARC);
   the recorder already slows down on its own when ``x-app-usage`` reaches 95 %;
 * 100 with subcode 33 / 803: the object no longer exists -> ``NotFoundError``.
+* ``is_transient: true`` (codes 1, 2: "unknown error", "service temporarily unavailable"):
+  retried like a rate limit.
 
-The token travels only in the ``Authorization: Bearer`` header the harvester sets, never as
+The token travels only in the ``Authorization: Bearer`` header the harvester sets (RFC 6750;
+the Graph API accepts it [unverified against the live API here]), never as
 an ``access_token`` query parameter: the Graph API copies query parameters (including
 ``access_token``) into the ``paging.next``/``previous`` URLs of the *body*, and the recorder
 redacts URLs and headers but not bodies.
@@ -60,6 +63,7 @@ class GraphError:
     subcode: int | None
     kind: str | None
     fbtrace_id: str | None
+    transient: bool = False
 
     @classmethod
     def from_body(cls, data: Any) -> GraphError | None:
@@ -74,6 +78,7 @@ class GraphError:
             subcode=sub if isinstance(sub, int) else None,
             kind=err.get("type") if isinstance(err.get("type"), str) else None,
             fbtrace_id=err.get("fbtrace_id") if isinstance(err.get("fbtrace_id"), str) else None,
+            transient=err.get("is_transient") is True or code in (1, 2),
         )
 
     def describe(self) -> str:
@@ -157,7 +162,7 @@ class GraphClient:
                     endpoint=endpoint,
                     status=response.status_code,
                 )
-            if err.is_rate_limit and attempt < attempts:
+            if (err.is_rate_limit or err.transient) and attempt < attempts:
                 wait = self._backoff(response, attempt)
                 self.ctx.log.warning(
                     "graph_rate_limited", endpoint=endpoint, code=err.code, wait=round(wait, 2)
@@ -257,6 +262,13 @@ class GraphClient:
         if err.is_rate_limit:
             return GraphRateLimitError(
                 f"still rate limited after retries: {text}",
+                site=self.site,
+                endpoint=endpoint,
+                status=status,
+            )
+        if err.transient:
+            return RetriableFetchError(
+                f"still failing after retries: {text}",
                 site=self.site,
                 endpoint=endpoint,
                 status=status,

@@ -62,10 +62,13 @@ def _error(
     status: int = 400,
     subcode: int | None = None,
     kind: str = "OAuthException",
+    transient: bool = False,
 ) -> FakeResponse:
     err: dict[str, Any] = {"message": message, "type": kind, "code": code}
     if subcode is not None:
         err["error_subcode"] = subcode
+    if transient:
+        err["is_transient"] = True
     err["fbtrace_id"] = _fbtrace(message, code)
     resp = json_response({"error": err}, status)
     resp.headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "invalid_request" "{message}"'
@@ -90,7 +93,8 @@ def parse_fields(spec: str | None) -> dict[str, str | None]:
         elif ch == "," and depth == 0:
             token = spec[start:i]
             if name_end is not None:
-                out[spec[start:name_end].strip()] = spec[name_end + 1 : i].strip().rstrip("}")
+                inner = spec[name_end + 1 : i].strip()
+                out[spec[start:name_end].strip()] = inner[:-1] if inner.endswith("}") else inner
             elif token.strip():
                 out[token.strip()] = None
             start = i + 1
@@ -146,7 +150,9 @@ class MetaWorld:
         self.fan_count = 0
         self.denied: set[str] = set()
         self.max_limit = MAX_LIMIT  # lower it in tests to get several pages from few items
+        self.paging_base: str | None = None  # put another host in paging URLs (hostile API)
         self._throttle_left = 0
+        self._throttle_code = 4
         self._lock = threading.RLock()
         self._now = clock_start
         self._seq = 0
@@ -269,10 +275,13 @@ class MetaWorld:
         with self._lock:
             self.denied.add(edge)
 
-    def throttle(self, times: int = 1) -> None:
-        """The next ``times`` API calls get error code 4 (application request limit reached)."""
+    def throttle(self, times: int = 1, code: int = 4) -> None:
+        """The next ``times`` API calls fail with ``code``: 4 = application request limit
+        reached (a rate limit), 2 = unexpected error with ``is_transient`` (HTTP 400 here so the
+        connector's own retry is exercised; a 5xx is retried by the recorder already)."""
         with self._lock:
             self._throttle_left += times
+            self._throttle_code = code
 
     # -- HTTP --------------------------------------------------------------------------------
     def handle(
@@ -297,7 +306,18 @@ class MetaWorld:
             resp = self._authorize(query, headers)
             if resp is None and self._throttle_left > 0:
                 self._throttle_left -= 1
-                resp = _error("(#4) Application request limit reached", 4, subcode=2446079)
+                if self._throttle_code == 2:
+                    resp = _error(
+                        "An unexpected error has occurred. Please retry your request later.",
+                        2,
+                        transient=True,
+                    )
+                else:
+                    resp = _error(
+                        f"(#{self._throttle_code}) Application request limit reached",
+                        self._throttle_code,
+                        subcode=2446079,
+                    )
                 usage["x-app-usage"] = json.dumps(
                     {"call_count": 100, "total_cputime": 40, "total_time": 40}
                 )
@@ -666,7 +686,7 @@ class MetaWorld:
                     for v in vs
                 ]
                 kept += [("limit", str(limit)), ("after", after_c)]
-                paging["next"] = f"{base}{path}?{urlencode(kept)}"
+                paging["next"] = f"{self.paging_base or base}{path}?{urlencode(kept)}"
             if start > 0:
                 kept = [
                     (k, v)

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
-from archiver.errors import AuthError
+from archiver.errors import AuthError, MalformedResponseError
 from archiver.testing.meta import MetaWorld
 from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
@@ -304,3 +305,52 @@ def test_feed_edge_option_includes_visitor_posts(scene: Scene) -> None:
     harvest(scene.config, SITE, full=True)
     items = _items(scene.config)
     assert items[visitor]["author_id"] == "5550009" and not items[visitor]["by_owner"]
+
+
+def test_transient_graph_error_is_retried(scene: Scene) -> None:
+    scene.world.throttle(1, code=2)
+    result = harvest(scene.config, SITE)
+    assert result.status == "succeeded"
+    assert catalog_rows(scene.config, "SELECT count FROM follower_snapshots")[0][0] == 4210
+
+
+def test_paging_url_to_another_host_is_refused(scene: Scene) -> None:
+    """Following it would hand the bearer token to whoever that host is."""
+    scene.world.paging_base = "http://127.0.0.2:9"
+    with pytest.raises(MalformedResponseError) as caught:
+        harvest(scene.config, SITE)
+    message = str(caught.value)
+    assert "\n" not in message and f"site {SITE}" in message
+    assert "http://127.0.0.2:9" in message and "refusing" in message
+    run = catalog_rows(scene.config, "SELECT status FROM runs")
+    assert [r["status"] for r in run] == ["failed"]
+
+
+def test_fake_graph_api_speaks_graph_shapes(scene: Scene) -> None:
+    """The fake's own contract: cursors with absolute next URLs, field selection, the error
+    body and usage headers, so connector tests are tested against the real shapes."""
+    world, base = scene.world, f"{scene.server.url}/v21.0"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(headers=auth) as client:
+        first = client.get(f"{base}/{world.page_id}/posts", params={"fields": "id,message"})
+        body = first.json()
+        assert [set(p) for p in body["data"]] == [{"id", "message"}] * 2
+        assert set(body["paging"]["cursors"]) == {"before", "after"}
+        assert body["paging"]["next"].startswith(f"{base}/{world.page_id}/posts?")
+        usage = json.loads(first.headers["x-app-usage"])
+        assert set(usage) == {"call_count", "total_cputime", "total_time"}
+        last = client.get(body["paging"]["next"]).json()
+        assert len(last["data"]) == 1 and "next" not in last["paging"]
+        echoed = client.get(
+            f"{base}/{world.page_id}/posts", params={"access_token": TOKEN}, headers={}
+        ).json()
+        assert f"access_token={TOKEN}" in echoed["paging"]["next"]  # why we use the header
+        stream = client.get(
+            f"{base}/{scene.ids['P1']}/comments",
+            params={"filter": "stream", "fields": "id,parent{id},is_hidden", "limit": 10},
+        ).json()["data"]
+        assert len(stream) == 2  # max_limit caps the page
+        bad = client.get(f"{base}/{world.page_id}", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 400
+    err = bad.json()["error"]
+    assert err["code"] == 190 and err["type"] == "OAuthException" and err["fbtrace_id"]
