@@ -1,0 +1,232 @@
+"""Eligibility from real harvests: record classes, revisit propagation, unknowable dates.
+
+Also home of the shared fixtures for the retention workflow tests: a fake Mastodon world, a
+config whose ``[retention]`` table points at a small test schedule, and real harvests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from archiver.app import App, open_app
+from archiver.retention.eligibility import compute_eligibility, load_settings, record_class_for
+from archiver.testing.demo_data import build_demo_world
+from archiver.testing.mastodon import MastodonWorld
+from archiver.testing.server import FakeServer
+from tests.helpers import catalog_rows, harvest, site_toml, write_config
+
+FAR_FUTURE = date(2031, 1, 1)
+DENVER = ZoneInfo("America/Denver")
+
+TEST_SCHEDULE = """
+[schedule]
+key = "TEST.2026"
+number = "99"
+title = "Test schedule"
+revised = "2026"
+status = "current"
+source = "tests/retention: invented for tests only"
+
+[[items]]
+number = 1
+title = "ONE YEAR, NO PERMISSION"
+retention = { years = 1 }
+trigger = "creation"
+disposal = "RM88"
+source = "test"
+verified = true
+
+[[items]]
+number = 2
+title = "PERMANENT"
+retention = { permanent = true }
+source = "test"
+verified = true
+
+[[items]]
+number = 3
+title = "ONE YEAR, SUBCOMMITTEE"
+retention = { years = 1 }
+trigger = "creation"
+disposal = "RM60"
+source = "test"
+verified = true
+
+[[items]]
+number = 4
+title = "ONE YEAR, UNVERIFIED"
+retention = { years = 1 }
+trigger = "creation"
+disposal = "RM88"
+source = "test"
+verified = false
+notes = "Invented unverified item: the tests confirm it before use."
+"""
+
+CLASSES = (
+    "city_post",
+    "city_reply",
+    "public_comment",
+    "comment_reply",
+    "removed_comment",
+    "follower_list",
+    "media",
+    "direct_message",
+)
+
+ArchiveFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def world() -> tuple[MastodonWorld, str]:
+    w, city = build_demo_world(statuses=20, followers=25, seed=11)
+    w.rate_limit = 1_000_000
+    return w, city
+
+
+@pytest.fixture
+def server(world: tuple[MastodonWorld, str]) -> Iterator[FakeServer]:
+    with FakeServer(world[0]) as srv:
+        yield srv
+
+
+def retention_head(tmp_path: Path, overrides: dict[str, str] | None = None) -> str:
+    schedules = tmp_path / "schedules"
+    schedules.mkdir(exist_ok=True)
+    (schedules / "test.toml").write_text(TEST_SCHEDULE)
+    refs = {c: "TEST.2026-1" for c in CLASSES}
+    refs.update(overrides or {})
+    lines = ["[retention]", f'schedules_dir = "{schedules}"', "", "[retention.classes]"]
+    lines += [f'{c} = "{r}"' for c, r in refs.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def make_archive(tmp_path: Path, server: FakeServer) -> ArchiveFactory:
+    """A config with the test schedule and one harvested Mastodon site ("city")."""
+
+    def make(overrides: dict[str, str] | None = None, *, runs: int = 1) -> Path:
+        config = write_config(
+            tmp_path,
+            site_toml("city", "mastodon", server.url, "cityofbozeman", token_env="TEST_RET_TOKEN"),
+            head=retention_head(tmp_path, overrides),
+        )
+        os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
+        for _ in range(runs):
+            assert harvest(config, "city").status == "succeeded"
+        return config
+
+    return make
+
+
+def app_for(config: Path) -> App:
+    return open_app(str(config))
+
+
+def test_record_classes() -> None:
+    assert record_class_for("post", True) == "city_post"
+    assert record_class_for("comment", False) == "public_comment"
+    assert record_class_for("comment", True) == "city_reply"
+    assert record_class_for("reply", False) == "comment_reply"
+    assert record_class_for("reply", True) == "city_reply"
+    assert record_class_for("comment", False, removed=True) == "removed_comment"
+
+
+def test_bundle_date_is_latest_record_plus_retention(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    app = app_for(config)
+    try:
+        results, warnings = compute_eligibility(app, load_settings(app.cfg), today=FAR_FUTURE)
+    finally:
+        app.close()
+    assert warnings == []
+    posts = [r for r in results.values() if r.record_class == "posts"]
+    assert posts
+    for res in posts:
+        latest = catalog_rows(
+            config,
+            "SELECT max(i.posted_at) AS m FROM item_versions v JOIN items i ON i.id = v.item_id "
+            "WHERE v.bundle_id = ?",
+            (res.bundle_id,),
+        )[0]["m"]
+        local = datetime.fromisoformat(latest).astimezone(DENVER).date()
+        assert res.own_eligible_on == local.replace(year=local.year + 1)
+        assert res.refs == ["TEST.2026-1"]
+    stored = catalog_rows(config, "SELECT id, eligible_on FROM bundles")
+    assert all(r["eligible_on"] == str(results[r["id"]].eligible_on) for r in stored)
+    followers = [r for r in results.values() if r.record_class == "followers"]
+    assert followers and all(r.eligible_on is not None for r in followers)
+
+
+def test_permanent_item_means_never(make_archive: ArchiveFactory) -> None:
+    config = make_archive({"city_post": "TEST.2026-2"})
+    app = app_for(config)
+    try:
+        results, _ = compute_eligibility(app, load_settings(app.cfg), today=FAR_FUTURE)
+    finally:
+        app.close()
+    posts = [r for r in results.values() if r.record_class == "posts"]
+    assert posts and all(r.eligible_on is None for r in posts)
+    assert any("TEST.2026-2 is permanent" in "; ".join(r.reasons) for r in posts)
+    rows = catalog_rows(config, "SELECT eligible_on FROM bundles WHERE record_class = 'posts'")
+    assert all(r["eligible_on"] is None for r in rows)
+
+
+def test_missing_mapping_means_nothing_eligible(tmp_path: Path, server: FakeServer) -> None:
+    config = write_config(
+        tmp_path,
+        site_toml("city", "mastodon", server.url, "cityofbozeman", token_env="TEST_RET_TOKEN"),
+    )
+    os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
+    harvest(config, "city")
+    app = app_for(config)
+    try:
+        settings = load_settings(app.cfg)
+        results, _ = compute_eligibility(app, settings, today=FAR_FUTURE)
+    finally:
+        app.close()
+    assert settings.mapping is None
+    assert results and all(r.eligible_on is None for r in results.values())
+
+
+def test_revisit_original_not_eligible_before_referrer(
+    make_archive: ArchiveFactory, world: tuple[MastodonWorld, str]
+) -> None:
+    config = make_archive()
+    w, city = world
+    # A resident replies, dated later than everything in the first run: the second run's
+    # comments bundle (which holds revisits of the first run's records) gets a later date.
+    resident = w.add_account("latecomer", "Late Comer")
+    post = w.status_ids(city)[0]
+    w.post_status(
+        str(resident["id"]),
+        "Thanks for the update on snow removal",
+        in_reply_to_id=post,
+        created_at=datetime(2027, 6, 1, 12, 0, tzinfo=UTC),
+    )
+    assert harvest(config, "city", full=True).status == "succeeded"
+    refs = catalog_rows(config, "SELECT bundle_id, refers_to_bundle_id FROM revisit_refs")
+    assert refs, "the second run should have revisit records pointing at the first"
+    app = app_for(config)
+    try:
+        results, _ = compute_eligibility(app, load_settings(app.cfg), today=FAR_FUTURE)
+    finally:
+        app.close()
+    raised = 0
+    for r in refs:
+        referrer, original = results[r["bundle_id"]], results[r["refers_to_bundle_id"]]
+        if referrer.eligible_on is None:
+            assert original.eligible_on is None
+            continue
+        assert original.eligible_on is not None
+        assert original.eligible_on >= referrer.eligible_on
+        if original.own_eligible_on is not None and original.own_eligible_on < referrer.eligible_on:
+            raised += 1
+            assert original.eligible_on == referrer.eligible_on
+    assert raised >= 1, "no original was held back by a later referrer"
