@@ -152,6 +152,7 @@ class FacebookConnector:
         newest = 0
         seen = 0
         complete = True
+        clean = True
         for page, entries in self.graph.pages(
             f"{self.page_id}/{self.edge}",
             params={"fields": POST_FIELDS, "limit": GRAPH_MAX_LIMIT},
@@ -162,6 +163,7 @@ class FacebookConnector:
             for raw in entries:
                 item = self._post_item(raw, page.ref, endpoint)
                 if isinstance(item, Unparseable):
+                    clean = False  # it may be a known post: its absence proves nothing
                     yield item
                     continue
                 seen += 1
@@ -174,7 +176,7 @@ class FacebookConnector:
             if not full and caught_up and seen >= window:
                 complete = False
                 break
-        if full and complete:
+        if full and complete and clean:
             yield Sweep("posts", "account")
         if newest:
             yield BookmarkUpdate("since", str(max(newest, since)))

@@ -131,6 +131,7 @@ class InstagramConnector:
         newest = 0
         seen = 0
         complete = True
+        clean = True
         for page, entries in self.graph.pages(
             f"{self.user_id}/media",
             params={"fields": MEDIA_FIELDS, "limit": GRAPH_MAX_LIMIT},
@@ -141,6 +142,7 @@ class InstagramConnector:
             for raw in entries:
                 item = self._media_item(raw, page.ref, endpoint)
                 if isinstance(item, Unparseable):
+                    clean = False  # it may be a known post: its absence proves nothing
                     yield item
                     continue
                 seen += 1
@@ -153,7 +155,7 @@ class InstagramConnector:
             if not full and caught_up and seen >= window:
                 complete = False
                 break
-        if full and complete:
+        if full and complete and clean:
             yield Sweep("posts", "account")
         if newest:
             yield BookmarkUpdate("since", str(max(newest, since)))

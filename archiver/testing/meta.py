@@ -251,10 +251,10 @@ class MetaWorld:
         with self._lock:
             self._nodes[comment_id].deleted = True
 
-    def corrupt(self, node_id: str) -> None:
+    def corrupt(self, node_id: str, corrupt: bool = True) -> None:
         """Serve this node with an unreadable timestamp (a malformed entry in a good page)."""
         with self._lock:
-            self._nodes[node_id].corrupt = True
+            self._nodes[node_id].corrupt = corrupt
 
     def set_follower_count(
         self, count: int, *, platform: str = "facebook", fan_count: int | None = None

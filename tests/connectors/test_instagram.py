@@ -218,3 +218,18 @@ def test_token_expiry_comes_from_debug_token(scene: Scene) -> None:
     harvest(scene.config, SITE)
     row = catalog_rows(scene.config, "SELECT token_expires FROM sites WHERE id = ?", (SITE,))
     assert row[0]["token_expires"] == "never"
+
+
+def test_unreadable_media_on_a_full_sweep_is_not_called_removed(scene: Scene) -> None:
+    harvest(scene.config, SITE)
+    scene.world.corrupt(scene.ids["M3"])
+    scene.world.delete_post(scene.ids["M1"])
+    result = harvest(scene.config, SITE, full=True)
+    assert result.status == "succeeded" and result.counts.get("unparseable") == 1
+    items = _items(scene.config)
+    assert items[scene.ids["M3"]]["removal_state"] is None
+    # The sweep is withheld as a whole this run; the next clean sweep records the deletion.
+    assert items[scene.ids["M1"]]["removal_state"] is None
+    scene.world.corrupt(scene.ids["M3"], False)
+    harvest(scene.config, SITE, full=True)
+    assert _items(scene.config)[scene.ids["M1"]]["removal_state"] == "removed_upstream"
