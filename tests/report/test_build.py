@@ -1,0 +1,142 @@
+"""The monthly report's figures come from a real harvested archive, not hand-built data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from archiver.errors import ArchiverError
+from archiver.report.build import (
+    build_report_data,
+    capture_history,
+    month_bounds,
+    produce_report,
+    report_dir,
+)
+from archiver.report.render import render_text
+from archiver.testing import FakeServer, MastodonWorld
+from archiver.verify import verify_archive
+from tests.helpers import harvest, open_test_app, site_toml, write_config
+
+SITE = "bozeman-mastodon"
+DENVER = ZoneInfo("America/Denver")
+
+
+def this_month() -> str:
+    return datetime.now(DENVER).strftime("%Y-%m")
+
+
+@dataclass
+class Archive:
+    config: Path
+    token_expires: str
+
+
+def harvested_archive(tmp_path: Path, *, smtp: str = "") -> Archive:
+    """Two harvests with changes in between, then one failed run.
+
+    First harvest: 4 city posts, 2 replies from residents, 3 followers (the baseline).
+    Between the harvests: 1 new post, 1 edit, 1 deletion, 2 new followers, 1 unfollow.
+    """
+    world = MastodonWorld()
+    world.rate_limit = 1_000_000
+    city = world.add_account("cityofbozeman", "City of Bozeman")["id"]
+    people = [world.add_account(f"resident{i}", f"Resident {i}")["id"] for i in range(6)]
+    posts = [world.post_status(city, f"Council agenda item {i}")["id"] for i in range(4)]
+    first_reply = world.post_status(people[0], "When is public comment?", in_reply_to_id=posts[0])
+    world.post_status(people[1], "Agreed, please post times", in_reply_to_id=first_reply["id"])
+    for p in people[:3]:
+        world.follow(city, p)
+    expires = (datetime.now(DENVER).date() + timedelta(days=10)).isoformat()
+    with FakeServer(world) as server:
+        config = write_config(
+            tmp_path,
+            site_toml(
+                SITE, "mastodon", server.url, "cityofbozeman", extra=f'token_expires = "{expires}"'
+            ),
+            head=smtp,
+        )
+        harvest(config, SITE, full=True)
+        world.post_status(city, "Snow emergency declared")
+        world.edit_status(posts[1], "Council agenda item 1 (corrected time)")
+        world.delete_status(posts[2])
+        world.follow(city, people[3])
+        world.follow(city, people[4])
+        world.unfollow(city, people[0])
+        harvest(config, SITE, full=True)
+        server.inject("/api/v1/accounts/lookup", "unauthorized_401", times=10)
+        with pytest.raises(ArchiverError):
+            harvest(config, SITE, full=True)
+    return Archive(config, expires)
+
+
+def test_figures_from_a_real_archive(tmp_path: Path) -> None:
+    archive = harvested_archive(tmp_path)
+    app = open_test_app(archive.config)
+    try:
+        data = build_report_data(app, this_month())
+        [site] = data.sites
+        assert site.site_id == SITE
+        assert site.posts_captured == 5
+        assert site.comments_captured == 2  # a comment and a reply to it
+        assert site.followers_gained == 2  # the first list is the baseline, not "new"
+        assert site.followers_lost == 1
+        assert site.follower_count == 4
+        assert site.follower_identities is True
+        assert site.edits_detected == 1
+        assert site.removals_detected == 1
+        assert site.runs_ok == 2
+        assert site.runs_failed == 1
+        assert "401" in site.failures[0].cause or "token" in site.failures[0].cause.lower()
+        assert site.has_it_admin is True
+        assert [s.site_id for s in data.tokens_expiring()] == [SITE]
+        assert str(site.token_expires) == archive.token_expires
+        assert data.totals.posts_captured == 5
+        assert data.totals.bundles_sealed >= 4
+        assert data.totals.bytes_stored > 0
+        assert data.fixity is None  # nothing verified yet: "not yet available", not "all fine"
+        assert data.disposition is None or not (
+            data.disposition.due_30 or data.disposition.due_60 or data.disposition.due_90
+        )
+        assert data.generated_at.utcoffset() is not None
+
+        verify_archive(app.catalog, app.storage)
+        data = build_report_data(app, this_month())
+        assert data.fixity is not None
+        assert data.fixity.bundles_checked == data.totals.bundles_sealed
+        assert data.fixity.failures == []
+
+        # Last month has none of this: the month window is real.
+        start, _ = month_bounds(this_month(), app.cfg.timezone)
+        earlier = (start - timedelta(days=1)).strftime("%Y-%m")
+        old = build_report_data(app, earlier)
+        assert old.sites[0].posts_captured == 0 and old.sites[0].runs_ok == 0
+        history = capture_history(app, this_month())
+        assert len(history) == 11 and history[earlier] == {}
+
+        text = render_text(data)
+        assert "bozeman-mastodon" in text or "cityofbozeman" in text
+    finally:
+        app.close()
+
+
+def test_produce_report_keeps_files_under_the_archive_root(tmp_path: Path) -> None:
+    archive = harvested_archive(tmp_path)
+    app = open_test_app(archive.config)
+    try:
+        extra = tmp_path / "copy"
+        outcome = produce_report(app, this_month(), send=False, out_dir=extra)
+        keep = report_dir(app, this_month())
+    finally:
+        app.close()
+    stem = f"report-{this_month()}"
+    for folder in (keep, extra):
+        for ext in ("html", "txt", "csv", "png"):
+            assert (folder / f"{stem}.{ext}").stat().st_size > 0
+    assert (keep / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
+    assert outcome.sent is False and outcome.error is None
+    assert keep == archive.config.parent / "archive" / "reports" / this_month()
