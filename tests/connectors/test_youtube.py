@@ -1,0 +1,251 @@
+"""Contract tests for the YouTube connector: real harvests against a fake Data API on loopback.
+
+Every test goes through the real recorder, bundles, storage and catalog (tests/helpers.py) and
+asserts on the catalog a clerk would read.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.errors import AuthError, RetriableFetchError
+from archiver.testing.server import FakeServer
+from archiver.testing.youtube import YouTubeWorld
+from tests.helpers import catalog_rows, harvest, site_toml, write_config
+
+SITE = "yt-city"
+API_KEY = "AIzaSyD-bozeman-test-key-0123456789abc"
+OAUTH = "ya29.a0AbozemanOwnerAccessToken-0123456789"
+
+
+@dataclass
+class Scene:
+    world: YouTubeWorld
+    server: FakeServer
+    tmp: Path
+    ids: dict[str, str]
+
+    def config(self, **options: Any) -> Path:
+        """Write the site config; ``auth="oauth"`` switches the secret to the owner token."""
+        env = "YT_TOKEN" if options.get("auth") == "oauth" else "YT_KEY"
+        toml = site_toml(
+            SITE, "youtube", f"{self.server.url}/youtube/v3", "@cityofbozeman", token_env=env
+        )
+        if options:
+            pairs = ", ".join(
+                f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}".replace("'", '"')
+                for k, v in options.items()
+            )
+            toml += f"options = {{ {pairs} }}\n"
+        return write_config(self.tmp, toml)
+
+
+@pytest.fixture
+def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
+    """Three uploads over two playlist pages. V1 has a thread T1 <- R1, R2 (R2 answers R1),
+    a held-for-review comment H and a likely-spam S; V2 one comment P; V3 comments disabled."""
+    world = YouTubeWorld(api_key=API_KEY, oauth_token=OAUTH, page_cap=2, inline_replies=1)
+    ids: dict[str, str] = {}
+    ids["city"] = world.add_channel("cityofbozeman", "City of Bozeman", owner=True)
+    for name in ("maria", "dale", "priya"):
+        ids[name] = world.add_channel(name, name.title())
+        world.subscribe(ids["city"], ids[name])
+    ids["V1"] = world.add_video(ids["city"], "City Commission, Nov 18", "Agenda: budget.")
+    ids["V2"] = world.add_video(ids["city"], "Snow removal 101", "How plows are routed.")
+    ids["V3"] = world.add_video(ids["city"], "Mayor's update", "Comments are off.")
+    world.disable_comments(ids["V3"])
+    ids["T1"] = world.add_comment(ids["V1"], ids["maria"], "When is the budget vote?")
+    ids["R1"] = world.add_reply(ids["T1"], ids["dale"], "Next Tuesday I think")
+    ids["R2"] = world.add_reply(ids["R1"], ids["city"], "@dale Correct: Tuesday at 6pm.")
+    ids["H"] = world.add_comment(
+        ids["V1"], ids["priya"], "check my link", moderation="heldForReview"
+    )
+    ids["S"] = world.add_comment(ids["V1"], ids["priya"], "cheap boots!!!", moderation="likelySpam")
+    ids["P"] = world.add_comment(ids["V2"], ids["priya"], "Thanks for plowing Olive St")
+    monkeypatch.setenv("YT_KEY", API_KEY)
+    monkeypatch.setenv("YT_TOKEN", OAUTH)
+    with FakeServer(world) as server:
+        yield Scene(world, server, tmp_path, ids)
+
+
+def _items(config: Path, record_class: str) -> dict[str, dict[str, Any]]:
+    rows = catalog_rows(
+        config,
+        "SELECT platform_id, kind, parent_id, root_id, by_owner, current_version, "
+        "disappeared_at, removal_state FROM items WHERE site_id = ? AND record_class = ?",
+        (SITE, record_class),
+    )
+    return {r["platform_id"]: dict(r) for r in rows}
+
+
+def _versions(config: Path, platform_id: str) -> list[dict[str, Any]]:
+    rows = catalog_rows(
+        config,
+        "SELECT v.text, v.edited_at, v.hidden, v.extra_json, v.media_json FROM item_versions v "
+        "JOIN items i ON i.id = v.item_id WHERE i.platform_id = ? ORDER BY v.version",
+        (platform_id,),
+    )
+    return [dict(r) for r in rows]
+
+
+def test_two_full_harvests_with_owner_oauth(scene: Scene) -> None:
+    ids, world = scene.ids, scene.world
+    config = scene.config(auth="oauth", moderation=True)
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    posts = _items(config, "posts")
+    assert set(posts) == {ids["V1"], ids["V2"], ids["V3"]}
+    assert all(p["by_owner"] for p in posts.values())
+    comments = _items(config, "comments")
+    assert set(comments) == {ids[k] for k in ("T1", "R1", "R2", "H", "S", "P")}
+    assert comments[ids["R2"]]["kind"] == "reply"  # fetched through comments?parentId=
+    assert comments[ids["R2"]]["parent_id"] == ids["T1"]  # YouTube threads are two levels
+    assert comments[ids["R2"]]["by_owner"] and not comments[ids["R1"]]["by_owner"]
+    assert comments[ids["T1"]]["parent_id"] == ids["V1"] == comments[ids["R1"]]["root_id"]
+    assert comments[ids["H"]]["removal_state"] == "hidden_upstream"
+    assert comments[ids["S"]]["removal_state"] == "hidden_upstream"
+    assert '"heldForReview"' in _versions(config, ids["H"])[0]["extra_json"]
+    assert '"comments_disabled": true' in _versions(config, ids["V3"])[0]["extra_json"]
+    assert '"warc_file"' in _versions(config, ids["V1"])[0]["media_json"]  # the thumbnail
+    assert scene.server.requests_to("/youtube/v3/comments")
+    handles = {r["display_name"] for r in catalog_rows(config, "SELECT * FROM followers")}
+    assert handles == {"Maria", "Dale", "Priya"}
+    snap = catalog_rows(config, "SELECT count, identities FROM follower_snapshots")
+    assert [(s["count"], s["identities"]) for s in snap] == [(3, 1)]
+
+    world.edit_video(ids["V1"], description="Agenda: budget, parking.")
+    world.edit_comment(ids["T1"], "When is the budget vote? (found it, Tuesday)")
+    world.delete_video(ids["V2"])
+    world.delete_comment(ids["R1"])
+    world.set_moderation(ids["H"], "published")
+    world.unsubscribe(ids["city"], ids["dale"])
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    posts = _items(config, "posts")
+    assert posts[ids["V1"]]["current_version"] == 2
+    assert posts[ids["V2"]]["removal_state"] == "removed_upstream"
+    assert posts[ids["V2"]]["disappeared_at"]
+    assert _versions(config, ids["V2"])[0]["text"].startswith("Snow removal 101")
+    comments = _items(config, "comments")
+    t1 = _versions(config, ids["T1"])
+    assert comments[ids["T1"]]["current_version"] == 2 and t1[1]["edited_at"]
+    assert t1[1]["text"].endswith("(found it, Tuesday)") and t1[0]["edited_at"] is None
+    assert comments[ids["R1"]]["removal_state"] == "removed_upstream"
+    assert comments[ids["H"]]["removal_state"] is None  # approved by the moderator
+    assert comments[ids["R2"]]["removal_state"] is None
+    gone = catalog_rows(config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NOT NULL")
+    assert [r["platform_id"] for r in gone] == [ids["dale"]]
+
+
+def test_api_key_mode_records_count_only_and_no_held_comments(scene: Scene) -> None:
+    config = scene.config(moderation=True)
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    comments = _items(config, "comments")
+    assert scene.ids["H"] not in comments and scene.ids["T1"] in comments
+    assert not any("moderationStatus" in r.query for r in scene.server.requests)
+    assert not scene.server.requests_to("/youtube/v3/subscriptions")
+    assert all("authorization" not in r.headers for r in scene.server.requests)
+    snap = catalog_rows(config, "SELECT count, identities, note FROM follower_snapshots")
+    assert [(s["count"], s["identities"]) for s in snap] == [(3, 0)]
+    assert "API key cannot list subscribers" in snap[0]["note"]
+    caps = [r["capability"] for r in catalog_rows(config, "SELECT * FROM degradations")]
+    assert caps == ["hidden_comments"]
+
+
+def test_hidden_subscriber_count_is_a_degradation(scene: Scene) -> None:
+    world = scene.world
+    hidden = world.add_channel("quietcity", "Quiet City", hidden_subscriber_count=True)
+    world.add_video(hidden, "Only video")
+    toml = site_toml(
+        SITE, "youtube", f"{scene.server.url}/youtube/v3", "quietcity", token_env="YT_KEY"
+    )
+    config = write_config(scene.tmp, toml)
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    caps = [r["capability"] for r in catalog_rows(config, "SELECT * FROM degradations")]
+    assert caps == ["follower_count"]
+    assert catalog_rows(config, "SELECT * FROM follower_snapshots") == []
+
+
+def test_incremental_run_rechecks_recent_videos(scene: Scene) -> None:
+    config = scene.config()
+    harvest(config, SITE, full=True)
+    new = scene.world.add_video(scene.ids["city"], "Parks survey", "Tell us what you think.")
+    comment = scene.world.add_comment(scene.ids["V3"], scene.ids["maria"], "late")  # disabled
+    del comment
+    reply = scene.world.add_reply(scene.ids["T1"], scene.ids["priya"], "Thanks!")
+    result = harvest(config, SITE, full=False)
+    assert result.status == "succeeded" and not result.full_sweep
+    assert new in _items(config, "posts")
+    assert _items(config, "comments")[reply]["parent_id"] == scene.ids["T1"]
+
+
+def test_expired_oauth_token_fails_the_run_with_one_line(scene: Scene) -> None:
+    config = scene.config(auth="oauth")
+    scene.world.expire_token()
+    with pytest.raises(AuthError) as err:
+        harvest(config, SITE, full=True)
+    message = str(err.value)
+    assert "\n" not in message
+    assert SITE in message and "GET /youtube/v3/channels" in message
+    assert "Request had invalid authentication credentials" in message and "authError" in message
+    runs = catalog_rows(config, "SELECT status, error_kind FROM runs")
+    assert [(r["status"], r["error_kind"]) for r in runs] == [("failed", "AuthError")]
+
+
+def test_revoked_api_key_is_an_auth_error_not_a_bad_request(scene: Scene) -> None:
+    config = scene.config()
+    scene.world.revoke_key()
+    with pytest.raises(AuthError) as err:
+        harvest(config, SITE, full=True)
+    assert "API key not valid" in str(err.value) and SITE in str(err.value)
+
+
+def test_quota_exhaustion_fails_the_run_with_the_reset_time(scene: Scene) -> None:
+    config = scene.config()
+    scene.world.exhaust_quota()
+    with pytest.raises(RetriableFetchError) as err:
+        harvest(config, SITE, full=True)
+    message = str(err.value)
+    assert "quotaExceeded" in message and "midnight Pacific" in message
+    assert "<a href" not in message and "\n" not in message
+    assert err.value.retry_after is not None and 0 < err.value.retry_after <= 86400
+
+
+@pytest.mark.parametrize("auth", ["key", "oauth"])
+def test_credentials_never_reach_the_archive(scene: Scene, auth: str) -> None:
+    config = scene.config(auth=auth, moderation=auth == "oauth")
+    harvest(config, SITE, full=True)
+    files = [p for p in (scene.tmp / "archive").rglob("*") if p.is_file()]
+    warcs = b""
+    for path in files:
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+            warcs += data
+        assert API_KEY.encode() not in data and OAUTH.encode() not in data, path
+    assert (b"key=REDACTED" in warcs) == (auth == "key")
+    assert (b"bearer redacted" in warcs.lower()) == (auth == "oauth")
+
+
+def test_rate_limit_429_then_success(scene: Scene) -> None:
+    config = scene.config()
+    scene.server.inject("/youtube/v3/playlistItems", "rate_limit_429")
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    assert len(scene.server.requests_to("/youtube/v3/playlistItems")) == 3  # 429 + two pages
+    assert len(_items(config, "posts")) == 3
+
+
+def test_malformed_video_is_counted_not_fatal(scene: Scene) -> None:
+    config = scene.config()
+    scene.world.add_raw_video(
+        scene.ids["city"], {"kind": "youtube#video", "snippet": {"title": "?"}}
+    )
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    bad = catalog_rows(config, "SELECT endpoint, reason FROM unparseable")
+    assert [b["endpoint"] for b in bad] == ["GET /youtube/v3/videos"]
+    assert "publishedAt" in bad[0]["reason"]
+    assert len(_items(config, "posts")) == 3
