@@ -104,6 +104,7 @@ class FacebookConnector:
         edge = str(ctx.site.options.get("edge", "posts"))
         self.edge = edge if edge in EDGES else "posts"
         self.comments_allowed = True
+        self.warned_ids = False
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -229,6 +230,13 @@ class FacebookConnector:
                     item = self._comment_item(raw, post_id, page.ref, endpoint)
                     clean = clean and isinstance(item, Item)
                     yield item
+                    if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:
+                        self.warned_ids = True
+                        yield Degradation(
+                            "comments",
+                            f"site {self.ctx.site.id}: {endpoint}: comments came without ids; "
+                            "since Graph API v11 that means the token cannot MODERATE the Page",
+                        )
         except GraphPermissionError as exc:
             self.comments_allowed = False
             yield Degradation("comments", str(exc))

@@ -150,6 +150,7 @@ class MetaWorld:
         self.fan_count = 0
         self.denied: set[str] = set()
         self.max_limit = MAX_LIMIT  # lower it in tests to get several pages from few items
+        self.withhold_comment_ids = False  # as for a token that cannot MODERATE (v11+)
         self.paging_base: str | None = None  # put another host in paging URLs (hostile API)
         self._throttle_left = 0
         self._throttle_code = 4
@@ -637,7 +638,10 @@ class MetaWorld:
                     limit=min(DEFAULT_LIMIT, self.max_limit),
                 )
         wanted = set(fields) if fields else set(_DEFAULT_FIELDS[kind])
-        return {k: v for k, v in full.items() if k == "id" or k in wanted}
+        out = {k: v for k, v in full.items() if k == "id" or k in wanted}
+        if kind == "fb_comment" and self.withhold_comment_ids:
+            out.pop("id")
+        return out
 
     def _fb_photo(self, key: str, base: str) -> dict[str, Any]:
         w, h, _ = self._files[key]

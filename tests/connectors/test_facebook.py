@@ -354,3 +354,15 @@ def test_fake_graph_api_speaks_graph_shapes(scene: Scene) -> None:
     assert bad.status_code == 400
     err = bad.json()["error"]
     assert err["code"] == 190 and err["type"] == "OAuthException" and err["fbtrace_id"]
+
+
+def test_comments_without_ids_degrade_and_are_kept_raw(scene: Scene) -> None:
+    """Since v11 a token that cannot MODERATE the Page gets comments without ``id``."""
+    scene.world.withhold_comment_ids = True
+    result = harvest(scene.config, SITE)
+    assert result.status == "succeeded"
+    assert result.counts.get("unparseable") == 6
+    degr = catalog_rows(scene.config, "SELECT capability, reason FROM degradations")
+    assert [r["capability"] for r in degr] == ["comments"]
+    assert "MODERATE" in degr[0]["reason"]
+    assert {v["record_class"] for v in _items(scene.config).values()} == {"posts"}
