@@ -1,0 +1,700 @@
+"""Approved disposition: due list, frozen batches, approval, the 50-year offer, execution.
+
+Destroying a public record cannot be undone, so every step re-checks what the previous one
+decided: a batch is a frozen list proposed by one person and approved by another (by name
+and title, with the RM60 subcommittee date where the schedule item requires it), and at
+execution each bundle is checked again against *today*: still eligible, not held now (holds
+and open records requests are queries, so new captures can bring a bundle under one), every
+schedule item verified or confirmed, and the MCA 2-6-1205 offer made with 30 days' notice
+for records more than 50 years old.
+
+Execution is resumable. Per bundle: an "executing" intent row is committed, the bundle is
+deleted from storage, then the tombstone, ``bundles.status = 'disposed'`` and the audit entry
+commit together. A crash after the delete leaves the intent row; the next run sees the bundle
+gone and writes the tombstone. A storage failure raises before anything is marked disposed.
+
+The disposal record (equivalent of form RM88, or the RM60 request at proposal time) is
+rendered to HTML and PDF under ``<archive root>/disposal-records/`` and registered in
+``disposal_records``. Those files are not bundles, so disposition never touches them; the
+row states the 30-year keep-until date.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy import Connection, func, select, update
+
+from archiver import audit
+from archiver.app import App
+from archiver.catalog import schema as s
+from archiver.errors import ArchiverError, RetentionError, StorageError
+from archiver.retention import tables as t
+from archiver.retention.dates import (
+    DISPOSAL_LOG_RETENTION_YEARS,
+    HISTORICAL_OFFER_NOTICE_DAYS,
+    add_years,
+    long_retention_flag,
+    needs_historical_offer,
+)
+from archiver.retention.eligibility import (
+    RetentionSettings,
+    compute_eligibility,
+    confirmed_refs,
+    parse_time,
+    unusable_refs,
+)
+from archiver.retention.holds import held_bundles, sync_store_holds
+from archiver.retention.schedules import Disposal
+
+__all__ = [
+    "ExecuteResult",
+    "approve",
+    "batch_detail",
+    "due",
+    "execute",
+    "list_batches",
+    "offer",
+    "propose",
+]
+
+TEMPLATES = Path(__file__).parent / "templates"
+ACTIVE_BATCH = ("proposed", "approved", "executing")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _anchor(app: App) -> Path:
+    return app.cfg.root / "audit-head.json"
+
+
+def _today(settings: RetentionSettings) -> date:
+    return datetime.now(settings.tz).date()
+
+
+def _in_open_batch(conn: Connection) -> set[str]:
+    bb, db = t.batch_bundles, t.disposition_batches
+    rows = conn.execute(
+        select(bb.c.bundle_id)
+        .join(db, db.c.id == bb.c.batch_id)
+        .where(db.c.status.in_(ACTIVE_BATCH), bb.c.state.in_(("pending", "executing")))
+    )
+    return {r[0] for r in rows}
+
+
+def due(
+    app: App, settings: RetentionSettings, *, as_of: date | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(due, blocked, warnings): bundles eligible by ``as_of``, and eligible ones that may not go.
+
+    Recomputes eligibility and store holds first, so the list reflects today's captures.
+    """
+    today = _today(settings)
+    as_of = as_of or today
+    results, warnings = compute_eligibility(app, settings, today=today)
+    held = held_bundles(app)
+    warnings += sync_store_holds(app, held)
+    with app.catalog.begin() as conn:
+        confirmed = confirmed_refs(conn)
+        batched = _in_open_batch(conn)
+        bundles = {
+            r.id: r for r in conn.execute(select(s.bundles).where(s.bundles.c.status == "sealed"))
+        }
+    out: list[dict[str, Any]] = []
+    blocked: list[dict[str, Any]] = []
+    for bid, res in sorted(results.items(), key=lambda kv: (str(kv[1].eligible_on), kv[0])):
+        if res.eligible_on is None or res.eligible_on > as_of or bid in batched:
+            continue
+        b = bundles[bid]
+        items = [settings.schedules.item(r) for r in res.refs]
+        oldest = res.oldest_record_at
+        row: dict[str, Any] = {
+            "bundle_id": bid,
+            "key": b.key,
+            "site_id": b.site_id,
+            "record_class": b.record_class,
+            "eligible_on": res.eligible_on.isoformat(),
+            "schedule_items": res.refs,
+            "disposal": _path_for(items),
+            "record_count": b.record_count,
+            "size_bytes": b.size_bytes,
+            "first_posted_at": b.first_posted_at,
+            "last_posted_at": b.last_posted_at,
+            "oldest_record_at": oldest.isoformat() if oldest else None,
+            "long_retention": any(long_retention_flag(i) for i in items),
+            "needs_historical_offer": bool(
+                oldest and needs_historical_offer(oldest, as_of, tz=settings.tz)
+            ),
+        }
+        reasons = []
+        if bid in held:
+            reasons.append("held: " + ", ".join(held[bid]))
+        bad = unusable_refs(settings, res.refs, confirmed)
+        if bad:
+            reasons.append(
+                "unverified schedule item(s) "
+                + ", ".join(bad)
+                + " not confirmed (archiver schedules confirm ITEM --by NAME)"
+            )
+        if reasons:
+            row["blocked"] = reasons
+            blocked.append(row)
+        else:
+            out.append(row)
+    return out, blocked, warnings
+
+
+def _path_for(items: list[Any]) -> str:
+    return "RM60" if any(i.disposal is Disposal.RM60 for i in items) else "RM88"
+
+
+def propose(
+    app: App, settings: RetentionSettings, *, by: str, as_of: date | None = None
+) -> dict[str, Any]:
+    """Freeze the current due list into a batch; renders the RM60 request where needed."""
+    if not by.strip():
+        raise RetentionError("a proposal needs --by-name NAME")
+    rows, _blocked, _warnings = due(app, settings, as_of=as_of)
+    as_of = as_of or _today(settings)
+    if not rows:
+        raise RetentionError(
+            f"nothing is due for disposal by {as_of}",
+            hint="see archiver disposition due (held, unconfirmed and not-yet-eligible bundles are left out)",
+        )
+    path = "RM60" if any(r["disposal"] == "RM60" for r in rows) else "RM88"
+    with app.catalog.begin() as conn:
+        year = as_of.year
+        n = conn.execute(
+            select(func.count())
+            .select_from(t.disposition_batches)
+            .where(t.disposition_batches.c.id.like(f"DISP-{year}-%"))
+        ).scalar_one()
+        batch_id = f"DISP-{year}-{n + 1:04d}"
+        totals = {
+            "bundles": len(rows),
+            "records": sum(r["record_count"] for r in rows),
+            "bytes": sum(r["size_bytes"] for r in rows),
+        }
+        refs = sorted({ref for r in rows for ref in r["schedule_items"]})
+        audit.append(
+            conn, actor=by, action="disposition.propose", subject=f"batch:{batch_id}",
+            details={"as_of": as_of.isoformat(), "path": path, "totals": totals,
+                     "schedule_items": refs, "bundles": [r["bundle_id"] for r in rows]},
+            anchor_path=_anchor(app),
+        )  # fmt: skip
+        conn.execute(
+            t.disposition_batches.insert().values(
+                id=batch_id,
+                as_of=as_of.isoformat(),
+                path=path,
+                status="proposed",
+                proposed_by=by,
+                proposed_at=_now(),
+            )
+        )
+        for r in rows:
+            conn.execute(
+                t.batch_bundles.insert().values(
+                    batch_id=batch_id,
+                    bundle_id=r["bundle_id"],
+                    key=r["key"],
+                    site_id=r["site_id"],
+                    record_class=r["record_class"],
+                    refs_json=json.dumps(r["schedule_items"]),
+                    eligible_on=r["eligible_on"],
+                    record_count=r["record_count"],
+                    size_bytes=r["size_bytes"],
+                    first_posted_at=r["first_posted_at"],
+                    last_posted_at=r["last_posted_at"],
+                    oldest_record_at=r["oldest_record_at"],
+                    state="pending",
+                )
+            )
+    if path == "RM60":
+        render_record(app, settings, batch_id, form="RM60")
+    return batch_detail(app, batch_id)
+
+
+def _batch(conn: Connection, batch_id: str) -> Any:
+    row = conn.execute(
+        select(t.disposition_batches).where(t.disposition_batches.c.id == batch_id)
+    ).first()
+    if row is None:
+        known = [r[0] for r in conn.execute(select(t.disposition_batches.c.id))]
+        raise RetentionError(
+            f"no disposition batch {batch_id!r}",
+            hint="batches: " + (", ".join(known[-5:]) or "none") + " (archiver disposition list)",
+        )
+    return row
+
+
+def approve(
+    app: App,
+    *,
+    batch_id: str,
+    by: str,
+    title: str,
+    authority: str | None = None,
+    rm60_approved: date | None = None,
+) -> dict[str, Any]:
+    """Record the approval by name and title; RM60 batches need the subcommittee's date."""
+    if not by.strip() or not title.strip():
+        raise RetentionError(f"approving {batch_id} needs --by NAME and --title TITLE")
+    with app.catalog.begin() as conn:
+        b = _batch(conn, batch_id)
+    if b.status != "proposed":
+        raise _already(batch_id, b)
+    if b.path == "RM60" and rm60_approved is None:
+        raise RetentionError(
+            f"batch {batch_id} follows the RM60 path: the LGRC disposal subcommittee must "
+            "approve it first",
+            hint="pass --rm60-approved YYYY-MM-DD once the subcommittee has approved the RM60 request",
+        )
+    with app.catalog.begin() as conn:
+        # Audit first (SQLite: take the write lock before reading), then a conditional update
+        # so two approvers racing cannot both succeed; the loser rolls back with its entry.
+        audit.append(
+            conn, actor=by, action="disposition.approve", subject=f"batch:{batch_id}",
+            details={"title": title, "authority": authority, "path": b.path,
+                     "rm60_approved": rm60_approved.isoformat() if rm60_approved else None},
+            anchor_path=_anchor(app),
+        )  # fmt: skip
+        done = conn.execute(
+            update(t.disposition_batches)
+            .where(
+                t.disposition_batches.c.id == batch_id, t.disposition_batches.c.status == "proposed"
+            )
+            .values(
+                status="approved",
+                approved_by=by,
+                approved_title=title,
+                approved_at=_now(),
+                authority=authority,
+                rm60_approved=rm60_approved.isoformat() if rm60_approved else None,
+            )
+        )
+        if done.rowcount != 1:
+            raise _already(batch_id, _batch(conn, batch_id))
+    return batch_detail(app, batch_id)
+
+
+def _already(batch_id: str, b: Any) -> RetentionError:
+    by = f" (approved by {b.approved_by} on {b.approved_at[:10]})" if b.approved_by else ""
+    return RetentionError(
+        f"batch {batch_id} is already {b.status}{by}",
+        hint="a batch is approved once; propose a new batch for anything else",
+    )
+
+
+def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[str, Any]:
+    """Record the MCA 2-6-1205 offer of records more than 50 years old (30 days' notice)."""
+    if not to.strip():
+        raise RetentionError('an offer needs --to, e.g. "Montana Historical Society"')
+    with app.catalog.begin() as conn:
+        b = _batch(conn, batch_id)
+    if b.status == "executed":
+        raise RetentionError(f"batch {batch_id} was already executed; no offer is needed now")
+    with app.catalog.begin() as conn:
+        audit.append(
+            conn, actor=by, action="disposition.approve", subject=f"batch:{batch_id}",
+            details={"step": "MCA 2-6-1205 offer", "offered_to": to,
+                     "notified": notified.isoformat()},
+            anchor_path=_anchor(app),
+        )  # fmt: skip
+        conn.execute(
+            update(t.disposition_batches)
+            .where(t.disposition_batches.c.id == batch_id)
+            .values(offer_to=to, offer_notified=notified.isoformat())
+        )
+    return batch_detail(app, batch_id)
+
+
+@dataclass
+class ExecuteResult:
+    batch_id: str
+    status: str
+    disposed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)
+    already_done: bool = False
+    records: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def execute(
+    app: App,
+    settings: RetentionSettings,
+    *,
+    batch_id: str,
+    by: str | None = None,
+    today: date | None = None,
+) -> ExecuteResult:
+    """Dispose of an approved batch, bundle by bundle, re-checking each one; safe to re-run."""
+    by = by or audit.current_actor()
+    today = today or _today(settings)
+    with app.catalog.begin() as conn:
+        b = _batch(conn, batch_id)
+    if b.status == "executed":
+        done = ExecuteResult(batch_id, "executed", already_done=True)
+        with app.catalog.begin() as conn:
+            has_record = conn.execute(
+                select(t.disposal_records.c.id).where(
+                    t.disposal_records.c.batch_id == batch_id, t.disposal_records.c.form == "RM88"
+                )
+            ).first()
+        if has_record is None:  # crashed between marking executed and writing the record
+            done.records = render_record(app, settings, batch_id, form="RM88")
+        return done
+    if b.status == "proposed":
+        raise RetentionError(
+            f"batch {batch_id} is not approved; nothing was deleted",
+            hint=f"archiver disposition approve {batch_id} --by NAME --title TITLE",
+        )
+    if b.path == "RM60" and not b.rm60_approved:
+        raise RetentionError(f"batch {batch_id} has no RM60 approval date; nothing was deleted")
+    result = ExecuteResult(batch_id, b.status)
+    results, result.warnings = compute_eligibility(app, settings, today=today)
+    held = held_bundles(app)
+    with app.catalog.begin() as conn:
+        confirmed = confirmed_refs(conn)
+        rows = list(
+            conn.execute(
+                select(t.batch_bundles)
+                .where(
+                    t.batch_bundles.c.batch_id == batch_id,
+                    t.batch_bundles.c.state.in_(("pending", "executing")),
+                )
+                .order_by(t.batch_bundles.c.bundle_id)
+            )
+        )
+        if b.status == "approved":
+            conn.execute(
+                update(t.disposition_batches)
+                .where(t.disposition_batches.c.id == batch_id)
+                .values(status="executing")
+            )
+    approvals = _approvals(b)
+    for row in rows:
+        # The bundle may already be gone (crash after the delete): finish its tombstone.
+        if row.state == "executing" and not _exists(app, row.key, batch_id):
+            _tombstone(app, row, approvals, by, batch_id)
+            result.disposed.append(row.bundle_id)
+            continue
+        why, wait = _refusal(row, b, results, held, confirmed, settings, today)
+        if why is not None:
+            state = "pending" if wait else "skipped"
+            with app.catalog.begin() as conn:
+                conn.execute(
+                    update(t.batch_bundles)
+                    .where(
+                        t.batch_bundles.c.batch_id == batch_id,
+                        t.batch_bundles.c.bundle_id == row.bundle_id,
+                    )
+                    .values(state=state, note=why)
+                )
+            (result.waiting if wait else result.skipped)[row.bundle_id] = why
+            continue
+        with app.catalog.begin() as conn:
+            conn.execute(
+                update(t.batch_bundles)
+                .where(
+                    t.batch_bundles.c.batch_id == batch_id,
+                    t.batch_bundles.c.bundle_id == row.bundle_id,
+                )
+                .values(state="executing", note=None)
+            )
+        try:
+            app.storage.delete(row.key)
+        except ArchiverError as exc:
+            raise StorageError(
+                f"disposition {batch_id}: could not delete bundle {row.key} from "
+                f"{app.storage.name} storage: {exc}",
+                hint=f"nothing was marked disposed for it; fix the storage and run "
+                f"archiver disposition execute {batch_id} again",
+            ) from exc
+        _tombstone(app, row, approvals, by, batch_id)
+        result.disposed.append(row.bundle_id)
+    with app.catalog.begin() as conn:
+        left = conn.execute(
+            select(func.count())
+            .select_from(t.batch_bundles)
+            .where(
+                t.batch_bundles.c.batch_id == batch_id,
+                t.batch_bundles.c.state.in_(("pending", "executing")),
+            )
+        ).scalar_one()
+        status = "executing" if left else "executed"
+        if status == "executed":
+            audit.append(
+                conn, actor=by, action="disposition.execute", subject=f"batch:{batch_id}",
+                details={"disposed_now": len(result.disposed), "skipped": result.skipped},
+                anchor_path=_anchor(app),
+            )  # fmt: skip
+            conn.execute(
+                update(t.disposition_batches)
+                .where(t.disposition_batches.c.id == batch_id)
+                .values(status="executed", executed_by=by, executed_at=_now())
+            )
+    result.status = status
+    if status == "executed":
+        result.records = render_record(app, settings, batch_id, form="RM88")
+    return result
+
+
+def _exists(app: App, key: str, batch_id: str) -> bool:
+    try:
+        return app.storage.exists(key)
+    except ArchiverError as exc:
+        raise StorageError(
+            f"disposition {batch_id}: cannot reach {app.storage.name} storage to check {key}: {exc}",
+            hint="nothing was marked disposed; run execute again when the storage is reachable",
+        ) from exc
+
+
+def _refusal(
+    row: Any,
+    batch: Any,
+    results: dict[str, Any],
+    held: dict[str, list[str]],
+    confirmed: set[str],
+    settings: RetentionSettings,
+    today: date,
+) -> tuple[str | None, bool]:
+    """Why this bundle may not go today (and whether waiting will fix it), or (None, False)."""
+    res = results.get(row.bundle_id)
+    if res is None:
+        return "bundle is no longer a sealed bundle in the catalog", False
+    if res.eligible_on is None or res.eligible_on > today:
+        when = (
+            res.eligible_on.isoformat()
+            if res.eligible_on
+            else "never (" + "; ".join(res.reasons) + ")"
+        )
+        return f"not eligible on {today}: eligible {when}", False
+    if row.bundle_id in held:
+        return "held: " + ", ".join(held[row.bundle_id]), False
+    bad = unusable_refs(settings, res.refs, confirmed)
+    if bad:
+        return "unconfirmed unverified schedule item(s) " + ", ".join(bad), False
+    oldest = parse_time(row.oldest_record_at)
+    if oldest is not None and needs_historical_offer(oldest, today, tz=settings.tz):
+        if not batch.offer_notified:
+            return (
+                "records more than 50 years old: record the MCA 2-6-1205 offer first "
+                f'(archiver disposition offer {batch.id} --to "Montana Historical Society" '
+                "--notified DATE)",
+                True,
+            )
+        ready = date.fromisoformat(batch.offer_notified) + timedelta(
+            days=HISTORICAL_OFFER_NOTICE_DAYS
+        )
+        if today < ready:
+            return f"MCA 2-6-1205 notice runs until {ready}", True
+    return None, False
+
+
+def _approvals(b: Any) -> dict[str, Any]:
+    return {
+        "path": b.path,
+        "proposed_by": b.proposed_by,
+        "proposed_at": b.proposed_at,
+        "approved_by": b.approved_by,
+        "approved_title": b.approved_title,
+        "approved_at": b.approved_at,
+        "authority": b.authority,
+        "rm60_approved": b.rm60_approved,
+        "offer_to": b.offer_to,
+        "offer_notified": b.offer_notified,
+    }
+
+
+def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id: str) -> None:
+    """Tombstone, status and audit entry in one transaction (after the bytes are gone)."""
+    at = _now()
+    with app.catalog.begin() as conn:
+        audit.append(
+            conn, actor=by, action="disposition.execute", subject=f"bundle:{row.bundle_id}",
+            details={"batch": batch_id, "key": row.key, "record_count": row.record_count,
+                     "schedule_items": json.loads(row.refs_json)},
+            anchor_path=_anchor(app),
+        )  # fmt: skip
+        bundle = conn.execute(select(s.bundles).where(s.bundles.c.id == row.bundle_id)).first()
+        files = {
+            f.relpath: f.sha256
+            for f in conn.execute(
+                select(s.bundle_files).where(s.bundle_files.c.bundle_id == row.bundle_id)
+            )
+        }
+        conn.execute(
+            t.tombstones.insert().values(
+                bundle_id=row.bundle_id,
+                batch_id=batch_id,
+                key=row.key,
+                site_id=row.site_id,
+                record_class=row.record_class,
+                schedule_items_json=row.refs_json,
+                record_count=row.record_count,
+                first_posted_at=row.first_posted_at,
+                last_posted_at=row.last_posted_at,
+                tagmanifest_sha256=bundle.tagmanifest_sha256 if bundle else "",
+                files_json=json.dumps(files, sort_keys=True),
+                approvals_json=json.dumps(approvals, sort_keys=True),
+                executed_at=at,
+                executed_by=by,
+            )
+        )
+        conn.execute(
+            update(s.bundles).where(s.bundles.c.id == row.bundle_id).values(status="disposed")
+        )
+        conn.execute(
+            update(t.batch_bundles)
+            .where(
+                t.batch_bundles.c.batch_id == batch_id, t.batch_bundles.c.bundle_id == row.bundle_id
+            )
+            .values(state="disposed", note=None)
+        )
+        conn.execute(t.store_holds.delete().where(t.store_holds.c.bundle_id == row.bundle_id))
+
+
+def list_batches(app: App) -> list[dict[str, Any]]:
+    with app.catalog.begin() as conn:
+        rows = conn.execute(select(t.disposition_batches).order_by(t.disposition_batches.c.id))
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            counts = conn.execute(
+                select(t.batch_bundles.c.state, func.count())
+                .where(t.batch_bundles.c.batch_id == r.id)
+                .group_by(t.batch_bundles.c.state)
+            )
+            d["bundles"] = {state: n for state, n in counts}
+            out.append(d)
+    return out
+
+
+def batch_detail(app: App, batch_id: str) -> dict[str, Any]:
+    with app.catalog.begin() as conn:
+        b = dict(_batch(conn, batch_id)._mapping)
+        b["bundles"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(t.batch_bundles)
+                .where(t.batch_bundles.c.batch_id == batch_id)
+                .order_by(t.batch_bundles.c.bundle_id)
+            )
+        ]
+        for r in b["bundles"]:
+            r["schedule_items"] = json.loads(r.pop("refs_json"))
+        b["records"] = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(t.disposal_records).where(t.disposal_records.c.batch_id == batch_id)
+            )
+        ]
+    b["totals"] = {
+        "bundles": len(b["bundles"]),
+        "records": sum(r["record_count"] for r in b["bundles"]),
+        "bytes": sum(r["size_bytes"] for r in b["bundles"]),
+    }
+    b["schedule_items"] = sorted({i for r in b["bundles"] for i in r["schedule_items"]})
+    return b
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form: str) -> list[str]:
+    """Write the RM88 disposal record (or RM60 request) as HTML and PDF; register it once."""
+    from xhtml2pdf import pisa
+
+    detail = batch_detail(app, batch_id)
+    items = [
+        settings.schedules.item(r) for r in detail["schedule_items"] if r in settings.schedules
+    ]
+    with app.catalog.begin() as conn:
+        tombs = {
+            r.bundle_id: r
+            for r in conn.execute(select(t.tombstones).where(t.tombstones.c.batch_id == batch_id))
+        }
+    rows = []
+    for r in detail["bundles"]:
+        tomb = tombs.get(r["bundle_id"])
+        rows.append(
+            {
+                **r,
+                "tagmanifest_sha256": tomb.tagmanifest_sha256 if tomb else "",
+                "executed_at": tomb.executed_at if tomb else "",
+                "executed_by": tomb.executed_by if tomb else "",
+            }
+        )
+    destroyed = [r for r in rows if r["state"] == "disposed"]
+    executed_on = (detail.get("executed_at") or _now())[:10]
+    keep_until = (
+        add_years(date.fromisoformat(executed_on), DISPOSAL_LOG_RETENTION_YEARS).isoformat()
+        if form == "RM88"
+        else None
+    )
+    html = (
+        _env()
+        .get_template("disposal_record.html.j2")
+        .render(
+            form=form,
+            city=app.cfg.city,
+            batch=detail,
+            items=items,
+            rows=rows if form == "RM60" else destroyed,
+            skipped=[r for r in rows if r["state"] == "skipped"],
+            keep_until=keep_until,
+            generated_at=_now(),
+        )
+    )
+    folder = app.cfg.root / "disposal-records"
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / f"{batch_id}-{form}.html"
+    pdf_path = folder / f"{batch_id}-{form}.pdf"
+    html_path.write_text(html, encoding="utf-8")
+    with pdf_path.open("wb") as fh:
+        status = pisa.CreatePDF(html, dest=fh)
+    if status.err:
+        raise RetentionError(
+            f"could not render {pdf_path.name}: xhtml2pdf reported {status.err} error(s)",
+            hint=f"the HTML record is at {html_path}; report this as a bug",
+        )
+    values = {
+        "html_path": str(html_path),
+        "pdf_path": str(pdf_path),
+        "html_sha256": hashlib.sha256(html_path.read_bytes()).hexdigest(),
+        "pdf_sha256": hashlib.sha256(pdf_path.read_bytes()).hexdigest(),
+        "created_at": _now(),
+        "keep_until": keep_until,
+    }
+    with app.catalog.begin() as conn:
+        exists = conn.execute(
+            select(t.disposal_records.c.id).where(
+                t.disposal_records.c.batch_id == batch_id, t.disposal_records.c.form == form
+            )
+        ).first()
+        if exists is None:
+            conn.execute(t.disposal_records.insert().values(batch_id=batch_id, form=form, **values))
+        else:
+            conn.execute(
+                update(t.disposal_records)
+                .where(t.disposal_records.c.id == exists.id)
+                .values(**values)
+            )
+    return [str(html_path), str(pdf_path)]

@@ -1,0 +1,228 @@
+"""Approved disposition over real harvests and real local storage.
+
+Each test checks what the store and the catalog show afterwards: a bundle that must survive is
+still listed by the storage, one that went has a tombstone with its digests, and the RM88
+record exists as HTML and PDF and in the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from archiver.audit import verify
+from archiver.errors import RetentionError
+from archiver.retention import disposition as d
+from archiver.retention.confirmations import confirm
+from archiver.retention.eligibility import load_settings
+from archiver.retention.holds import add_hold, release_hold
+from tests.helpers import catalog_rows
+from tests.retention import test_eligibility as base
+from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
+
+world, server, make_archive = base.world, base.server, base.make_archive
+
+
+def _stored(config: Path) -> set[str]:
+    app = app_for(config)
+    try:
+        return set(app.storage.list_bundles())
+    finally:
+        app.close()
+
+
+def _propose(config: Path, as_of: date = FAR_FUTURE) -> dict[str, object]:
+    app = app_for(config)
+    try:
+        return d.propose(app, load_settings(app.cfg), by="Rita Records", as_of=as_of)
+    finally:
+        app.close()
+
+
+def _approve(config: Path, batch: str, **kw: object) -> None:
+    app = app_for(config)
+    try:
+        d.approve(app, batch_id=batch, by="Mia Mayor", title="City Manager", **kw)  # type: ignore[arg-type]
+    finally:
+        app.close()
+
+
+def _execute(config: Path, batch: str, today: date = FAR_FUTURE) -> d.ExecuteResult:
+    app = app_for(config)
+    try:
+        return d.execute(app, load_settings(app.cfg), batch_id=batch, by="Ed Executor", today=today)
+    finally:
+        app.close()
+
+
+def test_approved_batch_executes_once_with_tombstones_and_rm88(
+    make_archive: ArchiveFactory,
+) -> None:
+    config = make_archive()
+    before = _stored(config)
+    batch = _propose(config)
+    bid = str(batch["id"])
+    assert batch["path"] == "RM88" and batch["status"] == "proposed"
+    keys = {b["key"] for b in batch["bundles"]}  # type: ignore[attr-defined]
+    assert keys == before
+    _approve(config, bid, authority="Commission Resolution 5555")
+    with pytest.raises(RetentionError, match="already approved"):
+        _approve(config, bid)
+    result = _execute(config, bid)
+    assert result.status == "executed" and len(result.disposed) == len(keys)
+    assert _stored(config) == set()
+    tombs = catalog_rows(config, "SELECT * FROM tombstones")
+    assert {t["key"] for t in tombs} == keys
+    for t in tombs:
+        files = json.loads(t["files_json"])
+        expected = catalog_rows(
+            config,
+            "SELECT relpath, sha256 FROM bundle_files WHERE bundle_id = ?",
+            (t["bundle_id"],),
+        )
+        assert files == {r["relpath"]: r["sha256"] for r in expected} and files
+        assert len(t["tagmanifest_sha256"]) == 64
+        assert json.loads(t["approvals_json"])["approved_by"] == "Mia Mayor"
+        assert json.loads(t["schedule_items_json"]) == ["TEST.2026-1"]
+    statuses = {r["status"] for r in catalog_rows(config, "SELECT status FROM bundles")}
+    assert statuses == {"disposed"}
+    records = catalog_rows(config, "SELECT * FROM disposal_records WHERE batch_id = ?", (bid,))
+    assert [r["form"] for r in records] == ["RM88"]
+    html = Path(records[0]["html_path"]).read_text()
+    assert "RM88" in html and "Mia Mayor" in html and tombs[0]["tagmanifest_sha256"] in html
+    assert Path(records[0]["pdf_path"]).read_bytes().startswith(b"%PDF")
+    assert (
+        records[0]["keep_until"]
+        == f"{int(records[0]['created_at'][:4]) + 30}{records[0]['created_at'][4:10]}"
+    )
+    seq_before = catalog_rows(config, "SELECT max(seq) AS m FROM audit_log")[0]["m"]
+    again = _execute(config, bid)
+    assert again.already_done and again.disposed == []
+    assert catalog_rows(config, "SELECT max(seq) AS m FROM audit_log")[0]["m"] == seq_before
+    app = app_for(config)
+    try:
+        with app.catalog.begin() as conn:
+            assert verify(conn, anchor_path=app.cfg.root / "audit-head.json").ok
+    finally:
+        app.close()
+    actions = [r["action"] for r in catalog_rows(config, "SELECT action FROM audit_log")]
+    assert actions.count("disposition.execute") == len(keys) + 1
+
+
+def test_unapproved_batch_never_deletes(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    before = _stored(config)
+    bid = str(_propose(config)["id"])
+    with pytest.raises(RetentionError, match="not approved"):
+        _execute(config, bid)
+    assert _stored(config) == before
+    assert catalog_rows(config, "SELECT * FROM tombstones") == []
+
+
+def test_not_yet_eligible_never_deleted(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    before = _stored(config)
+    bid = str(_propose(config)["id"])
+    _approve(config, bid)
+    result = _execute(config, bid, today=date(2026, 1, 1))
+    assert result.disposed == [] and len(result.skipped) == len(before)
+    assert all("not eligible on 2026-01-01" in why for why in result.skipped.values())
+    assert _stored(config) == before
+    assert {r["status"] for r in catalog_rows(config, "SELECT status FROM bundles")} == {"sealed"}
+
+
+def test_held_bundle_never_deleted(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    before = _stored(config)
+    bid = str(_propose(config)["id"])
+    _approve(config, bid)
+    app = app_for(config)
+    try:
+        add_hold(app, name="late-hold", matter="Smith v. City", query="snow", by="Clerk")
+    finally:
+        app.close()
+    held_keys = {
+        r["key"]
+        for r in catalog_rows(
+            config,
+            "SELECT DISTINCT b.key FROM bundles b JOIN item_versions v ON v.bundle_id = b.id "
+            "WHERE v.text LIKE '%snow%'",
+        )
+    }
+    assert held_keys
+    result = _execute(config, bid)
+    assert held_keys <= _stored(config)
+    assert all("late-hold" in result.skipped[b] for b in result.skipped)
+    assert _stored(config) == held_keys | (
+        before - held_keys - {t["key"] for t in catalog_rows(config, "SELECT key FROM tombstones")}
+    )
+    # Held bundles are not "due" either, until the hold is released.
+    app = app_for(config)
+    try:
+        due, blocked, _ = d.due(app, load_settings(app.cfg), as_of=FAR_FUTURE)
+        assert due == [] and {b["key"] for b in blocked} >= held_keys
+        release_hold(app, name="late-hold", reason="settled", by="Clerk")
+        due, _, _ = d.due(app, load_settings(app.cfg), as_of=FAR_FUTURE)
+        assert {b["key"] for b in due} == _stored(config)
+    finally:
+        app.close()
+
+
+def test_crash_between_delete_and_tombstone_resumes(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    batch = _propose(config)
+    bid = str(batch["id"])
+    _approve(config, bid)
+    victim = batch["bundles"][0]  # type: ignore[index]
+    # Reproduce the state a crash leaves: intent row written, bytes deleted, no tombstone.
+    app = app_for(config)
+    try:
+        with app.catalog.begin() as conn:
+            conn.execute(
+                d.t.batch_bundles.update()
+                .where(d.t.batch_bundles.c.bundle_id == victim["bundle_id"])
+                .values(state="executing")
+            )
+            conn.execute(
+                d.t.disposition_batches.update()
+                .where(d.t.disposition_batches.c.id == bid)
+                .values(status="executing")
+            )
+        app.storage.delete(victim["key"])
+    finally:
+        app.close()
+    result = _execute(config, bid)
+    assert victim["bundle_id"] in result.disposed and result.status == "executed"
+    tomb = catalog_rows(
+        config, "SELECT * FROM tombstones WHERE bundle_id = ?", (victim["bundle_id"],)
+    )
+    assert len(tomb) == 1
+    assert len(catalog_rows(config, "SELECT * FROM tombstones")) == len(batch["bundles"])  # type: ignore[arg-type]
+
+
+def test_rm60_path_needs_subcommittee_date_and_unverified_needs_confirmation(
+    make_archive: ArchiveFactory,
+) -> None:
+    config = make_archive({"city_post": "TEST.2026-3", "public_comment": "TEST.2026-4"})
+    app = app_for(config)
+    try:
+        settings = load_settings(app.cfg)
+        due, blocked, _ = d.due(app, settings, as_of=FAR_FUTURE)
+        assert blocked and all("TEST.2026-4" in " ".join(b["blocked"]) for b in blocked)
+        assert any(b["disposal"] == "RM60" for b in due)
+        confirm(app, settings, ref="TEST.2026-4", by="Rita Records", note="read page 12")
+        due, blocked, _ = d.due(app, settings, as_of=FAR_FUTURE)
+        assert blocked == []
+    finally:
+        app.close()
+    batch = _propose(config)
+    bid = str(batch["id"])
+    assert batch["path"] == "RM60"
+    assert [r["form"] for r in batch["records"]] == ["RM60"]  # type: ignore[index]
+    with pytest.raises(RetentionError, match="rm60-approved"):
+        _approve(config, bid)
+    _approve(config, bid, rm60_approved=date(2030, 6, 1))
+    assert _execute(config, bid).status == "executed"
