@@ -1,0 +1,432 @@
+"""End-to-end: open a request, export, and check the package with the real validators."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.app import open_app
+from archiver.errors import ExportError
+from archiver.prr.export import ExportOptions, run_export
+from archiver.prr.redact import parse_rules
+from archiver.search import SearchFilters
+from tests.export.conftest import PHONE_TEXT, SITE, Archive, copy_archive
+
+VENV = Path(sys.executable).parent
+ARCHIVER = str(VENV / "archiver")
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200", ARCHIVER_LOG_LEVEL="WARNING")
+    return subprocess.run(
+        [ARCHIVER, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def open_request(archive: Archive, received: str = "2026-11-20") -> str:
+    r = cli(
+        archive.config,
+        "request", "open", "--requester", "Jane Q. Reporter", "--received", received,
+        "--description", "City posts about snow plowing and the replies", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return str(json.loads(r.stdout)["id"])
+
+
+def validate_package(bag: Path) -> None:
+    r = subprocess.run(
+        [str(VENV / "bagit.py"), "--validate", str(bag)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "is valid" in r.stderr
+    for warc in sorted((bag / "data" / "originals").glob("*.warc.gz")):
+        r = subprocess.run(
+            [str(VENV / "warcio"), "check", str(warc)], capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run(
+        [str(VENV / "wacz"), "validate", "-f", str(bag / "data" / "replay" / "export.wacz")],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Validation succeeded" in r.stdout
+
+
+def warc_records(path: Path) -> list[dict[str, object]]:
+    out = []
+    with path.open("rb") as fh:
+        it = ArchiveIterator(fh)
+        for rec in it:
+            payload = rec.content_stream().read()
+            out.append(
+                {
+                    "id": rec.rec_headers.get_header("WARC-Record-ID"),
+                    "type": rec.rec_type,
+                    "uri": rec.rec_headers.get_header("WARC-Target-URI"),
+                    "refers_to": rec.rec_headers.get_header("WARC-Refers-To"),
+                    "concurrent_to": rec.rec_headers.get_header("WARC-Concurrent-To"),
+                    "date": rec.rec_headers.get_header("WARC-Date"),
+                    "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                    "payload": payload,
+                    "offset": it.get_record_offset(),
+                }
+            )
+    return out
+
+
+def read_member(path: Path, offset: int, length: int) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)
+
+
+def catalog(archive: Archive, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    db = sqlite3.connect(archive.root / "catalog.sqlite")
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def bundle_path(archive: Archive, bundle_id: str) -> Path:
+    key = catalog(archive, "SELECT key FROM bundles WHERE id = ?", (bundle_id,))[0]["key"]
+    return archive.root / "bundles" / key
+
+
+@pytest.fixture(scope="module")
+def full_export(archive: Archive, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """Everything on the site, through the CLI, as a clerk would run it."""
+    rid = open_request(archive)
+    out = tmp_path_factory.mktemp("out") / "PRR-package"
+    r = cli(archive.config, "export", rid, "--site", SITE, "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["path"] == str(out)
+    return rid, out
+
+
+def test_package_passes_the_real_validators(full_export: tuple[str, Path]) -> None:
+    _rid, out = full_export
+    validate_package(out)
+    assert not list(out.parent.glob("*.partial*"))
+
+
+def test_index_rows_match_the_catalog(archive: Archive, full_export: tuple[str, Path]) -> None:
+    _rid, out = full_export
+    with (out / "data" / "index.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    as_json = json.loads((out / "data" / "index.json").read_text("utf-8"))
+    assert len(rows) == len(as_json)
+    expected = catalog(
+        archive,
+        "SELECT v.*, i.platform_id, i.permalink, i.posted_at, i.first_captured_at, i.last_seen_at,"
+        " i.disappeared_at, i.author_handle FROM item_versions v JOIN items i ON i.id = v.item_id"
+        " WHERE i.site_id = ?",
+        (SITE,),
+    )
+    assert {int(r["version_id"]) for r in rows} == {int(e["id"]) for e in expected}
+    by_id = {int(e["id"]): e for e in expected}
+    for r in rows:
+        e = by_id[int(r["version_id"])]
+        for col in ("content_hash", "bundle_id", "warc_file", "warc_record_id", "platform_id",
+                    "permalink", "posted_at", "first_captured_at", "last_seen_at", "text"):  # fmt: skip
+            assert r[col] == (e[col] or ""), col
+        assert (r["disappeared_at"] or None) == e["disappeared_at"]
+        assert int(r["warc_offset"]) == e["warc_offset"]
+        assert int(r["warc_length"]) == e["warc_length"]
+        assert int(r["version"]) == e["version"]
+        assert r["original_in_package"] == "True"
+
+
+def test_exported_records_are_the_original_bytes(
+    archive: Archive, full_export: tuple[str, Path]
+) -> None:
+    _rid, out = full_export
+    warc = out / "data" / "originals" / "export-00000.warc.gz"
+    exported = {str(r["id"]): r for r in warc_records(warc)}
+    assert next(iter(exported.values()))["type"] == "warcinfo"
+    rows = json.loads((out / "data" / "index.json").read_text("utf-8"))
+    assert rows
+    for row in rows:
+        src = bundle_path(archive, row["bundle_id"]) / "data" / "warc" / row["warc_file"]
+        original = read_member(src, row["warc_offset"], row["warc_length"])
+        copy = read_member(warc, row["export_warc_offset"], row["export_warc_length"])
+        assert copy == original  # byte for byte, gzip member included
+        with gzip.open(io.BytesIO(original)) as g:
+            src_recs = warc_records_from_bytes(g.read())
+        assert exported[row["warc_record_id"]]["payload_sha256"] == src_recs
+        # Every response travels with its request record.
+        assert any(r["concurrent_to"] == row["warc_record_id"] for r in exported.values())
+
+
+def warc_records_from_bytes(raw: bytes) -> str:
+    it = ArchiveIterator(io.BytesIO(raw))
+    rec = next(iter(it))
+    return hashlib.sha256(rec.content_stream().read()).hexdigest()
+
+
+def test_every_revisit_has_its_original_in_the_package(
+    archive: Archive, full_export: tuple[str, Path]
+) -> None:
+    _rid, out = full_export
+    home: dict[str, str] = {}
+    for b in catalog(archive, "SELECT id FROM bundles"):
+        db = sqlite3.connect(bundle_path(archive, b["id"]) / "data" / "records.sqlite")
+        home.update({rid: b["id"] for (rid,) in db.execute("SELECT record_id FROM warc_records")})
+        db.close()
+    recs = warc_records(out / "data" / "originals" / "export-00000.warc.gz")
+    ids = {r["id"] for r in recs}
+    revisits = [r for r in recs if r["type"] == "revisit"]
+    assert revisits, "the second harvest should have produced revisit records"
+    cross_bundle = 0
+    for r in revisits:
+        assert r["refers_to"] in ids
+        original = next(x for x in recs if x["id"] == r["refers_to"])
+        assert original["type"] == "response"
+        assert original["uri"] == r["uri"]
+        if home[str(r["id"])] != home[str(original["id"])]:
+            cross_bundle += 1
+    assert cross_bundle, "expected revisits whose original lives in an earlier bundle"
+    # Follower lists are excluded by default and the certification says so.
+    assert not any("/followers" in str(r["uri"] or "") for r in recs)
+    cert = (out / "certification.txt").read_text("utf-8")
+    assert "FOLLOWER LISTS\n  Not included." in cert
+
+
+def test_readable_copy_shows_versions_and_removal(
+    archive: Archive, full_export: tuple[str, Path]
+) -> None:
+    _rid, out = full_export
+    page = out / "data" / "readable" / "posts" / f"{SITE}-{archive.edited_id}.html"
+    html = page.read_text("utf-8")
+    import html as html_mod
+
+    text = html_mod.unescape(html)
+    assert archive.old_text in text and archive.new_text in text
+    assert "Version 1" in text and "Version 2 (current)" in text
+    assert archive.deleted_text in text
+    removed = catalog(
+        archive, "SELECT disappeared_at FROM items WHERE platform_id = ?", (archive.deleted_id,)
+    )[0]["disappeared_at"]
+    from archiver.prr.readable import fmt_time
+
+    denver = fmt_time(removed, "America/Denver")
+    assert denver.endswith(("MST", "MDT"))
+    assert f"Removed upstream; detected at {denver}" in text
+    index = (out / "data" / "readable" / "index.html").read_text("utf-8")
+    assert f"posts/{SITE}-{archive.edited_id}.html" in index
+    assert (out / "data" / "readable" / "export.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_custody_row_and_audit_entry(archive: Archive, full_export: tuple[str, Path]) -> None:
+    rid, out = full_export
+    rows = catalog(archive, "SELECT * FROM exports WHERE request_id = ?", (rid,))
+    assert len(rows) == 1
+    tag = hashlib.sha256((out / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
+    assert rows[0]["package_sha256"] == tag
+    assert rows[0]["out_path"] == str(out)
+    audits = catalog(
+        archive, "SELECT * FROM audit_log WHERE action = 'export' AND subject = ?", (rid,)
+    )
+    assert len(audits) == 1 and json.loads(audits[0]["details"])["package_sha256"] == tag
+    cert = (out / "certification.txt").read_text("utf-8")
+    assert "certification.txt" in (out / "tagmanifest-sha256.txt").read_text("utf-8")
+    assert f"Id:          {rid}" in cert and "Jane Q. Reporter" in cert
+    for line in (out / "manifest-sha256.txt").read_text("utf-8").splitlines():
+        assert line in cert
+    bundles = {r["bundle_id"] for r in json.loads((out / "data" / "index.json").read_text())}
+    for b in bundles:
+        assert f"{b}: OK" in cert
+    assert "WARC/1.1" in cert and "gzip member" in cert
+
+
+def test_include_followers_adds_snapshot(archive: Archive, tmp_path: Path) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "with-followers"
+    r = cli(archive.config, "export", rid, "plows", "--out", str(out), "--include-followers")
+    assert r.returncode == 0, r.stderr
+    validate_package(out)
+    recs = warc_records(out / "data" / "originals" / "export-00000.warc.gz")
+    assert any("/followers" in str(x["uri"] or "") for x in recs)
+    with (out / "data" / "followers.csv").open(encoding="utf-8") as fh:
+        followers = list(csv.DictReader(fh))
+    assert len(followers) == 25
+    assert "FOLLOWER LISTS\n  Included: 1" in (out / "certification.txt").read_text("utf-8")
+
+
+def test_empty_result_is_a_valid_package_saying_so(archive: Archive, tmp_path: Path) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "empty"
+    r = cli(archive.config, "export", rid, "xylophonequartz", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    validate_package(out)
+    cert = (out / "certification.txt").read_text("utf-8")
+    assert "NO RECORDS MATCHED THIS QUERY" in cert
+    assert (out / "data" / "index.csv").read_text("utf-8").count("\n") == 1
+
+
+def test_zip_package_validates_after_unzip(archive: Archive, tmp_path: Path) -> None:
+    import zipfile
+
+    rid = open_request(archive)
+    out = tmp_path / "pkg.zip"
+    r = cli(archive.config, "export", rid, "plows", "--out", str(out), "--zip")
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(out) as z:
+        z.extractall(tmp_path / "unzipped")
+    validate_package(tmp_path / "unzipped" / "pkg")
+
+
+def one_error_line(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode != 0
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error:")
+    assert "Traceback" not in r.stderr
+    return lines[0]
+
+
+def test_existing_non_empty_out_is_refused(archive: Archive, tmp_path: Path) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("clerk's notes")
+    line = one_error_line(cli(archive.config, "export", rid, "--out", str(out)))
+    assert "exists and is not empty" in line
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_bad_inputs_give_one_line(archive: Archive, tmp_path: Path) -> None:
+    bad = cli(archive.config, "request", "open", "--requester", "x", "--received", "2026-02-30",
+              "--description", "y")  # fmt: skip
+    assert "--received '2026-02-30' is not a date" in one_error_line(bad)
+    assert "no records request 'PRR-2026-9999'" in one_error_line(
+        cli(archive.config, "export", "PRR-2026-9999", "--out", str(tmp_path / "a"))
+    )
+    assert "no records request" in one_error_line(cli(archive.config, "request", "show", "nope"))
+    rid = open_request(archive)
+    line = one_error_line(
+        cli(archive.config, "export", rid, "--out", str(tmp_path / "b"), "--redact", "regex:([a-")
+    )
+    assert "is not a valid regular expression" in line
+    line = one_error_line(
+        cli(archive.config, "export", rid, "--out", str(tmp_path / "c"), "--redact", "zip")
+    )
+    assert "--redact rule 'zip' is unknown" in line
+    line = one_error_line(
+        cli(archive.config, "export", rid, "--out", str(tmp_path / "d"), "--since", "yesterday")
+    )
+    assert "not a date" in line
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob("*.partial*"))
+
+
+def test_redaction_changes_copies_not_originals(archive: Archive, tmp_path: Path) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "redacted"
+    r = cli(
+        archive.config, "export", rid, "snow desk", "--out", str(out), "--redact", "phone,email"
+    )
+    assert r.returncode == 0, r.stderr
+    validate_package(out)
+    with (out / "redaction-log.csv").open(encoding="utf-8") as fh:
+        log = list(csv.DictReader(fh))
+    assert {x["rule"] for x in log} == {"phone", "email"}
+    assert all(x["field"] == "text" and x["reason"] for x in log)
+    log_text = (out / "redaction-log.csv").read_text("utf-8")
+    assert "406-555-0199" not in log_text and "dana.snow@example.org" not in log_text
+    for f in [out / "data" / "index.csv", out / "data" / "index.json",
+              *(out / "data" / "readable").rglob("*.html")]:  # fmt: skip
+        body = f.read_text("utf-8")
+        assert "406-555-0199" not in body and "dana.snow@example.org" not in body
+    assert "[REDACTED: phone]" in (out / "data" / "index.csv").read_text("utf-8")
+    # The original record is still there, unredacted and byte-identical.
+    row = json.loads((out / "data" / "index.json").read_text())[0]
+    warc = out / "data" / "originals" / "export-00000.warc.gz"
+    src = bundle_path(archive, row["bundle_id"]) / "data" / "warc" / row["warc_file"]
+    assert read_member(warc, row["export_warc_offset"], row["export_warc_length"]) == read_member(
+        src, row["warc_offset"], row["warc_length"]
+    )
+    payloads = b"".join(bytes(r["payload"]) for r in warc_records(warc))  # type: ignore[arg-type]
+    assert b"406-555-0199" in payloads
+    assert "redaction-log.csv" in (out / "tagmanifest-sha256.txt").read_text("utf-8")
+
+
+def test_withhold_redacted_originals(archive: Archive, tmp_path: Path) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "withheld"
+    r = cli(archive.config, "export", rid, "snow desk", "--out", str(out), "--redact", "phone",
+            "--withhold-redacted-originals")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    validate_package(out)
+    warc = out / "data" / "originals" / "export-00000.warc.gz"
+    payloads = b"".join(bytes(r["payload"]) for r in warc_records(warc))  # type: ignore[arg-type]
+    assert b"406-555-0199" not in payloads
+    row = json.loads((out / "data" / "index.json").read_text())[0]
+    assert row["original_in_package"] is False
+    cert = (out / "certification.txt").read_text("utf-8")
+    assert "--withhold-redacted-originals:" in cert and row["warc_record_id"] in cert
+    assert PHONE_TEXT not in (out / "data" / "index.csv").read_text("utf-8")
+
+
+def test_damaged_source_bundle_is_refused(archive: Archive, tmp_path: Path) -> None:
+    copy = copy_archive(archive, tmp_path / "copy")
+    rid = open_request(copy)
+    bid = catalog(copy, "SELECT bundle_id FROM item_versions ORDER BY id LIMIT 1")[0][0]
+    warc = next((bundle_path(copy, bid) / "data" / "warc").glob("*.warc.gz"))
+    with warc.open("ab") as fh:
+        fh.write(b"tampered")
+    out = tmp_path / "refused"
+    line = one_error_line(cli(copy.config, "export", rid, "--out", str(out)))
+    assert f"source bundle {bid} failed verification" in line
+    assert not out.exists() and not list(tmp_path.glob("*.partial*"))
+
+
+def test_interrupted_export_leaves_nothing_that_looks_complete(
+    archive: Archive, tmp_path: Path
+) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "interrupted"
+
+    def stop_at_bagging(step: str) -> None:
+        if step == "bagging":
+            raise OSError(28, "No space left on device")
+
+    app = open_app(str(archive.config))
+    try:
+        opts = ExportOptions(
+            request_id=rid, query="", filters=SearchFilters(site=SITE, all_versions=True), out=out
+        )
+        with pytest.raises(ExportError, match="No space left on device"):
+            run_export(app, opts, on_step=stop_at_bagging)
+        assert not out.exists()
+        assert not list(tmp_path.iterdir())
+        assert not catalog(archive, "SELECT * FROM exports WHERE request_id = ?", (rid,))
+        # A later run succeeds in the same place.
+        result = run_export(app, opts)
+        assert result.path == out
+    finally:
+        app.close()
+    validate_package(out)
+
+
+def test_redaction_rules_parse() -> None:
+    rules = parse_rules("ssn,card,address")
+    assert [r.name for r in rules] == ["ssn", "card", "address"]
