@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 
 from archiver.errors import AuthError, MalformedResponseError
 from archiver.testing.meta import MetaWorld
@@ -46,6 +47,12 @@ def _site(server: FakeServer, world: MetaWorld, extra: str = "") -> str:
         token_env=TOKEN_ENV,
         extra=extra,
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> None:
+    """A CLI test run earlier (CliRunner) can leave structlog printing to its closed stream."""
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 from archiver.errors import AuthError
 from archiver.testing.meta import MetaWorld
@@ -30,6 +31,12 @@ class Scene:
     server: FakeServer
     config: Path
     ids: dict[str, str]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> None:
+    """A CLI test run earlier (CliRunner) can leave structlog printing to its closed stream."""
+    structlog.reset_defaults()
 
 
 @pytest.fixture
