@@ -38,6 +38,9 @@ records.register(app)
 from archiver.cli import daemon  # noqa: E402
 
 daemon.register(app)
+from archiver.cli import retention  # noqa: E402
+
+retention.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 

@@ -43,6 +43,8 @@ __all__ = [
     "load_settings",
     "parse_time",
     "record_class_for",
+    "refresh",
+    "schedules_dir_for",
     "unusable_refs",
 ]
 
@@ -72,15 +74,7 @@ def load_settings(cfg: Config) -> RetentionSettings:
     """
     section = cfg.section("retention")
     file = str(cfg.path)
-    raw_dir = section.get("schedules_dir")
-    if raw_dir is None:
-        schedules_dir = default_schedules_dir()
-    elif isinstance(raw_dir, str):
-        schedules_dir = Path(raw_dir)
-        if not schedules_dir.is_absolute():
-            schedules_dir = cfg.path.parent / schedules_dir
-    else:
-        raise ConfigError("must be a folder path string", file=file, key="retention.schedules_dir")
+    schedules_dir = schedules_dir_for(cfg)
     schedules = load_schedules(schedules_dir)
     audit_received = _audit_received(section.get("audit_received", {}), file)
     mapping: ClassMapping | None = None
@@ -99,6 +93,19 @@ def load_settings(cfg: Config) -> RetentionSettings:
         audit_received=audit_received,
         tz=ZoneInfo(cfg.timezone),
     )
+
+
+def schedules_dir_for(cfg: Config) -> Path:
+    """``[retention] schedules_dir`` (relative to the config file), else the shipped folder."""
+    raw_dir = cfg.section("retention").get("schedules_dir")
+    if raw_dir is None:
+        return default_schedules_dir()
+    if not isinstance(raw_dir, str):
+        raise ConfigError(
+            "must be a folder path string", file=str(cfg.path), key="retention.schedules_dir"
+        )
+    path = Path(raw_dir)
+    return path if path.is_absolute() else cfg.path.parent / path
 
 
 def _audit_received(raw: object, file: str) -> dict[int, date]:
@@ -374,3 +381,21 @@ def _extend_store_retention(
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d is not None else None
+
+
+def refresh(app: App) -> dict[str, Any]:
+    """The daemon's daily job: recompute dates, extend store retention, sync store holds.
+
+    Never disposes of anything. Holds are queries, so yesterday's captures may have come
+    under one; syncing here puts the store-level hold on them within a day.
+    """
+    from archiver.retention.holds import sync_store_holds
+
+    settings = load_settings(app.cfg)
+    results, warnings = compute_eligibility(app, settings)
+    warnings += sync_store_holds(app)
+    return {
+        "bundles": len(results),
+        "eligible": sum(1 for r in results.values() if r.eligible_on is not None),
+        "warnings": warnings[:5],
+    }

@@ -1,0 +1,573 @@
+"""Retention commands: schedules, hold, disposition, removal, audit.
+
+Every command that changes something takes the person's name (``--by``) because the audit
+log records who decided, not which Unix account typed it. List commands take ``--json``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from archiver import audit
+from archiver.cli.common import (
+    ConfigOption,
+    JsonOption,
+    app_context,
+    clerk_errors,
+    console,
+    err_console,
+    print_json,
+)
+from archiver.config import load_config
+from archiver.errors import ArchiverError, RetentionError
+from archiver.retention import confirmations, disposition, holds, removal
+from archiver.retention.dates import long_retention_flag
+from archiver.retention.eligibility import load_settings, schedules_dir_for
+from archiver.retention.mapping import load_mapping
+from archiver.retention.schedules import check_schedules, load_schedules
+from archiver.search import parse_date
+from connectors.registry import platforms
+
+schedules_app = typer.Typer(
+    help="Retention schedule items (data in retention_schedules/).", no_args_is_help=True
+)
+hold_app = typer.Typer(
+    help="Legal holds: saved searches that block disposal.", no_args_is_help=True
+)
+disposition_app = typer.Typer(
+    help="Find, propose, approve and execute disposals.", no_args_is_help=True
+)
+removal_app = typer.Typer(
+    help="Comments removed under the social media policy.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    try:
+        return parse_date(value, option=option)
+    except ArchiverError as exc:
+        raise RetentionError(exc.message, hint=exc.hint) from None
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+
+@schedules_app.command("list")
+@clerk_errors
+def schedules_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Every schedule item with retention, trigger, disposal path and verification."""
+    cfg = load_config(config, platforms=platforms())
+    schedules = load_schedules(schedules_dir_for(cfg))
+    rows: list[dict[str, Any]] = [
+        {
+            "ref": i.ref,
+            "title": i.title,
+            "retention": str(i.retention),
+            "trigger": i.trigger.value if i.trigger else None,
+            "disposal": i.disposal.value,
+            "verified": i.verified,
+            "long_retention": long_retention_flag(i),
+        }
+        for i in schedules.items()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("item", "title", "retention", "trigger", "disposal", "verified")
+    for r in rows:
+        table.add_row(
+            r["ref"],
+            r["title"],
+            r["retention"],
+            r["trigger"] or "",
+            r["disposal"],
+            "yes" if r["verified"] else "[red]NO[/]",
+        )
+    console.print(table)
+
+
+@schedules_app.command("show")
+@clerk_errors
+def schedules_show(
+    item: str = typer.Argument(..., help="Item ref, e.g. LG1.2006-1"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """One item in full, with its source and notes."""
+    cfg = load_config(config, platforms=platforms())
+    i = load_schedules(schedules_dir_for(cfg)).item(item)
+    data = {
+        "ref": i.ref,
+        "schedule": i.schedule_key,
+        "number": i.number,
+        "title": i.title,
+        "description": i.description,
+        "retention": str(i.retention),
+        "trigger": i.trigger.value if i.trigger else None,
+        "disposal": i.disposal.value,
+        "source": i.source,
+        "verified": i.verified,
+        "notes": i.notes,
+        "long_retention": long_retention_flag(i),
+    }
+    if as_json:
+        print_json(data)
+        return
+    for k, v in data.items():
+        console.print(f"[bold]{k}:[/] {v}", highlight=False, soft_wrap=True)
+
+
+@schedules_app.command("check")
+@clerk_errors
+def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Every problem in the schedule files and the class mapping; unverified items in use."""
+    cfg = load_config(config, platforms=platforms())
+    directory = schedules_dir_for(cfg)
+    problems = [str(p) for p in check_schedules(directory)]
+    unverified: list[dict[str, Any]] = []
+    if not problems:
+        schedules = load_schedules(directory)
+        if "classes" not in cfg.section("retention"):
+            problems.append(
+                f"{cfg.path}: retention.classes: missing — nothing will ever be eligible for "
+                "disposal; copy retention_schedules/mapping.example.toml"
+            )
+        else:
+            try:
+                mapping = load_mapping(
+                    cfg.raw, file=str(cfg.path), schedules=schedules,
+                    known_sites=[s.id for s in cfg.sites],
+                )  # fmt: skip
+            except ArchiverError as exc:
+                problems.append(str(exc))
+            else:
+                with app_context(config) as app:
+                    confirmed = confirmations.list_confirmations(app)
+                for key, item in mapping.unverified():
+                    c = confirmed.get(item.ref)
+                    unverified.append(
+                        {
+                            "key": key,
+                            "ref": item.ref,
+                            "confirmed_by": c["confirmed_by"] if c else None,
+                            "confirmed_at": c["confirmed_at"] if c else None,
+                        }
+                    )
+    ok = not problems
+    if as_json:
+        print_json(
+            {"ok": ok, "directory": str(directory), "problems": problems, "unverified": unverified}
+        )
+    else:
+        for p in problems:
+            err_console.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+        for u in unverified:
+            state = (
+                f"confirmed by {u['confirmed_by']} on {u['confirmed_at'][:10]}"
+                if u["confirmed_by"]
+                else f"NOT confirmed: archiver schedules confirm {u['ref']} --by NAME"
+            )
+            err_console.print(
+                f"[yellow]unverified:[/] {u['key']} = {u['ref']} ({state})",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if ok:
+            console.print(f"{directory}: OK")
+    if not ok:
+        raise typer.Exit(2)
+
+
+@schedules_app.command("confirm")
+@clerk_errors
+def schedules_confirm(
+    item: str = typer.Argument(..., help="Item ref of an unverified item"),
+    by: str = typer.Option(..., "--by", help="Records manager's name"),
+    note: str = typer.Option("", "--note", help="What was checked, e.g. the schedule page"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Confirm an unverified item against the published schedule so disposal may use it."""
+    with app_context(config) as app:
+        row = confirmations.confirm(app, load_settings(app.cfg), ref=item, by=by, note=note)
+    console.print(f"{row['ref']} confirmed by {row['confirmed_by']}")
+
+
+# -- holds --------------------------------------------------------------------------------------
+
+
+@hold_app.command("add")
+@clerk_errors
+def hold_add(
+    name: str = typer.Argument(..., help="Short name for the hold"),
+    matter: str = typer.Option(..., "--matter", help="The case, claim or investigation"),
+    by: str = typer.Option(..., "--by", help="Who places the hold"),
+    site: str | None = typer.Option(None, "--site"),
+    since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD (posted on or after)"),
+    until: str | None = typer.Option(None, "--until", help="YYYY-MM-DD (posted on or before)"),
+    query: str | None = typer.Option(None, "--query", help="Search words, as archiver search"),
+    author: str | None = typer.Option(None, "--author", help="Author handle"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Place a legal hold; it also covers matching records captured later."""
+    with app_context(config) as app:
+        warnings = holds.add_hold(
+            app, name=name, matter=matter, by=by, site=site,
+            since=_date(since, "--since"), until=_date(until, "--until"),
+            query=query, author=author,
+        )  # fmt: skip
+        count = next((h["bundles"] for h in holds.list_holds(app) if h["name"] == name), 0)
+    _warn(warnings)
+    console.print(f"hold {name!r} placed; it covers {count} bundle(s) now")
+
+
+@hold_app.command("list")
+@clerk_errors
+def hold_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Active and released holds, with how many bundles each active one covers now."""
+    with app_context(config) as app:
+        rows = holds.list_holds(app)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "status", "matter", "filters", "bundles", "placed")
+    for r in rows:
+        filters = ", ".join(
+            f"{k}={r[k]}" for k in ("site_id", "since", "until", "query", "author") if r[k]
+        )
+        table.add_row(
+            r["name"],
+            r["status"],
+            r["matter"],
+            filters or "everything",
+            str(r["bundles"]),
+            f"{r['placed_at'][:10]} by {r['placed_by']}",
+        )
+    console.print(table)
+
+
+@hold_app.command("release")
+@clerk_errors
+def hold_release(
+    name: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+    by: str = typer.Option(..., "--by"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Release a hold (its row and audit entries stay)."""
+    with app_context(config) as app:
+        warnings = holds.release_hold(app, name=name, reason=reason, by=by)
+    _warn(warnings)
+    console.print(f"hold {name!r} released")
+
+
+# -- disposition --------------------------------------------------------------------------------
+
+
+def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table("bundle", "class", "eligible", "items", "path", "records", "flags", title=title)
+    for r in rows:
+        flags = []
+        if r["long_retention"]:
+            flags.append("kept >10 years (ARM 44.14.202)")
+        if r["needs_historical_offer"]:
+            flags.append(">50 years: offer first (MCA 2-6-1205)")
+        flags.extend(r.get("blocked", []))
+        table.add_row(
+            r["key"],
+            r["record_class"],
+            r["eligible_on"],
+            ", ".join(r["schedule_items"]),
+            r["disposal"],
+            str(r["record_count"]),
+            "; ".join(flags),
+        )
+    return table
+
+
+@disposition_app.command("due")
+@clerk_errors
+def disposition_due(
+    by: str | None = typer.Option(None, "--by", help="Eligible by this date (default today)"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Bundles eligible for disposal, not held and not in a batch; and what blocks the rest."""
+    with app_context(config) as app:
+        rows, blocked, warnings = disposition.due(
+            app, load_settings(app.cfg), as_of=_date(by, "--by")
+        )
+    _warn(warnings)
+    if as_json:
+        print_json({"due": rows, "blocked": blocked})
+        return
+    if not rows and not blocked:
+        console.print("nothing is eligible for disposal")
+        return
+    console.print(_due_table(rows, f"{len(rows)} bundle(s) due"))
+    if blocked:
+        console.print(_due_table(blocked, f"{len(blocked)} eligible bundle(s) blocked"))
+
+
+@disposition_app.command("propose")
+@clerk_errors
+def disposition_propose(
+    by_name: str = typer.Option(..., "--by-name", help="Who proposes"),
+    by: str | None = typer.Option(None, "--by", help="Eligible by this date (default today)"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Freeze today's due list into a batch for approval."""
+    with app_context(config) as app:
+        batch = disposition.propose(
+            app, load_settings(app.cfg), by=by_name, as_of=_date(by, "--by")
+        )
+    if as_json:
+        print_json(batch)
+        return
+    t = batch["totals"]
+    console.print(
+        f"batch {batch['id']} proposed: {t['bundles']} bundle(s), {t['records']} record(s), "
+        f"{t['bytes']} bytes; items {', '.join(batch['schedule_items'])}; path {batch['path']}"
+    )
+    for r in batch["records"]:
+        console.print(f"RM60 request for the subcommittee: {r['pdf_path']}")
+    console.print(f"next: archiver disposition approve {batch['id']} --by NAME --title TITLE")
+
+
+@disposition_app.command("approve")
+@clerk_errors
+def disposition_approve(
+    batch: str = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="Approver's name"),
+    title: str = typer.Option(..., "--title", help="Approver's title"),
+    authority: str | None = typer.Option(
+        None, "--authority", help='e.g. "Commission Resolution 5555"'
+    ),
+    rm60_approved: str | None = typer.Option(
+        None, "--rm60-approved", help="Date the disposal subcommittee approved (RM60 path)"
+    ),
+    config: str | None = ConfigOption,
+) -> None:
+    """Approve a proposed batch (once)."""
+    with app_context(config) as app:
+        b = disposition.approve(
+            app, batch_id=batch, by=by, title=title, authority=authority,
+            rm60_approved=_date(rm60_approved, "--rm60-approved"),
+        )  # fmt: skip
+    console.print(f"batch {b['id']} approved by {b['approved_by']}, {b['approved_title']}")
+
+
+@disposition_app.command("offer")
+@clerk_errors
+def disposition_offer(
+    batch: str = typer.Argument(...),
+    to: str = typer.Option(..., "--to", help='e.g. "Montana Historical Society"'),
+    notified: str = typer.Option(..., "--notified", help="Date the offer notice went out"),
+    by: str | None = typer.Option(None, "--by"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Record the MCA 2-6-1205 offer for records more than 50 years old (30 days' notice)."""
+    when = _date(notified, "--notified")
+    assert when is not None
+    with app_context(config) as app:
+        disposition.offer(app, batch_id=batch, to=to, notified=when, by=by or audit.current_actor())
+    console.print(f"offer recorded for {batch}; execution may proceed 30 days after {when}")
+
+
+@disposition_app.command("execute")
+@clerk_errors
+def disposition_execute(
+    batch: str = typer.Argument(...),
+    by: str | None = typer.Option(None, "--by"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Dispose of an approved batch; re-checks every bundle; safe to run again."""
+    with app_context(config) as app:
+        r = disposition.execute(app, load_settings(app.cfg), batch_id=batch, by=by)
+    _warn(r.warnings)
+    if as_json:
+        print_json(r.__dict__)
+        return
+    if r.already_done:
+        console.print(f"batch {batch} was already executed; nothing to do")
+        return
+    console.print(f"batch {batch}: {len(r.disposed)} bundle(s) disposed, status {r.status}")
+    for bid, why in {**r.skipped, **r.waiting}.items():
+        console.print(f"  kept {bid}: {why}", highlight=False, soft_wrap=True)
+    for path in r.records:
+        console.print(f"disposal record: {path}")
+
+
+@disposition_app.command("list")
+@clerk_errors
+def disposition_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Every disposition batch and its state."""
+    with app_context(config) as app:
+        rows = disposition.list_batches(app)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("batch", "status", "path", "proposed", "approved", "bundles")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["status"],
+            r["path"],
+            f"{r['proposed_at'][:10]} {r['proposed_by']}",
+            f"{(r['approved_at'] or '')[:10]} {r['approved_by'] or ''}",
+            ", ".join(f"{k} {v}" for k, v in r["bundles"].items()),
+        )
+    console.print(table)
+
+
+@disposition_app.command("show")
+@clerk_errors
+def disposition_show(
+    batch: str = typer.Argument(...), config: str | None = ConfigOption, as_json: bool = JsonOption
+) -> None:
+    """One batch with its bundles and disposal records."""
+    with app_context(config) as app:
+        b = disposition.batch_detail(app, batch)
+    if as_json:
+        print_json(b)
+        return
+    console.print(f"{b['id']}: {b['status']} ({b['path']}), totals {b['totals']}")
+    for r in b["bundles"]:
+        console.print(f"  {r['key']}  {r['state']}  {r['note'] or ''}", highlight=False)
+    for rec in b["records"]:
+        console.print(f"  {rec['form']}: {rec['pdf_path']}", highlight=False)
+
+
+# -- removals -----------------------------------------------------------------------------------
+
+
+@removal_app.command("record")
+@clerk_errors
+def removal_record(
+    item: str = typer.Argument(..., help="site:platform_id or catalog item id"),
+    category: int = typer.Option(..., "--category", help="Policy category 1-10"),
+    by: str = typer.Option(..., "--by"),
+    note: str = typer.Option("", "--note"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Record that the City removed a comment, and under which policy category."""
+    with app_context(config) as app:
+        r = removal.record_removal(app, item=item, category=category, by=by, note=note)
+    console.print(
+        f"removal of item {r['item_id']} recorded ({r['category']}: {r['category_name']}); "
+        "it is retained until the City Attorney approves"
+    )
+
+
+@removal_app.command("review")
+@clerk_errors
+def removal_review(
+    item: str = typer.Argument(...),
+    attorney: str = typer.Option(..., "--attorney"),
+    decision: str = typer.Option(..., "--decision", help="approve or reject"),
+    note: str = typer.Option(..., "--note"),
+    config: str | None = ConfigOption,
+) -> None:
+    """The City Attorney's decision on a recorded removal."""
+    with app_context(config) as app:
+        r = removal.review(app, item=item, attorney=attorney, decision=decision, note=note)
+    console.print(f"item {r['item_id']}: {r['decision']} by {r['attorney']}")
+
+
+@removal_app.command("list")
+@clerk_errors
+def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Recorded removals with poster, time, category and review status."""
+    with app_context(config) as app:
+        rows = removal.list_removals(app)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("item", "site", "poster", "posted", "category", "status", "recorded")
+    for r in rows:
+        table.add_row(
+            str(r["item_id"]),
+            r["site_id"],
+            r["author_handle"] or "",
+            (r["posted_at"] or "")[:16],
+            f"{r['category']} {r['category_name']}",
+            r["status"],
+            f"{r['recorded_at'][:10]} {r['recorded_by']}",
+        )
+    console.print(table)
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+@clerk_errors
+def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Re-check every hash and link and the anchor file; exit 1 naming the first bad entry."""
+    with app_context(config) as app, app.catalog.begin() as conn:
+        report = audit.verify(conn, anchor_path=app.cfg.root / "audit-head.json")
+    data = {
+        "ok": report.ok,
+        "entries_checked": report.entries_checked,
+        "first_bad_seq": report.first_bad_seq,
+        "head_seq": report.head_seq,
+        "head_hash": report.head_hash,
+        "problems": [{"seq": p.seq, "kind": p.kind, "reason": p.reason} for p in report.problems],
+    }
+    if as_json:
+        print_json(data)
+    elif report.ok:
+        console.print(f"audit log OK: {report.entries_checked} entries, head seq {report.head_seq}")
+    else:
+        for p in report.problems:
+            err_console.print(
+                f"[bold red]audit log:[/] seq {p.seq}: {p.kind}: {p.reason}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("log")
+@clerk_errors
+def audit_log_cmd(
+    limit: int = typer.Option(50, "--limit", min=1, help="Newest N entries"),
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The newest audit entries, newest first."""
+    a = audit.audit_log
+    with app_context(config) as app, app.catalog.begin() as conn:
+        rows = [
+            dict(r._mapping) for r in conn.execute(select(a).order_by(a.c.seq.desc()).limit(limit))
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("seq", "at", "actor", "action", "subject", "details")
+    for r in rows:
+        table.add_row(
+            str(r["seq"]), r["at"][:19], r["actor"], r["action"], r["subject"], r["details"]
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(schedules_app, name="schedules")
+    app.add_typer(hold_app, name="hold")
+    app.add_typer(disposition_app, name="disposition")
+    app.add_typer(removal_app, name="removal")
+    app.add_typer(audit_app, name="audit")
