@@ -124,7 +124,7 @@ class BlueskyConnector:
             response, data = self._get(PROFILE, {"actor": actor}, "posts")
         except NotFoundError as exc:
             raise NotFoundError(
-                f"account {actor!r} does not exist on {self.ctx.site.base_url} ({exc.message})",
+                f"account {actor!r} does not exist on {self.ctx.site.base_url} ({_platform_words(exc)})",
                 site=self.ctx.site.id,
                 endpoint=f"GET {PROFILE}",
                 hint="check `account` (the handle, e.g. bozeman.gov, or a did:plc) in the config",
@@ -399,7 +399,7 @@ class BlueskyConnector:
                 )
             yield Degradation(
                 "follower_identities",
-                f"{endpoint} refused ({exc.message}); only the profile's follower count was kept",
+                f"{endpoint} refused ({_platform_words(exc)}); only the profile's follower count was kept",
             )
             return
         yield from records
@@ -480,3 +480,8 @@ def _embed(embed: Any) -> tuple[list[Media], dict[str, Any]]:
 
 def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
     return replace(item, media=media) if media else item
+
+
+def _platform_words(exc: FetchError) -> str:
+    """The error without the "site X: endpoint:" prefix the reason already names."""
+    return exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message

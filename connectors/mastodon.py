@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.errors import MalformedResponseError, NotFoundError
+from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
@@ -67,6 +67,7 @@ class MastodonConnector:
         self.ctx = ctx
         self.api = f"{ctx.site.base_url}/api/v1"
         self.owner_id = ""
+        self.account_ref: WarcRef | None = None  # the lookup answer, evidence for the count
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -92,6 +93,7 @@ class MastodonConnector:
                 endpoint="GET /api/v1/accounts/lookup",
                 hint="check `account` (the handle, e.g. cityofbozeman) and `base_url` in the config",
             ) from exc
+        self.account_ref = response.ref
         data = response.json()
         if not isinstance(data, dict) or "id" not in data:
             raise MalformedResponseError(
@@ -239,7 +241,26 @@ class MastodonConnector:
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
+        """The follower list; if that endpoint alone is refused (401/403: instance in limited
+        or authorized-fetch mode, a token without ``read:accounts``), the run keeps going with
+        the account's ``followers_count`` and records the lost capability as a Degradation."""
         endpoint = "GET /api/v1/accounts/:id/followers"
+        try:
+            yield from self._follower_pages(account, endpoint)
+        except FetchError as exc:
+            if not (isinstance(exc, AuthError) or exc.status == 403):
+                raise
+            declared = account.get("followers_count")
+            if isinstance(declared, int) and self.account_ref is not None:
+                yield FollowerCount(
+                    declared, self.account_ref, note="from the account's followers_count"
+                )
+            yield Degradation(
+                "follower_identities",
+                f"{endpoint} refused ({_platform_words(exc)}); only the account's follower count was kept",
+            )
+
+    def _follower_pages(self, account: dict[str, Any], endpoint: str) -> Iterator[HarvestRecord]:
         total = 0
         last_ref: WarcRef | None = None
         for page in follow_links(
@@ -289,3 +310,8 @@ def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
     from dataclasses import replace
 
     return replace(item, media=media)
+
+
+def _platform_words(exc: FetchError) -> str:
+    """The error without the "site X: endpoint:" prefix the reason already names."""
+    return exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message

@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
@@ -75,6 +77,19 @@ def run_warc_stats(config: Path, run_id: str) -> tuple[Counter[str], int]:
             db.close()
         size += sum(f.stat().st_size for f in (folder / "data" / "warc").glob("*.warc*"))
     return types, size
+
+
+def status_json(config: Path) -> list[dict[str, Any]]:
+    """``archiver status --json`` in-process; the CLI points structlog at the runner's
+    stream, which closes afterwards, so the logging defaults are restored for later tests."""
+    try:
+        out = CliRunner().invoke(cli_app, ["status", "--config", str(config), "--json"])
+    finally:
+        structlog.reset_defaults()
+    assert out.exit_code == 0, out.output
+    status = json.loads(out.stdout)
+    sites: list[dict[str, Any]] = status["sites"] if isinstance(status, dict) else status
+    return sites
 
 
 def test_full_harvest_captures_posts_threads_hidden_replies_media_and_followers(
@@ -312,10 +327,7 @@ def test_followers_refused_is_recorded_as_a_degradation_and_the_run_continues(
     # nobody is marked unfollowed, and the count still comes from the profile
     assert catalog_rows(bsky.config, "SELECT * FROM follower_events WHERE event='unfollowed'") == []
     assert catalog_rows(bsky.config, "SELECT count FROM follower_snapshots ORDER BY id")[-1][0] == 2
-    out = CliRunner().invoke(cli_app, ["status", "--config", str(bsky.config), "--json"])
-    assert out.exit_code == 0, out.output
-    status = json.loads(out.stdout)
-    sites = status["sites"] if isinstance(status, dict) else status
+    sites = status_json(bsky.config)
     site = next(s for s in sites if s["site"] == "bsky")
     assert site["degradations"][0]["capability"] == "follower_identities"
 
