@@ -232,6 +232,9 @@ def test_readable_copy_shows_versions_and_removal(
     assert f"Removed upstream; detected at {denver}" in text
     index = (out / "data" / "readable" / "index.html").read_text("utf-8")
     assert f"posts/{SITE}-{archive.edited_id}.html" in index
+    n_items = len(catalog(archive, "SELECT id FROM items WHERE site_id = ?", (SITE,)))
+    n_versions = len(json.loads((out / "data" / "index.json").read_text("utf-8")))
+    assert f"{n_items} item(s), {n_versions} version(s)" in index
     assert (out / "data" / "readable" / "export.pdf").read_bytes().startswith(b"%PDF")
 
 
