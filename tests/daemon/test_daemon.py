@@ -22,15 +22,15 @@ from tests.daemon.conftest import (
     runs,
     wait_for,
 )
-from tests.helpers import site_toml, write_config
+from tests.helpers import harvest, site_toml, write_config
 
 SITE = "bozeman-mastodon"
 Start = Callable[[Path], DaemonProcess]
 
 
-def config_for(tmp_path: Path, url: str, *sites: tuple[str, str, str], daemon: str = "") -> Path:
-    """``sites`` are (id, account, interval); a fast daemon section for tests."""
-    head = "[daemon]\nstop_grace_seconds = 1\n" + daemon
+def config_for(tmp_path: Path, url: str, *sites: tuple[str, str, str], grace: int = 1) -> Path:
+    """``sites`` are (id, account, interval); a short stop grace period unless told otherwise."""
+    head = f"[daemon]\nstop_grace_seconds = {grace}\n"
     return write_config(
         tmp_path,
         *(
@@ -254,3 +254,71 @@ def test_status_reads_the_schedule_when_the_daemon_is_not_running(tmp_path: Path
     data = json.loads(cli(config, "status", "--json").stdout)
     assert data["jobs"] == []
     assert any("no job schedule yet" in n for n in data["notes"])
+
+
+def test_sigterm_lets_an_in_flight_harvest_finish_within_the_grace_period(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    server, app = platform
+    config = config_for(tmp_path, server.url, (SITE, "cityofbozeman", "2s"), grace=90)
+    app.delay = 0.1
+    daemon = start_daemon(config)
+    notify.wait_line("READY=1")
+    wait_for("a harvest in flight", lambda: runs(config, SITE, "running"))
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.log()
+    assert [r["status"] for r in runs(config, SITE)] == ["succeeded"], daemon.log()
+    assert cli(config, "verify", "--all").returncode == 0
+
+
+def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    from tests.report.test_report_cli import Inbox, smtp_server, smtp_toml
+
+    server, _ = platform
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        config = config_for(tmp_path, server.url, (SITE, "cityofbozeman", "1h"))
+        config.write_text(config.read_text() + "\n" + smtp_toml(port))
+        first = start_daemon(config)
+        notify.wait_line("READY=1")
+        assert first.stop() == 0
+        harvest(config, SITE)
+        # Both were due while the daemon was down (e.g. the server was off over the 1st).
+        past = datetime.now(UTC) - timedelta(hours=2)
+        _set_next_run(config, "fixity:nightly", past)
+        _set_next_run(config, "report:monthly", past)
+        second = start_daemon(config)
+        notify.wait_line("READY=1", at_least=2)
+
+        def finished(job_id: str) -> list[Any]:
+            return rows(
+                config,
+                "SELECT result, detail_json FROM job_runs WHERE job_id = ? AND finished_at "
+                "IS NOT NULL",
+                (job_id,),
+            )
+
+        [fixity] = wait_for("the fixity job", lambda: finished("fixity:nightly"))
+        [report] = wait_for("the report job", lambda: finished("report:monthly"))
+        assert second.stop() == 0
+    assert fixity["result"] == "succeeded"
+    detail = json.loads(fixity["detail_json"])
+    assert detail["problems"] == 0 and detail["bundles_checked"] >= 1
+    verified = rows(config, "SELECT 1 FROM bundles WHERE last_verify_ok = 1")
+    assert len(verified) == detail["bundles_checked"]
+    assert report["result"] == "succeeded", report["detail_json"]
+    month = json.loads(report["detail_json"])["month"]
+    assert len(inbox.envelopes) == 1
+    assert (tmp_path / "archive" / "reports" / month / f"report-{month}.txt").exists()
+    status = json.loads(cli(config, "status", "--json").stdout)
+    jobs = {j["id"]: j for j in status["jobs"]}
+    assert jobs["report:monthly"]["last_run"]["result"] == "succeeded"
+    assert jobs["report:monthly"]["next_run"] > datetime.now(UTC).isoformat()
+    assert status["report_deliveries"][0]["ok"] is True
