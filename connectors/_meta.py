@@ -7,8 +7,10 @@ not in the status (an expired token, a missing permission and a rate limit can a
 * 102/104/190 (and subcodes 458-467): the token is missing, invalid or expired -> ``AuthError``;
 * 10 and 200-299: the token lacks a permission -> ``GraphPermissionError`` (an ``AuthError``),
   which connectors turn into a ``Degradation`` for capabilities that are not the primary one;
-* 4, 17, 32, 613, 80001-80014: rate limits -> wait and retry (every attempt is in the WARC);
-  the recorder already slows down on its own when ``x-app-usage`` reaches 95 %;
+* 4, 17, 32, 613, 80001-80014: rate limits -> wait and retry (every attempt is in the WARC),
+  ``estimated_time_to_regain_access`` when the business-use-case header gives it; the codes
+  are documented, the HTTP status that carries them (400 or 403) is [unverified]. The recorder
+  already slows down on its own when ``x-app-usage`` reaches 95 %;
 * 100 with subcode 33 / 803: the object no longer exists -> ``NotFoundError``.
 * ``is_transient: true`` (codes 1, 2: "unknown error", "service temporarily unavailable"):
   retried like a rate limit.

@@ -240,3 +240,12 @@ def test_unreadable_media_on_a_full_sweep_is_not_called_removed(scene: Scene) ->
     scene.world.corrupt(scene.ids["M3"], False)
     harvest(scene.config, SITE, full=True)
     assert _items(scene.config)[scene.ids["M1"]]["removal_state"] == "removed_upstream"
+
+
+def test_server_error_then_success(scene: Scene) -> None:
+    path = f"/v21.0/{scene.world.ig_user_id}/media"
+    scene.server.inject(path, "status_500")
+    result = harvest(scene.config, SITE)
+    assert result.status == "succeeded"
+    assert [h.fault for h in scene.server.requests_to(path)[:2]] == ["status_500", None]
+    assert scene.ids["M3"] in _items(scene.config)
