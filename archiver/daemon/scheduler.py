@@ -537,4 +537,12 @@ def status_section(app: Any) -> dict[str, Any]:
         if row is not None and row.result == "failed" and entry["backoff"] is None:
             notes.append(f"{job_id}: last run failed: {row.error}")
         jobs.append(entry)
+    upcoming = sorted((t, j) for j, t in stored if t is not None and j.startswith("harvest:"))
+    if upcoming:
+        t, j = upcoming[0]
+        notes.insert(
+            0,
+            f"daemon: {len(stored)} job(s) scheduled; next harvest {j.removeprefix('harvest:')} "
+            f"at {_iso(t)} (details: archiver status --json)",
+        )
     return {"jobs": jobs, "notes": notes}

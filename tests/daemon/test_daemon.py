@@ -322,3 +322,28 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
     assert jobs["report:monthly"]["last_run"]["result"] == "succeeded"
     assert jobs["report:monthly"]["next_run"] > datetime.now(UTC).isoformat()
     assert status["report_deliveries"][0]["ok"] is True
+
+
+def test_a_broken_config_on_sighup_keeps_the_old_one_running(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    server, _ = platform
+    config = config_for(tmp_path, server.url, (SITE, "cityofbozeman", "2s"))
+    good = config.read_text()
+    daemon = start_daemon(config)
+    notify.wait_line("READY=1")
+    config.write_text(good + "\n[daemon]\nmax_concurrent_harvests = 0\n")
+    daemon.send(signal.SIGHUP)
+    notify.wait_line("READY=1", at_least=2)
+    assert any(x.startswith("STATUS=config reload failed") for x in notify.lines())
+    before = len(runs(config, SITE, "succeeded"))
+    wait_for("harvests to continue", lambda: len(runs(config, SITE, "succeeded")) > before)
+    assert f"harvest:{SITE}" in stored_jobs(config)
+    config.write_text(good)
+    assert daemon.stop() == 0
+    human = cli(config, "status")
+    assert human.returncode == 0
+    assert "next harvest bozeman-mastodon at" in human.stderr
