@@ -26,6 +26,16 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
 
 
+def _published_updated(entry: Any) -> tuple[datetime | None, datetime | None]:
+    """Publication and *real* update time. ``entry.get("updated_parsed")`` returns the
+    publication time when there is no update (feedparser's deprecated issue-310 fallback), so
+    every RSS item looked edited at its publication time; an Atom entry whose ``updated``
+    equals ``published`` was never edited either."""
+    published = _time(entry.get("published_parsed"))
+    updated = _time(entry["updated_parsed"]) if "updated_parsed" in entry else None
+    return published, updated
+
+
 class RssConnector:
     platform: ClassVar[str] = "rss"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -58,14 +68,17 @@ class RssConnector:
         if response.status_code == 304:
             return
         feed = feedparser.parse(response.content)
-        if feed.get("bozo") and not feed.get("entries"):
+        # feedparser reads any HTML without complaint: no recognised format means no feed.
+        if not feed.get("entries") and (feed.get("bozo") or not feed.get("version")):
+            reason = feed.get("bozo_exception") or "no RSS or Atom document in the answer"
             raise MalformedResponseError(
-                f"not a readable RSS/Atom feed: {feed.get('bozo_exception')}",
+                f"not a readable RSS/Atom feed: {reason}",
                 site=self.ctx.site.id,
                 endpoint=self._url(),
                 hint="check that `account` points at the feed URL, not the news web page",
             )
         for entry in feed.entries:
+            published, updated = _published_updated(entry)
             guid = entry.get("id") or entry.get("link")
             if not guid:
                 yield Unparseable("posts", endpoint, "entry without guid/id or link", response.ref)
@@ -93,11 +106,8 @@ class RssConnector:
                 text=f"{title}\n{html_to_text(content)}".strip(),
                 html=content,
                 ref=response.ref,
-                posted_at=_time(entry.get("published_parsed"))
-                or _time(entry.get("updated_parsed")),
-                edited_at=_time(entry.get("updated_parsed"))
-                if entry.get("published_parsed")
-                else None,
+                posted_at=published or updated,
+                edited_at=updated if published and updated and updated > published else None,
                 url=entry.get("link"),
                 root_id=str(guid),
                 media=capture_media(self.ctx, media) if media else (),
