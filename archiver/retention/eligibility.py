@@ -368,8 +368,11 @@ def _extend_store_retention(
         try:
             app.storage.set_retention(res.key, until)
         except ArchiverError as exc:
-            warnings.append(f"retain-until {until} not set on bundle {res.key}: {exc}")
-            continue
+            # The store already retains it longer (e.g. the default lock at publish): that
+            # is the extend-only rule working, not a problem to report.
+            if "refusing to shorten" not in exc.message:
+                warnings.append(f"retain-until {until} not set on bundle {res.key}: {exc}")
+                continue
         with app.catalog.begin() as conn:
             conn.execute(
                 update(t.bundle_eligibility)
