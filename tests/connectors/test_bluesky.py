@@ -21,7 +21,7 @@ import structlog
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
-from archiver.errors import NotFoundError, RetriableFetchError
+from archiver.errors import MalformedResponseError, NotFoundError, RetriableFetchError
 from archiver.recorder import retry_after_seconds
 from archiver.testing import FakeServer
 from archiver.testing.bluesky import BlueskyWorld
@@ -336,3 +336,75 @@ def test_capabilities_say_what_bluesky_cannot_do() -> None:
     caps = BlueskyConnector.capabilities
     assert caps.hidden_comments and caps.follower_identities and not caps.edits
     assert any("cannot be edited" in n for n in caps.notes)
+
+
+def test_incremental_run_reads_only_the_newest_page_and_removes_nothing(tmp_path: Path) -> None:
+    w = BlueskyWorld()
+    city = w.add_actor(CITY)["did"]
+    root = w.add_post(city, "Construction updates, one reply per street:")
+    replies = [w.reply(root, city, f"Street {i} paved") for i in range(150)]
+    with FakeServer(w) as server:
+        config = write_config(tmp_path, site_toml("bsky", "bluesky", server.url, CITY))
+        harvest(config, "bsky")
+        w.delete_post(replies[0])  # old: beyond the recheck window of an incremental run
+        newest = w.add_post(city, "Paving done for the season")
+        server.clear_requests()
+        result = harvest(config, "bsky", full=False)
+        feed_calls = server.requests_to("/xrpc/app.bsky.feed.getAuthorFeed")
+    assert result.status == "succeeded" and not result.full_sweep
+    assert len(feed_calls) == 1  # caught up with the bookmark on the first page
+    got = catalog_rows(
+        config, "SELECT platform_id, removal_state FROM items WHERE record_class='posts'"
+    )
+    states = {r[0]: r[1] for r in got}
+    assert newest in states
+    assert states[replies[0]] is None  # an incremental run never claims a removal
+
+
+def test_fake_speaks_the_lexicon_shapes(bsky: World) -> None:
+    """Field names as in shared/platforms/samples/bluesky_*.json (MarshalX/atproto fixtures)."""
+    import httpx
+
+    base = f"{bsky.server.url}/xrpc"
+    feed = httpx.get(f"{base}/app.bsky.feed.getAuthorFeed", params={"actor": CITY}).json()
+    post = next(f["post"] for f in feed["feed"] if f["post"]["uri"] == bsky.ids["A"])
+    assert {"uri", "cid", "author", "record", "embed", "replyCount", "repostCount"} <= set(post)
+    assert {"likeCount", "indexedAt", "labels"} <= set(post)
+    assert {"did", "handle", "displayName", "avatar"} <= set(post["author"])
+    assert post["record"]["$type"] == "app.bsky.feed.post"
+    assert post["embed"]["$type"] == "app.bsky.embed.images#view"
+    assert {"thumb", "fullsize", "alt"} <= set(post["embed"]["images"][0])
+    thread = httpx.get(
+        f"{base}/app.bsky.feed.getPostThread", params={"uri": bsky.ids["A"], "depth": 10}
+    ).json()
+    assert thread["thread"]["$type"] == "app.bsky.feed.defs#threadViewPost"
+    reply = thread["thread"]["replies"][0]["post"]["record"]["reply"]
+    assert set(reply) == {"root", "parent"} and set(reply["root"]) == {"cid", "uri"}
+    assert thread["threadgate"]["record"]["hiddenReplies"] == [bsky.ids["C"]]
+    followers = httpx.get(f"{base}/app.bsky.graph.getFollowers", params={"actor": CITY}).json()
+    assert set(followers) >= {"subject", "followers"}
+    bad = httpx.get(f"{base}/app.bsky.actor.getProfile", params={"actor": "nobody.example"})
+    assert bad.status_code == 400
+    assert bad.json() == {"error": "InvalidRequest", "message": "Profile not found"}
+    too_many = httpx.get(
+        f"{base}/app.bsky.feed.getAuthorFeed", params={"actor": CITY, "limit": 101}
+    )
+    assert too_many.status_code == 400
+
+
+@pytest.mark.parametrize("fault", ["malformed_json", "html_error"])
+def test_broken_answers_fail_the_run_and_seal_nothing(bsky: World, fault: Any) -> None:
+    bsky.server.inject("/xrpc/app.bsky.feed.getPostThread", fault, times=10)
+    with pytest.raises((MalformedResponseError, RetriableFetchError)) as err:
+        harvest(bsky.config, "bsky")
+    expected = MalformedResponseError if fault == "malformed_json" else RetriableFetchError
+    assert isinstance(err.value, expected)
+    assert "\n" not in str(err.value) and "getPostThread" in str(err.value)
+    assert catalog_rows(bsky.config, "SELECT status FROM runs")[0][0] == "failed"
+    assert catalog_rows(bsky.config, "SELECT * FROM bundles") == []
+
+
+def test_truncated_answer_is_retried(bsky: World) -> None:
+    bsky.server.inject("/xrpc/app.bsky.feed.getAuthorFeed", "truncated")
+    assert harvest(bsky.config, "bsky").status == "succeeded"
+    assert bsky.ids["A"] in items(bsky.config)
