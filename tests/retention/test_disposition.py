@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from archiver.audit import verify
 from archiver.errors import RetentionError
 from archiver.retention import disposition as d
+from archiver.retention import tables
 from archiver.retention.confirmations import confirm
 from archiver.retention.eligibility import load_settings
 from archiver.retention.holds import add_hold, release_hold
@@ -34,7 +36,7 @@ def _stored(config: Path) -> set[str]:
         app.close()
 
 
-def _propose(config: Path, as_of: date = FAR_FUTURE) -> dict[str, object]:
+def _propose(config: Path, as_of: date = FAR_FUTURE) -> dict[str, Any]:
     app = app_for(config)
     try:
         return d.propose(app, load_settings(app.cfg), by="Rita Records", as_of=as_of)
@@ -42,10 +44,10 @@ def _propose(config: Path, as_of: date = FAR_FUTURE) -> dict[str, object]:
         app.close()
 
 
-def _approve(config: Path, batch: str, **kw: object) -> None:
+def _approve(config: Path, batch: str, **kw: Any) -> None:
     app = app_for(config)
     try:
-        d.approve(app, batch_id=batch, by="Mia Mayor", title="City Manager", **kw)  # type: ignore[arg-type]
+        d.approve(app, batch_id=batch, by="Mia Mayor", title="City Manager", **kw)
     finally:
         app.close()
 
@@ -66,7 +68,7 @@ def test_approved_batch_executes_once_with_tombstones_and_rm88(
     batch = _propose(config)
     bid = str(batch["id"])
     assert batch["path"] == "RM88" and batch["status"] == "proposed"
-    keys = {b["key"] for b in batch["bundles"]}  # type: ignore[attr-defined]
+    keys = {b["key"] for b in batch["bundles"]}
     assert keys == before
     _approve(config, bid, authority="Commission Resolution 5555")
     with pytest.raises(RetentionError, match="already approved"):
@@ -176,19 +178,19 @@ def test_crash_between_delete_and_tombstone_resumes(make_archive: ArchiveFactory
     batch = _propose(config)
     bid = str(batch["id"])
     _approve(config, bid)
-    victim = batch["bundles"][0]  # type: ignore[index]
+    victim = batch["bundles"][0]
     # Reproduce the state a crash leaves: intent row written, bytes deleted, no tombstone.
     app = app_for(config)
     try:
         with app.catalog.begin() as conn:
             conn.execute(
-                d.t.batch_bundles.update()
-                .where(d.t.batch_bundles.c.bundle_id == victim["bundle_id"])
+                tables.batch_bundles.update()
+                .where(tables.batch_bundles.c.bundle_id == victim["bundle_id"])
                 .values(state="executing")
             )
             conn.execute(
-                d.t.disposition_batches.update()
-                .where(d.t.disposition_batches.c.id == bid)
+                tables.disposition_batches.update()
+                .where(tables.disposition_batches.c.id == bid)
                 .values(status="executing")
             )
         app.storage.delete(victim["key"])
@@ -200,7 +202,7 @@ def test_crash_between_delete_and_tombstone_resumes(make_archive: ArchiveFactory
         config, "SELECT * FROM tombstones WHERE bundle_id = ?", (victim["bundle_id"],)
     )
     assert len(tomb) == 1
-    assert len(catalog_rows(config, "SELECT * FROM tombstones")) == len(batch["bundles"])  # type: ignore[arg-type]
+    assert len(catalog_rows(config, "SELECT * FROM tombstones")) == len(batch["bundles"])
 
 
 def test_rm60_path_needs_subcommittee_date_and_unverified_needs_confirmation(
@@ -221,7 +223,7 @@ def test_rm60_path_needs_subcommittee_date_and_unverified_needs_confirmation(
     batch = _propose(config)
     bid = str(batch["id"])
     assert batch["path"] == "RM60"
-    assert [r["form"] for r in batch["records"]] == ["RM60"]  # type: ignore[index]
+    assert [r["form"] for r in batch["records"]] == ["RM60"]
     with pytest.raises(RetentionError, match="rm60-approved"):
         _approve(config, bid)
     _approve(config, bid, rm60_approved=date(2030, 6, 1))
