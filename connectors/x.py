@@ -24,7 +24,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from archiver.errors import AuthError, MalformedResponseError, NotFoundError
+from archiver.errors import (
+    AuthError,
+    MalformedResponseError,
+    NotFoundError,
+    RetriableFetchError,
+)
 from archiver.model import (
     Author,
     BookmarkUpdate,
@@ -349,17 +354,32 @@ class XConnector:
         token: str | None = None
         tokens: set[str] = set()
         found: list[Item] = []
+        complete = True
         while True:
             query = dict(params)
             if token:
                 query["next_token"] = token
-            page = self._get(
-                f"{self.api}/tweets/search/{kind}",
-                params=query,
-                record_class="comments",
-                endpoint=endpoint,
-                ok_statuses=(403,),
-            )
+            try:
+                page = self._get(
+                    f"{self.api}/tweets/search/{kind}",
+                    params=query,
+                    record_class="comments",
+                    endpoint=endpoint,
+                    ok_statuses=(403,),
+                )
+            except RetriableFetchError as exc:
+                if exc.status != 429:
+                    raise
+                # Search has its own, small rate limit: losing replies must not lose the
+                # posts and followers of this run.
+                self.search_refused = True
+                complete = False
+                yield Degradation(
+                    "replies",
+                    f"{endpoint} stayed rate-limited ({exc.message}); the remaining "
+                    "conversations were not searched this run",
+                )
+                break
             if page.status_code == 403:
                 refusal = tier_refusal(page)
                 if refusal is None:
@@ -386,6 +406,7 @@ class XConnector:
             for tweet in data.get("data") or []:
                 item = self._item(tweet, includes, page.ref, endpoint, root_id=post.platform_id)
                 if isinstance(item, Unparseable):
+                    complete = False  # an unreadable reply must not be taken for a deleted one
                     yield item
                     continue
                 found.append(item)
@@ -402,7 +423,7 @@ class XConnector:
             yield _with_media(item, capture_media(self.ctx, list(item.media)))
         posted = post.posted_at or snowflake_time(post.platform_id)
         horizon = datetime.now(UTC) - timedelta(days=RECENT_SEARCH_DAYS, hours=-1)
-        if self.full_archive or (posted is not None and posted >= horizon):
+        if complete and (self.full_archive or (posted is not None and posted >= horizon)):
             yield Sweep("comments", post.platform_id)
 
     # -- followers ----------------------------------------------------------------------------

@@ -151,6 +151,7 @@ class YouTubeConnector:
         self.moderation = bool(options.get("moderation", False))
         self.channel_id = ""
         self.comments_disabled: set[str] = set()
+        self.moderation_refused = False
         if self.auth == "key":
             # The harvester sends ``Bearer <token_env>``; Google rejects an API key sent that
             # way, so the key travels only as ``key=`` (redacted in the WARC by the recorder).
@@ -407,8 +408,9 @@ class YouTubeConnector:
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, video_id: str) -> Iterator[HarvestRecord]:
         statuses = ["published"]
-        if self.moderation and self.auth == "oauth":
+        if self.moderation and self.auth == "oauth" and not self.moderation_refused:
             statuses += ["heldForReview", "likelySpam"]
+        complete = True
         for status in statuses:
             token: str | None = None
             tokens: set[str] = set()
@@ -423,30 +425,47 @@ class YouTubeConnector:
                     params["moderationStatus"] = status
                 if token:
                     params["pageToken"] = token
+                allow = {"commentsDisabled", "videoNotFound"}
+                if status != "published":
+                    allow |= {"forbidden", "insufficientPermissions"}
                 page, refusal = self._get(
                     "commentThreads",
                     params,
                     record_class="comments",
                     endpoint=EP_THREADS,
-                    allow=frozenset({"commentsDisabled", "videoNotFound"}),
+                    allow=frozenset(allow),
                 )
                 if refusal == "commentsDisabled":
                     self.comments_disabled.add(video_id)  # not an error: nothing to archive
                     return
-                if refusal:
+                if refusal == "videoNotFound":
                     return  # the video went away between listing and reading; no sweep
+                if refusal:
+                    # The token is not the channel owner's (or lacks youtube.force-ssl).
+                    self.moderation_refused = True
+                    yield Degradation(
+                        "hidden_comments",
+                        f"{EP_THREADS} with moderationStatus={status} was refused "
+                        f"({google_error(page.content)[1]}); held and spam comments were not "
+                        "captured",
+                    )
+                    return  # no sweep: hidden comments captured earlier were not re-checked
                 data = page.json()
                 threads = data.get("items") if isinstance(data, dict) else None
                 if not isinstance(threads, list):
                     yield Unparseable("comments", EP_THREADS, "expected an items list", page.ref)
                     return
                 for thread in threads:
-                    yield from self._thread(thread, video_id, status, page.ref)
+                    for record in self._thread(thread, video_id, status, page.ref):
+                        complete = complete and not isinstance(record, Unparseable)
+                        yield record
                 token = data.get("nextPageToken")
                 if not isinstance(token, str) or not token or token in tokens:
                     break
                 tokens.add(token)
-        yield Sweep("comments", video_id)
+        moderated_run = not self.moderation or self.auth != "oauth" or not self.moderation_refused
+        if complete and moderated_run:
+            yield Sweep("comments", video_id)
 
     def _thread(
         self, thread: Any, video_id: str, status: str, ref: WarcRef
@@ -540,8 +559,33 @@ class YouTubeConnector:
     # -- subscribers --------------------------------------------------------------------------
     def _subscribers(self, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
         if self.auth == "oauth":
-            yield from self._subscriber_list()
-            return
+            # mySubscribers answers for whoever owns the token: make sure that is this channel.
+            mine, _ = self._get(
+                "channels",
+                {"part": "id", "mine": "true"},
+                record_class="followers",
+                endpoint=EP_CHANNELS,
+            )
+            data = mine.json()
+            owned = [
+                str(c.get("id"))
+                for c in (data.get("items") or [] if isinstance(data, dict) else [])
+                if isinstance(c, dict)
+            ]
+            if self.channel_id in owned:
+                yield from self._subscriber_list()
+                return
+            yield Degradation(
+                "follower_identities",
+                f"the OAuth token belongs to channel {', '.join(owned) or '(none)'}, not "
+                f"{self.channel_id}; subscribers were not listed, only the public count recorded",
+            )
+        yield from self._subscriber_count(
+            "subscriber identities need the channel owner's OAuth token; "
+            "YouTube rounds the public count to three significant figures"
+        )
+
+    def _subscriber_count(self, note: str) -> Iterator[HarvestRecord]:
         response, _ = self._get(
             "channels",
             {"part": "statistics", "id": self.channel_id},
@@ -565,13 +609,7 @@ class YouTubeConnector:
         except (TypeError, ValueError):
             yield Unparseable("followers", EP_CHANNELS, "unreadable subscriberCount", response.ref)
             return
-        yield FollowerCount(
-            count,
-            response.ref,
-            identities_available=False,
-            note="an API key cannot list subscribers (only the owner's OAuth token can); "
-            "YouTube rounds the public count to three significant figures",
-        )
+        yield FollowerCount(count, response.ref, identities_available=False, note=note)
 
     def _subscriber_list(self) -> Iterator[HarvestRecord]:
         token: str | None = None
@@ -586,9 +624,21 @@ class YouTubeConnector:
             }
             if token:
                 params["pageToken"] = token
-            page, _ = self._get(
-                "subscriptions", params, record_class="followers", endpoint=EP_SUBSCRIPTIONS
+            page, refusal = self._get(
+                "subscriptions",
+                params,
+                record_class="followers",
+                endpoint=EP_SUBSCRIPTIONS,
+                allow=frozenset({"subscriptionForbidden", "forbidden", "insufficientPermissions"}),
             )
+            if refusal:
+                yield Degradation(
+                    "follower_identities",
+                    f"{EP_SUBSCRIPTIONS} refused ({google_error(page.content)[1]}); only the "
+                    "public count was recorded",
+                )
+                yield from self._subscriber_count(f"subscriber list refused: {refusal}")
+                return
             last_ref = page.ref
             data = page.json()
             subs = data.get("items") if isinstance(data, dict) else None

@@ -475,7 +475,12 @@ class YouTubeWorld:
     def _channels_list(self, query: dict[str, list[str]], base: str, owner: bool) -> FakeResponse:
         parts = _set(query, "part")
         found: list[_Channel] = []
-        if _q(query, "id"):
+        if _q(query, "mine") == "true":
+            if not owner:
+                return _google_error(401, "Login Required.", "required", status="UNAUTHENTICATED")
+            if self.owner_channel in self._channels:
+                found = [self._channels[self.owner_channel]]
+        elif _q(query, "id"):
             found = [self._channels[c] for c in _set(query, "id") if c in self._channels]
         elif _q(query, "forHandle"):
             want = (_q(query, "forHandle") or "").lstrip("@").lower()

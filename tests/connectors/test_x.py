@@ -162,6 +162,17 @@ def test_search_tier_refusal_is_a_degradation_not_a_failure(scene: Scene) -> Non
     assert len(scene.server.requests_to("/2/tweets/search")) == 1  # asked once, not per post
 
 
+def test_search_rate_limit_storm_degrades_replies_but_keeps_the_run(scene: Scene) -> None:
+    scene.world.rate_limit_next("/2/tweets/search", times=50)
+    result = harvest(scene.config, SITE, full=True)
+    assert result.status == "succeeded"
+    degr = catalog_rows(scene.config, "SELECT capability, reason FROM degradations")
+    assert [d["capability"] for d in degr] == ["replies", "follower_identities"]
+    assert "rate" in degr[0]["reason"]
+    assert len(_items(scene.config, "posts")) == 4
+    assert len(scene.server.requests_to("/2/tweets/search")) == 3  # one post's attempts only
+
+
 def test_replies_older_than_the_search_window_are_not_marked_removed(
     scene: Scene, tmp_path: Path
 ) -> None:

@@ -151,9 +151,28 @@ def test_api_key_mode_records_count_only_and_no_held_comments(scene: Scene) -> N
     assert all("authorization" not in r.headers for r in scene.server.requests)
     snap = catalog_rows(config, "SELECT count, identities, note FROM follower_snapshots")
     assert [(s["count"], s["identities"]) for s in snap] == [(3, 0)]
-    assert "API key cannot list subscribers" in snap[0]["note"]
+    assert "owner's OAuth token" in snap[0]["note"]
     caps = [r["capability"] for r in catalog_rows(config, "SELECT * FROM degradations")]
     assert caps == ["hidden_comments"]
+
+
+def test_oauth_token_of_another_channel_degrades_instead_of_misfiling(scene: Scene) -> None:
+    """A token for the wrong channel must not file someone else's subscribers, and a refused
+    moderation listing must not make earlier held comments look deleted."""
+    config = scene.config(auth="oauth", moderation=True)
+    harvest(config, SITE, full=True)
+    scene.world.owner_channel = scene.ids["maria"]
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    degr = catalog_rows(config, "SELECT capability, reason FROM degradations ORDER BY id")
+    assert [d["capability"] for d in degr] == ["hidden_comments", "follower_identities"]
+    assert scene.ids["maria"] in degr[1]["reason"]
+    comments = _items(config, "comments")
+    assert comments[scene.ids["H"]]["removal_state"] == "hidden_upstream"
+    assert comments[scene.ids["T1"]]["removal_state"] is None
+    followers = catalog_rows(config, "SELECT * FROM followers WHERE unfollowed_at IS NULL")
+    assert len(followers) == 3  # nobody unfollowed on the strength of a wrong list
+    snap = catalog_rows(config, "SELECT count, identities FROM follower_snapshots ORDER BY id")
+    assert [(s["count"], s["identities"]) for s in snap] == [(3, 1), (3, 0)]
 
 
 def test_hidden_subscriber_count_is_a_degradation(scene: Scene) -> None:
