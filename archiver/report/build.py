@@ -62,6 +62,7 @@ log = structlog.get_logger(__name__)
 HISTORY_MONTHS = 12
 COMMENT_KINDS = ("comment", "reply")
 REMOVAL_EVENTS = ("removed_upstream", "hidden_upstream")
+_PENDING_BATCH = ("proposed", "pending", "awaiting_approval")
 
 report_deliveries = Table(
     "report_deliveries",
@@ -283,7 +284,16 @@ def _disposition(conn: Connection, today: date) -> DispositionSection | None:
         select(func.count()).where(s.bundles.c.eligible_on.is_not(None))
     ).scalar()
     batches_t = _reflect(conn, "disposition_batches")
-    if not computed and batches_t is None:
+    pending = 0
+    if batches_t is not None and "status" in batches_t.c:
+        pending = int(
+            conn.execute(
+                select(func.count()).where(batches_t.c.status.in_(_PENDING_BATCH))
+            ).scalar()
+            or 0
+        )
+    if not computed and not pending:
+        # No dates and nothing proposed: "none due" would be a guess, so say "not yet available".
         return None
     windows: list[list[DueLine]] = [[], [], []]
     if computed:
@@ -315,9 +325,7 @@ def _disposition(conn: Connection, today: date) -> DispositionSection | None:
         status_col = next((c for c in ("status", "state") if c in batches_t.c), None)
         q = select(batches_t)
         if status_col is not None:
-            q = q.where(
-                batches_t.c[status_col].in_(("proposed", "pending", "awaiting_approval", "draft"))
-            )
+            q = q.where(batches_t.c[status_col].in_(_PENDING_BATCH))
         for row in conn.execute(q).mappings():
             awaiting.append(
                 BatchLine(
@@ -329,7 +337,12 @@ def _disposition(conn: Connection, today: date) -> DispositionSection | None:
                     needs=str(_col(row, "needs", "approver", "requires") or "City Clerk"),
                 )
             )
-    return DispositionSection(windows[0], windows[1], windows[2], awaiting, [])
+    flags = (
+        []
+        if computed
+        else ["Eligibility dates have not been computed yet; the due lists above are not final."]
+    )
+    return DispositionSection(windows[0], windows[1], windows[2], awaiting, flags)
 
 
 def _holds(conn: Connection) -> list[HoldLine] | None:

@@ -118,6 +118,26 @@ def test_figures_from_a_real_archive(tmp_path: Path) -> None:
         history = capture_history(app, this_month())
         assert len(history) == 11 and history[earlier] == {}
 
+        # Once the retention refresh has dated bundles, they fall into the 30/60/90-day windows.
+        from sqlalchemy import update
+
+        from archiver.catalog import schema
+
+        today = data.generated_at.date()
+        ids = [b["id"] for b in app.catalog.bundles(site_id=SITE)]
+        with app.catalog.begin() as conn:
+            for bid, days in zip(ids, (10, 45, 80, 400), strict=False):
+                conn.execute(
+                    update(schema.bundles)
+                    .where(schema.bundles.c.id == bid)
+                    .values(eligible_on=(today + timedelta(days=days)).isoformat())
+                )
+        data = build_report_data(app, this_month())
+        assert data.disposition is not None
+        assert [d.bundle_id for d in data.disposition.due_30] == ids[:1]
+        assert [d.bundle_id for d in data.disposition.due_60] == ids[1:2]
+        assert [d.bundle_id for d in data.disposition.due_90] == ids[2:3]
+
         text = render_text(data)
         assert "bozeman-mastodon" in text or "cityofbozeman" in text
     finally:
