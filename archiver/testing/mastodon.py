@@ -9,6 +9,8 @@ take one lock.
 
 from __future__ import annotations
 
+import bisect
+
 import hashlib
 import html
 import re
@@ -703,7 +705,12 @@ class MastodonWorld:
         max_id, since_id, min_id = (_int(_q(query, k)) for k in ("max_id", "since_id", "min_id"))
 
         cands: list[_Status] = []
-        for sid in reversed(acc.status_ids):
+        # Ids ascend: start below max_id with a bisect so deep pages cost O(page), not O(n).
+        end = bisect.bisect_left(acc.status_ids, max_id) if max_id is not None else None
+        want = None if min_id is not None else limit
+        for sid in reversed(acc.status_ids[:end]):
+            if want is not None and len(cands) >= want:
+                break
             st = self._statuses[sid]
             if not self._visible(st, authed):
                 continue
@@ -742,7 +749,12 @@ class MastodonWorld:
         max_id, since_id = _int(_q(query, "max_id")), _int(_q(query, "since_id"))
         page: list[_Follow] = []
         if limit:
-            for f in reversed(self._follows):
+            end = (
+                bisect.bisect_left(self._follows, max_id, key=lambda f: f.id)
+                if max_id is not None
+                else len(self._follows)
+            )
+            for f in reversed(self._follows[:end]):
                 if not f.active or f.target_id != acc.id:
                     continue
                 if max_id is not None and f.id >= max_id:
