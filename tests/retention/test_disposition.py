@@ -8,7 +8,7 @@ record exists as HTML and PDF and in the catalog.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from archiver.retention import tables
 from archiver.retention.confirmations import confirm
 from archiver.retention.eligibility import load_settings
 from archiver.retention.holds import add_hold, release_hold
+from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows
 from tests.retention import test_eligibility as base
 from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
@@ -228,3 +229,56 @@ def test_rm60_path_needs_subcommittee_date_and_unverified_needs_confirmation(
         _approve(config, bid)
     _approve(config, bid, rm60_approved=date(2030, 6, 1))
     assert _execute(config, bid).status == "executed"
+
+
+def test_records_over_fifty_years_wait_for_the_offer(
+    make_archive: ArchiveFactory, world: tuple[MastodonWorld, str]
+) -> None:
+    w, city = world
+    old = w.add_account("oldtimer", "Old Timer")
+    w.post_status(
+        str(old["id"]),
+        "Remember the 1970 flood on Main Street",
+        in_reply_to_id=w.status_ids(city)[0],
+        created_at=datetime(1970, 5, 1, 12, 0, tzinfo=UTC),
+    )
+    config = make_archive()
+    old_bundles = {
+        r["bundle_id"]
+        for r in catalog_rows(
+            config,
+            "SELECT v.bundle_id FROM item_versions v JOIN items i ON i.id = v.item_id "
+            "WHERE i.posted_at < '1971'",
+        )
+    }
+    assert old_bundles
+    batch = _propose(config)
+    bid = str(batch["id"])
+    flagged = {b["bundle_id"] for b in batch["bundles"] if b["oldest_record_at"] < "1971"}
+    assert flagged == old_bundles
+    _approve(config, bid)
+    first = _execute(config, bid)
+    assert set(first.waiting) == old_bundles and first.status == "executing"
+    assert all("MCA 2-6-1205" in why for why in first.waiting.values())
+    keys = {b["key"] for b in batch["bundles"] if b["bundle_id"] in old_bundles}
+    assert keys <= _stored(config)
+    app = app_for(config)
+    try:
+        d.offer(
+            app,
+            batch_id=bid,
+            to="Montana Historical Society",
+            notified=date(2030, 12, 20),
+            by="Rita",
+        )
+    finally:
+        app.close()
+    second = _execute(config, bid)  # FAR_FUTURE is 12 days after the notice: still waiting
+    assert set(second.waiting) == old_bundles and "notice runs until 2031-01-19" in next(
+        iter(second.waiting.values())
+    )
+    assert keys <= _stored(config)
+    third = _execute(config, bid, today=date(2031, 1, 19))
+    assert set(third.disposed) == old_bundles and third.status == "executed"
+    assert not keys & _stored(config)
+    assert len(catalog_rows(config, "SELECT * FROM disposal_records WHERE form = 'RM88'")) == 1
