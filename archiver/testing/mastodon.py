@@ -10,7 +10,6 @@ take one lock.
 from __future__ import annotations
 
 import bisect
-
 import hashlib
 import html
 import re
