@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -50,7 +51,7 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 
 def _warn(warnings: list[str]) -> None:
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -125,7 +126,7 @@ def schedules_show(
         print_json(data)
         return
     for k, v in data.items():
-        console.print(f"[bold]{k}:[/] {v}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]{k}:[/] {escape(str(v))}", highlight=False, soft_wrap=True)
 
 
 @schedules_app.command("check")
@@ -171,7 +172,7 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
         )
     else:
         for p in problems:
-            err_console.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(p)}", highlight=False, soft_wrap=True)
         for u in unverified:
             state = (
                 f"confirmed by {u['confirmed_by']} on {u['confirmed_at'][:10]}"
@@ -290,7 +291,7 @@ def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
             ", ".join(r["schedule_items"]),
             r["disposal"],
             str(r["record_count"]),
-            "; ".join(flags),
+            escape("; ".join(flags)),
         )
     return table
 
@@ -405,7 +406,7 @@ def disposition_execute(
         return
     console.print(f"batch {batch}: {len(r.disposed)} bundle(s) disposed, status {r.status}")
     for bid, why in {**r.skipped, **r.waiting}.items():
-        console.print(f"  kept {bid}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"  kept {bid}: {escape(why)}", highlight=False, soft_wrap=True)
     for path in r.records:
         console.print(f"disposal record: {path}")
 
@@ -445,7 +446,7 @@ def disposition_show(
         return
     console.print(f"{b['id']}: {b['status']} ({b['path']}), totals {b['totals']}")
     for r in b["bundles"]:
-        console.print(f"  {r['key']}  {r['state']}  {r['note'] or ''}", highlight=False)
+        console.print(f"  {r['key']}  {r['state']}  {escape(r['note'] or '')}", highlight=False)
     for rec in b["records"]:
         console.print(f"  {rec['form']}: {rec['pdf_path']}", highlight=False)
 
@@ -533,7 +534,7 @@ def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) 
     else:
         for p in report.problems:
             err_console.print(
-                f"[bold red]audit log:[/] seq {p.seq}: {p.kind}: {p.reason}",
+                f"[bold red]audit log:[/] seq {p.seq}: {p.kind}: {escape(p.reason)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -560,7 +561,12 @@ def audit_log_cmd(
     table = Table("seq", "at", "actor", "action", "subject", "details")
     for r in rows:
         table.add_row(
-            str(r["seq"]), r["at"][:19], r["actor"], r["action"], r["subject"], r["details"]
+            str(r["seq"]),
+            r["at"][:19],
+            escape(r["actor"]),
+            r["action"],
+            escape(r["subject"]),
+            escape(r["details"]),
         )
     console.print(table)
 

@@ -100,6 +100,11 @@ def due(
     today = _today(settings)
     as_of = as_of or today
     results, warnings = compute_eligibility(app, settings, today=today)
+    if settings.mapping is None:
+        warnings.append(
+            f"{settings.mapping_problem}: nothing is eligible until the records manager maps "
+            "every record class (see retention_schedules/mapping.example.toml)"
+        )
     held = held_bundles(app)
     warnings += sync_store_holds(app, held)
     with app.catalog.begin() as conn:
