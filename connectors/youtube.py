@@ -327,7 +327,10 @@ class YouTubeConnector:
     def _video_details(self, ids: list[str], channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
         response, _ = self._get(
             "videos",
-            {"part": "snippet,statistics,status", "id": ",".join(ids[:50]), "maxResults": 50},
+            {
+                "part": "snippet,statistics,status",
+                "id": ",".join(ids[:50]),
+            },  # no maxResults with id
             record_class="posts",
             endpoint=EP_VIDEOS,
         )

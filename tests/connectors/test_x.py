@@ -129,6 +129,28 @@ def test_incremental_run_sees_an_edit_through_the_since_id_bookmark(scene: Scene
     assert len(posts) == 4
 
 
+def test_without_a_recheck_window_the_since_id_goes_to_x(scene: Scene, tmp_path: Path) -> None:
+    toml = site_toml(SITE, "x", scene.server.url, "cityofbozeman", token_env="X_TOKEN")
+    write_config(tmp_path, toml + "recheck_recent = 0\n")
+    harvest(scene.config, SITE, full=True)
+    newest = catalog_rows(scene.config, "SELECT value FROM bookmarks WHERE key = 'since_id'")
+    assert newest[0]["value"] == scene.ids["D"]  # the city's newest post
+    new = scene.world.post(scene.ids["city"], "Leaf pickup starts Monday.")
+    scene.server.clear_requests()
+    harvest(scene.config, SITE, full=False)
+    timeline = scene.server.requests_to(f"/2/users/{scene.ids['city']}/tweets")
+    assert [r.query.get("since_id") for r in timeline] == [[scene.ids["D"]]]
+    assert new in _items(scene.config, "posts")
+
+
+def test_registry_serves_the_connector() -> None:
+    from connectors.registry import get_connector
+    from connectors.x import XConnector
+
+    assert get_connector("x") is XConnector
+    assert XConnector.capabilities.edits and not XConnector.capabilities.follower_identities
+
+
 def test_follower_tier_refusal_keeps_the_count_and_the_run(scene: Scene) -> None:
     result = harvest(scene.config, SITE, full=True)
     assert result.status == "succeeded"

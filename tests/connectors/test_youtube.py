@@ -268,3 +268,11 @@ def test_malformed_video_is_counted_not_fatal(scene: Scene) -> None:
     assert [b["endpoint"] for b in bad] == ["GET /youtube/v3/videos"]
     assert "publishedAt" in bad[0]["reason"]
     assert len(_items(config, "posts")) == 3
+
+
+def test_registry_serves_the_connector() -> None:
+    from connectors.registry import get_connector
+    from connectors.youtube import YouTubeConnector
+
+    assert get_connector("youtube") is YouTubeConnector
+    assert any("cannot be downloaded" in n for n in YouTubeConnector.capabilities.notes)
