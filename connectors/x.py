@@ -185,6 +185,7 @@ class XConnector:
             params["since_id"] = since  # nothing to re-check: let X skip what we have
         newest = 0
         seen = 0
+        unreadable = 0
         complete = True
         token: str | None = None
         tokens: set[str] = set()
@@ -215,6 +216,7 @@ class XConnector:
             for tweet in tweets:
                 item = self._item(tweet, includes, page.ref, EP_TWEETS)
                 if isinstance(item, Unparseable):
+                    unreadable += 1
                     yield item
                     continue
                 seen += 1
@@ -233,7 +235,14 @@ class XConnector:
                 break
             tokens.add(token)
         if self.ctx.full_sweep and complete:
-            if seen < TIMELINE_CAP:
+            if unreadable:
+                # An unreadable post is not a deleted one; without its id no sweep is safe.
+                yield Degradation(
+                    "deletion_detection",
+                    f"{unreadable} posts could not be read; posts were not checked for "
+                    "deletion this run",
+                )
+            elif seen + unreadable < TIMELINE_CAP:
                 yield Sweep("posts", "account")
             else:
                 yield Degradation(

@@ -271,6 +271,7 @@ class YouTubeConnector:
         window = self.ctx.site.recheck_recent
         newest = since
         seen = 0
+        unreadable = 0
         complete = True
         token: str | None = None
         tokens: set[str] = set()
@@ -295,6 +296,7 @@ class YouTubeConnector:
                 details = entry.get("contentDetails") if isinstance(entry, dict) else None
                 vid = details.get("videoId") if isinstance(details, dict) else None
                 if not isinstance(vid, str) or not vid:
+                    unreadable += 1
                     yield Unparseable(
                         "posts", EP_PLAYLIST, "playlist item without a videoId", page.ref
                     )
@@ -310,6 +312,8 @@ class YouTubeConnector:
                 for record in self._video_details(ids, channel):
                     if isinstance(record, Item) and record.kind == "post":
                         seen += 1
+                    elif isinstance(record, Unparseable) and record.record_class == "posts":
+                        unreadable += 1
                     yield record
             token = data.get("nextPageToken")
             caught_up = since is not None and oldest_on_page is not None and oldest_on_page <= since
@@ -320,7 +324,15 @@ class YouTubeConnector:
                 break
             tokens.add(token)
         if self.ctx.full_sweep and complete:
-            yield Sweep("posts", "account")
+            if unreadable:
+                # An unreadable video is not a deleted one; without its id no sweep is safe.
+                yield Degradation(
+                    "deletion_detection",
+                    f"{unreadable} uploads could not be read; videos were not checked for "
+                    "deletion this run",
+                )
+            else:
+                yield Sweep("posts", "account")
         if newest is not None:
             yield BookmarkUpdate("newest_video", newest.isoformat())
 

@@ -269,6 +269,8 @@ def test_malformed_entry_is_counted_not_fatal(scene: Scene) -> None:
     bad = catalog_rows(scene.config, "SELECT endpoint, reason FROM unparseable")
     assert len(bad) == 2 and {b["endpoint"] for b in bad} == {"GET /2/users/:id/tweets"}
     assert len(_items(scene.config, "posts")) == 4
+    caps = {r["capability"] for r in catalog_rows(scene.config, "SELECT * FROM degradations")}
+    assert "deletion_detection" in caps  # no sweep while a post could not be identified
 
 
 def test_unknown_account_is_a_clear_error(scene: Scene, tmp_path: Path) -> None:

@@ -268,6 +268,8 @@ def test_malformed_video_is_counted_not_fatal(scene: Scene) -> None:
     assert [b["endpoint"] for b in bad] == ["GET /youtube/v3/videos"]
     assert "publishedAt" in bad[0]["reason"]
     assert len(_items(config, "posts")) == 3
+    caps = [r["capability"] for r in catalog_rows(config, "SELECT * FROM degradations")]
+    assert caps == ["deletion_detection"]  # no sweep while an upload could not be read
 
 
 def test_registry_serves_the_connector() -> None:
