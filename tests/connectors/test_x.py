@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import AuthError, NotFoundError
+from archiver.errors import AuthError, MalformedResponseError, NotFoundError
 from archiver.testing.server import FakeServer
 from archiver.testing.x import XWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
@@ -259,6 +259,16 @@ def test_server_error_is_retried(scene: Scene) -> None:
     scene.server.inject(f"/2/users/{scene.ids['city']}/tweets", "status_500")
     assert harvest(scene.config, SITE, full=True).status == "succeeded"
     assert len(_items(scene.config, "posts")) == 4
+
+
+def test_malformed_page_fails_the_run_with_one_line(scene: Scene) -> None:
+    scene.server.inject(f"/2/users/{scene.ids['city']}/tweets", "malformed_json")
+    with pytest.raises(MalformedResponseError) as err:
+        harvest(scene.config, SITE, full=True)
+    assert "\n" not in str(err.value)
+    assert SITE in str(err.value) and "GET /2/users/:id/tweets" in str(err.value)
+    runs = catalog_rows(scene.config, "SELECT status, error_kind FROM runs")
+    assert [(r["status"], r["error_kind"]) for r in runs] == [("failed", "MalformedResponseError")]
 
 
 def test_malformed_entry_is_counted_not_fatal(scene: Scene) -> None:

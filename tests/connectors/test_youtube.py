@@ -258,6 +258,13 @@ def test_rate_limit_429_then_success(scene: Scene) -> None:
     assert len(_items(config, "posts")) == 3
 
 
+def test_proxy_error_page_is_retried(scene: Scene) -> None:
+    config = scene.config()
+    scene.server.inject("/youtube/v3/commentThreads", "html_error")
+    assert harvest(config, SITE, full=True).status == "succeeded"
+    assert scene.ids["T1"] in _items(config, "comments")
+
+
 def test_malformed_video_is_counted_not_fatal(scene: Scene) -> None:
     config = scene.config()
     scene.world.add_raw_video(
