@@ -76,6 +76,8 @@ class BlueskyConnector:
             "Replies from accounts in a block relation show as blockedPost with no content.",
             "Videos are HLS streams: the playlist address is recorded, the video is not downloaded.",
             "Likes and reposts by others are counts only.",
+            "Threads are read to depth 1000, the API's maximum.",
+            "createdAt is set by the posting app; the AppView's indexedAt is kept alongside.",
         ),
     )
 
@@ -190,7 +192,8 @@ class BlueskyConnector:
     def _walk_thread(self, entry: Any) -> bool:
         """Top-level posts and the city's replies in other people's threads have threads of
         their own to walk; reposts and replies inside the city's own threads do not."""
-        if entry.get("reason") is not None:
+        reason = entry.get("reason")
+        if isinstance(reason, dict) and reason.get("$type") == "app.bsky.feed.defs#reasonRepost":
             return False
         reply = (entry["post"].get("record") or {}).get("reply")
         if not isinstance(reply, dict):
