@@ -12,6 +12,7 @@ half-sealed is ever published) and the process exits 0.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
@@ -36,6 +37,30 @@ log = structlog.get_logger(__name__)
 
 ABANDON_WAIT_SECONDS = 60.0
 """After the grace period, how long abandoning harvests get to discard staging and return."""
+
+
+class _StructlogBridge(logging.Handler):
+    """APScheduler logs through the standard library; send it on as structlog JSON lines.
+
+    Otherwise its warnings (a missed run, an instance still running) would be the only
+    plain-text lines in a journal that is otherwise one JSON object per line.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = record.levelname.lower()
+            getattr(log, level if level in ("debug", "info", "warning", "error") else "error")(
+                "scheduler_message", logger=record.name, message=record.getMessage()
+            )
+        except Exception:  # a log line must never take a job down
+            self.handleError(record)
+
+
+def _bridge_scheduler_logs() -> None:
+    logger = logging.getLogger("apscheduler")
+    logger.handlers[:] = [_StructlogBridge()]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 class Daemon:
@@ -155,6 +180,7 @@ class Daemon:
     # -- main loop ----------------------------------------------------------------------------
     def run(self) -> int:
         self._install_signals()
+        _bridge_scheduler_logs()
         self.start()
         interval = self.notifier.watchdog_interval()
         tick = 1.0 if interval is None else max(0.05, min(interval / 2, 1.0))

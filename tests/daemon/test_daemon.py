@@ -101,7 +101,9 @@ def test_ready_watchdog_harvests_and_sigterm_mid_harvest_leaves_nothing_half_sea
         (f"harvest:{SITE}",),
     )
     assert job[0]["result"] == "abandoned"
-    lines = [json.loads(x) for x in daemon.log().splitlines() if x.startswith("{")]
+    text_lines = [x for x in daemon.log().splitlines() if x.strip()]
+    assert all(x.startswith("{") for x in text_lines), "every log line must be JSON"
+    lines = [json.loads(x) for x in text_lines]
     harvest_lines = [x for x in lines if x["event"] in ("harvest_started", "bundle_published")]
     assert harvest_lines and all(x.get("site") == SITE and x.get("run") for x in harvest_lines)
     assert all(x.get("bundle") for x in harvest_lines if x["event"] == "bundle_published")
@@ -347,3 +349,45 @@ def test_a_broken_config_on_sighup_keeps_the_old_one_running(
     human = cli(config, "status")
     assert human.returncode == 0
     assert "next harvest bozeman-mastodon at" in human.stderr
+
+
+def test_daemon_on_a_postgresql_catalog(
+    tmp_path: Path,
+    pg_url: str,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    server, _ = platform
+    config = write_config(
+        tmp_path,
+        site_toml(SITE, "mastodon", server.url, "cityofbozeman", extra='interval = "2s"'),
+        catalog_url=pg_url,
+    )
+    engine = create_engine(pg_url)
+
+    def pg(sql: str) -> list[Any]:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)).all())
+
+    try:
+        daemon = start_daemon(config)
+        notify.wait_line("READY=1")
+        wait_for(
+            "a harvest into PostgreSQL",
+            lambda: pg(f"SELECT 1 FROM runs WHERE site_id = '{SITE}' AND status = 'succeeded'"),
+        )
+        assert daemon.stop() == 0
+        jobs = [r[0] for r in pg("SELECT id FROM apscheduler_jobs ORDER BY id")]
+        assert f"harvest:{SITE}" in jobs
+        again = start_daemon(config)
+        notify.wait_line("READY=1", at_least=2)
+        assert [r[0] for r in pg("SELECT id FROM apscheduler_jobs ORDER BY id")] == jobs
+        assert again.stop() == 0
+        status = json.loads(cli(config, "status", "--json").stdout)
+        job = {j["id"]: j for j in status["jobs"]}[f"harvest:{SITE}"]
+        assert job["last_run"]["result"] == "succeeded" and job["next_run"]
+    finally:
+        engine.dispose()
