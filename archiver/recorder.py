@@ -136,7 +136,8 @@ def platform_message(body: bytes) -> str:
             code = err.get("code")
             return f"{msg} (code {code})" if code is not None else str(msg)
         if isinstance(err, str):
-            return str(data.get("error_description") or err)
+            detail = data.get("error_description") or data.get("message")
+            return f"{err}: {detail}" if isinstance(detail, str) and detail else err
         for key in ("detail", "title", "message"):
             if isinstance(data.get(key), str):
                 return str(data[key])
