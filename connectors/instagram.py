@@ -104,6 +104,9 @@ class InstagramConnector:
                 record_class="followers",
                 endpoint=endpoint,
             )
+        except GraphPermissionError as exc:
+            yield Degradation("follower_count", str(exc))
+            return
         except NotFoundError as exc:
             raise NotFoundError(
                 f"Instagram user {self.user_id!r} not found: {exc.message}",

@@ -373,3 +373,13 @@ def test_comments_without_ids_degrade_and_are_kept_raw(scene: Scene) -> None:
     assert [r["capability"] for r in degr] == ["comments"]
     assert "MODERATE" in degr[0]["reason"]
     assert {v["record_class"] for v in _items(scene.config).values()} == {"posts"}
+
+
+def test_page_read_refused_degrades_the_count_only(scene: Scene) -> None:
+    scene.world.deny("node")
+    result = harvest(scene.config, SITE)
+    assert result.status == "succeeded"
+    degr = catalog_rows(scene.config, "SELECT capability FROM degradations")
+    assert [r["capability"] for r in degr] == ["follower_count"]
+    assert catalog_rows(scene.config, "SELECT count(*) FROM follower_snapshots")[0][0] == 0
+    assert scene.ids["RR1"] in _items(scene.config)

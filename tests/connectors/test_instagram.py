@@ -249,3 +249,13 @@ def test_server_error_then_success(scene: Scene) -> None:
     assert result.status == "succeeded"
     assert [h.fault for h in scene.server.requests_to(path)[:2]] == ["status_500", None]
     assert scene.ids["M3"] in _items(scene.config)
+
+
+def test_account_read_refused_degrades_the_count_only(scene: Scene) -> None:
+    scene.world.deny("node")
+    result = harvest(scene.config, SITE)
+    assert result.status == "succeeded"
+    degr = catalog_rows(scene.config, "SELECT capability FROM degradations")
+    assert [r["capability"] for r in degr] == ["follower_count"]
+    assert catalog_rows(scene.config, "SELECT count(*) FROM follower_snapshots")[0][0] == 0
+    assert scene.ids["C1"] in _items(scene.config)
