@@ -280,6 +280,12 @@ class GraphClient:
         return FetchError(text, site=self.site, endpoint=endpoint, status=status)
 
 
+def platform_text(exc: FetchError) -> str:
+    """The error's own text without the ``site X: endpoint:`` prefix, for re-wrapping."""
+    prefix = ": ".join(p for p in (f"site {exc.site}" if exc.site else "", exc.endpoint or "") if p)
+    return exc.message.removeprefix(f"{prefix}: ") if prefix else exc.message
+
+
 def next_page(data: Any) -> str | None:
     paging = data.get("paging") if isinstance(data, dict) else None
     nxt = paging.get("next") if isinstance(paging, dict) else None

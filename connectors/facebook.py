@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.errors import MalformedResponseError, NotFoundError
+from archiver.errors import ConfigError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
@@ -43,6 +43,7 @@ from connectors._meta import (
     GraphPermissionError,
     capture,
     fields_param,
+    platform_text,
     token_expiry,
 )
 from connectors.base import Capabilities, HarvestContext, parse_time
@@ -102,7 +103,14 @@ class FacebookConnector:
         self.graph = GraphClient(ctx)
         self.page_id = ctx.site.account
         edge = str(ctx.site.options.get("edge", "posts"))
-        self.edge = edge if edge in EDGES else "posts"
+        if edge not in EDGES:
+            raise ConfigError(
+                f"site {ctx.site.id}: unknown edge {edge!r}",
+                key="options.edge",
+                hint="use posts (the Page's own posts), feed (with visitor posts) or "
+                "published_posts",
+            )
+        self.edge = edge
         self.comments_allowed = True
         self.warned_ids = False
 
@@ -127,7 +135,7 @@ class FacebookConnector:
             return
         except NotFoundError as exc:
             raise NotFoundError(
-                f"Page {self.page_id!r} not found: {exc.message}",
+                f"Page {self.page_id!r} not found: {platform_text(exc)}",
                 site=self.ctx.site.id,
                 endpoint=endpoint,
                 hint="`account` must be the numeric Page id",

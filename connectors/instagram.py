@@ -38,6 +38,7 @@ from connectors._meta import (
     GraphPermissionError,
     capture,
     fields_param,
+    platform_text,
     token_expiry,
 )
 from connectors.base import Capabilities, HarvestContext, parse_time
@@ -109,7 +110,7 @@ class InstagramConnector:
             return
         except NotFoundError as exc:
             raise NotFoundError(
-                f"Instagram user {self.user_id!r} not found: {exc.message}",
+                f"Instagram user {self.user_id!r} not found: {platform_text(exc)}",
                 site=self.ctx.site.id,
                 endpoint=endpoint,
                 hint="`account` must be the numeric IG user id linked to the Page",

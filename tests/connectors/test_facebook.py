@@ -16,7 +16,7 @@ import httpx
 import pytest
 import structlog
 
-from archiver.errors import AuthError, MalformedResponseError
+from archiver.errors import AuthError, ConfigError, MalformedResponseError, NotFoundError
 from archiver.testing.meta import MetaWorld
 from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
@@ -383,3 +383,18 @@ def test_page_read_refused_degrades_the_count_only(scene: Scene) -> None:
     assert [r["capability"] for r in degr] == ["follower_count"]
     assert catalog_rows(scene.config, "SELECT count(*) FROM follower_snapshots")[0][0] == 0
     assert scene.ids["RR1"] in _items(scene.config)
+
+
+def test_unknown_page_and_unknown_edge_are_one_line_errors(scene: Scene) -> None:
+    scene.config = write_config(
+        scene.tmp,
+        site_toml(SITE, "facebook", f"{scene.server.url}/v21.0", "999", token_env=TOKEN_ENV),
+    )
+    with pytest.raises(NotFoundError) as caught:
+        harvest(scene.config, SITE)
+    message = str(caught.value)
+    assert message.count(f"site {SITE}") == 1 and "\n" not in message
+    assert "Page '999' not found: Unsupported get request" in message
+    scene.reconfigure('options = { edge = "timeline" }')
+    with pytest.raises(ConfigError, match="unknown edge 'timeline'"):
+        harvest(scene.config, SITE)
