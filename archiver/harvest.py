@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -275,6 +276,7 @@ class Harvester:
                 sinks=bundles.sink,
                 dedup=dedup,
                 auth_header=bearer(token),
+                auth_host=urlsplit(site.base_url).netloc,
             )
             ctx = HarvestContext(
                 site=site,

@@ -210,6 +210,7 @@ class RecordingClient:
         sinks: SinkRouter,
         dedup: DedupLookup | None = None,
         auth_header: str | None = None,
+        auth_host: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -220,8 +221,10 @@ class RecordingClient:
         self.sleep = sleep
         self.log = structlog.get_logger().bind(site=site_id)
         headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
-        if auth_header:
-            headers["Authorization"] = auth_header
+        # The token goes only to the platform's API host, never to media CDNs or other hosts
+        # a response links to (``auth_host`` None: every host, for single-host platforms).
+        self._auth_header = auth_header
+        self._auth_host = auth_host.lower() if auth_host else None
         self._client = httpx.Client(
             timeout=settings.timeout, headers=headers, transport=transport, follow_redirects=True
         )
@@ -248,6 +251,12 @@ class RecordingClient:
         ``ok_statuses`` lets a connector accept, e.g., 404 when absence is the answer.
         """
         request = self._client.build_request("GET", url, params=params, headers=headers)
+        if (
+            self._auth_header
+            and "authorization" not in request.headers
+            and (self._auth_host is None or request.url.netloc.decode().lower() == self._auth_host)
+        ):
+            request.headers["Authorization"] = self._auth_header
         label = endpoint or urlsplit(str(request.url)).path
         tries = max(1, attempts if attempts is not None else self.settings.max_attempts)
         retrying = Retrying(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,30 @@ def test_usage_pressure_reads_meta_headers() -> None:
     assert usage_pressure(headers) == 97
     buc = {"x-business-use-case-usage": json.dumps({"1": [{"call_count": 12, "total_time": 40}]})}
     assert usage_pressure(buc) == 40
+
+
+def test_token_goes_only_to_the_api_host(tmp_path: Path) -> None:
+    from archiver.config import HttpSettings
+    from archiver.recorder import RecordingClient
+    from archiver.testing.server import FakeResponse, FakeServer
+    from archiver.warc import WarcSink
+
+    class Echo:
+        def handle(self, method: str, path: str, query: object, headers: object) -> FakeResponse:
+            return FakeResponse(200, b"{}", {"Content-Type": "application/json"})
+
+    with FakeServer(Echo()) as api, FakeServer(Echo()) as cdn:
+        sink = WarcSink(tmp_path, "t", info={}, on_record=lambda _r: None)
+        client = RecordingClient(
+            site_id="s",
+            settings=HttpSettings(),
+            sinks=lambda _c: sink,
+            auth_header="Bearer tok",
+            auth_host=api.url.split("//")[1],
+        )
+        client.get(f"{api.url}/v1/me", record_class="posts")
+        client.get(f"{cdn.url}/img.png", record_class="media")
+        client.close()
+        sink.close()
+        assert api.requests[0].headers.get("authorization") == "Bearer tok"
+        assert "authorization" not in cdn.requests[0].headers
