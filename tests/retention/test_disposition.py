@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from archiver.audit import verify
+from archiver.catalog import schema
 from archiver.errors import RetentionError
 from archiver.retention import disposition as d
 from archiver.retention import tables
 from archiver.retention.confirmations import confirm
 from archiver.retention.eligibility import load_settings
-from archiver.retention.holds import add_hold, release_hold
+from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows
 from tests.retention import test_eligibility as base
@@ -282,3 +284,36 @@ def test_records_over_fifty_years_wait_for_the_offer(
     assert set(third.disposed) == old_bundles and third.status == "executed"
     assert not keys & _stored(config)
     assert len(catalog_rows(config, "SELECT * FROM disposal_records WHERE form = 'RM88'")) == 1
+
+
+@pytest.mark.postgres
+def test_hold_and_disposition_on_postgresql(make_archive: ArchiveFactory, pg_url: str) -> None:
+    config = make_archive(catalog_url=pg_url)
+    before = _stored(config)
+    app = app_for(config)
+    try:
+        add_hold(app, name="pg-hold", matter="Doe v. City", query="snow", by="Clerk")
+        held = set(held_bundles(app))
+        assert held
+        with app.catalog.begin() as conn:
+            held_keys = {
+                r.key
+                for r in conn.execute(
+                    select(schema.bundles.c.key).where(schema.bundles.c.id.in_(held))
+                )
+            }
+    finally:
+        app.close()
+    bid = str(_propose(config)["id"])
+    _approve(config, bid)
+    result = _execute(config, bid)
+    assert result.status == "executed"
+    assert _stored(config) == held_keys and held_keys < before
+    app = app_for(config)
+    try:
+        with app.catalog.begin() as conn:
+            tombs = conn.execute(select(func.count()).select_from(tables.tombstones)).scalar_one()
+            assert tombs == len(before) - len(held_keys)
+            assert verify(conn, anchor_path=app.cfg.root / "audit-head.json").ok
+    finally:
+        app.close()

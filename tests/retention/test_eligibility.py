@@ -111,11 +111,14 @@ def retention_head(tmp_path: Path, overrides: dict[str, str] | None = None) -> s
 def make_archive(tmp_path: Path, server: FakeServer) -> ArchiveFactory:
     """A config with the test schedule and one harvested Mastodon site ("city")."""
 
-    def make(overrides: dict[str, str] | None = None, *, runs: int = 1) -> Path:
+    def make(
+        overrides: dict[str, str] | None = None, *, runs: int = 1, catalog_url: str | None = None
+    ) -> Path:
         config = write_config(
             tmp_path,
             site_toml("city", "mastodon", server.url, "cityofbozeman", token_env="TEST_RET_TOKEN"),
             head=retention_head(tmp_path, overrides),
+            catalog_url=catalog_url,
         )
         os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
         for _ in range(runs):
