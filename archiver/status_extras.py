@@ -11,6 +11,7 @@ from typing import Any
 CONTRIBUTORS: list[str] = [
     "archiver.daemon.scheduler:status_section",
     "archiver.report.build:status_section",
+    "archiver.retention.disposition:status_section",
 ]
 
 

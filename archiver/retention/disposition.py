@@ -62,6 +62,7 @@ __all__ = [
     "list_batches",
     "offer",
     "propose",
+    "status_section",
 ]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -703,3 +704,56 @@ def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form:
                 .values(**values)
             )
     return [str(html_path), str(pdf_path)]
+
+
+def status_section(app: App) -> dict[str, Any]:
+    """``archiver status``: holds, open batches and removals awaiting the City Attorney.
+
+    Reads stored state only (no recomputation), so status stays fast on a large archive.
+    """
+    with app.catalog.begin() as conn:
+        holds = conn.execute(
+            select(func.count())
+            .select_from(t.legal_holds)
+            .where(t.legal_holds.c.status == "active")
+        ).scalar_one()
+        batches = [
+            (r.id, r.status)
+            for r in conn.execute(
+                select(t.disposition_batches.c.id, t.disposition_batches.c.status).where(
+                    t.disposition_batches.c.status.in_(ACTIVE_BATCH)
+                )
+            )
+        ]
+        awaiting = conn.execute(
+            select(func.count())
+            .select_from(t.comment_removals)
+            .where(t.comment_removals.c.reviewed.is_(False))
+        ).scalar_one()
+        eligible = conn.execute(
+            select(func.count())
+            .select_from(s.bundles)
+            .where(s.bundles.c.status == "sealed", s.bundles.c.eligible_on.is_not(None))
+        ).scalar_one()
+    notes = [
+        f"disposition batch {bid} is {status}: "
+        + (
+            f"archiver disposition execute {bid}"
+            if status != "proposed"
+            else f"archiver disposition approve {bid} --by NAME --title TITLE"
+        )
+        for bid, status in batches
+    ]
+    if awaiting:
+        notes.append(
+            f"{awaiting} removed comment(s) await City Attorney review (archiver removal list)"
+        )
+    return {
+        "retention": {
+            "active_holds": holds,
+            "open_batches": [b for b, _ in batches],
+            "removals_awaiting_review": awaiting,
+            "bundles_with_disposal_date": eligible,
+        },
+        "notes": notes,
+    }

@@ -117,3 +117,17 @@ def test_bad_category_and_unknown_item(make_archive: ArchiveFactory) -> None:
     finally:
         app.close()
     assert catalog_rows(config, "SELECT * FROM comment_removals") == []
+
+
+def test_status_names_removals_awaiting_review(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    item_id, _, _ = _public_comment(config)
+    app = app_for(config)
+    try:
+        assert d.status_section(app)["retention"]["removals_awaiting_review"] == 0
+        record_removal(app, item=item_id, category=2, by="Melissa Communications")
+        section = d.status_section(app)
+        assert section["retention"]["removals_awaiting_review"] == 1
+        assert any("await City Attorney review" in n for n in section["notes"])
+    finally:
+        app.close()
