@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 
 from archiver.catalog import schema as s
+from archiver.config import SiteConfig
 from archiver.db import metadata
 from archiver.errors import ArchiverError, ReportError
 from archiver.report.model import (
@@ -227,6 +228,23 @@ def _site_section(conn: Connection, site_row: Any, cfg_site: Any, w: _Window) ->
     )
 
 
+@dataclass(frozen=True)
+class _UnharvestedSite:
+    """Looks like a ``sites`` row for a site that is configured but not yet in the catalog."""
+
+    id: str
+    platform: str
+    account: str
+    department: str
+    token_expires: str | None
+
+
+def _unharvested(site: SiteConfig) -> _UnharvestedSite:
+    return _UnharvestedSite(
+        site.id, site.platform, site.account, site.department, site.token_expires
+    )
+
+
 def _fixity(conn: Connection) -> FixityLine | None:
     """The latest fixity pass: bundles verified within a day of the newest verification."""
     latest = conn.execute(select(func.max(s.bundles.c.last_verified_at))).scalar()
@@ -374,19 +392,19 @@ def _requests(conn: Connection, today: date) -> RequestsSection | None:
     if t is None:
         return None
     q = select(t)
-    if "status" in t.c:
-        q = q.where(t.c.status.not_in(("closed", "fulfilled", "withdrawn", "denied")))
-    elif "closed_at" in t.c:
+    if "closed_at" in t.c:
         q = q.where(t.c.closed_at.is_(None))
+    elif "status" in t.c:
+        q = q.where(t.c.status.not_in(("closed", "fulfilled", "withdrawn", "denied")))
     rows = list(conn.execute(q).mappings())
     overdue = []
     for row in rows:
-        target = _as_date(_col(row, "target_on", "due_on", "target_date"))
+        target = _as_date(_col(row, "respond_by", "target_on", "due_on"))
         if target is not None and target < today:
             overdue.append(
                 RequestLine(
                     request_id=str(_col(row, "id", "request_id")),
-                    received_on=_as_date(_col(row, "received_on", "received_at", "created_at"))
+                    received_on=_as_date(_col(row, "received", "received_on", "opened_at"))
                     or target,
                     target_on=target,
                     summary=str(_col(row, "summary", "description", "subject") or ""),
@@ -405,7 +423,12 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
     configured = {site.id: site for site in app.cfg.sites}
     notes: list[str] = []
     with app.catalog.begin() as conn:
-        site_rows = conn.execute(select(s.sites).order_by(s.sites.c.id)).all()
+        site_rows: list[Any] = list(conn.execute(select(s.sites).order_by(s.sites.c.id)).all())
+        known = {r.id for r in site_rows}
+        # A configured site that was never harvested still belongs in the report: zero captures
+        # and a missing IT administrator are exactly what the Clerk needs to see.
+        site_rows += [_unharvested(c) for c in app.cfg.sites if c.id not in known]
+        site_rows.sort(key=lambda r: r.id)
         sections = [_site_section(conn, r, configured.get(r.id), w) for r in site_rows]
         bundles = conn.execute(
             select(func.count()).where(s.bundles.c.sealed_at >= w.lo, s.bundles.c.sealed_at < w.hi)
@@ -419,7 +442,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         disposition = _disposition(conn, generated.date())
         holds = _holds(conn)
         requests = _requests(conn, generated.date())
-    never = sorted(set(configured) - {r.id for r in site_rows})
+    never = sorted(set(configured) - known)
     if never:
         notes.append("configured but never harvested: " + ", ".join(never))
     for sec in sections:

@@ -160,3 +160,42 @@ def test_produce_report_keeps_files_under_the_archive_root(tmp_path: Path) -> No
     assert (keep / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
     assert outcome.sent is False and outcome.error is None
     assert keep == archive.config.parent / "archive" / "reports" / this_month()
+
+
+def test_unharvested_site_and_overdue_records_request_are_reported(tmp_path: Path) -> None:
+    from archiver.prr.deadlines import RequestPolicy
+    from archiver.prr.requests import open_request
+
+    parks = (
+        "[[sites]]\n"
+        'id = "bozeman-parks"\n'
+        'platform = "mastodon"\n'
+        'base_url = "http://127.0.0.1:9"\n'
+        'account = "bozemanparks"\n'
+        'department = "Parks and Recreation"\n'
+        'administrators = [{ name = "Dana Ortiz", role = "Communications" }]\n'
+    )
+    config = write_config(tmp_path, parks)
+    app = open_test_app(config)
+    try:
+        today = datetime.now(DENVER).date()
+        open_request(
+            app.catalog,
+            requester="A. Resident",
+            received=today - timedelta(days=40),
+            description="Every comment on the snow plow post",
+            policy=RequestPolicy(),
+            today=today,
+            anchor_path=tmp_path / "audit.anchor",
+        )
+        data = build_report_data(app, this_month())
+    finally:
+        app.close()
+    [site] = data.sites
+    assert site.site_id == "bozeman-parks" and site.captures == 0
+    assert [s.site_id for s in data.sites_missing_it_admin()] == ["bozeman-parks"]
+    assert any("never harvested" in n for n in data.notes)
+    assert data.requests is not None and data.requests.open == 1
+    [overdue] = data.requests.overdue
+    assert overdue.summary == "Every comment on the snow plow post"
+    assert "A. Resident" not in render_text(data)  # requesters are not named in the report
