@@ -177,7 +177,7 @@ def propose(
         )
     path = "RM60" if any(r["disposal"] == "RM60" for r in rows) else "RM88"
     with app.catalog.begin() as conn:
-        year = as_of.year
+        year = _today(settings).year  # numbered by the year it was proposed
         n = conn.execute(
             select(func.count())
             .select_from(t.disposition_batches)
