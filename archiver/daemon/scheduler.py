@@ -204,6 +204,8 @@ class JobSpec:
     executor: str
     misfire_grace_time: int | None
     name: str
+    run_when_added: bool = False
+    """Harvest a newly configured site now instead of one interval from now."""
 
 
 def harvest_job_id(site_id: str) -> str:
@@ -236,6 +238,7 @@ def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
                 # are not captured may be edited or deleted upstream before the next one.
                 misfire_grace_time=None,
                 name=f"harvest {site.id}",
+                run_when_added=True,
             )
         )
     day = 86_400
@@ -323,6 +326,10 @@ def reconcile(scheduler: BaseScheduler, specs: list[JobSpec]) -> dict[str, list[
     for spec in specs:
         job = scheduler.get_job(spec.id)
         if job is None:
+            # Passing next_run_time=None would add the job paused, so only pass it when wanted.
+            first: dict[str, Any] = (
+                {"next_run_time": datetime.now(UTC)} if spec.run_when_added else {}
+            )
             scheduler.add_job(
                 spec.func,
                 trigger=spec.trigger,
@@ -334,6 +341,7 @@ def reconcile(scheduler: BaseScheduler, specs: list[JobSpec]) -> dict[str, list[
                 coalesce=True,
                 max_instances=1,
                 replace_existing=True,
+                **first,
             )
             changes["added"].append(spec.id)
             continue

@@ -237,10 +237,15 @@ class Daemon:
     def _wait_idle(self, deadline: float) -> bool:
         """Wait for running jobs, still pinging the watchdog so systemd does not kill us."""
         assert self.runtime is not None
+        interval = self.notifier.watchdog_interval()
+        last_ping = 0.0
         while self.runtime.active():
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 return False
-            self.notifier.watchdog()
+            if interval is not None and now - last_ping >= interval * 0.9:
+                self.notifier.watchdog()
+                last_ping = now
             time.sleep(0.1)
         return True
 
