@@ -176,14 +176,15 @@ def propose(
             hint="see archiver disposition due (held, unconfirmed and not-yet-eligible bundles are left out)",
         )
     path = "RM60" if any(r["disposal"] == "RM60" for r in rows) else "RM88"
+    year = _today(settings).year  # numbered by the year it was proposed
     with app.catalog.begin() as conn:
-        year = _today(settings).year  # numbered by the year it was proposed
         n = conn.execute(
             select(func.count())
             .select_from(t.disposition_batches)
             .where(t.disposition_batches.c.id.like(f"DISP-{year}-%"))
         ).scalar_one()
-        batch_id = f"DISP-{year}-{n + 1:04d}"
+    batch_id = f"DISP-{year}-{n + 1:04d}"
+    with app.catalog.begin() as conn:
         totals = {
             "bundles": len(rows),
             "records": sum(r["record_count"] for r in rows),
@@ -369,7 +370,15 @@ def execute(
     result = ExecuteResult(batch_id, b.status)
     results, result.warnings = compute_eligibility(app, settings, today=today)
     held = held_bundles(app)
+    # A released hold may still be set in the store (sync failed earlier): clear it first.
+    result.warnings += sync_store_holds(app, held)
     with app.catalog.begin() as conn:
+        if b.status == "approved":  # write first: SQLite takes the write lock before reading
+            conn.execute(
+                update(t.disposition_batches)
+                .where(t.disposition_batches.c.id == batch_id)
+                .values(status="executing")
+            )
         confirmed = confirmed_refs(conn)
         rows = list(
             conn.execute(
@@ -381,12 +390,6 @@ def execute(
                 .order_by(t.batch_bundles.c.bundle_id)
             )
         )
-        if b.status == "approved":
-            conn.execute(
-                update(t.disposition_batches)
-                .where(t.disposition_batches.c.id == batch_id)
-                .values(status="executing")
-            )
     approvals = _approvals(b)
     for row in rows:
         # The bundle may already be gone (crash after the delete): finish its tombstone.
@@ -437,7 +440,8 @@ def execute(
                 t.batch_bundles.c.state.in_(("pending", "executing")),
             )
         ).scalar_one()
-        status = "executing" if left else "executed"
+    status = "executing" if left else "executed"
+    with app.catalog.begin() as conn:
         if status == "executed":
             audit.append(
                 conn, actor=by, action="disposition.execute", subject=f"batch:{batch_id}",

@@ -324,6 +324,9 @@ def compute_eligibility(
             if res.own_eligible_on is not None and res.eligible_on != res.own_eligible_on:
                 res.reasons.append("held back by a later bundle that refers to its records")
         existing = {r.bundle_id: r for r in conn.execute(select(t.bundle_eligibility))}
+    # Writes in their own transaction: an SQLite reader that later writes fails at once if a
+    # harvest committed in between, while a fresh writer waits for the lock (busy_timeout).
+    with app.catalog.begin() as conn:
         for bid, res in results.items():
             values = {
                 "own_eligible_on": _iso(res.own_eligible_on),

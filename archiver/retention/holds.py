@@ -90,11 +90,14 @@ def add_hold(
         exists = conn.execute(
             select(t.legal_holds.c.status).where(t.legal_holds.c.name == name)
         ).first()
-        if exists is not None:
-            raise RetentionError(
-                f"a hold named {name!r} already exists ({exists.status})",
-                hint="choose another name; released holds keep their name for the record",
-            )
+    if exists is not None:
+        raise RetentionError(
+            f"a hold named {name!r} already exists ({exists.status})",
+            hint="choose another name; released holds keep their name for the record",
+        )
+    # SQLite: the audit append takes the write lock, so it comes before any read in the
+    # writing transaction; the unique name still refuses a concurrent duplicate.
+    with app.catalog.begin() as conn:
         details = {
             "matter": matter,
             "site": site,
@@ -129,26 +132,35 @@ def release_hold(app: App, *, name: str, reason: str, by: str) -> list[str]:
         raise RetentionError(f"releasing hold {name!r} needs a --reason")
     with app.catalog.begin() as conn:
         row = conn.execute(select(t.legal_holds).where(t.legal_holds.c.name == name)).first()
-        if row is None:
-            names = [r[0] for r in conn.execute(select(t.legal_holds.c.name))]
-            raise RetentionError(
-                f"no hold named {name!r}",
-                hint="holds: " + (", ".join(names) or "none") + " (archiver hold list)",
-            )
-        if row.status != "active":
-            raise RetentionError(
-                f"hold {name!r} was already released on {row.released_at} by {row.released_by}"
-            )
+        names = [r[0] for r in conn.execute(select(t.legal_holds.c.name))]
+    if row is None:
+        raise RetentionError(
+            f"no hold named {name!r}",
+            hint="holds: " + (", ".join(names) or "none") + " (archiver hold list)",
+        )
+    if row.status != "active":
+        raise _released(name, row)
+    with app.catalog.begin() as conn:
         audit.append(
             conn, actor=by, action="hold.release", subject=f"hold:{name}",
             details={"reason": reason, "matter": row.matter}, anchor_path=_anchor(app),
         )  # fmt: skip
-        conn.execute(
+        done = conn.execute(
             update(t.legal_holds)
-            .where(t.legal_holds.c.name == name)
+            .where(t.legal_holds.c.name == name, t.legal_holds.c.status == "active")
             .values(status="released", released_by=by, released_at=_now(), release_reason=reason)
         )
+        if done.rowcount != 1:  # released concurrently: roll back our audit entry too
+            raise _released(name, conn.execute(
+                select(t.legal_holds).where(t.legal_holds.c.name == name)
+            ).one())  # fmt: skip
     return sync_store_holds(app)
+
+
+def _released(name: str, row: Any) -> RetentionError:
+    return RetentionError(
+        f"hold {name!r} was already released on {row.released_at} by {row.released_by}"
+    )
 
 
 def _active(conn: Connection) -> list[Hold]:
