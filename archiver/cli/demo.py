@@ -106,7 +106,7 @@ def demo(
     statuses: int = typer.Option(300, "--statuses"),
     followers: int = typer.Option(3000, "--followers"),
 ) -> None:
-    """Run a complete local demo: harvest, change upstream, re-harvest, verify, search."""
+    """Run a complete local demo: harvest, change upstream, re-harvest, verify, search, export."""
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / MARKER).exists():
             raise ArchiverError(
@@ -171,10 +171,63 @@ def demo(
             if _run(config, *args) != 0:
                 raise ArchiverError(f"demo step failed: archiver {' '.join(args)}")
         _show_follower_diff(workdir)
+        _export(config, workdir)
     console.print(Rule("Done"))
     console.print(f"Archive: {workdir / 'archive'}  (config {config})")
     console.print(f"Try: archiver --config {config} search plow")
     _ = shutil
+
+
+def _export(config: Path, workdir: Path) -> None:
+    """Answer a records request the way a clerk would, then check the package independently."""
+    import json
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    console.print(Rule("A public records request: open it, export the package"))
+    args = (
+        "request",
+        "open",
+        "--requester",
+        "Jane Q. Public",
+        "--received",
+        datetime.now(ZoneInfo("America/Denver")).date().isoformat(),
+        "--description",
+        "All City posts and public comments about Bridger Canyon Road",
+        "--json",
+    )
+    console.print(f"[bold cyan]$ archiver {' '.join(args)}[/]", highlight=False)
+    cmd = [sys.executable, "-m", "archiver", "--config", str(config), *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise ArchiverError(f"demo step failed: archiver request open: {out.stderr.strip()}")
+    request_id = str(json.loads(out.stdout)["id"])
+    console.print(f"request {request_id} opened")
+    package = workdir / f"{request_id}-package"
+    if (
+        _run(
+            config,
+            "export",
+            request_id,
+            "Bridger Canyon",
+            "--site",
+            "bozeman-mastodon",
+            "--out",
+            str(package),
+        )
+        != 0
+    ):
+        raise ArchiverError("demo step failed: archiver export")
+    bagit = Path(sys.executable).parent / "bagit.py"
+    check = subprocess.run([str(bagit), "--validate", str(package)], capture_output=True, text=True)
+    verdict = "valid" if check.returncode == 0 else f"INVALID: {check.stderr.strip()}"
+    console.print(f"independent check: bagit.py --validate {package}: {verdict}")
+    for p in sorted(package.rglob("*"))[:40]:
+        if p.is_file():
+            console.print(
+                f"  {p.relative_to(package)}  ({p.stat().st_size:,} bytes)", highlight=False
+            )
+    console.print(f"open {package / 'data' / 'readable' / 'index.html'} in a browser")
 
 
 def _show_removed(config: Path, args: tuple[str, ...]) -> None:
