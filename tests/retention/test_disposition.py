@@ -21,10 +21,10 @@ from archiver.errors import RetentionError
 from archiver.retention import disposition as d
 from archiver.retention import tables
 from archiver.retention.confirmations import confirm
-from archiver.retention.eligibility import load_settings
+from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.testing.mastodon import MastodonWorld
-from tests.helpers import catalog_rows
+from tests.helpers import catalog_rows, harvest
 from tests.retention import test_eligibility as base
 from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
 
@@ -315,5 +315,42 @@ def test_hold_and_disposition_on_postgresql(make_archive: ArchiveFactory, pg_url
             tombs = conn.execute(select(func.count()).select_from(tables.tombstones)).scalar_one()
             assert tombs == len(before) - len(held_keys)
             assert verify(conn, anchor_path=app.cfg.root / "audit-head.json").ok
+    finally:
+        app.close()
+
+
+def test_revisit_original_not_due_before_its_referrer(
+    make_archive: ArchiveFactory, world: tuple[MastodonWorld, str]
+) -> None:
+    config = make_archive()
+    w, city = world
+    late = w.add_account("latecomer", "Late Comer")
+    w.post_status(
+        str(late["id"]),
+        "A late reply that keeps the first run's bytes needed",
+        in_reply_to_id=w.status_ids(city)[0],
+        created_at=datetime(2027, 6, 1, 12, 0, tzinfo=UTC),
+    )
+    assert harvest(config, "city", full=True).status == "succeeded"
+    pairs = catalog_rows(config, "SELECT bundle_id, refers_to_bundle_id FROM revisit_refs")
+    app = app_for(config)
+    try:
+        settings = load_settings(app.cfg)
+        results, _ = compute_eligibility(app, settings, today=FAR_FUTURE)
+        pair = next(
+            p
+            for p in pairs
+            if (own := results[p["refers_to_bundle_id"]].own_eligible_on) is not None
+            and (later := results[p["bundle_id"]].eligible_on) is not None
+            and own < later
+        )
+        own = results[pair["refers_to_bundle_id"]].own_eligible_on
+        assert own is not None
+        due, _, _ = d.due(app, settings, as_of=own)
+        assert pair["refers_to_bundle_id"] not in {r["bundle_id"] for r in due}
+        later_date = results[pair["bundle_id"]].eligible_on
+        assert later_date is not None
+        due, _, _ = d.due(app, settings, as_of=later_date)
+        assert {pair["refers_to_bundle_id"], pair["bundle_id"]} <= {r["bundle_id"] for r in due}
     finally:
         app.close()
