@@ -386,6 +386,21 @@ def disposition_offer(
     console.print(f"offer recorded for {batch}; execution may proceed 30 days after {when}")
 
 
+@disposition_app.command("confidential")
+@clerk_errors
+def disposition_confidential(
+    batch: str = typer.Argument(...),
+    bundles: list[str] = typer.Argument(..., help="Bundle ids in the batch"),
+    by: str = typer.Option(..., "--by"),
+    reason: str = typer.Option(..., "--reason"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Mark bundles confidential: never offered to the MCA 2-6-1205 registry."""
+    with app_context(config) as app:
+        disposition.mark_confidential(app, batch_id=batch, bundle_ids=bundles, by=by, reason=reason)
+    console.print(f"{len(bundles)} bundle(s) of {batch} marked confidential")
+
+
 @disposition_app.command("execute")
 @clerk_errors
 def disposition_execute(

@@ -60,6 +60,7 @@ __all__ = [
     "due",
     "execute",
     "list_batches",
+    "mark_confidential",
     "offer",
     "propose",
     "status_section",
@@ -324,6 +325,50 @@ def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[
     return batch_detail(app, batch_id)
 
 
+def mark_confidential(
+    app: App, *, batch_id: str, bundle_ids: list[str], by: str, reason: str
+) -> dict[str, Any]:
+    """Mark bundles of a batch confidential: they are never offered under MCA 2-6-1205.
+
+    The Secretary of State leaves the confidentiality decision to the local entity, and
+    2-6-1205 forbids adding confidential records to the central registry; so the offer step
+    does not apply to them. The decision is the City's, by name and with a reason.
+    """
+    if not by.strip() or not reason.strip():
+        raise RetentionError("marking records confidential needs --by NAME and --reason TEXT")
+    with app.catalog.begin() as conn:
+        b = _batch(conn, batch_id)
+        members = {
+            r[0]
+            for r in conn.execute(
+                select(t.batch_bundles.c.bundle_id).where(t.batch_bundles.c.batch_id == batch_id)
+            )
+        }
+    if b.status == "executed":
+        raise RetentionError(f"batch {batch_id} was already executed")
+    unknown = [x for x in bundle_ids if x not in members]
+    if unknown or not bundle_ids:
+        raise RetentionError(
+            f"bundle(s) {', '.join(unknown) or '(none given)'} not in batch {batch_id}",
+            hint=f"see archiver disposition show {batch_id}",
+        )
+    with app.catalog.begin() as conn:
+        audit.append(
+            conn, actor=by, action="disposition.approve", subject=f"batch:{batch_id}",
+            details={"step": "confidential", "bundles": sorted(bundle_ids), "reason": reason},
+            anchor_path=_anchor(app),
+        )  # fmt: skip
+        conn.execute(
+            update(t.batch_bundles)
+            .where(
+                t.batch_bundles.c.batch_id == batch_id,
+                t.batch_bundles.c.bundle_id.in_(bundle_ids),
+            )
+            .values(confidential=True)
+        )
+    return batch_detail(app, batch_id)
+
+
 @dataclass
 class ExecuteResult:
     batch_id: str
@@ -495,7 +540,12 @@ def _refusal(
     if bad:
         return "unconfirmed unverified schedule item(s) " + ", ".join(bad), False
     oldest = parse_time(row.oldest_record_at)
-    if oldest is not None and needs_historical_offer(oldest, today, tz=settings.tz):
+    # Confidential records must never go to the 2-6-1205 registry, so there is no offer.
+    if (
+        oldest is not None
+        and not row.confidential
+        and needs_historical_offer(oldest, today, tz=settings.tz)
+    ):
         if not batch.offer_notified:
             return (
                 "records more than 50 years old: record the MCA 2-6-1205 offer first "

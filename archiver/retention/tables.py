@@ -114,6 +114,8 @@ batch_bundles = Table(
     Column("first_posted_at", String(40)),
     Column("last_posted_at", String(40)),
     Column("oldest_record_at", String(40)),
+    # Marked confidential by the City: never offered to the MCA 2-6-1205 registry.
+    Column("confidential", Boolean, nullable=False, default=False),
     # pending | executing (intent written, delete may have happened) | disposed | skipped
     Column("state", String(16), nullable=False, default="pending"),
     Column("note", Text),

@@ -354,3 +354,39 @@ def test_revisit_original_not_due_before_its_referrer(
         assert {pair["refers_to_bundle_id"], pair["bundle_id"]} <= {r["bundle_id"] for r in due}
     finally:
         app.close()
+
+
+def test_confidential_old_records_are_never_offered(
+    make_archive: ArchiveFactory, world: tuple[MastodonWorld, str]
+) -> None:
+    w, city = world
+    old = w.add_account("oldtimer", "Old Timer")
+    w.post_status(
+        str(old["id"]),
+        "My medical history, posted by mistake in 1970",
+        in_reply_to_id=w.status_ids(city)[0],
+        created_at=datetime(1970, 5, 1, 12, 0, tzinfo=UTC),
+    )
+    config = make_archive()
+    batch = _propose(config)
+    bid = str(batch["id"])
+    old_ids = [b["bundle_id"] for b in batch["bundles"] if b["oldest_record_at"] < "1971"]
+    assert old_ids
+    _approve(config, bid)
+    app = app_for(config)
+    try:
+        with pytest.raises(RetentionError, match="not in batch"):
+            d.mark_confidential(app, batch_id=bid, bundle_ids=["nope"], by="Rita", reason="x")
+        d.mark_confidential(
+            app, batch_id=bid, bundle_ids=old_ids, by="Greg City Attorney", reason="health data"
+        )
+    finally:
+        app.close()
+    result = _execute(config, bid)
+    assert result.status == "executed" and set(old_ids) <= set(result.disposed)
+    html = Path(
+        catalog_rows(config, "SELECT html_path FROM disposal_records WHERE form = 'RM88'")[0][
+            "html_path"
+        ]
+    ).read_text()
+    assert "(confidential)" in html
