@@ -9,12 +9,16 @@ import pytest
 
 from archiver.audit import verify
 from archiver.errors import RetentionError
+from archiver.prr.deadlines import RequestPolicy
+from archiver.prr.export import ExportOptions, run_export
+from archiver.prr.requests import close_request, open_request
 from archiver.retention.holds import (
     add_hold,
     held_bundles,
     list_holds,
     release_hold,
 )
+from archiver.search import SearchFilters
 from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
 from tests.retention import test_eligibility as base
@@ -130,5 +134,39 @@ def test_author_hold(make_archive: ArchiveFactory) -> None:
     try:
         add_hold(app, name="by-author", matter="Harassment complaint", author=author, by="Clerk")
         assert expected <= set(held_bundles(app))
+    finally:
+        app.close()
+
+
+def test_open_records_request_blocks_like_a_hold(
+    make_archive: ArchiveFactory, tmp_path: Path
+) -> None:
+    config = make_archive()
+    expected = _bundles_with(config, "snow")
+    assert expected
+    app = app_for(config)
+    try:
+        req = open_request(
+            app.catalog,
+            requester="Bozeman Daily Chronicle",
+            received=date(2026, 11, 20),
+            description="posts about snow removal",
+            policy=RequestPolicy(),
+        )
+        assert held_bundles(app) == {}  # no export yet: nothing machine-readable to match
+        run_export(
+            app,
+            ExportOptions(
+                request_id=req.id,
+                query="snow",
+                filters=SearchFilters(all_versions=True),
+                out=tmp_path / "export",
+            ),
+        )
+        held = held_bundles(app)
+        assert expected <= set(held)
+        assert all(f"open request {req.id}" in held[b] for b in expected)
+        close_request(app.catalog, req.id, outcome="records sent")
+        assert held_bundles(app) == {}
     finally:
         app.close()
