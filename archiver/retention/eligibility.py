@@ -310,6 +310,12 @@ def compute_eligibility(
         bundles = list(conn.execute(select(s.bundles).where(s.bundles.c.status == "sealed")))
         records = _records(conn)
         results = {b.id: _one_bundle(b, records.get(b.id, []), settings) for b in bundles}
+        # Records kept raw because they could not be parsed have no known class or date:
+        # their bundle is kept until someone classifies them.
+        for (bid,) in conn.execute(select(s.unparseable.c.bundle_id).distinct()):
+            if bid in results:
+                results[bid].own_eligible_on = None
+                results[bid].reasons.append("holds unparseable records (class and date unknown)")
         refs = [
             (r.bundle_id, r.refers_to_bundle_id)
             for r in conn.execute(

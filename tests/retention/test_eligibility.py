@@ -6,8 +6,9 @@ config whose ``[retention]`` table points at a small test schedule, and real har
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from archiver.app import App, open_app
 from archiver.retention.eligibility import compute_eligibility, load_settings, record_class_for
 from archiver.testing.demo_data import build_demo_world
 from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
+from archiver.testing.server import FakeResponse, FakeServer, json_response
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 FAR_FUTURE = date(2031, 1, 1)
@@ -233,3 +234,45 @@ def test_revisit_original_not_eligible_before_referrer(
             raised += 1
             assert original.eligible_on == referrer.eligible_on
     assert raised >= 1, "no original was held back by a later referrer"
+
+
+class _DropCreatedAt:
+    """The fake instance, except the first status of each timeline page loses created_at."""
+
+    def __init__(self, world: MastodonWorld) -> None:
+        self.world = world
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
+    ) -> FakeResponse | None:
+        answer = self.world.handle(method, path, query, headers)
+        if answer is not None and path.endswith("/statuses") and answer.status == 200:
+            data = json.loads(answer.body)
+            if data:
+                del data[0]["created_at"]
+            return json_response(data, answer.status, answer.headers)
+        return answer
+
+
+def test_bundle_with_unparseable_records_is_kept(
+    tmp_path: Path, world: tuple[MastodonWorld, str]
+) -> None:
+    with FakeServer(_DropCreatedAt(world[0])) as srv:
+        config = write_config(
+            tmp_path,
+            site_toml("city", "mastodon", srv.url, "cityofbozeman", token_env="TEST_RET_TOKEN"),
+            head=retention_head(tmp_path),
+        )
+        os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
+        assert harvest(config, "city").status == "succeeded"
+    raw = {r["bundle_id"] for r in catalog_rows(config, "SELECT bundle_id FROM unparseable")}
+    assert raw
+    app = app_for(config)
+    try:
+        results, _ = compute_eligibility(app, load_settings(app.cfg), today=FAR_FUTURE)
+    finally:
+        app.close()
+    for bid in raw:
+        assert results[bid].eligible_on is None
+        assert "unparseable" in "; ".join(results[bid].reasons)
+    assert any(r.eligible_on is not None for b, r in results.items() if b not in raw)
