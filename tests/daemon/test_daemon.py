@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 import signal
@@ -392,3 +393,32 @@ def test_daemon_on_a_postgresql_catalog(
         assert job["last_run"]["result"] == "succeeded" and job["next_run"]
     finally:
         engine.dispose()
+
+
+def test_max_concurrent_harvests_is_respected(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    server, app = platform
+    app.delay = 0.05  # long enough that unlimited harvests would overlap
+    sites = [(f"site-{n}", acct, "2s") for n, acct in enumerate(["cityofbozeman"] * 3)]
+    config = config_for(tmp_path, server.url, *sites)
+    config.write_text(
+        config.read_text().replace("[daemon]\n", "[daemon]\nmax_concurrent_harvests = 1\n")
+    )
+    daemon = start_daemon(config)
+    notify.wait_line("READY=1")
+    wait_for(
+        "a harvest of every site",
+        lambda: all(runs(config, s, "succeeded") for s, _, _ in sites),
+    )
+    assert daemon.stop() == 0
+    spans = sorted(
+        (r["started_at"], r["finished_at"])
+        for r in rows(config, "SELECT started_at, finished_at FROM runs")
+    )
+    assert len(spans) >= 3
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start, f"two harvests overlapped: {spans}"
