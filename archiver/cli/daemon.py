@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +15,6 @@ from archiver.cli.common import (
     JsonOption,
     app_context,
     clerk_errors,
-    console,
     err_console,
     print_json,
 )
@@ -64,7 +64,8 @@ def report(
             }
         )
     else:
-        console.print(render_text(outcome.data), highlight=False, markup=False)
+        # Plain write: the text is already wrapped for e-mail; rich would re-wrap it.
+        sys.stdout.write(render_text(outcome.data))
         err_console.print(f"report files: {', '.join(str(p) for p in outcome.paths)}")
         if outcome.sent:
             err_console.print("report e-mailed")
