@@ -402,7 +402,8 @@ def execute(
                     t.disposal_records.c.batch_id == batch_id, t.disposal_records.c.form == "RM88"
                 )
             ).first()
-        if has_record is None:  # crashed between marking executed and writing the record
+        # Crashed between marking the batch executed and writing its record.
+        if has_record is None and _any_disposed(app, batch_id):
             done.records = render_record(app, settings, batch_id, form="RM88")
         return done
     if b.status == "proposed":
@@ -499,9 +500,23 @@ def execute(
                 .values(status="executed", executed_by=by, executed_at=_now())
             )
     result.status = status
-    if status == "executed":
+    if status == "executed" and _any_disposed(app, batch_id):
         result.records = render_record(app, settings, batch_id, form="RM88")
     return result
+
+
+def _any_disposed(app: App, batch_id: str) -> bool:
+    """An RM88 record documents a destruction; a batch that destroyed nothing gets none."""
+    with app.catalog.begin() as conn:
+        return (
+            conn.execute(
+                select(t.batch_bundles.c.bundle_id).where(
+                    t.batch_bundles.c.batch_id == batch_id,
+                    t.batch_bundles.c.state == "disposed",
+                )
+            ).first()
+            is not None
+        )
 
 
 def _exists(app: App, key: str, batch_id: str) -> bool:

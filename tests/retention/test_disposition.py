@@ -137,6 +137,8 @@ def test_not_yet_eligible_never_deleted(make_archive: ArchiveFactory) -> None:
     assert all("not eligible on 2026-01-01" in why for why in result.skipped.values())
     assert _stored(config) == before
     assert {r["status"] for r in catalog_rows(config, "SELECT status FROM bundles")} == {"sealed"}
+    assert result.status == "executed" and result.records == []  # nothing destroyed: no RM88
+    assert catalog_rows(config, "SELECT * FROM disposal_records") == []
 
 
 def test_held_bundle_never_deleted(make_archive: ArchiveFactory) -> None:
