@@ -298,6 +298,7 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
         past = datetime.now(UTC) - timedelta(hours=2)
         _set_next_run(config, "fixity:nightly", past)
         _set_next_run(config, "report:monthly", past)
+        _set_next_run(config, "retention:daily", past)
         second = start_daemon(config)
         notify.wait_line("READY=1", at_least=2)
 
@@ -311,6 +312,7 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
 
         [fixity] = wait_for("the fixity job", lambda: finished("fixity:nightly"))
         [report] = wait_for("the report job", lambda: finished("report:monthly"))
+        [retention] = wait_for("the retention job", lambda: finished("retention:daily"))
         assert second.stop() == 0
     assert fixity["result"] == "succeeded"
     detail = json.loads(fixity["detail_json"])
@@ -318,6 +320,10 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
     verified = rows(config, "SELECT 1 FROM bundles WHERE last_verify_ok = 1")
     assert len(verified) == detail["bundles_checked"]
     assert report["result"] == "succeeded", report["detail_json"]
+    # The retention refresh ran (the colleague's eligibility module) and disposed of nothing.
+    assert retention["result"] == "succeeded", retention["detail_json"]
+    assert json.loads(retention["detail_json"])["outcome"]["bundles"] >= 1
+    assert rows(config, "SELECT 1 FROM bundles WHERE status != 'sealed'") == []
     month = json.loads(report["detail_json"])["month"]
     assert len(inbox.envelopes) == 1
     assert (tmp_path / "archive" / "reports" / month / f"report-{month}.txt").exists()
