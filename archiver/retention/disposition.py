@@ -358,14 +358,23 @@ def mark_confidential(
             details={"step": "confidential", "bundles": sorted(bundle_ids), "reason": reason},
             anchor_path=_anchor(app),
         )  # fmt: skip
-        conn.execute(
-            update(t.batch_bundles)
-            .where(
-                t.batch_bundles.c.batch_id == batch_id,
-                t.batch_bundles.c.bundle_id.in_(bundle_ids),
+        at = _now()
+        for bundle_id in sorted(set(bundle_ids)):
+            conn.execute(
+                t.confidential_bundles.delete().where(
+                    t.confidential_bundles.c.batch_id == batch_id,
+                    t.confidential_bundles.c.bundle_id == bundle_id,
+                )
             )
-            .values(confidential=True)
-        )
+            conn.execute(
+                t.confidential_bundles.insert().values(
+                    batch_id=batch_id,
+                    bundle_id=bundle_id,
+                    marked_by=by,
+                    marked_at=at,
+                    reason=reason,
+                )
+            )
     return batch_detail(app, batch_id)
 
 
@@ -426,6 +435,7 @@ def execute(
                 .values(status="executing")
             )
         confirmed = confirmed_refs(conn)
+        confidential = _confidential(conn, batch_id)
         rows = list(
             conn.execute(
                 select(t.batch_bundles)
@@ -443,7 +453,7 @@ def execute(
             _tombstone(app, row, approvals, by, batch_id)
             result.disposed.append(row.bundle_id)
             continue
-        why, wait = _refusal(row, b, results, held, confirmed, settings, today)
+        why, wait = _refusal(row, b, results, held, confirmed, confidential, settings, today)
         if why is not None:
             state = "pending" if wait else "skipped"
             with app.catalog.begin() as conn:
@@ -505,6 +515,11 @@ def execute(
     return result
 
 
+def _confidential(conn: Connection, batch_id: str) -> set[str]:
+    c = t.confidential_bundles
+    return {r[0] for r in conn.execute(select(c.c.bundle_id).where(c.c.batch_id == batch_id))}
+
+
 def _any_disposed(app: App, batch_id: str) -> bool:
     """An RM88 record documents a destruction; a batch that destroyed nothing gets none."""
     with app.catalog.begin() as conn:
@@ -535,6 +550,7 @@ def _refusal(
     results: dict[str, Any],
     held: dict[str, list[str]],
     confirmed: set[str],
+    confidential: set[str],
     settings: RetentionSettings,
     today: date,
 ) -> tuple[str | None, bool]:
@@ -558,7 +574,7 @@ def _refusal(
     # Confidential records must never go to the 2-6-1205 registry, so there is no offer.
     if (
         oldest is not None
-        and not row.confidential
+        and row.bundle_id not in confidential
         and needs_historical_offer(oldest, today, tz=settings.tz)
     ):
         if not batch.offer_notified:
@@ -666,8 +682,10 @@ def batch_detail(app: App, batch_id: str) -> dict[str, Any]:
                 .order_by(t.batch_bundles.c.bundle_id)
             )
         ]
+        confidential = _confidential(conn, batch_id)
         for r in b["bundles"]:
             r["schedule_items"] = json.loads(r.pop("refs_json"))
+            r["confidential"] = r["bundle_id"] in confidential
         b["records"] = [
             dict(r._mapping)
             for r in conn.execute(

@@ -16,6 +16,7 @@ __all__ = [
     "batch_bundles",
     "bundle_eligibility",
     "comment_removals",
+    "confidential_bundles",
     "disposal_records",
     "disposition_batches",
     "legal_holds",
@@ -114,11 +115,21 @@ batch_bundles = Table(
     Column("first_posted_at", String(40)),
     Column("last_posted_at", String(40)),
     Column("oldest_record_at", String(40)),
-    # Marked confidential by the City: never offered to the MCA 2-6-1205 registry.
-    Column("confidential", Boolean, nullable=False, default=False),
     # pending | executing (intent written, delete may have happened) | disposed | skipped
     Column("state", String(16), nullable=False, default="pending"),
     Column("note", Text),
+)
+
+#: Bundles of a batch the City marked confidential: never offered to the MCA 2-6-1205
+#: registry. A table of its own so who decided, when and why is kept with the mark.
+confidential_bundles = Table(
+    "confidential_bundles",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("bundle_id", String(128), primary_key=True),
+    Column("marked_by", Text, nullable=False),
+    Column("marked_at", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 tombstones = Table(
