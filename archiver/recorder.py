@@ -234,6 +234,11 @@ class RecordingClient:
     def close(self) -> None:
         self._client.close()
 
+    def drop_auth_header(self) -> None:
+        """Stop sending the site's token as ``Authorization``: for APIs that take the secret
+        elsewhere (YouTube's ``key=`` parameter) and refuse any bearer they did not issue."""
+        self._auth_header = None
+
     def get(
         self,
         url: str,

@@ -155,7 +155,7 @@ class YouTubeConnector:
         if self.auth == "key":
             # The harvester sends ``Bearer <token_env>``; Google rejects an API key sent that
             # way, so the key travels only as ``key=`` (redacted in the WARC by the recorder).
-            ctx.http._client.headers.pop("Authorization", None)
+            ctx.http.drop_auth_header()
 
     # -- requests -----------------------------------------------------------------------------
     def _get(
