@@ -179,6 +179,7 @@ class BundleEligibility:
     refs: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     oldest_record_at: datetime | None = None
+    empty: bool = False  # no cataloged records of its own
 
 
 def confirmed_refs(conn: Connection) -> set[str]:
@@ -274,11 +275,50 @@ def _one_bundle(
             reasons.add(_why_none(item))
         dates.append(d)
     if not pairs:
-        reasons.add("no records in the catalog for this bundle")
+        result.empty = True
+        reasons.add(_EMPTY)
     result.refs = sorted(refs)
     result.reasons.extend(sorted(reasons))
     result.own_eligible_on = bundle_eligible_on(dates) if pairs else None
     return result
+
+
+_EMPTY = "no records in the catalog for this bundle"
+
+
+def _date_revisit_only(results: dict[str, BundleEligibility], refs: list[tuple[str, str]]) -> None:
+    """Date a bundle whose only records are revisits by the records they revisit.
+
+    An incremental run that found nothing new still seals a bundle: its WARC holds revisit
+    records of payloads already archived. Those are copies of records whose class and date
+    the originals' bundles know, so the bundle gets the latest of its originals' own dates
+    (``None`` if any is ``None``). Without this, such bundles would never be eligible and,
+    through ``propagate_revisits``, would keep their originals forever. A bundle with no
+    records and no revisits stays ``None``: nothing says what it is.
+    """
+    originals: dict[str, set[str]] = {}
+    for referrer, original in refs:
+        originals.setdefault(referrer, set()).add(original)
+    todo = [b for b, r in results.items() if r.empty and b in originals and r.reasons == [_EMPTY]]
+    for _ in range(len(todo) + 1):  # chains of revisit-only bundles settle within len(todo)
+        changed = False
+        for bid in todo:
+            res = results[bid]
+            sources = [results.get(o) for o in originals[bid]]
+            if any(src is None for src in sources):
+                continue
+            known = [src for src in sources if src is not None]
+            date_ = bundle_eligible_on(src.own_eligible_on for src in known)
+            if date_ is None or date_ == res.own_eligible_on:
+                continue
+            res.own_eligible_on = date_
+            res.refs = sorted({ref for src in known for ref in src.refs})
+            times = [src.oldest_record_at for src in known if src.oldest_record_at is not None]
+            res.oldest_record_at = min(times) if times else None
+            res.reasons = ["only revisits of earlier bundles: dated by their records"]
+            changed = True
+        if not changed:
+            return
 
 
 def _why_none(item: ScheduleItem) -> str:
@@ -324,6 +364,7 @@ def compute_eligibility(
                 .where(s.bundles.c.status == "sealed")
             )
         ]
+        _date_revisit_only(results, refs)
         propagated = propagate_revisits({k: v.own_eligible_on for k, v in results.items()}, refs)
         for bid, res in results.items():
             res.eligible_on = propagated.get(bid)

@@ -276,3 +276,29 @@ def test_bundle_with_unparseable_records_is_kept(
         assert results[bid].eligible_on is None
         assert "unparseable" in "; ".join(results[bid].reasons)
     assert any(r.eligible_on is not None for b, r in results.items() if b not in raw)
+
+
+def test_revisit_only_bundle_is_dated_by_what_it_revisits(make_archive: ArchiveFactory) -> None:
+    config = make_archive(runs=2)  # the second run finds nothing new: revisits only
+    refs = catalog_rows(config, "SELECT bundle_id, refers_to_bundle_id FROM revisit_refs")
+    app = app_for(config)
+    try:
+        results, _ = compute_eligibility(app, load_settings(app.cfg), today=FAR_FUTURE)
+    finally:
+        app.close()
+    revisit_only = [r for r in results.values() if r.empty and r.own_eligible_on is not None]
+    assert revisit_only, "expected a bundle holding only revisit records"
+    for r in revisit_only:
+        originals = [
+            results[p["refers_to_bundle_id"]] for p in refs if p["bundle_id"] == r.bundle_id
+        ]
+        dates = [o.own_eligible_on for o in originals]
+        assert all(dt is not None for dt in dates)
+        assert r.own_eligible_on == max(dt for dt in dates if dt is not None)
+        assert r.refs == ["TEST.2026-1"]
+    # Nothing is kept forever merely because a later run found nothing new.
+    assert all(
+        r.eligible_on is not None
+        for b, r in results.items()
+        if any(p["refers_to_bundle_id"] == b for p in refs)
+    )
