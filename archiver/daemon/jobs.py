@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import structlog
 from structlog.contextvars import bound_contextvars
@@ -27,81 +26,8 @@ from archiver.config import Config, SiteConfig
 from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError
 from archiver.harvest import HarvestAborted, Harvester
-from archiver.storage.base import BundleFile, Storage
 
 log = structlog.get_logger(__name__)
-
-
-class GuardedStorage:
-    """Hides bundles another thread of this process is still publishing and cataloging.
-
-    ``Harvester.harvest_site`` starts with ``recover()``, which catalogs any stored bundle the
-    catalog does not know. With two harvests in one process, that would race the other harvest's
-    own publish-then-catalog step; hiding keys published by a still-running harvest from
-    ``list_bundles`` removes the race without changing the harvester.
-    """
-
-    def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._lock = threading.Lock()
-        self._in_flight: dict[int, set[str]] = {}
-
-    def done(self) -> None:
-        """Called when this thread's harvest has returned (its bundles are cataloged or not)."""
-        with self._lock:
-            self._in_flight.pop(threading.get_ident(), None)
-
-    def publish(self, staged: Path, key: str) -> None:
-        with self._lock:
-            self._in_flight.setdefault(threading.get_ident(), set()).add(key)
-        self.inner.publish(staged, key)
-
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
-
-    def list_bundles(self) -> Iterator[str]:
-        me = threading.get_ident()
-        with self._lock:
-            hidden = {k for t, keys in self._in_flight.items() if t != me for k in keys}
-        return (k for k in self.inner.list_bundles() if k not in hidden)
-
-    def list_files(self, key: str) -> list[BundleFile]:
-        return self.inner.list_files(key)
-
-    def open(self, key: str, relpath: str) -> BinaryIO:
-        return self.inner.open(key, relpath)
-
-    def read_range(self, key: str, relpath: str, offset: int, length: int) -> bytes:
-        return self.inner.read_range(key, relpath, offset, length)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def local_path(self, key: str) -> Path | None:
-        return self.inner.local_path(key)
-
-    def set_retention(self, key: str, until: dt.date) -> None:
-        self.inner.set_retention(key, until)
-
-    def set_legal_hold(self, key: str, on: bool) -> None:
-        self.inner.set_legal_hold(key, on)
-
-
-def site_staging_config(cfg: Config, site_id: str) -> Config:
-    """The config a daemon harvest of ``site_id`` runs with.
-
-    Where the foundation locks in-flight bundles in staging (``archiver.bundle.is_in_flight``),
-    all harvests share the archive's staging folder, so the per-site lock also keeps a clerk's
-    ``archiver harvest`` and the daemon apart. Without those locks, ``recover()`` at the start of
-    one harvest would delete the ``.partial`` folder another thread is writing, so each site
-    then gets a staging folder of its own inside the archive's staging folder.
-    """
-    import archiver.bundle
-
-    if hasattr(archiver.bundle, "is_in_flight"):
-        return cfg
-    return replace(cfg, root=cfg.staging_dir / "daemon" / site_id)
 
 
 @dataclass
@@ -110,7 +36,6 @@ class Runtime:
 
     app: App
     settings: sched.DaemonSettings
-    storage: GuardedStorage
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set at SIGTERM: jobs that have not started yet return at once."""
     abandon: threading.Event = field(default_factory=threading.Event)
@@ -182,7 +107,10 @@ def harvest_site(site_id: str) -> str:
         pk = sched.record_start(catalog, job_id)
         rt.begin(job_id)
         try:
-            harvester = Harvester(site_staging_config(cfg, site_id), catalog, rt.storage)
+            # Harvests share the staging folder: the foundation locks each in-flight bundle and
+            # each site (archiver.bundle.BundleLock), so one harvest's recovery never touches
+            # another's work, in this process or in a clerk's `archiver harvest`.
+            harvester = Harvester(cfg, catalog, rt.app.storage)
             result = harvester.harvest_site(site, stop=rt.abandon)
         except HarvestAborted as exc:
             sched.record_finish(catalog, pk, result="abandoned", error=str(exc))
@@ -200,7 +128,6 @@ def harvest_site(site_id: str) -> str:
             sched.record_finish(catalog, pk, result="failed", error=message)
             return "failed"
         finally:
-            rt.storage.done()
             rt.end(job_id)
         sched.note_success(catalog, site_id)
         sched.record_finish(
@@ -247,7 +174,7 @@ def _maintenance(job_id: str, work: Callable[[Runtime], dict[str, Any]]) -> str:
 def _verify(rt: Runtime, sample: int | None) -> dict[str, Any]:
     from archiver.verify import verify_archive
 
-    report = verify_archive(rt.app.catalog, rt.storage, sample=sample)
+    report = verify_archive(rt.app.catalog, rt.app.storage, sample=sample)
     detail: dict[str, Any] = {
         "bundles_checked": report.bundles_checked,
         "files_checked": report.files_checked,

@@ -86,16 +86,9 @@ class Daemon:
             signal.signal(sig, self._on_signal)
 
     # -- start-up -----------------------------------------------------------------------------
-    def _recover(self, app: App, storage: jobs.GuardedStorage) -> None:
-        """Finish what a killed daemon left, in the shared and in every per-site staging folder."""
-        report = Harvester(app.cfg, app.catalog, storage).recover()
-        per_site = app.cfg.staging_dir / "daemon"
-        if per_site.is_dir():
-            for folder in sorted(per_site.iterdir()):
-                if folder.is_dir():
-                    cfg = jobs.site_staging_config(app.cfg, folder.name)
-                    for k, v in Harvester(cfg, app.catalog, storage).recover().items():
-                        report[k] = report.get(k, 0) + v
+    def _recover(self, app: App) -> None:
+        """Finish what a killed daemon left: publish sealed bundles, drop unsealed staging."""
+        report = Harvester(app.cfg, app.catalog, app.storage).recover()
         abandoned = sched.abandon_running(app.catalog)
         log.info("daemon_recovered", abandoned_jobs=abandoned, **report)
 
@@ -104,10 +97,9 @@ class Daemon:
         self.app = app
         settings = sched.daemon_settings(app.cfg)
         specs = sched.desired_jobs(app.cfg, settings)  # validate everything before starting
-        storage = jobs.GuardedStorage(app.storage)
-        self.runtime = jobs.Runtime(app=app, settings=settings, storage=storage)
+        self.runtime = jobs.Runtime(app=app, settings=settings)
         jobs.install(self.runtime)
-        self._recover(app, storage)
+        self._recover(app)
         self.scheduler = sched.build_scheduler(app.catalog.engine, settings, app.cfg.timezone)
         self.scheduler.start(paused=True)
         changes = sched.reconcile(self.scheduler, specs)
