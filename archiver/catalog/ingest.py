@@ -330,19 +330,46 @@ def _ingest_sweeps(
         ]
         if sw["scope"] != "account":
             cond.append(s.items.c.root_id == sw["scope"])
-        gone = [r.id for r in conn.execute(select(s.items.c.id).where(and_(*cond)))]
-        if not gone:
+        rows = conn.execute(select(s.items.c.id, s.items.c.platform_id).where(and_(*cond))).all()
+        if not rows:
             continue
-        conn.execute(
-            update(s.items)
-            .where(s.items.c.id.in_(gone))
-            .values(disappeared_at=when, removal_state="removed_upstream")
-        )
-        conn.execute(
-            s.item_events.insert(),
-            [_event(i, "removed_upstream", when, run_id, bundle_id) for i in gone],
-        )
-        result.removed += len(gone)
+        _mark_removed(conn, [r.id for r in rows], when, run_id, bundle_id, None)
+        result.removed += len(rows)
+        if sw["record_class"] == "posts":
+            # A post gone upstream takes its thread with it; the platform will not list the
+            # thread again, so the comments are marked here rather than never.
+            roots = [r.platform_id for r in rows]
+            for i in range(0, len(roots), 500):
+                orphans = [
+                    r.id
+                    for r in conn.execute(
+                        select(s.items.c.id).where(
+                            s.items.c.site_id == site_id,
+                            s.items.c.record_class == "comments",
+                            s.items.c.root_id.in_(roots[i : i + 500]),
+                            s.items.c.disappeared_at.is_(None),
+                        )
+                    )
+                ]
+                if orphans:
+                    _mark_removed(
+                        conn, orphans, when, run_id, bundle_id, "the post it replied to was removed"
+                    )
+                    result.removed += len(orphans)
+
+
+def _mark_removed(
+    conn: Connection, ids: list[int], when: str, run_id: str, bundle_id: str, detail: str | None
+) -> None:
+    conn.execute(
+        update(s.items)
+        .where(s.items.c.id.in_(ids))
+        .values(disappeared_at=when, removal_state="removed_upstream")
+    )
+    conn.execute(
+        s.item_events.insert(),
+        [_event(i, "removed_upstream", when, run_id, bundle_id, detail) for i in ids],
+    )
 
 
 def _ingest_followers(

@@ -253,3 +253,29 @@ def test_rss_feed_entries_are_posts(two_runs: tuple[Path, dict[str, str]]) -> No
         config, "SELECT count(*) AS n FROM items WHERE site_id='news' AND kind='post'"
     )
     assert rows[0]["n"] == 8
+
+
+def test_deleting_a_post_marks_its_thread_removed(tmp_path: Path) -> None:
+    w, city = build_demo_world(statuses=15, followers=10, seed=4)
+    w.rate_limit = 1_000_000
+    with FakeServer(w) as server:
+        config = write_config(tmp_path, site_toml("city", "mastodon", server.url, "cityofbozeman"))
+        harvest(config, "city")
+        with_replies = catalog_rows(
+            config,
+            "SELECT root_id, count(*) AS n FROM items WHERE kind != 'post' "
+            "GROUP BY root_id ORDER BY n DESC LIMIT 1",
+        )[0]
+        w.delete_status(with_replies["root_id"])
+        assert harvest(config, "city", full=True).status == "succeeded"
+    rows = catalog_rows(
+        config,
+        "SELECT removal_state FROM items WHERE root_id = ? AND kind != 'post'",
+        (with_replies["root_id"],),
+    )
+    assert len(rows) == with_replies["n"]
+    assert {r["removal_state"] for r in rows} == {"removed_upstream"}
+    (post,) = catalog_rows(
+        config, "SELECT removal_state FROM items WHERE platform_id = ?", (with_replies["root_id"],)
+    )
+    assert post["removal_state"] == "removed_upstream"
