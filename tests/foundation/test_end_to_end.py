@@ -256,7 +256,7 @@ def test_rss_feed_entries_are_posts(two_runs: tuple[Path, dict[str, str]]) -> No
 
 
 def test_deleting_a_post_marks_its_thread_removed(tmp_path: Path) -> None:
-    w, city = build_demo_world(statuses=15, followers=10, seed=4)
+    w, _city = build_demo_world(statuses=15, followers=10, seed=4)
     w.rate_limit = 1_000_000
     with FakeServer(w) as server:
         config = write_config(tmp_path, site_toml("city", "mastodon", server.url, "cityofbozeman"))
