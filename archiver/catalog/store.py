@@ -311,6 +311,7 @@ class Catalog:
                             "started_at": last.started_at,
                             "finished_at": last.finished_at,
                             "error": last.error,
+                            "error_kind": last.error_kind,
                             "counts": json.loads(last.counts_json or "{}"),
                         },
                         "last_success": last_ok,

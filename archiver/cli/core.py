@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -293,6 +294,26 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
         if last.get("status") in ("failed", "abandoned"):
             err_console.print(
                 f"[red]{r['site']}[/]: last run {last['status']}: {last.get('error')}",
+                highlight=False,
+            )
+        expires = r.get("token_expires")
+        if expires and expires != "never":
+            try:
+                when = datetime.fromisoformat(expires)
+            except ValueError:
+                when = None
+            if when is not None:
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                days = (when - datetime.now(UTC)).days
+                if days < 30:
+                    state = "EXPIRED" if days < 0 else f"expires in {days} day(s)"
+                    err_console.print(
+                        f"[red]{r['site']}[/]: access token {state} ({expires[:10]}); renew it",
+                        highlight=False,
+                    )
+        if last.get("error_kind") == "AuthError":
+            err_console.print(
+                f"[red]{r['site']}[/]: the platform refused the access token; renew it",
                 highlight=False,
             )
         if r.get("it_administrator") is False:

@@ -122,6 +122,8 @@ def test_expired_token(tmp_path: Path, fake: tuple[FakeServer, MastodonWorld, st
     assert "HTTP 401" in line and "access token is invalid" in line and "token_env" in line
     _assert_failed_and_nothing_sealed(config)
     assert catalog_rows(config, "SELECT error_kind FROM runs")[-1]["error_kind"] == "AuthError"
+    status = _cli(config, "status")
+    assert "refused the access token; renew it" in status.stderr
 
 
 def test_missing_token_variable(
