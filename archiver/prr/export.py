@@ -47,7 +47,6 @@ from archiver.errors import ExportError
 from archiver.prr import readable
 from archiver.prr.originals import (
     BundleIndex,
-    CopiedRecord,
     SourceRecord,
     order_key,
     with_closure,
@@ -778,8 +777,9 @@ def _certification(
     w(
         "  Every HTTP exchange with the platform was recorded by the archiver as it happened, in\n"
         "  WARC/1.1 (ISO 28500) response and request records, each record compressed as its own\n"
-        "  gzip member. Credentials (tokens, cookies, authorization headers) were redacted from\n"
-        "  the recorded request headers before writing; nothing else was altered. Identical\n"
+        "  gzip member. Credentials (authorization headers, cookies, API keys and tokens in URL\n"
+        "  parameters) were replaced with REDACTED before anything was written; nothing else was\n"
+        "  altered: bodies are the bytes received, still content-encoded. Identical\n"
         "  payloads for the same URL were written as 'revisit' records that point to the original\n"
         "  response. Each run's records were sealed in a BagIt bundle with SHA-256 manifests,\n"
         "  made read-only and renamed into place atomically, and cataloged with their digests.\n"
@@ -868,6 +868,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-_ = CopiedRecord

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -218,15 +218,68 @@ def write_site(out_dir: Path, threads: list[ThreadView], context: Mapping[str, A
     return written
 
 
-def write_pdf(out: Path, threads: list[ThreadView], context: Mapping[str, Any]) -> None:
+#: Versions per xhtml2pdf run. xhtml2pdf holds a whole document (DOM and story) in memory,
+#: about 40 kB per version, so large exports are rendered in parts and joined (xhtml2pdf's
+#: own ``pisaPDF``), keeping memory flat whatever the size of the request.
+PDF_CHUNK_VERSIONS = 1000
+
+
+def _pdf_chunks(threads: list[ThreadView], limit: int) -> list[list[ThreadView]]:
+    chunks: list[list[ThreadView]] = []
+    current: list[ThreadView] = []
+    size = 0
+    for t in threads:
+        n = sum(len(i.versions) for i in t.flat) or 1
+        if current and size + n > limit:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(t)
+        size += n
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
+
+
+def write_pdf(
+    out: Path,
+    threads: list[ThreadView],
+    context: Mapping[str, Any],
+    *,
+    chunk_versions: int = PDF_CHUNK_VERSIONS,
+) -> None:
     """The same content as one PDF (xhtml2pdf), for requesters who want a single document."""
     from xhtml2pdf import pisa
+    from xhtml2pdf.pdf import pisaPDF
 
-    html = _env().get_template("document.html.j2").render(threads=threads, **context)
-    with out.open("wb") as fh:
-        status = pisa.CreatePDF(html, dest=fh, encoding="utf-8")
-    if status.err:
-        raise ExportError(
-            f"xhtml2pdf could not render {out.name} ({status.err} error(s))",
-            hint="the HTML copy in data/readable/ is complete; report this as a bug",
-        )
+    template = _env().get_template("document.html.j2")
+    chunks = _pdf_chunks(threads, chunk_versions)
+
+    def render(dest: BinaryIO, part: list[ThreadView], first: bool) -> None:
+        html = template.render(threads=part, first=first, all_threads=threads, **context)
+        status = pisa.CreatePDF(html, dest=dest, encoding="utf-8")
+        if status.err:
+            raise ExportError(
+                f"xhtml2pdf could not render {out.name} ({status.err} error(s))",
+                hint="the HTML copy in data/readable/ is complete; report this as a bug",
+            )
+
+    if len(chunks) == 1:
+        with out.open("wb") as fh:
+            render(fh, chunks[0], True)
+        return
+    parts = []
+    joined = pisaPDF()
+    try:
+        for n, chunk in enumerate(chunks):
+            part = out.parent / f".{out.name}.part{n:04d}"
+            with part.open("wb") as fh:
+                render(fh, chunk, n == 0)
+            parts.append(part)
+            joined.addFromFile(part.open("rb"))
+        with out.open("wb") as fh:
+            joined.join(fh)
+    finally:
+        for f in joined.files:
+            f.close()
+        for part in parts:
+            part.unlink(missing_ok=True)

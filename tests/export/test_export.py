@@ -433,3 +433,38 @@ def test_interrupted_export_leaves_nothing_that_looks_complete(
 def test_redaction_rules_parse() -> None:
     rules = parse_rules("ssn,card,address")
     assert [r.name for r in rules] == ["ssn", "card", "address"]
+
+
+def test_large_pdf_is_rendered_in_parts_and_joined(archive: Archive, tmp_path: Path) -> None:
+    """Every version appears exactly once and the header once, whatever the part size."""
+    import pypdf
+
+    from archiver.catalog.store import Catalog
+    from archiver.prr import readable
+
+    cat = Catalog(f"sqlite:///{archive.root / 'catalog.sqlite'}")
+    try:
+        from archiver.search import search
+
+        hits = search(cat, "", SearchFilters(site=SITE, all_versions=True), limit=None)
+    finally:
+        cat.close()
+    threads = readable.build_threads(hits, "America/Denver")
+    context = {
+        "city": "City of Bozeman", "request": {"id": "PRR-TEST", "requester": "x",
+        "received": "2026-11-20", "description": "d"}, "query_text": "q", "exported_at": "now",
+        "actor": "me", "tz": "America/Denver", "counts": {"items": 1, "versions": len(hits)},
+        "redacted": False, "rules": "",
+    }  # fmt: skip
+    out = tmp_path / "export.pdf"
+    readable.write_pdf(out, threads, context, chunk_versions=7)
+    assert len(readable._pdf_chunks(threads, 7)) > 3
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(out).pages)
+    compact = "".join(text.split())
+    assert text.count("public records request PRR-TEST") == 1
+    from collections import Counter
+
+    expected = Counter(str(h["content_hash"]) for h in hits)  # equal texts share a hash
+    for digest, n in expected.items():
+        assert compact.count(digest) == n, digest
+    assert not list(tmp_path.glob(".export.pdf.part*"))
