@@ -94,7 +94,7 @@ COMMON = [
 
 def vocabulary(rng: random.Random, n: int = 6000) -> list[str]:
     syll = ["ka", "lo", "mi", "ra", "te", "un", "bo", "ze", "ma", "ny", "st", "ri", "ve", "ol"]
-    words = set()
+    words: set[str] = set()
     while len(words) < n:
         words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
     return sorted(words)
@@ -363,13 +363,14 @@ def bench_export(work: Path, trace: bool = False) -> dict[str, Any]:
         )
         out = work / f"export-{req.id}"
         steps: dict[str, float] = {}
-        last = [time.perf_counter(), ""]
+        last_t = [time.perf_counter()]
+        last_name = [""]
 
         def on_step(name: str) -> None:
             now = time.perf_counter()
-            if last[1]:
-                steps[str(last[1])] = round(now - float(last[0]), 2)
-            last[0], last[1] = now, name
+            if last_name[0]:
+                steps[last_name[0]] = round(now - last_t[0], 2)
+            last_t[0], last_name[0] = now, name
 
         if trace:  # Python-level peak; slows allocation-heavy code, so off by default
             tracemalloc.start()

@@ -91,6 +91,12 @@ def warc_records(path: Path) -> list[dict[str, object]]:
     return out
 
 
+def payload_of(record: dict[str, object]) -> bytes:
+    payload = record["payload"]
+    assert isinstance(payload, bytes)
+    return payload
+
+
 def read_member(path: Path, offset: int, length: int) -> bytes:
     with path.open("rb") as fh:
         fh.seek(offset)
@@ -107,7 +113,7 @@ def catalog(archive: Archive, sql: str, params: tuple[object, ...] = ()) -> list
 
 
 def bundle_path(archive: Archive, bundle_id: str) -> Path:
-    key = catalog(archive, "SELECT key FROM bundles WHERE id = ?", (bundle_id,))[0]["key"]
+    key = str(catalog(archive, "SELECT key FROM bundles WHERE id = ?", (bundle_id,))[0]["key"])
     return archive.root / "bundles" / key
 
 
@@ -367,7 +373,7 @@ def test_redaction_changes_copies_not_originals(archive: Archive, tmp_path: Path
     assert read_member(warc, row["export_warc_offset"], row["export_warc_length"]) == read_member(
         src, row["warc_offset"], row["warc_length"]
     )
-    payloads = b"".join(bytes(r["payload"]) for r in warc_records(warc))  # type: ignore[arg-type]
+    payloads = b"".join(payload_of(r) for r in warc_records(warc))
     assert b"406-555-0199" in payloads
     assert "redaction-log.csv" in (out / "tagmanifest-sha256.txt").read_text("utf-8")
 
@@ -380,7 +386,7 @@ def test_withhold_redacted_originals(archive: Archive, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     validate_package(out)
     warc = out / "data" / "originals" / "export-00000.warc.gz"
-    payloads = b"".join(bytes(r["payload"]) for r in warc_records(warc))  # type: ignore[arg-type]
+    payloads = b"".join(payload_of(r) for r in warc_records(warc))
     assert b"406-555-0199" not in payloads
     row = json.loads((out / "data" / "index.json").read_text())[0]
     assert row["original_in_package"] is False
