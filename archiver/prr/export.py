@@ -26,7 +26,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -163,8 +162,11 @@ def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) ->
             leftover.unlink()
     try:
         staging.mkdir()
-        with tempfile.TemporaryDirectory(prefix="prr-", dir=out.parent) as tmp:
-            return _build(app, opts, req, out, staging, zip_tmp, Path(tmp), step)
+        # Scratch space (downloaded records maps) lives inside the staging folder, so a
+        # killed export leaves only ``.partial`` names behind.
+        work = staging / ".work"
+        work.mkdir()
+        return _build(app, opts, req, out, staging, zip_tmp, work, step)
     except OSError as exc:
         raise ExportError(
             f"writing the package under {out.parent} failed: {exc.strerror or exc}",
@@ -464,6 +466,7 @@ def _build(
             _write_followers(data / "followers.csv", follower_rows)
     finally:
         index.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     # -- readable ---------------------------------------------------------------------------
     step("rendering readable copy")

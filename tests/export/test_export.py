@@ -474,3 +474,47 @@ def test_large_pdf_is_rendered_in_parts_and_joined(archive: Archive, tmp_path: P
     for digest, n in expected.items():
         assert compact.count(digest) == n, digest
     assert not list(tmp_path.glob(".export.pdf.part*"))
+
+
+def test_killed_export_leaves_only_partial_names(archive: Archive, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    rid = open_request(archive)
+    out = tmp_path / "killed"
+    staging = tmp_path / "killed.partial"
+    env = dict(os.environ, ARCHIVER_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [
+            ARCHIVER,
+            "--config",
+            str(archive.config),
+            "export",
+            rid,
+            "--site",
+            SITE,
+            "--out",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (staging / "data" / "originals").exists() and not (staging / "payload").exists():
+            assert proc.poll() is None, "export finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not out.exists()
+    assert all(p.name.endswith(".partial") for p in tmp_path.iterdir())
+    assert not catalog(archive, "SELECT * FROM exports WHERE request_id = ?", (rid,))
+    r = cli(archive.config, "export", rid, "--site", SITE, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert not staging.exists()
+    validate_package(out)
