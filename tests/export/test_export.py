@@ -134,6 +134,25 @@ def test_package_passes_the_real_validators(full_export: tuple[str, Path]) -> No
     assert not list(out.parent.glob("*.partial*"))
 
 
+def test_wacz_pages_match_warc_dates_and_hold_the_same_warc(full_export: tuple[str, Path]) -> None:
+    import zipfile
+
+    _rid, out = full_export
+    warc = out / "data" / "originals" / "export-00000.warc.gz"
+    with zipfile.ZipFile(out / "data" / "replay" / "export.wacz") as z:
+        lines = z.read("pages/pages.jsonl").decode().splitlines()
+        assert z.read(f"archive/{warc.name}") == warc.read_bytes()
+        assert z.getinfo(f"archive/{warc.name}").compress_type == zipfile.ZIP_STORED
+        cdx = z.read("indexes/index.cdx").decode().splitlines()
+    assert json.loads(lines[0])["format"] == "json-pages-1.0"
+    pages = [json.loads(x) for x in lines[1:]]
+    assert pages
+    captured = {(r["uri"], r["date"]) for r in warc_records(warc) if r["type"] == "response"}
+    for page in pages:
+        assert (page["url"], page["ts"]) in captured
+    assert len(cdx) == sum(1 for r in warc_records(warc) if r["type"] in ("response", "revisit"))
+
+
 def test_index_rows_match_the_catalog(archive: Archive, full_export: tuple[str, Path]) -> None:
     _rid, out = full_export
     with (out / "data" / "index.csv").open(encoding="utf-8") as fh:
