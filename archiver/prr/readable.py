@@ -89,6 +89,14 @@ def removal_text(row: Mapping[str, Any], tz: str) -> str:
     )
 
 
+def _shorten(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = flat[:width].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
 def _slug(site: str, pid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{site}-{pid}")
 
@@ -174,7 +182,7 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
         t.posted = first.posted_raw if first else ""
         if t.root is not None:
             text = t.root.versions[-1].text if t.root.versions else ""
-            t.title = " ".join(text.split())[:90] or f"post {t.root_id}"
+            t.title = _shorten(text, 90) or f"post {t.root_id}"
         else:
             t.title = f"replies to post {t.root_id} (the post itself is not in this export)"
         out.append(t)
