@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import structlog
 
 from archiver.config import SiteConfig
-from archiver.model import HarvestRecord, Media, RecordClass
+from archiver.model import (
+    BookmarkUpdate,
+    HarvestRecord,
+    Item,
+    Media,
+    RecordClass,
+    Sweep,
+    Unparseable,
+    WarcRef,
+)
 from archiver.recorder import RecordedResponse, RecordingClient
+
+K = TypeVar("K", int, str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +177,100 @@ def capture_media(ctx: HarvestContext, media: list[Media]) -> tuple[Media, ...]:
             continue
         out.append(Media(m.id, m.type, m.url, m.description, response.ref, response.skipped_reason))
     return tuple(out)
+
+
+def with_captured_media(ctx: HarvestContext, item: Item) -> Item:
+    """``item`` with its media downloaded into the WARC (unchanged when it has none)."""
+    media = capture_media(ctx, list(item.media))
+    return replace(item, media=media) if media else item
+
+
+@dataclass(slots=True)
+class TimelineWalk:
+    """What one timeline walk read: items kept, and entries that could not be parsed."""
+
+    seen: int = 0
+    unreadable: int = 0
+
+
+def sweep_when_clean(walk: TimelineWalk) -> Iterator[HarvestRecord]:
+    """The account's posts were all read: a post missing now was removed upstream. Not when an
+    entry was unreadable: it may be a known post, and its absence from the sweep proves nothing."""
+    if not walk.unreadable:
+        yield Sweep("posts", "account")
+
+
+def sweep_even_if_unreadable(walk: TimelineWalk) -> Iterator[HarvestRecord]:
+    """Sweep after every complete full walk, unreadable entries or not (the Mastodon and
+    Bluesky connectors have always done this; ``sweep_when_clean`` is the careful form)."""
+    yield Sweep("posts", "account")
+
+
+def _keep(item: Item) -> Item:
+    return item
+
+
+def walk_timeline(
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    *,
+    parse: Callable[[Any, WarcRef], Item | Unparseable],
+    key: Callable[[Item], K],
+    children: Callable[[Item, Any], Iterable[HarvestRecord]],
+    full: bool,
+    since: K,
+    start: K,
+    window: int,
+    bookmark: str,
+    prepare: Callable[[Item], Item] = _keep,
+    sweep: Callable[[TimelineWalk], Iterable[HarvestRecord]] = sweep_when_clean,
+    distinct: bool = False,
+) -> Iterator[HarvestRecord]:
+    """Read an account's timeline newest first, as every incremental connector does.
+
+    Why this shape: a run must not re-read everything, yet edits, new comments and deletions
+    land on recent posts. So an incremental run (``full`` false) reads back until a page
+    reaches the ``since`` bookmark (an id or a timestamp, compared through ``key``) *and* at
+    least ``window`` (``recheck_recent``) items were seen, then stops; that run proves nothing
+    about older posts, so it yields no Sweep. A full walk that read every page yields what
+    ``sweep`` decides (by default a ``Sweep("posts", "account")`` only if every entry was
+    readable: an unreadable one may be a known post, and must not be taken for a deleted one).
+    Last comes the new bookmark, the newest key seen (never older than ``since``).
+
+    ``pages`` gives ``(WarcRef, entries)`` newest first; it is not advanced past the page that
+    stops the walk, so no request is made for the next one. ``parse(entry, ref)`` makes an Item
+    or an Unparseable (yielded as is). ``distinct`` skips an item already seen in this walk (a
+    pinned post listed twice) before it is counted. ``prepare`` turns a kept item into the one
+    yielded (e.g. with its media downloaded), then ``children(item, entry)`` yields its
+    comments. ``start`` is where the newest key starts: the key type's zero, so that a run
+    that saw nothing yields no bookmark, or ``since`` to restate the bookmark anyway.
+    """
+    walk = TimelineWalk()
+    ids: set[str] = set()
+    newest = start
+    complete = True
+    for ref, entries in pages:
+        oldest_on_page: K | None = None
+        for entry in entries:
+            item = parse(entry, ref)
+            if isinstance(item, Unparseable):
+                walk.unreadable += 1
+                yield item
+                continue
+            if distinct:
+                if item.platform_id in ids:
+                    continue
+                ids.add(item.platform_id)
+            walk.seen += 1
+            stamp = key(item)
+            newest = max(newest, stamp)
+            oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
+            yield prepare(item)
+            yield from children(item, entry)
+        caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
+        if not full and caught_up and walk.seen >= window:
+            complete = False
+            break
+    if full and complete:
+        yield from sweep(walk)
+    if newest:
+        yield BookmarkUpdate(bookmark, str(max(newest, since)))

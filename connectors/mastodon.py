@@ -35,10 +35,12 @@ from archiver.model import (
 from connectors.base import (
     Capabilities,
     HarvestContext,
-    capture_media,
     follow_links,
     html_to_text,
     parse_time,
+    sweep_even_if_unreadable,
+    walk_timeline,
+    with_captured_media,
 )
 
 
@@ -105,12 +107,23 @@ class MastodonConnector:
 
     # -- statuses -----------------------------------------------------------------------------
     def _statuses(self) -> Iterator[HarvestRecord]:
-        since = _id_num(self.ctx.bookmarks.get("since_id", "")) if not self.ctx.full_sweep else 0
-        window = self.ctx.site.recheck_recent
-        newest = 0
-        seen = 0
-        complete = True
+        full = self.ctx.full_sweep
         endpoint = "GET /api/v1/accounts/:id/statuses"
+        yield from walk_timeline(
+            self._status_pages(endpoint),
+            parse=lambda status, ref: self._status_item(status, ref, endpoint),
+            key=lambda item: _id_num(item.platform_id),
+            prepare=lambda item: with_captured_media(self.ctx, item),
+            children=lambda item, _status: self._thread(item.platform_id),
+            full=full,
+            since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
+            start=0,
+            window=self.ctx.site.recheck_recent,
+            bookmark="since_id",
+            sweep=sweep_even_if_unreadable,
+        )
+
+    def _status_pages(self, endpoint: str) -> Iterator[tuple[WarcRef, list[Any]]]:
         for page in follow_links(
             self.ctx.http,
             f"{self.api}/accounts/{self.owner_id}/statuses",
@@ -123,27 +136,7 @@ class MastodonConnector:
                 raise MalformedResponseError(
                     "expected a list of statuses", site=self.ctx.site.id, endpoint=endpoint
                 )
-            oldest_on_page = None
-            for status in data:
-                item = self._status_item(status, page.ref, endpoint)
-                if isinstance(item, Unparseable):
-                    yield item
-                    continue
-                seen += 1
-                num = _id_num(item.platform_id)
-                newest = max(newest, num)
-                oldest_on_page = num if oldest_on_page is None else min(oldest_on_page, num)
-                media = capture_media(self.ctx, list(item.media)) if item.media else ()
-                yield _with_media(item, media)
-                yield from self._thread(item.platform_id)
-            caught_up = since and oldest_on_page is not None and oldest_on_page <= since
-            if not self.ctx.full_sweep and caught_up and seen >= window:
-                complete = False
-                break
-        if self.ctx.full_sweep and complete:
-            yield Sweep("posts", "account")
-        if newest:
-            yield BookmarkUpdate("since_id", str(max(newest, since)))
+            yield page.ref, data
 
     def _status_item(
         self, status: Any, ref: WarcRef, endpoint: str, *, root_id: str | None = None
@@ -234,8 +227,8 @@ class MastodonConnector:
             return
         for status in data["descendants"]:
             item = self._status_item(status, response.ref, endpoint, root_id=status_id)
-            if isinstance(item, Item) and item.media:
-                item = _with_media(item, capture_media(self.ctx, list(item.media)))
+            if isinstance(item, Item):
+                item = with_captured_media(self.ctx, item)
             yield item
         yield Sweep("comments", status_id)
 
@@ -302,14 +295,6 @@ class MastodonConnector:
                 )
             else:
                 yield Sweep("followers", "followers")
-
-
-def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
-    if not media:
-        return item
-    from dataclasses import replace
-
-    return replace(item, media=media)
 
 
 def _platform_words(exc: FetchError) -> str:
