@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +39,15 @@ from archiver.errors import (
     NotFoundError,
     RetriableFetchError,
 )
-from archiver.model import HarvestRecord, Media, RecordClass, TokenExpiry
+from archiver.model import (
+    Degradation,
+    HarvestRecord,
+    Media,
+    RecordClass,
+    Sweep,
+    TokenExpiry,
+    Unparseable,
+)
 from archiver.recorder import RecordedResponse, platform_message
 from connectors.base import HarvestContext, capture_media
 
@@ -377,3 +385,43 @@ def _epoch(value: Any) -> datetime | None:
 
 def fields_param(*names: str) -> str:
     return ",".join(names)
+
+
+def bookmark_int(value: str | None) -> int:
+    """A numeric bookmark (unix time); 0 when absent or unreadable."""
+    return int(value) if value and value.isdigit() else 0
+
+
+def comment_thread(
+    ctx: HarvestContext,
+    thread: Iterator[HarvestRecord],
+    *,
+    root_id: str,
+    noun: str,
+    endpoint: str,
+    refused: Callable[[], None],
+) -> Iterator[HarvestRecord]:
+    """The comments of one post (``noun`` "post" or "media"), as Facebook and Instagram read
+    them: a ``Sweep`` of the thread only when every page was read and every entry was readable
+    (an unreadable entry might be a known comment: it must not be marked removed).
+
+    A missing permission calls ``refused`` (the connector stops asking for comments this run)
+    and becomes a Degradation; a post gone between listing and reading has no comments left,
+    so its thread is swept; an unreadable listing is an Unparseable, with no sweep.
+    """
+    clean = True
+    try:
+        for record in thread:
+            clean = clean and not isinstance(record, Unparseable)
+            yield record
+    except GraphPermissionError as exc:
+        refused()
+        yield Degradation("comments", str(exc))
+        return
+    except NotFoundError:
+        ctx.log.info(f"{noun}_gone_before_comments", **{noun: root_id})
+    except MalformedResponseError as exc:
+        yield Unparseable("comments", endpoint, f"{noun} {root_id}: {exc.message}")
+        return
+    if clean:
+        yield Sweep("comments", root_id)

@@ -27,13 +27,11 @@ from typing import Any, ClassVar
 from archiver.errors import ConfigError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
-    BookmarkUpdate,
     Degradation,
     FollowerCount,
     HarvestRecord,
     Item,
     Media,
-    Sweep,
     Unparseable,
     WarcRef,
 )
@@ -41,12 +39,14 @@ from connectors._meta import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     GraphPermissionError,
+    bookmark_int,
     capture,
+    comment_thread,
     fields_param,
     platform_text,
     token_expiry,
 )
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import Capabilities, HarvestContext, parse_time, walk_timeline
 
 POST_FIELDS = fields_param(
     "id",
@@ -155,40 +155,24 @@ class FacebookConnector:
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
-        since = _int(self.ctx.bookmarks.get("since")) if not full else 0
-        window = self.ctx.site.recheck_recent
         endpoint = f"GET /{{page-id}}/{self.edge}"
-        newest = 0
-        seen = 0
-        complete = True
-        clean = True
-        for page, entries in self.graph.pages(
+        pages = self.graph.pages(
             f"{self.page_id}/{self.edge}",
             params={"fields": POST_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="posts",
             endpoint=endpoint,
-        ):
-            oldest_on_page: int | None = None
-            for raw in entries:
-                item = self._post_item(raw, page.ref, endpoint)
-                if isinstance(item, Unparseable):
-                    clean = False  # it may be a known post: its absence proves nothing
-                    yield item
-                    continue
-                seen += 1
-                stamp = int(item.posted_at.timestamp()) if item.posted_at else 0
-                newest = max(newest, stamp)
-                oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
-                yield item
-                yield from self._comments(item.platform_id)
-            caught_up = since and oldest_on_page is not None and oldest_on_page <= since
-            if not full and caught_up and seen >= window:
-                complete = False
-                break
-        if full and complete and clean:
-            yield Sweep("posts", "account")
-        if newest:
-            yield BookmarkUpdate("since", str(max(newest, since)))
+        )
+        yield from walk_timeline(
+            ((page.ref, entries) for page, entries in pages),
+            parse=lambda raw, ref: self._post_item(raw, ref, endpoint),
+            key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
+            children=lambda item, _raw: self._comments(item.platform_id),
+            full=full,
+            since=bookmark_int(self.ctx.bookmarks.get("since")) if not full else 0,
+            start=0,
+            window=self.ctx.site.recheck_recent,
+            bookmark="since",
+        )
 
     def _post_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
@@ -221,42 +205,39 @@ class FacebookConnector:
         if not self.comments_allowed:
             return
         endpoint = "GET /{post-id}/comments"
-        clean = True
-        try:
-            for page, entries in self.graph.pages(
-                f"{post_id}/comments",
-                params={
-                    "filter": "stream",
-                    "order": "chronological",
-                    "fields": COMMENT_FIELDS,
-                    "limit": GRAPH_MAX_LIMIT,
-                },
-                record_class="comments",
-                endpoint=endpoint,
-            ):
-                for raw in entries:
-                    item = self._comment_item(raw, post_id, page.ref, endpoint)
-                    clean = clean and isinstance(item, Item)
-                    yield item
-                    if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:
-                        self.warned_ids = True
-                        yield Degradation(
-                            "comments",
-                            f"site {self.ctx.site.id}: {endpoint}: comments came without ids; "
-                            "since Graph API v11 that means the token cannot MODERATE the Page",
-                        )
-        except GraphPermissionError as exc:
-            self.comments_allowed = False
-            yield Degradation("comments", str(exc))
-            return
-        except NotFoundError:
-            # The post vanished between listing and reading its thread: its comments went too.
-            self.ctx.log.info("post_gone_before_comments", post=post_id)
-        except MalformedResponseError as exc:
-            yield Unparseable("comments", endpoint, f"post {post_id}: {exc.message}")
-            return
-        if clean:  # an unreadable entry might be a known comment: do not call it removed
-            yield Sweep("comments", post_id)
+        yield from comment_thread(
+            self.ctx,
+            self._comment_pages(post_id, endpoint),
+            root_id=post_id,
+            noun="post",
+            endpoint=endpoint,
+            refused=self._comments_refused,
+        )
+
+    def _comments_refused(self) -> None:
+        self.comments_allowed = False
+
+    def _comment_pages(self, post_id: str, endpoint: str) -> Iterator[HarvestRecord]:
+        for page, entries in self.graph.pages(
+            f"{post_id}/comments",
+            params={
+                "filter": "stream",
+                "order": "chronological",
+                "fields": COMMENT_FIELDS,
+                "limit": GRAPH_MAX_LIMIT,
+            },
+            record_class="comments",
+            endpoint=endpoint,
+        ):
+            for raw in entries:
+                yield self._comment_item(raw, post_id, page.ref, endpoint)
+                if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:
+                    self.warned_ids = True
+                    yield Degradation(
+                        "comments",
+                        f"site {self.ctx.site.id}: {endpoint}: comments came without ids; "
+                        "since Graph API v11 that means the token cannot MODERATE the Page",
+                    )
 
     def _comment_item(
         self, raw: Any, post_id: str, ref: WarcRef, endpoint: str
@@ -334,7 +315,3 @@ def _attachments(value: Any) -> list[Media]:
             )
         )
     return out
-
-
-def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0

@@ -22,13 +22,11 @@ from typing import Any, ClassVar
 from archiver.errors import MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
-    BookmarkUpdate,
     Degradation,
     FollowerCount,
     HarvestRecord,
     Item,
     Media,
-    Sweep,
     Unparseable,
     WarcRef,
 )
@@ -36,12 +34,14 @@ from connectors._meta import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     GraphPermissionError,
+    bookmark_int,
     capture,
+    comment_thread,
     fields_param,
     platform_text,
     token_expiry,
 )
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import Capabilities, HarvestContext, parse_time, walk_timeline
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = fields_param(
@@ -129,40 +129,24 @@ class InstagramConnector:
     # -- media --------------------------------------------------------------------------------
     def _media(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
-        since = _int(self.ctx.bookmarks.get("since")) if not full else 0
-        window = self.ctx.site.recheck_recent
         endpoint = "GET /{ig-user-id}/media"
-        newest = 0
-        seen = 0
-        complete = True
-        clean = True
-        for page, entries in self.graph.pages(
+        pages = self.graph.pages(
             f"{self.user_id}/media",
             params={"fields": MEDIA_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="posts",
             endpoint=endpoint,
-        ):
-            oldest_on_page: int | None = None
-            for raw in entries:
-                item = self._media_item(raw, page.ref, endpoint)
-                if isinstance(item, Unparseable):
-                    clean = False  # it may be a known post: its absence proves nothing
-                    yield item
-                    continue
-                seen += 1
-                stamp = int(item.posted_at.timestamp()) if item.posted_at else 0
-                newest = max(newest, stamp)
-                oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
-                yield item
-                yield from self._comments(item.platform_id)
-            caught_up = since and oldest_on_page is not None and oldest_on_page <= since
-            if not full and caught_up and seen >= window:
-                complete = False
-                break
-        if full and complete and clean:
-            yield Sweep("posts", "account")
-        if newest:
-            yield BookmarkUpdate("since", str(max(newest, since)))
+        )
+        yield from walk_timeline(
+            ((page.ref, entries) for page, entries in pages),
+            parse=lambda raw, ref: self._media_item(raw, ref, endpoint),
+            key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
+            children=lambda item, _raw: self._comments(item.platform_id),
+            full=full,
+            since=bookmark_int(self.ctx.bookmarks.get("since")) if not full else 0,
+            start=0,
+            window=self.ctx.site.recheck_recent,
+            bookmark="since",
+        )
 
     def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
@@ -196,41 +180,38 @@ class InstagramConnector:
         if not self.comments_allowed:
             return
         endpoint = "GET /{ig-media-id}/comments"
-        clean = True
-        try:
-            for page, entries in self.graph.pages(
-                f"{media_id}/comments",
-                params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
-                record_class="comments",
-                endpoint=endpoint,
-            ):
-                for raw in entries:
-                    item = self._comment_item(raw, media_id, None, page.ref, endpoint)
-                    clean = clean and isinstance(item, Item)
-                    yield item
-                    if not isinstance(item, Item) or not isinstance(raw, dict):
-                        continue
-                    for reply_page, replies in self.graph.nested(
-                        raw.get("replies"),
-                        endpoint="GET /{ig-comment-id}/replies",
-                        record_class="comments",
-                    ):
-                        ref = reply_page.ref if reply_page is not None else page.ref
-                        for reply in replies:
-                            r = self._comment_item(reply, media_id, item.platform_id, ref, endpoint)
-                            clean = clean and isinstance(r, Item)
-                            yield r
-        except GraphPermissionError as exc:
-            self.comments_allowed = False
-            yield Degradation("comments", str(exc))
-            return
-        except NotFoundError:
-            self.ctx.log.info("media_gone_before_comments", media=media_id)
-        except MalformedResponseError as exc:
-            yield Unparseable("comments", endpoint, f"media {media_id}: {exc.message}")
-            return
-        if clean:  # an unreadable entry might be a known comment: do not call it removed
-            yield Sweep("comments", media_id)
+        yield from comment_thread(
+            self.ctx,
+            self._comment_pages(media_id, endpoint),
+            root_id=media_id,
+            noun="media",
+            endpoint=endpoint,
+            refused=self._comments_refused,
+        )
+
+    def _comments_refused(self) -> None:
+        self.comments_allowed = False
+
+    def _comment_pages(self, media_id: str, endpoint: str) -> Iterator[HarvestRecord]:
+        for page, entries in self.graph.pages(
+            f"{media_id}/comments",
+            params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
+            record_class="comments",
+            endpoint=endpoint,
+        ):
+            for raw in entries:
+                item = self._comment_item(raw, media_id, None, page.ref, endpoint)
+                yield item
+                if not isinstance(item, Item) or not isinstance(raw, dict):
+                    continue
+                for reply_page, replies in self.graph.nested(
+                    raw.get("replies"),
+                    endpoint="GET /{ig-comment-id}/replies",
+                    record_class="comments",
+                ):
+                    ref = reply_page.ref if reply_page is not None else page.ref
+                    for reply in replies:
+                        yield self._comment_item(reply, media_id, item.platform_id, ref, endpoint)
 
     def _comment_item(
         self, raw: Any, media_id: str, top_id: str | None, ref: WarcRef, endpoint: str
@@ -289,7 +270,3 @@ def _media_list(raw: dict[str, Any]) -> list[Media]:
             )
         )
     return out
-
-
-def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
