@@ -145,19 +145,13 @@ class BundleIndex:
     ) -> list[tuple[str, str, SourceRecord]]:
         """(platform_id, content_hash, record) for every capture of a wanted version here."""
         out: list[tuple[str, str, SourceRecord]] = []
-        db = self.db(bundle_id)
-        ids = list(wanted)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                "SELECT platform_id, content_hash, warc_record_id FROM items "
-                f"WHERE platform_id IN ({marks})",
-                chunk,
-            ).fetchall()
-            for pid, digest, rid in rows:
-                if digest in wanted[pid]:
-                    out.append((pid, digest, self.record(bundle_id, rid, "capture")))
+        # One pass over the bundle's items (it has no platform_id index; one run is small).
+        rows = self.db(bundle_id).execute(
+            "SELECT platform_id, content_hash, warc_record_id FROM items"
+        )
+        hits = [(p, d, r) for p, d, r in rows if d in wanted.get(p, ())]
+        for pid, digest, rid in hits:
+            out.append((pid, digest, self.record(bundle_id, rid, "capture")))
         return out
 
     def exchanges(self, bundle_id: str, role: str) -> list[SourceRecord]:
