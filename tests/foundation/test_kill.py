@@ -26,7 +26,7 @@ def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_sigkill_mid_harvest_then_verify_and_resume(tmp_path: Path) -> None:
-    world, _city = build_demo_world(statuses=120, followers=1500, seed=11)
+    world, _city = build_demo_world(statuses=300, followers=3000, seed=11)
     world.rate_limit = 1_000_000
     rng = random.Random()
     with FakeServer(world) as server:
@@ -38,7 +38,7 @@ def test_sigkill_mid_harvest_then_verify_and_resume(tmp_path: Path) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(0.8, 3.5))
+            time.sleep(rng.uniform(0.3, 2.0))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1
@@ -52,7 +52,7 @@ def test_sigkill_mid_harvest_then_verify_and_resume(tmp_path: Path) -> None:
     runs = catalog_rows(config, "SELECT status FROM runs ORDER BY started_at")
     assert runs[-1]["status"] == "succeeded"
     assert {r["status"] for r in runs[:-1]} <= {"abandoned", "succeeded"}
-    assert catalog_rows(config, "SELECT count(*) AS n FROM items WHERE kind='post'")[0]["n"] == 120
+    assert catalog_rows(config, "SELECT count(*) AS n FROM items WHERE kind='post'")[0]["n"] == 300
     staging = config.parent / "archive" / "staging"
     assert not list(staging.glob("*.partial"))
     final = _cli(config, "verify", "--all")
