@@ -57,4 +57,37 @@ def open_app(config_path: str | None = None) -> App:
         ) from exc
     storage = make_storage(cfg)
     catalog = Catalog(cfg.catalog_url)
+    record_config_change(catalog, cfg)
     return App(cfg, catalog, storage)
+
+
+def record_config_change(catalog: Catalog, cfg: Config) -> None:
+    """Log a ``config.change`` audit entry the first time a changed config file is used."""
+    import hashlib
+    import json
+
+    from sqlalchemy import select
+
+    from archiver import audit
+
+    digest = hashlib.sha256(cfg.path.read_bytes()).hexdigest()
+    with catalog.begin() as conn:
+        last = conn.execute(
+            select(audit.audit_log.c.details)
+            .where(audit.audit_log.c.action == "config.change")
+            .order_by(audit.audit_log.c.seq.desc())
+            .limit(1)
+        ).scalar()
+        if last is not None and json.loads(last).get("sha256") == digest:
+            return
+        audit.append(
+            conn,
+            action="config.change",
+            subject=str(cfg.path.resolve()),
+            details={
+                "sha256": digest,
+                "sites": [s.id for s in cfg.sites],
+                "first": last is None,
+            },
+            anchor_path=cfg.audit_anchor,
+        )

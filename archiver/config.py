@@ -137,6 +137,11 @@ class Config:
     def bundles_dir(self) -> Path:
         return self.root / "bundles"
 
+    @property
+    def audit_anchor(self) -> Path:
+        """The audit log's head, kept outside the database so truncation is detectable."""
+        return self.root / "audit-head.json"
+
 
 def parse_duration(value: Any, *, file: str, key: str) -> int:
     """Seconds from ``"90m"``, ``"1h"``, ``"1d"`` or an integer number of seconds."""

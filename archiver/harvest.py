@@ -315,6 +315,12 @@ class Harvester:
                 error_kind=type(exc).__name__,
             )
             rlog.error("harvest_failed", status=status, error=message)
+            with contextlib.suppress(ArchiverError):
+                self._audit(
+                    "harvest",
+                    site.id,
+                    {"run": run.id, "status": status, "error": message},
+                )
             raise
         finally:
             if client is not None:
@@ -331,6 +337,18 @@ class Harvester:
                 remove_tree(b.path)
                 bundles.release(b.bundle_id)
                 result.bundles.append(b.bundle_id)
+                self._audit(
+                    "seal",
+                    b.bundle_id,
+                    {
+                        "key": b.key,
+                        "site": site.id,
+                        "run": run.id,
+                        "record_class": b.record_class,
+                        "storage": self.storage.name,
+                        "counts": result.ingest[-1].counts,
+                    },
+                )
         except (StorageError, BundleError) as exc:
             # Sealed bundles stay in staging; the next run's recovery publishes them.
             self.catalog.finish_run(
@@ -353,8 +371,32 @@ class Harvester:
             requests=client.requests_made if client else 0,
         )
         result.status = "succeeded"
+        self._audit(
+            "harvest",
+            site.id,
+            {
+                "run": run.id,
+                "status": "succeeded",
+                "full_sweep": full_sweep,
+                "bundles": result.bundles,
+                "counts": result.counts,
+            },
+        )
         rlog.info("harvest_finished", bundles=len(result.bundles), counts=result.counts)
         return result
+
+    def _audit(self, action: str, subject: str, details: dict[str, object]) -> None:
+        """Each in its own short transaction, so a busy catalog cannot undo a sealed run."""
+        from archiver import audit
+
+        with self.catalog.begin() as conn:
+            audit.append(
+                conn,
+                action=action,
+                subject=subject,
+                details=details,
+                anchor_path=self.cfg.audit_anchor,
+            )
 
 
 def _key_of(sealed: Path) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from archiver.bundle import read_manifest
@@ -49,6 +50,35 @@ class VerifyReport:
             "problems": [asdict(p) for p in self.problems],
             "uncataloged": self.uncataloged,
         }
+
+
+def record_audit(
+    catalog: Catalog, report: VerifyReport, *, scope: str, anchor_path: Path | None
+) -> None:
+    """Leave an audit entry for a fixity check, whoever ran it (a clerk or the daemon's
+    nightly sample): a records manager must be able to show when integrity was checked and
+    what it found. The first problems are named; the full list is in the command's output."""
+    from archiver import audit
+
+    with catalog.begin() as conn:
+        audit.append(
+            conn,
+            action="verify",
+            subject=scope,
+            details={
+                "ok": report.ok,
+                "bundles_checked": report.bundles_checked,
+                "files_checked": report.files_checked,
+                "bytes_checked": report.bytes_checked,
+                "problems": len(report.problems),
+                "first_problems": [
+                    f"{p.kind}: bundle {p.bundle_id} file {p.relpath or '-'}"
+                    for p in report.problems[:20]
+                ],
+                "uncataloged": len(report.uncataloged),
+            },
+            anchor_path=anchor_path,
+        )
 
 
 def _hash_stream(storage: Storage, key: str, relpath: str) -> tuple[str, int]:

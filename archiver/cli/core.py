@@ -22,7 +22,7 @@ from archiver.config import check_config, resolve_path
 from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
 from archiver.search import KINDS, SearchFilters, parse_date, search
-from archiver.verify import verify_archive
+from archiver.verify import record_audit, verify_archive
 from connectors.registry import platforms
 
 config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
@@ -157,7 +157,13 @@ def verify(
                 site_id=site,
                 on_bundle=lambda _b: progress.advance(task),
             )
-        _audit(app, "verify", "archive", report.as_dict() | {"problems": len(report.problems)})
+        scope = "archive" if all_ else "sample"
+        record_audit(
+            app.catalog,
+            report,
+            scope=f"{scope}:{site}" if site else scope,
+            anchor_path=app.cfg.audit_anchor,
+        )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -174,22 +180,6 @@ def verify(
         )
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _audit(app: Any, action: str, subject: str, details: dict[str, Any]) -> None:
-    try:
-        from archiver import audit
-    except ImportError:  # pragma: no cover
-        return
-    with app.catalog.begin() as conn:
-        audit.append(
-            conn,
-            actor=audit.current_actor(),
-            action=action,
-            subject=subject,
-            details=details,
-            anchor_path=app.cfg.root / "audit-head.json",
-        )
 
 
 def search_cmd(

@@ -58,7 +58,7 @@ def open_cmd(
             policy=policy,
             estimated_minutes=estimate_minutes,
             today=today,
-            anchor_path=app.cfg.root / "audit-head.json",
+            anchor_path=app.cfg.audit_anchor,
         )
     if as_json:
         print_json(req.as_dict(today))
@@ -141,7 +141,7 @@ def close_cmd(
     with app_context(config) as app:
         today = prr.today_in(app.cfg.timezone)
         req = prr.close_request(
-            app.catalog, request_id, outcome=outcome, anchor_path=app.cfg.root / "audit-head.json"
+            app.catalog, request_id, outcome=outcome, anchor_path=app.cfg.audit_anchor
         )
     if as_json:
         print_json(req.as_dict(today))

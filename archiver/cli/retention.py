@@ -533,7 +533,7 @@ def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) 
 def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Re-check every hash and link and the anchor file; exit 1 naming the first bad entry."""
     with app_context(config) as app, app.catalog.begin() as conn:
-        report = audit.verify(conn, anchor_path=app.cfg.root / "audit-head.json")
+        report = audit.verify(conn, anchor_path=app.cfg.audit_anchor)
     data = {
         "ok": report.ok,
         "entries_checked": report.entries_checked,

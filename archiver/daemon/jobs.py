@@ -172,9 +172,15 @@ def _maintenance(job_id: str, work: Callable[[Runtime], dict[str, Any]]) -> str:
 
 
 def _verify(rt: Runtime, sample: int | None) -> dict[str, Any]:
-    from archiver.verify import verify_archive
+    from archiver.verify import record_audit, verify_archive
 
     report = verify_archive(rt.app.catalog, rt.app.storage, sample=sample)
+    record_audit(
+        rt.app.catalog,
+        report,
+        scope="archive" if sample is None else "sample",
+        anchor_path=rt.app.cfg.audit_anchor,
+    )
     detail: dict[str, Any] = {
         "bundles_checked": report.bundles_checked,
         "files_checked": report.files_checked,

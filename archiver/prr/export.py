@@ -558,7 +558,7 @@ def _build(
             action="export",
             subject=req.id,
             details=details,
-            anchor_path=cfg.root / "audit-head.json",
+            anchor_path=cfg.audit_anchor,
         )
         inserted = conn.execute(
             exports.insert().values(

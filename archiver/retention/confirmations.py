@@ -37,7 +37,7 @@ def confirm(
             conn, actor=by, action="schedule.confirm", subject=f"item:{ref}",
             details={"title": item.title, "retention": str(item.retention),
                      "source": item.source, "note": note},
-            anchor_path=app.cfg.root / "audit-head.json",
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         row = conn.execute(
             select(t.schedule_confirmations).where(t.schedule_confirmations.c.ref == ref)

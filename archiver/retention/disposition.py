@@ -74,10 +74,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _anchor(app: App) -> Path:
-    return app.cfg.root / "audit-head.json"
-
-
 def _today(settings: RetentionSettings) -> date:
     return datetime.now(settings.tz).date()
 
@@ -196,7 +192,7 @@ def propose(
             conn, actor=by, action="disposition.propose", subject=f"batch:{batch_id}",
             details={"as_of": as_of.isoformat(), "path": path, "totals": totals,
                      "schedule_items": refs, "bundles": [r["bundle_id"] for r in rows]},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         conn.execute(
             t.disposition_batches.insert().values(
@@ -273,7 +269,7 @@ def approve(
             conn, actor=by, action="disposition.approve", subject=f"batch:{batch_id}",
             details={"title": title, "authority": authority, "path": b.path,
                      "rm60_approved": rm60_approved.isoformat() if rm60_approved else None},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         done = conn.execute(
             update(t.disposition_batches)
@@ -315,7 +311,7 @@ def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[
             conn, actor=by, action="disposition.approve", subject=f"batch:{batch_id}",
             details={"step": "MCA 2-6-1205 offer", "offered_to": to,
                      "notified": notified.isoformat()},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         conn.execute(
             update(t.disposition_batches)
@@ -356,7 +352,7 @@ def mark_confidential(
         audit.append(
             conn, actor=by, action="disposition.approve", subject=f"batch:{batch_id}",
             details={"step": "confidential", "bundles": sorted(bundle_ids), "reason": reason},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         at = _now()
         for bundle_id in sorted(set(bundle_ids)):
@@ -502,7 +498,7 @@ def execute(
             audit.append(
                 conn, actor=by, action="disposition.execute", subject=f"batch:{batch_id}",
                 details={"disposed_now": len(result.disposed), "skipped": result.skipped},
-                anchor_path=_anchor(app),
+                anchor_path=app.cfg.audit_anchor,
             )  # fmt: skip
             conn.execute(
                 update(t.disposition_batches)
@@ -615,7 +611,7 @@ def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id:
             conn, actor=by, action="disposition.execute", subject=f"bundle:{row.bundle_id}",
             details={"batch": batch_id, "key": row.key, "record_count": row.record_count,
                      "schedule_items": json.loads(row.refs_json)},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         bundle = conn.execute(select(s.bundles).where(s.bundles.c.id == row.bundle_id)).first()
         files = {

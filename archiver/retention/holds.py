@@ -55,10 +55,6 @@ class Hold:
         return bool(self.query or self.author)
 
 
-def _anchor(app: App) -> Any:
-    return app.cfg.root / "audit-head.json"
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -108,7 +104,7 @@ def add_hold(
         }
         audit.append(
             conn, actor=by, action="hold.add", subject=f"hold:{name}", details=details,
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         conn.execute(
             t.legal_holds.insert().values(
@@ -143,7 +139,7 @@ def release_hold(app: App, *, name: str, reason: str, by: str) -> list[str]:
     with app.catalog.begin() as conn:
         audit.append(
             conn, actor=by, action="hold.release", subject=f"hold:{name}",
-            details={"reason": reason, "matter": row.matter}, anchor_path=_anchor(app),
+            details={"reason": reason, "matter": row.matter}, anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         done = conn.execute(
             update(t.legal_holds)

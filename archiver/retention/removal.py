@@ -43,10 +43,6 @@ CATEGORIES: dict[int, str] = {
 DECISIONS = ("approve", "reject")
 
 
-def _anchor(app: App) -> Any:
-    return app.cfg.root / "audit-head.json"
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -108,7 +104,7 @@ def record_removal(
             details={"site": row.site_id, "platform_id": row.platform_id,
                      "category": category, "category_name": CATEGORIES[category],
                      "author": row.author_handle, "posted_at": row.posted_at, "note": note},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         if conn.execute(
             select(t.comment_removals.c.item_id).where(t.comment_removals.c.item_id == row.id)
@@ -156,7 +152,7 @@ def review(app: App, *, item: str, attorney: str, decision: str, note: str) -> d
         audit.append(
             conn, actor=attorney, action="removal.review", subject=f"item:{row.id}",
             details={"decision": decision, "note": note, "category": rem.category},
-            anchor_path=_anchor(app),
+            anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         conn.execute(
             update(t.comment_removals)

@@ -319,6 +319,9 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
     assert detail["problems"] == 0 and detail["bundles_checked"] >= 1
     verified = rows(config, "SELECT 1 FROM bundles WHERE last_verify_ok = 1")
     assert len(verified) == detail["bundles_checked"]
+    [audited] = rows(config, "SELECT subject, details FROM audit_log WHERE action = 'verify'")
+    assert audited["subject"] == "sample"
+    assert json.loads(audited["details"])["bundles_checked"] == detail["bundles_checked"]
     assert report["result"] == "succeeded", report["detail_json"]
     # The retention refresh ran (the colleague's eligibility module) and disposed of nothing.
     assert retention["result"] == "succeeded", retention["detail_json"]

@@ -76,7 +76,9 @@ def test_open_list_show_close(tmp_path: Path) -> None:
     assert "already closed" in one_error_line(again)
     actions = [
         (r["action"], r["subject"])
-        for r in catalog(a, "SELECT action, subject FROM audit_log ORDER BY seq")
+        for r in catalog(
+            a, "SELECT action, subject FROM audit_log WHERE action LIKE 'request.%' ORDER BY seq"
+        )
     ]
     assert actions == [
         ("request.open", "PRR-2026-0001"),

@@ -97,7 +97,10 @@ def test_approved_removal_follows_its_schedule_item(make_archive: ArchiveFactory
     config2.write_text(text)
     assert all(_eligible(config2)[b] is not None for b in bundles)
     actions = [
-        r["action"] for r in catalog_rows(config, "SELECT action FROM audit_log ORDER BY seq")
+        r["action"]
+        for r in catalog_rows(
+            config, "SELECT action FROM audit_log WHERE action LIKE 'removal.%' ORDER BY seq"
+        )
     ]
     assert actions == ["removal.record", "removal.review"]
 
