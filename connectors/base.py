@@ -200,12 +200,6 @@ def sweep_when_clean(walk: TimelineWalk) -> Iterator[HarvestRecord]:
         yield Sweep("posts", "account")
 
 
-def sweep_even_if_unreadable(walk: TimelineWalk) -> Iterator[HarvestRecord]:
-    """Sweep after every complete full walk, unreadable entries or not (the Mastodon and
-    Bluesky connectors have always done this; ``sweep_when_clean`` is the careful form)."""
-    yield Sweep("posts", "account")
-
-
 def _keep(item: Item) -> Item:
     return item
 

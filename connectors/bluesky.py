@@ -144,6 +144,7 @@ class BlueskyConnector:
         newest = since
         seen: set[str] = set()
         complete = True
+        unreadable = 0
         cursor: str | None = None
         cursors: set[str] = set()
         endpoint = f"GET {FEED}"
@@ -165,6 +166,7 @@ class BlueskyConnector:
             for entry in feed:
                 item = self._feed_item(entry, page.ref, endpoint)
                 if isinstance(item, Unparseable):
+                    unreadable += 1  # it may be a known post: its absence proves nothing
                     yield item
                     continue
                 if item.platform_id in seen:
@@ -184,7 +186,7 @@ class BlueskyConnector:
             if not feed or not cursor or cursor in cursors:
                 break
             cursors.add(cursor)
-        if self.ctx.full_sweep and complete:
+        if self.ctx.full_sweep and complete and not unreadable:
             yield Sweep("posts", "account")
         if newest:
             yield BookmarkUpdate("newest_created_at", newest)

@@ -38,14 +38,34 @@ from connectors.base import (
     follow_links,
     html_to_text,
     parse_time,
-    sweep_even_if_unreadable,
     walk_timeline,
     with_captured_media,
 )
 
+# statuses/:id/context answers at most this many descendants, this deep (Mastodon API docs:
+# 60 and depth 20 without a token, 4,096 and unlimited with one). A thread at the limit may
+# have been cut, so its missing replies prove nothing.
+CONTEXT_DESCENDANTS_ANON = 60
+CONTEXT_DEPTH_ANON = 20
+CONTEXT_DESCENDANTS_AUTH = 4096
+
 
 def _id_num(value: str) -> int:
     return int(value) if value.isdigit() else 0
+
+
+def _max_depth(root_id: str, descendants: list[Any]) -> int:
+    """How deep the deepest reply in a context answer sits (a direct reply is depth 1)."""
+    parent_of = {
+        str(s.get("id")): str(s.get("in_reply_to_id")) for s in descendants if isinstance(s, dict)
+    }
+    deepest = 0
+    for sid in parent_of:
+        depth, cur = 0, sid
+        while cur != root_id and cur in parent_of and depth <= len(parent_of):
+            depth, cur = depth + 1, parent_of[cur]
+        deepest = max(deepest, depth)
+    return deepest
 
 
 class MastodonConnector:
@@ -70,6 +90,7 @@ class MastodonConnector:
         self.api = f"{ctx.site.base_url}/api/v1"
         self.owner_id = ""
         self.account_ref: WarcRef | None = None  # the lookup answer, evidence for the count
+        self.reported_cut_threads = False
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -120,7 +141,6 @@ class MastodonConnector:
             start=0,
             window=self.ctx.site.recheck_recent,
             bookmark="since_id",
-            sweep=sweep_even_if_unreadable,
         )
 
     def _status_pages(self, endpoint: str) -> Iterator[tuple[WarcRef, list[Any]]]:
@@ -225,12 +245,36 @@ class MastodonConnector:
                 "comments", endpoint, "context without a descendants list", response.ref
             )
             return
-        for status in data["descendants"]:
+        descendants: list[Any] = data["descendants"]
+        clean = True
+        for status in descendants:
             item = self._status_item(status, response.ref, endpoint, root_id=status_id)
             if isinstance(item, Item):
                 item = with_captured_media(self.ctx, item)
+            else:
+                clean = False  # an unreadable reply may be a known one: do not call it removed
             yield item
-        yield Sweep("comments", status_id)
+        if self._thread_cut(status_id, descendants):
+            if not self.reported_cut_threads:
+                self.reported_cut_threads = True
+                yield Degradation(
+                    "replies",
+                    f"{endpoint}: the server cut at least one thread at its limit "
+                    f"({len(descendants)} replies returned for status {status_id}); replies "
+                    "past the cut are not captured and not marked removed. Give the site a "
+                    "token (token_env) to raise the limit to 4,096 replies at any depth",
+                )
+            return
+        if clean:
+            yield Sweep("comments", status_id)
+
+    def _thread_cut(self, status_id: str, descendants: list[Any]) -> bool:
+        if self.ctx.token:
+            return len(descendants) >= CONTEXT_DESCENDANTS_AUTH
+        return (
+            len(descendants) >= CONTEXT_DESCENDANTS_ANON
+            or _max_depth(status_id, descendants) >= CONTEXT_DEPTH_ANON
+        )
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:

@@ -382,7 +382,12 @@ def _ingest_followers(
     bundle_id: str,
 ) -> None:
     n = rec.execute("SELECT count(*) FROM followers").fetchone()[0]
-    complete = rec.execute("SELECT 1 FROM sweeps WHERE record_class='followers'").fetchone()
+    # The list is complete only if it was read to the end *and* every entry was readable: an
+    # unreadable entry may be a known follower, who must not be recorded as having unfollowed.
+    complete = (
+        rec.execute("SELECT 1 FROM sweeps WHERE record_class='followers'").fetchone() is not None
+        and not rec.execute("SELECT 1 FROM unparseable LIMIT 1").fetchone()
+    )
     # A complete list is its own count; a platform-declared count is kept only without one.
     for fc in [] if complete else rec.execute("SELECT * FROM follower_counts"):
         conn.execute(

@@ -338,6 +338,70 @@ def test_status_missing_a_required_field_is_counted_unparseable(site: Site) -> N
     assert len(items(site.config, "posts")) == 2  # the other statuses are still there
 
 
+def _unreadable(ids: set[str], field_name: str, *, key: str | None = None) -> Rewrite:
+    """Drop ``field_name`` from the listed entries (``key``: the list inside an object)."""
+
+    def rewrite(answer: FakeResponse) -> FakeResponse:
+        data = json.loads(answer.body)
+        for entry in data[key] if key else data:
+            if entry.get("id") in ids:
+                del entry[field_name]
+        return json_response(data, answer.status, answer.headers)
+
+    return rewrite
+
+
+def _present(config: Path, record_class: str, platform_id: str) -> bool:
+    row = items(config, record_class)[platform_id]
+    return row["disappeared_at"] is None and row["removal_state"] is None
+
+
+def test_known_status_reply_and_follower_turning_unreadable_are_not_marked_gone(
+    site: Site,
+) -> None:
+    """A full sweep that could not read an entry proves nothing about it: the known status,
+    reply and follower stay present, and only what really went is marked."""
+    harvest(site.config, "masto")
+    site.world.delete_status(site.ids["E"])  # really gone, in the same thread as C
+    site.tamper.rules["/statuses"] = _unreadable({site.ids["F"]}, "created_at")
+    site.tamper.rules["/context"] = _unreadable({site.ids["C"]}, "created_at", key="descendants")
+    site.tamper.rules["/followers"] = _unreadable({site.ids["dale"]}, "id")
+    result = harvest(site.config, "masto", full=True)
+    assert result.status == "succeeded" and result.counts["unparseable"] == 3
+    assert _present(site.config, "posts", site.ids["F"])
+    assert _present(site.config, "comments", site.ids["C"])
+    assert _present(site.config, "comments", site.ids["E"])  # its thread was not read cleanly
+    unfollowed = catalog_rows(
+        site.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NOT NULL"
+    )
+    assert unfollowed == []
+
+    site.tamper.rules.clear()  # readable again: the next sweep settles it
+    harvest(site.config, "masto", full=True)
+    assert _present(site.config, "posts", site.ids["F"])
+    assert _present(site.config, "comments", site.ids["C"])
+    assert items(site.config, "comments")[site.ids["E"]]["removal_state"] == "removed_upstream"
+
+
+def test_thread_cut_at_the_anonymous_limit_marks_nothing_removed(site: Site) -> None:
+    """Without a token Mastodon returns at most 60 replies: a reply pushed past the cut by a
+    new one is not gone, and the run says the thread was cut."""
+    city, maria = site.ids["city"], site.ids["maria"]
+    root = site.world.post_status(city, "Library hours for the holidays")["id"]
+    replies = [
+        site.world.post_status(maria, f"question {i}", in_reply_to_id=root)["id"] for i in range(59)
+    ]
+    harvest(site.config, "masto")
+    assert set(replies) <= set(items(site.config, "comments"))
+    site.world.post_status(site.ids["dale"], "same question", in_reply_to_id=replies[0])
+    site.world.post_status(site.ids["priya"], "and me", in_reply_to_id=replies[0])
+    result = harvest(site.config, "masto", full=True)
+    assert result.status == "succeeded"
+    assert all(_present(site.config, "comments", r) for r in replies)
+    cut = catalog_rows(site.config, "SELECT reason FROM degradations WHERE capability = 'replies'")
+    assert len(cut) == 1 and root in cut[0]["reason"] and "token" in cut[0]["reason"]
+
+
 # -- capability degradation ---------------------------------------------------------------
 def _refuse_403(_answer: FakeResponse) -> FakeResponse:
     return json_response({"error": "This action is not allowed"}, 403)
