@@ -34,6 +34,7 @@ from sqlalchemy import Connection, func, select, update
 from archiver import audit
 from archiver.app import App
 from archiver.catalog import schema as s
+from archiver.catalog.purge import purge_bundle_records
 from archiver.errors import ArchiverError, RetentionError, StorageError
 from archiver.retention import tables as t
 from archiver.retention.dates import (
@@ -444,8 +445,11 @@ def execute(
         )
     approvals = _approvals(b)
     for row in rows:
-        # The bundle may already be gone (crash after the delete): finish its tombstone.
+        # The bundle may already be gone (crash after the delete): finish its tombstone. The
+        # delete is repeated first (it is idempotent): a crash mid-delete can leave data
+        # objects behind a bundle that no longer looks present.
         if row.state == "executing" and not _exists(app, row.key, batch_id):
+            _delete(app, row.key, batch_id)
             _tombstone(app, row, approvals, by, batch_id)
             result.disposed.append(row.bundle_id)
             continue
@@ -472,15 +476,7 @@ def execute(
                 )
                 .values(state="executing", note=None)
             )
-        try:
-            app.storage.delete(row.key)
-        except ArchiverError as exc:
-            raise StorageError(
-                f"disposition {batch_id}: could not delete bundle {row.key} from "
-                f"{app.storage.name} storage: {exc}",
-                hint=f"nothing was marked disposed for it; fix the storage and run "
-                f"archiver disposition execute {batch_id} again",
-            ) from exc
+        _delete(app, row.key, batch_id)
         _tombstone(app, row, approvals, by, batch_id)
         result.disposed.append(row.bundle_id)
     with app.catalog.begin() as conn:
@@ -528,6 +524,18 @@ def _any_disposed(app: App, batch_id: str) -> bool:
             ).first()
             is not None
         )
+
+
+def _delete(app: App, key: str, batch_id: str) -> None:
+    try:
+        app.storage.delete(key)
+    except ArchiverError as exc:
+        raise StorageError(
+            f"disposition {batch_id}: could not delete bundle {key} from "
+            f"{app.storage.name} storage: {exc}",
+            hint=f"nothing was marked disposed for it; fix the storage and run "
+            f"archiver disposition execute {batch_id} again",
+        ) from exc
 
 
 def _exists(app: App, key: str, batch_id: str) -> bool:
@@ -604,13 +612,17 @@ def _approvals(b: Any) -> dict[str, Any]:
 
 
 def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id: str) -> None:
-    """Tombstone, status and audit entry in one transaction (after the bytes are gone)."""
+    """Tombstone, status, the catalog's copy of the records, and the audit entry in one
+    transaction (after the bytes are gone): a destroyed record must not stay searchable."""
     at = _now()
     with app.catalog.begin() as conn:
+        purged = purge_bundle_records(conn, row.bundle_id)
         audit.append(
             conn, actor=by, action="disposition.execute", subject=f"bundle:{row.bundle_id}",
             details={"batch": batch_id, "key": row.key, "record_count": row.record_count,
-                     "schedule_items": json.loads(row.refs_json)},
+                     "schedule_items": json.loads(row.refs_json),
+                     "catalog_purged": {"versions": purged.versions, "items": purged.items,
+                                        "followers": purged.followers}},
             anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
         bundle = conn.execute(select(s.bundles).where(s.bundles.c.id == row.bundle_id)).first()

@@ -109,17 +109,23 @@ class LocalStorage:
             return fh.read(length)
 
     def delete(self, key: str) -> None:
+        """Idempotent, also after a crash mid-delete: the bundle is renamed out of sight first
+        (so it never looks complete again), and a leftover ``.deleting`` folder is finished."""
         path = self._path(key)
-        if not path.exists():
-            return
-        # Sealed files and folders are read-only; make them writable only to remove them.
-        for p in [path, *path.rglob("*")]:
-            mode = p.stat().st_mode
-            os.chmod(p, mode | stat.S_IWUSR)
         trash = path.with_name(path.name + ".deleting")
         try:
-            os.rename(path, trash)
-            shutil.rmtree(trash)
+            for victim in (path, trash):
+                if not victim.exists():
+                    continue
+                # Sealed files and folders are read-only; make them writable only to remove them.
+                for p in [victim, *victim.rglob("*")]:
+                    os.chmod(p, p.stat().st_mode | stat.S_IWUSR)
+            if path.exists():
+                if trash.exists():
+                    shutil.rmtree(trash)
+                os.rename(path, trash)
+            if trash.exists():
+                shutil.rmtree(trash)
         except OSError as exc:
             raise StorageError(f"cannot delete bundle {key}: {exc.strerror}") from exc
 

@@ -8,6 +8,7 @@ record exists as HTML and PDF and in the catalog.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from archiver.retention import tables
 from archiver.retention.confirmations import confirm
 from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, held_bundles, release_hold
+from archiver.search import SearchFilters, search
 from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
 from tests.retention import test_eligibility as base
@@ -35,6 +37,19 @@ def _stored(config: Path) -> set[str]:
     app = app_for(config)
     try:
         return set(app.storage.list_bundles())
+    finally:
+        app.close()
+
+
+def _a_word_of_a_post(config: Path) -> str:
+    text = catalog_rows(config, "SELECT text FROM item_versions ORDER BY id LIMIT 1")[0]["text"]
+    return max(re.findall(r"[A-Za-z]+", text), key=len)
+
+
+def _search(config: Path, word: str) -> list[Any]:
+    app = app_for(config)
+    try:
+        return search(app.catalog, word, SearchFilters(all_versions=True))
     finally:
         app.close()
 
@@ -68,6 +83,8 @@ def test_approved_batch_executes_once_with_tombstones_and_rm88(
 ) -> None:
     config = make_archive()
     before = _stored(config)
+    word = _a_word_of_a_post(config)
+    assert _search(config, word)
     batch = _propose(config)
     bid = str(batch["id"])
     assert batch["path"] == "RM88" and batch["status"] == "proposed"
@@ -94,6 +111,14 @@ def test_approved_batch_executes_once_with_tombstones_and_rm88(
         assert json.loads(t["schedule_items_json"]) == ["TEST.2026-1"]
     statuses = {r["status"] for r in catalog_rows(config, "SELECT status FROM bundles")}
     assert statuses == {"disposed"}
+    # Destroyed means destroyed: the catalog's copy of the records went with the bundles.
+    assert _search(config, word) == []
+    for table in ("item_versions", "items", "followers", "follower_snapshots"):
+        assert catalog_rows(config, f"SELECT count(*) AS n FROM {table}")[0]["n"] == 0, table
+    fts = catalog_rows(
+        config, "SELECT count(*) AS n FROM item_versions_fts WHERE text MATCH ?", (f'"{word}"',)
+    )
+    assert fts[0]["n"] == 0
     records = catalog_rows(config, "SELECT * FROM disposal_records WHERE batch_id = ?", (bid,))
     assert [r["form"] for r in records] == ["RM88"]
     html = Path(records[0]["html_path"]).read_text()
@@ -178,7 +203,10 @@ def test_held_bundle_never_deleted(make_archive: ArchiveFactory) -> None:
         app.close()
 
 
-def test_crash_between_delete_and_tombstone_resumes(make_archive: ArchiveFactory) -> None:
+@pytest.mark.parametrize("delete", ["complete", "partial"])
+def test_crash_between_delete_and_tombstone_resumes(
+    make_archive: ArchiveFactory, delete: str
+) -> None:
     config = make_archive()
     batch = _propose(config)
     bid = str(batch["id"])
@@ -198,10 +226,17 @@ def test_crash_between_delete_and_tombstone_resumes(make_archive: ArchiveFactory
                 .where(tables.disposition_batches.c.id == bid)
                 .values(status="executing")
             )
-        app.storage.delete(victim["key"])
+        path = app.storage.local_path(victim["key"])
+        assert path is not None
+        trash = path.with_name(path.name + ".deleting")
+        if delete == "complete":
+            app.storage.delete(victim["key"])
+        else:  # killed after the rename out of sight, before the files were removed
+            path.rename(trash)
     finally:
         app.close()
     result = _execute(config, bid)
+    assert not trash.exists() and not path.exists()
     assert victim["bundle_id"] in result.disposed and result.status == "executed"
     tomb = catalog_rows(
         config, "SELECT * FROM tombstones WHERE bundle_id = ?", (victim["bundle_id"],)
