@@ -42,6 +42,27 @@ SECRET_PARAMS = re.compile(
     re.IGNORECASE,
 )
 HOP_BY_HOP = {"transfer-encoding", "connection", "keep-alive"}
+# Headers whose whole value is one URL. A server echoes the request URL, token and all, into
+# these (a redirect's Location, a signed CDN URL), so they need the same redaction as the URI.
+URL_HEADERS = {"location", "content-location", "referer"}
+_LINK_TARGET = re.compile(r"<([^>]*)>")
+# ``Refresh: 5; url=https://...`` (also ``URL='...'`` and the bare ``5; https://...`` form).
+_REFRESH = re.compile(
+    r"^(\s*\d+(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?)(['\"]?)(.*?)\2(\s*)$", re.IGNORECASE | re.DOTALL
+)
+# Fewer than httpx's 20: an API or CDN that needs more than a handful of hops is misconfigured
+# or looping, and every hop costs a request against the rate limit and a WARC record.
+MAX_REDIRECTS = 10
+
+
+def _redact_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    cleaned = [(k, REDACTED if SECRET_PARAMS.match(k) else v) for k, v in pairs]
+    return urlencode(cleaned, safe=":,/@")
+
+
+def _has_secret(query: str) -> bool:
+    return any(SECRET_PARAMS.match(k) for k, _ in parse_qsl(query, keep_blank_values=True))
 
 
 def redact_url(url: str) -> str:
@@ -49,17 +70,65 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    cleaned = [(k, REDACTED if SECRET_PARAMS.match(k) else v) for k, v in pairs]
-    return urlunsplit(parts._replace(query=urlencode(cleaned, safe=":,/@")))
+    return urlunsplit(parts._replace(query=_redact_query(parts.query)))
+
+
+def redact_header_url(url: str) -> str:
+    """``redact_url`` for a URL inside a header value, which also covers the fragment (OAuth's
+    implicit flow redirects to ``#access_token=``) and a password in the userinfo.
+
+    A URL without a secret is returned exactly as the server sent it: the WARC should differ
+    from the wire only where something had to be removed, and ``redact_url`` re-encodes.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        # Not parseable, so there is no telling where a secret would sit: keep none of it.
+        return REDACTED
+    netloc, query, fragment = parts.netloc, parts.query, parts.fragment
+    if password:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:{REDACTED}@{hostport}"
+    if _has_secret(query):
+        query = _redact_query(query)
+    if _has_secret(fragment):
+        fragment = _redact_query(fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+
+
+def _redact_refresh(value: str) -> str:
+    match = _REFRESH.match(value)
+    if match is None or not match.group(3):
+        return value
+    lead, quote, target, trail = match.groups()
+    return f"{lead}{quote}{redact_header_url(target)}{quote}{trail}"
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers as they may be written to the WARC or a log.
+
+    Secret-named headers (Authorization, Cookie...) lose their value. URL-valued headers keep
+    theirs with the secrets inside each URL removed: a ``Link: <...?access_token=...>`` page
+    link (Mastodon, Graph) or a redirect's ``Location`` would otherwise put the token in the
+    archive verbatim. Connectors still read the original headers from ``RecordedResponse``.
+    """
     out = []
     for name, value in headers:
-        if name.lower() in SECRET_HEADERS:
+        low = name.lower()
+        if low in SECRET_HEADERS:
             scheme = value.split(" ", 1)[0] if " " in value else ""
             out.append((name, f"{scheme} {REDACTED}".strip()))
+        elif low == "link":
+            out.append(
+                (name, _LINK_TARGET.sub(lambda m: f"<{redact_header_url(m.group(1))}>", value))
+            )
+        elif low in URL_HEADERS:
+            out.append((name, redact_header_url(value)))
+        elif low == "refresh":
+            out.append((name, _redact_refresh(value)))
         else:
             out.append((name, value))
     return out
@@ -225,8 +294,11 @@ class RecordingClient:
         # a response links to (``auth_host`` None: every host, for single-host platforms).
         self._auth_header = auth_header
         self._auth_host = auth_host.lower() if auth_host else None
+        # Redirects are followed by ``_attempt``, not httpx: httpx would hand back only the last
+        # hop and read the others' bodies decoded, so the WARC could not show how the final URL
+        # was reached.
         self._client = httpx.Client(
-            timeout=settings.timeout, headers=headers, transport=transport, follow_redirects=True
+            timeout=settings.timeout, headers=headers, transport=transport, follow_redirects=False
         )
         self._not_before = 0.0
         self.requests_made = 0
@@ -308,39 +380,32 @@ class RecordingClient:
         max_bytes: int | None,
         ok_statuses: tuple[int, ...],
     ) -> RecordedResponse:
-        self._throttle()
-        self.requests_made += 1
-        try:
-            response = self._client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise _Retry(f"connection failed: {type(exc).__name__}: {exc}", None, None) from exc
-        oversize = False
-        try:
-            raw = bytearray()
-            declared = response.headers.get("content-length")
-            if (
-                max_bytes is not None
-                and declared
-                and declared.isdigit()
-                and int(declared) > max_bytes
-            ):
-                oversize = True
-            try:
-                for chunk in [] if oversize else response.iter_raw():
-                    raw.extend(chunk)
-                    if max_bytes is not None and len(raw) > max_bytes:
-                        oversize = True
-                        break
-            except httpx.TransportError as exc:
-                raise _Retry(
-                    f"response body truncated ({len(raw)} bytes received): {exc}", None, None
-                ) from exc
-        finally:
-            response.close()
-        body = bytes(raw)
-        final_request = response.request
-        uri = redact_url(str(final_request.url))
-        self._note_rate_limits(response.headers)
+        """One try at ``request``: every redirect hop is sent, recorded as its own request and
+        response pair, then followed; the connector gets the last hop, as with httpx."""
+        for hops in range(MAX_REDIRECTS + 1):
+            response, body, oversize, declared = self._exchange(request, max_bytes)
+            if not response.has_redirect_location:
+                break
+            self._record(request, response, body, redact_url(str(request.url)), record_class)
+            request = self._redirect_request(request, response, label)
+            self.log.debug(
+                "redirect",
+                endpoint=label,
+                status=response.status_code,
+                location=redact_url(str(request.url)),
+                hop=hops + 1,
+            )
+        else:
+            raise FetchError(
+                f"more than {MAX_REDIRECTS} redirects; the last pointed to "
+                f"{redact_url(str(request.url))}",
+                site=self.site_id,
+                endpoint=label,
+                status=response.status_code,
+                hint="the URL redirects in a loop or through too many hops; check the "
+                "configured base_url or account URL",
+            )
+        uri = redact_url(str(request.url))
         if oversize and 200 <= response.status_code < 300:
             reason = f"not captured: larger than the configured cap of {max_bytes} bytes"
             note = json.dumps(
@@ -349,7 +414,7 @@ class RecordingClient:
             ref = self.sinks(record_class).write_metadata(uri, note, "application/json")
             self.log.warning("media_skipped", uri=uri, reason=reason)
             return RecordedResponse(
-                url=str(final_request.url),
+                url=str(request.url),
                 status_code=response.status_code,
                 headers=response.headers,
                 content=b"",
@@ -358,12 +423,12 @@ class RecordingClient:
                 endpoint=label,
                 skipped_reason=reason,
             )
-        ref = self._record(final_request, response, body, uri, record_class)
+        ref = self._record(request, response, body, uri, record_class)
         status = response.status_code
         if 200 <= status < 300 or status == 304 or status in ok_statuses:
             content = self._decode(body, response.headers, label)
             return RecordedResponse(
-                url=str(final_request.url),
+                url=str(request.url),
                 status_code=status,
                 headers=response.headers,
                 content=content,
@@ -394,6 +459,101 @@ class RecordingClient:
         raise FetchError(
             f"HTTP {status}: {message}", site=self.site_id, endpoint=label, status=status
         )
+
+    def _exchange(
+        self, request: httpx.Request, max_bytes: int | None
+    ) -> tuple[httpx.Response, bytes, bool, str | None]:
+        """Send one request and read its body as it came off the wire (still content-encoded).
+
+        Returns the (closed) response, the raw body, whether it was cut at ``max_bytes``, and
+        the declared Content-Length.
+        """
+        self._throttle()
+        self.requests_made += 1
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise _Retry(f"connection failed: {type(exc).__name__}: {exc}", None, None) from exc
+        oversize = False
+        try:
+            raw = bytearray()
+            declared = response.headers.get("content-length")
+            if (
+                max_bytes is not None
+                and declared
+                and declared.isdigit()
+                and int(declared) > max_bytes
+            ):
+                oversize = True
+            try:
+                for chunk in [] if oversize else response.iter_raw():
+                    raw.extend(chunk)
+                    if max_bytes is not None and len(raw) > max_bytes:
+                        oversize = True
+                        break
+            except httpx.TransportError as exc:
+                raise _Retry(
+                    f"response body truncated ({len(raw)} bytes received): {exc}", None, None
+                ) from exc
+        finally:
+            response.close()
+        self._note_rate_limits(response.headers)
+        return response, bytes(raw), oversize, declared
+
+    def _redirect_request(
+        self, request: httpx.Request, response: httpx.Response, label: str
+    ) -> httpx.Request:
+        """The request for the next hop, built the way httpx builds it (RFC 9110 method
+        rewriting, relative Locations, cookies from the client's jar) with the token rule made
+        stricter: ``Authorization`` survives a hop only to the same origin (or its http->https
+        upgrade) *and*, when ``auth_host`` is set, only to that host. Once dropped it is never
+        put back, so a redirect elsewhere cannot bounce the token on to a third host.
+
+        Only bodiless methods are sent by this client, so no request body is carried over.
+        """
+        status = response.status_code
+        try:
+            location = httpx.URL(response.headers["location"])
+            if location.scheme and not location.host:
+                location = location.copy_with(host=request.url.host)
+            url = request.url.join(location) if location.is_relative_url else location
+        except httpx.InvalidURL as exc:
+            raise FetchError(
+                f"HTTP {status} redirect to an invalid Location: {exc}",
+                site=self.site_id,
+                endpoint=label,
+                status=status,
+            ) from None
+        if url.scheme not in ("http", "https"):
+            raise FetchError(
+                f"HTTP {status} redirect to an unsupported scheme {url.scheme!r}",
+                site=self.site_id,
+                endpoint=label,
+                status=status,
+            )
+        method = request.method
+        if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+            method = "GET"
+        headers = httpx.Headers(request.headers)
+        # Host follows the new URL; Cookie comes from the jar, which matches it per domain.
+        for name in ("host", "cookie", "content-length", "transfer-encoding"):
+            headers.pop(name, None)
+        if "authorization" in headers and not self._may_keep_auth(request.url, url):
+            del headers["authorization"]
+        return self._client.build_request(method, url, headers=headers)
+
+    def _may_keep_auth(self, old: httpx.URL, new: httpx.URL) -> bool:
+        def port(url: httpx.URL) -> int | None:
+            return url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme)
+
+        same_origin = old.scheme == new.scheme and old.host == new.host and port(old) == port(new)
+        https_upgrade = (
+            old.host == new.host
+            and (old.scheme, port(old)) == ("http", 80)
+            and (new.scheme, port(new)) == ("https", 443)
+        )
+        to_api_host = self._auth_host is None or new.netloc.decode().lower() == self._auth_host
+        return (same_origin or https_upgrade) and to_api_host
 
     def _note_rate_limits(self, headers: httpx.Headers) -> None:
         remaining = (

@@ -98,3 +98,48 @@ def test_token_goes_only_to_the_api_host(tmp_path: Path) -> None:
         sink.close()
         assert api.requests[0].headers.get("authorization") == "Bearer tok"
         assert "authorization" not in cdn.requests[0].headers
+
+
+def test_redact_headers_removes_secrets_from_url_valued_headers() -> None:
+    out = dict(
+        redact_headers(
+            [
+                (
+                    "Link",
+                    '<https://api.example/next?max_id=9&access_token=SECRET1>; rel="next", '
+                    '<https://api.example/prev?min_id=3&access_token=SECRET1>; rel="prev"',
+                ),
+                ("Location", "https://cdn.example/a.jpg?X-Amz-Signature=SECRET2&x=1"),
+                ("Content-Location", "/v1/me?key=SECRET3"),
+                ("Refresh", "5; url=https://x.example/?token=SECRET4"),
+                ("Referer", "https://app.example/cb#access_token=SECRET5&state=s"),
+            ]
+        )
+    )
+    assert not any(f"SECRET{i}" in v for v in out.values() for i in range(1, 6)), out
+    assert out["Link"] == (
+        '<https://api.example/next?max_id=9&access_token=REDACTED>; rel="next", '
+        '<https://api.example/prev?min_id=3&access_token=REDACTED>; rel="prev"'
+    )
+    assert out["Location"] == "https://cdn.example/a.jpg?X-Amz-Signature=REDACTED&x=1"
+    assert out["Content-Location"] == "/v1/me?key=REDACTED"
+    assert out["Refresh"] == "5; url=https://x.example/?token=REDACTED"
+    assert out["Referer"] == "https://app.example/cb#access_token=REDACTED&state=s"
+
+
+def test_redact_headers_leaves_url_headers_without_secrets_byte_for_byte() -> None:
+    headers = [
+        ("Link", '<https://m.example/api/v1/timelines?q=a%20b&max_id=9>; rel="next"'),
+        ("Location", "/new?q=a%20b"),
+        ("Refresh", "0"),
+    ]
+    assert redact_headers(headers) == headers
+
+
+def test_redact_header_url_covers_userinfo_and_unparseable_urls() -> None:
+    from archiver.recorder import redact_header_url
+
+    assert (
+        redact_header_url("https://bob:hunter2@h.example/x") == "https://bob:REDACTED@h.example/x"
+    )
+    assert redact_header_url("http://[::1/x?access_token=SECRET") == "REDACTED"
