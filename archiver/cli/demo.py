@@ -1,18 +1,28 @@
 """``archiver demo``: the whole product on one machine in about a minute.
 
-Starts a local fake Mastodon instance and news feed (loopback only), writes a config that
-points at them, then runs the real CLI as a clerk would: harvest, change things upstream (an
-edit, a deleted reply, new and lost followers), harvest again, verify, search, status.
+Starts a local fake Mastodon instance and news feed (loopback only: every URL the harvester
+fetches, media and news-release PDFs included, is served by that one local server), writes a
+config that points at them, then runs the real CLI as a clerk would: harvest, change things
+upstream (an edit, a deleted reply, new and lost followers), harvest again, verify, search,
+status. The demo checks what it shows, and fails if the archive did not catch a change.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
+import re
+import shlex
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import typer
@@ -25,6 +35,21 @@ from archiver.testing.mastodon import MastodonWorld
 from archiver.testing.server import FakeServer
 
 MARKER = ".archiver-demo"
+TIMEZONE = "America/Denver"
+MASTODON_SITE = "bozeman-mastodon"
+EDIT_SUFFIX = " UPDATE: the closure now ends Friday at 5 p.m."
+SHOW_HANDLES = 10  # follower changes listed by name; the rest are counted
+
+
+@dataclass(frozen=True)
+class UpstreamChanges:
+    """What the demo changed on the fake platform between the two harvests."""
+
+    edited: str
+    original_text: str
+    deleted: str
+    followed: tuple[str, ...]  # handles
+    unfollowed: str  # handle
 
 
 def _config(workdir: Path, url: str) -> str:
@@ -34,13 +59,13 @@ def _config(workdir: Path, url: str) -> str:
         [archive]
         root = "{workdir / "archive"}"
         city = "City of Bozeman"
-        timezone = "America/Denver"
+        timezone = "{TIMEZONE}"
 
         [http]
         max_retry_wait = 5
 
         [[sites]]
-        id = "bozeman-mastodon"
+        id = "{MASTODON_SITE}"
         platform = "mastodon"
         base_url = "{url}"
         account = "cityofbozeman"
@@ -71,7 +96,7 @@ def _run(config: Path, *args: str) -> int:
     return subprocess.run(cmd, env=env, check=False).returncode
 
 
-def _change_upstream(world: MastodonWorld, city_id: str, url: str) -> dict[str, str]:
+def _change_upstream(world: MastodonWorld, city_id: str, url: str) -> UpstreamChanges:
     """One edit, one deleted reply, new followers, one unfollow: what the second run must see."""
     recent = world.status_ids(city_id)[:30]
     edited = deleted = ""
@@ -85,17 +110,36 @@ def _change_upstream(world: MastodonWorld, city_id: str, url: str) -> dict[str, 
     if not edited:
         raise ArchiverError("demo data has no recent status with replies")
     old = world.status_text(edited)
-    world.edit_status(edited, old + " UPDATE: the closure now ends Friday at 5 p.m.")
+    world.edit_status(edited, old + EDIT_SUFFIX)
     world.delete_status(deleted)
     newcomers = []
     for n in range(12):
         acc = world.add_account(f"newresident{n}", f"New Resident {n}")
         world.follow(city_id, str(acc["id"]))
-        newcomers.append(str(acc["id"]))
+        newcomers.append(str(acc["username"]))
     lost = world.follower_ids(city_id)[-1]
     world.unfollow(city_id, lost)
     world.post_status(city_id, "Snow emergency declared: park on the odd-numbered side tonight.")
-    return {"edited": edited, "deleted": deleted, "unfollowed": lost}
+    return UpstreamChanges(
+        edited=edited,
+        original_text=old,
+        deleted=deleted,
+        followed=tuple(newcomers),
+        unfollowed=world.username_of(lost),
+    )
+
+
+def _describe_changes(changes: UpstreamChanges) -> None:
+    console.print(
+        f"  edited post {changes.edited}: appended {EDIT_SUFFIX.strip()!r}", highlight=False
+    )
+    console.print(f"  deleted a reply: {changes.deleted}", highlight=False)
+    console.print(
+        f"  {len(changes.followed)} new followers ({_handles(changes.followed)}); "
+        f"@{changes.unfollowed} unfollowed",
+        highlight=False,
+    )
+    console.print("  posted one new status (snow emergency)", highlight=False)
 
 
 @clerk_errors
@@ -137,53 +181,104 @@ def demo(
         console.print(
             Rule("Upstream changes: one edit, one deleted reply, new followers, one unfollow")
         )
-        changed = _change_upstream(world, city_id, server.url)
-        console.print(changed, highlight=False)
+        changes = _change_upstream(world, city_id, server.url)
+        _describe_changes(changes)
         steps = [
             ("Second harvest (incremental: new posts + re-check of recent threads)", ("harvest",)),
             ("Verify every sealed byte", ("verify", "--all")),
-            (
-                "Search: the edited post, every version",
-                ("search", "closure now ends Friday", "--all-versions"),
-            ),
-            (
-                "Search: what was removed upstream (still readable)",
-                (
-                    "search",
-                    "--site",
-                    "bozeman-mastodon",
-                    "--kind",
-                    "comment",
-                    "--kind",
-                    "reply",
-                    "--limit",
-                    "400",
-                    "--json",
-                ),
-            ),
-            ("Status", ("status",)),
         ]
         for title, args in steps:
             console.print(Rule(title))
-            if "--json" in args:
-                _show_removed(config, args)
-                continue
             if _run(config, *args) != 0:
                 raise ArchiverError(f"demo step failed: archiver {' '.join(args)}")
-        _show_follower_diff(workdir)
+        console.print(Rule("Search: the edited post, every version"))
+        _show_versions(config, changes)
+        console.print(Rule("Search: what was removed upstream (still readable)"))
+        _show_removed(config, changes)
+        console.print(Rule("Status"))
+        if _run(config, "status") != 0:
+            raise ArchiverError("demo step failed: archiver status")
+        _show_follower_diff(workdir, changes)
         _export(config, workdir)
     console.print(Rule("Done"))
     console.print(f"Archive: {workdir / 'archive'}  (config {config})")
     console.print(f"Try: archiver --config {config} search plow")
-    _ = shutil
+
+
+def _json_cli(config: Path, args: tuple[str, ...]) -> Any:
+    """Run one CLI command that prints JSON; fail the demo with its error if it fails."""
+    cmd = [sys.executable, "-m", "archiver", "--config", str(config), *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise ArchiverError(f"demo step failed: archiver {shlex.join(args)}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def _local(stamp: str | None) -> str:
+    """An ISO timestamp from the catalog, in the City's time zone, to the second."""
+    if not stamp:
+        return "?"
+    when = datetime.fromisoformat(stamp).astimezone(ZoneInfo(TIMEZONE))
+    return when.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _handles(handles: Sequence[str], limit: int = SHOW_HANDLES) -> str:
+    if not handles:
+        return "none"
+    shown = ", ".join(f"@{h}" for h in handles[:limit])
+    more = len(handles) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _show_versions(config: Path, changes: UpstreamChanges) -> None:
+    """The clerk searches for the post by words from its original text and sees every
+    archived version: the original as first captured and the edit the second run caught."""
+    query = " ".join(re.findall(r"[A-Za-z]{3,}", changes.original_text)[:5])
+    args = (
+        "search",
+        query,
+        "--site",
+        MASTODON_SITE,
+        "--kind",
+        "post",
+        "--all-versions",
+        "--limit",
+        "1000",
+        "--json",
+    )
+    console.print(
+        f"[bold cyan]$ archiver {shlex.join(args)}[/]  (showing post {changes.edited})",
+        highlight=False,
+    )
+    hits = _json_cli(config, args)
+    versions = sorted(
+        (h for h in hits if h["platform_id"] == changes.edited), key=lambda h: int(h["version"])
+    )
+    if [int(h["version"]) for h in versions] != [1, 2] or versions[-1]["current_version"] != 2:
+        raise ArchiverError(
+            f"demo expected the edited post {changes.edited} to have 2 archived versions, "
+            f"found {len(versions)}",
+            hint="the second harvest did not record the upstream edit as a new version",
+        )
+    if EDIT_SUFFIX.strip() in versions[0]["text"] or EDIT_SUFFIX.strip() not in versions[1]["text"]:
+        raise ArchiverError(
+            f"demo expected version 2 of post {changes.edited} to hold the edit and "
+            "version 1 the original text"
+        )
+    width = max(40, console.width - 4)
+    for h in versions:
+        label = (
+            f"version {h['version']} of {h['current_version']}, captured {_local(h['captured_at'])}"
+        )
+        console.print(f"  [bold]{label}[/]", highlight=False)
+        text = textwrap.fill(" ".join(h["text"].split()), width)
+        console.print(textwrap.indent(text, "    "), highlight=False, markup=False)
+        console.print(f"    [dim]bundle {h['bundle_id']}[/]", highlight=False)
+    console.print(f"  added in version 2: {EDIT_SUFFIX.strip()!r}", highlight=False)
 
 
 def _export(config: Path, workdir: Path) -> None:
     """Answer a records request the way a clerk would, then check the package independently."""
-    import json
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     console.print(Rule("A public records request: open it, export the package"))
     args = (
         "request",
@@ -191,17 +286,13 @@ def _export(config: Path, workdir: Path) -> None:
         "--requester",
         "Jane Q. Public",
         "--received",
-        datetime.now(ZoneInfo("America/Denver")).date().isoformat(),
+        datetime.now(ZoneInfo(TIMEZONE)).date().isoformat(),
         "--description",
         "All City posts and public comments about Bridger Canyon Road",
         "--json",
     )
     console.print(f"[bold cyan]$ archiver {' '.join(args)}[/]", highlight=False)
-    cmd = [sys.executable, "-m", "archiver", "--config", str(config), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise ArchiverError(f"demo step failed: archiver request open: {out.stderr.strip()}")
-    request_id = str(json.loads(out.stdout)["id"])
+    request_id = str(_json_cli(config, args)["id"])
     console.print(f"request {request_id} opened")
     package = workdir / f"{request_id}-package"
     if (
@@ -211,7 +302,7 @@ def _export(config: Path, workdir: Path) -> None:
             request_id,
             "Bridger Canyon",
             "--site",
-            "bozeman-mastodon",
+            MASTODON_SITE,
             "--out",
             str(package),
         )
@@ -230,37 +321,76 @@ def _export(config: Path, workdir: Path) -> None:
     console.print(f"open {package / 'data' / 'readable' / 'index.html'} in a browser")
 
 
-def _show_removed(config: Path, args: tuple[str, ...]) -> None:
-    import json
-
-    cmd = [sys.executable, "-m", "archiver", "--config", str(config), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    removed = [h for h in json.loads(out) if h["removal_state"]]
+def _show_removed(config: Path, changes: UpstreamChanges) -> None:
+    args = (
+        "search",
+        "--site",
+        MASTODON_SITE,
+        "--kind",
+        "comment",
+        "--kind",
+        "reply",
+        "--limit",
+        "400",
+        "--json",
+    )
     console.print(
         f"[bold cyan]$ archiver {' '.join(args)}[/]  (filtered to removed items)", highlight=False
     )
+    removed = [h for h in _json_cli(config, args) if h["removal_state"]]
     for h in removed:
         console.print(
             f"  {h['kind']} {h['platform_id']} by @{h['author_handle']} posted {h['posted_at']}: "
             f"[yellow]{h['removal_state']}[/], detected {h['disappeared_at']}\n    {h['text'][:160]}",
             highlight=False,
         )
-    if not removed:
-        raise ArchiverError("demo expected a removed reply but found none")
+    if changes.deleted not in {h["platform_id"] for h in removed}:
+        raise ArchiverError(
+            f"demo expected the deleted reply {changes.deleted} to show as removed upstream"
+        )
 
 
-def _show_follower_diff(workdir: Path) -> None:
-    import sqlite3
-
+def _show_follower_diff(workdir: Path, changes: UpstreamChanges) -> None:
+    """Who followed and who left since the previous run, by handle, from the catalog."""
     db = sqlite3.connect(workdir / "archive" / "catalog.sqlite")
-    rows = db.execute(
-        "SELECT event, count(*) FROM follower_events WHERE run_id = "
-        "(SELECT run_id FROM follower_events ORDER BY id DESC LIMIT 1) GROUP BY event"
-    ).fetchall()
-    total = db.execute("SELECT count(*) FROM followers WHERE unfollowed_at IS NULL").fetchone()[0]
-    db.close()
+    try:
+        last = db.execute(
+            "SELECT run_id FROM follower_events WHERE site_id = ? ORDER BY id DESC LIMIT 1",
+            (MASTODON_SITE,),
+        ).fetchone()
+        events: list[tuple[str, str | None, str]] = db.execute(
+            "SELECT event, handle, platform_id FROM follower_events "
+            "WHERE site_id = ? AND run_id = ? ORDER BY id",
+            (MASTODON_SITE, last[0] if last else ""),
+        ).fetchall()
+        total = db.execute(
+            "SELECT count(*) FROM followers WHERE site_id = ? AND unfollowed_at IS NULL",
+            (MASTODON_SITE,),
+        ).fetchone()[0]
+    finally:
+        db.close()
+    followed = [handle or pid for event, handle, pid in events if event == "followed"]
+    unfollowed = [handle or pid for event, handle, pid in events if event == "unfollowed"]
     console.print(Rule("Follower list: changes since the previous run"))
-    console.print(f"current followers: {total}; changes in the last run: {dict(rows)}")
+    console.print(
+        f"current followers: {total:,}; in run {last[0] if last else '-'}: "
+        f"{len(followed)} followed, {len(unfollowed)} unfollowed",
+        highlight=False,
+    )
+    console.print(
+        f"  [green]followed[/] ({len(followed)}, newest first): {_handles(followed)}",
+        highlight=False,
+    )
+    console.print(
+        f"  [red]unfollowed[/] ({len(unfollowed)}): {_handles(unfollowed)}", highlight=False
+    )
+    missing = sorted(set(changes.followed) - set(followed))
+    if missing or changes.unfollowed not in unfollowed:
+        raise ArchiverError(
+            "demo expected the follower diff to name every change: "
+            f"missing followed {_handles(missing)}; "
+            f"unfollowed @{changes.unfollowed} {'listed' if changes.unfollowed in unfollowed else 'missing'}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -7,14 +7,24 @@ seeded ``random.Random`` and pinned to a fixed end date, so two builds are byte-
 
 from __future__ import annotations
 
+import html
 import random
+import re
+import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.testing.mastodon import MastodonWorld
 from archiver.testing.rss import FeedWorld
 
-__all__ = ["CITY_DISPLAY_NAME", "CITY_USERNAME", "DEMO_END", "build_demo_feed", "build_demo_world"]
+__all__ = [
+    "CITY_DISPLAY_NAME",
+    "CITY_USERNAME",
+    "DEMO_END",
+    "build_demo_feed",
+    "build_demo_world",
+    "news_pdf",
+]
 
 DEMO_END = datetime(2026, 11, 20, 18, 0, 0, tzinfo=UTC)
 DEMO_START = DEMO_END - timedelta(days=365)
@@ -755,7 +765,44 @@ FEED_ITEMS = [
 ]
 
 
+def news_pdf(title: str, body: str) -> bytes:
+    """A small but valid one-page PDF (any reader opens it), standing in for a news release."""
+    lines = [title, "", *textwrap.wrap(body, 80), "", "City of Bozeman, Montana"]
+
+    def literal(text: str) -> str:
+        text = text.encode("latin-1", "replace").decode("latin-1")
+        return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+    ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+    ops += [f"{literal(line)} Tj T*" for line in lines]
+    ops.append("ET")
+    stream = "\n".join(ops).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
 def build_demo_feed(*, seed: int = 7, entries: int = 25) -> FeedWorld:
+    """The city's news feed. Entry links are realistic bozeman.net permalinks (shown, never
+    fetched); enclosures are PDFs served by the feed itself, so a harvest stays on loopback."""
     rng = random.Random(seed)
     feed = FeedWorld()
     times = sorted(
@@ -770,18 +817,17 @@ def build_demo_feed(*, seed: int = 7, entries: int = 25) -> FeedWorld:
             "item": rng.choice(AGENDA_ITEMS),
         }
         title_f = title.format(**fill)
+        body_f = body.format(**fill)
         enclosure = None
         if rng.random() < 0.2:
-            enclosure = (
-                f"https://www.bozeman.net/files/news/{n:04d}.pdf",
-                "application/pdf",
-                rng.randint(40_000, 900_000),
-            )
+            pdf = news_pdf(title_f, html.unescape(re.sub(r"<[^>]+>", " ", body_f)))
+            path = feed.add_file(f"/news/files/{n:04d}.pdf", pdf, "application/pdf")
+            enclosure = (path, "application/pdf", len(pdf))
         slug = "".join(ch if ch.isalnum() else "-" for ch in title_f.lower()).strip("-")
         feed.add_entry(
             f"bozeman-news-{n:04d}",
             title_f,
-            body.format(**fill),
+            body_f,
             published=when.replace(microsecond=0),
             link=f"https://www.bozeman.net/Home/Components/News/News/{1400 + n}/{slug}",
             enclosure=enclosure,

@@ -3,6 +3,10 @@
 The city website only offers a feed, so edits and deletions are only visible by diffing
 snapshots; the fake therefore supports editing and removing entries, and the conditional
 GET (ETag / Last-Modified) that a polite poller must use.
+
+It also serves the files entries link to (``add_file``): an enclosure given as a site-relative
+path (``/news/files/0001.pdf``) is rendered as an absolute URL on whatever host and port the
+feed was fetched from, so a harvester downloads it from this fake and never from the internet.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from archiver.testing.server import FakeResponse, header
@@ -47,6 +52,14 @@ def _rfc3339(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _absolute(url: str, self_url: str) -> str:
+    """A site-relative URL (``/news/files/1.pdf``) on the host the feed itself was fetched from."""
+    if url.startswith("/") and not url.startswith("//"):
+        parts = urlsplit(self_url)
+        return f"{parts.scheme}://{parts.netloc}{url}"
+    return url
+
+
 class FeedWorld:
     """Serves ``{prefix}/rss.xml`` and ``{prefix}/atom.xml``; implements ``FakeApp``."""
 
@@ -64,6 +77,7 @@ class FeedWorld:
         self.description = description
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}
+        self._files: dict[str, tuple[bytes, str]] = {}  # path -> (body, content type)
         # Feed-level change time; deletions move it too, so Last-Modified never lies.
         self._changed: datetime | None = None
 
@@ -94,7 +108,8 @@ class FeedWorld:
         link: str | None = None,
         enclosure: tuple[str, str, int] | None = None,
     ) -> None:
-        """``enclosure`` is (url, mime type, length in bytes), as RSS 2.0 spells it."""
+        """``enclosure`` is (url, mime type, length in bytes), as RSS 2.0 spells it; a url
+        that is a path (``/news/files/1.pdf``, see ``add_file``) is served by this fake."""
         with self._lock:
             if guid in self._entries:
                 raise ValueError(f"entry {guid!r} already exists")
@@ -116,6 +131,15 @@ class FeedWorld:
                 link=link or f"{self.link.rstrip('/')}/{slug}",
                 enclosure=enclosure,
             )
+
+    def add_file(self, path: str, body: bytes, content_type: str) -> str:
+        """Serve ``body`` at ``path`` (e.g. an enclosure's PDF); returns the path, which can be
+        given as an enclosure URL as is."""
+        if not path.startswith("/") or path.startswith("//"):
+            raise ValueError(f"file path {path!r} must start with a single /")
+        with self._lock:
+            self._files[path] = (body, content_type)
+        return path
 
     def edit_entry(
         self,
@@ -155,6 +179,7 @@ class FeedWorld:
                 enc = ""
                 if e.enclosure is not None:
                     url, mime, length = e.enclosure
+                    url = _absolute(url, self_url)
                     enc = (
                         f'\n      <enclosure url={quoteattr(url)} length="{int(length)}"'
                         f" type={quoteattr(mime)}/>"
@@ -194,6 +219,7 @@ class FeedWorld:
                 enc = ""
                 if e.enclosure is not None:
                     url, mime, length = e.enclosure
+                    url = _absolute(url, self_url)
                     enc = (
                         f'\n    <link rel="enclosure" href={quoteattr(url)}'
                         f' type={quoteattr(mime)} length="{int(length)}"/>'
@@ -237,7 +263,22 @@ class FeedWorld:
         query: dict[str, list[str]],
         headers: Mapping[str, str],
     ) -> FakeResponse | None:
-        if method not in ("GET", "HEAD") or path not in (self.rss_path, self.atom_path):
+        if method not in ("GET", "HEAD"):
+            return None
+        with self._lock:
+            file = self._files.get(path)
+        if file is not None:
+            body, ctype = file
+            return FakeResponse(
+                200,
+                body,
+                {
+                    "Content-Type": ctype,
+                    "ETag": '"' + hashlib.sha1(body).hexdigest()[:20] + '"',
+                    "Cache-Control": "public, max-age=86400",
+                },
+            )
+        if path not in (self.rss_path, self.atom_path):
             return None
         host = header(headers, "Host") or "localhost"
         self_url = f"http://{host}{path}"

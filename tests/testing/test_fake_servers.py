@@ -488,6 +488,26 @@ def test_atom_parses_and_shows_edited_title(feed_server: tuple[FeedWorld, FakeSe
     assert entry.content[0].value == "<p>Parking restrictions on snow routes.</p>"
 
 
+def test_feed_serves_its_own_enclosures_on_the_requested_host() -> None:
+    feed = FeedWorld()
+    pdf = b"%PDF-1.4\n% tiny\n%%EOF\n"
+    path = feed.add_file("/news/files/0001.pdf", pdf, "application/pdf")
+    feed.add_entry(
+        "news-1", "Agenda", "<p>Agenda.</p>", published=T0, enclosure=(path, "application/pdf", 22)
+    )
+    with pytest.raises(ValueError):
+        feed.add_file("files/x.pdf", pdf, "application/pdf")
+    with FakeServer(feed) as server:
+        for doc in ("rss.xml", "atom.xml"):
+            parsed = feedparser.parse(httpx.get(f"{server.url}/news/{doc}").content)
+            href = parsed.entries[0].enclosures[0]["href"]
+            assert href == f"{server.url}/news/files/0001.pdf"
+        resp = httpx.get(href)
+        assert resp.status_code == 200 and resp.content == pdf
+        assert resp.headers["content-type"] == "application/pdf"
+        assert httpx.get(f"{server.url}/news/files/0002.pdf").status_code == 404
+
+
 # -- demo data ---------------------------------------------------------------------------
 def test_demo_world_is_fast_deterministic_and_realistic() -> None:
     started = time.perf_counter()
@@ -525,3 +545,10 @@ def test_demo_feed_is_deterministic_and_parses() -> None:
     assert body == b.render_rss("http://localhost/news/rss.xml")
     parsed = feedparser.parse(body)
     assert not parsed.bozo and len(parsed.entries) == 25
+    enclosures = [enc for e in parsed.entries for enc in e.get("enclosures", [])]
+    assert enclosures  # the demo feed has attachments, and the feed itself serves them
+    for enc in enclosures:
+        assert enc["href"].startswith("http://localhost/news/files/")
+        served = a.handle("GET", enc["href"].removeprefix("http://localhost"), {}, {})
+        assert served is not None and served.status == 200
+        assert served.body.startswith(b"%PDF-") and len(served.body) == int(enc["length"])
