@@ -25,7 +25,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     """Create an engine with the settings the catalog relies on."""
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    # A ping before every checkout guards against a database server that dropped the
+    # connection; an embedded SQLite file cannot, and the ping would cost every transaction.
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

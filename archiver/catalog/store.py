@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archiver.catalog import schema as s
@@ -184,22 +184,10 @@ class Catalog:
             return {k: v for k, v in rows}
 
     def find_original(self, site_id: str, uri: str, digest: str) -> RevisitTarget | None:
+        """Called for every response a harvest records, so the statement is built once."""
         with self.begin() as conn:
             row = conn.execute(
-                select(
-                    s.payload_index.c.record_id,
-                    s.payload_index.c.target_uri,
-                    s.payload_index.c.warc_date,
-                    s.payload_index.c.bundle_id,
-                )
-                .join(s.bundles, s.bundles.c.id == s.payload_index.c.bundle_id)
-                .where(
-                    s.payload_index.c.site_id == site_id,
-                    s.payload_index.c.uri_hash == uri_hash(uri),
-                    s.payload_index.c.payload_digest == digest,
-                    s.bundles.c.status == "sealed",
-                )
-                .limit(1)
+                _FIND_ORIGINAL, {"site": site_id, "uri_hash": uri_hash(uri), "digest": digest}
             ).first()
         if row is None:
             return None
@@ -210,14 +198,7 @@ class Catalog:
     def uri_seen(self, site_id: str, uri: str) -> bool:
         """Whether any response for ``uri`` is already archived (media is fetched once)."""
         with self.begin() as conn:
-            row = conn.execute(
-                select(s.payload_index.c.record_id)
-                .where(
-                    s.payload_index.c.site_id == site_id,
-                    s.payload_index.c.uri_hash == uri_hash(uri),
-                )
-                .limit(1)
-            ).first()
+            row = conn.execute(_URI_SEEN, {"site": site_id, "uri_hash": uri_hash(uri)}).first()
         return row is not None
 
     # -- bundles ----------------------------------------------------------------------------
@@ -325,3 +306,29 @@ class Catalog:
                     }
                 )
         return out
+
+# Built once: the harvest asks these for every response it records.
+_FIND_ORIGINAL = (
+    select(
+        s.payload_index.c.record_id,
+        s.payload_index.c.target_uri,
+        s.payload_index.c.warc_date,
+        s.payload_index.c.bundle_id,
+    )
+    .join(s.bundles, s.bundles.c.id == s.payload_index.c.bundle_id)
+    .where(
+        s.payload_index.c.site_id == bindparam("site"),
+        s.payload_index.c.uri_hash == bindparam("uri_hash"),
+        s.payload_index.c.payload_digest == bindparam("digest"),
+        s.bundles.c.status == "sealed",
+    )
+    .limit(1)
+)
+_URI_SEEN = (
+    select(s.payload_index.c.record_id)
+    .where(
+        s.payload_index.c.site_id == bindparam("site"),
+        s.payload_index.c.uri_hash == bindparam("uri_hash"),
+    )
+    .limit(1)
+)
