@@ -143,3 +143,43 @@ def test_redact_header_url_covers_userinfo_and_unparseable_urls() -> None:
         redact_header_url("https://bob:hunter2@h.example/x") == "https://bob:REDACTED@h.example/x"
     )
     assert redact_header_url("http://[::1/x?access_token=SECRET") == "REDACTED"
+
+
+def test_retry_after_and_an_exhausted_quota_are_waited_out(tmp_path: Path) -> None:
+    """The platform's own numbers decide the pause: a 429's Retry-After before the retry,
+    and a quota at zero (X-RateLimit-Remaining: 0) until its reset before the next request.
+    The client's sleep is recorded instead of slept; the server is real."""
+    import time
+
+    from archiver.config import HttpSettings
+    from archiver.recorder import RecordingClient
+    from archiver.testing.server import FakeResponse, FakeServer
+    from archiver.warc import WarcSink
+
+    class Limited:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def handle(self, method: str, path: str, query: object, headers: object) -> FakeResponse:
+            self.calls += 1
+            if self.calls == 1:
+                return FakeResponse(429, b'{"error": "slow down"}', {"Retry-After": "7"})
+            reset = str(int(time.time()) + 40)
+            quota = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+            return FakeResponse(200, b"{}", {"Content-Type": "application/json", **quota})
+
+    slept: list[float] = []
+    with FakeServer(Limited()) as server:
+        sink = WarcSink(tmp_path, "t", info={}, on_record=lambda _r: None)
+        client = RecordingClient(
+            site_id="s",
+            settings=HttpSettings(max_retry_wait=120),
+            sinks=lambda _c: sink,
+            sleep=slept.append,
+        )
+        client.get(f"{server.url}/first", record_class="posts")
+        assert len(slept) == 1 and 7 <= slept[0] <= 7.5  # Retry-After, not the backoff
+        client.get(f"{server.url}/second", record_class="posts")
+        client.close()
+        sink.close()
+    assert len(slept) == 2 and 35 <= slept[1] <= 41  # waited for the quota's reset
