@@ -23,8 +23,6 @@ from warcio.warcwriter import WARCWriter
 from archiver import __version__
 from archiver.model import WarcRef
 
-REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
-
 
 def payload_digest(body: bytes) -> str:
     """The WARC-Payload-Digest warcio would compute (sha1, base32)."""
@@ -159,10 +157,8 @@ class WarcSink:
                 revisit_of.target_uri,
                 revisit_of.warc_date,
                 http_headers=http_headers,
-                warc_headers_dict={
-                    "WARC-Refers-To": revisit_of.record_id,
-                    "WARC-Profile": REVISIT_PROFILE,
-                },
+                # warcio adds WARC-Profile itself (the 1.1 identical-payload-digest profile).
+                warc_headers_dict={"WARC-Refers-To": revisit_of.record_id},
             )
         else:
             record = writer.create_warc_record(

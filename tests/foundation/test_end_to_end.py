@@ -159,6 +159,15 @@ def test_unchanged_responses_become_revisits(two_runs: tuple[Path, dict[str, str
     assert types.get("revisit", 0) > types.get("response", 0) > 0
     refs = catalog_rows(config, "SELECT count(*) AS n FROM revisit_refs")
     assert refs[0]["n"] > 0
+    profiles = set()
+    for warc in _warcs(config.parent):
+        with warc.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "revisit":
+                    values = [v for k, v in record.rec_headers.headers if k == "WARC-Profile"]
+                    assert len(values) == 1, values
+                    profiles.add(values[0])
+    assert profiles == {"http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"}
 
 
 def test_every_warc_passes_warcio_check_and_bags_validate(
