@@ -8,9 +8,10 @@ this software::
     redaction-log.csv            (only when redaction rules were given)
     data/originals/export-00000.warc.gz   the matched records' WARC records, byte for byte
     data/replay/export.wacz      the same WARC, replayable (pages.jsonl, CDXJ index)
-    data/readable/index.html, posts/*.html, export.pdf
+    data/readable/index.html, posts/*.html, media/*, export.pdf
     data/index.csv, data/index.json       one row per record version, with provenance
-    data/followers.csv           (only with --include-followers)
+    data/media.csv               one row per attachment of an exported version
+    data/followers.csv, data/follower-snapshots.csv   (only with --include-followers)
 
 It is built in ``<out>.partial`` next to the target and renamed into place only when whole
 (and after the custody row and audit entry are written in the same transaction), so a kill or
@@ -43,7 +44,7 @@ from archiver.app import App
 from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
 from archiver.errors import ExportError
-from archiver.prr import readable
+from archiver.prr import media, readable
 from archiver.prr.originals import (
     BundleIndex,
     SourceRecord,
@@ -54,10 +55,26 @@ from archiver.prr.originals import (
 from archiver.prr.redact import Rule, redact_text
 from archiver.prr.requests import RecordsRequest, exports, get_request
 from archiver.prr.wacz import IndexEntry, Page, write_wacz
+from archiver.retention import tables as rt
+from archiver.retention.removal import CATEGORIES
 from archiver.search import SearchFilters, search
 from archiver.verify import verify_bundle
+from connectors.registry import platforms as known_platforms
 
 WARC_NAME: Final = "export-00000.warc.gz"
+#: Said wherever a follower snapshot holds only the number the platform reports.
+COUNT_ONLY: Final = "count only — the platform does not list follower identities"
+#: The review-trail columns (from ``comment_removals``) and the row keys they come from.
+REMOVAL_COLUMNS: Final = {
+    "city_removal_category": "category",
+    "city_removal_recorded_by": "recorded_by",
+    "city_removal_recorded_at": "recorded_at",
+    "city_removal_note": "note",
+    "attorney_decision": "decision",
+    "attorney": "attorney",
+    "attorney_reviewed_at": "reviewed_at",
+    "attorney_note": "review_note",
+}
 INDEX_FIELDS: Final = (
     "item_id",
     "version_id",
@@ -75,6 +92,15 @@ INDEX_FIELDS: Final = (
     "last_seen_at",
     "disappeared_at",
     "removal_state",
+    "city_removal_category",
+    "city_removal_category_name",
+    "city_removal_recorded_by",
+    "city_removal_recorded_at",
+    "city_removal_note",
+    "attorney_decision",
+    "attorney",
+    "attorney_reviewed_at",
+    "attorney_note",
     "version",
     "current_version",
     "captured_at",
@@ -93,6 +119,8 @@ INDEX_FIELDS: Final = (
     "export_warc_offset",
     "export_warc_length",
     "captures",
+    "media_records",
+    "media_files",
 )
 
 
@@ -127,26 +155,68 @@ class ExportResult:
 Step = Callable[[str], None]
 
 
-def _check_target(out: Path) -> None:
+class UnknownFilterError(ExportError):
+    """--site or --platform names nothing this archive has ever held or could hold."""
+
+
+def _check_target(out: Path, *, zip_: bool) -> None:
+    if out.is_file() or (out.exists() and not out.is_dir()):
+        kind = "file" if out.is_file() else "thing that is not a folder"
+        raise ExportError(
+            f"--out {out} is an existing {kind}; an export never overwrites one",
+            hint="choose a new path for the package",
+        )
+    if out.is_dir() and zip_:
+        raise ExportError(
+            f"--out {out} is an existing folder; --zip writes a single .zip file",
+            hint="choose a new file name, e.g. PRR-2026-0001.zip",
+        )
     if out.is_dir() and any(out.iterdir()):
         raise ExportError(
             f"--out {out} exists and is not empty",
             hint="choose a new path; an export never overwrites or mixes with other files",
         )
-    if out.is_file() and out.stat().st_size > 0:
-        raise ExportError(
-            f"--out {out} exists and is not empty", hint="choose a new path for the package"
-        )
-    if out.exists() and not (out.is_dir() or out.is_file()):
-        raise ExportError(f"--out {out} exists and is not a folder or file", hint="choose another")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ExportError(
+                    f"--out {out}: {parent} is a file, not a folder",
+                    hint="choose a path inside an existing folder",
+                )
+            break
+
+
+def check_filters(app: App, f: SearchFilters) -> None:
+    """Refuse a --site or --platform that can match nothing because it does not exist.
+
+    Otherwise a typo gives a valid, empty package whose certification says no records
+    matched: true of the typo, false of the records the requester asked for.
+    """
+    with app.catalog.begin() as conn:
+        cataloged = {str(r.id): str(r.platform) for r in conn.execute(select(s.sites))}
+    if f.site is not None:
+        sites = {c.id for c in app.cfg.sites} | set(cataloged)
+        if f.site not in sites:
+            raise UnknownFilterError(
+                f"--site {f.site!r} is neither a configured site nor in the catalog",
+                hint="sites: " + (", ".join(sorted(sites)) or "none"),
+            )
+    if f.platform is not None:
+        plats = known_platforms() | set(cataloged.values())
+        if f.platform not in plats:
+            raise UnknownFilterError(
+                f"--platform {f.platform!r} is not a known platform",
+                hint="platforms: " + ", ".join(sorted(plats)),
+            )
 
 
 def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) -> ExportResult:
     """Search, verify sources, build the bag in ``<out>.partial``, record custody, rename."""
     step: Step = on_step or (lambda _s: None)
     req = get_request(app.catalog, opts.request_id)
+    check_filters(app, opts.filters)
     out = Path(os.path.abspath(opts.out.expanduser()))
-    _check_target(out)
+    _check_target(out, zip_=opts.zip)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -311,23 +381,33 @@ def _build(
     if opts.filters.all_versions and opts.query.strip():
         hits = _with_every_version(app, hits)
     classes = _item_classes(app, sorted({int(h["item_id"]) for h in hits}))
+    _attach_removal_reviews(app, hits)
+    media_refs = media.media_of(app, hits)
     all_bundles = {str(b["id"]): b for b in app.catalog.bundles()}
 
     # -- redaction (readable copies and indexes only) -----------------------------------
     redaction_log: list[dict[str, str]] = []
     redacted_versions: set[int] = set()
+    redacted_any: set[int] = set()
     for h in hits:
-        text, applied = redact_text(str(h["text"] or ""), opts.rules)
-        h["redacted"] = bool(applied)
-        if applied:
-            h["text"] = text
-            redacted_versions.add(int(h["version_id"]))
+        h["redacted"] = False
+        for fld in ("text", "city_removal_note", "attorney_note"):
+            if not h.get(fld):
+                continue
+            text, applied = redact_text(str(h[fld]), opts.rules)
+            if not applied:
+                continue
+            h[fld] = text
+            h["redacted"] = True
+            redacted_any.add(int(h["version_id"]))
+            if fld == "text":  # only the text is in the original WARC record
+                redacted_versions.add(int(h["version_id"]))
             for a in applied:
                 redaction_log.append(
                     {
                         "record": f"{h['site_id']}/{h['platform_id']} v{h['version']}",
                         "warc_record_id": str(h["warc_record_id"]),
-                        "field": "text",
+                        "field": fld,
                         "rule": a.rule,
                         "reason": a.reason,
                         "occurrences": str(a.count),
@@ -359,6 +439,17 @@ def _build(
                 for pid, digest, rec in index.captures(str(b["id"]), pids):
                     captures[(pid, digest)].append(rec)
                     base.append(rec)
+        # The captured media of every exported version, as recorded (byte for byte).
+        media_keys: set[tuple[str, str]] = set()
+        for m in media_refs:
+            if m.key is None or m.key in media_keys:
+                continue
+            if m.key[0] not in all_bundles:
+                m.note = f"original not in the archive (bundle {m.key[0]} is not sealed)"
+                m.bundle_id = m.record_id = None
+                continue
+            media_keys.add(m.key)
+            base.append(index.record(m.key[0], m.key[1], "media"))
         snapshots = (
             _snapshots(
                 app,
@@ -405,6 +496,10 @@ def _build(
                 "organization": cfg.city,
             },
         )
+
+        media_files = media.write_files(data / "readable", warc_path, copied, media_refs)
+        _attach_media(hits, media_refs, copied, media_files)
+        media.write_index(data / "media.csv", media_refs, copied, media_files)
 
         # -- replay copy ---------------------------------------------------------------------
         step("writing WACZ")
@@ -464,12 +559,24 @@ def _build(
         follower_rows = _follower_rows(index, snapshots)
         if opts.include_followers:
             _write_followers(data / "followers.csv", follower_rows)
+            _write_snapshots(data / "follower-snapshots.csv", snapshots)
     finally:
         index.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     # -- readable ---------------------------------------------------------------------------
     step("rendering readable copy")
+    # Versions that were not redacted themselves but lost their original anyway: one WARC
+    # record can hold a whole timeline page (or be a revisit of one) with a redacted version.
+    collateral = sum(
+        1
+        for h in hits
+        if int(h["version_id"]) not in redacted_versions
+        and (str(h["bundle_id"]), str(h["warc_record_id"])) not in copied
+    )
+    withheld_versions = sum(
+        1 for h in hits if (str(h["bundle_id"]), str(h["warc_record_id"])) not in copied
+    )
     threads = readable.build_threads(hits, tz)
     counts = {
         "items": len({h["item_id"] for h in hits}),
@@ -477,8 +584,12 @@ def _build(
         "warc_records": len(copied),
         "bundles": len(verified),
         "threads": len(threads),
-        "redacted_versions": len(redacted_versions),
+        "redacted_versions": len(redacted_any),
         "withheld_records": len(withheld),
+        "versions_without_original": withheld_versions,
+        "unredacted_versions_withheld_with_a_redacted_one": collateral,
+        "media_attachments": len(media_refs),
+        "media_records": sum(1 for k in media_keys if k in copied),
         "follower_snapshots": len(snapshots),
         "followers_listed": len(follower_rows),
     }
@@ -492,6 +603,7 @@ def _build(
         "counts": counts,
         "redacted": bool(opts.rules),
         "rules": ", ".join(r.name for r in opts.rules),
+        "followers": [_snapshot_view(snap, tz) for snap in snapshots],
     }
     readable.write_site(data / "readable", threads, context)
     step("rendering PDF")
@@ -529,6 +641,7 @@ def _build(
             withheld=withheld,
             redaction_log=redaction_log,
             snapshots=snapshots,
+            collateral=collateral,
         ),
         encoding="utf-8",
     )
@@ -618,9 +731,101 @@ def _drop_withheld(
     return list(kept.values())
 
 
+def _attach_removal_reviews(app: App, hits: list[dict[str, Any]]) -> None:
+    """Add the removed-comment review trail (policy category, who recorded the removal and
+    when, the City Attorney's decision) to each version of an item that has one."""
+    item_ids = sorted({int(h["item_id"]) for h in hits})
+    found: dict[int, dict[str, Any]] = {}
+    cr = rt.comment_removals
+    with app.catalog.begin() as conn:
+        for i in range(0, len(item_ids), 900):
+            chunk = item_ids[i : i + 900]
+            for r in conn.execute(select(cr).where(cr.c.item_id.in_(chunk))):
+                found[int(r.item_id)] = dict(r._mapping)
+    for h in hits:
+        rem = found.get(int(h["item_id"]))
+        for col, key in REMOVAL_COLUMNS.items():
+            h[col] = rem.get(key) if rem else None
+        h["city_removal_category_name"] = (
+            CATEGORIES.get(int(rem["category"]), "unknown category") if rem else None
+        )
+
+
+def _attach_media(
+    hits: list[dict[str, Any]],
+    refs: list[media.MediaRef],
+    copied: Mapping[tuple[str, str], Any],
+    files: Mapping[tuple[str, str], media.MediaFile],
+) -> None:
+    """Per version: its media records in the package, and views for the readable copy."""
+    by_version: dict[int, list[media.MediaRef]] = defaultdict(list)
+    for m in refs:
+        by_version[m.version_id].append(m)
+    for h in hits:
+        ms = by_version.get(int(h["version_id"]), [])
+        records, paths, views = [], [], []
+        for m in ms:
+            f = files.get(m.key) if m.key else None
+            if m.key and m.key in copied:
+                records.append(m.key[1])
+            if f and f.path:
+                paths.append(f"readable/{f.path}")
+            views.append(
+                {
+                    "type": m.type or "media",
+                    "description": m.description,
+                    "url": m.url,
+                    "file": f.path if f else None,
+                    "image": bool(f and f.path and f.content_type.startswith("image/")),
+                    "note": "; ".join(x for x in (m.note, f.note if f else "") if x),
+                }
+            )
+        h["media_records"] = " ".join(records)
+        h["media_files"] = " ".join(paths)
+        h["media"] = views
+
+
+def _snapshot_view(snap: Mapping[str, Any], tz: str) -> dict[str, Any]:
+    return {
+        "site_id": snap["site_id"],
+        "taken": readable.fmt_time(str(snap["taken_at"]), tz),
+        "count": snap["count"],
+        "listed": bool(snap["identities"]),
+        "note": snap.get("note") or "",
+        "statement": _snapshot_statement(snap),
+    }
+
+
+def _snapshot_statement(snap: Mapping[str, Any]) -> str:
+    if snap["identities"]:
+        return "complete follower list: every follower is named in data/followers.csv"
+    return COUNT_ONLY
+
+
+def _write_snapshots(path: Path, snapshots: list[dict[str, Any]]) -> None:
+    fields = ["site_id", "taken_at", "count", "identities_listed", "statement", "note", "bundle_id"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        for snap in snapshots:
+            w.writerow(
+                {
+                    "site_id": snap["site_id"],
+                    "taken_at": snap["taken_at"],
+                    "count": snap["count"],
+                    "identities_listed": bool(snap["identities"]),
+                    "statement": _snapshot_statement(snap),
+                    "note": snap.get("note") or "",
+                    "bundle_id": snap["bundle_id"],
+                }
+            )
+
+
 def _follower_rows(index: BundleIndex, snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for snap in snapshots:
+        if not snap["identities"]:
+            continue  # a count: the platform names no one
         bid = str(snap["bundle_id"])
         for r in index.db(bid).execute(
             "SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq"
@@ -730,6 +935,7 @@ def _certification(
     withheld: set[tuple[str, str]],
     redaction_log: list[dict[str, str]],
     snapshots: list[dict[str, Any]],
+    collateral: int = 0,
 ) -> str:
     tz = opts.filters.tz
     buf = io.StringIO()
@@ -796,14 +1002,17 @@ def _certification(
     w("\nFOLLOWER LISTS\n")
     if opts.include_followers:
         w(
-            f"  Included: {len(snapshots)} follower-list snapshot(s) (data/followers.csv and their\n"
-            "  original responses in the WARC):\n"
+            f"  Included: {len(snapshots)} follower-list snapshot(s) (data/followers.csv,\n"
+            "  data/follower-snapshots.csv and their original responses in the WARC):\n"
         )
         for snap in snapshots:
             w(
                 f"    {snap['site_id']} taken {snap['taken_at']} ({snap['count']} followers), "
                 f"bundle {snap['bundle_id']}\n"
+                f"      {_snapshot_statement(snap)}\n"
             )
+            if snap.get("note"):
+                w(f"      platform note: {snap['note']}\n")
     else:
         w(
             "  Not included. Follower-list responses were excluded from this package by default\n"
@@ -827,6 +1036,14 @@ def _certification(
             )
             for bid, rid in sorted(withheld):
                 w(f"    {rid} (bundle {bid})\n")
+            w(
+                f"  Record versions without their original in this package: "
+                f"{counts['versions_without_original']} of {counts['versions']}.\n"
+                f"  Of these, {collateral} version(s) were not redacted themselves but lost their\n"
+                "  original because it shares a WARC record with a redacted version (one record\n"
+                "  can hold a whole timeline page or thread) or is a revisit of such a record.\n"
+                "  data/index.csv marks each with original_in_package = False.\n"
+            )
         else:
             w("  Originals of redacted records are included unredacted (not withheld).\n")
     w("\nFILES IN THIS PACKAGE (SHA-256; tag files are listed in tagmanifest-sha256.txt)\n")

@@ -32,6 +32,8 @@ class VersionView:
     content_hash: str
     current: bool
     redacted: bool
+    #: Attachments: type, description, url, file (relative to data/readable/), image, note.
+    media: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -47,6 +49,8 @@ class ItemView:
     last_seen: str
     removal: str
     parent_id: str | None
+    #: The City's removal under the comment policy and the City Attorney's review, if any.
+    review: list[str] = field(default_factory=list)
     versions: list[VersionView] = field(default_factory=list)
     children: list[ItemView] = field(default_factory=list)
     depth: int = 0
@@ -89,6 +93,34 @@ def removal_text(row: Mapping[str, Any], tz: str) -> str:
     )
 
 
+def review_lines(row: Mapping[str, Any], tz: str) -> list[str]:
+    """The removed-comment review trail of an item, as sentences (empty if none recorded)."""
+    category = row.get("city_removal_category")
+    if category is None:
+        return []
+    name = row.get("city_removal_category_name") or "unknown category"
+    by = row.get("city_removal_recorded_by") or "?"
+    when = fmt_time(row.get("city_removal_recorded_at"), tz)
+    note = row.get("city_removal_note") or ""
+    lines = [
+        f"Removed by the City under the Social Media Use Policy, prohibited-content category "
+        f"{category} ({name}); recorded by {by} at {when}" + (f". Note: {note}" if note else "")
+    ]
+    decision = row.get("attorney_decision")
+    if decision:
+        verb = {"approve": "approved", "reject": "rejected"}.get(str(decision), str(decision))
+        attorney = row.get("attorney") or "?"
+        reviewed = fmt_time(row.get("attorney_reviewed_at"), tz)
+        anote = row.get("attorney_note") or ""
+        lines.append(
+            f"City Attorney review: {attorney} {verb} the removal at {reviewed}"
+            + (f". Note: {anote}" if anote else "")
+        )
+    else:
+        lines.append("City Attorney review: not yet reviewed")
+    return lines
+
+
 def _shorten(text: str, width: int) -> str:
     flat = " ".join(text.split())
     if len(flat) <= width:
@@ -122,6 +154,7 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
                 last_seen=fmt_time(r.get("last_seen_at"), tz),
                 removal=removal_text(r, tz),
                 parent_id=r.get("parent_id"),
+                review=review_lines(r, tz),
             )
             view.root_id = str(r.get("root_id") or r["platform_id"])
             view.posted_raw = str(r.get("posted_at") or "")
@@ -135,6 +168,7 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
                 content_hash=str(r["content_hash"]),
                 current=int(r["version"]) == int(r["current_version"]),
                 redacted=bool(r.get("redacted")),
+                media=list(r.get("media") or []),
             )
         )
     for v in items.values():

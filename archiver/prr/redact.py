@@ -12,6 +12,7 @@ redacted value (the log is itself released).
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,27 +38,55 @@ class Redaction:
     count: int
 
 
+_STREET_SUFFIX: Final = (
+    r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place"
+    r"|Trl|Trail|Cir|Circle|Hwy|Highway|Pkwy|Parkway|Ter|Terrace)"
+)
+#: A street name word: capitalised (``Main``, ``N``) or an ordinal (``5th``).
+_NAME_WORD: Final = r"(?:[A-Z][A-Za-z'-]*|\d{1,3}(?:st|nd|rd|th))"
+
+#: One to three street-name words and then the street type.
+_STREET: Final = rf"(?:{_NAME_WORD}\s+){{1,3}}{_STREET_SUFFIX}"
+#: Not a year-like number whose street type is followed by another capitalised word.
+_NOT_A_TITLE: Final = (
+    rf"(?!(?:19|20)\d\d\s+{_STREET}\.?\s+(?!Apt\b|Unit\b|Suite\b|Ste\b)[A-Z][a-z])"
+)
+
 _DETECTORS: Final[dict[str, tuple[str, str]]] = {
+    # Area 000, 666 and 900-999, group 00 and serial 0000 are never issued; a number glued
+    # to more digits or dashes (a longer id, a date range) is not an SSN.
     "ssn": (
-        r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)",
+        r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])",
         "Social Security number (privacy, Mont. Const. Art. II §10)",
     ),
+    # North American numbers: area code and exchange start with 2-9 (NANP). Separated
+    # (406-555-0199, 406.555.0199, (406) 555-0199, +1 406 555 0199) or ten digits in a row
+    # (4065550199, 14065550199), never part of a longer number.
     "phone": (
-        r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\d)",
+        r"(?<![\w+])(?:\+?1[ .-]?)?"
+        r"(?:\([2-9]\d{2}\)\s?[2-9]\d{2}[ .-]?\d{4}"
+        r"|[2-9]\d{2}[ .-][2-9]\d{2}[ .-]\d{4}"
+        r"|[2-9]\d{2}[2-9]\d{6})(?![\w])",
         "personal telephone number (privacy, Mont. Const. Art. II §10)",
     ),
+    # Not the second half of a fediverse handle (@dana@example.org is a public account name).
     "email": (
-        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+        r"(?<![\w@.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
         "personal e-mail address (privacy, Mont. Const. Art. II §10)",
     ),
+    # A house number (1-6 digits), an optional direction, one to three street-name words and
+    # a street-type word: "121 N Rouse Ave", "411 E Main St", "100 W 5th St". Not a title:
+    # a number that looks like a year (1900-2099) whose street type is followed by another
+    # capitalised word ("2026 Summer Road Trip") is left alone, and a street type right after
+    # the number ("2026 Road Trip") is not an address because no street is named.
     "address": (
-        r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z0-9][A-Za-z0-9]*\s+){0,3}"
-        r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place"
-        r"|Trl|Trail|Cir|Circle|Hwy|Highway)\b\.?",
+        _NOT_A_TITLE + rf"(?<![\w-])\d{{1,6}}\s+(?:[NSEW]\.?\s+)?{_STREET}\b\.?",
         "residential street address (privacy, Mont. Const. Art. II §10)",
     ),
+    # 13-19 digits, optionally in groups separated by one space or dash; redacted only when
+    # the digits pass the Luhn check (so ids and phone numbers are left alone).
     "card": (
-        r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)",
+        r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])",
         "payment card number (financial privacy)",
     ),
 }
@@ -90,6 +119,11 @@ def parse_rules(spec: str | None) -> tuple[Rule, ...]:
                     f"--redact regex {pattern!r} is not a valid regular expression ({exc})",
                     hint="fix the pattern (Python re syntax) or quote it for the shell",
                 ) from None
+            if _matches_empty(compiled):
+                raise RedactionRuleError(
+                    f"--redact regex {pattern!r} matches the empty string",
+                    hint="a pattern must match at least one character (use + instead of *)",
+                )
             rules.append(Rule(f"regex:{pattern}", compiled, "clerk-specified pattern"))
             continue
         name, _, rest = rest.partition(",")
@@ -104,6 +138,19 @@ def parse_rules(spec: str | None) -> tuple[Rule, ...]:
         pattern, reason = _DETECTORS[name]
         rules.append(Rule(name, re.compile(pattern), reason, luhn=name == "card"))
     return tuple(rules)
+
+
+#: Texts on which a pattern is tried for an empty match (``x*``, ``a|``, ``\b``, ``(?=x)``).
+_EMPTY_PROBES: Final = ("", " ", "x", "ab 12", string.printable, "é ß ✓ 雪")
+
+
+def _matches_empty(pattern: re.Pattern[str]) -> bool:
+    """True if the pattern can match zero characters (it would mark the gaps between them).
+
+    Probed on sample texts, so an exotic pattern may slip through; redact_text() then still
+    never inserts a marker for an empty match.
+    """
+    return any(m.group(0) == "" for probe in _EMPTY_PROBES for m in pattern.finditer(probe))
 
 
 def _luhn_ok(candidate: str) -> bool:
@@ -128,6 +175,8 @@ def redact_text(text: str, rules: tuple[Rule, ...]) -> tuple[str, list[Redaction
 
         def repl(m: re.Match[str], rule: Rule = rule) -> str:
             nonlocal count
+            if not m.group(0):
+                return ""  # never a marker for nothing (a pattern that can match empty)
             if rule.luhn and not _luhn_ok(m.group(0)):
                 return m.group(0)
             count += 1

@@ -21,6 +21,9 @@ from archiver.testing.server import FakeServer
 from tests.helpers import harvest, site_toml, write_config
 
 SITE = "bozeman-mastodon"
+FB_SITE = "bozeman-fb"
+FB_TOKEN_ENV = "BOZEMAN_FB_TOKEN"
+FB_TOKEN = "EAAGm0PX4ZCpsBAFakeBozemanPageToken9f8e7d6c5b4a"
 PHONE_TEXT = "Snow desk questions? Call Dana at 406-555-0199 or dana.snow@example.org today."
 
 
@@ -79,6 +82,47 @@ def build_archive(base: Path, catalog_url: str | None = None) -> Archive:
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     base = tmp_path_factory.mktemp("prr")
     yield build_archive(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class FbArchive:
+    """A Facebook Page harvested twice: it gives only a follower count, and has photos."""
+
+    config: Path
+    root: Path
+    album_id: str  # a post with two photos, edited between the harvests
+    photo_comment_id: str  # a comment with one photo
+
+
+def build_fb_archive(base: Path) -> FbArchive:
+    from archiver.testing.meta import MetaWorld
+
+    world = MetaWorld(token=FB_TOKEN)
+    album = world.add_post("Snow plows are out on arterials tonight.", photos=2)
+    world.add_post("City Commission meets Tuesday at 6 pm.")
+    comment = world.add_comment(album, "Here is my street right now", photo=True)
+    world.set_follower_count(4210, fan_count=3900)
+    with FakeServer(world) as server:
+        config = write_config(
+            base,
+            site_toml(
+                FB_SITE, "facebook", f"{server.url}/v21.0", world.page_id, token_env=FB_TOKEN_ENV
+            ),
+        )
+        harvest(config, FB_SITE)
+        # The second run sees the photos again: already captured, so no new media records.
+        world.edit_post(album, "Snow plows are out on arterials and collectors tonight.")
+        harvest(config, FB_SITE)
+    return FbArchive(config, base / "archive", album, comment)
+
+
+@pytest.fixture(scope="session")
+def fb_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FbArchive]:
+    base = tmp_path_factory.mktemp("prr-fb")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(FB_TOKEN_ENV, FB_TOKEN)
+        yield build_fb_archive(base)
     shutil.rmtree(base, ignore_errors=True)
 
 

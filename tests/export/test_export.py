@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import html
 import io
 import json
 import os
@@ -18,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.app import open_app
 from archiver.errors import ExportError
-from archiver.prr.export import ExportOptions, run_export
+from archiver.prr.export import COUNT_ONLY, ExportOptions, run_export
 from archiver.prr.redact import parse_rules
 from archiver.search import SearchFilters
 from tests.export.conftest import PHONE_TEXT, SITE, Archive, copy_archive
@@ -296,7 +297,13 @@ def test_include_followers_adds_snapshot(archive: Archive, tmp_path: Path) -> No
     with (out / "data" / "followers.csv").open(encoding="utf-8") as fh:
         followers = list(csv.DictReader(fh))
     assert len(followers) == 25
-    assert "FOLLOWER LISTS\n  Included: 1" in (out / "certification.txt").read_text("utf-8")
+    cert = (out / "certification.txt").read_text("utf-8")
+    assert "FOLLOWER LISTS\n  Included: 1" in cert
+    # A complete list names its followers and is never called a count.
+    assert "(25 followers)" in cert and "complete follower list" in cert
+    assert COUNT_ONLY not in cert
+    index = (out / "data" / "readable" / "index.html").read_text("utf-8")
+    assert "25 followers" in index and COUNT_ONLY not in html.unescape(index)
 
 
 def test_empty_result_is_a_valid_package_saying_so(archive: Archive, tmp_path: Path) -> None:
@@ -537,3 +544,194 @@ def test_killed_export_leaves_only_partial_names(archive: Archive, tmp_path: Pat
     assert r.returncode == 0, r.stderr
     assert not staging.exists()
     validate_package(out)
+
+
+def test_unknown_site_or_platform_is_refused(archive: Archive, tmp_path: Path) -> None:
+    """A typo must not produce a package certifying that nothing matched."""
+    rid = open_request(archive)
+    line = one_error_line(
+        cli(
+            archive.config, "export", rid, "--site", "bozeman-mastodn", "--out", str(tmp_path / "a")
+        )
+    )
+    assert "--site 'bozeman-mastodn' is neither a configured site nor in the catalog" in line
+    assert f"sites: {SITE}" in line
+    line = one_error_line(
+        cli(archive.config, "export", rid, "--platform", "mastadon", "--out", str(tmp_path / "b"))
+    )
+    assert "--platform 'mastadon' is not a known platform" in line
+    assert "facebook" in line and "mastodon" in line and "youtube" in line
+    assert not list(tmp_path.iterdir())
+    # A real platform this archive has nothing of: an honest empty package.
+    out = tmp_path / "youtube"
+    r = cli(archive.config, "export", rid, "--platform", "youtube", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "NO RECORDS MATCHED THIS QUERY" in (out / "certification.txt").read_text("utf-8")
+
+
+def test_site_known_only_to_the_catalog_is_accepted(archive: Archive, tmp_path: Path) -> None:
+    """A site removed from the config still has records in the archive: it may be exported."""
+    copy = copy_archive(archive, tmp_path / "copy")
+    text = copy.config.read_text()
+    copy.config.write_text(text[: text.index("[[sites]]")])
+    rid = open_request(copy)
+    out = tmp_path / "retired-site"
+    r = cli(copy.config, "export", rid, "plows", "--site", SITE, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "data" / "index.json").read_text("utf-8"))
+
+
+def test_export_shows_the_removal_review_trail(archive: Archive, tmp_path: Path) -> None:
+    import html as html_mod
+
+    import pypdf
+
+    from archiver.prr.readable import fmt_time
+    from archiver.retention.removal import CATEGORIES, record_removal, review
+
+    copy = copy_archive(archive, tmp_path / "copy")
+    other = catalog(
+        copy,
+        "SELECT platform_id FROM items WHERE by_owner = 0 AND kind != 'post' AND platform_id != ?"
+        " ORDER BY id LIMIT 1",
+        (copy.deleted_id,),
+    )[0][0]
+    app = open_app(str(copy.config))
+    try:
+        record_removal(app, item=f"{SITE}:{copy.deleted_id}", category=4, by="Clerk Casey",
+                       note="insults a named resident")  # fmt: skip
+        review(app, item=f"{SITE}:{copy.deleted_id}", attorney="Avery Attorney",
+               decision="approve", note="a personal attack under item 4")  # fmt: skip
+        record_removal(app, item=f"{SITE}:{other}", category=2, by="Clerk Casey")
+    finally:
+        app.close()
+    trail = {
+        str(r["platform_id"]): dict(r) for r in catalog(copy, "SELECT * FROM comment_removals")
+    }
+    rid = open_request(copy)
+    out = tmp_path / "trail"
+    r = cli(copy.config, "export", rid, "--site", SITE, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    validate_package(out)
+
+    rows = json.loads((out / "data" / "index.json").read_text("utf-8"))
+    with (out / "data" / "index.csv").open(encoding="utf-8") as fh:
+        csv_rows = list(csv.DictReader(fh))
+    removed = [x for x in rows if x["platform_id"] == copy.deleted_id]
+    assert removed
+    t = trail[copy.deleted_id]
+    for x in removed:
+        assert x["city_removal_category"] == 4
+        assert x["city_removal_category_name"] == CATEGORIES[4] == "personal attack"
+        assert x["city_removal_recorded_by"] == "Clerk Casey"
+        assert x["city_removal_recorded_at"] == t["recorded_at"]
+        assert x["city_removal_note"] == "insults a named resident"
+        assert x["attorney_decision"] == "approve"
+        assert x["attorney"] == "Avery Attorney"
+        assert x["attorney_reviewed_at"] == t["reviewed_at"]
+        assert x["attorney_note"] == "a personal attack under item 4"
+    pending = [x for x in rows if x["platform_id"] == other]
+    assert pending and all(x["city_removal_category"] == 2 for x in pending)
+    assert all(x["attorney_decision"] is None for x in pending)
+    untouched = [x for x in rows if x["platform_id"] not in (copy.deleted_id, other)]
+    assert untouched and all(x["city_removal_category"] is None for x in untouched)
+    by_csv = [x for x in csv_rows if x["platform_id"] == copy.deleted_id]
+    assert by_csv[0]["city_removal_category_name"] == "personal attack"
+    assert by_csv[0]["attorney"] == "Avery Attorney"
+
+    page = out / "data" / "readable" / "posts" / f"{SITE}-{copy.edited_id}.html"
+    text = html_mod.unescape(page.read_text("utf-8"))
+    recorded = fmt_time(t["recorded_at"], "America/Denver")
+    reviewed = fmt_time(t["reviewed_at"], "America/Denver")
+    assert (
+        "Removed by the City under the Social Media Use Policy, prohibited-content category 4 "
+        f"(personal attack); recorded by Clerk Casey at {recorded}. "
+        "Note: insults a named resident"
+    ) in text
+    assert (
+        f"City Attorney review: Avery Attorney approved the removal at {reviewed}. "
+        "Note: a personal attack under item 4"
+    ) in text
+    pdf = " ".join(
+        (p.extract_text() or "")
+        for p in pypdf.PdfReader(out / "data" / "readable" / "export.pdf").pages
+    )
+    flat = " ".join(pdf.split())
+    assert "category 4 (personal attack); recorded by Clerk Casey" in flat
+    assert "Avery Attorney approved the removal" in flat
+    assert "category 2 (commercial promotion or solicitation)" in flat
+    assert "City Attorney review: not yet reviewed" in flat
+
+
+def test_withholding_counts_versions_that_share_a_redacted_record(
+    archive: Archive, tmp_path: Path
+) -> None:
+    rid = open_request(archive)
+    out = tmp_path / "withheld-all"
+    r = cli(archive.config, "export", rid, "--site", SITE, "--out", str(out), "--redact", "phone",
+            "--withhold-redacted-originals")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    validate_package(out)
+    rows = json.loads((out / "data" / "index.json").read_text("utf-8"))
+    missing = [x for x in rows if not x["original_in_package"]]
+    collateral = [x for x in missing if not x["redacted"]]
+    assert any(x["redacted"] for x in missing)
+    # The phone post came in on a timeline page with other posts: they lose their original too.
+    assert collateral
+    cert = (out / "certification.txt").read_text("utf-8")
+    assert (
+        f"Record versions without their original in this package: {len(missing)} of {len(rows)}."
+    ) in cert
+    assert f"Of these, {len(collateral)} version(s) were not redacted themselves" in cert
+    assert f"unredacted versions withheld with a redacted one: {len(collateral)}\n" in cert
+
+
+def test_out_that_is_a_file_is_refused(archive: Archive, tmp_path: Path) -> None:
+    rid = open_request(archive)
+    for content in ("", "clerk's notes"):
+        target = tmp_path / "notes.txt"
+        target.write_text(content)
+        line = one_error_line(cli(archive.config, "export", rid, "plows", "--out", str(target)))
+        assert f"--out {target} is an existing file; an export never overwrites one" in line
+        assert "disk space" not in line
+        assert target.read_text() == content
+    line = one_error_line(
+        cli(archive.config, "export", rid, "plows", "--out", str(tmp_path / "notes.txt" / "pkg"))
+    )
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in line
+    folder = tmp_path / "empty-folder"
+    folder.mkdir()
+    line = one_error_line(
+        cli(archive.config, "export", rid, "plows", "--zip", "--out", str(folder))
+    )
+    assert "is an existing folder; --zip writes a single .zip file" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-folder", "notes.txt"]
+
+
+def test_media_attachments_travel_with_their_versions(
+    archive: Archive, full_export: tuple[str, Path]
+) -> None:
+    _rid, out = full_export
+    rows = {r["version_id"]: r for r in json.loads((out / "data" / "index.json").read_text())}
+    with_media = catalog(
+        archive,
+        "SELECT v.id, v.media_json FROM item_versions v JOIN items i ON i.id = v.item_id "
+        "WHERE i.site_id = ? AND v.media_json != '[]'",
+        (SITE,),
+    )
+    assert with_media, "the demo account should have posts with images"
+    warc = out / "data" / "originals" / "export-00000.warc.gz"
+    ids = {str(r["id"]) for r in warc_records(warc)}
+    for v in with_media:
+        media = json.loads(v["media_json"])
+        row = rows[v["id"]]
+        refs = [m["ref"]["record_id"] for m in media if m.get("ref")]
+        assert set(refs) <= set(row["media_records"].split()) <= ids
+        files = row["media_files"].split()
+        assert len(files) == len(row["media_records"].split())
+        page_html = "".join(
+            p.read_text("utf-8") for p in (out / "data" / "readable" / "posts").glob("*.html")
+        )
+        for f in files:
+            assert (out / "data" / f).read_bytes().startswith(b"\x89PNG")
+            assert f'<img src="../{f.removeprefix("readable/")}"' in page_html
