@@ -96,7 +96,10 @@ def search(
             )
         else:
             cond.append(
-                func.to_tsvector("simple", v.c.text).op("@@")(func.plainto_tsquery("simple", q))
+                # websearch_to_tsquery: words AND-ed and "quoted phrases" kept, as with FTS5.
+                func.to_tsvector("simple", v.c.text).op("@@")(
+                    func.websearch_to_tsquery("simple", q)
+                )
             )
     if not filters.all_versions:
         cond.append(v.c.version == i.c.current_version)
@@ -107,7 +110,12 @@ def search(
     if filters.platform:
         cond.append(s.sites.c.platform == filters.platform)
     if filters.kinds:
-        cond.append(i.c.kind.in_(filters.kinds))
+        # "media" is not an item kind: it asks for records that carry attachments.
+        item_kinds = [k for k in filters.kinds if k != "media"]
+        by_kind: list[ColumnElement[bool]] = [i.c.kind.in_(item_kinds)] if item_kinds else []
+        if "media" in filters.kinds:
+            by_kind.append(v.c.media_json != "[]")
+        cond.append(or_(*by_kind))
     if filters.author:
         a = filters.author.lstrip("@")
         cond.append(

@@ -256,6 +256,30 @@ def test_cli_search_finds_edit_with_all_versions(two_runs: tuple[Path, dict[str,
     assert out.returncode != 0 and "YYYY-MM-DD" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_search_kind_media_finds_the_records_with_attachments(
+    two_runs: tuple[Path, dict[str, str]],
+) -> None:
+    import json
+
+    config, _ = two_runs
+    with_media = catalog_rows(
+        config,
+        "SELECT i.platform_id FROM items i JOIN item_versions v ON v.item_id = i.id "
+        "AND v.version = i.current_version WHERE v.media_json != '[]'",
+    )
+    assert with_media
+    out = _cli(config, "search", "--kind", "media", "--limit", "10000", "--json")
+    assert out.returncode == 0, out.stderr
+    assert {h["platform_id"] for h in json.loads(out.stdout)} == {
+        r["platform_id"] for r in with_media
+    }
+    both = _cli(
+        config, "search", "--kind", "media", "--kind", "reply", "--limit", "10000", "--json"
+    )
+    kinds = {h["kind"] for h in json.loads(both.stdout)}
+    assert "reply" in kinds and len(json.loads(both.stdout)) > len(with_media)
+
+
 def test_rss_feed_entries_are_posts(two_runs: tuple[Path, dict[str, str]]) -> None:
     config, _ = two_runs
     rows = catalog_rows(
