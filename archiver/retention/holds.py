@@ -254,20 +254,41 @@ def open_request_holds(conn: Connection) -> list[Hold]:
     ``archiver.prr`` stores a request's description as text; the only machine-readable
     filters are the ``query_json`` of exports made for it (keys ``query``, ``site``,
     ``since``, ``until``, ``author``, any may be missing). An open request with no export
-    yet blocks nothing here: the clerk should place a named hold for it.
+    yet has nothing to narrow it, so it holds every record that existed when it was received
+    (posted up to its received date): a request can concern any of those, and records subject
+    to a pending request must not be destroyed. Exporting narrows it; closing releases it.
     """
     if importlib.util.find_spec("archiver.prr") is None:
         return []
     insp = inspect(conn)
     if not insp.has_table("records_requests") or not insp.has_table("exports"):
         return []
+    out: list[Hold] = []
+    unexported = conn.execute(
+        text(
+            "SELECT r.id, r.description, r.received FROM records_requests r "
+            "WHERE r.status = 'open' AND NOT EXISTS "
+            "(SELECT 1 FROM exports e WHERE e.request_id = r.id)"
+        )
+    )
+    for rid, description, received in unexported:
+        out.append(
+            Hold(
+                name=f"open request {rid} (not exported yet: all records up to {received})",
+                matter=str(description),
+                site_id=None,
+                since=None,
+                until=_date_or_none(received) or date.today(),
+                query=None,
+                author=None,
+            )
+        )
     rows = conn.execute(
         text(
             "SELECT r.id, r.description, e.query_json FROM records_requests r "
             "JOIN exports e ON e.request_id = r.id WHERE r.status = 'open'"
         )
     )
-    out: list[Hold] = []
     for rid, description, query_json in rows:
         try:
             q = json.loads(query_json or "{}")
