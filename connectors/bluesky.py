@@ -91,14 +91,22 @@ class BlueskyConnector:
         self, nsid: str, params: dict[str, str | int], record_class: RecordClass
     ) -> tuple[RecordedResponse, Any]:
         """One XRPC query; the 400 envelope ``{"error", "message"}`` becomes a typed error."""
-        endpoint = f"GET {nsid}"
-        response = self.ctx.http.get(
+        response = self._fetch(nsid, params, record_class)
+        return response, self._parse(nsid, response)
+
+    def _fetch(
+        self, nsid: str, params: dict[str, str | int], record_class: RecordClass
+    ) -> RecordedResponse:
+        return self.ctx.http.get(
             f"{self.xrpc}/{nsid}",
             params=params,
             record_class=record_class,
-            endpoint=endpoint,
+            endpoint=f"GET {nsid}",
             ok_statuses=(400,),
         )
+
+    def _parse(self, nsid: str, response: RecordedResponse) -> dict[str, Any]:
+        endpoint = f"GET {nsid}"
         data = response.json()
         if response.status_code == 400:
             error = data.get("error") if isinstance(data, dict) else None
@@ -110,7 +118,7 @@ class BlueskyConnector:
             raise MalformedResponseError(
                 "expected a JSON object", site=self.ctx.site.id, endpoint=endpoint
             )
-        return response, data
+        return data
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -303,14 +311,27 @@ class BlueskyConnector:
             "depth": THREAD_DEPTH,
             "parentHeight": 0,
         }
+        response = self._fetch(THREAD, params, "comments")
         try:
-            response, data = self._get(THREAD, params, "comments")
+            data = self._parse(THREAD, response)
         except NotFoundError:
             yield Sweep("comments", root_uri)  # the post vanished between listing and reading
             return
+        except MalformedResponseError as exc:
+            # One unreadable thread must not cost the run: kept raw, counted, and not swept
+            # (its replies may be in the answer we could not read).
+            yield Unparseable(
+                "comments", endpoint, f"thread of {root_uri}: {exc.message}", response.ref
+            )
+            return
         thread = data.get("thread")
         if not isinstance(thread, dict):
-            yield Unparseable("comments", endpoint, "getPostThread without a thread", response.ref)
+            yield Unparseable(
+                "comments",
+                endpoint,
+                f"thread of {root_uri}: getPostThread without a thread",
+                response.ref,
+            )
             return
         kind = thread.get("$type", "")
         if kind.endswith("#notFoundPost") or thread.get("notFound") is True:

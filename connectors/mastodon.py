@@ -239,10 +239,20 @@ class MastodonConnector:
             # The status vanished between listing and reading its thread.
             yield Sweep("comments", status_id)
             return
-        data = response.json()
+        try:
+            data = response.json()
+        except MalformedResponseError as exc:
+            # One unreadable thread must not cost the run: kept raw, counted, and not swept.
+            yield Unparseable(
+                "comments", endpoint, f"thread of status {status_id}: {exc.message}", response.ref
+            )
+            return
         if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
             yield Unparseable(
-                "comments", endpoint, "context without a descendants list", response.ref
+                "comments",
+                endpoint,
+                f"thread of status {status_id}: context without a descendants list",
+                response.ref,
             )
             return
         descendants: list[Any] = data["descendants"]

@@ -3,9 +3,11 @@
 Endpoints: ``/2/users/by/username/:username`` resolves the handle; ``/2/users/:id/tweets``
 lists posts newest first (``meta.next_token`` -> ``pagination_token``; the API reaches only the
 3,200 newest); ``/2/tweets/search/recent?query=conversation_id:<id>`` finds replies (the last
-seven days only; ``options.full_archive = true`` switches to ``/2/tweets/search/all``, which
-needs the Pro tier); ``/2/users/:id/followers`` lists followers (Enterprise tier per the docs;
-on a tier refusal the run records a degradation and keeps the ``public_metrics`` count).
+seven days only, so posts older than that get no search; ``options.full_archive = true``
+switches to ``/2/tweets/search/all``, which needs the Pro tier); ``/2/users/:id/followers``
+lists followers (Enterprise tier per the docs; on a tier refusal the run keeps the
+``public_metrics`` count, and records a degradation only if an earlier run did list followers:
+the ``followers_listed`` bookmark).
 
 Edits: X mints a new id for every edit and lists the whole chain in ``edit_history_tweet_ids``
 (oldest first). Every id of a chain maps to the *first* id, so an edit becomes version 2 of
@@ -60,6 +62,7 @@ EP_LOOKUP = "GET /2/users/by/username/:username"
 EP_USER = "GET /2/users/:id"
 EP_TWEETS = "GET /2/users/:id/tweets"
 EP_FOLLOWERS = "GET /2/users/:id/followers"
+FOLLOWERS_LISTED = "followers_listed"  # bookmark: "1" once the follower list has worked
 TIER_MARKERS = ("client-not-enrolled", "client-forbidden", "unsupported-authentication")
 
 
@@ -100,9 +103,12 @@ class XConnector:
         media=True,
         notes=(
             "Replies come from recent search: only the last 7 days unless the site sets "
-            "options.full_archive = true (needs the Pro tier for /2/tweets/search/all).",
+            "options.full_archive = true (needs the Pro tier for /2/tweets/search/all). "
+            "Without it, conversations of posts older than 7 days are not searched at all, "
+            "so a late reply to an older post is not captured.",
             "Follower identities need the Enterprise tier per the X docs; each run tries and, "
-            "when refused, records a degradation and the public follower count.",
+            "when refused, records the public follower count with a note saying why; a "
+            "degradation is recorded only if the list worked in an earlier run.",
             "The timeline endpoint reaches only the 3,200 newest posts.",
             "Hidden replies cannot be listed through the API; they are archived as ordinary "
             "replies.",
@@ -347,8 +353,19 @@ class XConnector:
         return tweet_id
 
     # -- replies ------------------------------------------------------------------------------
+    def _within_recent_search(self, post: Item, *, margin: timedelta = timedelta(0)) -> bool:
+        """Whether ``post`` is young enough (by ``margin`` to spare) that recent search, which
+        sees the last ``RECENT_SEARCH_DAYS`` only, covers its whole conversation."""
+        posted = post.posted_at or snowflake_time(post.platform_id)
+        horizon = datetime.now(UTC) - timedelta(days=RECENT_SEARCH_DAYS) + margin
+        return posted is not None and posted >= horizon
+
     def _replies(self, post: Item) -> Iterator[HarvestRecord]:
         if self.search_refused:
+            return
+        if not self.full_archive and not self._within_recent_search(post):
+            # Recent search cannot reach a conversation this old: asking would spend paid
+            # calls and rate limit for replies it cannot return, and prove nothing (no sweep).
             return
         kind = "all" if self.full_archive else "recent"
         endpoint = f"GET /2/tweets/search/{kind}"
@@ -405,12 +422,22 @@ class XConnector:
                     "captured this run",
                 )
                 return
-            data = page.json()
-            if not isinstance(data, dict) or not isinstance(data.get("data") or [], list):
+            reason = None
+            try:
+                data = page.json()
+            except MalformedResponseError as exc:
+                reason = exc.message
+            else:
+                if not isinstance(data, dict) or not isinstance(data.get("data") or [], list):
+                    reason = "search result without a data list"
+            if reason is not None:
+                # One unreadable conversation must not cost the run: kept raw, counted, and
+                # the thread is not swept (its replies may be on the page we could not read).
+                complete = False
                 yield Unparseable(
-                    "comments", endpoint, "search result without a data list", page.ref
+                    "comments", endpoint, f"replies to post {post.platform_id}: {reason}", page.ref
                 )
-                return
+                break
             includes = _includes(data)
             for tweet in data.get("data") or []:
                 item = self._item(tweet, includes, page.ref, endpoint, root_id=post.platform_id)
@@ -430,9 +457,10 @@ class XConnector:
                 kind_now: ItemKind = "comment" if item.parent_id == post.platform_id else "reply"
                 item = replace(item, kind=kind_now)
             yield _with_media(item, capture_media(self.ctx, list(item.media)))
-        posted = post.posted_at or snowflake_time(post.platform_id)
-        horizon = datetime.now(UTC) - timedelta(days=RECENT_SEARCH_DAYS, hours=-1)
-        if complete and (self.full_archive or (posted is not None and posted >= horizon)):
+        # An hour to spare: a reply posted just after the post may already be out of reach.
+        if complete and (
+            self.full_archive or self._within_recent_search(post, margin=timedelta(hours=1))
+        ):
             yield Sweep("comments", post.platform_id)
 
     # -- followers ----------------------------------------------------------------------------
@@ -461,11 +489,15 @@ class XConnector:
                         endpoint=EP_FOLLOWERS,
                         status=403,
                     )
-                yield Degradation(
-                    "follower_identities",
-                    f"{EP_FOLLOWERS} refused by the API access tier ({refusal}); only the "
-                    "follower count was recorded",
-                )
+                if self.ctx.bookmarks.get(FOLLOWERS_LISTED) == "1":
+                    # The list worked in an earlier run: a capability the site had is lost.
+                    yield Degradation(
+                        "follower_identities",
+                        f"{EP_FOLLOWERS} refused by the API access tier ({refusal}); only the "
+                        "follower count was recorded",
+                    )
+                # Otherwise the tier never allowed it: the count and its note say so plainly,
+                # without making every run look degraded.
                 yield from self._follower_count(refusal)
                 return
             last_ref = page.ref
@@ -496,6 +528,7 @@ class XConnector:
         if last_ref is not None:
             yield FollowerCount(total, last_ref, identities_available=True)
             yield Sweep("followers", "followers")
+            yield BookmarkUpdate(FOLLOWERS_LISTED, "1")
 
     def _follower_count(self, refusal: str) -> Iterator[HarvestRecord]:
         response = self._get(
@@ -517,7 +550,8 @@ class XConnector:
             count,
             response.ref,
             identities_available=False,
-            note=f"follower list refused by the API access tier: {refusal}",
+            note="follower identities are not available on this X API access tier (the "
+            f"follower list needs Enterprise per the X docs); public count only. X said: {refusal}",
         )
 
 

@@ -23,11 +23,13 @@ offers no way to download video files; thumbnails are captured instead.
 from __future__ import annotations
 
 import json
+import random
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 from zoneinfo import ZoneInfo
 
 from archiver.errors import (
@@ -52,7 +54,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse
+from archiver.recorder import RecordedResponse, retry_after_seconds
 from connectors.base import Capabilities, HarvestContext, capture_media, parse_time
 
 EP_CHANNELS = "GET /youtube/v3/channels"
@@ -181,34 +183,71 @@ class YouTubeConnector:
                     hint="set token_env to the variable holding the YouTube API key",
                 )
             query["key"] = self.ctx.token
-        response = self.ctx.http.get(
-            f"{self.api}/{resource}",
-            params=query,
-            record_class=record_class,
-            endpoint=endpoint,
-            ok_statuses=(400, 401, 403, 404),
-        )
-        status = response.status_code
-        if status < 300:
-            return response, ""
-        reasons, message = google_error(response.content)
-        allowed = [r for r in reasons if r in allow]
-        if allowed:
-            return response, allowed[0]
-        text = f"HTTP {status}: {message} ({', '.join(reasons) or 'no reason given'})"
-        kw: dict[str, Any] = {"site": self.ctx.site.id, "endpoint": endpoint, "status": status}
-        if QUOTA_REASONS.intersection(reasons):
-            raise RetriableFetchError(
-                text,
-                retry_after=seconds_until_pacific_midnight(),
-                hint="the project's daily YouTube API quota is used up; it resets at midnight "
-                "Pacific time and the next run after that continues from the bookmarks",
-                **kw,
+        http = self.ctx.http
+        attempts = max(1, http.settings.max_attempts)
+        for attempt in range(1, attempts + 1):
+            response = http.get(
+                f"{self.api}/{resource}",
+                params=query,
+                record_class=record_class,
+                endpoint=endpoint,
+                ok_statuses=(400, 401, 403, 404),
             )
-        if RATE_REASONS.intersection(reasons):
-            raise RetriableFetchError(
-                text, hint="YouTube is rate-limiting this project; the next run retries", **kw
-            )
+            status = response.status_code
+            if status < 300:
+                return response, ""
+            reasons, message = google_error(response.content)
+            allowed = [r for r in reasons if r in allow]
+            if allowed:
+                return response, allowed[0]
+            text = f"HTTP {status}: {message} ({', '.join(reasons) or 'no reason given'})"
+            kw: dict[str, Any] = {"site": self.ctx.site.id, "endpoint": endpoint, "status": status}
+            if QUOTA_REASONS.intersection(reasons):
+                # The daily quota: retrying before it resets only spends more requests.
+                wait = seconds_until_pacific_midnight()
+                raise RetriableFetchError(
+                    f"{text}; the daily YouTube API quota is used up and resets at midnight "
+                    f"Pacific time (in about {wait / 3600:.1f} h)",
+                    retry_after=wait,
+                    hint="the next run after midnight Pacific continues from the bookmarks; "
+                    "ask Google for a higher quota if this recurs",
+                    **kw,
+                )
+            if RATE_REASONS.intersection(reasons):
+                # A short-term limit (requests per 100 seconds, per user): back off and retry.
+                if attempt < attempts:
+                    wait = self._backoff(response, attempt)
+                    self.ctx.log.warning(
+                        "youtube_rate_limited",
+                        endpoint=endpoint,
+                        reasons=reasons,
+                        attempt=attempt,
+                        wait=round(wait, 2),
+                    )
+                    http.sleep(wait)
+                    continue
+                raise RetriableFetchError(
+                    f"still rate limited after {attempts} attempts: {text}",
+                    hint="YouTube is rate-limiting this project (a short-term limit, not the "
+                    "daily quota); the next run retries",
+                    **kw,
+                )
+            self._refuse(text, reasons, kw)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, response: RecordedResponse, attempt: int) -> float:
+        """Retry-After if Google sent one (it does not document it), else exponential with
+        jitter; never longer than ``[http] max_retry_wait``."""
+        cap = self.ctx.http.settings.max_retry_wait
+        after = retry_after_seconds(response.headers, time.time())
+        if after is not None:
+            return float(min(cap, after))
+        return float(min(cap, 2.0 ** (attempt + 1) * random.uniform(0.5, 1.0)))
+
+    @staticmethod
+    def _refuse(text: str, reasons: list[str], kw: dict[str, Any]) -> NoReturn:
+        """Raise the typed error for a refusal that is neither allowed nor worth retrying."""
+        status = kw["status"]
         if status == 401 or AUTH_REASONS.intersection(reasons):
             raise AuthError(
                 text,
@@ -465,10 +504,22 @@ class YouTubeConnector:
                         "captured",
                     )
                     return  # no sweep: hidden comments captured earlier were not re-checked
-                data = page.json()
+                try:
+                    data = page.json()
+                except MalformedResponseError as exc:
+                    # One unreadable page costs this video's thread only, and no sweep of it.
+                    yield Unparseable(
+                        "comments", EP_THREADS, f"video {video_id}: {exc.message}", page.ref
+                    )
+                    return
                 threads = data.get("items") if isinstance(data, dict) else None
                 if not isinstance(threads, list):
-                    yield Unparseable("comments", EP_THREADS, "expected an items list", page.ref)
+                    yield Unparseable(
+                        "comments",
+                        EP_THREADS,
+                        f"video {video_id}: expected an items list",
+                        page.ref,
+                    )
                     return
                 for thread in threads:
                     for record in self._thread(thread, video_id, status, page.ref):
@@ -512,10 +563,17 @@ class YouTubeConnector:
             if token:
                 params["pageToken"] = token
             page, _ = self._get("comments", params, record_class="comments", endpoint=EP_COMMENTS)
-            data = page.json()
+            where = f"video {video_id}, replies to comment {parent_id}"
+            try:
+                data = page.json()
+            except MalformedResponseError as exc:
+                yield Unparseable("comments", EP_COMMENTS, f"{where}: {exc.message}", page.ref)
+                return
             replies = data.get("items") if isinstance(data, dict) else None
             if not isinstance(replies, list):
-                yield Unparseable("comments", EP_COMMENTS, "expected an items list", page.ref)
+                yield Unparseable(
+                    "comments", EP_COMMENTS, f"{where}: expected an items list", page.ref
+                )
                 return
             for reply in replies:
                 yield self._comment_item(reply, video_id, status, page.ref, EP_COMMENTS)

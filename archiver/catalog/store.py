@@ -89,15 +89,23 @@ class Catalog:
 
     # -- sites and runs ---------------------------------------------------------------------
     def sync_site(self, site: SiteConfig) -> None:
+        """Bring the site's row in line with the config at the start of a run.
+
+        ``token_expires`` is written only when the config states one: a site without it keeps
+        the expiry its platform last reported (``set_token_expiry``), so a run that fails
+        (an expired token, a network error) or reports nothing cannot erase the date exactly
+        when it matters most.
+        """
         with self.begin() as conn:
             row = conn.execute(select(s.sites.c.id).where(s.sites.c.id == site.id)).first()
-            values = {
+            values: dict[str, str] = {
                 "platform": site.platform,
                 "account": site.account,
                 "department": site.department,
                 "base_url": site.base_url,
-                "token_expires": site.token_expires,
             }
+            if site.token_expires:
+                values["token_expires"] = site.token_expires
             if row is None:
                 conn.execute(s.sites.insert().values(id=site.id, created_at=now_iso(), **values))
             else:
@@ -306,6 +314,7 @@ class Catalog:
                     }
                 )
         return out
+
 
 # Built once: the harvest asks these for every response it records.
 _FIND_ORIGINAL = (

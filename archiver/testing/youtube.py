@@ -130,6 +130,7 @@ class YouTubeWorld:
         self.token_expired = False
         self.key_revoked = False
         self.quota_exhausted = False
+        self._rate_limited: list[tuple[str, int, str]] = []  # (resource, times, reason)
         self._lock = threading.RLock()
         self._clock = (clock_start or DEFAULT_CLOCK_START).astimezone(UTC)
         self._seq = 0
@@ -276,6 +277,29 @@ class YouTubeWorld:
     def exhaust_quota(self) -> None:
         with self._lock:
             self.quota_exhausted = True
+
+    def rate_limit_next(
+        self, resource: str, times: int = 1, reason: str = "rateLimitExceeded"
+    ) -> None:
+        """The next ``times`` calls to ``resource`` (e.g. "commentThreads") fail as Google's
+        short-term limits do: HTTP 403 with ``reason`` rateLimitExceeded or
+        userRateLimitExceeded (domain usageLimits), unlike the daily ``quotaExceeded``."""
+        with self._lock:
+            self._rate_limited.append((resource, times, reason))
+
+    def _take_rate_limit(self, resource: str) -> FakeResponse | None:
+        for i, (name, times, reason) in enumerate(self._rate_limited):
+            if name != resource:
+                continue
+            if times <= 1:
+                del self._rate_limited[i]
+            else:
+                self._rate_limited[i] = (name, times - 1, reason)
+            message = (
+                "User Rate Limit Exceeded" if reason.startswith("user") else ("Rate Limit Exceeded")
+            )
+            return _google_error(403, message, reason, "usageLimits")
+        return None
 
     # -- JSON ----------------------------------------------------------------------------
     def _subscriber_count(self, ch: _Channel) -> int:
@@ -436,6 +460,9 @@ class YouTubeWorld:
             if self.quota_exhausted:
                 return _google_error(403, QUOTA_MESSAGE, "quotaExceeded", "youtube.quota")
             resource = path[len("/youtube/v3/") :].rstrip("/")
+            limited = self._take_rate_limit(resource)
+            if limited is not None:
+                return limited
             route = {
                 "channels": self._channels_list,
                 "playlistItems": self._playlist_items,

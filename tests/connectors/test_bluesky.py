@@ -392,15 +392,42 @@ def test_fake_speaks_the_lexicon_shapes(bsky: World) -> None:
     assert too_many.status_code == 400
 
 
-@pytest.mark.parametrize("fault", ["malformed_json", "html_error"])
-def test_broken_answers_fail_the_run_and_seal_nothing(bsky: World, fault: Any) -> None:
-    bsky.server.inject("/xrpc/app.bsky.feed.getPostThread", fault, times=10)
-    with pytest.raises((MalformedResponseError, RetriableFetchError)) as err:
+def test_malformed_thread_is_unparseable_and_the_run_goes_on(bsky: World) -> None:
+    """An unreadable getPostThread answer costs that thread only: kept raw, counted, and
+    not swept, so a reply missing from it is not marked removed."""
+    harvest(bsky.config, "bsky")
+    bsky.world.delete_post(bsky.ids["B"])
+    bsky.server.inject("/xrpc/app.bsky.feed.getPostThread", "malformed_json", times=10)
+    result = harvest(bsky.config, "bsky", full=True)
+    assert result.status == "succeeded"
+    assert result.counts.get("unparseable") == 2  # the threads of A and E
+    bad = catalog_rows(
+        bsky.config, "SELECT bundle_id, endpoint, reason, warc_file FROM unparseable"
+    )
+    assert {b["endpoint"] for b in bad} == {"GET app.bsky.feed.getPostThread"}
+    assert all("-comments-" in b["bundle_id"] and b["warc_file"] for b in bad)
+    assert any(bsky.ids["A"] in b["reason"] and "expected JSON" in b["reason"] for b in bad)
+    got = items(bsky.config)
+    assert got[bsky.ids["B"]]["removal_state"] is None  # no sweep of A's thread
+    assert got[bsky.ids["C"]]["removal_state"] == "hidden_upstream"  # as captured before
+    assert got[bsky.ids["A"]]["removal_state"] is None
+    assert len(catalog_rows(bsky.config, "SELECT * FROM follower_snapshots")) == 2
+
+
+def test_thread_server_errors_still_fail_the_run_and_seal_nothing(bsky: World) -> None:
+    bsky.server.inject("/xrpc/app.bsky.feed.getPostThread", "html_error", times=10)
+    with pytest.raises(RetriableFetchError) as err:
         harvest(bsky.config, "bsky")
-    expected = MalformedResponseError if fault == "malformed_json" else RetriableFetchError
-    assert isinstance(err.value, expected)
     assert "\n" not in str(err.value) and "getPostThread" in str(err.value)
     assert catalog_rows(bsky.config, "SELECT status FROM runs")[0][0] == "failed"
+    assert catalog_rows(bsky.config, "SELECT * FROM bundles") == []
+
+
+def test_malformed_timeline_page_still_fails_the_run(bsky: World) -> None:
+    bsky.server.inject("/xrpc/app.bsky.feed.getAuthorFeed", "malformed_json")
+    with pytest.raises(MalformedResponseError) as err:
+        harvest(bsky.config, "bsky")
+    assert "getAuthorFeed" in str(err.value)
     assert catalog_rows(bsky.config, "SELECT * FROM bundles") == []
 
 

@@ -11,11 +11,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import structlog
+from typer.testing import CliRunner
 
+from archiver.cli import app as cli_app
 from archiver.errors import AuthError, ConfigError, MalformedResponseError, NotFoundError
 from archiver.testing.meta import MetaWorld
 from archiver.testing.server import FakeServer
@@ -90,6 +93,19 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
     with FakeServer(world) as server:
         config = write_config(tmp_path, _site(server, world))
         yield Scene(world, server, config, ids, tmp_path)
+
+
+def status_json(config: Path) -> list[dict[str, Any]]:
+    """``archiver status --json`` in-process; the CLI points structlog at the runner's
+    stream, which closes afterwards, so the logging defaults are restored for later tests."""
+    try:
+        out = CliRunner().invoke(cli_app, ["status", "--config", str(config), "--json"])
+    finally:
+        structlog.reset_defaults()
+    assert out.exit_code == 0, out.output
+    status = json.loads(out.stdout)
+    sites: list[dict[str, Any]] = status["sites"] if isinstance(status, dict) else status
+    return sites
 
 
 def _items(config: Path) -> dict[str, dict[str, object]]:
@@ -201,6 +217,39 @@ def test_two_harvests_capture_threads_hidden_edits_deletions_and_counts(scene: S
     assert any(b"Bearer REDACTED" in files[p] for p in warcs)
 
 
+def test_comment_hidden_between_runs_becomes_a_hidden_version(scene: Scene) -> None:
+    """The Page hides a comment and a reply after they were captured visible: the next run
+    keeps both, as a new hidden version, with a hidden_upstream event; unhiding shows them."""
+    ids = scene.ids
+    assert harvest(scene.config, SITE).status == "succeeded"
+    for key in ("D1", "RR1"):
+        assert _items(scene.config)[ids[key]]["removal_state"] is None
+        assert [v["hidden"] for v in _versions(scene.config, ids[key])] == [0]
+    scene.world.hide_comment(ids["D1"])
+    scene.world.hide_comment(ids["RR1"])
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    items = _items(scene.config)
+    for key in ("D1", "RR1"):
+        row = items[ids[key]]
+        assert row["removal_state"] == "hidden_upstream" and row["current_version"] == 2
+        versions = _versions(scene.config, ids[key])
+        assert [v["hidden"] for v in versions] == [0, 1]
+        assert versions[0]["text"] == versions[1]["text"]  # the words are kept as they were
+        events = catalog_rows(
+            scene.config,
+            "SELECT e.event FROM item_events e JOIN items i ON i.id = e.item_id "
+            "WHERE i.site_id = ? AND i.platform_id = ?",
+            (SITE, ids[key]),
+        )
+        assert "hidden_upstream" in [e["event"] for e in events]
+    assert items[ids["C1"]]["removal_state"] is None  # the rest of the thread is untouched
+
+    scene.world.hide_comment(ids["D1"], hidden=False)
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    row = _items(scene.config)[ids["D1"]]
+    assert row["removal_state"] is None and row["current_version"] == 3
+
+
 def test_deleted_post_is_removed_on_a_full_sweep(scene: Scene) -> None:
     harvest(scene.config, SITE)
     scene.world.delete_post(scene.ids["P3"])
@@ -243,6 +292,40 @@ def test_expired_token_fails_the_run_with_one_line_naming_site_endpoint_and_mess
     run = catalog_rows(scene.config, "SELECT status, error, error_kind FROM runs")
     assert [(r["status"], r["error_kind"]) for r in run] == [("failed", "AuthError")]
     assert "Session has expired" in run[0]["error"]
+
+
+def test_failed_run_keeps_the_token_expiry_the_platform_reported(scene: Scene) -> None:
+    """A code-190 run reports no expiry; it must not erase the date the last good run stored,
+    or `archiver status` and the monthly report lose it exactly when the token died."""
+    assert harvest(scene.config, SITE).status == "succeeded"
+    reported = "2027-01-01T00:00:00+00:00"  # debug_token data_access_expires_at
+    stored = catalog_rows(scene.config, "SELECT token_expires FROM sites WHERE id = ?", (SITE,))
+    assert stored[0]["token_expires"] == reported
+
+    scene.world.expire_token()
+    with pytest.raises(AuthError):
+        harvest(scene.config, SITE)
+    runs = catalog_rows(scene.config, "SELECT status FROM runs ORDER BY started_at")
+    assert [r["status"] for r in runs] == ["succeeded", "failed"]
+    stored = catalog_rows(scene.config, "SELECT token_expires FROM sites WHERE id = ?", (SITE,))
+    assert stored[0]["token_expires"] == reported
+    site = next(s for s in status_json(scene.config) if s["site"] == SITE)
+    assert site["token_expires"] == reported
+    assert site["last_run"]["status"] == "failed"
+
+
+def test_configured_token_expiry_is_written_and_an_unset_one_erases_nothing(
+    scene: Scene,
+) -> None:
+    scene.world.deny("debug_token")  # the platform reports nothing: the config is all we know
+    scene.reconfigure('token_expires = "2026-03-01"')
+    assert harvest(scene.config, SITE).status == "succeeded"
+    stored = catalog_rows(scene.config, "SELECT token_expires FROM sites WHERE id = ?", (SITE,))
+    assert stored[0]["token_expires"] == "2026-03-01"
+    scene.reconfigure("")
+    assert harvest(scene.config, SITE).status == "succeeded"
+    stored = catalog_rows(scene.config, "SELECT token_expires FROM sites WHERE id = ?", (SITE,))
+    assert stored[0]["token_expires"] == "2026-03-01"
 
 
 def test_malformed_comment_is_counted_unparseable_and_the_run_succeeds(scene: Scene) -> None:

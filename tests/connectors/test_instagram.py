@@ -168,6 +168,39 @@ def test_two_harvests_capture_media_threads_hidden_edits_deletions_and_counts(
     assert seen
 
 
+def test_comment_hidden_between_runs_becomes_a_hidden_version(scene: Scene) -> None:
+    """The Page hides a comment and a reply after they were captured visible: the next run
+    keeps both, as a new hidden version, with a hidden_upstream event; unhiding shows them."""
+    ids = scene.ids
+    assert harvest(scene.config, SITE).status == "succeeded"
+    for key in ("D1", "R2"):
+        assert _items(scene.config)[ids[key]]["removal_state"] is None
+        assert [v["hidden"] for v in _versions(scene.config, ids[key])] == [0]
+    scene.world.hide_comment(ids["D1"])
+    scene.world.hide_comment(ids["R2"])
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    items = _items(scene.config)
+    for key in ("D1", "R2"):
+        row = items[ids[key]]
+        assert row["removal_state"] == "hidden_upstream" and row["current_version"] == 2
+        versions = _versions(scene.config, ids[key])
+        assert [v["hidden"] for v in versions] == [0, 1]
+        assert versions[0]["text"] == versions[1]["text"]  # the words are kept as they were
+        events = catalog_rows(
+            scene.config,
+            "SELECT e.event FROM item_events e JOIN items i ON i.id = e.item_id "
+            "WHERE i.site_id = ? AND i.platform_id = ?",
+            (SITE, ids[key]),
+        )
+        assert "hidden_upstream" in [e["event"] for e in events]
+    assert items[ids["C1"]]["removal_state"] is None  # the rest of the thread is untouched
+
+    scene.world.hide_comment(ids["D1"], hidden=False)
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    row = _items(scene.config)[ids["D1"]]
+    assert row["removal_state"] is None and row["current_version"] == 3
+
+
 def test_expired_token_fails_the_run_with_one_line_naming_site_endpoint_and_message(
     scene: Scene,
 ) -> None:

@@ -307,6 +307,29 @@ def test_malformed_answers_fail_the_run_with_nothing_half_sealed(
     assert_failed_cleanly(site.config, "MalformedResponseError", before)
 
 
+@pytest.mark.parametrize("how", ["malformed_json", "html_page"])
+def test_unreadable_thread_context_costs_that_thread_only(site: Site, how: str) -> None:
+    """A context answer that is not JSON is kept raw and counted; its thread is not swept
+    (so a reply missing from it is not called removed) and the run goes on."""
+    harvest(site.config, "masto")
+    site.world.delete_status(site.ids["B"])
+    context = f"/api/v1/statuses/{site.ids['A']}/context"
+    if how == "malformed_json":
+        site.server.inject(context, "malformed_json")
+    else:
+        site.tamper.rules[f"/{site.ids['A']}/context"] = lambda _r: FakeResponse(
+            200, b"<html><body>Site maintenance</body></html>", {"Content-Type": "text/html"}
+        )
+    result = harvest(site.config, "masto", full=True)
+    assert result.status == "succeeded" and result.counts["unparseable"] == 1
+    rows = catalog_rows(site.config, "SELECT endpoint, reason, warc_file FROM unparseable")
+    assert [r["endpoint"] for r in rows] == ["GET /api/v1/statuses/:id/context"]
+    assert site.ids["A"] in rows[0]["reason"] and "expected JSON" in rows[0]["reason"]
+    assert rows[0]["warc_file"]
+    assert _present(site.config, "comments", site.ids["B"])  # A's thread was not read
+    assert len(catalog_rows(site.config, "SELECT * FROM follower_snapshots")) == 2
+
+
 def test_html_error_page_from_the_proxy_is_retried_then_fails(site: Site) -> None:
     site.server.inject("/api/v1/accounts/lookup", "html_error", times=10)
     with pytest.raises(RetriableFetchError) as err:

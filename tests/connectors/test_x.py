@@ -152,14 +152,41 @@ def test_registry_serves_the_connector() -> None:
 
 
 def test_follower_tier_refusal_keeps_the_count_and_the_run(scene: Scene) -> None:
-    result = harvest(scene.config, SITE, full=True)
-    assert result.status == "succeeded"
+    """A tier that never listed followers: the count with a note, every run, and no
+    degradation (nothing the site had was lost, so status must not look degraded)."""
+    for _ in range(2):
+        result = harvest(scene.config, SITE, full=True)
+        assert result.status == "succeeded"
+    assert catalog_rows(scene.config, "SELECT * FROM degradations") == []
+    snap = catalog_rows(scene.config, "SELECT count, identities, note FROM follower_snapshots")
+    assert [(s["count"], s["identities"]) for s in snap] == [(43, 0), (43, 0)]
+    assert all("not available on this X API access tier" in s["note"] for s in snap)
+    assert all("Project" in s["note"] for s in snap)  # X's own words, from the 403 body
+    assert catalog_rows(scene.config, "SELECT * FROM followers") == []
+    bookmarks = catalog_rows(scene.config, "SELECT key FROM bookmarks")
+    assert "followers_listed" not in {b["key"] for b in bookmarks}
+
+
+def test_follower_list_lost_after_it_worked_is_a_degradation(scene: Scene) -> None:
+    scene.world.followers_allowed = True
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    mark = catalog_rows(scene.config, "SELECT value FROM bookmarks WHERE key = 'followers_listed'")
+    assert [m["value"] for m in mark] == ["1"]
+    assert catalog_rows(scene.config, "SELECT * FROM degradations") == []
+
+    scene.world.followers_allowed = False  # the city's paid tier lapsed
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
     degr = catalog_rows(scene.config, "SELECT capability, reason FROM degradations")
     assert [d["capability"] for d in degr] == ["follower_identities"]
     assert "Appropriate Level of API Access" in degr[0]["reason"] or "Project" in degr[0]["reason"]
-    snap = catalog_rows(scene.config, "SELECT count, identities, note FROM follower_snapshots")
-    assert [(s["count"], s["identities"]) for s in snap] == [(43, 0)]
-    assert catalog_rows(scene.config, "SELECT * FROM followers") == []
+    snap = catalog_rows(
+        scene.config, "SELECT count, identities FROM follower_snapshots ORDER BY id"
+    )
+    assert [(s["count"], s["identities"]) for s in snap] == [(3, 1), (43, 0)]
+    # Nobody is marked unfollowed on the strength of a list that could not be read.
+    assert (
+        catalog_rows(scene.config, "SELECT * FROM followers WHERE unfollowed_at IS NOT NULL") == []
+    )
 
 
 def test_follower_list_when_the_tier_allows_it(scene: Scene) -> None:
@@ -189,7 +216,7 @@ def test_search_rate_limit_storm_degrades_replies_but_keeps_the_run(scene: Scene
     result = harvest(scene.config, SITE, full=True)
     assert result.status == "succeeded"
     degr = catalog_rows(scene.config, "SELECT capability, reason FROM degradations")
-    assert [d["capability"] for d in degr] == ["replies", "follower_identities"]
+    assert [d["capability"] for d in degr] == ["replies"]
     assert "rate" in degr[0]["reason"]
     assert len(_items(scene.config, "posts")) == 4
     assert len(scene.server.requests_to("/2/tweets/search")) == 3  # one post's attempts only
@@ -214,6 +241,37 @@ def test_replies_older_than_the_search_window_are_not_marked_removed(
     comments = _items(scene.config, "comments")
     assert comments[reply]["removal_state"] is None  # unseen, but outside the 7-day window
     assert comments[scene.ids["B"]]["removal_state"] is None
+
+
+def test_posts_older_than_the_search_window_get_no_reply_search(scene: Scene) -> None:
+    """Recent search cannot see an 8-day-old conversation: no paid call is spent on it, and
+    nothing in it is swept; the recent posts are still searched."""
+    old = datetime.now(UTC) - timedelta(days=8)
+    post = scene.world.post(scene.ids["city"], "Old news", created_at=old)
+    reply = scene.world.post(scene.ids["priya"], "old reply", reply_to=post, created_at=old)
+    result = harvest(scene.config, SITE, full=True)
+    assert result.status == "succeeded"
+    assert post in _items(scene.config, "posts")
+    searched = [r.query["query"][0] for r in scene.server.requests_to("/2/tweets/search/recent")]
+    assert f"conversation_id:{post}" not in searched
+    assert f"conversation_id:{scene.ids['A']}" in searched  # recent posts still are
+    assert set(searched) == {f"conversation_id:{scene.ids[k]}" for k in ("A", "P2", "P3")}
+    assert reply not in _items(scene.config, "comments")
+    degr = [r["capability"] for r in catalog_rows(scene.config, "SELECT * FROM degradations")]
+    assert "replies" not in degr  # skipping is by design, not a rate-limit degradation
+
+
+def test_full_archive_mode_still_searches_old_posts(scene: Scene, tmp_path: Path) -> None:
+    old = datetime.now(UTC) - timedelta(days=8)
+    post = scene.world.post(scene.ids["city"], "Old news", created_at=old)
+    reply = scene.world.post(scene.ids["priya"], "old reply", reply_to=post, created_at=old)
+    scene.world.full_archive = True
+    toml = site_toml(SITE, "x", scene.server.url, "cityofbozeman", token_env="X_TOKEN")
+    write_config(tmp_path, toml + "options = { full_archive = true }\n")
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    searched = [r.query["query"][0] for r in scene.server.requests_to("/2/tweets/search/all")]
+    assert f"conversation_id:{post}" in searched
+    assert reply in _items(scene.config, "comments")
 
 
 def test_expired_token_fails_the_run_with_one_line(scene: Scene) -> None:
@@ -269,6 +327,30 @@ def test_malformed_page_fails_the_run_with_one_line(scene: Scene) -> None:
     assert SITE in str(err.value) and "GET /2/users/:id/tweets" in str(err.value)
     runs = catalog_rows(scene.config, "SELECT status, error_kind FROM runs")
     assert [(r["status"], r["error_kind"]) for r in runs] == [("failed", "MalformedResponseError")]
+
+
+def test_malformed_reply_search_page_is_unparseable_and_the_run_goes_on(scene: Scene) -> None:
+    """A broken conversation page costs that thread only: kept raw, counted, not swept."""
+    harvest(scene.config, SITE, full=True)
+    scene.world.delete(scene.ids["B"])
+    # Newest first: P3, P2 and A each start a conversation search; all three pages are broken.
+    scene.server.inject("/2/tweets/search/recent", "malformed_json", times=3)
+    result = harvest(scene.config, SITE, full=True)
+    assert result.status == "succeeded"
+    assert result.counts.get("unparseable") == 3
+    bad = catalog_rows(
+        scene.config, "SELECT bundle_id, endpoint, reason, warc_file FROM unparseable"
+    )
+    assert {b["endpoint"] for b in bad} == {"GET /2/tweets/search/recent"}
+    assert all("-comments-" in b["bundle_id"] and b["warc_file"] for b in bad)
+    assert any(scene.ids["A"] in b["reason"] and "expected JSON" in b["reason"] for b in bad)
+    # No sweep of A's thread: B is gone upstream, but this run proves nothing about it.
+    comments = _items(scene.config, "comments")
+    assert comments[scene.ids["B"]]["removal_state"] is None
+    assert all(c["removal_state"] is None for c in comments.values())
+    # The rest of the run went on: posts, and the follower step after the replies.
+    assert len(_items(scene.config, "posts")) == 4
+    assert catalog_rows(scene.config, "SELECT count(*) FROM follower_snapshots")[0][0] == 2
 
 
 def test_malformed_entry_is_counted_not_fatal(scene: Scene) -> None:

@@ -234,6 +234,43 @@ def test_quota_exhaustion_fails_the_run_with_the_reset_time(scene: Scene) -> Non
     assert err.value.retry_after is not None and 0 < err.value.retry_after <= 86400
 
 
+def test_quota_exhaustion_is_not_retried(scene: Scene) -> None:
+    config = scene.config()
+    scene.world.exhaust_quota()
+    with pytest.raises(RetriableFetchError) as err:
+        harvest(config, SITE, full=True)
+    assert "resets at midnight Pacific" in err.value.message  # the message, not only the hint
+    assert len(scene.server.requests_to("/youtube/v3/")) == 1  # one call, no retries
+    runs = catalog_rows(config, "SELECT status, error FROM runs")
+    assert runs[0]["status"] == "failed" and "midnight Pacific" in runs[0]["error"]
+
+
+@pytest.mark.parametrize("reason", ["rateLimitExceeded", "userRateLimitExceeded"])
+def test_short_term_rate_limit_403_is_backed_off_and_retried(scene: Scene, reason: str) -> None:
+    config = scene.config()
+    scene.world.rate_limit_next("commentThreads", times=2, reason=reason)
+    result = harvest(config, SITE, full=True)
+    assert result.status == "succeeded"
+    hits = scene.server.requests_to("/youtube/v3/commentThreads")
+    first = hits[0].query["videoId"]
+    assert [h.query["videoId"] for h in hits[:3]] == [first, first, first]  # same call, 3 tries
+    assert scene.ids["T1"] in _items(config, "comments")
+    assert catalog_rows(config, "SELECT * FROM degradations") == []
+
+
+def test_rate_limit_403_that_persists_fails_with_a_clear_message(scene: Scene) -> None:
+    config = scene.config()
+    scene.world.rate_limit_next("playlistItems", times=10, reason="userRateLimitExceeded")
+    with pytest.raises(RetriableFetchError) as err:
+        harvest(config, SITE, full=True)
+    message = str(err.value)
+    assert "still rate limited after 3 attempts" in message  # [http] max_attempts = 3
+    assert "userRateLimitExceeded" in message and "not the daily quota" in message
+    assert SITE in message and "GET /youtube/v3/playlistItems" in message
+    assert "\n" not in message
+    assert len(scene.server.requests_to("/youtube/v3/playlistItems")) == 3  # bounded
+
+
 @pytest.mark.parametrize("auth", ["key", "oauth"])
 def test_credentials_never_reach_the_archive(scene: Scene, auth: str) -> None:
     config = scene.config(auth=auth, moderation=auth == "oauth")
@@ -277,6 +314,45 @@ def test_malformed_video_is_counted_not_fatal(scene: Scene) -> None:
     assert len(_items(config, "posts")) == 3
     caps = [r["capability"] for r in catalog_rows(config, "SELECT * FROM degradations")]
     assert caps == ["deletion_detection"]  # no sweep while an upload could not be read
+
+
+def test_malformed_replies_page_costs_that_thread_only(scene: Scene) -> None:
+    config = scene.config()
+    scene.world.add_reply(scene.ids["T1"], scene.ids["priya"], "Thanks!")  # still >1 after
+    harvest(config, SITE, full=True)
+    scene.world.delete_comment(scene.ids["R1"])  # listed through comments?parentId=
+    scene.world.delete_comment(scene.ids["P"])  # V2's thread, read cleanly
+    scene.server.inject("/youtube/v3/comments", "malformed_json")
+    result = harvest(config, SITE, full=True)
+    assert result.status == "succeeded" and result.counts.get("unparseable") == 1
+    bad = catalog_rows(config, "SELECT endpoint, reason, warc_file FROM unparseable")
+    assert [b["endpoint"] for b in bad] == ["GET /youtube/v3/comments"]
+    assert scene.ids["V1"] in bad[0]["reason"] and scene.ids["T1"] in bad[0]["reason"]
+    assert bad[0]["warc_file"]
+    comments = _items(config, "comments")
+    assert comments[scene.ids["R1"]]["removal_state"] is None  # V1's thread was not swept
+    assert comments[scene.ids["P"]]["removal_state"] == "removed_upstream"  # V2's was
+    assert len(catalog_rows(config, "SELECT * FROM follower_snapshots")) == 2
+
+
+def test_malformed_comment_threads_page_costs_that_video_only(scene: Scene) -> None:
+    config = scene.config()
+    harvest(config, SITE, full=True)
+    scene.world.delete_comment(scene.ids["P"])
+    scene.world.delete_comment(scene.ids["R1"])
+    first = scene.server.requests_to("/youtube/v3/commentThreads")
+    videos = [r.query["videoId"][0] for r in first]
+    broken = videos.index(scene.ids["V2"]) + 1  # every video up to V2 gets a broken page
+    scene.server.inject("/youtube/v3/commentThreads", "malformed_json", times=broken)
+    result = harvest(config, SITE, full=True)
+    assert result.status == "succeeded" and result.counts.get("unparseable") == broken
+    bad = catalog_rows(config, "SELECT endpoint, reason FROM unparseable")
+    assert {b["endpoint"] for b in bad} == {"GET /youtube/v3/commentThreads"}
+    assert any(scene.ids["V2"] in b["reason"] for b in bad)
+    comments = _items(config, "comments")
+    assert comments[scene.ids["P"]]["removal_state"] is None  # V2 unread: no sweep
+    assert comments[scene.ids["R1"]]["removal_state"] == "removed_upstream"  # V1 read
+    assert len(_items(config, "posts")) == 3
 
 
 def test_registry_serves_the_connector() -> None:
