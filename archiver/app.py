@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archiver.catalog.store import Catalog
 from archiver.config import Config, load_config
@@ -12,18 +13,25 @@ from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from connectors.registry import platforms
 
+if TYPE_CHECKING:
+    from archiver.storage.s3 import WormCheckResult
+
 
 @dataclass
 class App:
     cfg: Config
     catalog: Catalog
     storage: Storage
+    # The start-up WORM self-check of an S3 store (None for the local backend); also kept in
+    # the catalog (archiver.storage.worm_state) for status and the monthly report.
+    worm_check: WormCheckResult | None = None
 
     def close(self) -> None:
         self.catalog.close()
 
 
 def make_storage(cfg: Config) -> Storage:
+    """The configured backend, not yet checked (``open_app`` runs the WORM self-check)."""
     section = cfg.section("storage")
     backend = section.get("backend", "local")
     if backend == "local":
@@ -32,11 +40,7 @@ def make_storage(cfg: Config) -> Storage:
     if backend == "s3":
         from archiver.storage.s3 import S3Storage, settings_from_config
 
-        storage = S3Storage(
-            settings_from_config(section, file=str(cfg.path), staging=cfg.staging_dir)
-        )
-        storage.self_check()
-        return storage
+        return S3Storage(settings_from_config(section, file=str(cfg.path), staging=cfg.staging_dir))
     raise ConfigError(
         f"unknown storage backend {backend!r}",
         file=str(cfg.path),
@@ -57,8 +61,29 @@ def open_app(config_path: str | None = None) -> App:
         ) from exc
     storage = make_storage(cfg)
     catalog = Catalog(cfg.catalog_url)
-    record_config_change(catalog, cfg)
-    return App(cfg, catalog, storage)
+    try:
+        worm = self_check(storage, catalog)
+        record_config_change(catalog, cfg)
+    except BaseException:
+        catalog.close()
+        raise
+    return App(cfg, catalog, storage, worm)
+
+
+def self_check(storage: Storage, catalog: Catalog) -> WormCheckResult | None:
+    """Run the S3 store's WORM self-check and keep the result, a refusal included."""
+    from archiver.storage.s3 import S3Storage, WormRefusedError
+    from archiver.storage.worm_state import record_check
+
+    if not isinstance(storage, S3Storage):
+        return None
+    try:
+        result = storage.self_check()
+    except WormRefusedError as exc:
+        record_check(catalog, exc.result, refused=True)
+        raise
+    record_check(catalog, result)
+    return result
 
 
 def record_config_change(catalog: Catalog, cfg: Config) -> None:

@@ -139,6 +139,16 @@ def due(
             ),
         }
         reasons = []
+        # The store's lock can outlast the catalog's date (retention was extended, then the
+        # schedule shortened): deleting before it ends would be refused, so it is not due.
+        try:
+            locked = _store_lock(app, bid, b.key)
+        except ArchiverError as exc:
+            warnings.append(f"retain-until of bundle {b.key} not readable: {exc}")
+            locked = None
+        if locked is not None and locked > as_of:
+            row["locked_until"] = locked.isoformat()
+            reasons.append(f"locked in storage until {locked.isoformat()}")
         if bid in held:
             reasons.append("held: " + ", ".join(held[bid]))
         bad = unusable_refs(settings, res.refs, confirmed)
@@ -154,6 +164,23 @@ def due(
         else:
             out.append(row)
     return out, blocked, warnings
+
+
+def _store_lock(app: App, bundle_id: str, key: str) -> date | None:
+    """The store's retain-until for a bundle (None: not locked), kept in ``worm_until``."""
+    locked = app.storage.retained_until(key)
+    if locked is not None:
+        with app.catalog.begin() as conn:
+            conn.execute(
+                update(t.bundle_eligibility)
+                .where(
+                    t.bundle_eligibility.c.bundle_id == bundle_id,
+                    (t.bundle_eligibility.c.worm_until.is_(None))
+                    | (t.bundle_eligibility.c.worm_until < locked.isoformat()),
+                )
+                .values(worm_until=locked.isoformat())
+            )
+    return locked
 
 
 def _path_for(items: list[Any]) -> str:
@@ -454,6 +481,12 @@ def execute(
             result.disposed.append(row.bundle_id)
             continue
         why, wait = _refusal(row, b, results, held, confirmed, confidential, settings, today)
+        if why is None:
+            locked = _locked_until(app, row, batch_id)
+            if locked is not None and locked > today:
+                # Not an error: the store will refuse the delete until then, so skip it
+                # instead of stopping the whole batch at this bundle on every run.
+                why = f"locked in storage until {locked.isoformat()}"
         if why is not None:
             state = "pending" if wait else "skipped"
             with app.catalog.begin() as conn:
@@ -535,6 +568,17 @@ def _delete(app: App, key: str, batch_id: str) -> None:
             f"{app.storage.name} storage: {exc}",
             hint=f"nothing was marked disposed for it; fix the storage and run "
             f"archiver disposition execute {batch_id} again",
+        ) from exc
+
+
+def _locked_until(app: App, row: Any, batch_id: str) -> date | None:
+    try:
+        return _store_lock(app, row.bundle_id, row.key)
+    except ArchiverError as exc:
+        raise StorageError(
+            f"disposition {batch_id}: cannot read the retention of {row.key} from "
+            f"{app.storage.name} storage: {exc}",
+            hint="nothing was marked disposed; run execute again when the storage is reachable",
         ) from exc
 
 
@@ -805,8 +849,12 @@ def status_section(app: App) -> dict[str, Any]:
     """``archiver status``: holds, open batches and removals awaiting the City Attorney.
 
     Reads stored state only (no recomputation), so status stays fast on a large archive.
+    A store that failed the WORM self-check (overridden with allow_unsafe_worm) comes first.
     """
+    from archiver.storage.worm_state import warning_lines
+
     with app.catalog.begin() as conn:
+        worm_warnings = warning_lines(app.cfg, conn)
         holds = conn.execute(
             select(func.count())
             .select_from(t.legal_holds)
@@ -830,7 +878,7 @@ def status_section(app: App) -> dict[str, Any]:
             .select_from(s.bundles)
             .where(s.bundles.c.status == "sealed", s.bundles.c.eligible_on.is_not(None))
         ).scalar_one()
-    notes = [
+    notes = worm_warnings + [
         f"disposition batch {bid} is {status}: "
         + (
             f"archiver disposition execute {bid}"
@@ -850,5 +898,6 @@ def status_section(app: App) -> dict[str, Any]:
             "removals_awaiting_review": awaiting,
             "bundles_with_disposal_date": eligible,
         },
+        "storage_worm_warnings": worm_warnings,
         "notes": notes,
     }

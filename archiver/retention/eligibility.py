@@ -6,7 +6,8 @@ its bytes (``dates.propagate_revisits``). Anything unknowable (permanent or even
 fiscal-year clock without its audit date, no class mapping, a removed comment the City
 Attorney has not approved) makes the bundle ``None``: kept. The result is written to
 ``bundles.eligible_on`` and, where the store supports it, to the object's retain-until date,
-which is only ever extended.
+which is only ever extended; an undated bundle gets a rolling lock (``[storage]
+rolling_lock_days``) so it never falls back to the short lock it got at publish.
 
 Holds, approvals, the 50-year offer and unverified items are *not* folded into the date:
 they can change after the date was computed, so disposition checks them at every step.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ from archiver.retention import tables as t
 from archiver.retention.dates import bundle_eligible_on, eligible_on, propagate_revisits
 from archiver.retention.mapping import ClassMapping, load_mapping
 from archiver.retention.schedules import ScheduleItem, ScheduleSet, load_schedules
+from archiver.storage.base import rolling_lock_days
 
 __all__ = [
     "BundleEligibility",
@@ -405,15 +407,25 @@ def compute_eligibility(
 def _extend_store_retention(
     app: App, results: dict[str, BundleEligibility], existing: dict[str, Any], today: date
 ) -> list[str]:
-    """Ask the store to refuse deletion before each future eligibility date; extend only."""
+    """Ask the store to refuse deletion before each future eligibility date; extend only.
+
+    A bundle with no date at all (permanent or event items, unmapped classes, unapproved
+    removals) gets a *rolling* lock instead: retain-until today + ``[storage]
+    rolling_lock_days``, renewed whenever less than half of it is left, so it never falls
+    back to the short lock it got at publish. ``worm_until`` records the date the store
+    holds (the store's own, later date when it already retained the bundle longer).
+    """
+    rolling = rolling_lock_days(app.cfg.section("storage"), file=str(app.cfg.path))
     warnings: list[str] = []
     for bid, res in results.items():
-        until = res.eligible_on
-        if until is None or until <= today:
-            continue
         previous = existing.get(bid)
         done = date.fromisoformat(previous.worm_until) if previous and previous.worm_until else None
-        if done is not None and done >= until:
+        until = res.eligible_on
+        if until is None:
+            if done is not None and (done - today).days * 2 >= rolling:
+                continue
+            until = today + timedelta(days=rolling)
+        elif until <= today or (done is not None and done >= until):
             continue
         try:
             app.storage.set_retention(res.key, until)
@@ -423,6 +435,12 @@ def _extend_store_retention(
             if "refusing to shorten" not in exc.message:
                 warnings.append(f"retain-until {until} not set on bundle {res.key}: {exc}")
                 continue
+            try:
+                stored = app.storage.retained_until(res.key)
+            except ArchiverError as exc2:
+                warnings.append(f"retain-until of bundle {res.key} not readable: {exc2}")
+                continue
+            until = max(until, stored) if stored is not None else until
         with app.catalog.begin() as conn:
             conn.execute(
                 update(t.bundle_eligibility)

@@ -8,7 +8,16 @@ because "who released what, when and why" is itself a record.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from archiver.db import metadata
 
@@ -23,6 +32,7 @@ __all__ = [
     "schedule_confirmations",
     "store_holds",
     "tombstones",
+    "worm_checks",
 ]
 
 #: The records manager's confirmation that an unverified schedule item may be used anyway.
@@ -182,4 +192,20 @@ comment_removals = Table(
     Column("reviewed_at", String(40)),
     Column("review_note", Text),
     Column("reviewed", Boolean, nullable=False, default=False),
+)
+
+#: The last start-up WORM self-check per S3 endpoint and bucket (``archiver.storage.worm_state``),
+#: so ``archiver status`` and the monthly report can say loudly when the store is not WORM or
+#: the check was overridden. One row per store, replaced by each check; the history is in logs.
+worm_checks = Table(
+    "worm_checks",
+    metadata,
+    Column("endpoint", String(255), nullable=False),
+    Column("bucket", String(255), nullable=False),
+    Column("checked_at", String(40), nullable=False),
+    Column("unsafe", Boolean, nullable=False),
+    Column("overridden", Boolean, nullable=False),
+    Column("refused", Boolean, nullable=False),
+    Column("result_json", Text, nullable=False),
+    PrimaryKeyConstraint("endpoint", "bucket", name="pk_worm_checks"),
 )

@@ -9,10 +9,10 @@ bundle use ``/`` (``data/warc/....warc.gz``, ``manifest-sha256.txt``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +66,31 @@ class Storage(Protocol):
     def set_legal_hold(self, key: str, on: bool) -> None:
         """Set or clear a store-level legal hold (no-op where unsupported)."""
         ...
+
+    def retained_until(self, key: str) -> dt.date | None:
+        """The first day the store itself would allow deleting ``key`` (``None``: not locked).
+
+        Read from the store, not the catalog: a lock extended earlier can outlast a date the
+        schedule later shortened, and the store's date is what a delete runs into.
+        """
+        ...
+
+
+#: How far ahead a bundle with no disposal date (permanent or event items, unmapped classes)
+#: is kept locked in a WORM store; the daily refresh renews it when half has run out.
+DEFAULT_ROLLING_LOCK_DAYS = 365
+
+
+def rolling_lock_days(section: Mapping[str, Any], *, file: str) -> int:
+    """``[storage] rolling_lock_days``: the rolling retain-until for undated bundles."""
+    from archiver.errors import ConfigError
+
+    value = section.get("rolling_lock_days", DEFAULT_ROLLING_LOCK_DAYS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+        raise ConfigError(
+            f"must be a whole number of days, 2 or more (got {value!r})",
+            file=file,
+            key="storage.rolling_lock_days",
+            hint=f"e.g. rolling_lock_days = {DEFAULT_ROLLING_LOCK_DAYS}",
+        )
+    return value

@@ -137,3 +137,7 @@ class LocalStorage:
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         """A plain folder cannot enforce holds; the catalog's hold checks do."""
+
+    def retained_until(self, key: str) -> dt.date | None:
+        """A plain folder retains nothing itself, so nothing is locked past today."""
+        return None

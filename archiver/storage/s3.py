@@ -114,6 +114,8 @@ _CONFIG_KEYS: dict[str, type] = {
     "default_retention_days": int,
     "allow_unsafe_worm": bool,
     "ca_file": str,
+    # Read by retention (archiver.storage.base.rolling_lock_days); listed so it is not unknown.
+    "rolling_lock_days": int,
 }
 
 
@@ -160,7 +162,13 @@ def settings_from_config(section: Mapping[str, Any], *, file: str, staging: Path
 
 @dataclass(frozen=True, slots=True)
 class WormCheckResult:
-    """What the start-up probe found; reports show it so nobody mistakes a test store for WORM."""
+    """What the start-up probe found; reports show it so nobody mistakes a test store for WORM.
+
+    ``legal_hold_inconclusive``: the bucket has a default retention, so the legal-hold canary
+    was locked by that default too and its refused delete proves nothing about holds. That is
+    safe (every version is locked anyway) but reported. ``overridden``: the store is unsafe
+    and ``allow_unsafe_worm`` let the archiver run anyway.
+    """
 
     endpoint: str
     bucket: str
@@ -171,10 +179,54 @@ class WormCheckResult:
     legal_hold_delete_refused: bool
     problems: tuple[str, ...]
     checked_at: dt.datetime
+    legal_hold_inconclusive: bool = False
+    canaries_left: tuple[str, ...] = ()
+    overridden: bool = False
 
     @property
     def unsafe(self) -> bool:
         return bool(self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "bucket": self.bucket,
+            "versioning_enabled": self.versioning_enabled,
+            "default_retention": self.default_retention,
+            "compliance_shorten_refused": self.compliance_shorten_refused,
+            "compliance_delete_refused": self.compliance_delete_refused,
+            "legal_hold_delete_refused": self.legal_hold_delete_refused,
+            "legal_hold_inconclusive": self.legal_hold_inconclusive,
+            "problems": list(self.problems),
+            "canaries_left": list(self.canaries_left),
+            "overridden": self.overridden,
+            "checked_at": self.checked_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WormCheckResult:
+        return cls(
+            endpoint=str(d["endpoint"]),
+            bucket=str(d["bucket"]),
+            versioning_enabled=bool(d["versioning_enabled"]),
+            default_retention=d.get("default_retention"),
+            compliance_shorten_refused=bool(d["compliance_shorten_refused"]),
+            compliance_delete_refused=bool(d["compliance_delete_refused"]),
+            legal_hold_delete_refused=bool(d["legal_hold_delete_refused"]),
+            legal_hold_inconclusive=bool(d.get("legal_hold_inconclusive", False)),
+            problems=tuple(d.get("problems", ())),
+            canaries_left=tuple(d.get("canaries_left", ())),
+            overridden=bool(d.get("overridden", False)),
+            checked_at=dt.datetime.fromisoformat(str(d["checked_at"])),
+        )
+
+
+class WormRefusedError(StorageError):
+    """The store does not enforce WORM and no override is set; carries what the probe found."""
+
+    def __init__(self, message: str, *, hint: str, result: WormCheckResult) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
 
 
 @dataclass(frozen=True, slots=True)
@@ -671,6 +723,31 @@ class S3Storage:
             except _CLIENT_ERRORS as exc:
                 raise self._err(exc, f"setting legal hold on {v.name} of bundle {key}") from exc
 
+    def retained_until(self, key: str) -> dt.date | None:
+        """The first day on which no stored version of ``key`` is under retention any more.
+
+        Read from the store (HEAD of every version), because the store's date is what decides
+        whether a delete succeeds; ``None`` when nothing is retained past now. A legal hold is
+        not counted here: holds are tracked by ``store_holds`` and cleared on release.
+        """
+        now = self._clock()
+        latest: dt.datetime | None = None
+        try:
+            for v in self._versions(key):
+                if v.is_delete_marker:
+                    continue
+                until = self._lock_of(v).until
+                if until is not None and until > now and (latest is None or until > latest):
+                    latest = until
+        except _CLIENT_ERRORS as exc:
+            raise self._err(exc, f"reading retention of bundle {key}") from exc
+        if latest is None:
+            return None
+        latest = latest.astimezone(dt.UTC)
+        day = latest.date()
+        # Locked until 14:32 on day D: deletable only from D+1 when counted in whole days.
+        return day if latest.time() == dt.time.min else day + dt.timedelta(days=1)
+
     # -- start-up -----------------------------------------------------------------------------
 
     def self_check(self) -> WormCheckResult:
@@ -751,6 +828,7 @@ def _refused(action: Callable[[], object]) -> bool:
 
 
 def _check_bucket(client: Minio, settings: S3Settings) -> tuple[bool, str | None]:
+    """(versioning enabled, the bucket's default retention such as "COMPLIANCE 30 DAYS")."""
     doing = "checking the bucket"
     try:
         if not client.bucket_exists(settings.bucket):
@@ -782,6 +860,11 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
     its version; a legal-hold canary must refuse deletion and is removed after release. The
     COMPLIANCE canary stays for a day under ``.worm-check/`` (outside every bundle key) and
     a later check removes it.
+
+    A bucket with a default retention (``mc retention set --default``) locks the legal-hold
+    canary as well: its refused delete then proves nothing about holds (reported as
+    inconclusive, which is safe: every version is locked anyway), and after the release it
+    still cannot be deleted, so it is left for a later sweep instead of failing start-up.
     """
     versioning, default = _check_bucket(client, settings)
     now = clock()
@@ -792,6 +875,7 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
         raise storage_error(exc, settings, "removing old WORM canaries") from exc
     if not versioning:
         problems.append("bucket versioning is not Enabled")
+    left: list[str] = []
     try:
         name = _canary_name(settings, now, "compliance")
         until = now + dt.timedelta(days=1)
@@ -804,13 +888,32 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
             lambda: client.remove_object(settings.bucket, name, version_id=vid)
         )
         hold_name = _canary_name(settings, now, "legalhold")
-        hold_vid = _put_canary(client, settings, hold_name, None, hold=True)
+        # A plain PUT first (it gets the bucket default retention, if any, as a real
+        # PUT of a bundle file would), then the hold: the same order on every store.
+        hold_vid = _put_canary(client, settings, hold_name, None, hold=False)
+        client.enable_object_legal_hold(settings.bucket, hold_name, hold_vid)
+        hold_state = _lock_state(
+            client.stat_object(settings.bucket, hold_name, version_id=hold_vid).metadata or {}
+        )
+        # Locked by the default retention too: a refused delete proves nothing about holds.
+        inconclusive = default is not None or (
+            hold_state.until is not None and hold_state.until > now
+        )
         hold_refused = _refused(
             lambda: client.remove_object(settings.bucket, hold_name, version_id=hold_vid)
         )
         if hold_refused:
             client.disable_object_legal_hold(settings.bucket, hold_name, hold_vid)
-            client.remove_object(settings.bucket, hold_name, version_id=hold_vid)
+            if _refused(
+                lambda: client.remove_object(settings.bucket, hold_name, version_id=hold_vid)
+            ):
+                left.append(hold_name)
+                log.info(
+                    "storage_worm_canary_left",
+                    bucket=settings.bucket,
+                    canary=hold_name,
+                    reason="locked by the bucket default retention; a later check removes it",
+                )
     except StorageError:
         raise
     except _CLIENT_ERRORS as exc:
@@ -821,6 +924,14 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
         problems.append("a COMPLIANCE-locked version could be deleted")
     if not hold_refused:
         problems.append("a version under legal hold could be deleted")
+    elif inconclusive:
+        log.info(
+            "storage_worm_hold_inconclusive",
+            bucket=settings.bucket,
+            default_retention=default,
+            reason="the legal-hold canary was also under the default retention; safe, since "
+            "every version is locked anyway",
+        )
     result = WormCheckResult(
         endpoint=settings.endpoint,
         bucket=settings.bucket,
@@ -831,14 +942,20 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
         legal_hold_delete_refused=hold_refused,
         problems=tuple(problems),
         checked_at=now,
+        legal_hold_inconclusive=hold_refused and inconclusive,
+        canaries_left=tuple(left),
+        overridden=bool(problems) and settings.allow_unsafe_worm,
     )
     if result.unsafe:
         summary = "; ".join(problems)
         if not settings.allow_unsafe_worm:
-            raise StorageError(
+            raise WormRefusedError(
                 f"S3 bucket {settings.bucket} at {settings.endpoint} does not enforce WORM "
                 f"({summary}); refusing to run",
-                hint="use MinIO/S3 with Object Lock; allow_unsafe_worm = true is for tests only",
+                hint="point [storage] at MinIO or S3 with Object Lock in COMPLIANCE mode "
+                "(mc mb --with-lock, see docs/storage.md); allow_unsafe_worm = true is for "
+                "tests only",
+                result=result,
             )
         log.error(
             "storage_worm_not_enforced",

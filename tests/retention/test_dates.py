@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -183,6 +183,45 @@ def test_permanent_and_event_items_are_never_eligible() -> None:
 def test_creation_retention_is_anniversary(t: datetime, years: int) -> None:
     got = eligible_on(make_item(years, Trigger.CREATION), t)
     assert got == add_years(local_date(t), years)
+
+
+# Any zone the input may carry: every IANA zone, and bare fixed offsets (what an ISO string
+# with "+05:45" parses to). Whole minutes only: that is all a UTC offset string can carry.
+input_zones = st.one_of(
+    st.timezones(),
+    st.builds(
+        lambda minutes: timezone(timedelta(minutes=minutes)),
+        st.integers(-23 * 60 - 59, 23 * 60 + 59),
+    ),
+)
+city_zones = st.one_of(st.just(DENVER), st.timezones())
+
+
+@given(
+    aware_times,
+    input_zones,
+    city_zones,
+    st.sampled_from([Trigger.CREATION, Trigger.CALENDAR_YEAR_END, Trigger.FISCAL_YEAR_END]),
+    st.integers(0, 75),
+)
+def test_eligibility_depends_on_the_instant_and_the_city_zone_only(
+    instant: datetime, carried: tzinfo, city: ZoneInfo, trigger: Trigger, years: int
+) -> None:
+    """The same instant written in any zone gives the same date; only the city's zone counts."""
+    item = make_item(years, trigger)
+    local = instant.astimezone(city).date()
+    fy = fiscal_year(local)
+    audits = {fy: date(fy, 11, 15)}
+    expected = eligible_on(item, instant, tz=city, audit_received=audits)
+    shown = instant.astimezone(carried)
+    assert shown == instant  # same instant, other wall clock
+    assert eligible_on(item, shown, tz=city, audit_received=audits) == expected
+    if trigger is Trigger.CREATION:
+        assert expected == add_years(local, years)
+    elif trigger is Trigger.CALENDAR_YEAR_END:
+        assert expected == add_years(date(local.year + 1, 1, 1), years)
+    else:
+        assert expected == add_years(date(fy, 11, 1), years)
 
 
 # --- bundles and revisits ----------------------------------------------------------------------

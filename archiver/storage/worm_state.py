@@ -1,0 +1,85 @@
+"""The last WORM self-check, kept in the catalog so status and the monthly report can show it.
+
+``open_app`` runs the check at start-up (``archiver.storage.s3.check_worm``) and records the
+result here, including a refusal. Readers look only at the store the configuration names now,
+so an old row for a bucket no longer used is never shown.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Connection, select
+
+from archiver.catalog.store import Catalog
+from archiver.config import Config
+from archiver.retention.tables import worm_checks
+from archiver.storage.s3 import WormCheckResult
+
+__all__ = ["configured_store", "last_check", "record_check", "warning_lines"]
+
+
+def record_check(catalog: Catalog, result: WormCheckResult, *, refused: bool = False) -> None:
+    """Replace the stored result for this endpoint and bucket."""
+    where = (worm_checks.c.endpoint == result.endpoint, worm_checks.c.bucket == result.bucket)
+    with catalog.begin() as conn:
+        conn.execute(worm_checks.delete().where(*where))
+        conn.execute(
+            worm_checks.insert().values(
+                endpoint=result.endpoint,
+                bucket=result.bucket,
+                checked_at=result.checked_at.isoformat(),
+                unsafe=result.unsafe,
+                overridden=result.overridden,
+                refused=refused,
+                result_json=json.dumps(result.to_dict(), sort_keys=True),
+            )
+        )
+
+
+def configured_store(cfg: Config) -> tuple[str, str] | None:
+    """(endpoint, bucket) of the configured S3 store, or None for the local backend."""
+    section = cfg.section("storage")
+    if section.get("backend", "local") != "s3":
+        return None
+    return str(section.get("endpoint", "")).strip(), str(section.get("bucket", "")).strip()
+
+
+def last_check(conn: Connection, endpoint: str, bucket: str) -> tuple[WormCheckResult, bool] | None:
+    """(result, refused) of the last check of that store, or None if it was never checked."""
+    row = conn.execute(
+        select(worm_checks).where(
+            worm_checks.c.endpoint == endpoint, worm_checks.c.bucket == bucket
+        )
+    ).first()
+    if row is None:
+        return None
+    return WormCheckResult.from_dict(json.loads(row.result_json)), bool(row.refused)
+
+
+def warning_lines(cfg: Config, conn: Connection) -> list[str]:
+    """Loud one-line warnings for status and the report; empty when the store checked out."""
+    store = configured_store(cfg)
+    if store is None:
+        return []
+    found = last_check(conn, *store)
+    if found is None:
+        return []
+    result, refused = found
+    if not result.unsafe:
+        return []
+    where = f"S3 bucket {result.bucket} at {result.endpoint}"
+    problems = "; ".join(result.problems)
+    when = result.checked_at.isoformat(timespec="seconds")
+    if refused:
+        return [
+            f"WARNING: STORAGE IS NOT WORM: {where} failed the WORM self-check on {when} "
+            f"({problems}); the archiver refuses to run against it. Use MinIO or S3 with "
+            "Object Lock in COMPLIANCE mode (docs/storage.md)."
+        ]
+    return [
+        f"WARNING: STORAGE IS NOT WORM: {where} failed the WORM self-check on {when} "
+        f"({problems}) and allow_unsafe_worm overrides it: archived records can be altered "
+        "or destroyed before their retention ends. Move to MinIO or S3 with Object Lock in "
+        "COMPLIANCE mode and remove allow_unsafe_worm (docs/storage.md)."
+    ]
