@@ -42,6 +42,7 @@ SITE_KEYS = {
     "administrators",
     "token_env",
     "interval",
+    "cron",
     "full_sweep_every",
     "recheck_recent",
     "enabled",
@@ -85,6 +86,8 @@ class SiteConfig:
     options: Mapping[str, Any]
     retention: Mapping[str, Any]
     token_expires: str | None
+    cron: str | None = None
+    """A crontab line ("m h dom mon dow", archive time zone) used instead of the interval."""
 
     @property
     def has_it_admin(self) -> bool:
@@ -276,6 +279,14 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
         token_env = None
     interval = 3600
     full_sweep = 86400
+    cron = _cron(c, table, prefix)
+    if "interval" in table and "cron" in table:
+        c.error(
+            "interval and cron are mutually exclusive",
+            f"{prefix}cron",
+            'keep one: interval = "2h" (every two hours from start-up) or '
+            'cron = "0 */2 * * *" (at fixed times); delete the other',
+        )
     try:
         interval = parse_duration(table.get("interval", "1h"), file=c.file, key=f"{prefix}interval")
     except ConfigError as exc:
@@ -320,7 +331,27 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
         options=dict(options),
         retention=dict(retention),
         token_expires=token_expires,
+        cron=cron,
     )
+
+
+def _cron(c: _Collector, table: Mapping[str, Any], prefix: str) -> str | None:
+    """A site's optional ``cron`` line, checked now so a typo never reaches the daemon."""
+    value = table.get("cron")
+    if value is None:
+        return None
+    hint = 'five fields "minute hour day month weekday", e.g. cron = "0 */2 * * *"'
+    if not isinstance(value, str) or not value.strip():
+        c.error("must be a crontab string", f"{prefix}cron", hint)
+        return None
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except (ValueError, TypeError) as exc:
+        c.error(f"{value!r} is not a crontab schedule ({exc})", f"{prefix}cron", hint)
+        return None
+    return " ".join(value.split())
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:

@@ -257,6 +257,7 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
             s = configured.get(r["site"])
             r["it_administrator"] = s.has_it_admin if s else None
         extra = _status_extras(app)
+        tz = app.cfg.timezone
     if as_json:
         print_json({"sites": rows, **extra})
         return
@@ -279,6 +280,7 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
             str(r["bundles"]),
         )
     console.print(table)
+    _print_jobs(extra.get("jobs") or [], tz)
     for r in rows:
         last = r["last_run"] or {}
         if last.get("status") in ("failed", "abandoned"):
@@ -317,6 +319,15 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
             )
     for line in extra.get("notes", []):
         err_console.print(line, highlight=False)
+
+
+def _print_jobs(jobs: list[dict[str, Any]], tz: str) -> None:
+    """The daemon's jobs (next run, last result, back-off), as ``--json`` has them."""
+    if not jobs:
+        return
+    from archiver.daemon.status_table import jobs_table
+
+    console.print(jobs_table(jobs, tz))
 
 
 def _status_extras(app: Any) -> dict[str, Any]:

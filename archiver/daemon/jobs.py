@@ -59,6 +59,11 @@ class Runtime:
         with self._lock:
             return sorted(self._active)
 
+    def running_since(self) -> dict[str, float]:
+        """Each running job and when it began (epoch seconds), for the watchdog's liveness check."""
+        with self._lock:
+            return dict(self._active)
+
 
 _runtime: Runtime | None = None
 

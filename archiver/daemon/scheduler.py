@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -79,6 +80,7 @@ DAEMON_KEYS = {
     "fixity_sample",
     "max_concurrent_harvests",
     "stop_grace_seconds",
+    "max_job_runtime",
     "fixity_schedule",
     "verify_schedule",
     "retention_schedule",
@@ -102,8 +104,10 @@ class DaemonSettings:
     fixity_sample: int = 20
     max_concurrent_harvests: int = 2
     stop_grace_seconds: float = 120.0
+    max_job_runtime: float = 6 * 3600.0
+    """A job running longer than this counts as hung: the daemon stops its watchdog pings."""
     fixity_schedule: str = "30 2 * * *"
-    verify_schedule: str = "30 3 * * 0"
+    verify_schedule: str = "30 3 * * sun"
     retention_schedule: str = "0 4 * * *"
 
     def jitter_for(self, interval_seconds: int) -> float:
@@ -119,12 +123,29 @@ def _positive_int(value: Any, *, file: str, key: str, hint: str) -> int:
     return value
 
 
-def cron_trigger(expr: str, tz: str, *, file: str, key: str) -> BaseTrigger:
-    """A crontab line ("m h dom mon dow") as a trigger in the archive's zone, or a ConfigError."""
+def cron_trigger(
+    expr: str, tz: str, *, file: str, key: str, jitter: float | None = None
+) -> BaseTrigger:
+    """A crontab line ("m h dom mon dow") as a trigger in the archive's zone, or a ConfigError.
+
+    ``jitter`` (seconds) delays each run by a random amount up to that much, as for intervals.
+    """
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        return CronTrigger.from_crontab(expr, timezone=tz)
+        fields = expr.split()
+        if len(fields) != 5:
+            raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+        minute, hour, day, month, day_of_week = fields
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=day_of_week,
+            timezone=tz,
+            jitter=jitter,
+        )
     except (ValueError, TypeError) as exc:
         raise ConfigError(
             f"{expr!r} is not a crontab schedule ({exc})",
@@ -174,6 +195,9 @@ def daemon_settings(cfg: Config) -> DaemonSettings:
         file=file,
         key="daemon.stop_grace_seconds",
     )
+    max_runtime = parse_duration(
+        raw.get("max_job_runtime", "6h"), file=file, key="daemon.max_job_runtime"
+    )
     schedules: dict[str, str] = {}
     for key in ("fixity_schedule", "verify_schedule", "retention_schedule"):
         expr = raw.get(key, getattr(d, key))
@@ -188,6 +212,7 @@ def daemon_settings(cfg: Config) -> DaemonSettings:
         fixity_sample=sample,
         max_concurrent_harvests=concurrent,
         stop_grace_seconds=float(grace),
+        max_job_runtime=float(max_runtime),
         **schedules,
     )
 
@@ -212,10 +237,50 @@ def harvest_job_id(site_id: str) -> str:
     return f"harvest:{site_id}"
 
 
-def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
-    """What should be scheduled for this config: one harvest per enabled site + maintenance."""
+_PERIOD_REFERENCE = datetime(2001, 1, 1, tzinfo=UTC)
+_PERIOD_SAMPLES = 32
+
+
+def site_period_seconds(site: SiteConfig) -> int:
+    """How often a site is harvested: its interval, or for ``cron`` the shortest gap between runs.
+
+    Jitter and back-off are measured in these periods. For a cron site the gap is taken over a
+    fixed stretch of calendar (not "from now"), so the figure, and with it the trigger's jitter,
+    is the same on every start and reload and an unchanged job is never re-timed by ``reconcile``.
+    """
+    if site.cron is None:
+        return site.interval_seconds
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(site.cron, timezone="UTC")
+    fires: list[datetime] = []
+    previous: datetime | None = None
+    now = _PERIOD_REFERENCE
+    for _ in range(_PERIOD_SAMPLES):
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None:
+            break
+        fires.append(fire)
+        previous, now = fire, fire + timedelta(seconds=1)
+    gaps = [int((b - a).total_seconds()) for a, b in pairwise(fires)]
+    return max(60, min(gaps)) if gaps else site.interval_seconds
+
+
+def harvest_trigger(site: SiteConfig, settings: DaemonSettings, cfg: Config) -> BaseTrigger:
+    """The site's ``interval`` or ``cron`` schedule, in the archive's zone, with jitter."""
     from apscheduler.triggers.interval import IntervalTrigger
 
+    jitter = settings.jitter_for(site_period_seconds(site))
+    if site.cron is not None:
+        index = next((i for i, s in enumerate(cfg.sites) if s.id == site.id), 0)
+        return cron_trigger(
+            site.cron, cfg.timezone, file=str(cfg.path), key=f"sites[{index}].cron", jitter=jitter
+        )
+    return IntervalTrigger(seconds=site.interval_seconds, jitter=jitter, timezone=cfg.timezone)
+
+
+def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
+    """What should be scheduled for this config: one harvest per enabled site + maintenance."""
     from archiver.report.settings import report_settings
 
     file = str(cfg.path)
@@ -228,11 +293,7 @@ def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
                 id=harvest_job_id(site.id),
                 func=f"{JOBS_MODULE}:harvest_site",
                 args=(site.id,),
-                trigger=IntervalTrigger(
-                    seconds=site.interval_seconds,
-                    jitter=settings.jitter_for(site.interval_seconds),
-                    timezone=cfg.timezone,
-                ),
+                trigger=harvest_trigger(site, settings, cfg),
                 executor="harvest",
                 # A harvest missed by any amount is still worth one catch-up run: records that
                 # are not captured may be edited or deleted upstream before the next one.
@@ -449,7 +510,8 @@ def backoff_seconds(site: SiteConfig, failures: int) -> float:
     """
     if failures <= 1:
         return 0.0
-    return float(min(site.interval_seconds * (2 ** (failures - 1) - 1), MAX_BACKOFF_SECONDS))
+    period = site_period_seconds(site)
+    return float(min(period * (2 ** (failures - 1) - 1), MAX_BACKOFF_SECONDS))
 
 
 def note_failure(catalog: Catalog, site: SiteConfig, error: str) -> Backoff:

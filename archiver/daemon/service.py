@@ -4,6 +4,12 @@ The main thread only waits for signals and talks to systemd; jobs run on the sch
 threads. Signal handlers just queue the signal number, because almost nothing is safe to do
 inside a Python signal handler while another thread may hold a lock the handler would need.
 
+Watchdog pings (``WATCHDOG=1``) are sent only while the daemon is live: the scheduler's thread
+is running and no job has been running longer than ``[daemon] max_job_runtime``. A hung harvest
+(a stuck TLS read, a deadlock) therefore stops the pings, with an error log line and a
+``STATUS=`` line saying why, and systemd kills and restarts the daemon after ``WatchdogSec``;
+the main loop itself staying responsive is not proof that the work is getting done.
+
 Shutdown order (SIGTERM/SIGINT): STOPPING=1, the scheduler stops submitting, jobs that had not
 started return at once, running harvests get ``[daemon] stop_grace_seconds`` to finish; after
 that they are told to abandon (the harvester discards its unsealed staging, so nothing
@@ -18,6 +24,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -63,6 +70,44 @@ def _bridge_scheduler_logs() -> None:
     logger.propagate = False
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds % 3600 == 0 and seconds >= 3600:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0 and seconds >= 60:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def liveness_problem(
+    *,
+    scheduler_alive: bool,
+    running_since: Mapping[str, float],
+    now: float,
+    max_job_runtime: float,
+) -> str | None:
+    """Why the daemon is not live (so the watchdog must not be pinged), or None if it is.
+
+    ``running_since`` maps each running job to its start (epoch seconds); a job running for
+    longer than ``max_job_runtime`` seconds is taken to be hung. The text is stable while the
+    problem lasts (it names the start time, not a growing age), so ``STATUS=`` is sent once.
+    """
+    if not scheduler_alive:
+        return "the scheduler thread has stopped; no job can start"
+    overdue = sorted(
+        (since, job) for job, since in running_since.items() if now - since > max_job_runtime
+    )
+    if not overdue:
+        return None
+    since, job = overdue[0]
+    started = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    more = f" (and {len(overdue) - 1} more)" if len(overdue) > 1 else ""
+    return (
+        f"{job} has been running since {started}, longer than max_job_runtime "
+        f"({_duration(max_job_runtime)}){more}"
+    )
+
+
 class Daemon:
     """One running daemon; ``run()`` returns the process exit code."""
 
@@ -75,6 +120,7 @@ class Daemon:
         self.runtime: jobs.Runtime | None = None
         self.scheduler: Any = None
         self._last_status = ""
+        self._problem: str | None = None
 
     # -- signals ------------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -146,6 +192,8 @@ class Daemon:
     # -- status -------------------------------------------------------------------------------
     def _status_text(self) -> str:
         assert self.runtime is not None
+        if self._problem is not None:
+            return f"UNHEALTHY, watchdog pings stopped: {self._problem}"
         active = self.runtime.active()
         if active:
             sites = [a.removeprefix("harvest:") for a in active if a.startswith("harvest:")]
@@ -169,6 +217,30 @@ class Daemon:
             self._last_status = text
             self.notifier.status(text)
 
+    # -- liveness -----------------------------------------------------------------------------
+    def _scheduler_alive(self) -> bool:
+        thread = getattr(self.scheduler, "_thread", None)
+        return bool(self.scheduler is not None and self.scheduler.running) and (
+            thread is None or thread.is_alive()
+        )
+
+    def _check_liveness(self) -> bool:
+        """Re-evaluate liveness; log and remember a change. True when pings may be sent."""
+        assert self.runtime is not None
+        problem = liveness_problem(
+            scheduler_alive=self._scheduler_alive(),
+            running_since=self.runtime.running_since(),
+            now=time.time(),
+            max_job_runtime=self.runtime.settings.max_job_runtime,
+        )
+        if problem != self._problem:
+            if problem is not None:
+                log.error("watchdog_withheld", reason=problem)
+            else:
+                log.info("watchdog_resumed", previous=self._problem)
+            self._problem = problem
+        return problem is None
+
     # -- main loop ----------------------------------------------------------------------------
     def run(self) -> int:
         self._install_signals()
@@ -177,7 +249,8 @@ class Daemon:
         interval = self.notifier.watchdog_interval()
         tick = 1.0 if interval is None else max(0.05, min(interval / 2, 1.0))
         self.notifier.ready(self._status_text())
-        self.notifier.watchdog()
+        if self._check_liveness():
+            self.notifier.watchdog()
         last_ping = time.monotonic()
         while True:
             self.wake.wait(tick)
@@ -193,7 +266,8 @@ class Daemon:
                     stop = True
             if stop:
                 return self.shutdown()
-            if interval is not None and time.monotonic() - last_ping >= interval * 0.9:
+            live = self._check_liveness()
+            if live and interval is not None and time.monotonic() - last_ping >= interval * 0.9:
                 self.notifier.watchdog()
                 last_ping = time.monotonic()
             self._update_status()

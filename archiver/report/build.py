@@ -4,10 +4,11 @@ A month is a calendar month in the archive's zone (America/Denver), so "October"
 Clerk means, not UTC's October. The catalog stores UTC ISO-8601 text; the month's bounds are
 converted to the same text form and compared in SQL.
 
-Sections that depend on features other engineers are still building (disposition batches, legal
-holds, records requests, computed eligibility dates) are read only if their tables exist and
-have data; otherwise they are ``None`` and the report prints "not yet available" rather than a
-misleading "nothing to report".
+Disposition is ``None`` (the report prints "not yet available" rather than a misleading
+"nothing to report") until eligibility dates have been computed or a batch has been proposed.
+Batches awaiting approval are ``disposition_batches`` rows still ``proposed``, with bundle and
+record totals from ``batch_bundles``. Overdue records requests are decided by
+``archiver.prr.deadlines.is_overdue``, the one place that computes it.
 
 ``produce_report`` always writes the files under ``<archive root>/reports/YYYY-MM/`` first, then
 sends; a failed send is recorded in ``report_deliveries`` and shown by ``archiver status``.
@@ -41,6 +42,8 @@ from archiver.catalog import schema as s
 from archiver.config import SiteConfig
 from archiver.db import metadata
 from archiver.errors import ArchiverError, ReportError
+from archiver.prr import requests as prr
+from archiver.prr.deadlines import is_overdue
 from archiver.report.model import (
     BatchLine,
     DispositionSection,
@@ -54,6 +57,7 @@ from archiver.report.model import (
     SiteSection,
     Totals,
 )
+from archiver.retention import tables as rt
 
 if TYPE_CHECKING:
     from archiver.app import App
@@ -63,7 +67,7 @@ log = structlog.get_logger(__name__)
 HISTORY_MONTHS = 12
 COMMENT_KINDS = ("comment", "reply")
 REMOVAL_EVENTS = ("removed_upstream", "hidden_upstream")
-_PENDING_BATCH = ("proposed", "pending", "awaiting_approval")
+_AWAITING_APPROVAL = "proposed"  # disposition_batches.status before anyone approves
 
 report_deliveries = Table(
     "report_deliveries",
@@ -284,33 +288,60 @@ def _col(row: Any, *names: str) -> Any:
     return None
 
 
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+#: What a proposed batch still needs before ``archiver disposition execute`` will run it; the
+#: wording follows ``archiver.retention.disposition.approve`` (the batch's ``path`` column).
+_APPROVAL_NEEDED = {
+    "RM88": (
+        "approval by the City's approving authority (governing body or its delegate), by name "
+        "and title (RM88 path)"
+    ),
+    "RM60": (
+        "approval of the RM60 request by the Local Government Records Committee's disposal "
+        "subcommittee, then the City's approval by name and title (RM60 path)"
+    ),
+}
 
 
-def _disposition(conn: Connection, today: date) -> DispositionSection | None:
+def approval_needed(path: str) -> str:
+    """Who must approve a proposed batch on disposal ``path`` (RM88 or RM60)."""
+    return _APPROVAL_NEEDED.get(path, f"approval by name and title ({path} path)")
+
+
+def _awaiting_approval(conn: Connection, now: datetime) -> list[BatchLine]:
+    """Proposed batches (not yet approved), with bundle and record totals from their members."""
+    db, bb = rt.disposition_batches, rt.batch_bundles
+    rows = conn.execute(
+        select(
+            db.c.id,
+            db.c.path,
+            db.c.proposed_at,
+            func.count(bb.c.bundle_id).label("bundles"),
+            func.coalesce(func.sum(bb.c.record_count), 0).label("records"),
+        )
+        .select_from(db.outerjoin(bb, bb.c.batch_id == db.c.id))
+        .where(db.c.status == _AWAITING_APPROVAL)
+        .group_by(db.c.id, db.c.path, db.c.proposed_at)
+        .order_by(db.c.id)
+    ).all()
+    return [
+        BatchLine(
+            batch_id=r.id,
+            proposed_on=(_parse(r.proposed_at) or now).astimezone(now.tzinfo).date(),
+            bundles=int(r.bundles),
+            records=int(r.records),
+            needs=approval_needed(r.path),
+        )
+        for r in rows
+    ]
+
+
+def _disposition(conn: Connection, now: datetime) -> DispositionSection | None:
+    today = now.date()
     computed = conn.execute(
         select(func.count()).where(s.bundles.c.eligible_on.is_not(None))
     ).scalar()
-    batches_t = _reflect(conn, "disposition_batches")
-    pending = 0
-    if batches_t is not None and "status" in batches_t.c:
-        pending = int(
-            conn.execute(
-                select(func.count()).where(batches_t.c.status.in_(_PENDING_BATCH))
-            ).scalar()
-            or 0
-        )
-    if not computed and not pending:
+    awaiting = _awaiting_approval(conn, now)
+    if not computed and not awaiting:
         # No dates and nothing proposed: "none due" would be a guess, so say "not yet available".
         return None
     windows: list[list[DueLine]] = [[], [], []]
@@ -337,23 +368,6 @@ def _disposition(conn: Connection, today: date) -> DispositionSection | None:
             slot = 0 if days <= 30 else 1 if days <= 60 else 2
             windows[slot].append(
                 DueLine(r.site_id, r.id, r.record_class, when, int(r.record_count))
-            )
-    awaiting: list[BatchLine] = []
-    if batches_t is not None:
-        status_col = next((c for c in ("status", "state") if c in batches_t.c), None)
-        q = select(batches_t)
-        if status_col is not None:
-            q = q.where(batches_t.c[status_col].in_(_PENDING_BATCH))
-        for row in conn.execute(q).mappings():
-            awaiting.append(
-                BatchLine(
-                    batch_id=str(_col(row, "id", "batch_id")),
-                    proposed_on=_as_date(_col(row, "proposed_on", "proposed_at", "created_at"))
-                    or today,
-                    bundles=int(_col(row, "bundles", "bundle_count") or 0),
-                    records=int(_col(row, "records", "record_count") or 0),
-                    needs=str(_col(row, "needs", "approver", "requires") or "City Clerk"),
-                )
             )
     flags = (
         []
@@ -387,28 +401,24 @@ def _holds(conn: Connection) -> list[HoldLine] | None:
     return out
 
 
-def _requests(conn: Connection, today: date) -> RequestsSection | None:
-    t = _reflect(conn, "records_requests")
-    if t is None:
-        return None
-    q = select(t)
-    if "closed_at" in t.c:
-        q = q.where(t.c.closed_at.is_(None))
-    elif "status" in t.c:
-        q = q.where(t.c.status.not_in(("closed", "fulfilled", "withdrawn", "denied")))
-    rows = list(conn.execute(q).mappings())
+def _requests(conn: Connection, today: date) -> RequestsSection:
+    """Open records requests; "overdue" is decided by ``archiver.prr.deadlines.is_overdue``."""
+    rr = prr.records_requests
+    rows = conn.execute(
+        select(rr.c.id, rr.c.received, rr.c.respond_by, rr.c.description)
+        .where(rr.c.status == prr.STATUS_OPEN)
+        .order_by(rr.c.respond_by, rr.c.id)
+    ).all()
     overdue = []
     for row in rows:
-        target = _as_date(_col(row, "respond_by", "target_on", "due_on"))
-        if target is not None and target < today:
+        target = date.fromisoformat(row.respond_by)
+        if is_overdue(target, today):
             overdue.append(
                 RequestLine(
-                    request_id=str(_col(row, "id", "request_id")),
-                    received_on=_as_date(_col(row, "received", "received_on", "opened_at"))
-                    or target,
+                    request_id=row.id,
+                    received_on=date.fromisoformat(row.received),
                     target_on=target,
-                    summary=str(_col(row, "summary", "description", "subject") or ""),
-                    assigned_to=str(_col(row, "assigned_to", "owner") or ""),
+                    summary=row.description,
                 )
             )
     return RequestsSection(open=len(rows), overdue=overdue)
@@ -439,7 +449,10 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
             )
         ).scalar()
         fixity = _fixity(conn)
-        disposition = _disposition(conn, generated.date())
+        from archiver.storage.worm_state import warning_lines
+
+        storage_warnings = warning_lines(app.cfg, conn)
+        disposition = _disposition(conn, generated)
         holds = _holds(conn)
         requests = _requests(conn, generated.date())
     never = sorted(set(configured) - known)
@@ -463,6 +476,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         fixity=fixity,
         requests=requests,
         notes=notes,
+        storage_warnings=storage_warnings,
     )
 
 

@@ -176,7 +176,9 @@ class DueLine:
 class BatchLine:
     """A proposed disposal batch waiting for a human decision.
 
-    ``needs`` names who must approve, e.g. "City Clerk" or "LGRC disposal subcommittee (RM60)".
+    ``needs`` says what approval the batch's disposal path requires before it can be executed:
+    the approving authority by name and title (RM88), and for RM60 first the Local Government
+    Records Committee's disposal subcommittee.
     """
 
     batch_id: str
@@ -235,13 +237,13 @@ class RequestLine:
     Montana asks local governments only to respond "in a timely manner" (MCA 2-6-1006(2)), so
     ``target_on`` is the City's internal target, not a statutory deadline. No requester name is
     carried: the report goes to several people and need not identify members of the public.
+    ``summary`` is the request's description of the records sought.
     """
 
     request_id: str
     received_on: date
     target_on: date
     summary: str
-    assigned_to: str
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,8 @@ class ReportData:
     fixity: FixityLine | None
     requests: RequestsSection | None
     notes: list[str] = field(default_factory=list)
+    # The store failed its WORM self-check (archiver.storage.worm_state): a needs-attention item.
+    storage_warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not _MONTH.match(self.month):

@@ -151,9 +151,20 @@ def attention_items(data: ReportData) -> list[AttentionItem]:
                 "Overdue public-records request",
                 f"Request {req.request_id}",
                 f"Received {req.received_on.isoformat()}, City target "
-                f"{req.target_on.isoformat()}, assigned to {req.assigned_to}: {req.summary}",
+                f"{req.target_on.isoformat()}: {req.summary}",
                 "Montana requires a response in a timely manner (MCA 2-6-1006); respond or "
                 "send the requester a time estimate.",
+            )
+        )
+    for warning in data.storage_warnings:
+        items.append(
+            AttentionItem(
+                "integrity",
+                "Archive storage is NOT write-once (WORM)",
+                "Archive storage",
+                warning,
+                "Ask IT to move the archive to storage with Object Lock in COMPLIANCE mode; "
+                "until then records can be altered or destroyed early.",
             )
         )
     for failure in data.integrity_failures():

@@ -246,7 +246,14 @@ def test_a_failing_site_backs_off_and_never_stops_the_others(
     assert bad["backoff"]["skip_until"]
     assert "nobody-here" in bad["backoff"]["last_error"]
     assert bad["last_run"]["result"] == "failed"
-    assert jobs[f"harvest:{SITE}"]["last_run"]["result"] == "succeeded"
+    # Every 2 s the good site's next harvest may already be in flight when status looks.
+    assert jobs[f"harvest:{SITE}"]["last_run"]["result"] in ("succeeded", "running")
+    finished = rows(
+        config,
+        "SELECT DISTINCT result FROM job_runs WHERE job_id = ? AND result != 'running'",
+        (f"harvest:{SITE}",),
+    )
+    assert [r["result"] for r in finished] == ["succeeded"]
     assert jobs[f"harvest:{SITE}"]["backoff"] is None
     assert jobs[f"harvest:{SITE}"]["next_run"]
     assert any("harvest:ghost-account: backing off" in n for n in data["notes"])

@@ -93,3 +93,89 @@ def test_bad_smtp_settings_name_the_key(tmp_path: Path, head: str, key: str) -> 
         smtp_settings(load_config(config(tmp_path, head)))
     assert f": {key}: " in str(err.value)
     assert "hunter2" not in str(err.value)
+
+
+def cron_config(tmp_path: Path, extra: str, head: str = "") -> Path:
+    site = site_toml("s1", "mastodon", "http://127.0.0.1:9", "x", extra=extra)
+    return write_config(tmp_path, site, head=head)
+
+
+def test_a_site_can_be_harvested_on_a_cron_schedule_with_jitter(tmp_path: Path) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from archiver.daemon.scheduler import backoff_seconds, site_period_seconds
+
+    cfg = load_config(cron_config(tmp_path, 'cron = "0 */2 * * *"'))
+    [site] = cfg.sites
+    assert site.cron == "0 */2 * * *"
+    assert site_period_seconds(site) == 7200
+    assert backoff_seconds(site, 3) == 3 * 7200  # back-off counts in the cron's periods
+    job = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"]
+    trigger = job.trigger
+    assert isinstance(trigger, CronTrigger)
+    assert trigger.jitter == 300.0  # 10 % of two hours, capped at five minutes
+    assert str(trigger.timezone) == "America/Denver"
+    fields = {f.name: str(f) for f in trigger.fields}
+    assert (fields["minute"], fields["hour"]) == ("0", "*/2")
+    assert job.misfire_grace_time is None
+
+    cfg = load_config(
+        cron_config(tmp_path, 'cron = "30 7 * * *"', head="[daemon]\njitter_seconds = 45\n")
+    )
+    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
+    assert isinstance(trigger, CronTrigger) and trigger.jitter == 45.0
+    # Without cron the interval trigger is unchanged.
+    cfg = load_config(cron_config(tmp_path, 'interval = "2h"'))
+    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
+    assert isinstance(trigger, IntervalTrigger) and trigger.jitter == 300.0
+
+
+def test_reconcile_keeps_an_unchanged_cron_job(tmp_path: Path) -> None:
+    """The cron job's jitter is the same on every load, so a reload never re-times it."""
+    from archiver.daemon.scheduler import _trigger_key
+
+    path = cron_config(tmp_path, 'cron = "0 7 * * 1-5"')
+    keys = set()
+    for _ in range(2):
+        cfg = load_config(path)
+        job = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"]
+        keys.add(_trigger_key(job.trigger))
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('interval = "2h"\ncron = "0 */2 * * *"', "interval and cron are mutually exclusive"),
+        ('cron = "every two hours"', "is not a crontab schedule"),
+        ('cron = "0 25 * * *"', "is not a crontab schedule"),
+        ("cron = 5", "must be a crontab string"),
+    ],
+)
+def test_bad_site_cron_is_one_clear_line(tmp_path: Path, extra: str, message: str) -> None:
+    path = cron_config(tmp_path, extra)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert f"{path}: sites[0].cron" in text and message in text
+    assert "e.g." in text or "keep one" in text
+    result = subprocess.run(
+        [sys.executable, "-m", "archiver", "--config", str(path), "daemon"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "sites[0].cron" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_weekly_verify_runs_on_sunday(tmp_path: Path) -> None:
+    """APScheduler 3 numbers weekdays from Monday = 0, so the default names the day."""
+    from datetime import UTC, datetime
+
+    cfg = load_config(config(tmp_path, ""))
+    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["verify:weekly"].trigger
+    fire = trigger.get_next_fire_time(None, datetime(2026, 12, 2, tzinfo=UTC))
+    assert fire is not None and fire.strftime("%A %H:%M") == "Sunday 03:30"

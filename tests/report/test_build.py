@@ -163,7 +163,7 @@ def test_produce_report_keeps_files_under_the_archive_root(tmp_path: Path) -> No
 
 
 def test_unharvested_site_and_overdue_records_request_are_reported(tmp_path: Path) -> None:
-    from archiver.prr.deadlines import RequestPolicy
+    from archiver.prr.deadlines import RequestPolicy, targets
     from archiver.prr.requests import open_request
 
     parks = (
@@ -198,4 +198,51 @@ def test_unharvested_site_and_overdue_records_request_are_reported(tmp_path: Pat
     assert data.requests is not None and data.requests.open == 1
     [overdue] = data.requests.overdue
     assert overdue.summary == "Every comment on the snow plow post"
-    assert "A. Resident" not in render_text(data)  # requesters are not named in the report
+    received = today - timedelta(days=40)
+    assert overdue.received_on == received
+    assert overdue.target_on == targets(received, RequestPolicy()).respond_by
+    text = render_text(data)
+    assert "A. Resident" not in text  # requesters are not named in the report
+    assert "assigned to" not in text
+    flat = " ".join(text.split())
+    line = (
+        f"- {overdue.request_id}, received {received.isoformat()}, target "
+        f"{overdue.target_on.isoformat()}: Every comment on the snow plow post"
+    )
+    assert line in flat
+    attention = (
+        f"Received {received.isoformat()}, City target {overdue.target_on.isoformat()}: "
+        "Every comment on the snow plow post"
+    )
+    assert attention in flat
+
+
+def test_overdue_is_decided_by_the_deadlines_module(tmp_path: Path) -> None:
+    """A request whose target is today is not overdue yet; one day later it is."""
+    from archiver.prr.deadlines import RequestPolicy, is_overdue, targets
+    from archiver.prr.requests import open_request
+
+    config = write_config(tmp_path)
+    app = open_test_app(config)
+    try:
+        today = datetime.now(DENVER).date()
+        received = today - timedelta(days=30)
+        respond_by = targets(received, RequestPolicy()).respond_by
+        open_request(
+            app.catalog,
+            requester="B. Resident",
+            received=received,
+            description="Posts about the parade",
+            policy=RequestPolicy(),
+            today=today,
+            anchor_path=tmp_path / "audit.anchor",
+        )
+        on_target = datetime.combine(respond_by, datetime.min.time(), DENVER).replace(hour=12)
+        data = build_report_data(app, this_month(), now=on_target)
+        assert data.requests is not None and data.requests.open == 1
+        assert not is_overdue(respond_by, respond_by) and data.requests.overdue == []
+        data = build_report_data(app, this_month(), now=on_target + timedelta(days=1))
+        assert data.requests is not None
+        assert [r.summary for r in data.requests.overdue] == ["Posts about the parade"]
+    finally:
+        app.close()

@@ -138,7 +138,6 @@ def sample_report(**overrides: object) -> ReportData:
                     date(2026, 9, 20),
                     date(2026, 10, 4),
                     "All Fire Department posts about the Bridger fire",
-                    "City Clerk",
                 )
             ],
         ),
@@ -162,6 +161,16 @@ def test_text_lists_every_attention_item_before_the_summary() -> None:
     assert "Access token expiring: Mastodon" in block
     assert "(in 10 days)" in block
     assert "PRR-2026-041" in block
+    flat = " ".join(block.split())
+    assert (
+        "Received 2026-09-20, City target 2026-10-04: All Fire Department posts about the "
+        "Bridger fire" in flat
+    )
+    assert "assigned to" not in text
+    assert (
+        "- PRR-2026-041, received 2026-09-20, target 2026-10-04: All Fire Department posts "
+        "about the Bridger fire" in " ".join(text.split())
+    )
     assert "sha256 does not match" in block
     # The Facebook token (55 days) is not an attention item.
     assert "Access token expiring: Facebook" not in block
