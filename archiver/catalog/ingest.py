@@ -319,34 +319,44 @@ def _ingest_sweeps(
     when: str,
     bundle_id: str,
 ) -> None:
+    # Thread sweeps (one per post, thousands per run) are answered 500 roots per query.
+    sweeps: list[tuple[str, list[str] | None]] = []
+    roots: dict[str, list[str]] = {}
     for sw in rec.execute("SELECT DISTINCT record_class, scope FROM sweeps"):
         if sw["record_class"] == "followers":
             continue
+        if sw["scope"] == "account":
+            sweeps.append((sw["record_class"], None))
+        else:
+            roots.setdefault(sw["record_class"], []).append(sw["scope"])
+    for record_class, scopes in roots.items():
+        sweeps += [(record_class, scopes[i : i + 500]) for i in range(0, len(scopes), 500)]
+    for record_class, chunk in sweeps:
         cond = [
             s.items.c.site_id == site_id,
-            s.items.c.record_class == sw["record_class"],
+            s.items.c.record_class == record_class,
             s.items.c.last_seen_run != run_id,
             s.items.c.disappeared_at.is_(None),
         ]
-        if sw["scope"] != "account":
-            cond.append(s.items.c.root_id == sw["scope"])
+        if chunk is not None:
+            cond.append(s.items.c.root_id.in_(chunk))
         rows = conn.execute(select(s.items.c.id, s.items.c.platform_id).where(and_(*cond))).all()
         if not rows:
             continue
         _mark_removed(conn, [r.id for r in rows], when, run_id, bundle_id, None)
         result.removed += len(rows)
-        if sw["record_class"] == "posts":
+        if record_class == "posts":
             # A post gone upstream takes its thread with it; the platform will not list the
             # thread again, so the comments are marked here rather than never.
-            roots = [r.platform_id for r in rows]
-            for i in range(0, len(roots), 500):
+            gone = [r.platform_id for r in rows]
+            for i in range(0, len(gone), 500):
                 orphans = [
                     r.id
                     for r in conn.execute(
                         select(s.items.c.id).where(
                             s.items.c.site_id == site_id,
                             s.items.c.record_class == "comments",
-                            s.items.c.root_id.in_(roots[i : i + 500]),
+                            s.items.c.root_id.in_(gone[i : i + 500]),
                             s.items.c.disappeared_at.is_(None),
                         )
                     )
