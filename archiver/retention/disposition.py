@@ -35,7 +35,7 @@ from archiver import audit
 from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
-from archiver.errors import ArchiverError, RetentionError, StorageError
+from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
 from archiver.retention import tables as t
 from archiver.retention.dates import (
     DISPOSAL_LOG_RETENTION_YEARS,
@@ -284,6 +284,14 @@ def approve(
         b = _batch(conn, batch_id)
     if b.status != "proposed":
         raise _already(batch_id, b)
+    if _same_person(by, b.proposed_by) and not _self_approval_allowed(app):
+        raise RetentionError(
+            f"{by.strip()} proposed batch {batch_id}; another person must approve it",
+            hint="the approval is the check on the proposal: ask the approving authority (e.g. "
+            "the City Clerk) to run the approve command. A city whose single records officer "
+            "must do both can set [retention] allow_self_approval = true; the disposal record "
+            "shows the same name as proposer and approver",
+        )
     if b.path == "RM60" and rm60_approved is None:
         raise RetentionError(
             f"batch {batch_id} follows the RM60 path: the LGRC disposal subcommittee must "
@@ -557,6 +565,21 @@ def _any_disposed(app: App, batch_id: str) -> bool:
             ).first()
             is not None
         )
+
+
+def _same_person(a: str, b: str | None) -> bool:
+    return b is not None and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _self_approval_allowed(app: App) -> bool:
+    value = app.cfg.section("retention").get("allow_self_approval", False)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"{app.cfg.path}: [retention] allow_self_approval must be true or false, "
+            f"not {value!r}",
+            hint="write allow_self_approval = true (or remove the line)",
+        )
+    return value
 
 
 def _delete(app: App, key: str, batch_id: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from archiver.audit import verify
 from archiver.catalog import schema
-from archiver.errors import RetentionError
+from archiver.errors import ConfigError, RetentionError
 from archiver.retention import disposition as d
 from archiver.retention import tables
 from archiver.retention.confirmations import confirm
@@ -140,6 +140,41 @@ def test_approved_batch_executes_once_with_tombstones_and_rm88(
         app.close()
     actions = [r["action"] for r in catalog_rows(config, "SELECT action FROM audit_log")]
     assert actions.count("disposition.execute") == len(keys) + 1
+
+
+def test_the_proposer_cannot_approve_their_own_batch_unless_the_city_allows_it(
+    make_archive: ArchiveFactory,
+) -> None:
+    config = make_archive()
+    bid = str(_propose(config)["id"])  # proposed by Rita Records
+    app = app_for(config)
+    try:
+        with pytest.raises(RetentionError, match="another person must approve") as err:
+            d.approve(app, batch_id=bid, by="  rita   RECORDS ", title="Records Manager")
+        assert "allow_self_approval" in (err.value.hint or "")
+    finally:
+        app.close()
+    assert catalog_rows(config, "SELECT status FROM disposition_batches")[0]["status"] == "proposed"
+
+    text = config.read_text()
+    bad = text.replace("schedules_dir =", 'allow_self_approval = "yes"\nschedules_dir =', 1)
+    config.write_text(bad)
+    app = app_for(config)
+    try:
+        with pytest.raises(ConfigError, match="allow_self_approval must be true or false"):
+            d.approve(app, batch_id=bid, by="Rita Records", title="Records Manager")
+    finally:
+        app.close()
+    config.write_text(
+        text.replace("schedules_dir =", "allow_self_approval = true\nschedules_dir =", 1)
+    )
+    app = app_for(config)
+    try:
+        d.approve(app, batch_id=bid, by="Rita Records", title="Records Manager")
+    finally:
+        app.close()
+    batch = catalog_rows(config, "SELECT * FROM disposition_batches")[0]
+    assert batch["status"] == "approved" and batch["approved_by"] == batch["proposed_by"]
 
 
 def test_unapproved_batch_never_deletes(make_archive: ArchiveFactory) -> None:
