@@ -377,6 +377,49 @@ def _disposition(conn: Connection, now: datetime) -> DispositionSection | None:
     return DispositionSection(windows[0], windows[1], windows[2], awaiting, flags)
 
 
+def long_retention_sentences(app: App) -> list[str]:
+    """One sentence per mapped schedule item kept more than 10 years (ARM 44.14.202).
+
+    Why in the monthly report: that rule (as an older SOS page quotes it) does not accept
+    electronic-only storage for such records, and its current status is unconfirmed, so the
+    records manager must see, every month, which of the City's classes it would touch.
+    """
+    from archiver.errors import ArchiverError
+    from archiver.retention.dates import LONG_RETENTION_YEARS, long_retention_flag
+    from archiver.retention.eligibility import load_settings
+    from archiver.retention.mapping import RECORD_CLASSES
+    from archiver.retention.schedules import ScheduleItem
+
+    try:
+        mapping = load_settings(app.cfg).mapping
+    except ArchiverError:
+        return []  # the retention section is broken; `archiver schedules check` explains it
+    if mapping is None:
+        return []
+    classes_of: dict[str, list[str]] = {}
+    items: dict[str, ScheduleItem] = {}
+    for site in [None, *(site_cfg.id for site_cfg in app.cfg.sites)]:
+        for record_class in RECORD_CLASSES:
+            try:
+                item = mapping.item_for(record_class, site)
+            except ArchiverError:
+                continue
+            if site is not None and item == mapping.item_for(record_class, None):
+                continue  # no override for this site
+            if long_retention_flag(item):
+                label = record_class.replace("_", " ") + (f" (site {site})" if site else "")
+                classes_of.setdefault(item.ref, []).append(label)
+                items[item.ref] = item
+    return [
+        f"{ref} ({items[ref].title}; kept {items[ref].retention}) covers "
+        f"{', '.join(classes)}: more than {LONG_RETENTION_YEARS} years. ARM 44.14.202, as an "
+        "older SOS page quotes it, does not accept electronic-only storage for such records; "
+        "its current status is unconfirmed. Confirm it with the State Records Program, and "
+        "keep a paper or microfilm copy if it still applies."
+        for ref, classes in sorted(classes_of.items())
+    ]
+
+
 def _holds(conn: Connection) -> list[HoldLine] | None:
     t = _reflect(conn, "legal_holds")
     if t is None:
@@ -453,6 +496,8 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
 
         storage_warnings = warning_lines(app.cfg, conn)
         disposition = _disposition(conn, generated)
+        if disposition is not None:
+            disposition.long_retention_flags.extend(long_retention_sentences(app))
         holds = _holds(conn)
         requests = _requests(conn, generated.date())
     never = sorted(set(configured) - known)

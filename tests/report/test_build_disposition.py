@@ -87,3 +87,35 @@ def test_rm60_batch_needs_the_disposal_subcommittee(make_archive: ArchiveFactory
     assert line.batch_id == batch["id"]
     assert "disposal subcommittee" in line.needs and "RM60" in line.needs
     assert "disposal subcommittee" in _flat(render_text(data))
+
+
+def test_classes_kept_more_than_ten_years_are_flagged_each_month(
+    make_archive: ArchiveFactory,
+) -> None:
+    config = make_archive({"follower_list": "TEST.2026-2", "direct_message": "TEST.2026-2"})
+    _propose(config)  # the disposition section exists once a batch is pending
+    app = app_for(config)
+    try:
+        data = build_report_data(app, _month())
+    finally:
+        app.close()
+    assert data.disposition is not None
+    flags = [f for f in data.disposition.long_retention_flags if "ARM 44.14.202" in f]
+    assert len(flags) == 1  # one sentence per schedule item, naming every class it covers
+    assert "TEST.2026-2" in flags[0] and "follower list, direct message" in flags[0]
+    assert "permanent" in flags[0]
+    assert not any("TEST.2026-1" in f for f in data.disposition.long_retention_flags)
+    text = _flat(render_text(data))
+    assert "Needs special handling before disposal" in text and "TEST.2026-2" in text
+
+
+def test_no_flag_when_every_class_is_kept_ten_years_or_less(make_archive: ArchiveFactory) -> None:
+    config = make_archive()  # every class on TEST.2026-1 (1 year)
+    _propose(config)
+    app = app_for(config)
+    try:
+        data = build_report_data(app, _month())
+    finally:
+        app.close()
+    assert data.disposition is not None
+    assert not any("ARM 44.14.202" in f for f in data.disposition.long_retention_flags)
