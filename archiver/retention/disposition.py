@@ -575,8 +575,7 @@ def _self_approval_allowed(app: App) -> bool:
     value = app.cfg.section("retention").get("allow_self_approval", False)
     if not isinstance(value, bool):
         raise ConfigError(
-            f"{app.cfg.path}: [retention] allow_self_approval must be true or false, "
-            f"not {value!r}",
+            f"{app.cfg.path}: [retention] allow_self_approval must be true or false, not {value!r}",
             hint="write allow_self_approval = true (or remove the line)",
         )
     return value
