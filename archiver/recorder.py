@@ -306,6 +306,11 @@ class RecordingClient:
     def close(self) -> None:
         self._client.close()
 
+    def use_auth_header(self, value: str) -> None:
+        """Send ``value`` as ``Authorization`` from now on (an access token the connector just
+        obtained, e.g. from an OAuth refresh). It is redacted in the WARC like any other."""
+        self._auth_header = value
+
     def drop_auth_header(self) -> None:
         """Stop sending the site's token as ``Authorization``: for APIs that take the secret
         elsewhere (YouTube's ``key=`` parameter) and refuse any bearer they did not issue."""

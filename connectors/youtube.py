@@ -14,6 +14,13 @@ review or flagged as likely spam (archived as hidden). Google refuses a request 
 ``Authorization`` header is not a valid OAuth token even when the key is valid, so in key mode
 the connector drops the header the harvester sets from ``token_env``.
 
+Unattended owner OAuth (``options.refresh = true``): an access token lives one hour, so
+``token_env`` then names the owner's *refresh* token and ``options.client_id_env`` /
+``options.client_secret_env`` name the variables (or systemd credentials) holding the OAuth
+client. Each run first exchanges the refresh token at Google's token endpoint
+(``options.token_url``, default ``https://oauth2.googleapis.com/token``) for an access token.
+That exchange is not recorded: its answer is a live credential, not a record of the City's.
+
 Edits: videos have no edit timestamp, so a changed title or description is a new version;
 comments carry ``updatedAt`` (the only edit signal; there is no history). Deleted or newly
 private videos disappear from the uploads list and are marked removed by a full sweep. The API
@@ -31,6 +38,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 from zoneinfo import ZoneInfo
+
+import httpx
 
 from archiver.errors import (
     AuthError,
@@ -55,8 +64,10 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse, retry_after_seconds
+from archiver.secrets import read_secret
 from connectors.base import Capabilities, HarvestContext, capture_media, parse_time
 
+TOKEN_URL = "https://oauth2.googleapis.com/token"
 EP_CHANNELS = "GET /youtube/v3/channels"
 EP_PLAYLIST = "GET /youtube/v3/playlistItems"
 EP_VIDEOS = "GET /youtube/v3/videos"
@@ -158,6 +169,78 @@ class YouTubeConnector:
             # The harvester sends ``Bearer <token_env>``; Google rejects an API key sent that
             # way, so the key travels only as ``key=`` (redacted in the WARC by the recorder).
             ctx.http.drop_auth_header()
+        elif options.get("refresh", False) is True:
+            ctx.http.use_auth_header(f"Bearer {self._access_token_from_refresh(options)}")
+
+    def _access_token_from_refresh(self, options: Mapping[str, Any]) -> str:
+        """Exchange the owner's refresh token for a one-hour access token (RFC 6749 §6)."""
+        site = self.ctx.site.id
+        endpoint = "POST oauth2/token"
+        names: dict[str, str] = {}
+        for key in ("client_id_env", "client_secret_env"):
+            value = options.get(key)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"site {site}: options.refresh needs options.{key}",
+                    key=f"options.{key}",
+                    hint=f"name the variable or systemd credential holding the OAuth client's "
+                    f'{key.removesuffix("_env").replace("_", " ")}, e.g. {key} = "YT_CLIENT_'
+                    f'{"ID" if "id" in key else "SECRET"}"',
+                )
+            names[key] = value
+        if not self.ctx.token:
+            raise ConfigError(
+                f"site {site}: options.refresh needs the owner's refresh token in token_env",
+                key="token_env",
+                hint="set token_env to the variable holding the refresh token",
+            )
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self.ctx.token,
+            "client_id": read_secret(names["client_id_env"], purpose=f"OAuth client id of {site}")
+            or "",
+            "client_secret": read_secret(
+                names["client_secret_env"], purpose=f"OAuth client secret of {site}"
+            )
+            or "",
+        }
+        url = str(options.get("token_url", TOKEN_URL))
+        try:
+            answer = httpx.post(url, data=form, timeout=30.0)
+        except httpx.HTTPError as exc:
+            raise RetriableFetchError(
+                f"cannot reach the OAuth token endpoint {url}: {type(exc).__name__}",
+                site=site,
+                endpoint=endpoint,
+                hint="check the network; the next scheduled run will try again",
+            ) from None
+        try:
+            data = answer.json()
+        except ValueError:
+            data = None
+        if answer.status_code != 200 or not isinstance(data, dict):
+            words = ""
+            if isinstance(data, dict):
+                words = ": ".join(
+                    str(data[k]) for k in ("error", "error_description") if data.get(k)
+                )
+            raise AuthError(
+                f"Google refused the refresh token (HTTP {answer.status_code}"
+                f"{': ' + words if words else ''})",
+                site=site,
+                endpoint=endpoint,
+                hint="the channel owner must authorize again (a new refresh token) and the "
+                "variable named by token_env be updated; a Google Cloud app left in 'Testing' "
+                "issues refresh tokens that expire after 7 days, so publish it to production",
+            )
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise MalformedResponseError(
+                "the token endpoint answered without an access_token",
+                site=site,
+                endpoint=endpoint,
+            )
+        return token
 
     # -- requests -----------------------------------------------------------------------------
     def _get(

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
 from archiver.errors import AuthError, RetriableFetchError
-from archiver.testing.server import FakeServer
+from archiver.testing.server import FakeResponse, FakeServer, json_response
 from archiver.testing.youtube import YouTubeWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
@@ -213,6 +214,94 @@ def test_expired_oauth_token_fails_the_run_with_one_line(scene: Scene) -> None:
     assert "Request had invalid authentication credentials" in message and "authError" in message
     runs = catalog_rows(config, "SELECT status, error_kind FROM runs")
     assert [(r["status"], r["error_kind"]) for r in runs] == [("failed", "AuthError")]
+
+
+REFRESH = "1//0bozemanRefreshToken-abcdefghijklmnop"
+CLIENT_SECRET = "GOCSPX-bozemanClientSecret-0123"
+
+
+class TokenEndpoint:
+    """Google's OAuth token endpoint as it answers a refresh (RFC 6749 §5.1 / §5.2)."""
+
+    def __init__(self, access_token: str) -> None:
+        self.access_token = access_token
+        self.revoked = False
+
+    def handle(self, method: str, path: str, query: object, headers: object) -> FakeResponse | None:
+        if method != "POST" or path != "/token":
+            return None
+        if self.revoked:
+            return json_response(
+                {
+                    "error": "invalid_grant",
+                    "error_description": "Token has been expired or revoked.",
+                },
+                400,
+            )
+        return json_response(
+            {
+                "access_token": self.access_token,
+                "expires_in": 3599,
+                "scope": "https://www.googleapis.com/auth/youtube.force-ssl",
+                "token_type": "Bearer",
+            }
+        )
+
+
+def _refresh_config(scene: Scene, token_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("YT_TOKEN", REFRESH)  # token_env now holds the refresh token
+    monkeypatch.setenv("YT_CLIENT_ID", "1234-bozeman.apps.googleusercontent.com")
+    monkeypatch.setenv("YT_CLIENT_SECRET", CLIENT_SECRET)
+    return scene.config(
+        auth="oauth",
+        refresh=True,
+        token_url=token_url,
+        client_id_env="YT_CLIENT_ID",
+        client_secret_env="YT_CLIENT_SECRET",
+    )
+
+
+def test_refresh_token_gets_an_owner_access_token_that_is_never_written(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeServer(TokenEndpoint(OAUTH)) as google:
+        config = _refresh_config(scene, f"{google.url}/token", monkeypatch)
+        assert harvest(config, SITE, full=True).status == "succeeded"
+        [posted] = google.requests
+    form = parse_qs(posted.body.decode())
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == [REFRESH]
+    assert form["client_secret"] == [CLIENT_SECRET]
+    assert {r["display_name"] for r in catalog_rows(config, "SELECT * FROM followers")} == {
+        "Maria",
+        "Dale",
+        "Priya",
+    }  # the subscriber list needs the owner's token: the refreshed one worked
+    assert all(
+        r.headers.get("authorization") == f"Bearer {OAUTH}"
+        for r in scene.server.requests_to("/youtube")
+    )
+    for path in (scene.tmp / "archive").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            data = gzip.decompress(data) if path.suffix == ".gz" else data
+            for secret in (REFRESH, CLIENT_SECRET, OAUTH):
+                assert secret.encode() not in data, (secret, path)
+
+
+def test_revoked_refresh_token_fails_the_run_with_one_line_and_the_fix(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = TokenEndpoint(OAUTH)
+    endpoint.revoked = True
+    with FakeServer(endpoint) as google:
+        config = _refresh_config(scene, f"{google.url}/token", monkeypatch)
+        with pytest.raises(AuthError) as err:
+            harvest(config, SITE, full=True)
+    message = str(err.value)
+    assert "\n" not in message and SITE in message and "POST oauth2/token" in message
+    assert "invalid_grant: Token has been expired or revoked." in message
+    assert "authorize again" in (err.value.hint or "")
+    assert not scene.server.requests_to("/youtube")  # nothing was asked with no token
 
 
 def test_revoked_api_key_is_an_auth_error_not_a_bad_request(scene: Scene) -> None:
