@@ -15,6 +15,8 @@ what lets a deletion anywhere be detected.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from itertools import chain
 from typing import Any, ClassVar
 
 from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
@@ -32,6 +34,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
+from archiver.recorder import RecordedResponse
 from connectors.base import (
     Capabilities,
     HarvestContext,
@@ -91,6 +94,7 @@ class MastodonConnector:
         self.owner_id = ""
         self.account_ref: WarcRef | None = None  # the lookup answer, evidence for the count
         self.reported_cut_threads = False
+        self.histories: dict[tuple[str, str], RecordedResponse] = {}  # read this run
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -135,7 +139,9 @@ class MastodonConnector:
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
             key=lambda item: _id_num(item.platform_id),
             prepare=lambda item: with_captured_media(self.ctx, item),
-            children=lambda item, _status: self._thread(item.platform_id),
+            children=lambda item, status: chain(
+                self._history(status, item), self._thread(item.platform_id)
+            ),
             full=full,
             since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
             start=0,
@@ -264,6 +270,8 @@ class MastodonConnector:
             else:
                 clean = False  # an unreadable reply may be a known one: do not call it removed
             yield item
+            if isinstance(item, Item):
+                yield from self._history(status, item, root_id=status_id)
         if self._thread_cut(status_id, descendants):
             if not self.reported_cut_threads:
                 self.reported_cut_threads = True
@@ -285,6 +293,57 @@ class MastodonConnector:
             len(descendants) >= CONTEXT_DESCENDANTS_ANON
             or _max_depth(status_id, descendants) >= CONTEXT_DEPTH_ANON
         )
+
+    def _history(
+        self, status: Any, item: Item, *, root_id: str | None = None
+    ) -> Iterator[HarvestRecord]:
+        """The versions an edited status had before its current one (``statuses/:id/history``,
+        oldest first, the last entry being the current text): an edit made and re-edited
+        between two runs is kept too. Each earlier version is the status with that entry's
+        content, media and time (``edited_at`` None for the original, so it is the same
+        version a run before the first edit captured). The catalog adds only versions it has
+        not archived; a history that is gone or unreadable costs only the earlier versions."""
+        if item.edited_at is None or not isinstance(status, dict):
+            return
+        endpoint = "GET /api/v1/statuses/:id/history"
+        # One read per status and record class (a city reply in its own thread is both a
+        # post and a comment; each class's bundle must hold the records it points at).
+        key = (item.platform_id, item.record_class)
+        response = self.histories.get(key)
+        if response is None:
+            try:
+                response = self.ctx.http.get(
+                    f"{self.api}/statuses/{item.platform_id}/history",
+                    record_class=item.record_class,
+                    endpoint=endpoint,
+                )
+            except NotFoundError:
+                return  # deleted since it was listed: the sweep settles it
+            self.histories[key] = response
+        entries = response.json()
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            yield Unparseable(
+                item.record_class,
+                endpoint,
+                f"status {item.platform_id}: history is not a list",
+                response.ref,
+            )
+            return
+        for index, entry in enumerate(entries[:-1]):
+            earlier = {
+                **status,
+                "content": entry.get("content") or "",
+                "spoiler_text": entry.get("spoiler_text") or "",
+                "media_attachments": entry.get("media_attachments") or [],
+                "edited_at": None if index == 0 else entry.get("created_at"),
+                "reblog": None,
+            }
+            version = self._status_item(earlier, response.ref, endpoint, root_id=root_id)
+            if isinstance(version, Item):
+                version = with_captured_media(
+                    self.ctx, replace(version, extra={**version.extra, "from_edit_history": True})
+                )
+            yield version
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:

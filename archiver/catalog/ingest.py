@@ -148,10 +148,18 @@ def _ingest_items(
     cur = rec.execute("SELECT * FROM items ORDER BY seq")
     fts = conn.dialect.name == "sqlite"
     for rows in _batches(cur):
-        # The same item can appear twice in one run (e.g. re-swept page); keep the last.
-        latest: dict[str, sqlite3.Row] = {}
+        # One item can come several times in a run: a re-read page (same content), or its
+        # earlier versions read from an edit history. They are applied in platform order:
+        # oldest edit first (stable, so same-time rows keep the order they were captured).
+        by_id: dict[str, list[sqlite3.Row]] = {}
         for r in rows:
-            latest[r["platform_id"]] = r
+            by_id.setdefault(r["platform_id"], []).append(r)
+        for pid, seq in by_id.items():
+            if len(seq) > 1:
+                by_id[pid] = sorted(
+                    seq, key=lambda r: (r["edited_at"] is not None, r["edited_at"] or "")
+                )
+        latest = {pid: seq[-1] for pid, seq in by_id.items()}
         ids = list(latest)
         existing = {
             row.platform_id: row
@@ -170,6 +178,9 @@ def _ingest_items(
                 )
             )
         }
+        known = _known_hashes(
+            conn, [existing[pid].id for pid in by_id if len(by_id[pid]) > 1 and pid in existing]
+        )
         new_rows = [latest[i] for i in ids if i not in existing]
         if new_rows:
             conn.execute(
@@ -192,7 +203,7 @@ def _ingest_items(
                         "last_seen_at": when,
                         "last_seen_run": run_id,
                         "removal_state": "hidden_upstream" if r["hidden"] else None,
-                        "current_version": 1,
+                        "current_version": len(_distinct_versions(by_id[r["platform_id"]])),
                         "current_hash": r["content_hash"],
                     }
                     for r in new_rows
@@ -214,7 +225,8 @@ def _ingest_items(
         events: list[dict[str, Any]] = []
         for r in new_rows:
             item_id = id_map[r["platform_id"]]
-            versions.append(_version_row(r, item_id, 1, when, run_id, bundle_id))
+            for number, v in enumerate(_distinct_versions(by_id[r["platform_id"]]), start=1):
+                versions.append(_version_row(v, item_id, number, when, run_id, bundle_id))
             events.append(_event(item_id, "captured", when, run_id, bundle_id))
             if r["hidden"]:
                 events.append(_event(item_id, "hidden_upstream", when, run_id, bundle_id))
@@ -228,10 +240,22 @@ def _ingest_items(
                 values.update(disappeared_at=None, removal_state=None)
                 events.append(_event(row.id, "reappeared", when, run_id, bundle_id))
                 result.reappeared += 1
+            version = row.current_version
             if r["content_hash"] != row.current_hash:
-                version = row.current_version + 1
+                # Edited since the last run: versions in between (from an edit history) come
+                # first, those never archived before only; then the current one.
+                current = row.current_hash
+                for earlier in by_id[pid][:-1]:
+                    digest = earlier["content_hash"]
+                    if digest in (current, r["content_hash"]) or digest in known.get(row.id, ()):
+                        continue
+                    version += 1
+                    versions.append(_version_row(earlier, row.id, version, when, run_id, bundle_id))
+                    events.append(_event(row.id, "edited", when, run_id, bundle_id, f"v{version}"))
+                    known.setdefault(row.id, set()).add(digest)
+                    current = digest
+                version += 1
                 versions.append(_version_row(r, row.id, version, when, run_id, bundle_id))
-                values.update(current_version=version, current_hash=r["content_hash"])
                 was_hidden = row.removal_state == "hidden_upstream"
                 if bool(r["hidden"]) != was_hidden:
                     values["removal_state"] = "hidden_upstream" if r["hidden"] else None
@@ -246,6 +270,8 @@ def _ingest_items(
                     )
                 if r["text"] is not None:
                     events.append(_event(row.id, "edited", when, run_id, bundle_id, f"v{version}"))
+            if version != row.current_version:
+                values.update(current_version=version, current_hash=r["content_hash"])
             if values:
                 conn.execute(update(s.items).where(s.items.c.id == row.id).values(**values))
         if seen_ids:
@@ -271,6 +297,29 @@ def _ingest_items(
                 )
         if events:
             conn.execute(s.item_events.insert(), events)
+
+
+def _distinct_versions(seq: list[sqlite3.Row]) -> list[sqlite3.Row]:
+    """A new item's versions: each row whose content differs from the one before it."""
+    out: list[sqlite3.Row] = []
+    for r in seq:
+        if not out or r["content_hash"] != out[-1]["content_hash"]:
+            out.append(r)
+    return out
+
+
+def _known_hashes(conn: Connection, item_ids: list[int]) -> dict[int, set[str]]:
+    """Content hashes already archived for these items (only asked for items read with their
+    edit history, so an old version read again is not taken for a new one)."""
+    out: dict[int, set[str]] = {}
+    for start in range(0, len(item_ids), 500):
+        for item_id, digest in conn.execute(
+            select(s.item_versions.c.item_id, s.item_versions.c.content_hash).where(
+                s.item_versions.c.item_id.in_(item_ids[start : start + 500])
+            )
+        ):
+            out.setdefault(item_id, set()).add(digest)
+    return out
 
 
 def _version_row(

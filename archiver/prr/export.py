@@ -519,6 +519,12 @@ def _build(
         pages: dict[str, Page] = {}
         for h in hits:
             c2 = copied.get((str(h["bundle_id"]), str(h["warc_record_id"])))
+            if c2 is not None and c2.source.record_type == "revisit":
+                # A page opens the response the revisit stands for (carried in the package).
+                src = c2.source
+                c2 = copied.get(
+                    (src.refers_to_bundle or src.bundle_id, src.refers_to_record_id or "")
+                )
             if c2 is None or c2.source.record_id in pages:
                 continue
             pages[c2.source.record_id] = Page(

@@ -361,6 +361,42 @@ def test_status_missing_a_required_field_is_counted_unparseable(site: Site) -> N
     assert len(items(site.config, "posts")) == 2  # the other statuses are still there
 
 
+def test_edits_made_between_two_runs_are_all_kept_in_order(site: Site) -> None:
+    """A post and a reply edited twice between runs: both edits are archived from the edit
+    history (oldest first); the next run adds nothing; a further edit adds exactly one."""
+    harvest(site.config, "masto")
+    a, c = site.ids["A"], site.ids["C"]
+    site.world.edit_status(a, "Water main break at Babcock and Willson. Crews on site.")
+    site.world.edit_status(a, "Water main break at Babcock and Willson. Repaired at 4 p.m.")
+    site.world.edit_status(c, "@maria same here on Olive")
+    site.world.edit_status(c, "@maria same here on Olive St, since noon")
+    harvest(site.config, "masto")
+    texts = [v["text"] for v in versions(site.config, a, "posts")]
+    assert texts == [
+        "Water main break at Babcock and Willson.",
+        "Water main break at Babcock and Willson. Crews on site.",
+        "Water main break at Babcock and Willson. Repaired at 4 p.m.",
+    ]
+    assert [v["text"] for v in versions(site.config, c, "comments")][1:] == [
+        "@maria same here on Olive",
+        "@maria same here on Olive St, since noon",
+    ]
+    post = items(site.config, "posts")[a]
+    assert (
+        post["current_version"] == 3
+        and post["current_hash"] == versions(site.config, a, "posts")[-1]["content_hash"]
+    )
+    assert site.server.requests_to(f"/api/v1/statuses/{a}/history")
+
+    harvest(site.config, "masto", full=True)  # unchanged: the history read again adds nothing
+    assert len(versions(site.config, a, "posts")) == 3
+    assert len(versions(site.config, c, "comments")) == 3
+    site.world.edit_status(a, "Water main break at Babcock and Willson. Repaired; water is safe.")
+    harvest(site.config, "masto")
+    assert [v["version"] for v in versions(site.config, a, "posts")] == [1, 2, 3, 4]
+    assert versions(site.config, a, "posts")[-1]["text"].endswith("water is safe.")
+
+
 def _unreadable(ids: set[str], field_name: str, *, key: str | None = None) -> Rewrite:
     """Drop ``field_name`` from the listed entries (``key``: the list inside an object)."""
 
