@@ -29,7 +29,7 @@ from archiver.errors import ArchiverError, RetentionError
 from archiver.retention import confirmations, disposition, holds, removal
 from archiver.retention.dates import long_retention_flag
 from archiver.retention.eligibility import load_settings, schedules_dir_for
-from archiver.retention.mapping import load_mapping
+from archiver.retention.mapping import load_mapping, superseded_uses
 from archiver.retention.schedules import check_schedules, load_schedules
 from archiver.search import parse_date
 from connectors.registry import platforms
@@ -137,6 +137,7 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
     directory = schedules_dir_for(cfg)
     problems = [str(p) for p in check_schedules(directory)]
     unverified: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
     if not problems:
         schedules = load_schedules(directory)
         if "classes" not in cfg.section("retention"):
@@ -153,38 +154,76 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
             except ArchiverError as exc:
                 problems.append(str(exc))
             else:
+                superseded = [
+                    {
+                        "key": u.key,
+                        "ref": u.item.ref,
+                        "schedule": u.schedule.key,
+                        "current_editions": [c.key for c in u.current],
+                        "message": str(u),
+                    }
+                    for u in superseded_uses(mapping, schedules)
+                ]
                 with app_context(config) as app:
-                    confirmed = confirmations.list_confirmations(app)
+                    confirmed = confirmations.list_confirmations(app, schedules)
                 for key, item in mapping.unverified():
                     c = confirmed.get(item.ref)
-                    unverified.append(
-                        {
-                            "key": key,
-                            "ref": item.ref,
-                            "confirmed_by": c["confirmed_by"] if c else None,
-                            "confirmed_at": c["confirmed_at"] if c else None,
+                    entry: dict[str, Any] = {
+                        "key": key,
+                        "ref": item.ref,
+                        "confirmed_by": c.confirmed_by if c and c.current else None,
+                        "confirmed_at": c.confirmed_at if c and c.current else None,
+                    }
+                    if c is not None and not c.current:
+                        # Confirmed once, but not the item as it reads now: confirm again.
+                        entry["stale_confirmation"] = {
+                            "confirmed_by": c.confirmed_by,
+                            "confirmed_at": c.confirmed_at,
+                            "reason": c.stale_reason,
                         }
-                    )
+                    unverified.append(entry)
     ok = not problems
     if as_json:
         print_json(
-            {"ok": ok, "directory": str(directory), "problems": problems, "unverified": unverified}
+            {
+                "ok": ok,
+                "directory": str(directory),
+                "problems": problems,
+                "unverified": unverified,
+                "superseded": superseded,
+            }
         )
     else:
         for p in problems:
             err_console.print(f"[bold red]error:[/] {escape(p)}", highlight=False, soft_wrap=True)
         for u in unverified:
+            stale = u.get("stale_confirmation")
             state = (
                 f"confirmed by {u['confirmed_by']} on {u['confirmed_at'][:10]}"
                 if u["confirmed_by"]
                 else f"NOT confirmed: archiver schedules confirm {u['ref']} --by NAME"
             )
+            if stale:
+                state = (
+                    f"NOT confirmed any more: {stale['reason']} (confirmed by "
+                    f"{stale['confirmed_by']} on {stale['confirmed_at'][:10]}); "
+                    f"archiver schedules confirm {u['ref']} --by NAME"
+                )
             err_console.print(
                 f"[yellow]unverified:[/] {u['key']} = {u['ref']} ({state})",
                 highlight=False,
                 soft_wrap=True,
             )
-        if ok:
+        for u in superseded:
+            err_console.print(
+                f"[yellow]superseded:[/] {escape(u['message'])}", highlight=False, soft_wrap=True
+            )
+        if ok and superseded:
+            console.print(
+                f"{directory}: OK, but {len(superseded)} mapping(s) use a superseded edition "
+                "(warnings above)"
+            )
+        elif ok:
             console.print(f"{directory}: OK")
     if not ok:
         raise typer.Exit(2)
@@ -333,6 +372,7 @@ def disposition_propose(
         batch = disposition.propose(
             app, load_settings(app.cfg), by=by_name, as_of=_date(by, "--by")
         )
+    _warn(batch.get("warnings", []))
     if as_json:
         print_json(batch)
         return
@@ -464,6 +504,8 @@ def disposition_show(
         console.print(f"  {r['key']}  {r['state']}  {escape(r['note'] or '')}", highlight=False)
     for rec in b["records"]:
         console.print(f"  {rec['form']}: {rec['pdf_path']}", highlight=False)
+        for kind, where in sorted(rec.get("stored", {}).items()):
+            console.print(f"    {kind} stored in {where}", highlight=False)
 
 
 # -- removals -----------------------------------------------------------------------------------

@@ -16,7 +16,11 @@ gone and writes the tombstone. A storage failure raises before anything is marke
 The disposal record (equivalent of form RM88, or the RM60 request at proposal time) is
 rendered to HTML and PDF under ``<archive root>/disposal-records/`` and registered in
 ``disposal_records``. Those files are not bundles, so disposition never touches them; the
-row states the 30-year keep-until date.
+row states the 30-year keep-until date. Both files are also put in the configured storage
+(``Storage.put_document``, key ``disposal-records/<batch>-<form>.<html|pdf>``): on S3 under
+Object Lock until keep-until and verified by hash. Where each copy went is kept in
+``disposal_record_copies``; a copy the store did not take is a warning, and the next
+``disposition execute`` of the batch (also of an executed one) stores it.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ __all__ = [
     "offer",
     "propose",
     "status_section",
+    "store_records",
 ]
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,7 +112,7 @@ def due(
     held = held_bundles(app)
     warnings += sync_store_holds(app, held)
     with app.catalog.begin() as conn:
-        confirmed = confirmed_refs(conn)
+        confirmed = confirmed_refs(conn, settings.schedules)
         batched = _in_open_batch(conn)
         bundles = {
             r.id: r for r in conn.execute(select(s.bundles).where(s.bundles.c.status == "sealed"))
@@ -250,9 +255,13 @@ def propose(
                     state="pending",
                 )
             )
+    warnings: list[str] = []
     if path == "RM60":
         render_record(app, settings, batch_id, form="RM60")
-    return batch_detail(app, batch_id)
+        warnings = store_records(app, batch_id)
+    detail = batch_detail(app, batch_id)
+    detail["warnings"] = warnings
+    return detail
 
 
 def _batch(conn: Connection, batch_id: str) -> Any:
@@ -446,6 +455,8 @@ def execute(
         # Crashed between marking the batch executed and writing its record.
         if has_record is None and _any_disposed(app, batch_id):
             done.records = render_record(app, settings, batch_id, form="RM88")
+        # A record the store did not take last time (unreachable, crash) is stored now.
+        done.warnings = store_records(app, batch_id)
         return done
     if b.status == "proposed":
         raise RetentionError(
@@ -466,7 +477,7 @@ def execute(
                 .where(t.disposition_batches.c.id == batch_id)
                 .values(status="executing")
             )
-        confirmed = confirmed_refs(conn)
+        confirmed = confirmed_refs(conn, settings.schedules)
         confidential = _confidential(conn, batch_id)
         rows = list(
             conn.execute(
@@ -545,6 +556,8 @@ def execute(
     result.status = status
     if status == "executed" and _any_disposed(app, batch_id):
         result.records = render_record(app, settings, batch_id, form="RM88")
+    if status == "executed":
+        result.warnings += store_records(app, batch_id)
     return result
 
 
@@ -766,6 +779,12 @@ def batch_detail(app: App, batch_id: str) -> dict[str, Any]:
                 select(t.disposal_records).where(t.disposal_records.c.batch_id == batch_id)
             )
         ]
+        copies = t.disposal_record_copies
+        stored: dict[str, dict[str, str]] = {}
+        for c in conn.execute(select(copies).where(copies.c.batch_id == batch_id)):
+            stored.setdefault(c.form, {})[c.kind] = f"{c.storage}:{c.storage_key}"
+        for rec in b["records"]:
+            rec["stored"] = stored.get(rec["form"], {})
     b["totals"] = {
         "bundles": len(b["bundles"]),
         "records": sum(r["record_count"] for r in b["bundles"]),
@@ -865,6 +884,80 @@ def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form:
                 .values(**values)
             )
     return [str(html_path), str(pdf_path)]
+
+
+def store_records(app: App, batch_id: str) -> list[str]:
+    """Put the batch's disposal record files in the configured storage; returns warnings.
+
+    Each file is stored once per content: a ``disposal_record_copies`` row with the file's
+    current SHA-256 means done. The store verifies the upload by hash, and the copy is locked
+    until the record's keep-until date (30 years for an RM88; an RM60 request, which has no
+    keep-until of its own, gets the store's default lock). A failure is a warning, not an
+    error: the disposal already happened and the local record exists; the next ``disposition
+    execute`` of the batch tries again.
+    """
+    copies = t.disposal_record_copies
+    with app.catalog.begin() as conn:
+        records = list(
+            conn.execute(
+                select(t.disposal_records)
+                .where(t.disposal_records.c.batch_id == batch_id)
+                .order_by(t.disposal_records.c.form)
+            )
+        )
+        done = {
+            (c.form, c.kind): c.sha256
+            for c in conn.execute(select(copies).where(copies.c.batch_id == batch_id))
+        }
+    warnings: list[str] = []
+    for rec in records:
+        keep = date.fromisoformat(rec.keep_until) if rec.keep_until else None
+        for kind, path, sha in (
+            ("html", rec.html_path, rec.html_sha256),
+            ("pdf", rec.pdf_path, rec.pdf_sha256),
+        ):
+            if done.get((rec.form, kind)) == sha:
+                continue
+            source = Path(path)
+            try:
+                if not source.is_file() or _file_sha256(source) != sha:
+                    raise RetentionError(
+                        f"{source} is missing or no longer matches its registered sha256"
+                    )
+                key = app.storage.put_document(
+                    source, f"{batch_id}-{rec.form}.{kind}", retain_until=keep
+                )
+            except (ArchiverError, OSError) as exc:
+                warnings.append(
+                    f"disposal record {source.name} not stored in {app.storage.name} storage: "
+                    f"{exc}; run archiver disposition execute {batch_id} again to store it"
+                )
+                continue
+            with app.catalog.begin() as conn:
+                conn.execute(
+                    copies.delete().where(
+                        copies.c.batch_id == batch_id,
+                        copies.c.form == rec.form,
+                        copies.c.kind == kind,
+                    )
+                )
+                conn.execute(
+                    copies.insert().values(
+                        batch_id=batch_id,
+                        form=rec.form,
+                        kind=kind,
+                        storage=app.storage.name,
+                        storage_key=key,
+                        sha256=sha,
+                        retain_until=rec.keep_until,
+                        stored_at=_now(),
+                    )
+                )
+    return warnings
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def status_section(app: App) -> dict[str, Any]:

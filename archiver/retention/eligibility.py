@@ -184,8 +184,12 @@ class BundleEligibility:
     empty: bool = False  # no cataloged records of its own
 
 
-def confirmed_refs(conn: Connection) -> set[str]:
-    return {r[0] for r in conn.execute(select(t.schedule_confirmations.c.ref))}
+def confirmed_refs(conn: Connection, schedules: ScheduleSet) -> set[str]:
+    """Refs confirmed with ``archiver schedules confirm`` whose content has not changed since
+    (a confirmation covers the item as it was confirmed; see ``confirmations``)."""
+    from archiver.retention.confirmations import current_refs
+
+    return current_refs(conn, schedules)
 
 
 def unusable_refs(settings: RetentionSettings, refs: list[str], confirmed: set[str]) -> list[str]:

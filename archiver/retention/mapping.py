@@ -23,9 +23,9 @@ from types import MappingProxyType
 from typing import Any
 
 from archiver.errors import ConfigError, RetentionError
-from archiver.retention.schedules import ScheduleItem, ScheduleSet
+from archiver.retention.schedules import Schedule, ScheduleItem, ScheduleSet
 
-__all__ = ["RECORD_CLASSES", "ClassMapping", "load_mapping"]
+__all__ = ["RECORD_CLASSES", "ClassMapping", "SupersededUse", "load_mapping", "superseded_uses"]
 
 RECORD_CLASSES: tuple[str, ...] = (
     "city_post",
@@ -74,6 +74,50 @@ class ClassMapping:
                 (f"retention.sites.{site_id}.{c}", i) for c, i in table.items() if not i.verified
             )
         return found
+
+
+@dataclass(frozen=True)
+class SupersededUse:
+    """A mapping key pointing at an item of a superseded schedule edition."""
+
+    key: str
+    item: ScheduleItem
+    schedule: Schedule
+    current: tuple[Schedule, ...]
+
+    def __str__(self) -> str:
+        s = self.schedule
+        if self.current:
+            review = "review it against the current edition " + ", ".join(
+                f"{c.key} ({c.title}, revised {c.revised})" for c in self.current
+            )
+        else:
+            review = (
+                f"no current edition of schedule No. {s.number} is in the schedule files; "
+                "add it and review the mapping"
+            )
+        return (
+            f"{self.key} = {self.item.ref}: schedule {s.key} ({s.title}, {s.revised}) is "
+            f"superseded; {review}"
+        )
+
+
+def superseded_uses(mapping: ClassMapping, schedules: ScheduleSet) -> list[SupersededUse]:
+    """Every mapping key (city-wide and per site) whose item belongs to a superseded edition.
+
+    A warning, not an error: records captured under the old edition may still be governed by
+    it, but the records manager should review the mapping against the current edition.
+    """
+    keyed = [(f"retention.classes.{c}", i) for c, i in mapping.classes.items()]
+    for site_id, table in mapping.sites.items():
+        keyed.extend((f"retention.sites.{site_id}.{c}", i) for c, i in table.items())
+    out = []
+    for key, item in keyed:
+        schedule = schedules.schedule(item.schedule_key)
+        if schedule.status == "superseded":
+            current = tuple(schedules.current_editions(schedule))
+            out.append(SupersededUse(key, item, schedule, current))
+    return out
 
 
 def load_mapping(

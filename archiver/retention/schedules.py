@@ -167,6 +167,19 @@ class ScheduleSet:
     def __contains__(self, ref: object) -> bool:
         return ref in self._by_ref
 
+    def current_editions(self, schedule: Schedule) -> list[Schedule]:
+        """The ``status = "current"`` editions of the same schedule number, newest first.
+
+        Supersession is expressed by ``status``: an edition marked ``superseded`` is replaced
+        by the edition of the same ``number`` marked ``current`` (e.g. LG1.2006 by LG1.2017).
+        """
+        same = [
+            s
+            for s in self.schedules
+            if s.number == schedule.number and s.status == "current" and s.key != schedule.key
+        ]
+        return sorted(same, key=lambda s: s.revised, reverse=True)
+
     def item(self, ref: str) -> ScheduleItem:
         """Return the item, or explain why the ref names nothing.
 

@@ -26,20 +26,42 @@ __all__ = [
     "bundle_eligibility",
     "comment_removals",
     "confidential_bundles",
+    "disposal_record_copies",
     "disposal_records",
     "disposition_batches",
     "legal_holds",
     "schedule_confirmations",
+    "schedule_item_confirmations",
     "store_holds",
     "tombstones",
     "worm_checks",
 ]
 
 #: The records manager's confirmation that an unverified schedule item may be used anyway.
+#: Superseded by ``schedule_item_confirmations`` (which keeps the item's digest); kept so old
+#: catalogs still open and ``schedules check`` can say who confirmed what before.
 schedule_confirmations = Table(
     "schedule_confirmations",
     metadata,
     Column("ref", String(64), primary_key=True),
+    Column("confirmed_by", Text, nullable=False),
+    Column("confirmed_at", String(40), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)
+
+#: Confirmations with the digest of the item's content as it was confirmed (number, title,
+#: retention, trigger, disposal, source; ``archiver.retention.confirmations.item_digest``) and
+#: that content as JSON, so a later edit of the item can be named. One row per confirmation,
+#: never deleted; the newest row per ref counts, and only while its digest matches the item.
+#: A table of its own because ``create_all`` never adds columns to an existing table; rows of
+#: the older ``schedule_confirmations`` (no digest) count as not confirmed (confirm again).
+schedule_item_confirmations = Table(
+    "schedule_item_confirmations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False, index=True),
+    Column("digest", String(64), nullable=False),
+    Column("content_json", Text, nullable=False),
     Column("confirmed_by", Text, nullable=False),
     Column("confirmed_at", String(40), nullable=False),
     Column("note", Text, nullable=False, default=""),
@@ -175,6 +197,25 @@ disposal_records = Table(
     Column("created_at", String(40), nullable=False),
     Column("keep_until", String(10)),
     UniqueConstraint("batch_id", "form", name="uq_disposal_records_batch_form"),
+)
+
+#: Where each disposal record file (html, pdf) was stored by the configured storage backend
+#: (``Storage.put_document``), with the hash it was verified against and the store-level
+#: retain-until date. A table of its own (not columns of ``disposal_records``) because
+#: ``create_all`` adds missing tables to an existing catalog but never missing columns. A
+#: record whose file has no row here (or a row with an older hash) is stored on the next run.
+disposal_record_copies = Table(
+    "disposal_record_copies",
+    metadata,
+    Column("batch_id", String(40), nullable=False),
+    Column("form", String(8), nullable=False),  # RM88 | RM60
+    Column("kind", String(8), nullable=False),  # html | pdf
+    Column("storage", String(16), nullable=False),  # backend name: local | s3
+    Column("storage_key", Text, nullable=False),  # disposal-records/<batch>-<form>.<kind>
+    Column("sha256", String(64), nullable=False),
+    Column("retain_until", String(10)),
+    Column("stored_at", String(40), nullable=False),
+    PrimaryKeyConstraint("batch_id", "form", "kind", name="pk_disposal_record_copies"),
 )
 
 comment_removals = Table(

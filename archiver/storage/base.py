@@ -4,6 +4,11 @@ A bundle is published from a sealed staging folder (see ``archiver.bundle``). ``
 make the bundle visible all at once: ``list_bundles`` never returns a bundle whose files are not
 all present and verified. Keys look like ``<site_id>/<yyyy>/<bundle_id>``; relative paths inside a
 bundle use ``/`` (``data/warc/....warc.gz``, ``manifest-sha256.txt``).
+
+Standalone documents that must outlive the bundles they describe (the RM88/RM60 disposal
+records) go in with ``put_document`` under the reserved top-level prefix ``disposal-records/``
+(``DOCUMENTS_PREFIX``). A document key has two parts, a bundle key three plus the seal marker,
+so ``list_bundles`` never mistakes one for the other.
 """
 
 from __future__ import annotations
@@ -13,6 +18,27 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+#: Reserved top-level prefix for standalone documents (``put_document``); never a bundle.
+DOCUMENTS_PREFIX = "disposal-records"
+
+
+def check_document_name(name: str) -> str:
+    """A document's file name: one path part, no separators, nothing hidden or relative."""
+    from archiver.errors import StorageError
+
+    if (
+        not name
+        or name.startswith(".")
+        or any(c in name for c in "/\\\0")
+        or name != name.strip()
+        or len(name) > 200
+    ):
+        raise StorageError(
+            f"refusing unsafe document name {name!r}",
+            hint="a document name is a plain file name such as DISP-2026-0001-RM88.pdf",
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,17 @@ class Storage(Protocol):
 
         Read from the store, not the catalog: a lock extended earlier can outlast a date the
         schedule later shortened, and the store's date is what a delete runs into.
+        """
+        ...
+
+    def put_document(self, source: Path, name: str, *, retain_until: dt.date | None) -> str:
+        """Store a copy of the file ``source`` as ``disposal-records/<name>``; return that key.
+
+        Verified by SHA-256 after writing; the caller's file is left in place. Where the store
+        locks (S3 Object Lock) the copy is retained until ``retain_until`` (``None``: the
+        backend's default lock for new objects). Storing the same bytes again is a no-op;
+        different bytes under the same name become a new version (S3) or replace the copy
+        (local folder). Never listed by ``list_bundles`` and never touched by ``delete``.
         """
         ...
 

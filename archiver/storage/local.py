@@ -3,11 +3,16 @@
 Bundles live under ``<root>/<key>``. Publishing is a single ``rename`` of a sealed folder that
 sits on the same filesystem (the staging area is inside the archive root), so a bundle is
 either entirely visible or not at all. Files are made read-only when sealed.
+
+Standalone documents (``put_document``) are copied to ``<root>/disposal-records/<name>``,
+read-only, next to the bundles (so a backup of the bundle folder has them too). A folder
+cannot lock anything, so ``retain_until`` is not enforced here; the catalog records it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 import stat
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archiver.errors import StorageError
-from archiver.storage.base import BundleFile
+from archiver.storage.base import DOCUMENTS_PREFIX, BundleFile, check_document_name
 
 SEAL_MARKER = "tagmanifest-sha256.txt"
 
@@ -141,3 +146,47 @@ class LocalStorage:
     def retained_until(self, key: str) -> dt.date | None:
         """A plain folder retains nothing itself, so nothing is locked past today."""
         return None
+
+    def put_document(self, source: Path, name: str, *, retain_until: dt.date | None) -> str:
+        """Copy ``source`` to ``<root>/disposal-records/<name>`` (read-only), verified by hash.
+
+        The copy is written beside the target and renamed over it, so a crash never leaves a
+        half-written document under the final name.
+        """
+        key = f"{DOCUMENTS_PREFIX}/{check_document_name(name)}"
+        target = self.root / key
+        try:
+            want = _sha256(source)
+            if target.is_file() and _sha256(target) == want:
+                return key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{name}.partial")
+            if tmp.exists():
+                os.chmod(tmp, stat.S_IWUSR | stat.S_IRUSR)
+                tmp.unlink()
+            shutil.copyfile(source, tmp)
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            if _sha256(tmp) != want:
+                tmp.unlink()
+                raise StorageError(
+                    f"copy of {source} to {target} does not match its sha256",
+                    hint="check the disk, then run the command again",
+                )
+            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot store document {name} in {self.root}: {exc.strerror}",
+                hint="check the bundle folder's free space and permissions",
+            ) from exc
+        return key
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            sha.update(chunk)
+    return sha.hexdigest()

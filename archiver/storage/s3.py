@@ -13,6 +13,10 @@ be added later. ``check_worm`` proves at start-up that the store refuses to shor
 and to delete a locked version, because some S3 look-alikes (moto, some appliances) accept the
 headers and then do not enforce them.
 
+Standalone documents (the RM88/RM60 disposal records, ``put_document``) go under
+``<prefix>/disposal-records/<name>`` with their own retain-until date (30 years for an RM88),
+read back and hash-compared like bundle files.
+
 Files are sent with one PUT each (minio-py reads a single-part body into memory), so one file
 may be at most 5 GiB and needs that much free memory; bundles roll over well below that.
 """
@@ -43,7 +47,7 @@ from minio.retention import Retention
 
 from archiver.errors import ConfigError, StorageError
 from archiver.secrets import read_secret
-from archiver.storage.base import BundleFile
+from archiver.storage.base import DOCUMENTS_PREFIX, BundleFile, check_document_name
 
 log = structlog.get_logger(__name__)
 
@@ -627,6 +631,73 @@ class S3Storage:
             self._upload(key, path, rel, size, sha, crc)
         log.info("storage_s3_published", key=key, bucket=self.bucket)
         _remove_tree(staged)
+
+    # -- standalone documents ------------------------------------------------------------------
+
+    def put_document(self, source: Path, name: str, *, retain_until: dt.date | None) -> str:
+        """Upload ``source`` as ``disposal-records/<name>``, locked until ``retain_until``.
+
+        The lock uses the configured ``lock_mode``; ``None`` falls back to the publish-time
+        default lock. The stored copy is read back and its SHA-256 compared before returning.
+        Already stored with the same hash: nothing is sent (a new version would be locked too).
+        """
+        key = f"{DOCUMENTS_PREFIX}/{check_document_name(name)}"
+        obj = f"{self._prefix}/{key}" if self._prefix else key
+        doing = f"storing document {key}"
+        try:
+            size, sha, crc = _digest_file(source)
+        except OSError as exc:
+            raise StorageError(f"cannot read {source} to store it: {exc.strerror}") from exc
+        if retain_until is not None:
+            until = dt.datetime.combine(retain_until, dt.time.min, tzinfo=dt.UTC)
+            if until <= self._clock():
+                raise StorageError(
+                    f"retain-until {retain_until} for document {key} is not in the future",
+                    hint="S3 rejects past retention dates",
+                )
+            retention: Retention | None = Retention(self.settings.lock_mode, until)
+        else:
+            retention = self._retention()
+        try:
+            if self._already_stored(obj, size, sha):
+                # Same bytes from an earlier run: only make sure the lock reaches the date.
+                st = self.client.stat_object(self.bucket, obj)
+                have = _lock_state(st.metadata or {})
+                if retention is not None and (
+                    have.until is None or have.until < retention.retain_until_date
+                ):
+                    mode = COMPLIANCE if have.mode == COMPLIANCE else self.settings.lock_mode
+                    self.client.set_object_retention(
+                        self.bucket, obj, Retention(mode, retention.retain_until_date),
+                        version_id=st.version_id,
+                    )  # fmt: skip
+                return key
+            with source.open("rb") as fh:
+                result = self.client.put_object(
+                    self.bucket,
+                    obj,
+                    fh,
+                    length=size,
+                    part_size=MAX_PART_SIZE,
+                    metadata={**_checksum_headers(crc), SHA256_META: sha},
+                    retention=retention,
+                )
+            stored = self._stored_sha256(obj, result.version_id)
+        except _CLIENT_ERRORS as exc:
+            raise self._err(exc, doing) from exc
+        if stored != (size, sha):
+            raise StorageError(
+                f"bucket {self.bucket} key {obj}: stored copy has size {stored[0]} sha256 "
+                f"{stored[1]}, expected {size} {sha}",
+                hint="check the store's health, then run the command again",
+            )
+        log.info(
+            "storage_s3_document_stored",
+            key=key,
+            bucket=self.bucket,
+            retain_until=str(retain_until),
+        )
+        return key
 
     # -- retention and disposition -------------------------------------------------------------
 

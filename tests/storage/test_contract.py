@@ -171,3 +171,34 @@ def test_missing_file_is_a_storage_error(storage: Storage, make_bundle: BundleFa
         storage.open(KEY, "data/nope.txt")
     with pytest.raises(StorageError):
         storage.list_files(OTHER)
+
+
+def test_documents_are_stored_beside_and_never_listed_as_bundles(
+    storage: Storage, make_bundle: BundleFactory, tmp_path: Path
+) -> None:
+    storage.publish(make_bundle({"data/a.txt": b"x"}), KEY)
+    doc = tmp_path / "DISP-2026-0001-RM88.pdf"
+    doc.write_bytes(b"%PDF-1.4 disposal record\n")
+
+    key = storage.put_document(doc, doc.name, retain_until=None)
+
+    assert key == "disposal-records/DISP-2026-0001-RM88.pdf"
+    assert doc.read_bytes() == b"%PDF-1.4 disposal record\n"  # the caller's file stays
+    # Same bytes again: nothing new, same key.
+    assert storage.put_document(doc, doc.name, retain_until=None) == key
+    assert list(storage.list_bundles()) == [KEY]
+    assert not storage.exists(key)
+    storage.delete(KEY)
+    assert list(storage.list_bundles()) == []
+    local = storage.local_path(KEY)
+    if local is not None:  # the local backend keeps the copy under its root, read-only
+        root = local.parents[2]
+        assert (root / key).read_bytes() == doc.read_bytes()
+
+
+@pytest.mark.parametrize("bad", ["", "../x.pdf", "a/b.pdf", ".hidden", "a\\b.pdf"])
+def test_unsafe_document_names_are_refused(storage: Storage, tmp_path: Path, bad: str) -> None:
+    doc = tmp_path / "doc.pdf"
+    doc.write_bytes(b"x")
+    with pytest.raises(StorageError, match="unsafe document name"):
+        storage.put_document(doc, bad, retain_until=None)

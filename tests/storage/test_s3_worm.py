@@ -472,3 +472,39 @@ def test_settings_from_config(tmp_path: Path) -> None:
         settings_from_config({**section, "secure": "yes"}, file="a.toml", staging=tmp_path)
     with pytest.raises(ConfigError, match="lock_mode"):
         settings_from_config({**section, "lock_mode": "LOCKED"}, file="a.toml", staging=tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["COMPLIANCE", "GOVERNANCE"])
+def test_document_is_locked_until_its_date_and_verified(
+    s3_settings: S3Settings, s3_client: Minio, bucket: str, tmp_path: Path, mode: str
+) -> None:
+    storage = S3Storage(replace(s3_settings, lock_mode=mode))  # type: ignore[arg-type]
+    doc = tmp_path / "DISP-2026-0001-RM88.pdf"
+    doc.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 10)
+    keep = dt.date.today() + dt.timedelta(days=365 * 30)
+
+    key = storage.put_document(doc, doc.name, retain_until=keep)
+
+    name = f"archive/{key}"
+    assert name == "archive/disposal-records/DISP-2026-0001-RM88.pdf"
+    h = _head(s3_client, bucket, name)
+    assert h["x-amz-object-lock-mode"] == mode
+    assert _until(h).date() == keep
+    assert h[SHA256_META] == hashlib.sha256(doc.read_bytes()).hexdigest()
+    # Storing the same bytes again sends nothing: no second (also locked) version.
+    assert storage.put_document(doc, doc.name, retain_until=keep) == key
+    assert len(_versions(s3_client, bucket, prefix=name)) == 1
+    (vid,) = [v for _, v in _versions(s3_client, bucket, prefix=name)]
+    with pytest.raises(S3Error):
+        s3_client.remove_object(bucket, name, version_id=vid)
+    assert list(storage.list_bundles()) == []
+
+
+def test_document_with_a_past_retain_until_is_refused(
+    s3_storage: S3Storage, s3_client: Minio, bucket: str, tmp_path: Path
+) -> None:
+    doc = tmp_path / "d.pdf"
+    doc.write_bytes(b"x")
+    with pytest.raises(StorageError, match="not in the future"):
+        s3_storage.put_document(doc, doc.name, retain_until=dt.date(2000, 1, 1))
+    assert _versions(s3_client, bucket) == []
