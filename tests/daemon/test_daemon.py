@@ -438,3 +438,153 @@ def test_max_concurrent_harvests_is_respected(
     assert len(spans) >= 3
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, f"two harvests overlapped: {spans}"
+
+
+def _finished_runs(config: Path, job_id: str) -> list[Any]:
+    return rows(
+        config,
+        "SELECT result, error, detail_json FROM job_runs WHERE job_id = ? "
+        "AND finished_at IS NOT NULL ORDER BY id",
+        (job_id,),
+    )
+
+
+def _flip_one_byte(path: Path) -> None:
+    path.chmod(path.stat().st_mode | 0o200)  # sealed files are stored read-only
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_weekly_full_verify_runs_from_the_daemon_and_catches_a_flipped_byte(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    server, _ = platform
+    config = config_for(tmp_path, server.url, (SITE, "cityofbozeman", "1h"))
+    first = start_daemon(config)
+    notify.wait_line("READY=1")
+    wait_for("the first harvest", lambda: runs(config, SITE, "succeeded"))
+    assert first.stop() == 0
+    assert _finished_runs(config, "verify:weekly") == []  # Sunday 03:30 has not come round
+    bundles = rows(config, "SELECT id FROM bundles WHERE status = 'sealed'")
+    assert bundles
+
+    # A clean archive: the weekly job checks every bundle and records success.
+    _set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
+    second = start_daemon(config)
+    notify.wait_line("READY=1", at_least=2)
+    [clean] = wait_for("the weekly verify", lambda: _finished_runs(config, "verify:weekly"))
+    assert second.stop() == 0
+    assert clean["result"] == "succeeded", clean["error"]
+    detail = json.loads(clean["detail_json"])
+    assert detail["bundles_checked"] == len(bundles)
+    assert detail["problems"] == 0 and detail["files_checked"] >= len(bundles)
+    [audit_ok] = rows(config, "SELECT subject, details FROM audit_log WHERE action = 'verify'")
+    assert audit_ok["subject"] == "archive"
+    assert json.loads(audit_ok["details"])["ok"] is True
+
+    # One flipped bit in a sealed WARC: the next weekly run must fail and name the file.
+    warcs = sorted((tmp_path / "archive" / "bundles").rglob("*.warc.gz"))
+    assert warcs, "the harvest stored no WARC"
+    damaged = warcs[0]
+    _flip_one_byte(damaged)
+    _set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
+    third = start_daemon(config)
+    notify.wait_line("READY=1", at_least=3)
+
+    def two_runs() -> list[Any] | None:
+        found = _finished_runs(config, "verify:weekly")
+        return found if len(found) >= 2 else None
+
+    done = wait_for("the second weekly verify", two_runs)
+    assert third.stop() == 0
+    assert len(done) == 2, "the catch-up must run once"
+    bad = done[1]
+    assert bad["result"] == "failed", bad["detail_json"]
+    assert damaged.name in bad["error"], bad["error"]
+    assert json.loads(bad["detail_json"])["problems"] >= 1
+    audits = rows(
+        config,
+        "SELECT subject, details FROM audit_log WHERE action = 'verify' ORDER BY rowid",
+    )
+    assert len(audits) == 2
+    assert audits[1]["subject"] == "archive"
+    failed = json.loads(audits[1]["details"])
+    assert failed["ok"] is False
+    assert any(damaged.name in p for p in failed["first_problems"]), failed
+    status = json.loads(cli(config, "status", "--json").stdout)
+    weekly = {j["id"]: j for j in status["jobs"]}["verify:weekly"]
+    assert weekly["last_run"]["result"] == "failed"
+
+
+def _stored_job_state(config: Path, job_id: str) -> dict[str, Any]:
+    found = rows(config, "SELECT job_state FROM apscheduler_jobs WHERE id = ?", (job_id,))
+    assert len(found) == 1, f"expected one stored {job_id}, found {len(found)}"
+    state: dict[str, Any] = pickle.loads(found[0]["job_state"])
+    return state
+
+
+def test_sighup_retimes_a_site_whose_interval_and_base_url_changed(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    from tests.daemon.conftest import small_world
+
+    server, _ = platform
+    job_id = f"harvest:{SITE}"
+    config = config_for(tmp_path, server.url, (SITE, "cityofbozeman", "1h"))
+    daemon = start_daemon(config)
+    notify.wait_line("READY=1")
+    wait_for("the first harvest", lambda: runs(config, SITE, "succeeded"))
+    wait_for(
+        "the job to be re-timed after its first run",
+        lambda: (
+            _stored_job_state(config, job_id)["next_run_time"]
+            > datetime.now(UTC) + timedelta(minutes=50)
+        ),
+    )
+    before = _stored_job_state(config, job_id)
+    assert before["trigger"].interval == timedelta(hours=1)
+    jobs_before = stored_jobs(config)
+
+    world, _ = small_world()
+    with FakeServer(SlowApp(world)) as moved:
+        config_for(tmp_path, moved.url, (SITE, "cityofbozeman", "2s"))
+        reloaded_at = datetime.now(UTC)
+        daemon.send(signal.SIGHUP)
+        notify.wait_line("RELOADING=1")
+        notify.wait_line("READY=1", at_least=2)
+
+        after = _stored_job_state(config, job_id)
+        assert after["trigger"].interval == timedelta(seconds=2)
+        assert after["next_run_time"] < reloaded_at + timedelta(seconds=30), after
+        # With the old 1 h interval no second harvest could happen within the deadline.
+        wait_for("a harvest on the new interval", lambda: len(runs(config, SITE, "succeeded")) >= 3)
+        assert moved.requests, "the harvest after the reload must use the new base_url"
+        assert daemon.proc.poll() is None, "a reload must not restart the process"
+
+        status = cli(config, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        listed = [j for j in json.loads(status.stdout)["jobs"] if j["id"] == job_id]
+        assert len(listed) == 1
+        next_run = datetime.fromisoformat(listed[0]["next_run"])
+        assert next_run < datetime.now(UTC) + timedelta(minutes=1), listed[0]
+        assert daemon.stop() == 0
+
+    assert stored_jobs(config) == jobs_before, "same jobs, none duplicated or added"
+    lines = [json.loads(x) for x in daemon.log().splitlines() if x.startswith("{")]
+    [reloaded] = [x for x in lines if x["event"] == "daemon_reloaded"]
+    assert reloaded["changed"] == [job_id], reloaded
+    assert reloaded["added"] == [] and reloaded["removed"] == []
+    spans = sorted(
+        (r["started_at"], r["finished_at"])
+        for r in rows(config, "SELECT started_at, finished_at FROM runs WHERE site_id = ?", (SITE,))
+    )
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start, f"two harvests of one site overlapped: {spans}"

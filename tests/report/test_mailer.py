@@ -391,3 +391,77 @@ def test_a_failing_quit_after_accepted_data_does_not_resend() -> None:
         send_report(message_for(s), s)
     assert handler.data_attempts == 1
     assert len(handler.envelopes) == 1
+
+
+@pytest.fixture
+def credentials_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A systemd ``$CREDENTIALS_DIRECTORY`` and no environment variable of the secret's name."""
+    creds = tmp_path / "credentials"
+    creds.mkdir(mode=0o700)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.delenv(SECRET_NAME, raising=False)
+    return creds
+
+
+def test_password_from_a_systemd_credential_file_only(
+    server_tls: ssl.SSLContext,
+    cafile: str,
+    credentials_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # LoadCredential= files often end in a newline; it is not part of the password.
+    (credentials_dir / SECRET_NAME).write_text(PASSWORD + "\n", encoding="utf-8")
+    handler = Recorder()
+    auth = Authenticator()
+    with smtp_server(
+        handler,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=auth,
+        auth_require_tls=True,
+        auth_exclude_mechanism=["LOGIN"],
+    ) as port:
+        s = auth_settings(port, cafile)
+        send_report(message_for(s), s)
+    assert auth.calls == 1
+    assert len(handler.envelopes) == 1
+    assert handler.envelopes[0].rcpt_tos == RECIPIENTS
+    assert parse(handler.envelopes[0])["Subject"].startswith("Monthly social media records")
+    out = capsys.readouterr()
+    assert PASSWORD not in out.out + out.err + caplog.text
+
+
+def test_wrong_password_in_the_credential_file_fails_without_revealing_it(
+    server_tls: ssl.SSLContext,
+    cafile: str,
+    credentials_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = "credential-file-Wr0ng-pass"
+    (credentials_dir / SECRET_NAME).write_text(wrong + "\n", encoding="utf-8")
+    handler = Recorder()
+    auth = Authenticator()
+    with smtp_server(
+        handler,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=auth,
+        auth_require_tls=True,
+        auth_exclude_mechanism=["LOGIN"],
+    ) as port:
+        s = auth_settings(port, cafile, attempts=3, backoff_seconds=5)
+        with pytest.raises(ReportError) as info:
+            send_report(message_for(s), s)
+    assert auth.calls == 1, "the credential file's password was offered once, not retried"
+    assert handler.envelopes == []
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message
+    assert "535" in message and "on the first attempt" in message
+    assert SECRET_NAME in message
+    assert wrong not in message
+    assert wrong not in repr(info.value) and wrong not in (info.value.hint or "")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    out = capsys.readouterr()
+    assert wrong not in out.out + out.err + caplog.text
