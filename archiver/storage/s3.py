@@ -546,6 +546,23 @@ class S3Storage:
             return False
         return self._stored_sha256(name, st.version_id) == (size, sha)
 
+    def _put_and_read_back(
+        self, name: str, path: Path, *, size: int, sha: str, crc: int, retention: Retention | None
+    ) -> tuple[int, str]:
+        """Send one file with its checksums (and lock); return (size, sha256) of what the store
+        now holds, re-read from the version just written, for the caller to compare."""
+        with path.open("rb") as fh:
+            result = self.client.put_object(
+                self.bucket,
+                name,
+                fh,
+                length=size,
+                part_size=MAX_PART_SIZE,
+                metadata={**_checksum_headers(crc), SHA256_META: sha},
+                retention=retention,
+            )
+        return self._stored_sha256(name, result.version_id)
+
     def _upload(self, key: str, path: Path, relpath: str, size: int, sha: str, crc: int) -> None:
         name = self._obj(key, relpath)
         doing = f"uploading {relpath} of bundle {key}"
@@ -553,18 +570,9 @@ class S3Storage:
             if self._already_stored(name, size, sha):
                 log.info("storage_s3_reused_partial", key=key, relpath=relpath)
                 return
-            meta: DictType = {**_checksum_headers(crc), SHA256_META: sha}
-            with path.open("rb") as fh:
-                result = self.client.put_object(
-                    self.bucket,
-                    name,
-                    fh,
-                    length=size,
-                    part_size=MAX_PART_SIZE,
-                    metadata=meta,
-                    retention=self._retention(),
-                )
-            stored = self._stored_sha256(name, result.version_id)
+            stored = self._put_and_read_back(
+                name, path, size=size, sha=sha, crc=crc, retention=self._retention()
+            )
         except _CLIENT_ERRORS as exc:
             raise self._err(exc, doing) from exc
         if stored != (size, sha):
@@ -672,17 +680,9 @@ class S3Storage:
                         version_id=st.version_id,
                     )  # fmt: skip
                 return key
-            with source.open("rb") as fh:
-                result = self.client.put_object(
-                    self.bucket,
-                    obj,
-                    fh,
-                    length=size,
-                    part_size=MAX_PART_SIZE,
-                    metadata={**_checksum_headers(crc), SHA256_META: sha},
-                    retention=retention,
-                )
-            stored = self._stored_sha256(obj, result.version_id)
+            stored = self._put_and_read_back(
+                obj, source, size=size, sha=sha, crc=crc, retention=retention
+            )
         except _CLIENT_ERRORS as exc:
             raise self._err(exc, doing) from exc
         if stored != (size, sha):
