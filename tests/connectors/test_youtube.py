@@ -217,7 +217,7 @@ def test_expired_oauth_token_fails_the_run_with_one_line(scene: Scene) -> None:
 
 
 REFRESH = "1//0bozemanRefreshToken-abcdefghijklmnop"
-CLIENT_SECRET = "GOCSPX-bozemanClientSecret-0123"
+CLIENT_SECRET = "GOCSPX-fake-client-secret-for-tests"
 
 
 class TokenEndpoint:
