@@ -13,6 +13,7 @@ and back-off even when the daemon is not running: it only reads these tables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -276,7 +277,23 @@ def harvest_trigger(site: SiteConfig, settings: DaemonSettings, cfg: Config) -> 
         return cron_trigger(
             site.cron, cfg.timezone, file=str(cfg.path), key=f"sites[{index}].cron", jitter=jitter
         )
-    return IntervalTrigger(seconds=site.interval_seconds, jitter=jitter, timezone=cfg.timezone)
+    # Interval sites are spread by a fixed phase, not APScheduler's random jitter: after a
+    # coalesced catch-up APScheduler 3 re-times the job from the last missed slot with a new
+    # random draw, which can fall in the past and run the job a second time at once.
+    return IntervalTrigger(
+        seconds=site.interval_seconds,
+        start_date=_PERIOD_REFERENCE + timedelta(seconds=site_phase(site.id, jitter)),
+        timezone=cfg.timezone,
+    )
+
+
+def site_phase(site_id: str, spread: float) -> float:
+    """A fixed offset in [0, spread) seconds derived from the site id: sites sharing an
+    interval run apart, and the same site lands on the same slots on every start and reload."""
+    if spread <= 0:
+        return 0.0
+    number = int.from_bytes(hashlib.sha256(site_id.encode()).digest()[:8], "big")
+    return (number % int(spread * 1000)) / 1000
 
 
 def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
@@ -366,7 +383,7 @@ def _trigger_key(trigger: BaseTrigger) -> tuple[Any, ...]:
     from apscheduler.triggers.interval import IntervalTrigger
 
     if isinstance(trigger, IntervalTrigger):
-        return ("interval", trigger.interval, trigger.jitter)
+        return ("interval", trigger.interval, trigger.jitter, trigger.start_date)
     if isinstance(trigger, CronTrigger):
         return ("cron", str(trigger), str(trigger.timezone), trigger.jitter)
     return ("other", repr(trigger))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,31 @@ def test_a_site_can_be_harvested_on_a_cron_schedule_with_jitter(tmp_path: Path) 
     # Without cron the interval trigger is unchanged.
     cfg = load_config(cron_config(tmp_path, 'interval = "2h"'))
     trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
-    assert isinstance(trigger, IntervalTrigger) and trigger.jitter == 300.0
+    assert isinstance(trigger, IntervalTrigger) and trigger.jitter is None
+    from archiver.daemon.scheduler import site_phase
+
+    phase = (trigger.start_date - datetime(2001, 1, 1, tzinfo=UTC)).total_seconds()
+    assert 0 <= phase < 300 and phase == site_phase("s1", 300.0)  # 10 % of 2 h, capped
+
+
+def test_a_caught_up_interval_job_is_next_due_in_the_future(tmp_path: Path) -> None:
+    """What APScheduler 3 does after downtime, step for step: enumerate the missed slots, run
+    once (coalesced), then re-time from the last missed slot. With a random trigger jitter
+    the re-timed run could land in the past and the site was harvested twice at once."""
+    cfg = load_config(
+        cron_config(tmp_path, 'interval = "10m"', head="[daemon]\njitter_seconds = 60\n")
+    )
+    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
+    for n in range(300):
+        now = datetime.now(UTC) + timedelta(seconds=n * 7.3)
+        next_run: datetime | None = now - timedelta(days=5)  # stored before the downtime
+        run_times = []
+        while next_run is not None and next_run <= now:
+            run_times.append(next_run)
+            next_run = trigger.get_next_fire_time(next_run, now)
+        assert len(run_times) > 600  # five days of ten-minute slots were missed
+        retimed = trigger.get_next_fire_time(run_times[-1], now)
+        assert retimed is not None and retimed > now, (n, retimed, now)
 
 
 def test_reconcile_keeps_an_unchanged_cron_job(tmp_path: Path) -> None:
