@@ -57,6 +57,7 @@ POST_FIELDS = fields_param(
     "from",
     "attachments{media_type,media,url,title,description,target,subattachments}",
     "status_type",
+    "is_hidden",
 )
 COMMENT_FIELDS = fields_param(
     "id",
@@ -196,6 +197,8 @@ class FacebookConnector:
             root_id=pid,
             media=media,
             by_owner=author is None or author.id == self.page_id,
+            # A Page post hidden from the timeline is still a record; it is kept, flagged.
+            hidden=raw.get("is_hidden") is True,
             extra=extra,
         )
 

@@ -248,6 +248,11 @@ class MetaWorld:
         with self._lock:
             self._nodes[comment_id].hidden = hidden
 
+    def hide_post(self, post_id: str, hidden: bool = True) -> None:
+        """Hide a Page post from the Page's timeline (it stays listed to the Page token)."""
+        with self._lock:
+            self._nodes[post_id].hidden = hidden
+
     def delete_comment(self, comment_id: str) -> None:
         with self._lock:
             self._nodes[comment_id].deleted = True
@@ -544,7 +549,7 @@ class MetaWorld:
                 permalink_url=f"https://www.facebook.com/{self.page_id}/posts/{n.id.split('_')[-1]}",
                 **{"from": {"name": n.author_name, "id": n.author_id}},
                 status_type="added_photos" if n.photos else "mobile_status_update",
-                is_hidden=False,
+                is_hidden=n.hidden,
                 is_published=True,
             )
             if n.photos:

@@ -250,6 +250,31 @@ def test_comment_hidden_between_runs_becomes_a_hidden_version(scene: Scene) -> N
     assert row["removal_state"] is None and row["current_version"] == 3
 
 
+def test_post_hidden_from_the_timeline_is_kept_as_a_hidden_version(scene: Scene) -> None:
+    """The Page hides a post from its timeline after it was captured: the post is still a
+    record, so the next run keeps it as a hidden version; its thread is untouched."""
+    ids = scene.ids
+    assert harvest(scene.config, SITE).status == "succeeded"
+    scene.world.hide_post(ids["P2"])
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    items = _items(scene.config)
+    assert items[ids["P2"]]["removal_state"] == "hidden_upstream"
+    assert [v["hidden"] for v in _versions(scene.config, ids["P2"])] == [0, 1]
+    assert items[ids["P1"]]["removal_state"] is None
+    assert all(
+        r["removal_state"] is None
+        for r in catalog_rows(
+            scene.config,
+            "SELECT removal_state FROM items WHERE site_id = ? AND record_class = 'comments' "
+            "AND root_id = ?",
+            (SITE, ids["P2"]),
+        )
+    )
+    scene.world.hide_post(ids["P2"], hidden=False)
+    assert harvest(scene.config, SITE, full=True).status == "succeeded"
+    assert _items(scene.config)[ids["P2"]]["removal_state"] is None
+
+
 def test_deleted_post_is_removed_on_a_full_sweep(scene: Scene) -> None:
     harvest(scene.config, SITE)
     scene.world.delete_post(scene.ids["P3"])
