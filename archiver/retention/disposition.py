@@ -37,6 +37,7 @@ from sqlalchemy import Connection, func, select, update
 
 from archiver import audit
 from archiver.app import App
+from archiver.bundle import sha256_file
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
 from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
@@ -920,7 +921,7 @@ def store_records(app: App, batch_id: str) -> list[str]:
                 continue
             source = Path(path)
             try:
-                if not source.is_file() or _file_sha256(source) != sha:
+                if not source.is_file() or sha256_file(source) != sha:
                     raise RetentionError(
                         f"{source} is missing or no longer matches its registered sha256"
                     )
@@ -954,10 +955,6 @@ def store_records(app: App, batch_id: str) -> list[str]:
                     )
                 )
     return warnings
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def status_section(app: App) -> dict[str, Any]:

@@ -12,7 +12,6 @@ cannot lock anything, so ``retain_until`` is not enforced here; the catalog reco
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import shutil
 import stat
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from archiver.bundle import sha256_file
 from archiver.errors import StorageError
 from archiver.storage.base import DOCUMENTS_PREFIX, BundleFile, check_document_name
 
@@ -156,8 +156,8 @@ class LocalStorage:
         key = f"{DOCUMENTS_PREFIX}/{check_document_name(name)}"
         target = self.root / key
         try:
-            want = _sha256(source)
-            if target.is_file() and _sha256(target) == want:
+            want = sha256_file(source)
+            if target.is_file() and sha256_file(target) == want:
                 return key
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{name}.partial")
@@ -167,7 +167,7 @@ class LocalStorage:
             shutil.copyfile(source, tmp)
             with tmp.open("rb") as fh:
                 os.fsync(fh.fileno())
-            if _sha256(tmp) != want:
+            if sha256_file(tmp) != want:
                 tmp.unlink()
                 raise StorageError(
                     f"copy of {source} to {target} does not match its sha256",
@@ -182,11 +182,3 @@ class LocalStorage:
                 hint="check the bundle folder's free space and permissions",
             ) from exc
         return key
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            sha.update(chunk)
-    return sha.hexdigest()
