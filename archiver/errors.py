@@ -8,10 +8,19 @@ wrong, where (file, key, site, endpoint), and what to do about it. The CLI print
     ├── ConfigError            bad or missing configuration (file, key, fix)
     ├── SecretError            a token or password the config points at is missing
     ├── FetchError             talking to a platform failed
-    │   ├── RetriableFetchError    5xx, connection reset, 429: try again later
-    │   ├── AuthError              401/403, expired or revoked token
+    │   ├── RetriableFetchError    5xx, connection reset, 429: wait, then try again
+    │   │   └── RateLimitedError       the wait is longer than the run may spend: stop the
+    │   │                              run cleanly, schedule the next one after ``until``
+    │   ├── FatalFetchError        a person must act before the site can be harvested again
+    │   │   └── AuthError              401/403, expired or revoked token, permission lost
+    │   ├── SkippableFetchError    this item or thread only: lose it, record the gap, go on
+    │   │   └── ResponseTooLargeError  a body over the configured decoded-size cap
     │   ├── NotFoundError          unknown account or removed object
     │   └── MalformedResponseError body is not what the platform documents
+
+What happens next is decided by the class, not by the message: *fatal* stops the site and
+tells a person, *retriable* waits (``retry_after`` seconds when the platform said), and
+*skippable* costs one item whose gap is written down.
     ├── StorageError           the archive root or object store cannot be written/read
     ├── BundleError            a bundle could not be staged or sealed
     ├── IntegrityError         a stored byte does not match its recorded digest
@@ -22,6 +31,8 @@ wrong, where (file, key, site, endpoint), and what to do about it. The CLI print
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class ArchiverError(Exception):
@@ -94,7 +105,31 @@ class RetriableFetchError(FetchError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
-class AuthError(FetchError):
+class RateLimitedError(RetriableFetchError):
+    """The platform asked us to wait past the run's time budget.
+
+    The run ends cleanly ("rate limited until HH:MM") instead of sleeping; ``until`` is when
+    the next run may start. ``retry_after`` carries the same wait in seconds from raising.
+    """
+
+    def __init__(self, message: str, *, until: datetime, **kw: object) -> None:
+        self.until = until
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class FatalFetchError(FetchError):
+    """Retrying cannot help (token expired, permission withdrawn): stop the site, tell a person."""
+
+
+class SkippableFetchError(FetchError):
+    """Only this item or thread is lost; the run goes on and records the gap."""
+
+
+class ResponseTooLargeError(SkippableFetchError):
+    """A response body exceeded the configured maximum decoded size while streaming."""
+
+
+class AuthError(FatalFetchError):
     """The platform refused our credentials (expired, revoked, missing scope)."""
 
 
