@@ -254,12 +254,27 @@ def baseline_differences(engine: Engine) -> list[str]:
             continue
         for part in ("columns", "primary key", "indexes"):
             if have[part] != want[part]:
-                problems.append(f"table {table}: {part} {have[part]} (baseline: {want[part]})")
+                problems.append(
+                    f"table {table}: {part} {_words(have[part])} (baseline: {_words(want[part])})"
+                )
     if "audit_log" in actual:
         missing = _AUDIT_TRIGGERS.get(engine.dialect.name, set()) - _triggers(engine)
         if missing:
-            problems.append(f"table audit_log: append-only triggers missing: {sorted(missing)}")
+            problems.append(f"table audit_log: append-only triggers missing: {_words(missing)}")
     return problems
+
+
+def _words(values: Any) -> str:
+    """A shape part as plain words (no brackets, which the console would take for markup)."""
+
+    def one(v: Any) -> str:
+        if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], bool):
+            return f"{v[0]}{'' if v[1] else ' not null'}"
+        if isinstance(v, tuple) and len(v) == 2:
+            return f"{v[0]} on {' + '.join(v[1])}"
+        return str(v)
+
+    return ", ".join(one(v) for v in sorted(values)) or "none"
 
 
 def _shape(engine: Engine) -> dict[str, dict[str, Any]]:
