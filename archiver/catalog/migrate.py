@@ -66,10 +66,10 @@ def include_object(
     return not (type_ == "index" and name == "ix_item_versions_tsv")
 
 
-def alembic_config(script_location: Path = MIGRATIONS_DIR) -> Config:
+def alembic_config(script_location: Path | None = None) -> Config:
     """The Alembic configuration, built in code: no ``alembic.ini`` is needed at run time."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
     return cfg
 
 
@@ -78,8 +78,8 @@ def _scripts(script_location: Path) -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config(script_location))
 
 
-def head_revision(script_location: Path = MIGRATIONS_DIR) -> str:
-    heads = _scripts(script_location).get_heads()
+def head_revision(script_location: Path | None = None) -> str:
+    heads = _scripts(script_location or MIGRATIONS_DIR).get_heads()
     if len(heads) != 1:  # a merge mistake in the code, not something a user can fix
         raise CatalogError(
             f"the catalog migrations have {len(heads)} heads ({', '.join(sorted(heads))})",
@@ -118,14 +118,14 @@ def _safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def read_state(engine: Engine, script_location: Path = MIGRATIONS_DIR) -> CatalogState:
+def read_state(engine: Engine, script_location: Path | None = None) -> CatalogState:
     """Read the catalog's revision without writing anything (works on a read-only copy)."""
     with engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
         current = MigrationContext.configure(conn).get_current_revision()
     ours = set(target_metadata().tables)
     head = head_revision(script_location)
-    scripts = _scripts(script_location)
+    scripts = _scripts(script_location or MIGRATIONS_DIR)
     known = current is None or _has_revision(scripts, current)
     steps: list[Step] = []
     if known and current != head:
@@ -223,9 +223,7 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
                 dbapi.execute("PRAGMA foreign_keys=ON")
 
 
-def upgrade(
-    engine: Engine, target: str = "head", *, script_location: Path = MIGRATIONS_DIR
-) -> None:
+def upgrade(engine: Engine, target: str = "head", *, script_location: Path | None = None) -> None:
     """Run every revision from the catalog's current one to ``target`` in one transaction."""
     cfg = alembic_config(script_location)
     with _transaction(engine) as conn:
