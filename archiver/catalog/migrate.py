@@ -250,7 +250,7 @@ def baseline_differences(engine: Engine) -> list[str]:
         have = actual.get(table)
         if have is None:
             continue
-        for part in ("columns", "primary key", "indexes"):
+        for part in ("columns", "primary key", "indexes", "unique"):
             if have[part] != want[part]:
                 problems.append(
                     f"table {table}: {part} {_words(have[part])} (baseline: {_words(want[part])})"
@@ -287,10 +287,14 @@ def _shape(engine: Engine) -> dict[str, dict[str, Any]]:
                     (c["name"], bool(c["nullable"])) for c in insp.get_columns(table)
                 ),
                 "primary key": sorted(insp.get_pk_constraint(table)["constrained_columns"]),
+                # PostgreSQL also lists the index behind each unique constraint; SQLite not.
                 "indexes": sorted(
                     (str(i["name"]), tuple(str(c) for c in i["column_names"]))
                     for i in insp.get_indexes(table)
-                    if i["name"] != "ix_item_versions_tsv"
+                    if i["name"] != "ix_item_versions_tsv" and "duplicates_constraint" not in i
+                ),
+                "unique": sorted(
+                    ("unique", tuple(u["column_names"])) for u in insp.get_unique_constraints(table)
                 ),
             }
     return out

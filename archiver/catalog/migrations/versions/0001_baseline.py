@@ -86,8 +86,8 @@ def upgrade() -> None:
             sa.Column("prev_hash", sa.String(length=64), nullable=False),
             sa.Column("entry_hash", sa.String(length=64), nullable=False),
             sa.PrimaryKeyConstraint("seq"),
-            sa.UniqueConstraint("entry_hash"),
             sa.UniqueConstraint("prev_hash"),
+            sa.UniqueConstraint("entry_hash"),
         )
         _audit_triggers()
 
@@ -560,13 +560,13 @@ def upgrade() -> None:
             sa.Column("removal_state", sa.String(length=24), nullable=True),
             sa.Column("current_version", sa.Integer(), nullable=False),
             sa.Column("current_hash", sa.String(length=64), nullable=False),
-            sa.ForeignKeyConstraint(
-                ["site_id"],
-                ["sites.id"],
-            ),
             sa.PrimaryKeyConstraint("id"),
             sa.UniqueConstraint(
                 "site_id", "record_class", "platform_id", name="uq_items_site_platform_id"
+            ),
+            sa.ForeignKeyConstraint(
+                ["site_id"],
+                ["sites.id"],
             ),
         )
         op.create_index(op.f("ix_items_author"), "items", ["author_handle"], unique=False)
@@ -649,16 +649,16 @@ def upgrade() -> None:
             sa.Column("warc_length", sa.Integer(), nullable=False),
             sa.Column("warc_record_id", sa.String(length=80), nullable=False),
             sa.Column("warc_type", sa.String(length=16), nullable=False),
-            sa.ForeignKeyConstraint(
-                ["bundle_id"],
-                ["bundles.id"],
-            ),
+            sa.PrimaryKeyConstraint("id"),
+            sa.UniqueConstraint("item_id", "version", name="uq_item_versions_item_version"),
             sa.ForeignKeyConstraint(
                 ["item_id"],
                 ["items.id"],
             ),
-            sa.PrimaryKeyConstraint("id"),
-            sa.UniqueConstraint("item_id", "version", name="uq_item_versions_item_version"),
+            sa.ForeignKeyConstraint(
+                ["bundle_id"],
+                ["bundles.id"],
+            ),
         )
         op.create_index(
             op.f("ix_item_versions_bundle_id"), "item_versions", ["bundle_id"], unique=False
