@@ -11,6 +11,7 @@ running code against a schema it was not written for could silently lose data. O
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -41,6 +42,13 @@ _AUDIT_TRIGGERS = {
     "sqlite": {"audit_log_no_update", "audit_log_no_delete"},
     "postgresql": {"audit_log_append_only", "audit_log_no_truncate"},
 }
+
+
+# Serializes migrators on PostgreSQL (two daemons creating one new catalog, say): the second
+# waits, then finds the revision already applied. Derived from a name, like the audit log's.
+_PG_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"archiver.catalog.migrate").digest()[:8], "big", signed=True
+)
 
 
 class SchemaVersionError(CatalogError):
@@ -196,7 +204,7 @@ def open_catalog(engine: Engine) -> None:
 
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
-    """One real transaction for the whole upgrade, DDL included, on SQLite too.
+    """One real transaction for the whole upgrade, DDL included, on SQLite too, one at a time.
 
     pysqlite runs DDL outside any transaction unless told otherwise, so a failed step would
     leave half a migration behind; here the driver's own transaction handling is switched off
@@ -213,7 +221,9 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
         try:
             with conn.begin():
                 if sqlite:
-                    dbapi.execute("BEGIN IMMEDIATE")
+                    dbapi.execute("BEGIN IMMEDIATE")  # one migrator at a time
+                elif conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
                 yield conn
         finally:
             if sqlite:

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,44 @@ def test_the_daemon_refuses_to_start_on_an_old_catalog(old_archive: OldArchive) 
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert "predates schema versioning; run `archiver migrate`" in lines[0]
+
+
+def _open_at_once(url: str, n: int) -> list[str]:
+    """``n`` threads open the same new catalog at the same moment; returns their failures."""
+    barrier = threading.Barrier(n)
+    failures: list[str] = []
+
+    def opener() -> None:
+        barrier.wait()
+        try:
+            Catalog(url).close()
+        except Exception as exc:  # the test reports whatever went wrong, whatever its type
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=opener) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return failures
+
+
+def test_processes_creating_one_new_catalog_at_once_all_succeed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    assert _open_at_once(url, 6) == []
+    engine = make_engine(url)
+    try:
+        assert m.read_state(engine).at_head
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_processes_creating_one_new_postgresql_catalog_at_once_all_succeed(pg_url: str) -> None:
+    assert _open_at_once(pg_url, 4) == []
+    engine = create_engine(pg_url)
+    try:
+        assert m.read_state(engine).at_head
+        assert _diff(engine) == []
+    finally:
+        engine.dispose()
