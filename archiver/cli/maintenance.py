@@ -7,11 +7,12 @@ where it goes, lists the named steps, copies an SQLite catalog aside first (Post
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 from rich.markup import escape
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from archiver.catalog import migrate as m
 from archiver.cli.common import ConfigOption, clerk_errors, console
@@ -32,7 +33,8 @@ def migrate(
     """Upgrade the catalog schema (backs up an SQLite catalog first)."""
     cfg = load_config(config, platforms=platforms())
     try:
-        cfg.root.mkdir(parents=True, exist_ok=True)
+        if not dry_run:
+            cfg.root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
             f"cannot create the archive root {cfg.root}: {exc.strerror}",
@@ -46,7 +48,16 @@ def migrate(
 
 
 def _migrate(engine: Engine, url: str, anchor: Path, *, dry_run: bool) -> None:
-    state = m.read_state(engine)
+    path = m.sqlite_path(engine)
+    if path is not None and not path.exists():
+        # Connecting would create the file; plan from an empty in-memory database instead.
+        blank = create_engine("sqlite://")
+        try:
+            state = replace(m.read_state(blank), url=engine.url.render_as_string())
+        finally:
+            blank.dispose()
+    else:
+        state = m.read_state(engine)
     say = console.print
     say(f"catalog: {escape(state.url)}", highlight=False)
     if state.empty:
@@ -83,13 +94,13 @@ def _migrate(engine: Engine, url: str, anchor: Path, *, dry_run: bool) -> None:
     if dry_run:
         say("dry run: nothing was changed", highlight=False)
         return
-    backup = m.backup_sqlite(engine, state.head)
+    backup = None if state.empty else m.backup_sqlite(engine, state.head)
     if backup is not None:
         say(
             f"backup: {escape(str(backup))} (restore it by copying it over the catalog)",
             highlight=False,
         )
-    elif engine.dialect.name == "postgresql":
+    elif engine.dialect.name == "postgresql" and not state.empty:
         say("backup: none taken for PostgreSQL; keep a pg_dump from before this", highlight=False)
     m.upgrade(engine)
     m.check_revision(engine)

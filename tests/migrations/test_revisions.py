@@ -333,3 +333,22 @@ def test_processes_creating_one_new_postgresql_catalog_at_once_all_succeed(pg_ur
         assert _diff(engine) == []
     finally:
         engine.dispose()
+
+
+def test_migrate_on_a_new_archive_creates_the_catalog_and_dry_run_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "archive"
+    config = tmp_path / "archiver.toml"
+    config.write_text(f'[archive]\nroot = "{root}"\n')
+    out = CliRunner().invoke(cli_app, ["migrate", "--dry-run", "--config", str(config)])
+    assert out.exit_code == 0, out.output
+    assert "current revision: none (new catalog)" in out.output
+    assert "0001_baseline: Baseline" in out.output
+    assert not root.exists()
+    out = CliRunner().invoke(cli_app, ["migrate", "--config", str(config)])
+    assert out.exit_code == 0, out.output
+    assert "migrated: the catalog is at 0001_baseline" in out.output
+    assert "backup:" not in out.output  # nothing existed to back up
+    assert [p.name for p in root.iterdir()] == ["catalog.sqlite"]
+    Catalog(f"sqlite:///{root / 'catalog.sqlite'}").close()
