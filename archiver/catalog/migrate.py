@@ -265,6 +265,12 @@ def baseline_differences(engine: Engine) -> list[str]:
                 problems.append(
                     f"table {table}: {part} {_words(have[part])} (baseline: {_words(want[part])})"
                 )
+    if engine.dialect.name == "sqlite" and "item_versions" in actual:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(_FTS_PREFIX):
+                problems.append(
+                    f"table item_versions: its full-text index {_FTS_PREFIX} is missing"
+                )
     if "audit_log" in actual:
         missing = _AUDIT_TRIGGERS.get(engine.dialect.name, set()) - _triggers(engine)
         if missing:
