@@ -104,6 +104,7 @@ ACTIONS: Final = frozenset(
         "removal.review",
         "request.open",
         "request.close",
+        "catalog.migrate",
     }
 )
 

@@ -31,7 +31,8 @@ from archiver.bundle import (
     remove_tree,
     stale_staging,
 )
-from archiver.catalog.ingest import IngestResult, ingest_bundle, open_records
+from archiver.bundle_format import open_records
+from archiver.catalog.ingest import IngestResult, ingest_bundle
 from archiver.catalog.store import Catalog, RunInfo
 from archiver.config import Config, SiteConfig
 from archiver.errors import ArchiverError, BundleError, StorageError
@@ -402,7 +403,7 @@ class Harvester:
 def _key_of(sealed: Path) -> str:
     from archiver.bundle import RECORDS_DB, bundle_key
 
-    db = open_records(sealed / RECORDS_DB)
+    db = open_records(sealed / RECORDS_DB, bundle=sealed.name)
     try:
         info = {r[0]: r[1] for r in db.execute("SELECT key, value FROM bundle_info")}
     finally:
