@@ -46,7 +46,8 @@ from connectors._meta import (
     platform_text,
     token_expiry,
 )
-from connectors.base import Capabilities, HarvestContext, parse_time, walk_timeline
+from connectors._paging import walk_timeline
+from connectors.base import Capabilities, HarvestContext, parse_time
 
 POST_FIELDS = fields_param(
     "id",

@@ -41,7 +41,8 @@ from connectors._meta import (
     platform_text,
     token_expiry,
 )
-from connectors.base import Capabilities, HarvestContext, parse_time, walk_timeline
+from connectors._paging import walk_timeline
+from connectors.base import Capabilities, HarvestContext, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = fields_param(
