@@ -119,12 +119,13 @@ def link_pages(
             classify=classify,
         )
 
+    walk = guard or PageGuard(endpoint)
+
     def advance(response: RecordedResponse) -> str | None:
-        guard.seen.add(response.url)  # a next link back to this very page is a loop
+        walk.seen.add(response.url)  # a next link back to this very page is a loop
         return response.links.get("next") or None
 
-    guard = guard or PageGuard(endpoint)
-    yield from paginate(fetch, advance, guard)
+    yield from paginate(fetch, advance, walk)
 
 
 def cursor_pages(
