@@ -201,6 +201,31 @@ def max_id_pages(
     )
 
 
+class UnreadablePage(MalformedResponseError):
+    """A page that is not the documented shape, with where its raw bytes are kept: raised
+    where one unreadable page costs one thread or conversation only (it becomes an
+    Unparseable pointing at the WARC record), never where it must fail the run."""
+
+    def __init__(self, exc: MalformedResponseError, ref: WarcRef, context: str = "") -> None:
+        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+        message = f"{context}: {words}" if context else words
+        super().__init__(message, site=exc.site, endpoint=exc.endpoint, hint=exc.hint)
+        self.words = message
+        self.ref = ref
+
+
+def read_page(
+    response: RecordedResponse, key: str | None = None, context: str = ""
+) -> tuple[Any, list[Any]]:
+    """A page's JSON and, with ``key``, its list of entries; UnreadablePage if it is neither."""
+    try:
+        data = response.json()
+        entries = listing(data, key, site=response.site, endpoint=response.endpoint) if key else []
+    except MalformedResponseError as exc:
+        raise UnreadablePage(exc, response.ref, context) from None
+    return data, entries
+
+
 def listing(data: Any, key: str, *, site: str, endpoint: str) -> list[Any]:
     """``data[key]`` as a list (a missing key is an empty page), or a MalformedResponseError."""
     entries = data.get(key, []) if isinstance(data, dict) else None
@@ -333,8 +358,8 @@ def walk_thread(
 
     ``parse(node)`` gives an Item (kept, then its ``children`` are walked), an Unparseable or
     a :class:`Gap` (the thread is incomplete), or None (a node the platform reports deleted:
-    not seen, so the sweep marks it removed). A page of children that cannot be read
-    (``SkippableFetchError``, ``MalformedResponseError``) is a gap too. ``guards`` are the
+    not seen, so the sweep marks it removed). A page of nodes that cannot be read
+    (``SkippableFetchError``, :class:`UnreadablePage`) is a gap too, kept as an Unparseable. ``guards`` are the
     PageGuards of paged children; one that stopped early is a gap. Only a walk without gaps
     ends with ``Sweep("comments", root_id)``.
     """
@@ -346,10 +371,12 @@ def walk_thread(
         except StopIteration:
             stack.pop()
             continue
-        except (SkippableFetchError, MalformedResponseError) as exc:
+        except (SkippableFetchError, UnreadablePage) as exc:
             stack.pop()
             complete = False
-            yield Unparseable("comments", exc.endpoint or "thread", f"{root_id}: {exc.message}")
+            ref = exc.ref if isinstance(exc, UnreadablePage) else None
+            words = exc.words if isinstance(exc, UnreadablePage) else exc.message
+            yield Unparseable("comments", exc.endpoint or "thread", words, ref)
             continue
         parsed = parse(node)
         if parsed is None:

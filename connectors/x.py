@@ -60,6 +60,7 @@ from connectors._options import read_options
 from connectors._paging import (
     FollowersWalk,
     PageGuard,
+    UnreadablePage,
     cursor_pages,
     followers_end,
     listing,
@@ -492,7 +493,7 @@ class XConnector:
         tier refusal or a rate limit that outlasts the retries stops searching for this run,
         without costing the posts and followers."""
         if isinstance(exc, UnreadablePage):
-            yield Unparseable("comments", endpoint, f"{what}: {platform_words(exc)}", exc.ref)
+            yield Unparseable("comments", endpoint, f"{what}: {exc.words}", exc.ref)
             return
         if isinstance(exc, RetriableFetchError) and exc.status != 429:
             raise exc
@@ -563,14 +564,6 @@ class XConnector:
             note="follower identities are not available on this X API access tier (the "
             f"follower list needs Enterprise per the X docs); public count only. X said: {refusal}",
         )
-
-
-class UnreadablePage(MalformedResponseError):
-    """A page that is not the documented shape, with where its raw bytes are kept."""
-
-    def __init__(self, exc: MalformedResponseError, ref: WarcRef) -> None:
-        super().__init__(platform_words(exc), site=exc.site, endpoint=exc.endpoint, hint=exc.hint)
-        self.ref = ref
 
 
 def _follower(user: Any, ref: WarcRef) -> Follower | Unparseable:
