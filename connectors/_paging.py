@@ -153,21 +153,23 @@ def cursor_pages(
 
 
 def url_pages(
-    get: Callable[[str, Params | None], tuple[RecordedResponse, Any]],
+    get: Callable[[str, Params | None], tuple[RecordedResponse | None, Any]],
     url: str,
     params: Params | None,
     *,
     next_url: Callable[[Any], str | None],
     guard: PageGuard,
-) -> Iterator[tuple[RecordedResponse, Any]]:
+) -> Iterator[tuple[RecordedResponse | None, Any]]:
     """Next-URL-in-the-body pagination (Graph API ``paging.next``: absolute URLs that carry
-    the cursor and the fields already)."""
+    the cursor and the fields already). ``get`` may answer the first page without a request
+    (response None: a nested edge's first page comes inline in its parent)."""
 
-    def fetch(nxt: str | None) -> tuple[RecordedResponse, Any]:
+    def fetch(nxt: str | None) -> tuple[RecordedResponse | None, Any]:
         return get(nxt, None) if nxt else get(url, params)
 
-    def advance(page: tuple[RecordedResponse, Any]) -> str | None:
-        guard.seen.add(page[0].url)
+    def advance(page: tuple[RecordedResponse | None, Any]) -> str | None:
+        if page[0] is not None:
+            guard.seen.add(page[0].url)
         return next_url(page[1])
 
     yield from paginate(fetch, advance, guard)

@@ -35,7 +35,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from connectors._meta import (
+from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     GraphPermissionError,
@@ -46,7 +46,7 @@ from connectors._meta import (
     platform_text,
     token_expiry,
 )
-from connectors._paging import walk_timeline
+from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time
 
 POST_FIELDS = fields_param(
@@ -158,14 +158,17 @@ class FacebookConnector:
     def _posts(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
         endpoint = f"GET /{{page-id}}/{self.edge}"
+        guard = PageGuard("posts")
         pages = self.graph.pages(
             f"{self.page_id}/{self.edge}",
             params={"fields": POST_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="posts",
             endpoint=endpoint,
+            guard=guard,
         )
         yield from walk_timeline(
-            ((page.ref, entries) for page, entries in pages),
+            ((page.ref, entries) for page, entries in pages if page is not None),
+            guard=guard,
             parse=lambda raw, ref: self._post_item(raw, ref, endpoint),
             key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
             children=lambda item, _raw: self._comments(item.platform_id),
@@ -209,9 +212,11 @@ class FacebookConnector:
         if not self.comments_allowed:
             return
         endpoint = "GET /{post-id}/comments"
+        guard = PageGuard(f"comments of post {post_id}")
         yield from comment_thread(
             self.ctx,
-            self._comment_pages(post_id, endpoint),
+            self._comment_pages(post_id, endpoint, guard),
+            guards=[guard],
             root_id=post_id,
             noun="post",
             endpoint=endpoint,
@@ -221,7 +226,9 @@ class FacebookConnector:
     def _comments_refused(self) -> None:
         self.comments_allowed = False
 
-    def _comment_pages(self, post_id: str, endpoint: str) -> Iterator[HarvestRecord]:
+    def _comment_pages(
+        self, post_id: str, endpoint: str, guard: PageGuard
+    ) -> Iterator[HarvestRecord]:
         for page, entries in self.graph.pages(
             f"{post_id}/comments",
             params={
@@ -232,7 +239,10 @@ class FacebookConnector:
             },
             record_class="comments",
             endpoint=endpoint,
+            guard=guard,
         ):
+            if page is None:
+                continue
             for raw in entries:
                 yield self._comment_item(raw, post_id, page.ref, endpoint)
                 if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:

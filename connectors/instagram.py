@@ -30,7 +30,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from connectors._meta import (
+from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     GraphPermissionError,
@@ -41,7 +41,7 @@ from connectors._meta import (
     platform_text,
     token_expiry,
 )
-from connectors._paging import walk_timeline
+from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
@@ -131,14 +131,17 @@ class InstagramConnector:
     def _media(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
         endpoint = "GET /{ig-user-id}/media"
+        guard = PageGuard("media")
         pages = self.graph.pages(
             f"{self.user_id}/media",
             params={"fields": MEDIA_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="posts",
             endpoint=endpoint,
+            guard=guard,
         )
         yield from walk_timeline(
-            ((page.ref, entries) for page, entries in pages),
+            ((page.ref, entries) for page, entries in pages if page is not None),
+            guard=guard,
             parse=lambda raw, ref: self._media_item(raw, ref, endpoint),
             key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
             children=lambda item, _raw: self._comments(item.platform_id),
@@ -181,9 +184,11 @@ class InstagramConnector:
         if not self.comments_allowed:
             return
         endpoint = "GET /{ig-media-id}/comments"
+        guards = [PageGuard(f"comments of media {media_id}")]
         yield from comment_thread(
             self.ctx,
-            self._comment_pages(media_id, endpoint),
+            self._comment_pages(media_id, endpoint, guards),
+            guards=guards,
             root_id=media_id,
             noun="media",
             endpoint=endpoint,
@@ -193,26 +198,36 @@ class InstagramConnector:
     def _comments_refused(self) -> None:
         self.comments_allowed = False
 
-    def _comment_pages(self, media_id: str, endpoint: str) -> Iterator[HarvestRecord]:
+    def _comment_pages(
+        self, media_id: str, endpoint: str, guards: list[PageGuard]
+    ) -> Iterator[HarvestRecord]:
         for page, entries in self.graph.pages(
             f"{media_id}/comments",
             params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="comments",
             endpoint=endpoint,
+            guard=guards[0],
         ):
+            if page is None:
+                continue
+            ref = page.ref
             for raw in entries:
-                item = self._comment_item(raw, media_id, None, page.ref, endpoint)
+                item = self._comment_item(raw, media_id, None, ref, endpoint)
                 yield item
-                if not isinstance(item, Item) or not isinstance(raw, dict):
+                replies = raw.get("replies") if isinstance(raw, dict) else None
+                if not isinstance(item, Item) or not isinstance(replies, dict):
                     continue
-                for reply_page, replies in self.graph.nested(
-                    raw.get("replies"),
+                guards.append(PageGuard(f"replies to comment {item.platform_id}"))
+                for reply_page, more in self.graph.pages(
+                    "",
                     endpoint="GET /{ig-comment-id}/replies",
                     record_class="comments",
+                    guard=guards[-1],
+                    first=replies,
                 ):
-                    ref = reply_page.ref if reply_page is not None else page.ref
-                    for reply in replies:
-                        yield self._comment_item(reply, media_id, item.platform_id, ref, endpoint)
+                    at = reply_page.ref if reply_page is not None else ref
+                    for reply in more:
+                        yield self._comment_item(reply, media_id, item.platform_id, at, endpoint)
 
     def _comment_item(
         self, raw: Any, media_id: str, top_id: str | None, ref: WarcRef, endpoint: str
