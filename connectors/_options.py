@@ -12,12 +12,17 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Mapping
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Literal, TypeVar, get_origin, get_type_hints
 
 from archiver.config import SiteConfig
 from archiver.errors import ConfigError
 
 Opts = TypeVar("Opts")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NoOptions:
+    """For a connector that takes no ``options``: every key is unknown."""
 
 
 def option_errors(options_type: type[Any], site_id: str, options: Mapping[str, Any]) -> list[str]:
@@ -35,8 +40,12 @@ def option_errors(options_type: type[Any], site_id: str, options: Mapping[str, A
             )
             continue
         expected = hints[key]
+        choices = getattr(expected, "__args__", ()) if get_origin(expected) is Literal else ()
         kinds = tuple(t for t in (bool, int, float, str) if _accepts(expected, t))
-        if kinds and not _is(value, kinds):
+        if choices and value not in choices:
+            allowed = " or ".join(repr(c) for c in choices)
+            problems.append(f"site {site_id}: option {key!r} must be {allowed}, not {value!r}")
+        elif kinds and not _is(value, kinds):
             problems.append(f"site {site_id}: option {key!r} must be {_name(kinds)}, not {value!r}")
     return problems
 

@@ -53,6 +53,7 @@ class HarvestContext:
 class Connector(Protocol):
     platform: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    Options: ClassVar[type]  # a frozen dataclass of the site's ``options`` (connectors._options)
 
     def __init__(self, ctx: HarvestContext) -> None: ...
 

@@ -51,6 +51,7 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse
+from connectors._options import NoOptions
 from connectors._paging import (
     FollowersWalk,
     Gap,
@@ -79,6 +80,7 @@ THREAD_DEPTH = 1000  # getPostThread's maximum depth
 
 
 class BlueskyConnector:
+    Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "bluesky"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,

@@ -22,9 +22,10 @@ edits, new comments, hiding and deletions happen; a full sweep reads everything.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
-from archiver.errors import ConfigError, MalformedResponseError, NotFoundError
+from archiver.errors import MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     Degradation,
@@ -46,6 +47,7 @@ from connectors._graph import (
     platform_text,
     token_expiry,
 )
+from connectors._options import read_options
 from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time
 
@@ -73,10 +75,18 @@ COMMENT_FIELDS = fields_param(
     "comment_count",
 )
 FOLLOWER_NOTE = "The Graph API does not list a Page's followers; only the count is available"
-EDGES = ("posts", "feed", "published_posts")
+
+
+@dataclass(frozen=True, slots=True)
+class FacebookOptions:
+    """``options`` a Facebook Page site may set."""
+
+    # posts: the Page's own posts; feed: with visitor posts; published_posts
+    edge: Literal["posts", "feed", "published_posts"] = "posts"
 
 
 class FacebookConnector:
+    Options: ClassVar[type] = FacebookOptions
     platform: ClassVar[str] = "facebook"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -104,15 +114,7 @@ class FacebookConnector:
         self.ctx = ctx
         self.graph = GraphClient(ctx)
         self.page_id = ctx.site.account
-        edge = str(ctx.site.options.get("edge", "posts"))
-        if edge not in EDGES:
-            raise ConfigError(
-                f"site {ctx.site.id}: unknown edge {edge!r}",
-                key="options.edge",
-                hint="use posts (the Page's own posts), feed (with visitor posts) or "
-                "published_posts",
-            )
-        self.edge = edge
+        self.edge = read_options(FacebookOptions, ctx.site).edge
         self.comments_allowed = True
         self.warned_ids = False
 

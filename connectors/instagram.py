@@ -41,6 +41,7 @@ from connectors._graph import (
     platform_text,
     token_expiry,
 )
+from connectors._options import NoOptions
 from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time
 
@@ -66,6 +67,7 @@ FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count
 
 
 class InstagramConnector:
+    Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "instagram"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,

@@ -35,6 +35,7 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse
+from connectors._options import NoOptions
 from connectors._paging import (
     FollowersWalk,
     PageGuard,
@@ -79,6 +80,7 @@ def _max_depth(root_id: str, descendants: list[Any]) -> int:
 
 
 class MastodonConnector:
+    Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "mastodon"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,

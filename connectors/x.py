@@ -126,13 +126,14 @@ def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
+class XOptions:
     """``options`` an X site may set."""
 
     full_archive: bool = False  # read conversations through /2/tweets/search/all (Pro tier)
 
 
 class XConnector:
+    Options: ClassVar[type] = XOptions
     platform: ClassVar[str] = "x"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -165,7 +166,7 @@ class XConnector:
         self.api = f"{ctx.site.base_url.rstrip('/')}/2"
         self.owner_id = ""
         self.username = ctx.site.account.lstrip("@")
-        self.options = read_options(Options, ctx.site)
+        self.options = read_options(XOptions, ctx.site)
         self.search_refused = False
         self.chains: dict[str, str] = {}  # any version id -> first id of its edit chain
         self.young_posts: list[str] = []  # conversations the window covers from their start

@@ -178,7 +178,7 @@ def classify(status: int, headers: httpx.Headers, body: bytes, allow: frozenset[
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
+class YouTubeOptions:
     """``options`` a YouTube site may set (see the module docstring)."""
 
     auth: Literal["key", "oauth"] = "key"
@@ -190,6 +190,7 @@ class Options:
 
 
 class YouTubeConnector:
+    Options: ClassVar[type] = YouTubeOptions
     platform: ClassVar[str] = "youtube"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -219,13 +220,7 @@ class YouTubeConnector:
     def __init__(self, ctx: HarvestContext) -> None:
         self.ctx = ctx
         self.api = ctx.site.base_url.rstrip("/")
-        self.options = options = read_options(Options, ctx.site)
-        if options.auth not in ("key", "oauth"):
-            raise ConfigError(
-                f"site {ctx.site.id}: unknown auth {options.auth!r}",
-                key="options.auth",
-                hint='use "key" (API key in token_env) or "oauth" (owner access token)',
-            )
+        self.options = options = read_options(YouTubeOptions, ctx.site)
         self.auth = options.auth
         self.moderation = options.moderation
         self.channel_id = ""
@@ -239,7 +234,7 @@ class YouTubeConnector:
         elif options.refresh:
             ctx.http.use_auth_header(f"Bearer {self._access_token_from_refresh(options)}")
 
-    def _access_token_from_refresh(self, options: Options) -> str:
+    def _access_token_from_refresh(self, options: YouTubeOptions) -> str:
         """Exchange the owner's refresh token for a one-hour access token (RFC 6749 §6)."""
         site = self.ctx.site.id
         endpoint = "POST oauth2/token"
