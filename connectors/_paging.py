@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from archiver.errors import MalformedResponseError, SkippableFetchError
+from archiver.errors import FetchError, MalformedResponseError, SkippableFetchError
 from archiver.model import (
     BookmarkUpdate,
     Degradation,
     Follower,
+    FollowerCount,
     HarvestRecord,
     Item,
     RecordClass,
@@ -173,34 +174,6 @@ def url_pages(
         return next_url(page[1])
 
     yield from paginate(fetch, advance, guard)
-
-
-def number_pages(
-    get: Callable[[int], tuple[RecordedResponse, Any]],
-    *,
-    has_more: Callable[[Any], bool],
-    guard: PageGuard,
-    first: int = 1,
-) -> Iterator[tuple[RecordedResponse, Any]]:
-    """Page-number pagination (``page=1, 2, ...``) until ``has_more`` says no."""
-    yield from paginate(
-        lambda n: get(first if n is None else n),
-        lambda page: (guard.pages + first) if has_more(page[1]) else None,
-        guard,
-    )
-
-
-def max_id_pages(
-    get: Callable[[str | None], tuple[RecordedResponse, list[Any]]],
-    *,
-    oldest_id: Callable[[list[Any]], str | None],
-    guard: PageGuard,
-) -> Iterator[tuple[RecordedResponse, list[Any]]]:
-    """``max_id`` pagination: the next page is everything older than this page's oldest id;
-    an empty page is the end."""
-    yield from paginate(
-        get, lambda page: oldest_id(page[1]) if page[1] else None, guard, empty=lambda p: not p[1]
-    )
 
 
 class UnreadablePage(MalformedResponseError):
@@ -434,6 +407,46 @@ def walk_followers(
                 walk.listed += 1
             yield record
     walk.stopped = guard.stopped
+
+
+def followers_stream(
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    *,
+    parse: Callable[[Any, WarcRef], Follower | Unparseable],
+    guard: PageGuard,
+    declared: Any,
+    declared_ref: WarcRef | None,
+    refused: Callable[[FetchError], bool],
+    endpoint: str,
+    note: str,
+) -> Iterator[HarvestRecord]:
+    """An account's followers where the platform also declares a count (Mastodon, Bluesky).
+
+    The list when it can be read, then the declared count (``identities_available`` when
+    the list gave anyone) and :func:`followers_end`. When the list alone is ``refused``
+    (401/403: a locked-down instance, a token without the scope), the run goes on with the
+    declared count and a Degradation; nobody is recorded as having unfollowed.
+    """
+    count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+    walk = FollowersWalk()
+    try:
+        yield from walk_followers(pages, parse=parse, guard=guard, walk=walk)
+    except FetchError as exc:
+        if not refused(exc):
+            raise
+        if count is not None and declared_ref is not None:
+            yield FollowerCount(count, declared_ref, note=note)
+        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+        yield Degradation(
+            "follower_identities",
+            f"{endpoint} refused ({words}); only the declared follower count was kept",
+        )
+        return
+    ref = declared_ref or walk.last_ref
+    if count is not None and ref is not None:
+        listed = walk.listed > 0 or count == 0
+        yield FollowerCount(count, ref, identities_available=listed, note=note)
+    yield from followers_end(walk, declared=count)
 
 
 def followers_end(walk: FollowersWalk, *, declared: int | None = None) -> Iterator[HarvestRecord]:

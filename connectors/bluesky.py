@@ -38,9 +38,7 @@ from archiver.errors import (
 from archiver.model import (
     Author,
     BookmarkUpdate,
-    Degradation,
     Follower,
-    FollowerCount,
     HarvestRecord,
     Item,
     ItemKind,
@@ -53,13 +51,11 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
 from connectors._paging import (
-    FollowersWalk,
     Gap,
     PageGuard,
     cursor_pages,
-    followers_end,
+    followers_stream,
     listing,
-    walk_followers,
     walk_thread,
     walk_timeline,
 )
@@ -391,43 +387,18 @@ class BlueskyConnector:
         self, profile_response: RecordedResponse, profile: dict[str, Any]
     ) -> Iterator[HarvestRecord]:
         endpoint = f"GET {FOLLOWERS}"
-        declared = profile.get("followersCount")
-        declared = declared if isinstance(declared, int) else None
         params: dict[str, str | int] = {"actor": self.owner_did, "limit": PAGE}
         guard, pages = self._pages(FOLLOWERS, params, "followers", "followers")
-        walk = FollowersWalk()
-        try:
-            # Held back until the list is known readable: a refusal keeps none of it.
-            records = list(
-                walk_followers(
-                    pages,
-                    parse=lambda acc, ref: _follower(acc, ref, endpoint),
-                    guard=guard,
-                    walk=walk,
-                )
-            )
-        except FetchError as exc:
-            if not _refused(exc):
-                raise
-            if declared is not None:
-                yield FollowerCount(
-                    declared, profile_response.ref, note="from the profile's followersCount"
-                )
-            yield Degradation(
-                "follower_identities",
-                f"{endpoint} refused ({platform_words(exc)}); only the profile's follower "
-                "count was kept",
-            )
-            return
-        yield from records
-        if declared is not None:
-            yield FollowerCount(
-                declared,
-                profile_response.ref,
-                identities_available=walk.listed > 0 or declared == 0,
-                note="from the profile's followersCount",
-            )
-        yield from followers_end(walk, declared=declared)
+        yield from followers_stream(
+            pages,
+            parse=lambda acc, ref: _follower(acc, ref, endpoint),
+            guard=guard,
+            declared=profile.get("followersCount"),
+            declared_ref=profile_response.ref,
+            refused=_refused,
+            endpoint=endpoint,
+            note="from the profile's followersCount",
+        )
 
 
 def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:

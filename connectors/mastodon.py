@@ -19,13 +19,12 @@ from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
 
-from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
+from archiver.errors import AuthError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
     Degradation,
     Follower,
-    FollowerCount,
     HarvestRecord,
     Item,
     Media,
@@ -37,11 +36,9 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
 from connectors._paging import (
-    FollowersWalk,
     PageGuard,
-    followers_end,
+    followers_stream,
     link_pages,
-    walk_followers,
     walk_timeline,
 )
 from connectors.base import (
@@ -49,7 +46,6 @@ from connectors.base import (
     HarvestContext,
     html_to_text,
     parse_time,
-    platform_words,
     with_captured_media,
 )
 
@@ -359,27 +355,10 @@ class MastodonConnector:
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
-        """The follower list; if that endpoint alone is refused (401/403: instance in limited
-        or authorized-fetch mode, a token without ``read:accounts``), the run keeps going with
-        the account's ``followers_count`` and records the lost capability as a Degradation."""
+        """The follower list (``Link`` pages: its ids are internal); refused alone (limited or
+        authorized-fetch mode, a token without ``read:accounts``), the account's count."""
         endpoint = "GET /api/v1/accounts/:id/followers"
-        try:
-            yield from self._follower_pages(account, endpoint)
-        except FetchError as exc:
-            if not (isinstance(exc, AuthError) or exc.status == 403):
-                raise
-            declared = account.get("followers_count")
-            if isinstance(declared, int) and self.account_ref is not None:
-                yield FollowerCount(
-                    declared, self.account_ref, note="from the account's followers_count"
-                )
-            yield Degradation(
-                "follower_identities",
-                f"{endpoint} refused ({platform_words(exc)}); only the account's follower count was kept",
-            )
-
-    def _follower_pages(self, account: dict[str, Any], endpoint: str) -> Iterator[HarvestRecord]:
-        guard, walk = PageGuard("followers"), FollowersWalk()
+        guard = PageGuard("followers")
         pages = link_pages(
             self.ctx.http,
             f"{self.api}/accounts/{self.owner_id}/followers",
@@ -388,21 +367,16 @@ class MastodonConnector:
             endpoint=endpoint,
             guard=guard,
         )
-        yield from walk_followers(
+        yield from followers_stream(
             ((page.ref, self._accounts(page, endpoint)) for page in pages),
             parse=lambda acc, ref: self._follower(acc, ref, endpoint),
             guard=guard,
-            walk=walk,
+            declared=account.get("followers_count"),
+            declared_ref=self.account_ref,
+            refused=lambda exc: isinstance(exc, AuthError) or exc.status == 403,
+            endpoint=endpoint,
+            note="from the account's followers_count",
         )
-        if walk.last_ref is None:
-            return
-        declared = account.get("followers_count")
-        declared = declared if isinstance(declared, int) else None
-        if declared is not None:
-            yield FollowerCount(
-                declared, walk.last_ref, identities_available=walk.listed > 0 or declared == 0
-            )
-        yield from followers_end(walk, declared=declared)
 
     def _accounts(self, page: RecordedResponse, endpoint: str) -> list[Any]:
         data = page.json()
