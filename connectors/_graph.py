@@ -28,7 +28,7 @@ redacts URLs and headers but not bodies.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -40,6 +40,7 @@ import httpx
 from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Degradation,
+    FollowerCount,
     HarvestRecord,
     Media,
     RecordClass,
@@ -141,6 +142,7 @@ class GraphClient:
         root = urlsplit(self.root)
         self._origin = (root.scheme, root.netloc)
         self._classify = partial(classify, token_env=ctx.site.token_env or "token_env")
+        self.comments_allowed = True  # until the token turns out to lack the permission
 
     def url(self, path: str) -> str:
         return f"{self.root}/{path.lstrip('/')}"
@@ -328,36 +330,73 @@ def bookmark_int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
+def account_read(
+    graph: GraphClient, *, endpoint: str, fields: str, what: str, hint: str, note: str
+) -> Generator[HarvestRecord, None, dict[str, Any]]:
+    """The account's own read (the first call, so a bad token fails the run before anything
+    else): its follower count, or a Degradation when the token may not read it; returns the
+    account object (empty when refused)."""
+    try:
+        response, data = graph.get(
+            graph.url(graph.ctx.site.account),
+            params={"fields": fields},
+            record_class="followers",
+            endpoint=endpoint,
+        )
+    except GraphPermissionError as exc:
+        yield Degradation("follower_count", str(exc))
+        return {}
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{what} {graph.ctx.site.account!r} not found: {platform_text(exc)}",
+            site=graph.site,
+            endpoint=endpoint,
+            hint=hint,
+        ) from exc
+    if not isinstance(data, dict):
+        raise MalformedResponseError(
+            f"{what} read did not return an object", site=graph.site, endpoint=endpoint
+        )
+    count = data.get("followers_count")
+    count = count if isinstance(count, int) else data.get("fan_count")
+    if isinstance(count, int):
+        yield FollowerCount(count, response.ref, identities_available=False, note=note)
+    else:
+        yield Degradation("follower_count", f"the {what} read returned no followers_count")
+    return data
+
+
 def comment_thread(
-    ctx: HarvestContext,
+    graph: GraphClient,
     thread: Iterator[HarvestRecord],
     *,
     root_id: str,
     noun: str,
     endpoint: str,
-    refused: Callable[[], None],
     guards: list[PageGuard],
 ) -> Iterator[HarvestRecord]:
     """The comments of one post (``noun`` "post" or "media"), as Facebook and Instagram read
-    them: a ``Sweep`` of the thread only when every page was read and every entry was readable
-    (an unreadable entry might be a known comment: it must not be marked removed).
+    them: a ``Sweep`` of the thread only when every page was read (``guards`` complete) and
+    every entry was readable (an unreadable entry might be a known comment: it must not be
+    marked removed).
 
-    A missing permission calls ``refused`` (the connector stops asking for comments this run)
-    and becomes a Degradation; a post gone between listing and reading has no comments left,
-    so its thread is swept; an unreadable listing is an Unparseable, with no sweep, and so is
-    a listing whose paging (``guards``) looped or hit its cap.
+    A missing permission stops asking for comments this run (``graph.comments_allowed``) and
+    becomes a Degradation; a post gone between listing and reading has no comments left, so
+    its thread is swept; an unreadable listing is an Unparseable, with no sweep.
     """
+    if not graph.comments_allowed:
+        return
     clean = True
     try:
         for record in thread:
             clean = clean and not isinstance(record, Unparseable)
             yield record
     except GraphPermissionError as exc:
-        refused()
+        graph.comments_allowed = False
         yield Degradation("comments", str(exc))
         return
     except NotFoundError:
-        ctx.log.info(f"{noun}_gone_before_comments", **{noun: root_id})
+        graph.ctx.log.info(f"{noun}_gone_before_comments", **{noun: root_id})
     except MalformedResponseError as exc:
         yield Unparseable("comments", endpoint, f"{noun} {root_id}: {exc.message}")
         return

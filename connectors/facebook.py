@@ -25,11 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from archiver.errors import MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     Degradation,
-    FollowerCount,
     HarvestRecord,
     Item,
     Media,
@@ -39,12 +37,11 @@ from archiver.model import (
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
-    GraphPermissionError,
+    account_read,
     bookmark_int,
     capture,
     comment_thread,
     fields_param,
-    platform_text,
     token_expiry,
 )
 from connectors._options import read_options
@@ -115,46 +112,20 @@ class FacebookConnector:
         self.graph = GraphClient(ctx)
         self.page_id = ctx.site.account
         self.edge = read_options(FacebookOptions, ctx.site).edge
-        self.comments_allowed = True
         self.warned_ids = False
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        yield from self._page()
+        yield from account_read(
+            self.graph,
+            endpoint="GET /{page-id}",
+            fields="id,name,followers_count,fan_count",
+            what="Page",
+            hint="`account` must be the numeric Page id",
+            note=FOLLOWER_NOTE,
+        )
         yield from self._posts()
         yield from token_expiry(self.graph, self.ctx.token)
-
-    def _page(self) -> Iterator[HarvestRecord]:
-        """Name and counts; the first call, so a bad token fails the run before anything else."""
-        endpoint = "GET /{page-id}"
-        try:
-            response, data = self.graph.get(
-                self.graph.url(self.page_id),
-                params={"fields": "id,name,followers_count,fan_count"},
-                record_class="followers",
-                endpoint=endpoint,
-            )
-        except GraphPermissionError as exc:
-            yield Degradation("follower_count", str(exc))
-            return
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"Page {self.page_id!r} not found: {platform_text(exc)}",
-                site=self.ctx.site.id,
-                endpoint=endpoint,
-                hint="`account` must be the numeric Page id",
-            ) from exc
-        if not isinstance(data, dict):
-            raise MalformedResponseError(
-                "Page read did not return an object", site=self.ctx.site.id, endpoint=endpoint
-            )
-        count = data.get("followers_count")
-        if not isinstance(count, int):
-            count = data.get("fan_count")
-        if isinstance(count, int):
-            yield FollowerCount(count, response.ref, identities_available=False, note=FOLLOWER_NOTE)
-        else:
-            yield Degradation("follower_count", "the Page read returned no followers_count")
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
@@ -211,22 +182,16 @@ class FacebookConnector:
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, post_id: str) -> Iterator[HarvestRecord]:
         """The whole thread of one post; a Sweep only when every page was read."""
-        if not self.comments_allowed:
-            return
         endpoint = "GET /{post-id}/comments"
         guard = PageGuard(f"comments of post {post_id}")
         yield from comment_thread(
-            self.ctx,
+            self.graph,
             self._comment_pages(post_id, endpoint, guard),
             guards=[guard],
             root_id=post_id,
             noun="post",
             endpoint=endpoint,
-            refused=self._comments_refused,
         )
-
-    def _comments_refused(self) -> None:
-        self.comments_allowed = False
 
     def _comment_pages(
         self, post_id: str, endpoint: str, guard: PageGuard

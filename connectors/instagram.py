@@ -19,11 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.errors import MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
-    Degradation,
-    FollowerCount,
     HarvestRecord,
     Item,
     Media,
@@ -33,12 +30,11 @@ from archiver.model import (
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
-    GraphPermissionError,
+    account_read,
     bookmark_int,
     capture,
     comment_thread,
     fields_param,
-    platform_text,
     token_expiry,
 )
 from connectors._options import NoOptions
@@ -92,42 +88,19 @@ class InstagramConnector:
         self.graph = GraphClient(ctx)
         self.user_id = ctx.site.account
         self.username = ""
-        self.comments_allowed = True
 
     def harvest(self) -> Iterator[HarvestRecord]:
-        yield from self._account()
+        account = yield from account_read(
+            self.graph,
+            endpoint="GET /{ig-user-id}",
+            fields="id,username,followers_count,media_count",
+            what="Instagram user",
+            hint="`account` must be the numeric IG user id linked to the Page",
+            note=FOLLOWER_NOTE,
+        )
+        self.username = str(account.get("username") or "")
         yield from self._media()
         yield from token_expiry(self.graph, self.ctx.token)
-
-    def _account(self) -> Iterator[HarvestRecord]:
-        endpoint = "GET /{ig-user-id}"
-        try:
-            response, data = self.graph.get(
-                self.graph.url(self.user_id),
-                params={"fields": "id,username,followers_count,media_count"},
-                record_class="followers",
-                endpoint=endpoint,
-            )
-        except GraphPermissionError as exc:
-            yield Degradation("follower_count", str(exc))
-            return
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"Instagram user {self.user_id!r} not found: {platform_text(exc)}",
-                site=self.ctx.site.id,
-                endpoint=endpoint,
-                hint="`account` must be the numeric IG user id linked to the Page",
-            ) from exc
-        if not isinstance(data, dict):
-            raise MalformedResponseError(
-                "account read did not return an object", site=self.ctx.site.id, endpoint=endpoint
-            )
-        self.username = str(data.get("username") or "")
-        count = data.get("followers_count")
-        if isinstance(count, int):
-            yield FollowerCount(count, response.ref, identities_available=False, note=FOLLOWER_NOTE)
-        else:
-            yield Degradation("follower_count", "the account read returned no followers_count")
 
     # -- media --------------------------------------------------------------------------------
     def _media(self) -> Iterator[HarvestRecord]:
@@ -183,22 +156,16 @@ class InstagramConnector:
 
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, media_id: str) -> Iterator[HarvestRecord]:
-        if not self.comments_allowed:
-            return
         endpoint = "GET /{ig-media-id}/comments"
         guards = [PageGuard(f"comments of media {media_id}")]
         yield from comment_thread(
-            self.ctx,
+            self.graph,
             self._comment_pages(media_id, endpoint, guards),
             guards=guards,
             root_id=media_id,
             noun="media",
             endpoint=endpoint,
-            refused=self._comments_refused,
         )
-
-    def _comments_refused(self) -> None:
-        self.comments_allowed = False
 
     def _comment_pages(
         self, media_id: str, endpoint: str, guards: list[PageGuard]

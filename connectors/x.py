@@ -26,7 +26,7 @@ Hidden replies cannot be listed by any read endpoint, so they are captured as or
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -83,6 +83,7 @@ TWEET_FIELDS = (
     "attachments,public_metrics,author_id,edit_controls"
 )
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
+Includes = dict[str, dict[str, dict[str, Any]]]
 TWEET_PARAMS: dict[str, str | int] = {
     "tweet.fields": TWEET_FIELDS,
     "expansions": EXPANSIONS,
@@ -285,7 +286,7 @@ class XConnector:
 
     def _entries(
         self, pages: Iterable[tuple[RecordedResponse, Any]], endpoint: str
-    ) -> Iterator[tuple[WarcRef, list[tuple[Any, dict[str, dict[str, dict[str, Any]]]]]]]:
+    ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
         """(ref, [(tweet, includes)]) per page: every entry carries its page's ``includes``."""
         for page, data in pages:
             try:
@@ -419,59 +420,36 @@ class XConnector:
             yield from self._conversation(conversation)
 
     def _active_conversations(self) -> Generator[HarvestRecord, None, list[str]]:
-        endpoint = "GET /2/tweets/search/recent"
-        guard = PageGuard("to: search")
         found: list[str] = []
-        query = {**TWEET_PARAMS, "query": f"to:{self.username}", "max_results": 100}
-        pages = self._pages(
-            "tweets/search/recent",
-            query,
-            cursor="next_token",
-            record_class="comments",
-            endpoint=endpoint,
-            guard=guard,
-            search=True,
+
+        def take(tweet: Any, _includes: Includes, _ref: WarcRef) -> Iterable[HarvestRecord]:
+            conv = tweet.get("conversation_id") if isinstance(tweet, dict) else None
+            if isinstance(conv, str) and conv.isdigit():
+                found.append(conv)
+            return ()
+
+        yield from self._search(
+            "recent", f"to:{self.username}", f"replies to {self.username}", take
         )
-        try:
-            for _ref, entries in self._entries(pages, endpoint):
-                for tweet, _ in entries:
-                    conv = tweet.get("conversation_id") if isinstance(tweet, dict) else None
-                    if isinstance(conv, str) and conv.isdigit():
-                        found.append(conv)
-        except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
-            yield from self._search_failed(exc, endpoint, f"replies to {self.username}")
-        if not guard.complete:
-            yield Degradation("replies", f"{guard.stopped}; replies to older posts may be missing")
         return found
 
     def _conversation(self, conversation: str) -> Iterator[HarvestRecord]:
+        found: list[Item] = []
+        unreadable: list[Unparseable] = []
+
+        def take(tweet: Any, includes: Includes, ref: WarcRef) -> Iterable[HarvestRecord]:
+            item = self._item(tweet, includes, ref, endpoint, root_id=conversation)
+            if isinstance(item, Unparseable):
+                unreadable.append(item)  # an unreadable reply must not be taken for a deleted one
+                return (item,)
+            if item.platform_id != conversation:
+                found.append(item)
+            return ()
+
         kind = "all" if self.options.full_archive else "recent"
         endpoint = f"GET /2/tweets/search/{kind}"
-        guard = PageGuard(f"conversation {conversation}")
-        query = {**TWEET_PARAMS, "query": f"conversation_id:{conversation}", "max_results": 100}
-        pages = self._pages(
-            f"tweets/search/{kind}",
-            query,
-            cursor="next_token",
-            record_class="comments",
-            endpoint=endpoint,
-            guard=guard,
-            search=True,
-        )
-        found: list[Item] = []
-        complete = True
-        try:
-            for ref, entries in self._entries(pages, endpoint):
-                for tweet, includes in entries:
-                    item = self._item(tweet, includes, ref, endpoint, root_id=conversation)
-                    if isinstance(item, Unparseable):
-                        complete = False  # an unreadable reply must not be taken for a deleted one
-                        yield item
-                    elif item.platform_id != conversation:
-                        found.append(item)
-        except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
-            complete = False
-            yield from self._search_failed(exc, endpoint, f"replies to post {conversation}")
+        what = f"replies to post {conversation}"
+        complete = yield from self._search(kind, f"conversation_id:{conversation}", what, take)
         for item in found:
             # Parents may have been listed after their replies; map late edit ids now.
             if item.parent_id and item.parent_id in self.chains:
@@ -479,10 +457,38 @@ class XConnector:
                 kind_now: ItemKind = "comment" if parent == conversation else "reply"
                 item = replace(item, parent_id=parent, kind=kind_now)
             yield with_captured_media(self.ctx, item)
-        if not guard.complete:
-            yield Degradation("replies", f"{guard.stopped}; its replies were not checked")
-        elif complete and self._covered(conversation, margin=timedelta(hours=1)):
+        if complete and not unreadable and self._covered(conversation, timedelta(hours=1)):
             yield Sweep("comments", conversation)
+
+    def _search(
+        self,
+        kind: str,
+        query: str,
+        what: str,
+        take: Callable[[Any, Includes, WarcRef], Iterable[HarvestRecord]],
+    ) -> Generator[HarvestRecord, None, bool]:
+        """Every page of one search, each tweet handed to ``take``; whether all were read."""
+        endpoint = f"GET /2/tweets/search/{kind}"
+        guard = PageGuard(what)
+        pages = self._pages(
+            f"tweets/search/{kind}",
+            {**TWEET_PARAMS, "query": query, "max_results": 100},
+            cursor="next_token",
+            record_class="comments",
+            endpoint=endpoint,
+            guard=guard,
+            search=True,
+        )
+        try:
+            for ref, entries in self._entries(pages, endpoint):
+                for tweet, includes in entries:
+                    yield from take(tweet, includes, ref)
+        except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
+            yield from self._search_failed(exc, endpoint, what)
+            return False
+        if not guard.complete:
+            yield Degradation("replies", f"{guard.stopped}; {what} were not all read")
+        return guard.complete
 
     def _search_failed(
         self,
