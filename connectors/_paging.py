@@ -190,13 +190,20 @@ class UnreadablePage(MalformedResponseError):
 
 
 def read_page(
-    response: RecordedResponse, key: str | None = None, context: str = ""
+    response: RecordedResponse, key: str | None = None, context: str | None = None
 ) -> tuple[Any, list[Any]]:
-    """A page's JSON and, with ``key``, its list of entries; UnreadablePage if it is neither."""
+    """A page's JSON object and, with ``key``, its list of entries. If it is neither: with a
+    ``context``, an UnreadablePage (one thread lost), else a MalformedResponseError."""
     try:
         data = response.json()
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                "expected a JSON object", site=response.site, endpoint=response.endpoint
+            )
         entries = listing(data, key, site=response.site, endpoint=response.endpoint) if key else []
     except MalformedResponseError as exc:
+        if context is None:
+            raise
         raise UnreadablePage(exc, response.ref, context) from None
     return data, entries
 

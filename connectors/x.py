@@ -64,6 +64,7 @@ from connectors._paging import (
     cursor_pages,
     followers_end,
     listing,
+    read_page,
     walk_followers,
     walk_timeline,
 )
@@ -188,10 +189,10 @@ class XConnector:
         record_class: RecordClass,
         endpoint: str,
         *,
-        search: bool = False,
+        context: str | None = None,
     ) -> tuple[RecordedResponse, Any]:
-        """One call, decoded; an unreadable *search* page keeps where its bytes are, since
-        it costs one conversation only (an unreadable timeline page fails the run)."""
+        """One call, decoded; with a ``context`` (a search) an unreadable page costs that
+        conversation only (UnreadablePage), otherwise it fails the run."""
         response = self.ctx.http.get(
             f"{self.api}/{path}",
             params=params,
@@ -199,16 +200,7 @@ class XConnector:
             endpoint=endpoint,
             classify=classify,
         )
-        try:
-            data = response.json()
-            if not isinstance(data, dict):
-                raise MalformedResponseError(
-                    "expected a JSON object", site=self.ctx.site.id, endpoint=endpoint
-                )
-        except MalformedResponseError as exc:
-            if search:
-                raise UnreadablePage(exc, response.ref) from None
-            raise
+        data, _ = read_page(response, "data" if context else None, context)
         return response, data
 
     def _lookup(self) -> dict[str, Any]:
@@ -243,10 +235,10 @@ class XConnector:
         record_class: RecordClass,
         endpoint: str,
         guard: PageGuard,
-        search: bool = False,
+        context: str | None = None,
     ) -> Iterator[tuple[RecordedResponse, Any]]:
         return cursor_pages(
-            lambda query: self._get(path, query, record_class, endpoint, search=search),
+            lambda query: self._get(path, query, record_class, endpoint, context=context),
             params,
             cursor_param=cursor,
             next_cursor=lambda data: (data.get("meta") or {}).get("next_token"),
@@ -289,12 +281,7 @@ class XConnector:
     ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
         """(ref, [(tweet, includes)]) per page: every entry carries its page's ``includes``."""
         for page, data in pages:
-            try:
-                tweets = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
-            except MalformedResponseError as exc:
-                if not endpoint.startswith("GET /2/tweets/search"):
-                    raise
-                raise UnreadablePage(exc, page.ref) from None
+            tweets = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
             includes = _includes(data)
             yield page.ref, [(tweet, includes) for tweet in tweets]
 
@@ -477,7 +464,7 @@ class XConnector:
             record_class="comments",
             endpoint=endpoint,
             guard=guard,
-            search=True,
+            context=what,
         )
         try:
             for ref, entries in self._entries(pages, endpoint):
@@ -500,7 +487,7 @@ class XConnector:
         tier refusal or a rate limit that outlasts the retries stops searching for this run,
         without costing the posts and followers."""
         if isinstance(exc, UnreadablePage):
-            yield Unparseable("comments", endpoint, f"{what}: {exc.words}", exc.ref)
+            yield Unparseable("comments", endpoint, exc.words, exc.ref)
             return
         if isinstance(exc, RetriableFetchError) and exc.status != 429:
             raise exc

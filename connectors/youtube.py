@@ -352,15 +352,7 @@ class YouTubeConnector:
             page = self._get(
                 resource, query, record_class=record_class, endpoint=endpoint, allow=allow
             )
-            if context is not None:
-                return page, read_page(page, "items", context)[0]
-            data = page.json()
-            items = data.get("items") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise MalformedResponseError(
-                    "expected an items list", site=self.ctx.site.id, endpoint=endpoint
-                )
-            return page, data
+            return page, read_page(page, "items", context)[0]
 
         return cursor_pages(
             get,
