@@ -84,6 +84,8 @@ TWEET_FIELDS = (
     "attachments,public_metrics,author_id,edit_controls"
 )
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
+EXTRA_FIELDS: tuple[str, ...] = ("conversation_id", "in_reply_to_user_id", "referenced_tweets")
+EXTRA_FIELDS += ("public_metrics", "edit_controls")  # kept with every version
 Includes = dict[str, dict[str, dict[str, Any]]]
 TWEET_PARAMS: dict[str, str | int] = {
     "tweet.fields": TWEET_FIELDS,
@@ -338,30 +340,19 @@ class XConnector:
         kind: ItemKind = "post"
         if root_id is not None:
             kind = "comment" if parent == root_id else "reply"
-        media = []
-        for key in (tweet.get("attachments") or {}).get("media_keys") or []:
-            m = includes["media"].get(str(key), {})
-            media.append(
-                Media(
-                    id=str(key),
-                    type=str(m.get("type", "unknown")),
-                    url=m.get("url") or m.get("preview_image_url"),
-                    description=m.get("alt_text"),
-                )
+        keys = (tweet.get("attachments") or {}).get("media_keys") or []
+        found = [(str(k), includes["media"].get(str(k), {})) for k in keys]
+        media = [
+            Media(
+                k,
+                str(m.get("type", "unknown")),
+                m.get("url") or m.get("preview_image_url"),
+                m.get("alt_text"),
             )
-        extra: dict[str, Any] = {
-            "current_id": current,
-            "edit_history_tweet_ids": chain,
-        }
-        for key in (
-            "conversation_id",
-            "in_reply_to_user_id",
-            "referenced_tweets",
-            "public_metrics",
-            "edit_controls",
-        ):
-            if key in tweet:
-                extra[key] = tweet[key]
+            for k, m in found
+        ]
+        extra = {"current_id": current, "edit_history_tweet_ids": chain}
+        extra |= {k: tweet[k] for k in EXTRA_FIELDS if k in tweet}
         return Item(
             record_class=cls,
             kind=kind,
