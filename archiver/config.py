@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -379,9 +379,15 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def check_config(
-    path: Path, *, platforms: set[str] | None = None
+    path: Path,
+    *,
+    platforms: set[str] | None = None,
+    options: Callable[[str, str, Mapping[str, Any]], list[str]] | None = None,
 ) -> tuple[Config | None, list[ConfigError], list[str]]:
-    """Validate everything; return the config (if usable), all errors and all warnings."""
+    """Validate everything; return the config (if usable), all errors and all warnings.
+
+    ``options(platform, site_id, table)`` names what is wrong with a site's ``options`` (the
+    connector's typed Options decide; this module does not know the connectors)."""
     data = _read(path)
     file = str(path)
     c = _Collector(file)
@@ -446,6 +452,8 @@ def check_config(
             )
         seen.add(site.id)
         sites.append(site)
+        for problem in options(site.platform, site.id, site.options) if options else ():
+            c.error(problem, f"sites[{i}].options")
     if not sites_raw:
         c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
     cfg = Config(

@@ -23,7 +23,7 @@ from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
 from archiver.search import KINDS, SearchFilters, parse_date, search
 from archiver.verify import record_audit, verify_archive
-from connectors.registry import platforms
+from connectors.registry import option_problems, platforms
 
 config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=T
 def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Validate the config and explain every problem (file, key, fix)."""
     path = resolve_path(config)
-    cfg, errors, warnings = check_config(path, platforms=platforms())
+    cfg, errors, warnings = check_config(path, platforms=platforms(), options=option_problems)
     if as_json:
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
     else:
