@@ -104,6 +104,11 @@ ACTIONS: Final = frozenset(
         "removal.review",
         "request.open",
         "request.close",
+        "quarantine",
+        "keys.init",
+        "keys.rotate",
+        "audit.checkpoint",
+        "timestamp",
     }
 )
 

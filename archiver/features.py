@@ -15,6 +15,7 @@ TABLE_MODULES = [
     "archiver.prr.requests",
     "archiver.daemon.scheduler",
     "archiver.report.build",
+    "archiver.integrity.tables",
 ]
 
 
