@@ -110,8 +110,7 @@ class LocalTsa:
 
     def __init__(self, folder: Path | None = None) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="tsa-") if folder is None else None
-        self.dir = Path(self._tmp.name) if self._tmp is not None else folder
-        assert self.dir is not None
+        self.dir: Path = Path(self._tmp.name) if self._tmp is not None else Path(str(folder))
         make_tsa_pki(self.dir)
         self.available = True
         self.requests = 0

@@ -82,7 +82,7 @@ def _forge_copy(archive: Archive, text: str) -> tuple[str, Path]:
 
 
 def test_forged_bundle_copy_is_quarantined_not_cataloged(archive: Archive) -> None:
-    new_id, dst = _forge_copy(archive, "FORGED: the City endorses this")
+    new_id, _dst = _forge_copy(archive, "FORGED: the City endorses this")
     rec = archive.cli("recover", "--json")
     assert rec.returncode == 0, rec.stderr
     assert json.loads(rec.stdout)["cataloged"] == 0
