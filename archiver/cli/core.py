@@ -384,7 +384,12 @@ def _status_extras(app: Any) -> dict[str, Any]:
 def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Finish what a killed run left behind (publish/catalog sealed bundles, drop partial ones)."""
     with app_context(config) as app:
-        report = Harvester(app.cfg, app.catalog, app.storage).recover()
+        report: dict[str, Any] = dict(Harvester(app.cfg, app.catalog, app.storage).recover())
+        from archiver.integrity.keyops import retry_timestamps
+
+        stamps = retry_timestamps(app)
+        report["timestamps_stamped"] = stamps.stamped
+        report["timestamps_waiting"] = stamps.still_pending
     if as_json:
         print_json(report)
     else:

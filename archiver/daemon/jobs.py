@@ -193,6 +193,18 @@ def _verify(rt: Runtime, sample: int | None) -> dict[str, Any]:
         "files_checked": report.files_checked,
         "problems": len(report.problems),
     }
+    # Periodic audit checkpoint: the head sealed with the bundles (after the log verified).
+    from archiver.audit import AuditIntegrityError
+    from archiver.integrity.audit_check import seal_checkpoint
+    from archiver.integrity.keyops import retry_timestamps
+
+    try:
+        detail["audit_checkpoint"] = seal_checkpoint(rt.app).n
+    except AuditIntegrityError as exc:
+        detail["_failed"] = True
+        detail["error"] = str(exc)
+        return detail
+    detail["timestamps_pending"] = retry_timestamps(rt.app).still_pending
     if not report.ok:
         first = report.problems[0]
         detail["_failed"] = True
