@@ -208,8 +208,9 @@ class Harvester:
         entry here, since the run that sealed it died before writing one.
         """
         trust = load_trust(self.cfg.root)
+        tsa = tsa_settings(self.cfg)
         with self._materialize(key, staged) as folder:
-            check = check_folder(folder, key, trust)
+            check = check_folder(folder, key, trust, tsa.ca_file if tsa else None)
             with self.catalog.begin() as conn:
                 if not check.admissible:
                     if quarantine(

@@ -9,6 +9,7 @@ evidence, and deleting it is a records decision for a person.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, select
@@ -17,8 +18,9 @@ from archiver.bundle import read_manifest, sha256_file
 from archiver.catalog.store import Catalog, now_iso
 from archiver.errors import StorageError
 from archiver.integrity.keys import TrustStore, trusted_keys_path
-from archiver.integrity.seal import Reader, SealCheck, check_seal
+from archiver.integrity.seal import TIMESTAMP_FILE, Reader, SealCheck, check_seal
 from archiver.integrity.tables import bundle_seals, quarantined_bundles
+from archiver.integrity.tsa import TokenCheck, verify_token
 from archiver.storage.base import Storage
 
 
@@ -69,11 +71,57 @@ def payload_problems(folder: Path) -> list[str]:
     return out
 
 
-def check_folder(folder: Path, key: str, trust: TrustStore | None) -> SealCheck:
-    """Seal check plus fixity of every payload file: what recovery runs before cataloging."""
+#: A token stored in the bundle is requested seconds after sealing; far later means the
+#: stated seal time is not when the bundle was sealed (back-dating).
+IN_BUNDLE_TOKEN_SLACK = timedelta(hours=1)
+
+
+def judge_token(token: bytes, check: SealCheck, ca_file: Path, *, late: bool) -> TokenCheck:
+    """The token must stamp exactly this tagmanifest, chain to the CA, and fit the seal time."""
+    assert check.tagmanifest_sha256 is not None
+    result = verify_token(token, check.tagmanifest_sha256, ca_file)
+    if not result.ok or not (result.time and check.sealed_at):
+        return result
+    stamped = datetime.fromisoformat(result.time)
+    sealed = datetime.fromisoformat(check.sealed_at)
+    if stamped < sealed - timedelta(minutes=5):
+        return TokenCheck(
+            False,
+            f"token time {result.time} is before the stated seal time {check.sealed_at}",
+            result.time,
+            result.imprint,
+        )
+    if not late and stamped - sealed > IN_BUNDLE_TOKEN_SLACK:
+        return TokenCheck(
+            False,
+            f"BACK-DATED: bundle says sealed {check.sealed_at} but its timestamp token proves "
+            f"only {result.time}",
+            result.time,
+            result.imprint,
+        )
+    return result
+
+
+def check_folder(
+    folder: Path, key: str, trust: TrustStore | None, ca_file: Path | None = None
+) -> SealCheck:
+    """Seal, timestamp (when a TSA CA is configured) and fixity of every payload file: what
+    recovery runs before cataloging."""
     check = check_seal(folder_reader(folder), key, trust)
     if not check.admissible:
         return check
+    token = folder / TIMESTAMP_FILE
+    if ca_file is not None and token.is_file():
+        verdict = judge_token(token.read_bytes(), check, ca_file, late=False)
+        if not verdict.ok:
+            return SealCheck(
+                "quarantine",
+                verdict.reason,
+                check.bundle_id,
+                check.fingerprint,
+                check.sealed_at,
+                check.tagmanifest_sha256,
+            )
     bad = payload_problems(folder)
     if bad:
         return SealCheck(

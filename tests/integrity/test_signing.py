@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.integrity.conftest import Archive
+from tests.integrity.conftest import Archive, forge_copy
 
 
 def _bundle_dirs(archive: Archive) -> list[Path]:
@@ -38,51 +38,8 @@ def test_private_key_is_owner_only_and_not_in_config(archive: Archive) -> None:
             assert b"BEGIN PRIVATE KEY" not in f.read_bytes()
 
 
-def _forge_copy(archive: Archive, text: str) -> tuple[str, Path]:
-    """The issue's attack: copy a sealed bundle under a new id, change one record's text,
-    recompute both manifests (and drop or keep the old signature)."""
-    import hashlib
-    import os
-    import shutil
-    import stat
-
-    src = next(
-        d
-        for d in _bundle_dirs(archive)
-        if d.name.endswith(tuple("0123456789abcdef")) and "posts" in d.name
-    )
-    new_id = src.name[:-6] + "f0f0f0"
-    dst = src.parent / new_id
-    shutil.copytree(src, dst)
-    for p in [dst, *dst.rglob("*")]:
-        os.chmod(p, stat.S_IMODE(p.stat().st_mode) | stat.S_IWUSR)
-    db = sqlite3.connect(dst / "data" / "records.sqlite")
-    db.execute("UPDATE items SET text=? WHERE seq=(SELECT min(seq) FROM items)", (text,))
-    db.execute("UPDATE bundle_info SET value=? WHERE key='bundle_id'", (new_id,))
-    db.commit()
-    db.close()
-    info = (dst / "bag-info.txt").read_text().replace(src.name, new_id)
-    (dst / "bag-info.txt").write_text(info)
-
-    def sha(p: Path) -> str:
-        return hashlib.sha256(p.read_bytes()).hexdigest()
-
-    lines = [
-        f"{sha(p)}  {p.relative_to(dst).as_posix()}\n"
-        for p in sorted((dst / "data").rglob("*"))
-        if p.is_file()
-    ]
-    (dst / "manifest-sha256.txt").write_text("".join(lines))
-    (dst / "tagmanifest-sha256.txt").write_text(
-        "".join(
-            f"{sha(dst / n)}  {n}\n" for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
-        )
-    )
-    return new_id, dst
-
-
 def test_forged_bundle_copy_is_quarantined_not_cataloged(archive: Archive) -> None:
-    new_id, _dst = _forge_copy(archive, "FORGED: the City endorses this")
+    new_id, _dst = forge_copy(archive, "FORGED: the City endorses this")
     rec = archive.cli("recover", "--json")
     assert rec.returncode == 0, rec.stderr
     assert json.loads(rec.stdout)["cataloged"] == 0
@@ -108,7 +65,7 @@ def test_forged_bundle_copy_is_quarantined_not_cataloged(archive: Archive) -> No
 def test_forged_copy_without_signature_is_quarantined_as_unsigned(archive: Archive) -> None:
     import os
 
-    new_id, dst = _forge_copy(archive, "FORGED again")
+    new_id, dst = forge_copy(archive, "FORGED again")
     for name in ("signature.ed25519", "signature-key.txt", "timestamp.tsr"):
         os.remove(dst / name)
     archive.cli("recover")
