@@ -143,6 +143,7 @@ def write_evidence(
 ) -> Evidence:
     """Keys, per-bundle signatures and tokens, TSA CA, chain of custody (tag files)."""
     top = package / EVIDENCE_DIR
+    top.mkdir(parents=True, exist_ok=True)
     trust = load_trust(app.cfg.root)
     bundles = {str(b["id"]): b for b in app.catalog.bundles()}
     ev = Evidence(seals=dict(seals))
