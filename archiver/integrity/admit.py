@@ -8,7 +8,6 @@ evidence, and deleting it is a records decision for a person.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -201,7 +200,3 @@ def quarantined(catalog: Catalog) -> list[dict[str, str]]:
             dict(r._mapping)
             for r in conn.execute(select(quarantined_bundles).order_by(quarantined_bundles.c.key))
         ]
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

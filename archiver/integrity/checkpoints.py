@@ -25,12 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from archiver import audit
 from archiver.errors import StorageError
 from archiver.integrity.documents import read_document
-from archiver.integrity.keys import TrustStore, load_private_key, now_iso, trusted_keys_path
+from archiver.integrity.keys import (
+    TrustStore,
+    fingerprint,
+    load_private_key,
+    now_iso,
+    trusted_keys_path,
+)
 from archiver.integrity.tsa import TimestampError, TsaSettings, request_token, verify_token
 from archiver.storage.base import Storage
 
@@ -117,8 +123,6 @@ def write_checkpoint(
     )
     doc: dict[str, Any] = {"body": body, "signature": None, "key": None, "timestamp": None}
     if TrustStore.load(trusted_keys_path(root)) is not None:
-        from archiver.integrity.keys import fingerprint
-
         key = load_private_key(root)
         doc["signature"] = base64.b64encode(key.sign(body.encode("utf-8"))).decode("ascii")
         doc["key"] = fingerprint(key.public_key())
@@ -167,14 +171,14 @@ def check_against_checkpoint(
         if not res.ok:
             problems.append(audit.AuditProblem(cp.seq, "checkpoint", res.reason))
     head_seq, _ = audit.head(conn)
-    count = conn.execute(select(audit.audit_log.c.seq)).all()
-    if head_seq < cp.seq or len(count) < cp.seq:
+    count = int(conn.execute(select(func.count()).select_from(audit.audit_log)).scalar() or 0)
+    if head_seq < cp.seq or count < cp.seq:
         problems.append(
             audit.AuditProblem(
                 head_seq + 1,
                 "truncated",
                 f"audit checkpoint {cp.n} (sealed {cp.at[:19]}) recorded {cp.seq} entries with head "
-                f"{cp.entry_hash[:16]}…; the log now has {len(count)} (head seq {head_seq}): "
+                f"{cp.entry_hash[:16]}…; the log now has {count} (head seq {head_seq}): "
                 "entries were deleted" + (" — the whole log was wiped" if not count else ""),
             )
         )

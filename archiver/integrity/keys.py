@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,7 +282,3 @@ def rotate_keys(root: Path, store: TrustStore) -> TrustedKey:
     _write_private(private_key_path(root), key)
     store.save()
     return new
-
-
-def fingerprints(store: TrustStore | None) -> Iterable[str]:
-    return [] if store is None else [k.fingerprint for k in store.keys]
