@@ -70,6 +70,9 @@ def test_export_validates_offline_following_verify_md(archive: Archive, tmp_path
     cert = (out / "certification.txt").read_text()
     assert "Federal Rule of Evidence 902(14)" in cert
     assert "1. WHO CERTIFIES" in cert and "3. HOW TO VERIFY" in cert
+    for f in out.rglob("*"):
+        if f.is_file():
+            assert b"PRIVATE KEY" not in f.read_bytes(), f
     custody = (out / "authenticity" / "chain-of-custody.csv").read_text()
     assert ",seal," in custody and ",harvest," in custody and ",keys.init," in custody
 

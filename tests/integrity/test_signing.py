@@ -60,6 +60,9 @@ def test_forged_bundle_copy_is_quarantined_not_cataloged(archive: Archive) -> No
     res = archive.cli("verify")
     assert res.returncode == 1
     assert "NEEDS ATTENTION" in res.stderr and "QUARANTINED" in res.stderr and new_id in res.stderr
+    status = archive.cli("status")
+    assert "NEEDS ATTENTION" in status.stderr and "QUARANTINED" in status.stderr
+    assert new_id in status.stderr
 
 
 def test_forged_copy_without_signature_is_quarantined_as_unsigned(archive: Archive) -> None:
