@@ -23,6 +23,7 @@ from archiver.errors import ConfigError
 
 DEFAULT_CONFIG = "archiver.toml"
 KNOWN_SECTIONS = {
+    "integrity",
     "archive",
     "http",
     "sites",

@@ -17,6 +17,7 @@ TABLE_MODULES = [
     "archiver.prr.requests",
     "archiver.daemon.scheduler",
     "archiver.report.build",
+    "archiver.integrity.tables",
 ]
 
 

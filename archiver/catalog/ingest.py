@@ -21,6 +21,7 @@ from archiver.bundle import RECORDS_DB, read_manifest, sha256_file
 from archiver.bundle_format import open_records
 from archiver.catalog import schema as s
 from archiver.catalog.store import now_iso, uri_hash
+from archiver.integrity.seal import SEAL_FILES
 
 BATCH = 2000
 
@@ -74,6 +75,12 @@ def ingest_bundle(conn: Connection, bundle_dir: Path, *, key: str, storage: str)
         files: dict[str, tuple[str, int]] = {}
         for rel, digest in {**manifest, **tag}.items():
             files[rel] = (digest, (bundle_dir / rel).stat().st_size)
+        for extra in SEAL_FILES:
+            if (bundle_dir / extra).is_file():
+                files[extra] = (
+                    sha256_file(bundle_dir / extra),
+                    (bundle_dir / extra).stat().st_size,
+                )
         files["tagmanifest-sha256.txt"] = (
             sha256_file(bundle_dir / "tagmanifest-sha256.txt"),
             (bundle_dir / "tagmanifest-sha256.txt").stat().st_size,

@@ -26,7 +26,9 @@ from archiver.cli import app as cli_app
 from archiver.db import make_engine
 from tests.migrations.conftest import FIXTURE, OldArchive, snapshot
 
-SECOND = "0002_test_notes"
+SECOND = "9999_test_notes"
+#: The newest shipped revision, which the test revision builds on.
+SHIPPED_HEAD = m.head_revision()
 
 
 def _diff(engine: Engine) -> list[object]:
@@ -121,13 +123,13 @@ def _scripts_with_second(tmp_path: Path, body: str) -> Path:
             """Notes on sites: a test revision that adds a column to a table with rows.
 
             Revision ID: {SECOND}
-            Revises: 0001_baseline
+            Revises: {SHIPPED_HEAD}
             """
             import sqlalchemy as sa
             from alembic import op
 
             revision = "{SECOND}"
-            down_revision = "0001_baseline"
+            down_revision = "{SHIPPED_HEAD}"
             branch_labels = None
             depends_on = None
 
@@ -159,7 +161,7 @@ def test_a_second_revision_upgrades_an_old_catalog_with_rows_intact(
     with pytest.raises(m.SchemaVersionError) as caught:
         Catalog(old_archive.url)
     assert str(caught.value).startswith(
-        f"catalog {old_archive.url} is at schema revision 0001_baseline, this archiver needs "
+        f"catalog {old_archive.url} is at schema revision {SHIPPED_HEAD}, this archiver needs "
         f"{SECOND}; run `archiver migrate`"
     )
     out = CliRunner().invoke(cli_app, ["status", "--config", str(old_archive.config)])
@@ -357,7 +359,7 @@ def test_migrate_on_a_new_archive_creates_the_catalog_and_dry_run_creates_nothin
     assert not root.exists()
     out = CliRunner().invoke(cli_app, ["migrate", "--config", str(config)])
     assert out.exit_code == 0, out.output
-    assert "migrated: the catalog is at 0001_baseline" in out.output
+    assert f"migrated: the catalog is at {SHIPPED_HEAD}" in out.output
     assert "backup:" not in out.output  # nothing existed to back up
     assert [p.name for p in root.iterdir()] == ["catalog.sqlite"]
     Catalog(f"sqlite:///{root / 'catalog.sqlite'}").close()
