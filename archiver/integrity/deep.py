@@ -33,8 +33,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from archiver.bundle import RECORDS_DB
-from archiver.catalog import schema as s
 from archiver.bundle_format import open_records
+from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import StorageError
 from archiver.storage.base import Storage
