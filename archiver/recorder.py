@@ -26,12 +26,15 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from archiver.config import HttpSettings
 from archiver.errors import (
     AuthError,
+    FatalFetchError,
     FetchError,
     MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
+    SkippableFetchError,
 )
 from archiver.model import RecordClass, WarcRef
+from archiver.verdict import Classifier, Fatal, Ok, Retry, Skip, Verdict
 from archiver.warc import RevisitTarget, WarcSink, payload_digest
 
 REDACTED = "REDACTED"
@@ -216,6 +219,31 @@ def platform_message(body: bytes) -> str:
     return json.dumps(data)[:200]
 
 
+AUTH_HINT = (
+    "the access token is missing, expired or lacks permission; renew it and update the "
+    "environment variable named by token_env"
+)
+
+
+def status_classifier(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
+    """The recorder's default :data:`~archiver.verdict.Classifier`: HTTP status codes only.
+
+    2xx/304 usable; 429 and 5xx retried (429 after the platform's own wait); 401/403 fatal
+    (a person must renew the token); anything else costs this one request (404/410 raise
+    ``NotFoundError``). A connector whose platform signals errors in the body wraps this.
+    """
+    if 200 <= status < 300 or status == 304:
+        return Ok()
+    message = platform_message(body)
+    if status == 429:
+        return Retry(f"HTTP 429 rate limited: {message}", retry_after_seconds(headers, time.time()))
+    if status >= 500:
+        return Retry(f"HTTP {status}: {message}")
+    if status in (401, 403):
+        return Fatal(f"HTTP {status}: {message}", AUTH_HINT, auth=True)
+    return Skip(f"HTTP {status}: {message}")
+
+
 @dataclass(slots=True)
 class RecordedResponse:
     """A response that is already safely in the WARC."""
@@ -327,10 +355,16 @@ class RecordingClient:
         max_bytes: int | None = None,
         ok_statuses: tuple[int, ...] = (),
         attempts: int | None = None,
+        classify: Classifier = status_classifier,
     ) -> RecordedResponse:
         """Fetch ``url``; raise a typed ``FetchError`` for anything but success.
 
-        ``ok_statuses`` lets a connector accept, e.g., 404 when absence is the answer.
+        Every exchange is in the WARC before ``classify`` (default: HTTP status only) decides
+        what it means: ``Ok`` returns it, ``Retry`` waits and asks again (``after`` seconds,
+        then shared by every request to the host), ``Fatal`` raises ``FatalFetchError``
+        (``AuthError`` when ``auth``), ``Skip`` raises ``SkippableFetchError``
+        (``NotFoundError`` for 404/410). ``ok_statuses`` (older form) accepts those statuses
+        before the classifier is asked.
         """
         request = self._client.build_request("GET", url, params=params, headers=headers)
         if (
@@ -351,7 +385,9 @@ class RecordingClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(request, record_class, label, max_bytes, ok_statuses)
+                    return self._attempt(
+                        request, record_class, label, max_bytes, ok_statuses, classify
+                    )
         except _Retry as exc:
             raise RetriableFetchError(
                 f"gave up after {tries} attempts: {exc.reason}",
@@ -384,6 +420,7 @@ class RecordingClient:
         label: str,
         max_bytes: int | None,
         ok_statuses: tuple[int, ...],
+        classify: Classifier,
     ) -> RecordedResponse:
         """One try at ``request``: every redirect hop is sent, recorded as its own request and
         response pair, then followed; the connector gets the last hop, as with httpx."""
@@ -430,8 +467,12 @@ class RecordingClient:
             )
         ref = self._record(request, response, body, uri, record_class)
         status = response.status_code
-        if 200 <= status < 300 or status == 304 or status in ok_statuses:
-            content = self._decode(body, response.headers, label)
+        success = 200 <= status < 300 or status == 304 or status in ok_statuses
+        content = self._decode(body, response.headers, label, strict=success)
+        verdict: Verdict = (
+            Ok() if status in ok_statuses else classify(status, response.headers, content)
+        )
+        if isinstance(verdict, Ok):
             return RecordedResponse(
                 url=str(request.url),
                 status_code=status,
@@ -441,29 +482,17 @@ class RecordingClient:
                 site=self.site_id,
                 endpoint=label,
             )
-        message = platform_message(self._decode(body, response.headers, label, strict=False))
-        if status == 429:
-            wait = retry_after_seconds(response.headers, time.time())
-            self.log.warning("rate_limited", endpoint=label, retry_after=wait)
-            raise _Retry(f"HTTP 429 rate limited: {message}", wait, status)
-        if status >= 500:
-            raise _Retry(f"HTTP {status}: {message}", None, status)
-        if status in (401, 403):
-            raise AuthError(
-                f"HTTP {status}: {message}",
-                site=self.site_id,
-                endpoint=label,
-                status=status,
-                hint="the access token is missing, expired or lacks permission; renew it and "
-                "update the environment variable named by token_env",
+        if isinstance(verdict, Retry):
+            if status == 429:
+                self.log.warning("rate_limited", endpoint=label, retry_after=verdict.after)
+            raise _Retry(verdict.reason, verdict.after, status)
+        if isinstance(verdict, Fatal):
+            fatal = AuthError if verdict.auth else FatalFetchError
+            raise fatal(
+                verdict.reason, site=self.site_id, endpoint=label, status=status, hint=verdict.hint
             )
-        if status in (404, 410):
-            raise NotFoundError(
-                f"HTTP {status}: {message}", site=self.site_id, endpoint=label, status=status
-            )
-        raise FetchError(
-            f"HTTP {status}: {message}", site=self.site_id, endpoint=label, status=status
-        )
+        skip = NotFoundError if status in (404, 410) else SkippableFetchError
+        raise skip(verdict.reason, site=self.site_id, endpoint=label, status=status)
 
     def _exchange(
         self, request: httpx.Request, max_bytes: int | None
