@@ -277,6 +277,8 @@ class Harvester:
                 dedup=dedup,
                 auth_header=bearer(token),
                 auth_host=urlsplit(site.base_url).netloc,
+                secrets=[token] if token else [],
+                timezone=self.cfg.timezone,
             )
             ctx = HarvestContext(
                 site=site,
