@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -52,7 +52,7 @@ from archiver.model import RecordClass, WarcRef
 from archiver.ratelimit import HostLimits, quota_exhausted
 from archiver.ratelimit import retry_after_seconds as retry_after_seconds
 from archiver.ratelimit import usage_pressure as usage_pressure
-from archiver.textclean import decode_text, parse_json
+from archiver.textclean import loads_lenient
 from archiver.verdict import Classifier, Fatal, Ok, Retry, Skip, Verdict
 from archiver.warc import RevisitTarget, WarcSink, payload_digest
 
@@ -217,9 +217,9 @@ class RecordedResponse:
     """A response that is already safely in the WARC.
 
     ``masked``: occurrences of a secret removed from ``content`` (and from the WARC).
-    ``replaced_chars``: code points ``json()`` / ``text`` replaced by U+FFFD because no
-    database can store them (lone surrogates, NUL); the WARC keeps the original bytes. A
-    connector copies it onto what it builds from this response when it is not 0.
+    ``json()`` never fails on odd text: invalid UTF-8 and lone-surrogate escapes come back
+    as lone surrogates, which the bundle replaces by U+FFFD when the record is stored (and
+    counts in the item's ``extra["unicode_replaced"]``); the WARC keeps the bytes as sent.
     """
 
     url: str
@@ -231,16 +231,14 @@ class RecordedResponse:
     endpoint: str
     skipped_reason: str | None = None
     masked: int = 0
-    replaced_chars: int = field(default=0)
 
     @property
     def text(self) -> str:
-        text, self.replaced_chars = decode_text(self.content)
-        return text
+        return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
         try:
-            data, self.replaced_chars = parse_json(self.content)
+            return loads_lenient(self.content)
         except ValueError:
             ctype = self.headers.get("content-type", "?")
             start = " ".join(self.text[:60].split())
@@ -250,7 +248,6 @@ class RecordedResponse:
                 endpoint=self.endpoint,
                 hint="the platform may be down or the base_url may point at a web page, not the API",
             ) from None
-        return data
 
     @property
     def links(self) -> dict[str, str]:

@@ -15,15 +15,18 @@ say that its text was normalised (the original is in the WARC).
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 REPLACEMENT = "\ufffd"
 _UNFIT = re.compile("[\x00\ud800-\udfff]")
-# Cheap test on the raw JSON bytes before walking a parsed document: a surrogate or NUL
-# escape, or a raw NUL / invalid UTF-8 (caught by the strict decode below).
-_UNFIT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)|\x00")
+# Cheap test on raw JSON bytes before walking a parsed document: a surrogate or NUL escape,
+# a raw NUL, or a byte that cannot start or continue valid UTF-8 here (checked properly by
+# the walk).
+_UNFIT_TEXT = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)|\x00|[\x80-\xff]")
 
 
 def clean_text(text: str) -> tuple[str, int]:
@@ -56,15 +59,57 @@ def clean_json(value: Any) -> tuple[Any, int]:
     return walk(value), count
 
 
-def parse_json(body: bytes) -> tuple[Any, int]:
-    """``json.loads`` that never hands back text the catalog cannot store.
-
-    Raises ``ValueError`` for a body that is not JSON at all. Control characters inside
-    strings are accepted (``strict=False``): one raw NUL in a comment must not cost the page.
+def loads_lenient(body: bytes) -> Any:
+    """``json.loads`` for platform bodies: invalid UTF-8 bytes and lone-surrogate escapes come
+    back as lone surrogates (``surrogateescape``) instead of failing the whole page, and raw
+    control characters inside strings are accepted (``strict=False``). Nothing is replaced
+    here, so the storage boundary (:func:`clean_record`) can say exactly which record had its
+    text normalised. Raises ``ValueError`` for a body that is not JSON at all.
     """
-    text, replaced = decode_text(body.removeprefix(codecs.BOM_UTF8))
-    data = json.loads(text, strict=False)
-    if _UNFIT_ESCAPE.search(body) is None:
-        return data, replaced
-    data, more = clean_json(data)
-    return data, replaced + more
+    text = body.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+    return json.loads(text, strict=False)
+
+
+def parse_json(body: bytes) -> tuple[Any, int]:
+    """:func:`loads_lenient`, then every string cleaned; total replacements."""
+    data = loads_lenient(body)
+    if _UNFIT_TEXT.search(body) is None:
+        return data, 0
+    return clean_json(data)
+
+
+T = TypeVar("T")
+
+
+def clean_record(record: T) -> tuple[T, int]:
+    """``record`` (a dataclass of strings, tuples, mappings and nested dataclasses, such as a
+    harvested ``Item``) with every string cleaned; total replacements. The same object is
+    returned when nothing needed replacing."""
+    count = 0
+
+    def walk(node: Any) -> Any:
+        nonlocal count
+        if isinstance(node, str):
+            text, n = clean_text(node)
+            count += n
+            return text if n else node
+        if isinstance(node, tuple):
+            items = tuple(walk(v) for v in node)
+            return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+        if isinstance(node, list | dict):
+            cleaned, n = clean_json(node)
+            count += n
+            return cleaned if n else node
+        if isinstance(node, Mapping):
+            return walk(dict(node))
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            changes = {}
+            for f in dataclasses.fields(node):
+                value = getattr(node, f.name)
+                new = walk(value)
+                if new is not value:
+                    changes[f.name] = new
+            return dataclasses.replace(node, **changes) if changes else node
+        return node
+
+    return walk(record), count
