@@ -580,14 +580,13 @@ class RecordingClient:
         """A body that stopped early is in the WARC (truncated); now say why it is unusable."""
         if body.stopped in ("too_large", "skip_cap"):
             raise ResponseTooLargeError(
-                f"HTTP {status} response body is larger than http.max_body_bytes "
-                f"({self.settings.max_body_bytes} bytes decoded): {body.detail}; only the "
-                "first part was recorded, marked truncated",
+                f"HTTP {status} response body too large ({body.detail}); only the first "
+                "part was recorded, marked truncated",
                 site=self.site_id,
                 endpoint=label,
                 status=status,
-                hint="no real API page is this large; if this platform's are, raise "
-                "http.max_body_bytes",
+                hint=f"no real API page is this large; if this platform's are, raise "
+                f"http.max_body_bytes (now {self.settings.max_body_bytes} bytes, decoded)",
             )
         if body.stopped == "budget":
             # Not retried in this run: a server this slow would cost the budget again.
