@@ -24,19 +24,23 @@ MASK_BYTE = b"*"
 MIN_SECRET_LENGTH = 8
 
 
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
 def _forms(secret: str) -> set[bytes]:
-    """The secret as it may appear in a body: raw, percent-encoded (both flavours) and as a
-    JSON string body (``\\/``-escaped or not, ASCII-escaped or not)."""
+    """The secret as it may appear in a body: raw, percent-encoded (both flavours, upper- and
+    lower-case hex) and as a JSON string body (``\\/``-escaped or not, ASCII-escaped or
+    not)."""
     json_text = json.dumps(secret)[1:-1]
     forms = {
         secret,
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
-        quote(secret, safe="/:"),
         json_text,
         json_text.replace("/", "\\/"),
         json.dumps(secret, ensure_ascii=False)[1:-1],
     }
+    for encoded in (quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret, safe="/:")):
+        forms.add(encoded)
+        forms.add(_PERCENT.sub(lambda m: m.group(0).lower(), encoded))
     return {f.encode("utf-8") for f in forms if f}
 
 
@@ -45,6 +49,7 @@ class SecretMasker:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._forms: list[bytes] = []
         self._pattern: re.Pattern[bytes] | None = None
         self.add(*secrets)
 
@@ -54,21 +59,21 @@ class SecretMasker:
         if not fresh:
             return
         self._secrets |= fresh
-        forms = set().union(*(_forms(s) for s in self._secrets))
+        forms: set[bytes] = set().union(*(_forms(s) for s in self._secrets))
+        self._forms = sorted(forms, key=len)
         # Longest first, so a percent-encoded form is masked whole, not just its raw prefix.
-        alternatives = sorted(forms, key=len, reverse=True)
-        # Case-blind: percent-encoding hex comes as %2F or %2f; masking a case variant of a
-        # token as well costs nothing.
-        self._pattern = re.compile(b"|".join(re.escape(f) for f in alternatives), re.IGNORECASE)
+        self._pattern = re.compile(b"|".join(re.escape(f) for f in reversed(self._forms)))
 
     def __bool__(self) -> bool:
         return self._pattern is not None
 
     def found_in(self, body: bytes) -> bool:
-        return self._pattern is not None and self._pattern.search(body) is not None
+        # One substring search per form (memmem, GB/s) instead of a regex alternation over
+        # every byte (MB/s): almost no body holds a secret, and every body is checked.
+        return any(form in body for form in self._forms)
 
     def mask(self, body: bytes) -> tuple[bytes, int]:
         """``body`` with every occurrence replaced by ``*`` of the same length; the count."""
-        if self._pattern is None:
+        if self._pattern is None or not self.found_in(body):
             return body, 0
         return self._pattern.subn(lambda m: MASK_BYTE * len(m.group(0)), body)

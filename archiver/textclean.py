@@ -24,8 +24,7 @@ from typing import Any, TypeVar
 REPLACEMENT = "\ufffd"
 _UNFIT = re.compile("[\x00\ud800-\udfff]")
 # Cheap test on raw JSON bytes before walking a parsed document: a surrogate or NUL escape,
-# a raw NUL, or a byte that cannot start or continue valid UTF-8 here (checked properly by
-# the walk).
+# a raw NUL, or any non-ASCII byte (possibly invalid UTF-8; the walk decides).
 _UNFIT_TEXT = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)|\x00|[\x80-\xff]")
 
 
