@@ -23,7 +23,7 @@ import sqlite3
 import stat
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
+from archiver.textclean import clean_record
 from archiver.warc import RevisitTarget, WarcSink, WrittenRecord
 
 RECORDS_DB = "data/records.sqlite"
@@ -217,6 +218,7 @@ class BundleWriter:
         self.counts[name] = self.counts.get(name, 0) + 1
 
     def add_item(self, item: Item) -> None:
+        item = _storable(item)
         ref = item.ref
         media = [
             {
@@ -275,6 +277,7 @@ class BundleWriter:
         self._bump(item.kind)
 
     def add_follower(self, f: Follower) -> None:
+        f, _ = clean_record(f)
         self.db.execute(
             "INSERT INTO followers (platform_id, handle, display_name, url, warc_file,"
             " warc_offset, warc_length) VALUES (?,?,?,?,?,?,?)",
@@ -293,19 +296,21 @@ class BundleWriter:
         self.db.execute("INSERT INTO sweeps VALUES (?, ?)", (sweep.record_class, sweep.scope))
 
     def add_unparseable(self, u: Unparseable) -> None:
+        u, _ = clean_record(u)
         loc = _loc(u.ref) if u.ref else (None, None, None)
         self.db.execute("INSERT INTO unparseable VALUES (?,?,?,?,?)", (u.endpoint, u.reason, *loc))
         self._bump("unparseable")
 
     def add_bookmarks(self, bookmarks: list[BookmarkUpdate]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO bookmarks VALUES (?, ?)", [(b.key, b.value) for b in bookmarks]
+            "INSERT OR REPLACE INTO bookmarks VALUES (?, ?)",
+            [(b.key, b.value) for b in (clean_record(b)[0] for b in bookmarks)],
         )
 
     def add_degradations(self, degradations: list[Degradation]) -> None:
         self.db.executemany(
             "INSERT INTO degradations VALUES (?, ?)",
-            [(d.capability, d.reason) for d in degradations],
+            [(d.capability, d.reason) for d in (clean_record(d)[0] for d in degradations)],
         )
 
     # -- sealing ----------------------------------------------------------------------------
@@ -496,3 +501,14 @@ def stale_staging(staging: Path) -> Iterator[tuple[str, Path]]:
             yield "sealed", p
         elif p.name.endswith(".sealed"):
             yield "partial", p
+
+
+def _storable(item: Item) -> Item:
+    """``item`` with text every database can hold: a lone surrogate (``"\\ud800"`` in the
+    platform's JSON) or NUL made ``Item.content_hash`` and SQLite fail, and with them the whole
+    site's harvest. They become U+FFFD here, where every connector's records pass, and the
+    version says how many (``extra["unicode_replaced"]``); the WARC keeps the bytes as sent."""
+    fitted, replaced = clean_record(item)
+    if not replaced:
+        return item
+    return replace(fitted, extra={**fitted.extra, "unicode_replaced": replaced})

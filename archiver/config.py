@@ -52,7 +52,16 @@ SITE_KEYS = {
     "token_expires",
 }
 ARCHIVE_KEYS = {"root", "catalog_url", "timezone", "city"}
-HTTP_KEYS = {"timeout", "max_attempts", "max_retry_wait", "user_agent", "media_max_bytes"}
+HTTP_KEYS = {
+    "timeout",
+    "max_attempts",
+    "max_retry_wait",
+    "user_agent",
+    "media_max_bytes",
+    "max_body_bytes",
+    "request_budget",
+    "run_budget",
+}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -97,11 +106,22 @@ class SiteConfig:
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
+    """How the recording client talks to platforms (``[http]`` in the config file)."""
+
     timeout: float = 30.0
+    """Seconds for one connect or one read."""
     max_attempts: int = 5
     max_retry_wait: float = 300.0
+    """The longest single wait (Retry-After, rate-limit reset) worth sleeping for; a longer
+    one ends the run as "rate limited until ..." and the next run starts after it."""
     user_agent: str = "muni-archiver/0.1 (+public records retention)"
     media_max_bytes: int = 50_000_000
+    max_body_bytes: int = 64 * 1024 * 1024
+    """Largest response body, counted after gzip/deflate decoding; far above any API page."""
+    request_budget: float = 300.0
+    """Seconds one request may take in total, body included (a dripping server)."""
+    run_budget: float = 6 * 3600.0
+    """Seconds a run may spend: a rate-limit wait past it ends the run instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,9 +454,19 @@ def check_config(
                 max_retry_wait=float(http_raw.get("max_retry_wait", http.max_retry_wait)),
                 user_agent=str(http_raw.get("user_agent", http.user_agent)),
                 media_max_bytes=int(http_raw.get("media_max_bytes", http.media_max_bytes)),
+                max_body_bytes=int(http_raw.get("max_body_bytes", http.max_body_bytes)),
+                request_budget=float(http_raw.get("request_budget", http.request_budget)),
+                run_budget=float(http_raw.get("run_budget", http.run_budget)),
             )
         except (TypeError, ValueError) as exc:
             c.error(f"bad value: {exc}", "http", "timeouts and limits must be numbers")
+        for key in ("timeout", "max_body_bytes", "request_budget", "run_budget"):
+            if getattr(http, key) <= 0:
+                c.error(
+                    f"must be greater than 0, not {getattr(http, key)!r}",
+                    f"http.{key}",
+                    "leave it out for the default",
+                )
     sites_raw = data.get("sites", [])
     sites: list[SiteConfig] = []
     if not isinstance(sites_raw, list):

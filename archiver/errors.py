@@ -14,8 +14,8 @@ wrong, where (file, key, site, endpoint), and what to do about it. The CLI print
     │   ├── FatalFetchError        a person must act before the site can be harvested again
     │   │   └── AuthError              401/403, expired or revoked token, permission lost
     │   ├── SkippableFetchError    this item or thread only: lose it, record the gap, go on
-    │   │   └── ResponseTooLargeError  a body over the configured decoded-size cap
-    │   ├── NotFoundError          unknown account or removed object
+    │   │   ├── ResponseTooLargeError  a body over the configured decoded-size cap
+    │   │   └── NotFoundError          unknown account or removed object
     │   └── MalformedResponseError body is not what the platform documents
 
 What happens next is decided by the class, not by the message: *fatal* stops the site and
@@ -133,8 +133,12 @@ class AuthError(FatalFetchError):
     """The platform refused our credentials (expired, revoked, missing scope)."""
 
 
-class NotFoundError(FetchError):
-    """The account or object does not exist (or no longer exists) upstream."""
+class NotFoundError(SkippableFetchError):
+    """The account or object does not exist (or no longer exists) upstream.
+
+    Skippable: a 404 costs the one object asked for; a connector that asked for the account
+    itself turns it into a site-level failure.
+    """
 
 
 class MalformedResponseError(FetchError):

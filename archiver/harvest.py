@@ -35,7 +35,7 @@ from archiver.bundle_format import open_records
 from archiver.catalog.ingest import IngestResult, ingest_bundle
 from archiver.catalog.store import Catalog, RunInfo
 from archiver.config import Config, SiteConfig
-from archiver.errors import ArchiverError, BundleError, StorageError
+from archiver.errors import ArchiverError, BundleError, RateLimitedError, StorageError
 from archiver.integrity.admit import (
     check_folder,
     folder_reader,
@@ -323,6 +323,8 @@ class Harvester:
                 dedup=dedup,
                 auth_header=bearer(token),
                 auth_host=urlsplit(site.base_url).netloc,
+                secrets=[token] if token else [],
+                timezone=self.cfg.timezone,
             )
             ctx = HarvestContext(
                 site=site,
@@ -347,10 +349,17 @@ class Harvester:
             if bundles.token_expiry is not None:
                 self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
         except BaseException as exc:
+            # A platform that asks for a wait longer than the run may spend ends it like any
+            # other unfinished run (nothing of it sealed, no bookmark moved, so the next run
+            # fetches the same data again) but as "rate_limited", not a failure: the caller
+            # schedules the next run after ``exc.until``.
             bundles.discard()
-            status = (
-                "abandoned" if isinstance(exc, HarvestAborted | KeyboardInterrupt) else "failed"
-            )
+            if isinstance(exc, HarvestAborted | KeyboardInterrupt):
+                status = "abandoned"
+            elif isinstance(exc, RateLimitedError):
+                status = "rate_limited"
+            else:
+                status = "failed"
             message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
             self.catalog.finish_run(
                 run.id,
@@ -360,13 +369,15 @@ class Harvester:
                 error=message,
                 error_kind=type(exc).__name__,
             )
-            rlog.error("harvest_failed", status=status, error=message)
+            if isinstance(exc, RateLimitedError):
+                rlog.warning("harvest_rate_limited", until=exc.until.isoformat(), error=message)
+            else:
+                rlog.error("harvest_failed", status=status, error=message)
+            details: dict[str, object] = {"run": run.id, "status": status, "error": message}
+            if isinstance(exc, RateLimitedError):
+                details["until"] = exc.until.isoformat()
             with contextlib.suppress(ArchiverError):
-                self._audit(
-                    "harvest",
-                    site.id,
-                    {"run": run.id, "status": status, "error": message},
-                )
+                self._audit("harvest", site.id, details)
             raise
         finally:
             if client is not None:

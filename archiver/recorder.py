@@ -3,26 +3,38 @@
 Why a wrapper and not an httpx event hook: the bytes in the WARC must be the bytes on the wire
 (still content-encoded), secrets must be removed *before* anything is written, and retries must
 record every attempt (a 429 is evidence too). Connectors only see ``RecordedResponse``.
+
+What the client guarantees whatever the server does:
+
+- politeness per host: a ``Retry-After``, a reset header or a quota at zero holds every later
+  request to that host (``archiver.ratelimit.HostLimits``); a wait the run cannot afford ends
+  the run with ``RateLimitedError`` ("rate limited until ...") instead of sleeping;
+- bounded reads: bodies are streamed with a cap on the decoded size and a deadline per
+  request (``archiver.bodyread``); what was read is still recorded, marked ``WARC-Truncated``;
+- no secret in a body: the site's token, the auth header and secret query values echoed in a
+  response are masked before the WARC is written (``archiver.masking``);
+- one retry loop: the connector's ``classify`` says what an answer means, the client waits
+  and retries, or raises the matching ``FetchError``.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import re
 import time
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from archiver.bodyread import Body, read_body
 from archiver.config import HttpSettings
 from archiver.errors import (
     AuthError,
@@ -30,11 +42,18 @@ from archiver.errors import (
     FetchError,
     MalformedResponseError,
     NotFoundError,
+    RateLimitedError,
+    ResponseTooLargeError,
     RetriableFetchError,
     SkippableFetchError,
 )
+from archiver.masking import SecretMasker
 from archiver.model import RecordClass, WarcRef
-from archiver.verdict import Classifier, Fatal, Retry, Skip, Verdict
+from archiver.ratelimit import HostLimits, quota_exhausted
+from archiver.ratelimit import retry_after_seconds as retry_after_seconds
+from archiver.ratelimit import usage_pressure as usage_pressure
+from archiver.textclean import loads_lenient
+from archiver.verdict import Classifier, Fatal, Ok, Retry, Skip, Verdict
 from archiver.warc import RevisitTarget, WarcSink, payload_digest
 
 REDACTED = "REDACTED"
@@ -137,63 +156,6 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
-    """How long the platform asked us to wait: Retry-After, then the rate-limit reset headers."""
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - now)
-    # ``ratelimit-reset``: IETF draft header; Bluesky sends it as epoch seconds.
-    for name in ("x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"):
-        reset = headers.get(name)
-        if not reset:
-            continue
-        try:
-            number = float(reset)
-            # epoch seconds (X) vs seconds-from-now (some APIs)
-            return max(0.0, number - now) if number > 1e9 else max(0.0, number)
-        except ValueError:
-            try:
-                when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-                return max(0.0, when.timestamp() - now)
-            except ValueError:
-                continue
-    return None
-
-
-def usage_pressure(headers: Mapping[str, str]) -> float:
-    """Meta's x-app-usage / x-business-use-case-usage: highest percentage used (0-100)."""
-    worst = 0.0
-    for name in ("x-app-usage", "x-business-use-case-usage", "x-page-usage"):
-        raw = headers.get(name)
-        if not raw:
-            continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        stack: list[Any] = [data]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                for k, v in node.items():
-                    if isinstance(v, int | float) and k in (
-                        "call_count",
-                        "total_cputime",
-                        "total_time",
-                    ):
-                        worst = max(worst, float(v))
-                    else:
-                        stack.append(v)
-            elif isinstance(node, list):
-                stack.extend(node)
-    return worst
-
-
 def platform_message(body: bytes) -> str:
     """The platform's own error text, from the common JSON error shapes."""
     try:
@@ -219,9 +181,46 @@ def platform_message(body: bytes) -> str:
     return json.dumps(data)[:200]
 
 
+AUTH_HINT = (
+    "the access token is missing, expired or lacks permission; renew it and update the "
+    "environment variable named by token_env"
+)
+# An extension field, not ``WARC-...``: WARC/1.1 section 5.1 reserves that prefix for the
+# fields the standard defines and tells readers to ignore names they do not know.
+MASKED_HEADER = "Muni-Archiver-Payload-Masked"
+# pywb / warcprox convention for an HTTP header whose value no longer describes the stored
+# payload (the body was stored decoded so that a masked secret could be removed).
+ORIG_PREFIX = "X-Archive-Orig-"
+
+
+def status_classifier(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
+    """The recorder's default :data:`~archiver.verdict.Classifier`: HTTP status codes only.
+
+    2xx/304 usable; 429 and 5xx retried (429 after the platform's own wait); 401/403 fatal
+    (a person must renew the token); anything else costs this one request (404/410 raise
+    ``NotFoundError``). A connector whose platform signals errors in the body wraps this.
+    """
+    if 200 <= status < 300 or status == 304:
+        return Ok()
+    message = platform_message(body)
+    if status == 429:
+        return Retry(f"HTTP 429 rate limited: {message}", retry_after_seconds(headers, time.time()))
+    if status >= 500:
+        return Retry(f"HTTP {status}: {message}")
+    if status in (401, 403):
+        return Fatal(f"HTTP {status}: {message}", AUTH_HINT, auth=True)
+    return Skip(f"HTTP {status}: {message}")
+
+
 @dataclass(slots=True)
 class RecordedResponse:
-    """A response that is already safely in the WARC."""
+    """A response that is already safely in the WARC.
+
+    ``masked``: occurrences of a secret removed from ``content`` (and from the WARC).
+    ``json()`` never fails on odd text: invalid UTF-8 and lone-surrogate escapes come back
+    as lone surrogates, which the bundle replaces by U+FFFD when the record is stored (and
+    counts in the item's ``extra["unicode_replaced"]``); the WARC keeps the bytes as sent.
+    """
 
     url: str
     status_code: int
@@ -231,6 +230,7 @@ class RecordedResponse:
     site: str
     endpoint: str
     skipped_reason: str | None = None
+    masked: int = 0
 
     @property
     def text(self) -> str:
@@ -238,7 +238,7 @@ class RecordedResponse:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.content)
+            return loads_lenient(self.content)
         except ValueError:
             ctype = self.headers.get("content-type", "?")
             start = " ".join(self.text[:60].split())
@@ -260,22 +260,32 @@ class RecordedResponse:
 
 
 class _Retry(Exception):
-    def __init__(
-        self, reason: str, retry_after: float | None, status: int | None, *, final: bool = False
-    ) -> None:
+    def __init__(self, reason: str, retry_after: float | None, status: int | None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.status = status
-        self.final = final  # a wait longer than this run may spend: do not retry
+
+
+@dataclass(slots=True)
+class _Stored:
+    """What ``_record`` wrote: where, and the (masked) content the connector may read."""
+
+    ref: WarcRef
+    content: bytes
+    masked: int
 
 
 SinkRouter = Callable[[RecordClass], WarcSink]
 DedupLookup = Callable[[str, str], RevisitTarget | None]
 
 
+def _host(url: httpx.URL) -> str:
+    return url.netloc.decode("ascii", "replace").lower()
+
+
 class RecordingClient:
-    """GET (and POST) that retries politely and writes every attempt to the run's WARC."""
+    """GET that retries politely and writes every attempt to the run's WARC."""
 
     def __init__(
         self,
@@ -288,39 +298,64 @@ class RecordingClient:
         auth_host: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        limits: HostLimits | None = None,
+        secrets: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        timezone: str = "UTC",
     ) -> None:
+        """``limits``: share one ``HostLimits`` between clients of the same platform (default:
+        this client's own). ``secrets``: values to mask in bodies (the site's token; the auth
+        header and secret query values are learned as they are used). ``clock`` and ``sleep``
+        go together: tests record the waits instead of sleeping them. ``timezone``: the zone
+        "rate limited until" is shown in.
+        """
         self.site_id = site_id
         self.settings = settings
         self.sinks = sinks
         self.dedup = dedup
         self.sleep = sleep
+        self.clock = clock
+        self.limits = limits if limits is not None else HostLimits()
+        self.timezone = timezone
         self.log = structlog.get_logger().bind(site=site_id)
         headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
+        self._masker = SecretMasker(secrets)
         # The token goes only to the platform's API host, never to media CDNs or other hosts
         # a response links to (``auth_host`` None: every host, for single-host platforms).
-        self._auth_header = auth_header
+        self._auth_header: str | None = None
+        self.use_auth_header(auth_header)
         self._auth_host = auth_host.lower() if auth_host else None
         # Redirects are followed by ``_attempt``, not httpx: httpx would hand back only the last
         # hop and read the others' bodies decoded, so the WARC could not show how the final URL
-        # was reached.
+        # was reached. No single wait (connect, one read) may outlast the request budget.
         self._client = httpx.Client(
-            timeout=settings.timeout, headers=headers, transport=transport, follow_redirects=False
+            timeout=min(settings.timeout, settings.request_budget),
+            headers=headers,
+            transport=transport,
+            follow_redirects=False,
         )
-        self._not_before = 0.0
+        self._started = clock()
         self.requests_made = 0
 
     def close(self) -> None:
         self._client.close()
 
-    def use_auth_header(self, value: str) -> None:
+    def use_auth_header(self, value: str | None) -> None:
         """Send ``value`` as ``Authorization`` from now on (an access token the connector just
-        obtained, e.g. from an OAuth refresh). It is redacted in the WARC like any other."""
+        obtained, e.g. from an OAuth refresh). It is redacted in the WARC like any other, and
+        masked wherever a server echoes it in a body."""
         self._auth_header = value
+        if value:
+            self._masker.add(value, value.split(" ", 1)[-1])
 
     def drop_auth_header(self) -> None:
         """Stop sending the site's token as ``Authorization``: for APIs that take the secret
         elsewhere (YouTube's ``key=`` parameter) and refuse any bearer they did not issue."""
         self._auth_header = None
+
+    def add_secret(self, *values: str | None) -> None:
+        """Mask these values too in every body recorded from now on."""
+        self._masker.add(*values)
 
     def get(
         self,
@@ -333,20 +368,28 @@ class RecordingClient:
         max_bytes: int | None = None,
         ok_statuses: tuple[int, ...] = (),
         attempts: int | None = None,
-        classify: Classifier | None = None,
+        classify: Classifier = status_classifier,
     ) -> RecordedResponse:
         """Fetch ``url``; raise a typed ``FetchError`` for anything but success.
 
-        ``ok_statuses`` lets a connector accept, e.g., 404 when absence is the answer.
-        ``classify`` (the platform's reading of its own error shapes) is asked first about
-        every recorded answer: Retry joins this retry loop, Fatal and Skip raise; Ok leaves
-        the answer to the status rules below.
+        Every exchange is in the WARC before ``classify`` (default: HTTP status only) decides
+        what it means: ``Ok`` returns it, ``Retry`` waits and asks again (``after`` seconds,
+        then shared by every request to the host), ``Fatal`` raises ``FatalFetchError``
+        (``AuthError`` when ``auth``), ``Skip`` raises ``SkippableFetchError``
+        (``NotFoundError`` for 404/410). ``ok_statuses`` (older form) accepts those statuses
+        before the classifier is asked.
+
+        ``max_bytes``: a smaller cap for bodies that are *skipped* when larger (media): a
+        note is recorded instead and the response comes back with ``skipped_reason``. Any
+        body over ``http.max_body_bytes`` decoded raises ``ResponseTooLargeError``; one that
+        outlasts ``http.request_budget`` raises ``RetriableFetchError``; a wait for the host
+        longer than the run can afford raises ``RateLimitedError``.
         """
         request = self._client.build_request("GET", url, params=params, headers=headers)
         if (
             self._auth_header
             and "authorization" not in request.headers
-            and (self._auth_host is None or request.url.netloc.decode().lower() == self._auth_host)
+            and (self._auth_host is None or _host(request.url) == self._auth_host)
         ):
             request.headers["Authorization"] = self._auth_header
         label = endpoint or urlsplit(str(request.url)).path
@@ -354,8 +397,8 @@ class RecordingClient:
         retrying = Retrying(
             stop=stop_after_attempt(tries),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, _Retry) and not e.final),
-            sleep=self.sleep,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._pause,
             reraise=True,
         )
         try:
@@ -365,15 +408,6 @@ class RecordingClient:
                         request, record_class, label, max_bytes, ok_statuses, classify
                     )
         except _Retry as exc:
-            if exc.final:
-                raise RetriableFetchError(
-                    exc.reason,
-                    site=self.site_id,
-                    endpoint=label,
-                    status=exc.status,
-                    retry_after=exc.retry_after,
-                    hint="the next scheduled run after that time continues from the bookmarks",
-                ) from None
             raise RetriableFetchError(
                 f"gave up after {tries} attempts: {exc.reason}",
                 site=self.site_id,
@@ -384,20 +418,73 @@ class RecordingClient:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # -- waiting ----------------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
+        """Backoff between attempts. A platform-given wait is not slept here: it was put on
+        the host (``HostLimits``) and ``_throttle`` waits it out before the next request, the
+        retry's or any other."""
         exc = state.outcome.exception() if state.outcome else None
-        cap = self.settings.max_retry_wait
         if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(cap, exc.retry_after + random.uniform(0, 0.25))
-        base = min(cap, 0.5 * (2 ** (state.attempt_number - 1)))
+            return 0.0
+        base = min(self.settings.max_retry_wait, 0.5 * (2 ** (state.attempt_number - 1)))
         return float(base * random.uniform(0.5, 1.0))
 
-    def _throttle(self) -> None:
-        delay = self._not_before - time.time()
-        if delay > 0:
-            self.log.info("rate_limit_pause", seconds=round(delay, 2))
-            self.sleep(min(delay, self.settings.max_retry_wait))
+    def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self.sleep(seconds)
 
+    def _affordable(self, host: str, wait: float, reason: str, label: str) -> None:
+        """Raise ``RateLimitedError`` when ``wait`` is longer than one wait may be
+        (``http.max_retry_wait``) or than what is left of the run (``http.run_budget``)."""
+        elapsed = self.clock() - self._started
+        left = self.settings.run_budget - elapsed
+        if wait <= min(self.settings.max_retry_wait, left):
+            return
+        until = datetime.fromtimestamp(self.clock() + wait, UTC)
+        shown = until.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        why = (
+            f"longer than the longest wait allowed (http.max_retry_wait = "
+            f"{self.settings.max_retry_wait:g} s)"
+            if wait > self.settings.max_retry_wait
+            else f"longer than this run has left of http.run_budget ({max(left, 0):.0f} s)"
+        )
+        self.log.warning(
+            "rate_limited_until", host=host, until=until.isoformat(), wait=round(wait, 1)
+        )
+        raise RateLimitedError(
+            f"rate limited until {shown} by {host} ({reason}); a {wait:.0f} s wait is {why}",
+            until=until,
+            retry_after=wait,
+            site=self.site_id,
+            endpoint=label,
+            hint="the run stopped instead of waiting; the next run starts after that time",
+        )
+
+    def _throttle(self, url: httpx.URL, label: str) -> None:
+        """Honour the host's hold before sending anything to it."""
+        host = _host(url)
+        hold = self.limits.hold(host, self.clock())
+        if hold is None:
+            return
+        delay = hold.until - self.clock()
+        self._affordable(host, delay, hold.reason, label)
+        self.log.info("rate_limit_pause", host=host, seconds=round(delay, 2), reason=hold.reason)
+        self.sleep(delay)
+        self.limits.waited(hold)
+
+    def _note_rate_limits(self, url: httpx.URL, headers: httpx.Headers) -> None:
+        """A quota at zero or Meta usage near 100 % holds the host for later requests."""
+        now = self.clock()
+        if quota_exhausted(headers):
+            wait = retry_after_seconds(headers, now)
+            if wait:
+                self.limits.defer(_host(url), now + wait, "request quota used up until reset")
+        pressure = usage_pressure(headers)
+        if pressure >= 95:
+            pause = min(self.settings.max_retry_wait, 60.0)
+            self.limits.defer(_host(url), now + pause, f"platform usage at {pressure:g} %")
+
+    # -- one attempt ------------------------------------------------------------------------
     def _attempt(
         self,
         request: httpx.Request,
@@ -405,12 +492,12 @@ class RecordingClient:
         label: str,
         max_bytes: int | None,
         ok_statuses: tuple[int, ...],
-        classify: Classifier | None = None,
+        classify: Classifier,
     ) -> RecordedResponse:
         """One try at ``request``: every redirect hop is sent, recorded as its own request and
         response pair, then followed; the connector gets the last hop, as with httpx."""
         for hops in range(MAX_REDIRECTS + 1):
-            response, body, oversize, declared = self._exchange(request, max_bytes)
+            response, body = self._exchange(request, max_bytes, label)
             if not response.has_redirect_location:
                 break
             self._record(request, response, body, redact_url(str(request.url)), record_class)
@@ -433,8 +520,10 @@ class RecordingClient:
                 "configured base_url or account URL",
             )
         uri = redact_url(str(request.url))
-        if oversize and 200 <= response.status_code < 300:
+        status = response.status_code
+        if body.stopped == "skip_cap" and 200 <= status < 300:
             reason = f"not captured: larger than the configured cap of {max_bytes} bytes"
+            declared = response.headers.get("content-length")
             note = json.dumps(
                 {"skipped": uri, "reason": reason, "content_length": declared}
             ).encode()
@@ -442,7 +531,7 @@ class RecordingClient:
             self.log.warning("media_skipped", uri=uri, reason=reason)
             return RecordedResponse(
                 url=str(request.url),
-                status_code=response.status_code,
+                status_code=status,
                 headers=response.headers,
                 content=b"",
                 ref=ref,
@@ -450,100 +539,94 @@ class RecordingClient:
                 endpoint=label,
                 skipped_reason=reason,
             )
-        ref = self._record(request, response, body, uri, record_class)
-        status = response.status_code
-        if classify is not None:
-            content = self._decode(body, response.headers, label, strict=False)
-            self._apply(classify(status, response.headers, content), status, label)
-        if 200 <= status < 300 or status == 304 or status in ok_statuses:
-            content = self._decode(body, response.headers, label)
+        stored = self._record(request, response, body, uri, record_class)
+        self._raise_for_body(body, label, status)
+        success = 200 <= status < 300 or status == 304 or status in ok_statuses
+        if body.decode_error is not None and success:
+            raise MalformedResponseError(body.decode_error, site=self.site_id, endpoint=label)
+        content = stored.content
+        verdict: Verdict = (
+            Ok() if status in ok_statuses else classify(status, response.headers, content)
+        )
+        if isinstance(verdict, Ok):
             return RecordedResponse(
                 url=str(request.url),
                 status_code=status,
                 headers=response.headers,
                 content=content,
-                ref=ref,
+                ref=stored.ref,
                 site=self.site_id,
                 endpoint=label,
+                masked=stored.masked,
             )
-        message = platform_message(self._decode(body, response.headers, label, strict=False))
-        if status == 429:
-            wait = retry_after_seconds(response.headers, time.time())
-            self.log.warning("rate_limited", endpoint=label, retry_after=wait)
-            raise _Retry(f"HTTP 429 rate limited: {message}", wait, status)
-        if status >= 500:
-            raise _Retry(f"HTTP {status}: {message}", None, status)
-        if status in (401, 403):
-            raise AuthError(
-                f"HTTP {status}: {message}",
+        if isinstance(verdict, Retry):
+            if status == 429:
+                self.log.warning("rate_limited", endpoint=label, retry_after=verdict.after)
+            if verdict.after is not None:
+                host = _host(request.url)
+                until = self.clock() + verdict.after + random.uniform(0, 0.25)
+                hold = self.limits.defer(host, until, verdict.reason)
+                self._affordable(host, hold.until - self.clock(), verdict.reason, label)
+            raise _Retry(verdict.reason, verdict.after, status)
+        if isinstance(verdict, Fatal):
+            fatal = AuthError if verdict.auth else FatalFetchError
+            raise fatal(
+                verdict.reason, site=self.site_id, endpoint=label, status=status, hint=verdict.hint
+            )
+        skip = NotFoundError if status in (404, 410) else SkippableFetchError
+        raise skip(verdict.reason, site=self.site_id, endpoint=label, status=status)
+
+    def _raise_for_body(self, body: Body, label: str, status: int) -> None:
+        """A body that stopped early is in the WARC (truncated); now say why it is unusable."""
+        if body.stopped in ("too_large", "skip_cap"):
+            raise ResponseTooLargeError(
+                f"HTTP {status} response body too large ({body.detail}); only the first "
+                "part was recorded, marked truncated",
                 site=self.site_id,
                 endpoint=label,
                 status=status,
-                hint="the access token is missing, expired or lacks permission; renew it and "
-                "update the environment variable named by token_env",
+                hint=f"no real API page is this large; if this platform's are, raise "
+                f"http.max_body_bytes (now {self.settings.max_body_bytes} bytes, decoded)",
             )
-        if status in (404, 410):
-            raise NotFoundError(
-                f"HTTP {status}: {message}", site=self.site_id, endpoint=label, status=status
+        if body.stopped == "budget":
+            # Not retried in this run: a server this slow would cost the budget again.
+            raise RetriableFetchError(
+                f"HTTP {status} response took longer than http.request_budget "
+                f"({self.settings.request_budget:g} s) to arrive: {body.detail}; only the "
+                "first part was recorded, marked truncated",
+                site=self.site_id,
+                endpoint=label,
+                status=status,
+                hint="the platform is answering very slowly; the next scheduled run will retry",
             )
-        raise FetchError(
-            f"HTTP {status}: {message}", site=self.site_id, endpoint=label, status=status
-        )
-
-    def _apply(self, verdict: Verdict, status: int, label: str) -> None:
-        """Act on a platform classifier's verdict (``Ok`` falls through to the status rules)."""
-        if isinstance(verdict, Retry):
-            final = verdict.after is not None and verdict.after > self.settings.max_retry_wait
-            raise _Retry(verdict.reason, verdict.after, status, final=final)
-        if isinstance(verdict, Fatal):
-            kind = AuthError if verdict.auth else FatalFetchError
-            raise kind(
-                verdict.reason, site=self.site_id, endpoint=label, status=status, hint=verdict.hint
-            )
-        if isinstance(verdict, Skip):
-            raise SkippableFetchError(
-                verdict.reason, site=self.site_id, endpoint=label, status=status
-            )
+        if body.stopped in ("read_timeout", "disconnect"):
+            raise _Retry(f"response body truncated ({body.detail})", None, None)
 
     def _exchange(
-        self, request: httpx.Request, max_bytes: int | None
-    ) -> tuple[httpx.Response, bytes, bool, str | None]:
-        """Send one request and read its body as it came off the wire (still content-encoded).
-
-        Returns the (closed) response, the raw body, whether it was cut at ``max_bytes``, and
-        the declared Content-Length.
-        """
-        self._throttle()
+        self, request: httpx.Request, max_bytes: int | None, label: str
+    ) -> tuple[httpx.Response, Body]:
+        """Send one request (after the host's hold) and read its body within the caps."""
+        self._throttle(request.url, label)
+        self._masker.add(
+            *(v for k, v in request.url.params.multi_items() if SECRET_PARAMS.match(k))
+        )
         self.requests_made += 1
+        deadline = time.monotonic() + self.settings.request_budget
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
             raise _Retry(f"connection failed: {type(exc).__name__}: {exc}", None, None) from exc
-        oversize = False
         try:
-            raw = bytearray()
-            declared = response.headers.get("content-length")
-            if (
-                max_bytes is not None
-                and declared
-                and declared.isdigit()
-                and int(declared) > max_bytes
-            ):
-                oversize = True
-            try:
-                for chunk in [] if oversize else response.iter_raw():
-                    raw.extend(chunk)
-                    if max_bytes is not None and len(raw) > max_bytes:
-                        oversize = True
-                        break
-            except httpx.TransportError as exc:
-                raise _Retry(
-                    f"response body truncated ({len(raw)} bytes received): {exc}", None, None
-                ) from exc
+            body = read_body(
+                response,
+                max_decoded=self.settings.max_body_bytes,
+                deadline=deadline,
+                skip_over=max_bytes,
+            )
         finally:
             response.close()
-        self._note_rate_limits(response.headers)
-        return response, bytes(raw), oversize, declared
+        self._note_rate_limits(request.url, response.headers)
+        return response, body
 
     def _redirect_request(
         self, request: httpx.Request, response: httpx.Response, label: str
@@ -600,49 +683,52 @@ class RecordingClient:
         to_api_host = self._auth_host is None or new.netloc.decode().lower() == self._auth_host
         return (same_origin or https_upgrade) and to_api_host
 
-    def _note_rate_limits(self, headers: httpx.Headers) -> None:
-        remaining = (
-            headers.get("x-ratelimit-remaining")
-            or headers.get("x-rate-limit-remaining")
-            or headers.get("ratelimit-remaining")
-        )
-        if remaining is not None and remaining.strip() == "0":
-            wait = retry_after_seconds(headers, time.time())
-            if wait:
-                self._not_before = time.time() + wait
-        if usage_pressure(headers) >= 95:
-            self._not_before = time.time() + min(self.settings.max_retry_wait, 60.0)
+    # -- writing ----------------------------------------------------------------------------
+    def _mask(
+        self, body: Body, headers: list[tuple[str, str]]
+    ) -> tuple[bytes, bytes, list[tuple[str, str]], int]:
+        """(bytes for the WARC, content for the connector, HTTP headers, occurrences masked).
 
-    def _decode(
-        self, body: bytes, headers: httpx.Headers, label: str, *, strict: bool = True
-    ) -> bytes:
-        encoding = headers.get("content-encoding", "").lower().strip()
-        if not encoding or encoding == "identity" or not body:
-            return body
-        try:
-            if encoding == "gzip":
-                return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-            if encoding == "deflate":
-                try:
-                    return zlib.decompress(body)
-                except zlib.error:
-                    return zlib.decompress(body, -zlib.MAX_WBITS)
-        except zlib.error as exc:
-            if not strict:
-                return body
-            raise MalformedResponseError(
-                f"cannot decode {encoding} body: {exc}", site=self.site_id, endpoint=label
-            ) from exc
-        return body
+        A secret in a content-encoded body cannot be masked in the compressed bytes, so that
+        body is stored decoded and masked, and the HTTP headers that described the wire form
+        (Content-Encoding, Content-Length) are kept under ``X-Archive-Orig-`` names.
+        """
+        if not self._masker:
+            return body.raw, body.content, headers, 0
+        count = 0
+        clean_headers = []
+        for name, value in headers:
+            masked_value, n = self._masker.mask(value.encode("utf-8", "surrogateescape"))
+            count += n
+            clean_headers.append(
+                (name, masked_value.decode("utf-8", "surrogateescape") if n else value)
+            )
+        if body.decoded is None or body.decoded is body.raw:
+            stored, n = self._masker.mask(body.raw)
+            return stored, stored if n else body.content, clean_headers, count + n
+        content, n = self._masker.mask(body.decoded)
+        in_raw = self._masker.mask(body.raw)[1]
+        if not n and not in_raw:
+            return body.raw, body.decoded, clean_headers, count
+        rewritten = []
+        for name, value in clean_headers:
+            low = name.lower()
+            if low in ("content-encoding", "content-length"):
+                rewritten.append((ORIG_PREFIX + name, value))
+            else:
+                rewritten.append((name, value))
+        if not body.stopped:
+            rewritten.append(("Content-Length", str(len(content))))
+        return content, content, rewritten, count + (n or in_raw)
 
     def _record(
         self,
         request: httpx.Request,
         response: httpx.Response,
-        body: bytes,
+        body: Body,
         uri: str,
         record_class: RecordClass,
-    ) -> WarcRef:
+    ) -> _Stored:
         sink = self.sinks(record_class)
         target = urlsplit(uri)
         path = target.path + (f"?{target.query}" if target.query else "")
@@ -652,24 +738,38 @@ class RecordingClient:
             for k, v in redact_headers(response.headers.multi_items())
             if k.lower() not in HOP_BY_HOP
         ]
-        if not any(k.lower() == "content-length" for k, _ in resp_headers):
-            resp_headers.append(("Content-Length", str(len(body))))
-        digest = payload_digest(body)
+        stored, content, resp_headers, masked = self._mask(body, resp_headers)
+        # A chunked body gets the Content-Length it turned out to have; a truncated one does
+        # not (its length is not the resource's), the WARC-Truncated field says it stopped.
+        if not body.stopped and not any(k.lower() == "content-length" for k, _ in resp_headers):
+            resp_headers.append(("Content-Length", str(len(stored))))
+        warc_headers: dict[str, str] = {}
+        if body.truncated:
+            warc_headers["WARC-Truncated"] = body.truncated
+        if masked:
+            warc_headers[MASKED_HEADER] = (
+                f"secret echoed by the server; {masked} occurrence(s) replaced by '*' of the "
+                "same length by muni-archiver before writing"
+            )
+            self.log.warning("secret_masked", uri=uri, occurrences=masked)
+        digest = payload_digest(stored)
         revisit = None
-        if response.status_code == 200 and self.dedup is not None and body:
+        if response.status_code == 200 and self.dedup is not None and stored and not warc_headers:
             revisit = self.dedup(uri, digest)
         http_version = response.http_version or "HTTP/1.1"
-        return sink.write_exchange(
+        ref = sink.write_exchange(
             uri=uri,
             request_line=f"{request.method} {path} {http_version}",
             request_headers=req_headers,
             status_line=f"{response.status_code} {response.reason_phrase or ''}".strip(),
             status=response.status_code,
             response_headers=resp_headers,
-            body=body,
+            body=stored,
             revisit_of=revisit,
             digest=digest,
+            warc_headers=warc_headers,
         )
+        return _Stored(ref, content, masked)
 
 
 def utcnow() -> datetime:

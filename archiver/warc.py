@@ -13,10 +13,10 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -38,6 +38,35 @@ def gzip_member(data: bytes, level: int = GZIP_LEVEL) -> bytes:
 def payload_digest(body: bytes) -> str:
     """The WARC-Payload-Digest warcio would compute (sha1, base32)."""
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+class _GzipMember:
+    """The file-like warcio writes one record to: compressed on the fly, one gzip member per
+    record (what warcio itself writes with ``gzip=True``, at our compression level)."""
+
+    def __init__(self) -> None:
+        self._fh: BinaryIO | None = None
+        self._z: Any = None
+
+    def begin(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+
+    def write(self, data: bytes) -> int:
+        assert self._fh is not None and self._z is not None
+        out = self._z.compress(data)
+        if out:
+            self._fh.write(out)
+        return len(data)
+
+    def flush(self) -> None:
+        """warcio flushes after each record; the member is finished by ``end``."""
+
+    def end(self) -> None:
+        assert self._fh is not None and self._z is not None
+        self._fh.write(self._z.flush())
+        self._fh = None
+        self._z = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +112,10 @@ class WarcSink:
         self.max_bytes = max_bytes
         self._index = -1
         self._fh: BinaryIO | None = None
-        # warcio serialises each record, uncompressed, into this buffer; we write it out as one
-        # gzip member, so the offset and length of every record are known exactly.
-        self._buffer = io.BytesIO()
+        # warcio serialises each record into this, which compresses it straight into the file
+        # as one gzip member, so the offset and length of every record are known exactly and a
+        # large body is never held twice more (uncompressed record, compressed member).
+        self._member = _GzipMember()
         self._writer: WARCWriter | None = None
         self._name = ""
         self.files: list[str] = []
@@ -96,7 +126,7 @@ class WarcSink:
         self._name = f"{self.prefix}-{self._index:05d}.warc.gz"
         self.directory.mkdir(parents=True, exist_ok=True)
         self._fh = (self.directory / self._name).open("xb")
-        self._writer = WARCWriter(self._buffer, gzip=False, warc_version="WARC/1.1")
+        self._writer = WARCWriter(self._member, gzip=False, warc_version="WARC/1.1")
         info = {
             "software": f"muni-archiver/{__version__} (warcio)",
             "format": "WARC File Format 1.1",
@@ -122,13 +152,11 @@ class WarcSink:
         concurrent_to: str | None,
     ) -> WarcRef:
         assert self._fh is not None and self._writer is not None
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.write_record(record)
-        member = gzip_member(self._buffer.getvalue())
         offset = self._fh.tell()
-        self._fh.write(member)
-        length = len(member)
+        self._member.begin(self._fh)
+        self._writer.write_record(record)
+        self._member.end()
+        length = self._fh.tell() - offset
         headers = record.rec_headers  # type: ignore[attr-defined]
         ref = WarcRef(
             warc_file=self._name,
@@ -163,8 +191,13 @@ class WarcSink:
         body: bytes,
         revisit_of: RevisitTarget | None = None,
         digest: str | None = None,
+        warc_headers: Mapping[str, str] | None = None,
     ) -> WarcRef:
-        """Write a response (or revisit) and its request; return the response's location."""
+        """Write a response (or revisit) and its request; return the response's location.
+
+        ``warc_headers``: extra named fields for the response record (``WARC-Truncated``, a
+        masking note); warcio computes the digests over ``body`` as written.
+        """
         writer = self._ensure_open()
         digest = digest or payload_digest(body)
         http_headers = StatusAndHeaders(status_line, list(response_headers), protocol="HTTP/1.1")
@@ -176,7 +209,7 @@ class WarcSink:
                 revisit_of.warc_date,
                 http_headers=http_headers,
                 # warcio adds WARC-Profile itself (the 1.1 identical-payload-digest profile).
-                warc_headers_dict={"WARC-Refers-To": revisit_of.record_id},
+                warc_headers_dict={"WARC-Refers-To": revisit_of.record_id, **(warc_headers or {})},
             )
         else:
             record = writer.create_warc_record(
@@ -185,6 +218,7 @@ class WarcSink:
                 payload=io.BytesIO(body),
                 length=len(body),
                 http_headers=http_headers,
+                warc_headers_dict=dict(warc_headers or {}),
             )
         ref = self._write(
             record, status=status, digest=digest, refers_to=revisit_of, concurrent_to=None

@@ -48,8 +48,8 @@ from archiver.model import (
     TokenExpiry,
     Unparseable,
 )
-from archiver.recorder import RecordedResponse, platform_message
-from archiver.verdict import Fatal, Ok, Retry, Verdict
+from archiver.recorder import RecordedResponse, platform_message, status_classifier
+from archiver.verdict import Fatal, Retry, Verdict
 from connectors._paging import PageGuard, url_pages
 from connectors.base import HarvestContext, capture_media
 
@@ -121,15 +121,15 @@ def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -
     try:
         err = GraphError.from_body(json.loads(body))
     except ValueError:
-        return Ok()
+        return status_classifier(status, headers, body)
     if err is None:
-        return Ok()
+        return status_classifier(status, headers, body)
     if err.is_auth:
         hint = f"renew the Page access token and put it in {token_env}"
         return Fatal(err.describe(), hint, auth=True)
     if err.is_rate_limit or err.transient:
         return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
-    return Ok()
+    return status_classifier(status, headers, body)
 
 
 class GraphClient:

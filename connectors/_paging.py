@@ -32,7 +32,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse, RecordingClient
+from archiver.recorder import RecordedResponse, RecordingClient, status_classifier
 from archiver.verdict import Classifier
 
 MAX_PAGES = 100_000
@@ -107,7 +107,7 @@ def link_pages(
     endpoint: str,
     params: Params | None = None,
     guard: PageGuard | None = None,
-    classify: Classifier | None = None,
+    classify: Classifier = status_classifier,
 ) -> Iterator[RecordedResponse]:
     """RFC 8288 ``Link: rel="next"`` pagination (Mastodon)."""
 

@@ -54,8 +54,8 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse, platform_message
-from archiver.verdict import Ok, Skip, Verdict
+from archiver.recorder import RecordedResponse, platform_message, status_classifier
+from archiver.verdict import Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
     FollowersWalk,
@@ -113,20 +113,20 @@ def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
     only that capability (Skip); 401, 429 (``x-rate-limit-reset``, epoch) and 5xx follow the
     recorder's standard rules."""
     if status != 403:
-        return Ok()
+        return status_classifier(status, headers, body)
     try:
         data = json.loads(body)
     except ValueError:
-        return Ok()
+        return status_classifier(status, headers, body)
     if not isinstance(data, dict):
-        return Ok()
+        return status_classifier(status, headers, body)
     markers = " ".join(str(data.get(k, "")) for k in ("reason", "type", "title")).lower()
     errors = data.get("errors")
     if isinstance(errors, list):
         markers += " " + " ".join(json.dumps(e).lower() for e in errors)
     if any(m in markers for m in TIER_MARKERS):
         return Skip(platform_message(body))
-    return Ok()
+    return status_classifier(status, headers, body)
 
 
 @dataclass(frozen=True, slots=True)

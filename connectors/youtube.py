@@ -64,9 +64,9 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse, retry_after_seconds
+from archiver.recorder import RecordedResponse, retry_after_seconds, status_classifier
 from archiver.secrets import read_secret
-from archiver.verdict import Fatal, Ok, Retry, Skip, Verdict
+from archiver.verdict import Fatal, Retry, Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
     FollowersWalk,
@@ -148,7 +148,7 @@ def classify(status: int, headers: httpx.Headers, body: bytes, allow: frozenset[
     key or token (a person must act), or a refusal the caller expects (``allow``: comments
     disabled, the video gone, moderation refused), which costs that call only."""
     if status < 400:
-        return Ok()
+        return status_classifier(status, headers, body)
     reasons, message = google_error(body)
     text = f"HTTP {status}: {message} ({', '.join(reasons) or 'no reason given'})"
     allowed = [r for r in reasons if r in allow]
@@ -174,7 +174,7 @@ def classify(status: int, headers: httpx.Headers, body: bytes, allow: frozenset[
             "youtube.readonly scope; renew it and update the variable named by token_env",
             auth=True,
         )
-    return Ok()
+    return status_classifier(status, headers, body)
 
 
 @dataclass(frozen=True, slots=True)

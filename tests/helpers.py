@@ -51,7 +51,8 @@ def write_config(
     text = f'[archive]\nroot = "{root}"\n'
     if catalog_url:
         text += f'catalog_url = "{catalog_url}"\n'
-    text += "\n[http]\nmax_retry_wait = 0.2\nmax_attempts = 3\ntimeout = 5\n\n" + head + "\n"
+    # max_retry_wait above the fakes' Retry-After: 1, which must be honoured, not refused.
+    text += "\n[http]\nmax_retry_wait = 2\nmax_attempts = 3\ntimeout = 5\n\n" + head + "\n"
     text += "\n".join(sites)
     path = tmp_path / "archiver.toml"
     path.write_text(text)

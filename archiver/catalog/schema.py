@@ -44,7 +44,9 @@ runs = Table(
     Column("site_id", String(64), ForeignKey("sites.id"), nullable=False, index=True),
     Column("started_at", String(40), nullable=False, index=True),
     Column("finished_at", String(40)),
-    Column("status", String(16), nullable=False),  # running | succeeded | failed | abandoned
+    Column(
+        "status", String(16), nullable=False
+    ),  # running | succeeded | failed | abandoned | rate_limited
     Column("full_sweep", Boolean, nullable=False, default=False),
     Column("requests", Integer, nullable=False, default=0),
     Column("counts_json", Text, nullable=False, default="{}"),

@@ -24,7 +24,7 @@ from structlog.contextvars import bound_contextvars
 from archiver.app import App
 from archiver.config import Config, SiteConfig
 from archiver.daemon import scheduler as sched
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, RateLimitedError
 from archiver.harvest import HarvestAborted, Harvester
 
 log = structlog.get_logger(__name__)
@@ -105,6 +105,8 @@ def harvest_site(site_id: str) -> str:
             reason = (
                 f"backing off after {backoff.consecutive_failures} consecutive failures "
                 f"until {backoff.skip_until.isoformat(timespec='seconds')}"
+                if backoff.consecutive_failures
+                else f"rate limited until {backoff.skip_until.isoformat(timespec='seconds')}"
             )
             log.info("harvest_skipped_backoff", until=backoff.skip_until.isoformat())
             sched.record_skip(catalog, job_id, reason)
@@ -120,6 +122,11 @@ def harvest_site(site_id: str) -> str:
         except HarvestAborted as exc:
             sched.record_finish(catalog, pk, result="abandoned", error=str(exc))
             return "abandoned"
+        except RateLimitedError as exc:
+            b = sched.note_rate_limited(catalog, site, exc.until, str(exc))
+            log.warning("harvest_rate_limited", skip_until=b.skip_until)
+            sched.record_finish(catalog, pk, result="rate_limited", error=str(exc))
+            return "rate_limited"
         except Exception as exc:
             message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, ArchiverError):

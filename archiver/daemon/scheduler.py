@@ -59,7 +59,7 @@ job_runs = Table(
     Column("job_id", String(191), nullable=False, index=True),
     Column("started_at", String(40), nullable=False, index=True),
     Column("finished_at", String(40)),
-    # running | succeeded | failed | abandoned | skipped
+    # running | succeeded | failed | abandoned | skipped | rate_limited
     Column("result", String(16), nullable=False),
     Column("error", Text),
     Column("detail_json", Text, nullable=False, default="{}"),
@@ -550,6 +550,29 @@ def note_failure(catalog: Catalog, site: SiteConfig, error: str) -> Backoff:
     return Backoff(failures, until, error)
 
 
+def note_rate_limited(catalog: Catalog, site: SiteConfig, until: datetime, error: str) -> Backoff:
+    """The platform asked for a wait past the run's budget: skip the site's runs until then.
+
+    Not a failure (the consecutive-failure count and its growing back-off are left as they
+    were); the first scheduled run after ``until`` goes ahead.
+    """
+    previous = backoff_of(catalog, site.id)
+    if previous.skip_until is not None and previous.skip_until > until:
+        until = previous.skip_until
+    now = datetime.now(UTC)
+    values = {
+        "consecutive_failures": previous.consecutive_failures,
+        "last_failure_at": now.isoformat(timespec="microseconds"),
+        "last_error": error,
+        "skip_until": until.isoformat(timespec="microseconds"),
+        "backoff_seconds": max(0.0, (until - now).total_seconds()),
+    }
+    with catalog.begin() as conn:
+        conn.execute(delete(harvest_backoff).where(harvest_backoff.c.site_id == site.id))
+        conn.execute(harvest_backoff.insert().values(site_id=site.id, **values))
+    return Backoff(previous.consecutive_failures, until, error)
+
+
 def note_success(catalog: Catalog, site_id: str) -> None:
     with catalog.begin() as conn:
         conn.execute(delete(harvest_backoff).where(harvest_backoff.c.site_id == site_id))
@@ -616,10 +639,15 @@ def status_section(app: Any) -> dict[str, Any]:
                     "backoff_seconds": float(b.backoff_seconds),
                     "last_error": b.last_error,
                 }
-                if b.skip_until:
+                if b.skip_until and b.consecutive_failures:
                     notes.append(
                         f"{job_id}: backing off after {b.consecutive_failures} consecutive "
                         f"failures, next attempt after {b.skip_until[:19]} UTC: {b.last_error}"
+                    )
+                elif b.skip_until:
+                    notes.append(
+                        f"{job_id}: rate limited, next attempt after {b.skip_until[:19]} UTC: "
+                        f"{b.last_error}"
                     )
         if row is not None and row.result == "failed" and entry["backoff"] is None:
             notes.append(f"{job_id}: last run failed: {row.error}")

@@ -20,6 +20,7 @@ RESULT_STYLE = {
     "abandoned": "yellow",
     "running": "cyan",
     "skipped": "yellow",
+    "rate_limited": "yellow",
 }
 
 
@@ -59,7 +60,7 @@ def _backoff(job: Mapping[str, Any], tz: str) -> str:
     if not b:
         return ""
     failures = int(b.get("consecutive_failures") or 0)
-    text = f"{failures} failure(s) in a row"
+    text = f"{failures} failure(s) in a row" if failures else "rate limited"
     until = local_time(b.get("skip_until"), tz)
     if until:
         text += f"; skipping runs until {until}"

@@ -1,0 +1,114 @@
+"""Text fit for the catalog from whatever a platform sent, with the substitutions counted.
+
+The WARC keeps the bytes exactly as received; the catalog needs text every database and
+export can hold. Two things in platform JSON are not that:
+
+- lone surrogates (``"\\ud800"`` JSON escapes; some APIs cut a string between the two halves
+  of an emoji), which Python's ``json`` accepts but UTF-8 cannot encode, so SQLite, PostgreSQL
+  and every ``.encode()`` downstream fail on them;
+- NUL (``"\\u0000"``), which PostgreSQL text refuses and C tools treat as end of string.
+
+Both become U+FFFD REPLACEMENT CHARACTER, and the caller learns how many, so the record can
+say that its text was normalised (the original is in the WARC).
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+REPLACEMENT = "\ufffd"
+_UNFIT = re.compile("[\x00\ud800-\udfff]")
+# Cheap test on raw JSON bytes before walking a parsed document: a surrogate or NUL escape,
+# a raw NUL, or any non-ASCII byte (possibly invalid UTF-8; the walk decides).
+_UNFIT_TEXT = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)|\x00|[\x80-\xff]")
+
+
+def clean_text(text: str) -> tuple[str, int]:
+    """``text`` with lone surrogates and NUL replaced by U+FFFD; how many were replaced."""
+    return _UNFIT.subn(REPLACEMENT, text)
+
+
+def decode_text(body: bytes) -> tuple[str, int]:
+    """UTF-8 text of ``body``; invalid bytes, lone surrogates and NUL become U+FFFD."""
+    # surrogateescape turns each invalid byte into a lone surrogate, so one pass counts all.
+    return clean_text(body.decode("utf-8", "surrogateescape"))
+
+
+def clean_json(value: Any) -> tuple[Any, int]:
+    """A parsed JSON value with every string (keys too) cleaned; total replacements."""
+    count = 0
+
+    def walk(node: Any) -> Any:
+        nonlocal count
+        if isinstance(node, str):
+            text, n = clean_text(node)
+            count += n
+            return text
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, dict):
+            return {walk(k): walk(v) for k, v in node.items()}
+        return node
+
+    return walk(value), count
+
+
+def loads_lenient(body: bytes) -> Any:
+    """``json.loads`` for platform bodies: invalid UTF-8 bytes and lone-surrogate escapes come
+    back as lone surrogates (``surrogateescape``) instead of failing the whole page, and raw
+    control characters inside strings are accepted (``strict=False``). Nothing is replaced
+    here, so the storage boundary (:func:`clean_record`) can say exactly which record had its
+    text normalised. Raises ``ValueError`` for a body that is not JSON at all.
+    """
+    text = body.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+    return json.loads(text, strict=False)
+
+
+def parse_json(body: bytes) -> tuple[Any, int]:
+    """:func:`loads_lenient`, then every string cleaned; total replacements."""
+    data = loads_lenient(body)
+    if _UNFIT_TEXT.search(body) is None:
+        return data, 0
+    return clean_json(data)
+
+
+T = TypeVar("T")
+
+
+def clean_record(record: T) -> tuple[T, int]:
+    """``record`` (a dataclass of strings, tuples, mappings and nested dataclasses, such as a
+    harvested ``Item``) with every string cleaned; total replacements. The same object is
+    returned when nothing needed replacing."""
+    count = 0
+
+    def walk(node: Any) -> Any:
+        nonlocal count
+        if isinstance(node, str):
+            text, n = clean_text(node)
+            count += n
+            return text if n else node
+        if isinstance(node, tuple):
+            items = tuple(walk(v) for v in node)
+            return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+        if isinstance(node, list | dict):
+            cleaned, n = clean_json(node)
+            count += n
+            return cleaned if n else node
+        if isinstance(node, Mapping):
+            return walk(dict(node))
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            changes = {}
+            for f in dataclasses.fields(node):
+                value = getattr(node, f.name)
+                new = walk(value)
+                if new is not value:
+                    changes[f.name] = new
+            return dataclasses.replace(node, **changes) if changes else node
+        return node
+
+    return walk(record), count
