@@ -305,6 +305,9 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         arrived = time.monotonic()
         fault, replay = fake._take_fault(split.path, split.query)
+        remember = fault == "loop_cursor" and replay is None
+        if remember:
+            fault = None  # answered for real (and remembered): not a fault on the record
         fake._record(
             RecordedRequest(method, split.path, query, dict(hdrs._d), body, fault, arrived)
         )
@@ -315,12 +318,12 @@ class _Handler(BaseHTTPRequestHandler):
         if replay is not None:
             resp = replay
         elif fault in FAULTS:
-            resp = _fault_response(fault)  # type: ignore[arg-type]
+            resp = _fault_response(fault)
         elif fault == "html_page":
             resp = FakeResponse(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"})
         else:
             resp = fake._dispatch(method, split.path, query, hdrs)
-            if fault == "loop_cursor":
+            if remember:
                 fake._remember_first(split.path, split.query, resp)
             elif fault == "lone_surrogate":
                 resp = _with_surrogate(resp)

@@ -106,7 +106,6 @@ class Adapter:
         raise NotImplementedError
 
 
-
 class MastodonAdapter(Adapter):
     platform = "mastodon"
     plants = frozenset({"comment", "reply", "edit", "delete_comment", "follower"})
