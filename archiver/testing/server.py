@@ -244,7 +244,7 @@ _MAINTENANCE_PAGE = (
 )
 
 
-def _fault_response(fault: Fault) -> FakeResponse:
+def _fault_response(fault: Fault, retry_after: int = 1) -> FakeResponse:
     """The canned bad answer for each fault; shapes copied from what real platforms and their
     reverse proxies send, so client error classification is tested against reality."""
     if fault == "malformed_json":
@@ -262,12 +262,12 @@ def _fault_response(fault: Fault) -> FakeResponse:
             {"error": "We're sorry, but something went wrong on our end."}, status=500
         )
     if fault == "rate_limit_429":
-        reset = iso_us(datetime.now(UTC) + timedelta(seconds=1))
+        reset = iso_us(datetime.now(UTC) + timedelta(seconds=retry_after))
         return json_response(
             {"error": "Too many requests"},
             status=429,
             headers={
-                "Retry-After": "1",
+                "Retry-After": str(retry_after),
                 "X-RateLimit-Limit": "300",
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": reset,
@@ -318,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
         if replay is not None:
             resp = replay
         elif fault in FAULTS:
-            resp = _fault_response(fault)
+            resp = _fault_response(fault, fake.retry_after)
         elif fault == "html_page":
             resp = FakeResponse(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"})
         else:
@@ -449,6 +449,7 @@ class FakeServer:
         self._stopping = threading.Event()
         self.bomb_size = 256 << 20  # decoded bytes of a gzip_bomb answer
         self.drip_interval = 1.0  # seconds between the bytes of a drip_body answer
+        self.retry_after = 1  # seconds in a rate_limit_429 answer's Retry-After and reset
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 import tracemalloc
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
 
-from archiver.errors import FatalFetchError
+from archiver.errors import FatalFetchError, RateLimitedError
 from connectors.registry import BUILTIN
 from tests.conformance.adapters import ADAPTERS, PAGE
 from tests.conformance.kit import (
@@ -396,3 +396,26 @@ def test_honours_retry_after_for_the_next_request(scene: Scene) -> None:
         assert gap >= 0.9, (
             f"next request ({reqs[last + 1].path}) {gap:.2f}s after a 429 with Retry-After: 1"
         )
+
+
+def test_a_long_retry_after_ends_the_run_as_rate_limited(scene: Scene) -> None:
+    """``Retry-After: 3600`` with one second allowed per wait: the run must neither sleep for
+    an hour nor ask again early; it ends at once as rate limited until a stated time."""
+    scene.write_config(max_retry_wait=1)
+    _baseline(scene)
+    before = scene.snapshot()
+    scene.server.retry_after = 3600
+    path = scene.adapter.posts_path()
+    scene.server.inject(path, "rate_limit_429", times=1, after=1 if scene.adapter.paged else 0)
+    scene.server.clear_requests()
+    out, took = scene.run_with_deadline(6)
+    assert out is not None, f"the run was still waiting out the rate limit after {took:.0f}s"
+    reqs = scene.server.requests
+    marks = [i for i, r in enumerate(reqs) if r.fault == "rate_limit_429"]
+    assert marks, f"the connector never requested {path} twice"
+    early = reqs[marks[-1] + 1 :]
+    assert not early, f"{len(early)} request(s) (first: {early[0].path}) inside Retry-After: 3600"
+    assert isinstance(out.error, RateLimitedError), f"expected RateLimitedError, got {out.error!r}"
+    wait = out.error.until - datetime.now(UTC)
+    assert wait > timedelta(minutes=50), f"rate limited until {out.error.until}, not ~1 h ahead"
+    assert_survived(scene, out, before, what="a one-hour Retry-After")
