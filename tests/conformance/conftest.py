@@ -3,6 +3,7 @@ added to ``connectors/registry.py`` without an adapter fails here instead of goi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def scene(
             "tests/conformance/adapters.py"
         )
     structlog.reset_defaults()
+    # Durability is proven by tests/foundation (crash points, kill -9); here ~150 small
+    # archives are written and thrown away, and fsync was 40 % of each harvest's time.
+    monkeypatch.setattr(os, "fsync", lambda _fd: None)
     token = token_for(platform)
     monkeypatch.setenv(TOKEN_ENV, token)
     adapter = adapter_cls(token)

@@ -266,9 +266,7 @@ def test_survives_5xx(scene: Scene) -> None:
     assert_survived(scene, out, before, what="HTTP 500 on a list page")
 
 
-@pytest.mark.parametrize(
-    "fault", ["html_page", "html_error", "truncated", "malformed_json", "empty_body"]
-)
+@pytest.mark.parametrize("fault", ["html_page", "truncated", "malformed_json", "empty_body"])
 def test_survives_bad_bodies(scene: Scene, fault: str) -> None:
     _baseline(scene)
     before = scene.snapshot()
@@ -305,7 +303,7 @@ def test_survives_a_drip_body(scene: Scene) -> None:
     _baseline(scene)
     before = scene.snapshot()
     scene.server.inject(scene.adapter.posts_path(), "drip_body", times=10_000)
-    limit = 1.0 * scene.http["max_attempts"] + scene.http["max_retry_wait"] * 2 + 3
+    limit = 1.0 * scene.http["max_attempts"] + 4
     out, took = scene.run_with_deadline(limit)
     assert out is not None, f"the run was still reading a drip after {took:.1f}s"
     assert_survived(scene, out, before, what="a drip body")
@@ -408,7 +406,7 @@ def test_a_long_retry_after_ends_the_run_as_rate_limited(scene: Scene) -> None:
     path = scene.adapter.posts_path()
     scene.server.inject(path, "rate_limit_429", times=1, after=1 if scene.adapter.paged else 0)
     scene.server.clear_requests()
-    out, took = scene.run_with_deadline(6)
+    out, took = scene.run_with_deadline(4)
     assert out is not None, f"the run was still waiting out the rate limit after {took:.0f}s"
     reqs = scene.server.requests
     marks = [i for i, r in enumerate(reqs) if r.fault == "rate_limit_429"]
