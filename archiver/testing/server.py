@@ -244,7 +244,7 @@ _MAINTENANCE_PAGE = (
 )
 
 
-def _fault_response(fault: Fault, retry_after: int = 1) -> FakeResponse:
+def _fault_response(fault: Fault, retry_after: int = 1, reset_headers: bool = True) -> FakeResponse:
     """The canned bad answer for each fault; shapes copied from what real platforms and their
     reverse proxies send, so client error classification is tested against reality."""
     if fault == "malformed_json":
@@ -263,16 +263,14 @@ def _fault_response(fault: Fault, retry_after: int = 1) -> FakeResponse:
         )
     if fault == "rate_limit_429":
         reset = iso_us(datetime.now(UTC) + timedelta(seconds=retry_after))
-        return json_response(
-            {"error": "Too many requests"},
-            status=429,
-            headers={
-                "Retry-After": str(retry_after),
+        headers = {"Retry-After": str(retry_after)}
+        if reset_headers:
+            headers |= {
                 "X-RateLimit-Limit": "300",
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": reset,
-            },
-        )
+            }
+        return json_response({"error": "Too many requests"}, status=429, headers=headers)
     if fault == "unauthorized_401":
         return json_response({"error": "The access token is invalid"}, status=401)
     if fault == "not_found_404":
@@ -318,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         if replay is not None:
             resp = replay
         elif fault in FAULTS:
-            resp = _fault_response(fault, fake.retry_after)
+            resp = _fault_response(fault, fake.retry_after, fake.rate_limit_reset_headers)
         elif fault == "html_page":
             resp = FakeResponse(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"})
         else:
@@ -450,6 +448,8 @@ class FakeServer:
         self.bomb_size = 256 << 20  # decoded bytes of a gzip_bomb answer
         self.drip_interval = 1.0  # seconds between the bytes of a drip_body answer
         self.retry_after = 1  # seconds in a rate_limit_429 answer's Retry-After and reset
+        # False: a rate_limit_429 answer says only Retry-After (no X-RateLimit-* headers).
+        self.rate_limit_reset_headers = True
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

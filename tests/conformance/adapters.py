@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from archiver.testing import FakeServer, FeedWorld, MastodonWorld
 from archiver.testing.bluesky import BlueskyWorld
+from archiver.testing.mastodon import png_bytes
 from archiver.testing.meta import MetaWorld
 from archiver.testing.x import XWorld
 from archiver.testing.youtube import YouTubeWorld
@@ -68,6 +69,10 @@ class Adapter:
         """A city post; ``age`` back-dates it from the world's clock. Returns the catalog id."""
         raise NotImplementedError
 
+    def media_post(self, text: str) -> str:
+        """A city post with one image (or thumbnail, or enclosure) the connector downloads."""
+        raise NotImplementedError
+
     def comment(self, post_id: str, text: str) -> str:
         raise NotImplementedError
 
@@ -105,6 +110,8 @@ class Adapter:
     def followers_path(self) -> str:
         raise NotImplementedError
 
+    media_path: ClassVar[str] = ""  # where the fake serves media files
+
 
 class MastodonAdapter(Adapter):
     platform = "mastodon"
@@ -124,6 +131,12 @@ class MastodonAdapter(Adapter):
     def post(self, text: str, *, age: timedelta | None = None) -> str:
         at = self.world.now() - age if age else None
         return str(self.world.post_status(self.owner, text, created_at=at)["id"])
+
+    media_path = "/system/"
+
+    def media_post(self, text: str) -> str:
+        media = [{"description": "a map"}]
+        return str(self.world.post_status(self.owner, text, media=media)["id"])
 
     def comment(self, post_id: str, text: str) -> str:
         return str(self.world.post_status(self.resident, text, in_reply_to_id=post_id)["id"])
@@ -175,6 +188,11 @@ class _MetaAdapter(Adapter):
     def post(self, text: str, *, age: timedelta | None = None) -> str:
         at = self.world._now + timedelta(minutes=1) - age if age else None
         return str(self.world.add_post(text, platform=self.meta_platform, at=at))
+
+    media_path = "/cdn/"
+
+    def media_post(self, text: str) -> str:
+        return str(self.world.add_post(text, platform=self.meta_platform, photos=1))
 
     def comment(self, post_id: str, text: str) -> str:
         n = self.seq()
@@ -244,6 +262,11 @@ class XAdapter(Adapter):
         at = self.world.now() - age if age else None
         return str(self.world.post(self.owner, text, created_at=at))
 
+    media_path = "/media/"
+
+    def media_post(self, text: str) -> str:
+        return str(self.world.post(self.owner, text, media=1))
+
     def comment(self, post_id: str, text: str) -> str:
         return str(self.world.post(self.resident, f"@{CITY} {text}", reply_to=post_id))
 
@@ -286,6 +309,11 @@ class YouTubeAdapter(Adapter):
     def post(self, text: str, *, age: timedelta | None = None) -> str:
         at = self.world.now() - age if age else None
         return str(self.world.add_video(self.owner, text[:60], text, published_at=at))
+
+    media_path = "/vi/"  # every video's thumbnails
+
+    def media_post(self, text: str) -> str:
+        return self.post(text)
 
     def comment(self, post_id: str, text: str) -> str:
         return str(self.world.add_comment(post_id, self.resident, text))
@@ -342,6 +370,11 @@ class BlueskyAdapter(Adapter):
         at = self.world.now() - age if age else None
         return str(self.world.add_post(self.owner, text, created_at=at))
 
+    media_path = "/img/"
+
+    def media_post(self, text: str) -> str:
+        return str(self.world.add_post(self.owner, text, images=["map"]))
+
     def comment(self, post_id: str, text: str) -> str:
         return str(self.world.reply(post_id, self.resident, text))
 
@@ -395,6 +428,21 @@ class RssAdapter(Adapter):
         guid = f"news-{self.seq()}"
         published = self._tick() - (age or timedelta(0))
         self.world.add_entry(guid, text[:40], f"<p>{text}</p>", published=published)
+        return guid
+
+    media_path = "/files/"
+
+    def media_post(self, text: str) -> str:
+        guid = f"news-{self.seq()}"
+        body = png_bytes(8, 6, (10, 120, 200))
+        url = self.world.add_file(f"/files/{guid}.png", body, "image/png")
+        self.world.add_entry(
+            guid,
+            text[:40],
+            f"<p>{text}</p>",
+            published=self._tick(),
+            enclosure=(url, "image/png", len(body)),
+        )
         return guid
 
     def edit(self, post_id: str, text: str) -> None:

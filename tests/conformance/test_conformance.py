@@ -377,23 +377,26 @@ def test_masks_a_token_the_platform_echoes(scene: Scene) -> None:
 
 
 def test_honours_retry_after_for_the_next_request(scene: Scene) -> None:
-    """A 429 with ``Retry-After: 1`` on every allowed attempt: whatever the connector does next
-    (another endpoint, the next thread), the host gets no request for that second."""
-    _baseline(scene)
-    a = scene.adapter
-    path = a.comments_path(scene.ids["P0"]) if scene.caps.comments else a.posts_path()
+    """A media download answered 429 with only ``Retry-After: 1`` (no reset headers) on every
+    allowed attempt is given up (media is skippable everywhere); the connector moves on to the
+    next file, but the host's rate limit still holds: no request of any kind for that second."""
+    need(scene, "media")
+    scene.plant(posts=2)
+    scene.ids["M1"] = scene.adapter.media_post("Snow plow routes map")
+    scene.ids["M2"] = scene.adapter.media_post("Leaf pickup zones map")
+    path = scene.adapter.media_path
+    scene.server.rate_limit_reset_headers = False
     scene.server.inject(path, "rate_limit_429", times=scene.http["max_attempts"])
-    scene.server.clear_requests()
     scene.run(full=True)
     reqs = scene.server.requests
     marks = [i for i, r in enumerate(reqs) if r.fault == "rate_limit_429"]
-    assert marks, f"the connector never requested {path}"
+    assert marks, f"the connector never downloaded media from {path}"
     last = marks[-1]
-    if last + 1 < len(reqs):
-        gap = reqs[last + 1].at - reqs[last].at
-        assert gap >= 0.9, (
-            f"next request ({reqs[last + 1].path}) {gap:.2f}s after a 429 with Retry-After: 1"
-        )
+    assert last + 1 < len(reqs), "the run made no request after giving up on one media file"
+    gap = reqs[last + 1].at - reqs[last].at
+    assert gap >= 0.9, (
+        f"next request ({reqs[last + 1].path}) {gap:.2f}s after a 429 with Retry-After: 1"
+    )
 
 
 def test_a_long_retry_after_ends_the_run_as_rate_limited(scene: Scene) -> None:
