@@ -14,6 +14,7 @@ import gzip
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -348,6 +349,12 @@ def assert_survived(scene: Scene, out: Outcome, before: Snapshot, *, what: str) 
     """A hostile answer must end in a clean failure or a success that wrote the gap down; it
     must never conclude that anything was deleted or that anyone unfollowed, and never move a
     bookmark backwards."""
+    after = scene.snapshot()
+    new_removed = after.removed - before.removed
+    kinds = Counter(cls for cls, _ in new_removed)
+    assert not new_removed, f"{what} led to removals being concluded: {dict(kinds)}"
+    new_unfollowed = after.unfollowed - before.unfollowed
+    assert not new_unfollowed, f"{what} led to {len(new_unfollowed)} unfollow(s) being concluded"
     if out.error is not None:
         run = out.run
         assert run["status"] == "failed", f"run status {run['status']!r} after {out.error}"
@@ -361,9 +368,4 @@ def assert_survived(scene: Scene, out: Outcome, before: Snapshot, *, what: str) 
         if served:  # a platform with no such list (one feed document) never got the fault
             gaps = scene.gaps(out.run["id"])
             assert gaps, f"the run succeeded after {what} ({served[0]}) without recording a gap"
-    after = scene.snapshot()
-    new_removed = after.removed - before.removed
-    assert not new_removed, f"{what} led to removals being concluded: {sorted(new_removed)}"
-    new_unfollowed = after.unfollowed - before.unfollowed
-    assert not new_unfollowed, f"{what} led to unfollows being concluded: {sorted(new_unfollowed)}"
     assert_bookmarks_not_backwards(before.bookmarks, after.bookmarks)
