@@ -303,7 +303,7 @@ def test_survives_a_drip_body(scene: Scene) -> None:
     _baseline(scene)
     before = scene.snapshot()
     scene.server.inject(scene.adapter.posts_path(), "drip_body", times=10_000)
-    limit = 1.0 * scene.http["max_attempts"] + 4
+    limit = 1.0 * scene.http["max_attempts"] + 5
     out, took = scene.run_with_deadline(limit)
     assert out is not None, f"the run was still reading a drip after {took:.1f}s"
     assert_survived(scene, out, before, what="a drip body")
