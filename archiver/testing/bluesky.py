@@ -130,6 +130,8 @@ class BlueskyWorld:
         self._files: dict[str, tuple[int, int, tuple[int, int, int]]] = {}
         self._rate_limited = 0
         self._followers_refused: int | None = None
+        # Lower it in tests to get several feed/follower pages from few objects.
+        self.page_cap: int | None = None
 
     # -- clock and ids -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -530,6 +532,8 @@ class BlueskyWorld:
         limit = _limit(query)
         if limit is None:
             return _xrpc_error("InvalidRequest", "Error: limit must be between 1 and 100")
+        if self.page_cap:
+            limit = min(limit, self.page_cap)
         filt = _q(query, "filter") or "posts_with_replies"
         entries: list[tuple[str, dict[str, Any]]] = []
         for p in self._posts.values():
@@ -638,6 +642,8 @@ class BlueskyWorld:
         limit = _limit(query)
         if limit is None:
             return _xrpc_error("InvalidRequest", "Error: limit must be between 1 and 100")
+        if self.page_cap:
+            limit = min(limit, self.page_cap)
         follows = sorted(
             (f for f in self._follows if f.active and f.subject == actor.did),
             key=lambda f: f.rkey,

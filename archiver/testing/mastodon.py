@@ -174,6 +174,9 @@ class MastodonWorld:
         self._files: dict[str, tuple[int, int, tuple[int, int, int]]] = {}
         self._window_index = -1
         self._window_count = 0
+        # Lower it in tests to get several pages of statuses/followers from few objects (the
+        # connector asks for Mastodon's maximum; a real instance may be configured lower).
+        self.page_cap: int | None = None
 
     # -- clock and ids -------------------------------------------------------------------
     def now(self) -> datetime:
@@ -692,10 +695,13 @@ class MastodonWorld:
             return None
         return None
 
+    def _capped(self, limit: int) -> int:
+        return min(limit, self.page_cap) if self.page_cap else limit
+
     def _account_statuses(
         self, acc: _Account, query: dict[str, list[str]], base: str, path: str, authed: bool
     ) -> FakeResponse:
-        limit = _limit(query, STATUSES_LIMIT)
+        limit = self._capped(_limit(query, STATUSES_LIMIT))
         if _bool(query, "pinned"):
             return json_response([])
         exclude_replies = _bool(query, "exclude_replies")
@@ -744,7 +750,7 @@ class MastodonWorld:
     def _followers(
         self, acc: _Account, query: dict[str, list[str]], base: str, path: str
     ) -> FakeResponse:
-        limit = _limit(query, ACCOUNTS_LIMIT)
+        limit = self._capped(_limit(query, ACCOUNTS_LIMIT))
         max_id, since_id = _int(_q(query, "max_id")), _int(_q(query, "since_id"))
         page: list[_Follow] = []
         if limit:

@@ -13,7 +13,9 @@ import contextlib
 import json
 import socket
 import threading
+import time
 import traceback
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,11 +26,14 @@ from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
     "FAULTS",
+    "HOSTILE_FAULTS",
+    "SURROGATE_MARKER",
     "FakeApp",
     "FakeResponse",
     "FakeServer",
     "Fault",
     "Headers",
+    "Hostile",
     "RecordedRequest",
     "header",
     "iso_ms",
@@ -73,6 +78,33 @@ Fault = Literal[
 ]
 FAULTS: tuple[Fault, ...] = get_args(Fault)
 
+# Hostile answers for the connector conformance suite. Unlike ``Fault`` (a canned bad answer
+# instead of the real one), most of these change the *real* answer or how it is sent, so they
+# work on every platform's fake without knowing its shapes:
+# * ``loop_cursor``: the first request to each path is answered normally and remembered; a later
+#   request to the same path with another query (the next page) gets that first answer again,
+#   so the next link / cursor / page token repeats forever;
+# * ``gzip_bomb``: 200 with ``Content-Encoding: gzip`` whose body inflates to ``bomb_size``
+#   bytes (JSON whitespace, then ``[]``), compressed once in small chunks: never held decoded;
+# * ``drip_body``: the real answer sent one byte every ``drip_interval`` seconds;
+# * ``lone_surrogate``: every ``SURROGATE_MARKER`` in the real JSON body becomes the escape
+#   ``\ud800`` (valid JSON syntax, not valid Unicode), as some APIs emit;
+# * ``echo_secret``: the real answer with the request's credentials (bearer token, ``key=`` /
+#   ``access_token=`` values) echoed in a header and inside the body, as debug endpoints and
+#   some error pages do;
+# * ``html_page``: 200 with a ``text/html`` maintenance page instead of the API answer.
+Hostile = Literal[
+    "loop_cursor",
+    "gzip_bomb",
+    "drip_body",
+    "lone_surrogate",
+    "echo_secret",
+    "html_page",
+]
+HOSTILE_FAULTS: tuple[Hostile, ...] = get_args(Hostile)
+SURROGATE_MARKER = "LONE-SURROGATE-HERE"
+_SECRET_QUERY_KEYS = ("access_token", "key", "token", "api_key")
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -81,7 +113,8 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]  # keys lower-cased, so tests need not guess the client's casing
     body: bytes = b""
-    fault: Fault | None = None  # the fault served instead of the real answer, if any
+    fault: Fault | Hostile | None = None  # the fault served instead of the real answer, if any
+    at: float = 0.0  # time.monotonic() when the request arrived (for pacing checks)
 
 
 class Headers(Mapping[str, str]):
@@ -145,7 +178,73 @@ _NGINX_502 = (
 )
 
 
-def _fault_response(fault: Fault) -> FakeResponse:
+_BOMB_CACHE: dict[int, tuple[bytes, ...]] = {}
+
+
+def gzip_bomb_chunks(size: int) -> tuple[bytes, ...]:
+    """A gzip stream inflating to ``size`` bytes of JSON whitespace then ``[]``; built once per
+    size a megabyte at a time, so only the compressed form (about size/1000) is ever held."""
+    cached = _BOMB_CACHE.get(size)
+    if cached is not None:
+        return cached
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1 << 20)
+    out: list[bytes] = []
+    left = size
+    while left > 0:
+        out.append(comp.compress(block[: min(left, len(block))]))
+        left -= len(block)
+    out.append(comp.compress(b"[]"))
+    out.append(comp.flush())
+    chunks = tuple(c for c in out if c)
+    _BOMB_CACHE[size] = chunks
+    return chunks
+
+
+def _with_surrogate(resp: FakeResponse) -> FakeResponse:
+    marker = SURROGATE_MARKER.encode()
+    return FakeResponse(resp.status, resp.body.replace(marker, b"\\ud800"), dict(resp.headers))
+
+
+def _request_secrets(headers: Headers, query: Mapping[str, list[str]]) -> list[str]:
+    found = []
+    auth = headers.get("authorization") or ""
+    if auth:
+        found.append(auth.split(" ", 1)[-1])
+    for key in _SECRET_QUERY_KEYS:
+        found.extend(v for v in query.get(key, []) if v)
+    return found
+
+
+def _with_echo(resp: FakeResponse, secrets: list[str]) -> FakeResponse:
+    """The answer with ``secrets`` echoed; a JSON object gains a ``debug`` member, an XML
+    document a comment after its prolog, anything else only the header."""
+    if not secrets:
+        return resp
+    text = " ".join(secrets)
+    headers = dict(resp.headers)
+    headers["X-Debug-Request-Auth"] = text
+    body = resp.body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        data["debug"] = {"request_credentials": text}
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    elif body.lstrip().startswith(b"<?xml"):
+        end = body.find(b"?>") + 2
+        body = body[:end] + f"<!-- request credentials: {text} -->".encode() + body[end:]
+    return FakeResponse(resp.status, body, headers)
+
+
+_MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>We'll be right back</title></head>"
+    b"<body><h1>Scheduled maintenance</h1><p>Please try again later.</p></body></html>"
+)
+
+
+def _fault_response(fault: Fault, retry_after: int = 1, reset_headers: bool = True) -> FakeResponse:
     """The canned bad answer for each fault; shapes copied from what real platforms and their
     reverse proxies send, so client error classification is tested against reality."""
     if fault == "malformed_json":
@@ -163,17 +262,15 @@ def _fault_response(fault: Fault) -> FakeResponse:
             {"error": "We're sorry, but something went wrong on our end."}, status=500
         )
     if fault == "rate_limit_429":
-        reset = iso_us(datetime.now(UTC) + timedelta(seconds=1))
-        return json_response(
-            {"error": "Too many requests"},
-            status=429,
-            headers={
-                "Retry-After": "1",
+        reset = iso_us(datetime.now(UTC) + timedelta(seconds=retry_after))
+        headers = {"Retry-After": str(retry_after)}
+        if reset_headers:
+            headers |= {
                 "X-RateLimit-Limit": "300",
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": reset,
-            },
-        )
+            }
+        return json_response({"error": "Too many requests"}, status=429, headers=headers)
     if fault == "unauthorized_401":
         return json_response({"error": "The access token is invalid"}, status=401)
     if fault == "not_found_404":
@@ -204,14 +301,64 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         method = self.command
-        fault = fake._take_fault(split.path)
-        fake._record(RecordedRequest(method, split.path, query, dict(hdrs._d), body, fault))
+        arrived = time.monotonic()
+        fault, replay = fake._take_fault(split.path, split.query)
+        remember = fault == "loop_cursor" and replay is None
+        if remember:
+            fault = None  # answered for real (and remembered): not a fault on the record
+        fake._record(
+            RecordedRequest(method, split.path, query, dict(hdrs._d), body, fault, arrived)
+        )
 
-        if fault is not None:
-            resp = _fault_response(fault)
+        if fault == "gzip_bomb":
+            self._send_bomb(fake.bomb_size)
+            return
+        if replay is not None:
+            resp = replay
+        elif fault in FAULTS:
+            resp = _fault_response(fault, fake.retry_after, fake.rate_limit_reset_headers)
+        elif fault == "html_page":
+            resp = FakeResponse(200, _MAINTENANCE_PAGE, {"Content-Type": "text/html"})
         else:
             resp = fake._dispatch(method, split.path, query, hdrs)
+            if remember:
+                fake._remember_first(split.path, split.query, resp)
+            elif fault == "lone_surrogate":
+                resp = _with_surrogate(resp)
+            elif fault == "echo_secret":
+                resp = _with_echo(resp, _request_secrets(hdrs, query))
+        if fault == "drip_body":
+            self._send_drip(resp, fake)
+            return
         self._send(resp, truncate=fault == "truncated", head=method == "HEAD")
+
+    def _send_bomb(self, size: int) -> None:
+        chunks = gzip_bomb_chunks(size)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
+        self.end_headers()
+        for chunk in chunks:
+            self.wfile.write(chunk)
+        self.wfile.flush()
+
+    def _send_drip(self, resp: FakeResponse, fake: FakeServer) -> None:
+        """Headers at once, then the body a byte at a time; stops when the server stops."""
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            if k.lower() != "content-length":
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        for i in range(len(resp.body)):
+            if fake._stopping.wait(fake.drip_interval):
+                return
+            self.wfile.write(resp.body[i : i + 1])
+            self.wfile.flush()
 
     def _send(self, resp: FakeResponse, *, truncate: bool, head: bool) -> None:
         self.send_response(resp.status)
@@ -295,7 +442,14 @@ class FakeServer:
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []  # exceptions raised by apps (served as 500)
         self._lock = threading.Lock()
-        self._faults: list[list[Any]] = []  # [prefix, fault, remaining]
+        self._faults: list[list[Any]] = []  # [prefix, fault, remaining, skip]
+        self._first_answers: dict[str, tuple[str, FakeResponse]] = {}  # loop_cursor state
+        self._stopping = threading.Event()
+        self.bomb_size = 256 << 20  # decoded bytes of a gzip_bomb answer
+        self.drip_interval = 1.0  # seconds between the bytes of a drip_body answer
+        self.retry_after = 1  # seconds in a rate_limit_429 answer's Retry-After and reset
+        # False: a rate_limit_429 answer says only Retry-After (no X-RateLimit-* headers).
+        self.rate_limit_reset_headers = True
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -303,6 +457,7 @@ class FakeServer:
     def start(self) -> FakeServer:
         if self._httpd is not None:
             return self
+        self._stopping.clear()
         self._httpd = _HTTPServer((self.host, self.port), self)
         self.port = self._httpd.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
@@ -321,6 +476,7 @@ class FakeServer:
             return
         self._httpd = None
         self._thread = None
+        self._stopping.set()
         httpd.shutdown()
         httpd.close_all_connections()
         httpd.server_close()
@@ -343,17 +499,26 @@ class FakeServer:
         with self._lock:
             self.apps.append(app)
 
-    def inject(self, path_prefix: str, fault: Fault, times: int = 1) -> None:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+    def inject(
+        self, path_prefix: str, fault: Fault | Hostile, times: int = 1, *, after: int = 0
+    ) -> None:
+        """Serve ``fault`` to the next ``times`` requests under ``path_prefix``, once ``after``
+        matching requests have been answered normally (``after=1``: from the second page on).
+        For ``loop_cursor``, ``times`` counts the replayed answers."""
+        if fault not in FAULTS and fault not in HOSTILE_FAULTS:
+            known = ", ".join((*FAULTS, *HOSTILE_FAULTS))
+            raise ValueError(f"unknown fault {fault!r}; expected one of {known}")
         if times < 1:
             raise ValueError("times must be at least 1")
+        if after < 0:
+            raise ValueError("after must not be negative")
         with self._lock:
-            self._faults.append([path_prefix, fault, times])
+            self._faults.append([path_prefix, fault, times, after])
 
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._first_answers.clear()
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -364,16 +529,33 @@ class FakeServer:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
 
     # -- internals used by the handler ---------------------------------------------------
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(
+        self, path: str, query: str = ""
+    ) -> tuple[Fault | Hostile | None, FakeResponse | None]:
+        """The fault for this request, and for a looping path the answer to replay."""
         with self._lock:
             for entry in self._faults:
-                if path.startswith(entry[0]):
-                    entry[2] -= 1
-                    if entry[2] <= 0:
-                        self._faults.remove(entry)
-                    fault: Fault = entry[1]
-                    return fault
-        return None
+                if not path.startswith(entry[0]):
+                    continue
+                if entry[3] > 0:
+                    entry[3] -= 1
+                    return None, None
+                fault: Fault | Hostile = entry[1]
+                replay = None
+                if fault == "loop_cursor":
+                    first = self._first_answers.get(path)
+                    if first is None or first[0] == query:
+                        return fault if first is None else None, None  # answered for real
+                    replay = first[1]
+                entry[2] -= 1
+                if entry[2] <= 0:
+                    self._faults.remove(entry)
+                return fault, replay
+        return None, None
+
+    def _remember_first(self, path: str, query: str, resp: FakeResponse) -> None:
+        with self._lock:
+            self._first_answers.setdefault(path, (query, resp))
 
     def _record(self, req: RecordedRequest) -> None:
         with self._lock:
