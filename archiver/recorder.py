@@ -376,8 +376,8 @@ class RecordingClient:
         what it means: ``Ok`` returns it, ``Retry`` waits and asks again (``after`` seconds,
         then shared by every request to the host), ``Fatal`` raises ``FatalFetchError``
         (``AuthError`` when ``auth``), ``Skip`` raises ``SkippableFetchError``
-        (``NotFoundError`` for 404/410). ``ok_statuses`` (older form) accepts those statuses
-        before the classifier is asked.
+        (``NotFoundError`` for 404/410). ``ok_statuses`` (older form) hands those statuses to
+        the caller unless the classifier read something platform-specific into them.
 
         ``max_bytes``: a smaller cap for bodies that are *skipped* when larger (media): a
         note is recorded instead and the response comes back with ``skipped_reason``. Any
@@ -545,9 +545,13 @@ class RecordingClient:
         if body.decode_error is not None and success:
             raise MalformedResponseError(body.decode_error, site=self.site_id, endpoint=label)
         content = stored.content
-        verdict: Verdict = (
-            Ok() if status in ok_statuses else classify(status, response.headers, content)
-        )
+        verdict: Verdict = classify(status, response.headers, content)
+        if status in ok_statuses and verdict == status_classifier(
+            status, response.headers, content
+        ):
+            # ``ok_statuses`` overrides the generic status rules only: a platform-specific
+            # verdict (an expired token or a rate limit inside a 400 body) still counts.
+            verdict = Ok()
         if isinstance(verdict, Ok):
             return RecordedResponse(
                 url=str(request.url),

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from archiver.errors import AuthError, RetriableFetchError
+from archiver.errors import AuthError, RateLimitedError, RetriableFetchError
 from archiver.testing.server import FakeResponse, FakeServer, json_response
 from archiver.testing.youtube import YouTubeWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
@@ -326,12 +327,14 @@ def test_quota_exhaustion_fails_the_run_with_the_reset_time(scene: Scene) -> Non
 def test_quota_exhaustion_is_not_retried(scene: Scene) -> None:
     config = scene.config()
     scene.world.exhaust_quota()
-    with pytest.raises(RetriableFetchError) as err:
+    with pytest.raises(RateLimitedError) as err:
         harvest(config, SITE, full=True)
     assert "resets at midnight Pacific" in err.value.message  # the message, not only the hint
+    # The run ends at once and says when the next may start: midnight Pacific time.
+    assert err.value.until.astimezone(ZoneInfo("America/Los_Angeles")).hour == 0
     assert len(scene.server.requests_to("/youtube/v3/")) == 1  # one call, no retries
     runs = catalog_rows(config, "SELECT status, error FROM runs")
-    assert runs[0]["status"] == "failed" and "midnight Pacific" in runs[0]["error"]
+    assert runs[0]["status"] == "rate_limited" and "midnight Pacific" in runs[0]["error"]
 
 
 @pytest.mark.parametrize("reason", ["rateLimitExceeded", "userRateLimitExceeded"])
