@@ -14,6 +14,7 @@ after a crash is discarded, because its run never advanced a bookmark.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -151,6 +152,20 @@ class BundleWriter:
                 f"cannot create staging folder {self.dir}: {exc.strerror}",
                 hint="check that the archive root is writable and the disk is not full",
             ) from exc
+        try:
+            self._open(platform, warc_info)
+        except BaseException:
+            # E.g. the disk filled while creating the first files: leave no .partial behind.
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self.db.close()
+            remove_tree(self.dir)
+            self.lock.release()
+            raise
+
+    def _open(self, platform: str, warc_info: dict[str, str]) -> None:
+        site_id, run_id, record_class, started = (
+            self.site_id, self.run_id, self.record_class, self.started
+        )  # fmt: skip
         self.db = sqlite3.connect(self.dir / RECORDS_DB, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")

@@ -34,7 +34,7 @@ from archiver.bundle import (
 from archiver.catalog.ingest import IngestResult, ingest_bundle, open_records
 from archiver.catalog.store import Catalog, RunInfo
 from archiver.config import Config, SiteConfig
-from archiver.errors import ArchiverError, BundleError, StorageError
+from archiver.errors import ArchiverError, BundleError, CatalogError, StorageError
 from archiver.model import (
     BookmarkUpdate,
     Degradation,
@@ -300,20 +300,24 @@ class Harvester:
             sealed = bundles.seal_all()
             if bundles.token_expiry is not None:
                 self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
-        except BaseException as exc:
+        except BaseException as caught:
             bundles.discard()
+            # A full disk, a quota or a permission while writing staging: one line naming the
+            # folder and the fix, not a traceback (archiver.resources).
+            exc = resource_error(caught, self.cfg.staging_dir)
             status = (
                 "abandoned" if isinstance(exc, HarvestAborted | KeyboardInterrupt) else "failed"
             )
             message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
-            self.catalog.finish_run(
-                run.id,
-                status=status,
-                counts=bundles.counts(),
-                requests=client.requests_made if client else 0,
-                error=message,
-                error_kind=type(exc).__name__,
-            )
+            with contextlib.suppress(CatalogError):  # a full disk: the cause is what matters
+                self.catalog.finish_run(
+                    run.id,
+                    status=status,
+                    counts=bundles.counts(),
+                    requests=client.requests_made if client else 0,
+                    error=message,
+                    error_kind=type(exc).__name__,
+                )
             rlog.error("harvest_failed", status=status, error=message)
             with contextlib.suppress(ArchiverError):
                 self._audit(
@@ -321,6 +325,8 @@ class Harvester:
                     site.id,
                     {"run": run.id, "status": status, "error": message},
                 )
+            if exc is not caught:
+                raise exc from caught
             raise
         finally:
             if client is not None:
@@ -349,16 +355,18 @@ class Harvester:
                         "counts": result.ingest[-1].counts,
                     },
                 )
-        except (StorageError, BundleError) as exc:
-            # Sealed bundles stay in staging; the next run's recovery publishes them.
-            self.catalog.finish_run(
-                run.id,
-                status="failed",
-                counts=result.counts,
-                requests=client.requests_made if client else 0,
-                error=str(exc),
-                error_kind=type(exc).__name__,
-            )
+        except (StorageError, BundleError, CatalogError) as exc:
+            # Sealed bundles stay in staging; the next run's recovery publishes them. A full
+            # disk may refuse this update too: the run then shows as interrupted.
+            with contextlib.suppress(CatalogError):
+                self.catalog.finish_run(
+                    run.id,
+                    status="failed",
+                    counts=result.counts,
+                    requests=client.requests_made if client else 0,
+                    error=str(exc),
+                    error_kind=type(exc).__name__,
+                )
             rlog.error("publish_failed", error=str(exc))
             raise
         finally:
@@ -397,6 +405,28 @@ class Harvester:
                 details=details,
                 anchor_path=self.cfg.audit_anchor,
             )
+
+
+def resource_error(exc: BaseException, staging: Path) -> BaseException:
+    """``exc`` as a one-line ``StorageError`` if it is a resource failure, else ``exc``."""
+    import sqlite3
+
+    from archiver.resources import RESOURCE_ERRNOS, describe, hint_for, sqlite_condition
+
+    if isinstance(exc, OSError) and exc.errno in RESOURCE_ERRNOS:
+        code: int | None = exc.errno
+    elif isinstance(exc, sqlite3.OperationalError):
+        code = sqlite_condition(exc, staging)
+    else:
+        return exc
+    if code is None:
+        return exc
+    where = exc.filename if isinstance(exc, OSError) and isinstance(exc.filename, str) else staging
+    return StorageError(
+        f"cannot write the harvest's bundles in {where}: {describe(code)}; this run's unsealed "
+        "data was discarded and its bookmarks were not moved",
+        hint=hint_for(code, staging),
+    )
 
 
 def _key_of(sealed: Path) -> str:

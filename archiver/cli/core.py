@@ -19,7 +19,7 @@ from archiver.cli.common import (
     print_json,
 )
 from archiver.config import check_config, resolve_path
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.harvest import Harvester
 from archiver.search import KINDS, SearchFilters, parse_date, search
 from archiver.verify import record_audit, verify_archive
@@ -138,7 +138,7 @@ def verify(
     as_json: bool = JsonOption,
 ) -> None:
     """Re-hash every sealed file against its manifest and the catalog; exit 1 on any mismatch."""
-    with app_context(config) as app:
+    with app_context(config, read_only_ok=True) as app:
         total = len(app.catalog.bundles(site_id=site))
         with Progress(
             TextColumn("verifying"),
@@ -158,12 +158,22 @@ def verify(
                 on_bundle=lambda _b: progress.advance(task),
             )
         scope = "archive" if all_ else "sample"
-        record_audit(
-            app.catalog,
-            report,
-            scope=f"{scope}:{site}" if site else scope,
-            anchor_path=app.cfg.audit_anchor,
-        )
+        if app.catalog.unrecorded:
+            app.notes.append(
+                f"note: last-verified dates were not recorded: {app.catalog.unrecorded[0]}"
+            )
+        if app.read_only:
+            app.not_recorded("this verify's result (audit entry verify)")
+        else:
+            try:
+                record_audit(
+                    app.catalog,
+                    report,
+                    scope=f"{scope}:{site}" if site else scope,
+                    anchor_path=app.cfg.audit_anchor,
+                )
+            except (CatalogError, StorageError) as exc:  # e.g. the disk filled meanwhile
+                app.notes.append(f"note: this verify's result was not recorded: {exc}")
     if as_json:
         print_json(report.as_dict())
     else:
@@ -204,7 +214,7 @@ def search_cmd(
             raise ArchiverError(
                 f"--kind {k!r} is not a record kind", hint=f"use one of {', '.join(KINDS)}"
             )
-    with app_context(config) as app:
+    with app_context(config, read_only_ok=True) as app:
         filters = SearchFilters(
             site=site,
             platform=platform,
@@ -250,7 +260,7 @@ def search_cmd(
 
 def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Each site's last run, what is archived, and problems needing attention."""
-    with app_context(config) as app:
+    with app_context(config, read_only_ok=True) as app:
         rows = app.catalog.site_status()
         configured = {s.id: s for s in app.cfg.sites}
         for r in rows:

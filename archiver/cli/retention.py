@@ -574,7 +574,8 @@ def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) 
 @clerk_errors
 def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Re-check every hash and link and the anchor file; exit 1 naming the first bad entry."""
-    with app_context(config) as app, app.catalog.begin() as conn:
+    # Read-only: nothing (not even the config-change entry) is appended before the check.
+    with app_context(config, read_only=True) as app, app.catalog.begin() as conn:
         report = audit.verify(conn, anchor_path=app.cfg.audit_anchor)
     data = {
         "ok": report.ok,
