@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from archiver.catalog.store import Catalog, sqlite_path
 from archiver.config import Config, load_config
 from archiver.errors import CatalogError, ConfigError, StorageError
-from archiver.resources import free_bytes, fs_read_only
+from archiver.resources import free_bytes, fs_read_only, mkdir_private
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from connectors.registry import platforms
@@ -48,13 +48,13 @@ class App:
         self.catalog.close()
 
 
-def make_storage(cfg: Config) -> Storage:
+def make_storage(cfg: Config, *, read_only: bool = False) -> Storage:
     """The configured backend, not yet checked (``open_app`` runs the WORM self-check)."""
     section = cfg.section("storage")
     backend = section.get("backend", "local")
     if backend == "local":
         root = Path(str(section.get("path", cfg.bundles_dir)))
-        return LocalStorage(root)
+        return LocalStorage(root, read_only=read_only)
     if backend == "s3":
         from archiver.storage.s3 import S3Storage, settings_from_config
 
@@ -117,7 +117,7 @@ def unwritable_reason(cfg: Config) -> str | None:
 
 
 def _open_read_only(cfg: Config, reason: str) -> App:
-    storage = make_storage(cfg)
+    storage = make_storage(cfg, read_only=True)
     catalog = Catalog(cfg.catalog_url, read_only=True)
     app = App(cfg, catalog, storage, None, read_only_reason=reason)
     try:
@@ -131,8 +131,8 @@ def _open_read_only(cfg: Config, reason: str) -> App:
 
 def _open_writable(cfg: Config) -> App:
     try:
-        cfg.root.mkdir(parents=True, exist_ok=True)
-        cfg.staging_dir.mkdir(parents=True, exist_ok=True)
+        mkdir_private(cfg.root)
+        mkdir_private(cfg.staging_dir)
     except OSError as exc:
         raise StorageError(
             f"cannot create the archive root {cfg.root}: {exc.strerror}",

@@ -452,13 +452,15 @@ def _loc(ref: WarcRef) -> tuple[str, int, int]:
 
 
 def _make_read_only(top: Path) -> None:
-    """Files 0444 and sub-folders 0555; the top folder stays writable until published."""
+    """Files 0440 and sub-folders 0550 (owner and group only, whatever the umask); the top
+    folder (0750) stays writable until published."""
     for p in sorted(top.rglob("*"), reverse=True):
         mode = stat.S_IMODE(p.stat().st_mode)
         if p.is_dir():
-            os.chmod(p, mode & ~0o222 | 0o555)
+            os.chmod(p, mode & ~0o227 | 0o550)
         else:
-            os.chmod(p, mode & ~0o222 | 0o444)
+            os.chmod(p, mode & ~0o227 | 0o440)
+    os.chmod(top, stat.S_IMODE(top.stat().st_mode) & ~0o027 | 0o700)
 
 
 def remove_tree(path: Path) -> None:

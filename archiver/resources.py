@@ -172,3 +172,50 @@ def as_archiver_error(exc: BaseException) -> ArchiverError | None:
                 f"the catalog database: {describe(code)}", hint=hint_for(code, "the catalog")
             )
     return None
+
+
+# -- who may read what we write ------------------------------------------------------------
+# Catalog, bundles, staging, exports, reports and backups hold requester names, removed
+# comments and removal reviews: owner read/write, group read, nobody else, whatever the
+# umask of whoever started the process.
+PRIVATE_UMASK = 0o027
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def restrict_umask() -> int:
+    """Tighten (never loosen) the process umask to at least 027; returns the old one.
+
+    Called at the CLI and daemon entry so every file the process creates is private; the
+    modules that write sensitive files also set modes explicitly, for library callers.
+    """
+    old = os.umask(PRIVATE_UMASK)
+    os.umask(old | PRIVATE_UMASK)
+    return old
+
+
+def make_private(path: Path) -> None:
+    """Remove every permission for "other" from ``path`` (and below, for a folder).
+
+    Keeps the owner's and group's bits as they are (a sealed file stays read-only).
+    """
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        mode = p.lstat().st_mode
+        if p.is_symlink() or not mode & 0o007:
+            continue
+        os.chmod(p, mode & 0o7770)
+
+
+def mkdir_private(path: Path) -> None:
+    """``mkdir -p`` whose new folders are 0750 regardless of the umask."""
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, DIR_MODE)

@@ -69,6 +69,8 @@ class Catalog:
             features.register_tables()
             metadata.create_all(self.engine)
             self.protect_files()
+            # SQLite creates -wal and -shm on a connection's first use, with the umask.
+            event.listen(self.engine, "connect", lambda *_a: self.protect_files())
         except (OperationalError, SQLAlchemyError) as exc:
             mapped = catalog_error(exc, self.path, doing="cannot open the catalog")
             if mapped is not None:

@@ -7,6 +7,8 @@ where it does not, the fixture says so (a test cannot pretend a disk filled up).
 from __future__ import annotations
 
 import os
+import shutil
+import site
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,17 +18,19 @@ import pytest
 
 
 def run_cli(
-    config: Path, *args: str, user: str | None = None, umask: int | None = None
+    config: Path, *args: str, runner: Runner | None = None, umask: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "archiver", "--config", str(config), *args]
-    if user is not None:
-        cmd = ["runuser", "-u", user, "--", *cmd]
+    env = dict(os.environ, COLUMNS="400", ARCHIVER_LOG_LEVEL="CRITICAL")
+    if runner is not None:
+        cmd = [*runner.prefix, "-m", "archiver", "--config", str(config), *args]
+        env.update(runner.env)
     return subprocess.run(
         cmd,
         capture_output=True,
         text=True,
         check=False,
-        env=dict(os.environ, COLUMNS="400", ARCHIVER_LOG_LEVEL="CRITICAL"),
+        env=env,
         preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
     )
 
@@ -42,6 +46,42 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error:"), result.stderr
     return lines[0]
+
+
+class Runner:
+    """Runs the CLI as another (unprivileged) user."""
+
+    def __init__(self, prefix: list[str], env: dict[str, str]) -> None:
+        self.prefix = prefix
+        self.env = env
+
+
+@pytest.fixture
+def nobody(tmp_path: Path) -> Iterator[Runner]:
+    """The CLI as user ``nobody``.
+
+    The interpreter may live where ``nobody`` cannot enter (``/root/.pyenv``), so its prefix is
+    bind-mounted read-only under ``tmp_path`` and the project's packages are put on the path.
+    """
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root and runuser to run a command as another user")
+    mnt = tmp_path / "python"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "--bind", "-o", "ro", sys.base_prefix, str(mnt)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount the interpreter: {done.stderr.strip()}")
+    exe = mnt / Path(sys._base_executable).relative_to(sys.base_prefix)
+    project = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join([*site.getsitepackages(), str(project)])
+    try:
+        yield Runner(["runuser", "-u", "nobody", "--", str(exe)], {"PYTHONPATH": path})
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 class Tmpfs:
