@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -167,6 +169,8 @@ class Catalog:
                     started_at=started.isoformat(timespec="microseconds"),
                     status="running",
                     full_sweep=full_sweep,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
                 )
             )
         return RunInfo(run_id, site_id, started, full_sweep)
@@ -352,6 +356,8 @@ class Catalog:
                             "error": last.error,
                             "error_kind": last.error_kind,
                             "counts": json.loads(last.counts_json or "{}"),
+                            "pid": last.pid,
+                            "host": last.host,
                         },
                         "last_success": last_ok,
                         "items": {k: int(v) for k, v in n_items},

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,6 +22,7 @@ from archiver.cli.common import (
 from archiver.config import check_config, resolve_path
 from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.harvest import Harvester
+from archiver.liveness import abandon_dead_runs, mark_interrupted
 from archiver.search import KINDS, SearchFilters, parse_date, search
 from archiver.verify import record_audit, verify_archive
 from connectors.registry import platforms
@@ -156,6 +158,7 @@ def verify(
                 sample=None if all_ else sample,
                 site_id=site,
                 on_bundle=lambda _b: progress.advance(task),
+                in_disposal=_in_disposal(app),
             )
         scope = "archive" if all_ else "sample"
         if app.catalog.unrecorded:
@@ -180,6 +183,13 @@ def verify(
         for p in report.problems:
             err_console.print(
                 f"[bold red]FAIL[/] {p.kind}: bundle {p.bundle_id} file {p.relpath or '-'}: {p.detail}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        for bid, batch in sorted(report.disposal_in_progress.items()):
+            err_console.print(
+                f"[yellow]disposal in progress[/]: bundle {escape(bid)} (batch {escape(batch)}) "
+                "was being destroyed when the process stopped; `archiver recover` finishes it",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -261,7 +271,7 @@ def search_cmd(
 def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Each site's last run, what is archived, and problems needing attention."""
     with app_context(config, read_only_ok=True) as app:
-        rows = app.catalog.site_status()
+        rows = mark_interrupted(app.catalog.site_status(), app.cfg.staging_dir)
         configured = {s.id: s for s in app.cfg.sites}
         for r in rows:
             s = configured.get(r["site"])
@@ -277,7 +287,12 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
     for r in rows:
         last = r["last_run"] or {}
         result = last.get("status", "never")
-        color = {"succeeded": "green", "failed": "red", "abandoned": "yellow"}.get(result, "white")
+        color = {
+            "succeeded": "green",
+            "failed": "red",
+            "abandoned": "yellow",
+            "interrupted": "yellow",
+        }.get(result, "white")
         items = ", ".join(f"{k} {v}" for k, v in sorted(r["items"].items())) or "0"
         table.add_row(
             r["site"],
@@ -293,9 +308,9 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
     _print_jobs(extra.get("jobs") or [], tz)
     for r in rows:
         last = r["last_run"] or {}
-        if last.get("status") in ("failed", "abandoned"):
+        if last.get("status") in ("failed", "abandoned", "interrupted"):
             err_console.print(
-                f"[red]{r['site']}[/]: last run {last['status']}: {last.get('error')}",
+                f"[red]{r['site']}[/]: last run {last['status']}: {escape(str(last.get('error')))}",
                 highlight=False,
             )
         expires = r.get("token_expires")
@@ -350,11 +365,32 @@ def _status_extras(app: Any) -> dict[str, Any]:
 def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Finish what a killed run left behind (publish/catalog sealed bundles, drop partial ones)."""
     with app_context(config) as app:
-        report = Harvester(app.cfg, app.catalog, app.storage).recover()
+        report: dict[str, Any] = dict(Harvester(app.cfg, app.catalog, app.storage).recover())
+        report["runs_interrupted"] = abandon_dead_runs(app.catalog, app.cfg.staging_dir)
+        report["disposals_finished"] = _finish_disposals(app)
     if as_json:
         print_json(report)
     else:
         console.print(f"recover: {report}")
+
+
+def _in_disposal(app: Any) -> dict[str, str]:
+    """Bundles whose approved disposal was interrupted (none without retention tables)."""
+    from archiver.retention import disposition
+
+    return disposition.in_progress(app.catalog)
+
+
+def _finish_disposals(app: Any) -> list[str]:
+    """Complete disposals a killed ``disposition execute`` left half done."""
+    from archiver.retention import disposition
+
+    done: list[str] = []
+    for result in disposition.roll_forward(app):
+        done.extend(result.disposed)
+        for w in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    return done
 
 
 def register(app: typer.Typer) -> None:

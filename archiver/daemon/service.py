@@ -37,6 +37,8 @@ from archiver.daemon import jobs
 from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
+from archiver.liveness import abandon_dead_runs
+from archiver.retention import disposition
 from archiver.sdnotify import Notifier
 from connectors.registry import platforms
 
@@ -136,7 +138,16 @@ class Daemon:
         """Finish what a killed daemon left: publish sealed bundles, drop unsealed staging."""
         report = Harvester(app.cfg, app.catalog, app.storage).recover()
         abandoned = sched.abandon_running(app.catalog)
-        log.info("daemon_recovered", abandoned_jobs=abandoned, **report)
+        runs = abandon_dead_runs(app.catalog, app.cfg.staging_dir)
+        # A disposition execute killed mid-delete is finished, not left half done.
+        disposed = [b for r in disposition.roll_forward(app) for b in r.disposed]
+        log.info(
+            "daemon_recovered",
+            abandoned_jobs=abandoned,
+            interrupted_runs=runs,
+            disposals_finished=len(disposed),
+            **report,
+        )
 
     def start(self) -> None:
         app = open_app(self.config_path)

@@ -102,6 +102,8 @@ class LocalStorage:
         if not self.root.exists():
             return
         for marker in sorted(self.root.glob(f"*/*/*/{SEAL_MARKER}")):
+            if marker.parent.name.endswith(".deleting"):
+                continue  # a disposal interrupted mid-delete (see ``delete``): never a bundle
             yield marker.parent.relative_to(self.root).as_posix()
 
     def list_files(self, key: str) -> list[BundleFile]:
