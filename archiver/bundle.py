@@ -378,6 +378,14 @@ class BundleWriter:
             os.rename(self.dir, sealed)
             _fsync_dir(staging)
         except OSError as exc:
+            from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
+
+            if exc.errno in RESOURCE_ERRNOS:
+                raise BundleError(
+                    f"cannot seal bundle {self.bundle_id} in {self.dir}: {describe(exc.errno)}; "
+                    "it was not published and the run's bookmarks were not moved",
+                    hint=hint_for(exc.errno, staging),
+                ) from exc
             raise BundleError(
                 f"cannot seal bundle {self.bundle_id}: {exc.strerror}",
                 hint="check free disk space under the archive root; the run will be retried",
