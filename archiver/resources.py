@@ -106,17 +106,9 @@ def hint_for(code: int | None, path: Path | str) -> str:
     )
 
 
-_WHAT = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "read-only filesystem",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-}
-
-
 def describe(code: int | None) -> str:
-    return _WHAT.get(code or 0, "cannot write")
+    """The system's own words (``No space left on device``), which admins search for."""
+    return os.strerror(code) if code else "cannot write"
 
 
 def storage_error(exc: OSError, path: Path | str, *, doing: str) -> StorageError:

@@ -59,7 +59,7 @@ def test_disk_full_during_harvest(
     if full.returncode != 0:
         line = one_error_line(full)
         assert str(tmpfs.path / "archive") in line, line
-        assert "no space left" in line and "free space" in line, line
+        assert "No space left on device" in line and "free space" in line, line
     staging = tmpfs.path / "archive" / "staging"
     assert not list(staging.glob("*.partial")), "a half-written bundle was left"
 
@@ -139,7 +139,7 @@ def test_disk_fills_at_a_chosen_step(
     )
     assert full.returncode != 0
     line = one_error_line(full)
-    assert str(tmpfs.path / "archive") in line and "no space left" in line, line
+    assert str(tmpfs.path / "archive") in line and "No space left on device" in line, line
     assert tmpfs.filler.stat().st_size > 0  # the disk was filled by the harvest process
     staging = tmpfs.path / "archive" / "staging"
     assert not list(staging.glob("*.partial"))

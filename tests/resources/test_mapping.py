@@ -16,11 +16,11 @@ from archiver.resources import guard, make_private, mkdir_private
 @pytest.mark.parametrize(
     ("code", "words"),
     [
-        (errno.ENOSPC, ("no space left", "free space")),
-        (errno.EDQUOT, ("quota exceeded", "raise it or free space")),
-        (errno.EROFS, ("read-only filesystem", "remount it read-write")),
-        (errno.EACCES, ("permission denied", "write access")),
-        (errno.EPERM, ("operation not permitted", "write access")),
+        (errno.ENOSPC, ("No space left on device", "free space")),
+        (errno.EDQUOT, ("Disk quota exceeded", "raise it or free space")),
+        (errno.EROFS, ("Read-only file system", "remount it read-write")),
+        (errno.EACCES, ("Permission denied", "write access")),
+        (errno.EPERM, ("Operation not permitted", "write access")),
     ],
 )
 def test_each_errno_names_the_path_and_the_fix(

@@ -105,12 +105,12 @@ def test_export_and_report_to_a_full_disk(
     out = tmpfs.path / "package"
     export = run_cli(config, "export", rid, "--out", str(out))
     line = one_error_line(export)
-    assert str(out) in line and "no space left" in line and "free space" in line, line
+    assert str(out) in line and "No space left on device" in line and "free space" in line, line
     assert not out.exists() and not list(tmpfs.path.glob("package.partial*"))
     month = date.today().strftime("%Y-%m")
     report = run_cli(config, "report", "--month", month, "--out", str(tmpfs.path / "rep"))
     line = one_error_line(report)
-    assert str(tmpfs.path) in line and "no space left" in line, line
+    assert str(tmpfs.path) in line and "No space left on device" in line, line
 
     tmpfs.unfill()
     tmpfs.remount("ro")
