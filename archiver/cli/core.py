@@ -197,6 +197,12 @@ def verify(
         console.print(
             f"verify: {report.bundles_checked} bundle(s), {report.files_checked} file(s), "
             f"{report.bytes_checked:,} bytes checked — {verdict}"
+            + (
+                f"; {len(report.disposal_in_progress)} bundle(s) in an unfinished disposal "
+                "not checked"
+                if report.disposal_in_progress
+                else ""
+            )
         )
     if not report.ok:
         raise typer.Exit(1)

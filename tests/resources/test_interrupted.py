@@ -173,6 +173,7 @@ def test_killed_disposition_is_in_progress_then_healed_by_recover(
     assert text.returncode == 0, text.stdout + text.stderr
     assert f"disposal in progress: bundle {victim} (batch {bid})" in text.stderr
     assert "missing" not in text.stdout + text.stderr
+    assert "1 bundle(s) in an unfinished disposal not checked" in text.stdout
 
     healed = run_cli(config, "recover", "--json")
     assert healed.returncode == 0, healed.stderr
