@@ -116,7 +116,15 @@ class Catalog:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
+            if not isinstance(exc, OperationalError) and self.read_only:
+                # PostgreSQL refuses a write in a read-only transaction with its own class.
+                raise CatalogError(
+                    f"the catalog {self.safe_url} was opened read-only: {str(exc).splitlines()[0]}",
+                    hint="run this command where the archive is writable",
+                ) from exc
+            if not isinstance(exc, OperationalError):
+                raise
             mapped = catalog_error(exc, self.path, doing="cannot write the catalog")
             if mapped is not None:
                 raise mapped from exc

@@ -74,3 +74,14 @@ def test_private_modes(tmp_path: Path) -> None:
     f.chmod(0o644)
     make_private(tmp_path / "a")
     assert f.stat().st_mode & 0o777 == 0o640
+
+
+def test_read_only_catalog_on_postgresql(pg_url: str) -> None:
+    Catalog(pg_url).close()
+    ro = Catalog(pg_url, read_only=True)
+    try:
+        assert ro.bundle_ids() == set()
+        with pytest.raises(CatalogError, match="opened read-only"):
+            ro.start_run("city", full_sweep=False)
+    finally:
+        ro.close()
