@@ -609,7 +609,7 @@ def audit_log_cmd(
 ) -> None:
     """The newest audit entries, newest first."""
     a = audit.audit_log
-    with app_context(config) as app, app.catalog.begin() as conn:
+    with app_context(config, read_only_ok=True) as app, app.catalog.begin() as conn:
         rows = [
             dict(r._mapping) for r in conn.execute(select(a).order_by(a.c.seq.desc()).limit(limit))
         ]
