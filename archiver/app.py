@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archiver.catalog.store import Catalog
+from archiver.catalog.store import Catalog, sqlite_path
 from archiver.config import Config, load_config
-from archiver.errors import ConfigError, StorageError
+from archiver.errors import CatalogError, ConfigError, StorageError
+from archiver.resources import free_bytes, fs_read_only, mkdir_private
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from connectors.registry import platforms
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from archiver.storage.s3 import WormCheckResult
 
 
@@ -25,18 +28,33 @@ class App:
     # The start-up WORM self-check of an S3 store (None for the local backend); also kept in
     # the catalog (archiver.storage.worm_state) for status and the monthly report.
     worm_check: WormCheckResult | None = None
+    # Why the archive was opened read-only (read-only mount, full disk, no permission), or
+    # None when it is writable. Commands that would record something say it was not.
+    read_only_reason: str | None = None
+    # One-line notes the CLI prints on stderr when the command ends (e.g. "not recorded").
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def not_recorded(self, what: str) -> None:
+        """Say (never silently skip) that ``what`` could not be written to the archive."""
+        self.notes.append(
+            f"note: {what} was not recorded: the archive is read-only ({self.read_only_reason})"
+        )
 
     def close(self) -> None:
         self.catalog.close()
 
 
-def make_storage(cfg: Config) -> Storage:
+def make_storage(cfg: Config, *, read_only: bool = False) -> Storage:
     """The configured backend, not yet checked (``open_app`` runs the WORM self-check)."""
     section = cfg.section("storage")
     backend = section.get("backend", "local")
     if backend == "local":
         root = Path(str(section.get("path", cfg.bundles_dir)))
-        return LocalStorage(root)
+        return LocalStorage(root, read_only=read_only)
     if backend == "s3":
         from archiver.storage.s3 import S3Storage, settings_from_config
 
@@ -49,13 +67,72 @@ def make_storage(cfg: Config) -> Storage:
     )
 
 
-def open_app(config_path: str | None = None, *, record_config: bool = True) -> App:
-    """``record_config=False`` for checks that must not write before they have checked
-    (``audit verify``: a config.change entry appended to a wiped log would hide the wipe)."""
+def open_app(
+    config_path: str | None = None, *, read_only: bool = False, read_only_ok: bool = False
+) -> App:
+    """Open the archive for a command.
+
+    ``read_only=True`` never writes (no folders, no WORM self-check, no config-change audit
+    entry): ``audit verify`` uses it so that it checks before anything is appended.
+    ``read_only_ok=True`` is for commands that only read (verify, status, search): on a
+    read-only mount, a full disk or without write permission they open read-only instead of
+    failing, and ``App.read_only_reason`` says why.
+    """
     cfg = load_config(config_path, platforms=platforms())
+    if read_only:
+        return _open_read_only(cfg, "this command never writes")
+    if read_only_ok:
+        reason = unwritable_reason(cfg)
+        if reason is not None:
+            return _open_read_only(cfg, reason)
+        try:
+            return _open_writable(cfg)
+        except (StorageError, CatalogError) as exc:
+            reason = unwritable_reason(cfg)
+            if reason is None:
+                raise
+            try:
+                return _open_read_only(cfg, reason)
+            except (StorageError, CatalogError):
+                raise exc from None
+    return _open_writable(cfg)
+
+
+def unwritable_reason(cfg: Config) -> str | None:
+    """Why nothing can be written under the archive root, or None if it looks writable."""
+    import os
+
+    root = cfg.root
+    if not root.exists():
+        return None
+    if fs_read_only(root):
+        return f"{root} is on a read-only filesystem"
+    if free_bytes(root) == 0:
+        return f"the disk holding {root} is full"
+    catalog = sqlite_path(cfg.catalog_url)
+    for p in (root, catalog):
+        if p is not None and p.exists() and not os.access(p, os.W_OK):
+            return f"no write permission on {p}"
+    return None
+
+
+def _open_read_only(cfg: Config, reason: str) -> App:
+    storage = make_storage(cfg, read_only=True)
+    catalog = Catalog(cfg.catalog_url, read_only=True)
+    app = App(cfg, catalog, storage, None, read_only_reason=reason)
     try:
-        cfg.root.mkdir(parents=True, exist_ok=True)
-        cfg.staging_dir.mkdir(parents=True, exist_ok=True)
+        if config_change_pending(catalog, cfg):
+            app.not_recorded(f"the changed config file {cfg.path} (audit entry config.change)")
+    except CatalogError:
+        catalog.close()
+        raise
+    return app
+
+
+def _open_writable(cfg: Config) -> App:
+    try:
+        mkdir_private(cfg.root)
+        mkdir_private(cfg.staging_dir)
     except OSError as exc:
         raise StorageError(
             f"cannot create the archive root {cfg.root}: {exc.strerror}",
@@ -65,8 +142,7 @@ def open_app(config_path: str | None = None, *, record_config: bool = True) -> A
     catalog = Catalog(cfg.catalog_url)
     try:
         worm = self_check(storage, catalog)
-        if record_config:
-            record_config_change(catalog, cfg)
+        record_config_change(catalog, cfg)
     except BaseException:
         catalog.close()
         raise
@@ -89,23 +165,44 @@ def self_check(storage: Storage, catalog: Catalog) -> WormCheckResult | None:
     return result
 
 
-def record_config_change(catalog: Catalog, cfg: Config) -> None:
-    """Log a ``config.change`` audit entry the first time a changed config file is used."""
-    import hashlib
-    import json
-
+def _last_config_change(conn: Connection) -> str | None:
     from sqlalchemy import select
 
     from archiver import audit
 
-    digest = hashlib.sha256(cfg.path.read_bytes()).hexdigest()
+    value = conn.execute(
+        select(audit.audit_log.c.details)
+        .where(audit.audit_log.c.action == "config.change")
+        .order_by(audit.audit_log.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    return None if value is None else str(value)
+
+
+def _config_digest(cfg: Config) -> str:
+    import hashlib
+
+    return hashlib.sha256(cfg.path.read_bytes()).hexdigest()
+
+
+def config_change_pending(catalog: Catalog, cfg: Config) -> bool:
+    """Whether this config file differs from the last one the audit log recorded."""
+    import json
+
     with catalog.begin() as conn:
-        last = conn.execute(
-            select(audit.audit_log.c.details)
-            .where(audit.audit_log.c.action == "config.change")
-            .order_by(audit.audit_log.c.seq.desc())
-            .limit(1)
-        ).scalar()
+        last = _last_config_change(conn)
+    return last is None or json.loads(last).get("sha256") != _config_digest(cfg)
+
+
+def record_config_change(catalog: Catalog, cfg: Config) -> None:
+    """Log a ``config.change`` audit entry the first time a changed config file is used."""
+    import json
+
+    from archiver import audit
+
+    digest = _config_digest(cfg)
+    with catalog.begin() as conn:
+        last = _last_config_change(conn)
         if last is not None and json.loads(last).get("sha256") == digest:
             return
         audit.append(

@@ -14,6 +14,7 @@ after a crash is discarded, because its run never advanced a bookmark.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -152,6 +153,20 @@ class BundleWriter:
                 f"cannot create staging folder {self.dir}: {exc.strerror}",
                 hint="check that the archive root is writable and the disk is not full",
             ) from exc
+        try:
+            self._open(platform, warc_info)
+        except BaseException:
+            # E.g. the disk filled while creating the first files: leave no .partial behind.
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self.db.close()
+            remove_tree(self.dir)
+            self.lock.release()
+            raise
+
+    def _open(self, platform: str, warc_info: dict[str, str]) -> None:
+        site_id, run_id, record_class, started = (
+            self.site_id, self.run_id, self.record_class, self.started
+        )  # fmt: skip
         self.db = sqlite3.connect(self.dir / RECORDS_DB, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
@@ -382,6 +397,14 @@ class BundleWriter:
             os.rename(self.dir, sealed)
             _fsync_dir(staging)
         except OSError as exc:
+            from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
+
+            if exc.errno in RESOURCE_ERRNOS:
+                raise BundleError(
+                    f"cannot seal bundle {self.bundle_id} in {self.dir}: {describe(exc.errno)}; "
+                    "it was not published and the run's bookmarks were not moved",
+                    hint=hint_for(exc.errno, staging),
+                ) from exc
             raise BundleError(
                 f"cannot seal bundle {self.bundle_id}: {exc.strerror}",
                 hint="check free disk space under the archive root; the run will be retried",
@@ -456,13 +479,15 @@ def _loc(ref: WarcRef) -> tuple[str, int, int]:
 
 
 def _make_read_only(top: Path) -> None:
-    """Files 0444 and sub-folders 0555; the top folder stays writable until published."""
+    """Files 0440 and sub-folders 0550 (owner and group only, whatever the umask); the top
+    folder (0750) stays writable until published."""
     for p in sorted(top.rglob("*"), reverse=True):
         mode = stat.S_IMODE(p.stat().st_mode)
         if p.is_dir():
-            os.chmod(p, mode & ~0o222 | 0o555)
+            os.chmod(p, mode & ~0o227 | 0o550)
         else:
-            os.chmod(p, mode & ~0o222 | 0o444)
+            os.chmod(p, mode & ~0o227 | 0o440)
+    os.chmod(top, stat.S_IMODE(top.stat().st_mode) & ~0o027 | 0o700)
 
 
 def remove_tree(path: Path) -> None:

@@ -35,7 +35,13 @@ from archiver.bundle_format import open_records
 from archiver.catalog.ingest import IngestResult, ingest_bundle
 from archiver.catalog.store import Catalog, RunInfo
 from archiver.config import Config, SiteConfig
-from archiver.errors import ArchiverError, BundleError, RateLimitedError, StorageError
+from archiver.errors import (
+    ArchiverError,
+    BundleError,
+    CatalogError,
+    RateLimitedError,
+    StorageError,
+)
 from archiver.integrity.admit import (
     check_folder,
     folder_reader,
@@ -348,12 +354,15 @@ class Harvester:
             sealed = bundles.seal_all(sealer)
             if bundles.token_expiry is not None:
                 self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
-        except BaseException as exc:
+        except BaseException as caught:
             # A platform that asks for a wait longer than the run may spend ends it like any
             # other unfinished run (nothing of it sealed, no bookmark moved, so the next run
             # fetches the same data again) but as "rate_limited", not a failure: the caller
             # schedules the next run after ``exc.until``.
             bundles.discard()
+            # A full disk, a quota or a permission while writing staging: one line naming the
+            # folder and the fix, not a traceback (archiver.resources).
+            exc = resource_error(caught, self.cfg.staging_dir)
             if isinstance(exc, HarvestAborted | KeyboardInterrupt):
                 status = "abandoned"
             elif isinstance(exc, RateLimitedError):
@@ -361,14 +370,15 @@ class Harvester:
             else:
                 status = "failed"
             message = str(exc) if isinstance(exc, ArchiverError) else f"{type(exc).__name__}: {exc}"
-            self.catalog.finish_run(
-                run.id,
-                status=status,
-                counts=bundles.counts(),
-                requests=client.requests_made if client else 0,
-                error=message,
-                error_kind=type(exc).__name__,
-            )
+            with contextlib.suppress(CatalogError):  # a full disk: the cause is what matters
+                self.catalog.finish_run(
+                    run.id,
+                    status=status,
+                    counts=bundles.counts(),
+                    requests=client.requests_made if client else 0,
+                    error=message,
+                    error_kind=type(exc).__name__,
+                )
             if isinstance(exc, RateLimitedError):
                 rlog.warning("harvest_rate_limited", until=exc.until.isoformat(), error=message)
             else:
@@ -378,6 +388,8 @@ class Harvester:
                 details["until"] = exc.until.isoformat()
             with contextlib.suppress(ArchiverError):
                 self._audit("harvest", site.id, details)
+            if exc is not caught:
+                raise exc from caught
             raise
         finally:
             if client is not None:
@@ -424,16 +436,18 @@ class Harvester:
                         "counts": result.ingest[-1].counts,
                     },
                 )
-        except (StorageError, BundleError) as exc:
-            # Sealed bundles stay in staging; the next run's recovery publishes them.
-            self.catalog.finish_run(
-                run.id,
-                status="failed",
-                counts=result.counts,
-                requests=client.requests_made if client else 0,
-                error=str(exc),
-                error_kind=type(exc).__name__,
-            )
+        except (StorageError, BundleError, CatalogError) as exc:
+            # Sealed bundles stay in staging; the next run's recovery publishes them. A full
+            # disk may refuse this update too: the run then shows as interrupted.
+            with contextlib.suppress(CatalogError):
+                self.catalog.finish_run(
+                    run.id,
+                    status="failed",
+                    counts=result.counts,
+                    requests=client.requests_made if client else 0,
+                    error=str(exc),
+                    error_kind=type(exc).__name__,
+                )
             rlog.error("publish_failed", error=str(exc))
             raise
         finally:
@@ -481,6 +495,28 @@ def _stamp_state(folder: Path, check: SealCheck, cfg: Config) -> str:
     if check.state == "signed" and tsa_settings(cfg) is not None:
         return "pending"
     return "none"
+
+
+def resource_error(exc: BaseException, staging: Path) -> BaseException:
+    """``exc`` as a one-line ``StorageError`` if it is a resource failure, else ``exc``."""
+    import sqlite3
+
+    from archiver.resources import RESOURCE_ERRNOS, describe, hint_for, sqlite_condition
+
+    if isinstance(exc, OSError) and exc.errno in RESOURCE_ERRNOS:
+        code: int | None = exc.errno
+    elif isinstance(exc, sqlite3.OperationalError):
+        code = sqlite_condition(exc, staging)
+    else:
+        return exc
+    if code is None:
+        return exc
+    where = exc.filename if isinstance(exc, OSError) and isinstance(exc.filename, str) else staging
+    return StorageError(
+        f"cannot write the harvest's bundles in {where}: {describe(code)}; this run's unsealed "
+        "data was discarded and its bookmarks were not moved",
+        hint=hint_for(code, staging),
+    )
 
 
 def _key_of(sealed: Path) -> str:

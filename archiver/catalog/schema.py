@@ -52,6 +52,10 @@ runs = Table(
     Column("counts_json", Text, nullable=False, default="{}"),
     Column("error", Text),
     Column("error_kind", String(64)),
+    # Which process runs it (archiver.liveness): a run whose process is gone is shown as
+    # "interrupted", not "running". Null for runs started before revision 0003_run_owner.
+    Column("pid", Integer),
+    Column("host", String(255)),
 )
 
 bundles = Table(

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archiver.catalog import migrate
@@ -24,6 +28,7 @@ from archiver.catalog import schema as s
 from archiver.config import SiteConfig
 from archiver.db import make_engine
 from archiver.errors import CatalogError
+from archiver.resources import catalog_error, fs_read_only
 from archiver.warc import RevisitTarget
 
 
@@ -44,21 +49,54 @@ class RunInfo:
 
 
 class Catalog:
-    """One engine, created once per process; connections are short-lived."""
+    """One engine, created once per process; connections are short-lived.
 
-    def __init__(self, url: str) -> None:
+    ``read_only=True`` opens the catalog without any DDL, migration or write (see
+    ``open_read_only``): what ``verify``, ``audit verify``, ``status`` and ``search`` need on a
+    read-only mount or a full disk. Writing through such a catalog fails in the database.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
+        self.unrecorded: list[str] = []
+        self.path: Path | None = sqlite_path(url)
+        if read_only:
+            self.engine: Engine = open_read_only(url, self.path)
+            return
         try:
-            self.engine: Engine = make_engine(url)
+            self.engine = make_engine(url)
             # A new catalog is created at the newest schema revision; any other revision is
             # refused with the command that fixes it (`archiver migrate`).
             migrate.open_catalog(self.engine)
+            self.protect_files()
+            # SQLite creates -wal and -shm on a connection's first use, with the umask.
+            event.listen(self.engine, "connect", lambda *_a: self.protect_files())
         except (OperationalError, SQLAlchemyError) as exc:
+            mapped = catalog_error(exc, self.path, doing="cannot open the catalog")
+            if mapped is not None:
+                raise mapped from exc
             raise CatalogError(
                 f"cannot open the catalog database {self.safe_url}: {exc.__class__.__name__}: "
                 f"{str(exc).splitlines()[0]}",
                 hint="check [archive] catalog_url and that the database server is running",
             ) from exc
+
+    def protect_files(self) -> None:
+        """The catalog holds requester names and removal reviews: owner and group only.
+
+        Set explicitly (not left to the umask) on the database and its WAL companions, which
+        SQLite creates with the process umask.
+        """
+        if self.path is None:
+            return
+        for suffix in ("", "-wal", "-shm"):
+            f = self.path.with_name(self.path.name + suffix)
+            try:
+                if f.exists() and f.stat().st_mode & 0o027:
+                    f.chmod(0o640)
+            except OSError:  # not ours to change (another owner): the umask still applies
+                continue
 
     @property
     def safe_url(self) -> str:
@@ -77,7 +115,18 @@ class Catalog:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
+            if not isinstance(exc, OperationalError) and self.read_only:
+                # PostgreSQL refuses a write in a read-only transaction with its own class.
+                raise CatalogError(
+                    f"the catalog {self.safe_url} was opened read-only: {str(exc).splitlines()[0]}",
+                    hint="run this command where the archive is writable",
+                ) from exc
+            if not isinstance(exc, OperationalError):
+                raise
+            mapped = catalog_error(exc, self.path, doing="cannot write the catalog")
+            if mapped is not None:
+                raise mapped from exc
             raise CatalogError(
                 f"catalog database error: {str(exc).splitlines()[0]}",
                 hint="check the disk and the database server; the operation was rolled back",
@@ -127,6 +176,8 @@ class Catalog:
                     started_at=started.isoformat(timespec="microseconds"),
                     status="running",
                     full_sweep=full_sweep,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
                 )
             )
         return RunInfo(run_id, site_id, started, full_sweep)
@@ -232,12 +283,31 @@ class Catalog:
             return {r[0]: (r[1], r[2]) for r in rows}
 
     def mark_verified(self, bundle_id: str, ok: bool) -> None:
-        with self.begin() as conn:
-            conn.execute(
+        """Note when a bundle was last verified (a note a check may skip: ``note``)."""
+        self.note(
+            lambda conn: conn.execute(
                 update(s.bundles)
                 .where(s.bundles.c.id == bundle_id)
                 .values(last_verified_at=now_iso(), last_verify_ok=ok)
             )
+        )
+
+    def note(self, write: Callable[[Connection], object]) -> bool:
+        """Run a bookkeeping ``write`` that a check must survive without; True if it was made.
+
+        Fixity and seal checks go on when the catalog cannot take their notes (read-only
+        mount, full disk): the first refusal is kept in ``unrecorded`` for the command to
+        report in one line, and no further note is attempted.
+        """
+        if self.read_only or self.unrecorded:
+            return False
+        try:
+            with self.begin() as conn:
+                write(conn)
+        except CatalogError as exc:
+            self.unrecorded.append(str(exc))
+            return False
+        return True
 
     # -- status -----------------------------------------------------------------------------
     def site_status(self) -> list[dict[str, Any]]:
@@ -301,6 +371,8 @@ class Catalog:
                             "error": last.error,
                             "error_kind": last.error_kind,
                             "counts": json.loads(last.counts_json or "{}"),
+                            "pid": last.pid,
+                            "host": last.host,
                         },
                         "last_success": last_ok,
                         "items": {k: int(v) for k, v in n_items},
@@ -313,6 +385,65 @@ class Catalog:
                     }
                 )
         return out
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite catalog URL (``None`` for a server database or memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_read_only(url: str, path: Path | None) -> Engine:
+    """An engine that cannot write: no DDL, no migration, no journal-mode change.
+
+    SQLite is opened with ``mode=ro``; when the filesystem itself is read-only (or full, so
+    SQLite cannot create the WAL index ``-shm``) also ``immutable=1``, which reads the file
+    without any locking — safe there because no process can be writing it. PostgreSQL gets
+    read-only transactions.
+    """
+    if path is None:
+        if make_url(url).get_backend_name() == "sqlite":
+            raise CatalogError(
+                f"cannot open {url} read-only", hint="use a file path in [archive] catalog_url"
+            )
+        return create_engine(
+            url,
+            future=True,
+            pool_pre_ping=True,
+            connect_args={"options": "-c default_transaction_read_only=on"},
+        )
+    if not path.is_file():
+        raise CatalogError(
+            f"cannot open the catalog read-only: {path} does not exist",
+            hint="check [archive] root / catalog_url; a read-only archive must have a catalog",
+        )
+    engine = _sqlite_ro_engine(path, immutable=fs_read_only(path))
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except OperationalError:
+        # No room (or no right) to create the WAL index: read the file as it stands.
+        engine.dispose()
+        engine = _sqlite_ro_engine(path, immutable=True)
+    return engine
+
+
+def _sqlite_ro_engine(path: Path, *, immutable: bool) -> Engine:
+    uri = f"file:{path.resolve().as_posix()}?mode=ro" + ("&immutable=1" if immutable else "")
+    engine = create_engine("sqlite+pysqlite:///" + uri + "&uri=true", future=True)
+
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA query_only=ON")
+        cur.close()
+
+    event.listen(engine, "connect", _pragmas)
+    return engine
 
 
 # Built once: the harvest asks these for every response it records.

@@ -8,6 +8,7 @@ import typer
 
 from archiver.cli import core
 from archiver.log import configure
+from archiver.resources import restrict_umask
 
 app = typer.Typer(
     name="archiver",
@@ -56,4 +57,7 @@ except ImportError:  # pragma: no cover
 
 
 def main() -> None:
+    # Catalog, bundles, exports and reports are private to the service user and its group,
+    # also when started by hand from a shell with umask 022 (archiver.resources).
+    restrict_umask()
     app()

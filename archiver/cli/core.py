@@ -20,9 +20,10 @@ from archiver.cli.common import (
     print_json,
 )
 from archiver.config import check_config, resolve_path
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.harvest import Harvester
 from archiver.integrity.run import check_archive
+from archiver.liveness import abandon_dead_runs, mark_interrupted
 from archiver.search import KINDS, SearchFilters, parse_date, search
 from archiver.verify import record_audit
 from connectors.registry import option_problems, platforms
@@ -144,7 +145,7 @@ def verify(
 ) -> None:
     """Re-hash every sealed file, check each bundle's signature and timestamp, and (--deep)
     the catalog against the sealed records; exit 1 on any mismatch."""
-    with app_context(config) as app:
+    with app_context(config, read_only_ok=True) as app:
         total = len(app.catalog.bundles(site_id=site))
         with Progress(
             TextColumn("verifying"),
@@ -162,14 +163,25 @@ def verify(
                 site_id=site,
                 deep=deep,
                 on_bundle=lambda _b: progress.advance(task),
+                in_disposal=_in_disposal(app),
             )
         scope = ("deep:" if deep else "") + ("archive" if all_ else "sample")
-        record_audit(
-            app.catalog,
-            report,
-            scope=f"{scope}:{site}" if site else scope,
-            anchor_path=app.cfg.audit_anchor,
-        )
+        if app.catalog.unrecorded:
+            app.notes.append(
+                f"note: last-verified dates were not recorded: {app.catalog.unrecorded[0]}"
+            )
+        if app.read_only:
+            app.not_recorded("this verify's result (audit entry verify)")
+        else:
+            try:
+                record_audit(
+                    app.catalog,
+                    report,
+                    scope=f"{scope}:{site}" if site else scope,
+                    anchor_path=app.cfg.audit_anchor,
+                )
+            except (CatalogError, StorageError) as exc:  # e.g. the disk filled meanwhile
+                app.notes.append(f"note: this verify's result was not recorded: {exc}")
     if as_json:
         print_json(report.as_dict())
     else:
@@ -180,10 +192,23 @@ def verify(
                 soft_wrap=True,
             )
         _print_authenticity(report.extra)
+        for bid, batch in sorted(report.disposal_in_progress.items()):
+            err_console.print(
+                f"[yellow]disposal in progress[/]: bundle {escape(bid)} (batch {escape(batch)}) "
+                "was being destroyed when the process stopped; `archiver recover` finishes it",
+                highlight=False,
+                soft_wrap=True,
+            )
         verdict = "[green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
         console.print(
             f"verify: {report.bundles_checked} bundle(s), {report.files_checked} file(s), "
             f"{report.bytes_checked:,} bytes checked — {verdict}"
+            + (
+                f"; {len(report.disposal_in_progress)} bundle(s) in an unfinished disposal "
+                "not checked"
+                if report.disposal_in_progress
+                else ""
+            )
         )
     if not report.ok:
         raise typer.Exit(1)
@@ -248,7 +273,7 @@ def search_cmd(
             raise ArchiverError(
                 f"--kind {k!r} is not a record kind", hint=f"use one of {', '.join(KINDS)}"
             )
-    with app_context(config) as app:
+    with app_context(config, read_only_ok=True) as app:
         filters = SearchFilters(
             site=site,
             platform=platform,
@@ -294,8 +319,8 @@ def search_cmd(
 
 def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Each site's last run, what is archived, and problems needing attention."""
-    with app_context(config) as app:
-        rows = app.catalog.site_status()
+    with app_context(config, read_only_ok=True) as app:
+        rows = mark_interrupted(app.catalog.site_status(), app.cfg.staging_dir)
         configured = {s.id: s for s in app.cfg.sites}
         for r in rows:
             s = configured.get(r["site"])
@@ -311,7 +336,12 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
     for r in rows:
         last = r["last_run"] or {}
         result = last.get("status", "never")
-        color = {"succeeded": "green", "failed": "red", "abandoned": "yellow"}.get(result, "white")
+        color = {
+            "succeeded": "green",
+            "failed": "red",
+            "abandoned": "yellow",
+            "interrupted": "yellow",
+        }.get(result, "white")
         items = ", ".join(f"{k} {v}" for k, v in sorted(r["items"].items())) or "0"
         table.add_row(
             r["site"],
@@ -327,9 +357,9 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
     _print_jobs(extra.get("jobs") or [], tz)
     for r in rows:
         last = r["last_run"] or {}
-        if last.get("status") in ("failed", "abandoned"):
+        if last.get("status") in ("failed", "abandoned", "interrupted"):
             err_console.print(
-                f"[red]{r['site']}[/]: last run {last['status']}: {last.get('error')}",
+                f"[red]{r['site']}[/]: last run {last['status']}: {escape(str(last.get('error')))}",
                 highlight=False,
             )
         expires = r.get("token_expires")
@@ -390,10 +420,31 @@ def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> No
         stamps = retry_timestamps(app)
         report["timestamps_stamped"] = stamps.stamped
         report["timestamps_waiting"] = stamps.still_pending
+        report["runs_interrupted"] = abandon_dead_runs(app.catalog, app.cfg.staging_dir)
+        report["disposals_finished"] = _finish_disposals(app)
     if as_json:
         print_json(report)
     else:
         console.print(f"recover: {report}")
+
+
+def _in_disposal(app: Any) -> dict[str, str]:
+    """Bundles whose approved disposal was interrupted (none without retention tables)."""
+    from archiver.retention import disposition
+
+    return disposition.in_progress(app.catalog)
+
+
+def _finish_disposals(app: Any) -> list[str]:
+    """Complete disposals a killed ``disposition execute`` left half done."""
+    from archiver.retention import disposition
+
+    done: list[str] = []
+    for result in disposition.roll_forward(app):
+        done.extend(result.disposed)
+        for w in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    return done
 
 
 def register(app: typer.Typer) -> None:

@@ -577,7 +577,7 @@ def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) 
     naming every bad entry. Writes nothing (not even a config.change entry)."""
     from archiver.integrity.audit_check import verify_with_checkpoint
 
-    with app_context(config, record_config=False) as app:
+    with app_context(config, read_only=True) as app:
         report, checkpoint = verify_with_checkpoint(app)
     data = {
         "ok": report.ok,
@@ -638,7 +638,7 @@ def audit_log_cmd(
 ) -> None:
     """The newest audit entries, newest first."""
     a = audit.audit_log
-    with app_context(config) as app, app.catalog.begin() as conn:
+    with app_context(config, read_only_ok=True) as app, app.catalog.begin() as conn:
         rows = [
             dict(r._mapping) for r in conn.execute(select(a).order_by(a.c.seq.desc()).limit(limit))
         ]

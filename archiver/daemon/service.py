@@ -37,6 +37,9 @@ from archiver.daemon import jobs
 from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
+from archiver.liveness import abandon_dead_runs
+from archiver.resources import restrict_umask
+from archiver.retention import disposition
 from archiver.sdnotify import Notifier
 from connectors.registry import platforms
 
@@ -136,7 +139,22 @@ class Daemon:
         """Finish what a killed daemon left: publish sealed bundles, drop unsealed staging."""
         report = Harvester(app.cfg, app.catalog, app.storage).recover()
         abandoned = sched.abandon_running(app.catalog)
-        log.info("daemon_recovered", abandoned_jobs=abandoned, **report)
+        runs = abandon_dead_runs(app.catalog, app.cfg.staging_dir)
+        # A disposition execute killed mid-delete is finished, not left half done. A failure
+        # here (storage unreachable) must not keep the daemon from harvesting: it is logged,
+        # verify keeps reporting "disposal in progress", and the next start tries again.
+        disposed: list[str] = []
+        try:
+            disposed = [b for r in disposition.roll_forward(app) for b in r.disposed]
+        except ArchiverError as exc:
+            log.error("disposal_roll_forward_failed", error=str(exc))
+        log.info(
+            "daemon_recovered",
+            abandoned_jobs=abandoned,
+            interrupted_runs=runs,
+            disposals_finished=len(disposed),
+            **report,
+        )
 
     def start(self) -> None:
         app = open_app(self.config_path)
@@ -317,4 +335,5 @@ class Daemon:
 
 
 def run_daemon(config_path: str | None) -> int:
+    restrict_umask()  # catalog, bundles and reports private also outside the systemd unit
     return Daemon(config_path).run()

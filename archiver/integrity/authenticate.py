@@ -10,8 +10,11 @@ bundles that fail are quarantined here as in recovery.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection
 
 from archiver.catalog.store import Catalog
 from archiver.errors import StorageError
@@ -93,8 +96,7 @@ def authenticate(
         report.bump(report.states, check.state)
         if not check.admissible:
             report.problems.append(Problem(bid, key, "signature.ed25519", "seal", check.reason))
-            with catalog.begin() as conn:
-                quarantine(conn, check, key=key, found_by="verify", anchor_path=anchor_path)
+            _quarantine(catalog, check, key, anchor_path)
             continue
         if check.tagmanifest_sha256 != b["tagmanifest_sha256"]:
             report.problems.append(
@@ -112,14 +114,13 @@ def authenticate(
         report.bump(report.timestamps, state)
         if problem is not None:
             report.problems.append(problem)
-        with catalog.begin() as conn:
-            record_seal(
-                conn,
-                check,
-                timestamp_state="stamped"
-                if state in ("stamped", "late_stamped", "unchecked")
-                else _pending_or_none(catalog, bid),
-            )
+        stamp = (
+            "stamped"
+            if state in ("stamped", "late_stamped", "unchecked")
+            else _pending_or_none(catalog, bid)
+        )
+        # A note, not part of the check: a read-only or full archive still gets its verdict.
+        catalog.note(partial(_record_seal, check=check, timestamp_state=stamp))
     if scan_storage:
         known = {b["key"] for b in catalog.bundles()} | {
             b["key"] for b in catalog.bundles(status="disposed")
@@ -132,8 +133,10 @@ def authenticate(
                     continue
             check = check_seal(storage_reader(storage, key), key, trust)
             if not check.admissible:
-                with catalog.begin() as conn:
-                    quarantine(conn, check, key=key, found_by="verify", anchor_path=anchor_path)
+                report.problems.append(
+                    Problem(check.bundle_id, key, "signature.ed25519", "seal", check.reason)
+                )
+                _quarantine(catalog, check, key, anchor_path)
     report.quarantined = quarantined(catalog)
     named = {p.key for p in report.problems if p.kind == "seal"}
     for q in report.quarantined:
@@ -143,6 +146,17 @@ def authenticate(
             Problem(q["bundle_id"], q["key"], "", "quarantined", f"QUARANTINED: {q['reason']}")
         )
     return report
+
+
+def _record_seal(conn: Connection, *, check: SealCheck, timestamp_state: str) -> None:
+    record_seal(conn, check, timestamp_state=timestamp_state)
+
+
+def _quarantine(catalog: Catalog, check: SealCheck, key: str, anchor_path: Path | None) -> None:
+    """Record the quarantine when the catalog can take it; the problem is reported either way."""
+    catalog.note(
+        lambda conn: quarantine(conn, check, key=key, found_by="verify", anchor_path=anchor_path)
+    )
 
 
 def _pending_or_none(catalog: Catalog, bundle_id: str) -> str:

@@ -55,6 +55,7 @@ from archiver.prr.originals import (
 from archiver.prr.redact import Rule, redact_text
 from archiver.prr.requests import RecordsRequest, exports, get_request
 from archiver.prr.wacz import IndexEntry, Page, write_wacz
+from archiver.resources import make_private
 from archiver.retention import tables as rt
 from archiver.retention.removal import CATEGORIES
 from archiver.search import SearchFilters, search
@@ -238,6 +239,13 @@ def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) ->
         work.mkdir()
         return _build(app, opts, req, out, staging, zip_tmp, work, step)
     except OSError as exc:
+        from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
+
+        if exc.errno in RESOURCE_ERRNOS:
+            raise ExportError(
+                f"writing the package {out} failed: {describe(exc.errno)}; nothing was published",
+                hint=hint_for(exc.errno, out.parent),
+            ) from exc
         raise ExportError(
             f"writing the package under {out.parent} failed: {exc.strerror or exc}",
             hint="check free disk space and permissions; nothing was published",
@@ -702,6 +710,8 @@ def _build(
             )
         ).inserted_primary_key
         export_id = int(inserted[0]) if inserted else 0
+        # Owner and group only, whatever the umask: a package names requesters.
+        make_private(zip_tmp if opts.zip else staging)
         # Rename inside the transaction: if it fails the custody row rolls back with it.
         if opts.zip:
             os.replace(zip_tmp, out)

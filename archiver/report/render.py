@@ -371,7 +371,7 @@ def _atomic_write(path: Path, payload: bytes) -> None:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o640)  # owner and group only: reports name requesters
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -405,6 +405,13 @@ def write_report(
         finally:
             os.close(dir_fd)
     except OSError as exc:
+        from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
+
+        if exc.errno in RESOURCE_ERRNOS:
+            raise ReportError(
+                f"cannot write the report into {out_dir}: {describe(exc.errno)}",
+                hint=hint_for(exc.errno, out_dir),
+            ) from exc
         raise ReportError(
             f"cannot write the report into {out_dir}: {exc.strerror or exc}",
             hint="check that the report directory exists and the archiver user can write it",

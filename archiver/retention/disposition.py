@@ -40,6 +40,7 @@ from archiver.app import App
 from archiver.bundle import sha256_file
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
+from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
 from archiver.retention import tables as t
 from archiver.retention.dates import (
@@ -53,6 +54,7 @@ from archiver.retention.eligibility import (
     RetentionSettings,
     compute_eligibility,
     confirmed_refs,
+    load_settings,
     parse_time,
     unusable_refs,
 )
@@ -1013,3 +1015,37 @@ def status_section(app: App) -> dict[str, Any]:
         "storage_worm_warnings": worm_warnings,
         "notes": notes,
     }
+
+
+# -- interrupted execution ------------------------------------------------------------------
+def in_progress(catalog: Catalog) -> dict[str, str]:
+    """Bundles whose disposal was started and not finished (bundle id -> batch id).
+
+    An ``executing`` intent row is committed before the delete; a process killed after it
+    leaves the row, and the bundle partly or wholly gone from storage. ``verify`` reports
+    these as "disposal in progress", not as missing; ``recover`` finishes them. Read-only.
+    """
+    bb, db = t.batch_bundles, t.disposition_batches
+    with catalog.begin() as conn:
+        rows = conn.execute(
+            select(bb.c.bundle_id, bb.c.batch_id)
+            .join(db, db.c.id == bb.c.batch_id)
+            .where(db.c.status == "executing", bb.c.state == "executing")
+        ).all()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def roll_forward(app: App, *, by: str | None = None) -> list[ExecuteResult]:
+    """Finish every batch whose execution was interrupted (``recover``, daemon start).
+
+    Runs ``execute`` again for the batch: it was approved and a person started executing
+    it; execution re-checks every remaining bundle against today (holds, eligibility,
+    confirmations), finishes the tombstone of a bundle already deleted, and completes the
+    batch. ``by`` (default: whoever runs recover) is recorded as the executor of the rest.
+    """
+    batches = sorted(set(in_progress(app.catalog).values()))
+    if not batches:
+        return []
+    settings = load_settings(app.cfg)
+    by = by or f"{audit.current_actor()} (archiver recover)"
+    return [execute(app, settings, batch_id=b, by=by) for b in batches]

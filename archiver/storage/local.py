@@ -12,6 +12,7 @@ cannot lock anything, so ``retain_until`` is not enforced here; the catalog reco
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import shutil
 import stat
@@ -21,6 +22,7 @@ from typing import BinaryIO
 
 from archiver.bundle import sha256_file
 from archiver.errors import StorageError
+from archiver.resources import mkdir_private
 from archiver.storage.base import DOCUMENTS_PREFIX, BundleFile, check_document_name
 
 SEAL_MARKER = "tagmanifest-sha256.txt"
@@ -40,18 +42,29 @@ class LocalStorage:
 
     name = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, read_only: bool = False) -> None:
+        """``read_only`` for commands that only read (a read-only mount): no folder is made
+        and write access is not required; a write then fails in the filesystem."""
         self.root = root
+        if read_only:
+            return
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            mkdir_private(root)
         except OSError as exc:
             raise StorageError(
                 f"cannot create the bundle folder {root}: {exc.strerror}",
                 hint="check [archive] root in the config and the folder's owner and permissions",
             ) from exc
         if not os.access(root, os.W_OK | os.X_OK):
+            from archiver.resources import fs_read_only, hint_for
+
+            if fs_read_only(root):
+                raise StorageError(
+                    f"the bundle folder {root} is on a read-only filesystem",
+                    hint=hint_for(errno.EROFS, root),
+                )
             raise StorageError(
-                f"the bundle folder {root} is not writable by this user",
+                f"the bundle folder {root} is not writable by this user: permission denied",
                 hint="give the archiver's user write access, or set [archive] root to another folder",
             )
 
@@ -73,7 +86,7 @@ class LocalStorage:
         if not (staged / SEAL_MARKER).exists():
             raise StorageError(f"{staged} is not sealed (no {SEAL_MARKER}); refusing to publish")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            mkdir_private(target.parent)
             os.rename(staged, target)
             fsync_dir(target.parent)
         except OSError as exc:
@@ -89,6 +102,8 @@ class LocalStorage:
         if not self.root.exists():
             return
         for marker in sorted(self.root.glob(f"*/*/*/{SEAL_MARKER}")):
+            if marker.parent.name.endswith(".deleting"):
+                continue  # a disposal interrupted mid-delete (see ``delete``): never a bundle
             yield marker.parent.relative_to(self.root).as_posix()
 
     def list_files(self, key: str) -> list[BundleFile]:
