@@ -27,6 +27,10 @@ class App:
     worm_check: WormCheckResult | None = None
 
     def close(self) -> None:
+        """Journal what this command changed (``archiver.journal``), then close the catalog."""
+        from archiver import journal
+
+        journal.flush_quietly(self.cfg.root, self.catalog.engine, self.storage)
         self.catalog.close()
 
 

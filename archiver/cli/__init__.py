@@ -41,6 +41,9 @@ daemon.register(app)
 from archiver.cli import retention  # noqa: E402
 
 retention.register(app)
+from archiver.cli import catalog_cmds  # noqa: E402
+
+catalog_cmds.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 
