@@ -30,7 +30,8 @@ How, in three steps, each safe to interrupt:
 Tables journaled: every catalog table except those rebuilt from the bundles themselves
 (:data:`BUNDLE_DERIVED`). ``bundles``, ``bundle_files`` and ``sites`` are journaled as well,
 so a disposed bundle's row, the catalog-only columns (status, eligibility, last verified) and
-the site details from the config come back after a rebuild. A row that names an item
+the site details from the config come back after a rebuild; so do the dedup-index, revisit
+and bookmark rows a disposed bundle leaves behind (:data:`_RESIDUE`). A row that names an item
 (``comment_removals.item_id``) also carries the item's natural key (site, record class,
 platform id), because item ids are renumbered by a rebuild.
 
@@ -106,6 +107,15 @@ BUNDLE_DERIVED: Final = frozenset(
         "unparseable",
     }
 )
+
+#: Bundle-derived rows a disposition leaves behind (the dedup index, revisit links and
+#: bookmarks of a destroyed bundle): not in storage any more, so journaled while their bundle is
+#: ``disposed``. Replayed only where a stored bundle did not already rebuild the row.
+_RESIDUE: Final = {
+    "payload_index": "bundle_id",
+    "revisit_refs": "bundle_id",
+    "bookmarks": "bundle_id",
+}
 
 #: Append-only tables journaled by a high-water mark instead of by digest.
 _APPEND_ONLY: Final = {"audit_log": "seq"}
@@ -185,7 +195,7 @@ def journaled_tables() -> list[Table]:
     from archiver import features
 
     features.register_tables()
-    return [t for t in metadata.sorted_tables if t.name not in BUNDLE_DERIVED]
+    return [t for t in metadata.sorted_tables if t.name not in BUNDLE_DERIVED or t.name in _RESIDUE]
 
 
 def _pk(table: Table) -> list[str]:
@@ -309,7 +319,11 @@ def _changes(
             continue
         old = dict(db.execute("SELECT key, digest FROM rows WHERE tbl = ?", (name,)).fetchall())
         order = [table.c[c] for c in pk]
-        rows = [_image(r._mapping) for r in conn.execute(select(table).order_by(*order))]
+        q = select(table).order_by(*order)
+        if name in _RESIDUE:
+            disposed = select(s.bundles.c.id).where(s.bundles.c.status == "disposed")
+            q = q.where(table.c[_RESIDUE[name]].in_(disposed))
+        rows = [_image(r._mapping) for r in conn.execute(q)]
         ref = _ITEM_REFS.get(name)
         if ref is not None:
             keys = _item_keys(conn, [int(i[ref]) for i in rows if i[ref] is not None])
@@ -325,6 +339,7 @@ def _changes(
                 puts.append(Entry(at, "put", name, key, image))
                 digests.append((name, key_text, digest))
         for key_text in sorted(set(old) - seen):
+            # For a residue table this says "no longer a destroyed bundle's leftover".
             deletes.append(Entry(at, "delete", name, json.loads(key_text)))
             digests.append((name, key_text, None))
     # Children are deleted before their parents.
@@ -622,19 +637,44 @@ class _ItemIds:
         return None
 
 
-def replay(conn: Connection, entries: Sequence[Entry], *, where: str = "journal") -> int:
-    """Apply journal entries to a catalog in order: puts as upserts, deletes by key.
+def replay(conn: Connection, segments: Sequence[Segment]) -> int:
+    """Apply every segment's entries to a catalog in order; return the number applied.
 
-    Idempotent, so an entry journaled twice (after a crash) does no harm. Audit-log entries
-    are only ever inserted; one that differs from the row already there is tampering.
+    Puts are upserts and deletes remove by key, so an entry journaled twice (after a crash)
+    does no harm. Audit-log entries are only ever inserted; one that differs from the row
+    already there is tampering. Residue rows (a disposed bundle's leftovers) are settled at
+    the end: those still leftovers when last journaled replace what the stored bundles
+    rebuilt, because in the original catalog they were there first.
     """
     from archiver import features
 
     features.register_tables()
     items = _ItemIds(conn)
-    for n, e in enumerate(entries, 1):
+    residue: dict[tuple[str, str], tuple[list[Any], dict[str, Any] | None]] = {}
+    count = 0
+    for seg in segments:
+        count += len(seg.entries)
+        _replay_segment(conn, seg, items, residue)
+    for (name, _k), (key, row) in residue.items():
+        if row is None:
+            continue
+        table = metadata.tables[name]
+        cond = and_(*(table.c[c] == v for c, v in zip(_pk(table), key, strict=True)))
+        if conn.execute(update(table).where(cond).values(**row)).rowcount == 0:
+            conn.execute(insert(table).values(**row))
+    return count
+
+
+def _replay_segment(
+    conn: Connection,
+    seg: Segment,
+    items: _ItemIds,
+    residue: dict[tuple[str, str], tuple[list[Any], dict[str, Any] | None]],
+) -> None:
+    where = seg.key
+    for n, e in enumerate(seg.entries, 1):
         table = metadata.tables.get(e.table)
-        if table is None or e.table in BUNDLE_DERIVED:
+        if table is None or (e.table in BUNDLE_DERIVED and e.table not in _RESIDUE):
             raise JournalError(
                 f"{where} entry {n} names table {e.table!r}, which this version cannot restore",
                 hint="rebuild with the archiver release that wrote the journal, or a newer one",
@@ -651,6 +691,9 @@ def replay(conn: Connection, entries: Sequence[Entry], *, where: str = "journal"
                 item_id = -abs(int(e.row[ref]))
             key = [item_id]
         cond = and_(*(table.c[c] == v for c, v in zip(pk, key, strict=True)))
+        if e.table in _RESIDUE:
+            residue[(e.table, _canonical(key))] = (key, e.row if e.op == "put" else None)
+            continue
         if e.op == "delete":
             conn.execute(delete(table).where(cond))
             continue
@@ -679,4 +722,3 @@ def replay(conn: Connection, entries: Sequence[Entry], *, where: str = "journal"
             continue
         if conn.execute(update(table).where(cond).values(**row)).rowcount == 0:
             conn.execute(insert(table).values(**row))
-    return len(entries)
