@@ -54,6 +54,7 @@ def rebuild_cmd(
             f"{report.bundles_in_storage} stored bundle(s) cataloged, {report.segments} journal "
             f"segment(s) with {report.entries} entries replayed",
             highlight=False,
+            soft_wrap=True,
         )
         for key in report.bundles_skipped_disposed:
             console.print(
@@ -63,14 +64,19 @@ def rebuild_cmd(
             console.print(
                 f"audit log: {report.audit_entries} entries, hash chain re-verified",
                 highlight=False,
+                soft_wrap=True,
             )
         else:
             console.print(
                 f"[bold red]audit log: {len(report.audit_problems)} problem(s)[/]", highlight=False
             )
             for p in report.audit_problems:
-                console.print(f"  {escape(p)}", highlight=False)
-        console.print("point [archive] catalog_url at the new catalog to use it", highlight=False)
+                console.print(f"  {escape(p)}", highlight=False, soft_wrap=True)
+        console.print(
+            "point [archive] catalog_url at the new catalog to use it",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not report.audit_ok:
         raise typer.Exit(1)
 
@@ -116,6 +122,7 @@ def backup_cmd(
     console.print(
         f"backed up {escape(str(source))} to {escape(str(target))} (integrity check: ok)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -132,6 +139,7 @@ def flush_cmd(config: str | None = ConfigOption, as_json: bool = JsonOption) -> 
     console.print(
         f"journal: {result.captured} change(s) captured; sealed segment(s): {escape(sealed)}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -157,6 +165,7 @@ def verify_cmd(config: str | None = ConfigOption, as_json: bool = JsonOption) ->
         f"journal: {len(segments)} segment(s), {entries} entries, every hash and link "
         f"checked; newest {newest}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
