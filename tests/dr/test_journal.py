@@ -73,9 +73,7 @@ def test_segments_form_a_hash_chain(make_archive: ArchiveFactory) -> None:
     audited = [e.row["action"] for e in _entries(config, "audit_log") if e.row]
     assert audited.count("hold.add") == 2 and "seal" in audited
     # Segments are stored read-only and are not bundles.
-    assert all(
-        not (p.stat().st_mode & stat.S_IWUSR) for p in _journal_dir(config).glob("*.jsonl")
-    )
+    assert all(not (p.stat().st_mode & stat.S_IWUSR) for p in _journal_dir(config).glob("*.jsonl"))
     r = cli(config, "journal", "verify")
     assert r.returncode == 0, r.stderr
     assert f"{len(segments)} segment(s)" in r.stdout
@@ -98,9 +96,7 @@ def test_rebuild_names_a_tampered_or_missing_segment(
         expect = f"journal segment journal/{names[1]} was altered"
     elif damage == "delete_middle":
         victim.unlink()
-        expect = (
-            f"journal segment 2 is missing (between journal/{names[0]} and journal/{names[2]})"
-        )
+        expect = f"journal segment 2 is missing (between journal/{names[0]} and journal/{names[2]})"
     elif damage == "delete_newest":
         (folder / names[-1]).unlink()
         expect = f"journal segment {len(names)} is missing: this archive sealed segments up to"
@@ -212,6 +208,4 @@ def test_a_lost_catalog_is_never_journaled_as_empty(
     r = cli(config, "catalog", "rebuild", "--into", str(tmp_path / "new.sqlite"))
     assert r.returncode == 0, r.stderr
     os.replace(tmp_path / "new.sqlite", catalog)
-    assert [r["name"] for r in catalog_rows(config, "SELECT name FROM legal_holds")] == [
-        "keep-me"
-    ]
+    assert [r["name"] for r in catalog_rows(config, "SELECT name FROM legal_holds")] == ["keep-me"]

@@ -32,7 +32,6 @@ from archiver.retention.holds import add_hold, release_hold
 from archiver.retention.removal import record_removal, review
 from archiver.search import SearchFilters
 from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import harvest
 from tests.retention import test_eligibility as base
 from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
@@ -160,13 +159,12 @@ def month(
                 out=tmp_path / "exports" / "prr-1",
             ),
         )
-        close_request(
-            app.catalog, req.id, outcome="records sent", anchor_path=app.cfg.audit_anchor
-        )
-        comment = app.catalog.engine.connect().exec_driver_sql(
-            "SELECT site_id, platform_id FROM items WHERE kind IN ('comment', 'reply') "
-            "AND by_owner = 0 ORDER BY platform_id LIMIT 1"
-        ).one()
+        close_request(app.catalog, req.id, outcome="records sent", anchor_path=app.cfg.audit_anchor)
+        with app.catalog.begin() as conn:
+            comment = conn.exec_driver_sql(
+                "SELECT site_id, platform_id FROM items WHERE kind IN ('comment', 'reply') "
+                "AND by_owner = 0 ORDER BY platform_id LIMIT 1"
+            ).one()
         ref = f"{comment[0]}:{comment[1]}"
         record_removal(app, item=ref, category=3, by="Melissa Communications", note="slur")
         review(app, item=ref, attorney="Alex Attorney", decision="approve", note="fits cat. 3")
