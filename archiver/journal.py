@@ -117,6 +117,9 @@ _RESIDUE: Final = {
     "bookmarks": "bundle_id",
 }
 
+#: Pseudo-table of journal entries holding an item's catalog state after a disposition.
+ITEM_RESIDUE: Final = "item_residue"
+
 #: Append-only tables journaled by a high-water mark instead of by digest.
 _APPEND_ONLY: Final = {"audit_log": "seq"}
 
@@ -295,6 +298,31 @@ def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> None:
         )
 
 
+def _diff(
+    db: sqlite3.Connection,
+    name: str,
+    keyed: Sequence[tuple[list[Any], dict[str, Any]]],
+    at: str,
+    puts: list[Entry],
+    deletes: list[Entry],
+    digests: list[tuple[str, str, str | None]],
+) -> None:
+    """Compare (key, image) pairs with the digests journaled before; queue what changed."""
+    old = dict(db.execute("SELECT key, digest FROM rows WHERE tbl = ?", (name,)).fetchall())
+    seen: set[str] = set()
+    for key, image in keyed:
+        key_text = _canonical(key)
+        digest = hashlib.sha256(_canonical(image).encode("utf-8")).hexdigest()
+        seen.add(key_text)
+        if old.get(key_text) != digest:
+            puts.append(Entry(at, "put", name, key, image))
+            digests.append((name, key_text, digest))
+    for key_text in sorted(set(old) - seen):
+        # For residue this says "no longer a destroyed bundle's leftover".
+        deletes.append(Entry(at, "delete", name, json.loads(key_text)))
+        digests.append((name, key_text, None))
+
+
 def _changes(
     conn: Connection, db: sqlite3.Connection, at: str
 ) -> tuple[list[Entry], list[tuple[str, str, str | None]], dict[str, int]]:
@@ -317,7 +345,6 @@ def _changes(
                 mark = max(mark, int(image[col]))
             marks[name] = mark
             continue
-        old = dict(db.execute("SELECT key, digest FROM rows WHERE tbl = ?", (name,)).fetchall())
         order = [table.c[c] for c in pk]
         q = select(table).order_by(*order)
         if name in _RESIDUE:
@@ -329,21 +356,68 @@ def _changes(
             keys = _item_keys(conn, [int(i[ref]) for i in rows if i[ref] is not None])
             for i in rows:
                 i["_item"] = keys.get(int(i[ref])) if i[ref] is not None else None
-        seen: set[str] = set()
-        for image in rows:
-            key = _entry_key(name, pk, image)
-            key_text = _canonical(key)
-            digest = hashlib.sha256(_canonical(image).encode("utf-8")).hexdigest()
-            seen.add(key_text)
-            if old.get(key_text) != digest:
-                puts.append(Entry(at, "put", name, key, image))
-                digests.append((name, key_text, digest))
-        for key_text in sorted(set(old) - seen):
-            # For a residue table this says "no longer a destroyed bundle's leftover".
-            deletes.append(Entry(at, "delete", name, json.loads(key_text)))
-            digests.append((name, key_text, None))
+        keyed = [(_entry_key(name, pk, image), image) for image in rows]
+        _diff(db, name, keyed, at, puts, deletes, digests)
+    _diff(db, ITEM_RESIDUE, _item_residue(conn), at, puts, deletes, digests)
     # Children are deleted before their parents.
     return puts + deletes[::-1], digests, marks
+
+
+def _item_residue(conn: Connection) -> list[tuple[list[Any], dict[str, Any]]]:
+    """Items a disposition left in a state no stored bundle shows: (natural key, image).
+
+    An item whose versions, events or last sighting came partly from a destroyed bundle keeps
+    them in the catalog (first captured, last seen, version numbers, edit and removal events),
+    while a rebuild only sees the surviving bundles. The item's catalog state is journaled
+    for as long as that is so, and replayed over what the rebuild derived.
+    """
+    b, i, e, v = s.bundles, s.items, s.item_events, s.item_versions
+    disposed = select(b.c.id).where(b.c.status == "disposed")
+    if conn.execute(disposed.limit(1)).first() is None:
+        return []
+    last_seen = select(i.c.id).join(
+        b,
+        and_(
+            b.c.status == "disposed",
+            b.c.site_id == i.c.site_id,
+            b.c.record_class == i.c.record_class,
+            b.c.run_id == i.c.last_seen_run,
+        ),
+    )
+    ids = {int(r[0]) for r in conn.execute(last_seen)}
+    ids |= {int(r[0]) for r in conn.execute(select(e.c.item_id).where(e.c.bundle_id.in_(disposed)))}
+    out: list[tuple[list[Any], dict[str, Any]]] = []
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        versions: dict[int, list[list[Any]]] = {}
+        for r in conn.execute(
+            select(v.c.item_id, v.c.version, v.c.bundle_id, v.c.warc_record_id)
+            .where(v.c.item_id.in_(chunk))
+            .order_by(v.c.item_id, v.c.version)
+        ):
+            versions.setdefault(int(r.item_id), []).append(
+                [r.version, r.bundle_id, r.warc_record_id]
+            )
+        events: dict[int, list[list[Any]]] = {}
+        for ev in conn.execute(
+            select(e.c.item_id, e.c.event, e.c.at, e.c.run_id, e.c.bundle_id, e.c.detail)
+            .where(e.c.item_id.in_(chunk))
+            .order_by(e.c.item_id, e.c.id)
+        ):
+            events.setdefault(int(ev.item_id), []).append(
+                [ev.event, ev.at, ev.run_id, ev.bundle_id, ev.detail]
+            )
+        for it in conn.execute(select(i).where(i.c.id.in_(chunk)).order_by(i.c.id)):
+            row = _image(it._mapping)
+            item_id = int(row.pop("id"))
+            image = {
+                "item": row,
+                "versions": versions.get(item_id, []),
+                "events": events.get(item_id, []),
+            }
+            out.append(([row["site_id"], row["record_class"], row["platform_id"]], image))
+    return out
 
 
 def capture(catalog_conn: Connection, folder: Path) -> int:
@@ -658,11 +732,58 @@ def replay(conn: Connection, segments: Sequence[Segment]) -> int:
     for (name, _k), (key, row) in residue.items():
         if row is None:
             continue
+        if name == ITEM_RESIDUE:
+            _apply_item_residue(conn, key, row)
+            continue
         table = metadata.tables[name]
         cond = and_(*(table.c[c] == v for c, v in zip(_pk(table), key, strict=True)))
         if conn.execute(update(table).where(cond).values(**row)).rowcount == 0:
             conn.execute(insert(table).values(**row))
     return count
+
+
+def _apply_item_residue(conn: Connection, key: Sequence[Any], image: Mapping[str, Any]) -> None:
+    """Give a rebuilt item the state the original catalog had after its dispositions."""
+    i, v, e = s.items, s.item_versions, s.item_events
+    found = conn.execute(
+        select(i.c.id).where(
+            i.c.site_id == key[0], i.c.record_class == key[1], i.c.platform_id == key[2]
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        return  # every bundle with the item is gone: nothing of it to correct
+    item_id = int(found)
+    conn.execute(update(i).where(i.c.id == item_id).values(**image["item"]))
+    want = {(str(b), str(rec)): int(n) for n, b, rec in image["versions"]}
+    stale: list[int] = []
+    for r in conn.execute(
+        select(v.c.id, v.c.bundle_id, v.c.warc_record_id).where(v.c.item_id == item_id)
+    ):
+        number = want.get((str(r.bundle_id), str(r.warc_record_id)))
+        if number is None:
+            stale.append(int(r.id))  # never a version in the original (see _item_residue)
+        else:
+            # Negative first: the final numbers may be held by other rows until they move.
+            conn.execute(update(v).where(v.c.id == r.id).values(version=-number))
+    if stale:
+        if conn.dialect.name == "sqlite":
+            for vid in stale:
+                conn.exec_driver_sql(
+                    "INSERT INTO item_versions_fts(item_versions_fts, rowid, text) "
+                    "SELECT 'delete', id, text FROM item_versions WHERE id = ?",
+                    (vid,),
+                )
+        conn.execute(delete(v).where(v.c.id.in_(stale)))
+    conn.execute(
+        update(v).where(v.c.item_id == item_id, v.c.version < 0).values(version=-v.c.version)
+    )
+    conn.execute(delete(e).where(e.c.item_id == item_id))
+    rows = [
+        {"item_id": item_id, "event": ev, "at": at, "run_id": run, "bundle_id": b, "detail": d}
+        for ev, at, run, b, d in image["events"]
+    ]
+    if rows:
+        conn.execute(insert(e), rows)
 
 
 def _replay_segment(
@@ -673,6 +794,9 @@ def _replay_segment(
 ) -> None:
     where = seg.key
     for n, e in enumerate(seg.entries, 1):
+        if e.table == ITEM_RESIDUE:
+            residue[(e.table, _canonical(e.key))] = (e.key, e.row if e.op == "put" else None)
+            continue
         table = metadata.tables.get(e.table)
         if table is None or (e.table in BUNDLE_DERIVED and e.table not in _RESIDUE):
             raise JournalError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from archiver.retention.holds import add_hold, release_hold
 from archiver.retention.removal import record_removal, review
 from archiver.search import SearchFilters
 from archiver.testing.mastodon import MastodonWorld
-from tests.helpers import harvest
+from tests.helpers import catalog_rows, harvest
 from tests.retention import test_eligibility as base
 from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
 
@@ -121,17 +122,35 @@ def _week_of_changes(w: MastodonWorld, city: str, week: int) -> None:
         w.delete_status(replies[-1])
 
 
-@pytest.fixture
+@pytest.fixture(params=["all-comments-disposed", "some-comments-held", "disposal-last"])
 def month(
-    make_archive: ArchiveFactory, world: tuple[MastodonWorld, str], tmp_path: Path
+    make_archive: ArchiveFactory,
+    world: tuple[MastodonWorld, str],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Path]:
-    """A month of harvests and workflow on one archive; yields the config path."""
+    """A month of harvests and workflow on one archive; yields the config path.
+
+    ``some-comments-held``: a hold keeps the first comment bundle, so the disposition
+    destroys later bundles that saw the same comments again, one of them edited (the usual
+    case in a real archive, where every full sweep captures the same comments again).
+    ``disposal-last``: the same, with no harvest after the disposition, so the catalog still
+    shows comments last seen in destroyed bundles.
+    """
     w, city = world
     # Followers and comments are kept one year, posts and media permanently, so the
     # disposition destroys some bundles and keeps others.
     config = make_archive({"city_post": "TEST.2026-2", "media": "TEST.2026-2"})
     for week in range(1, 5):
         _week_of_changes(w, city, week)
+        if week == 2:
+            # A public comment edited upstream: its second version lands in a later bundle.
+            second = catalog_rows(
+                config,
+                "SELECT platform_id FROM items WHERE kind = 'comment' AND by_owner = 0 "
+                "ORDER BY id LIMIT 1 OFFSET 1",
+            )[0]["platform_id"]
+            w.edit_status(second, w.status_text(second) + " EDIT: fixed a typo")
         assert harvest(config, "city", full=week % 2 == 0).status == "succeeded"
 
     app = app_for(config)
@@ -141,6 +160,14 @@ def month(
         add_hold(app, name="plow-suit", matter="Doe v. City", query="plowing", by="Cara Clerk")
         add_hold(app, name="old-matter", matter="Roe v. City", site="city", by="Cara Clerk")
         release_hold(app, name="old-matter", reason="settled", by="Cara Clerk")
+        if request.param != "all-comments-disposed":
+            with app.catalog.begin() as conn:
+                text = conn.exec_driver_sql(
+                    "SELECT v.text FROM item_versions v JOIN items i ON i.id = v.item_id "
+                    "WHERE i.kind = 'comment' AND i.by_owner = 0 ORDER BY v.id LIMIT 1"
+                ).scalar_one()
+            word = max(re.findall(r"[A-Za-z]+", text), key=len)
+            add_hold(app, name="one-comment", matter="Poe v. City", query=word, by="Cara Clerk")
         policy = RequestPolicy()
         req = open_request(
             app.catalog,
@@ -177,9 +204,10 @@ def month(
         assert result.disposed, "the month must include a real disposal"
     finally:
         app.close()
-    # The daemon-style activity after the disposition: one more harvest and a verify.
-    _week_of_changes(w, city, 5)
-    assert harvest(config, "city").status == "succeeded"
+    if request.param != "disposal-last":
+        # Life goes on after the disposition: one more week and harvest.
+        _week_of_changes(w, city, 5)
+        assert harvest(config, "city").status == "succeeded"
     verified = cli(config, "verify", "--all")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     yield config
@@ -205,9 +233,10 @@ def test_deleted_catalog_is_rebuilt_identical_in_content(month: Path, tmp_path: 
         "runs",
         "items",
         "item_versions",
-        "followers",
+        "item_events",
     ):
         assert original[table], f"the demo month left {table} empty"
+    assert any('"event": "edited"' in r for r in original["item_events"])
     assert any('"status": "disposed"' in r for r in original["bundles"])
     assert any('"status": "sealed"' in r for r in original["bundles"])
     assert any('"reviewed": 1' in r for r in original["comment_removals"])
@@ -237,10 +266,11 @@ def test_deleted_catalog_is_rebuilt_identical_in_content(month: Path, tmp_path: 
         assert r.returncode == 0, f"{args}: {r.stdout}{r.stderr}"
 
 
-def test_rebuild_refuses_an_existing_catalog(month: Path, tmp_path: Path) -> None:
+def test_rebuild_refuses_an_existing_catalog(make_archive: ArchiveFactory, tmp_path: Path) -> None:
+    config = make_archive()
     catalog = tmp_path / "archive" / "catalog.sqlite"
     before = catalog.read_bytes()
-    r = cli(month, "catalog", "rebuild", "--into", str(catalog))
+    r = cli(config, "catalog", "rebuild", "--into", str(catalog))
     assert r.returncode != 0
     assert "refusing to rebuild into" in r.stderr and "not empty" in r.stderr
     assert "Traceback" not in r.stderr
