@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from sqlalchemy import inspect
+from sqlalchemy import Connection, Integer, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver import audit, journal
@@ -131,6 +131,24 @@ def _journaled_bundles(segments: list[journal.Segment]) -> dict[str, dict[str, o
     return rows
 
 
+def _advance_sequences(conn: Connection) -> None:
+    """PostgreSQL: move each serial column's sequence past the ids the journal restored.
+
+    The journal restores workflow rows with their original ids (a hold keeps its number); on
+    PostgreSQL explicit ids do not advance the sequence, so the next new row would collide.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for table in journal.journaled_tables():
+        pk = list(table.primary_key.columns)
+        if len(pk) != 1 or pk[0].autoincrement is False or not isinstance(pk[0].type, Integer):
+            continue
+        conn.exec_driver_sql(
+            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk[0].name}'), "
+            f"coalesce((SELECT max({pk[0].name}) FROM {table.name}), 0) + 1, false)"
+        )
+
+
 def rebuild(cfg: Config, storage: Storage, into: str) -> RebuildReport:
     """Build a new catalog at ``into`` from ``storage``; refuses a non-empty target."""
     url = target_url(into)
@@ -167,6 +185,7 @@ def rebuild(cfg: Config, storage: Storage, into: str) -> RebuildReport:
                 report.bundles_cataloged += 1
         with catalog.begin() as conn:
             report.entries = journal.replay(conn, segments)
+            _advance_sequences(conn)
         with catalog.begin() as conn:
             checked = audit.verify(conn)
         report.audit_entries = checked.entries_checked
