@@ -117,6 +117,10 @@ _RESIDUE: Final = {
     "bookmarks": "bundle_id",
 }
 
+#: Columns that change on every recomputation without changing content: a row is not journaled
+#: again for them alone (its image carries the value from its last real change).
+_VOLATILE: Final = {"bundle_eligibility": ("computed_at",)}
+
 #: Pseudo-table of journal entries holding an item's catalog state after a disposition.
 ITEM_RESIDUE: Final = "item_residue"
 
@@ -278,7 +282,7 @@ def _entry_key(name: str, pk: Sequence[str], image: Mapping[str, Any]) -> list[A
     return [image[c] for c in pk]
 
 
-def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> None:
+def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> bool:
     """Refuse to journal a catalog that is behind the journal (lost, replaced or restored).
 
     Every workflow change writes an audit entry, so a catalog whose audit log ends before the
@@ -288,6 +292,7 @@ def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> None:
     got = db.execute("SELECT value FROM marks WHERE tbl = 'audit_log'").fetchone()
     mark = int(got[0]) if got else 0
     seq, _ = audit.head(conn)
+    # Returns whether the catalog moved on since the last capture (see capture).
     if seq < mark:
         raise JournalError(
             f"the catalog's audit log ends at entry {seq} but the journal already holds entry "
@@ -296,6 +301,7 @@ def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> None:
             hint="restore with `archiver catalog rebuild --into NEW` (storage holds the newer "
             "decisions), or move the journal state aside if this catalog is the one to keep",
         )
+    return seq != mark
 
 
 def _diff(
@@ -310,9 +316,11 @@ def _diff(
     """Compare (key, image) pairs with the digests journaled before; queue what changed."""
     old = dict(db.execute("SELECT key, digest FROM rows WHERE tbl = ?", (name,)).fetchall())
     seen: set[str] = set()
+    volatile = _VOLATILE.get(name, ())
     for key, image in keyed:
         key_text = _canonical(key)
-        digest = hashlib.sha256(_canonical(image).encode("utf-8")).hexdigest()
+        material = {k: v for k, v in image.items() if k not in volatile}
+        digest = hashlib.sha256(_canonical(material).encode("utf-8")).hexdigest()
         seen.add(key_text)
         if old.get(key_text) != digest:
             puts.append(Entry(at, "put", name, key, image))
@@ -428,7 +436,12 @@ def capture(catalog_conn: Connection, folder: Path) -> int:
     """
     db = _state(folder)
     try:
-        _check_same_catalog(catalog_conn, db)
+        if not _check_same_catalog(catalog_conn, db):
+            # Every decision writes an audit entry, so an unmoved audit head means nothing
+            # worth a scan happened: read-only commands cost one query. Operational rows
+            # written without one (job history, eligibility cache, WORM checks, back-off)
+            # wait for the next audited change; they are in the catalog meanwhile.
+            return 0
         entries, digests, marks = _changes(catalog_conn, db, _now())
         if not entries:
             return 0
