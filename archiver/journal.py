@@ -44,6 +44,7 @@ Entry (JSON, sorted keys)::
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -77,6 +78,7 @@ __all__ = [
     "FlushResult",
     "JournalError",
     "JournalIntegrityError",
+    "JournalReadOnlyError",
     "Segment",
     "capture",
     "flush",
@@ -141,6 +143,10 @@ _thread_lock = threading.Lock()
 
 class JournalError(CatalogError):
     """The journal could not be written or read (disk, storage, a newer format)."""
+
+
+class JournalReadOnlyError(JournalError):
+    """The archive is mounted read-only: nothing can have changed, nothing is journaled."""
 
 
 class JournalIntegrityError(IntegrityError):
@@ -220,6 +226,10 @@ def _locked(folder: Path) -> Iterator[None]:
             folder.mkdir(mode=0o750, parents=True, exist_ok=True)
             fd = os.open(folder / _LOCK, os.O_RDWR | os.O_CREAT, 0o640)
         except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise JournalReadOnlyError(
+                    f"the journal folder {folder} is on a read-only filesystem"
+                ) from exc
             raise JournalError(
                 f"cannot open the journal folder {folder}: {exc.strerror}",
                 hint="check the archive root's free space and permissions",
@@ -605,6 +615,10 @@ def flush_quietly(root: Path, catalog_engine: Any, storage: Storage) -> FlushRes
     """
     try:
         return flush(root, catalog_engine, storage)
+    except JournalReadOnlyError as exc:
+        # verify, status and search on a read-only copy of the archive: nothing to journal.
+        log.debug("journal_skipped_read_only", reason=str(exc))
+        return None
     except (ArchiverError, OSError, sqlite3.Error, SQLAlchemyError) as exc:
         log.error("journal_flush_failed", error=str(exc))
         return None

@@ -209,3 +209,29 @@ def test_a_lost_catalog_is_never_journaled_as_empty(
     assert r.returncode == 0, r.stderr
     os.replace(tmp_path / "new.sqlite", catalog)
     assert [r["name"] for r in catalog_rows(config, "SELECT name FROM legal_holds")] == ["keep-me"]
+
+
+def test_a_read_only_archive_is_not_journaled_and_not_an_error(
+    make_archive: ArchiveFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`verify`/`status` on a read-only mount: the flush at the end of the command is skipped."""
+    import errno
+
+    config = make_archive()
+    _hold(config, "before")
+    app = app_for(config)
+    real_open = os.open
+
+    def read_only(path: object, flags: int, *args: object) -> int:
+        if str(path).endswith("/journal/.lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    try:
+        monkeypatch.setattr(journal.os, "open", read_only)
+        with pytest.raises(journal.JournalReadOnlyError, match="read-only filesystem"):
+            journal.flush(app.cfg.root, app.catalog.engine, app.storage)
+        assert journal.flush_quietly(app.cfg.root, app.catalog.engine, app.storage) is None
+    finally:
+        monkeypatch.undo()
+        app.close()
