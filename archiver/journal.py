@@ -15,6 +15,11 @@ How, in three steps, each safe to interrupt:
    from each write path, means a crash between a workflow write and its journal entry loses
    nothing: the next capture sees the committed row and journals it. A crash after the pending
    write but before the digests are saved journals the same row twice, which replay ignores.
+   Every decision writes an audit entry, so when the audit head has not moved since the last
+   capture nothing is scanned (read-only commands cost one query). A scan reads each table's
+   rows as tuples; a bundle's files, written once, are read only for bundles not journaled
+   yet. ``bench/journal_capture.py`` prints these costs; a trigger-fed change table would
+   make a scan O(changes) if large catalogs need it.
 2. **seal** turns the pending file into one immutable segment object
    ``journal/<seq>-<sha256>.jsonl`` in storage: a header line (format, segment number, the
    previous segment's SHA-256, time, entry count) and the entries, one JSON object per line.
@@ -31,7 +36,9 @@ Tables journaled: every catalog table except those rebuilt from the bundles them
 (:data:`BUNDLE_DERIVED`). ``bundles``, ``bundle_files`` and ``sites`` are journaled as well,
 so a disposed bundle's row, the catalog-only columns (status, eligibility, last verified) and
 the site details from the config come back after a rebuild; so do the dedup-index, revisit
-and bookmark rows a disposed bundle leaves behind (:data:`_RESIDUE`). A row that names an item
+and bookmark rows a disposed bundle leaves behind (:data:`_RESIDUE`), and the catalog state of
+items a disposition changed in a way no stored bundle shows (:data:`ITEM_RESIDUE`: last seen
+in, or versions and events from, a destroyed bundle). A row that names an item
 (``comment_removals.item_id``) also carries the item's natural key (site, record class,
 platform id), because item ids are renumbered by a rebuild.
 
