@@ -318,8 +318,8 @@ def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> bool:
             f"the catalog's audit log ends at entry {seq} but the journal already holds entry "
             f"{mark}: this catalog is older than the journal (lost, replaced or restored from a "
             "backup), so nothing was journaled",
-            hint="restore with `archiver catalog rebuild --into NEW` (storage holds the newer "
-            "decisions), or move the journal state aside if this catalog is the one to keep",
+            hint="restore with `archiver catalog rebuild --into NEW`: storage holds the newer "
+            "decisions (docs/operations.md, Backup and restore)",
         )
     return seq != mark
 
