@@ -228,7 +228,7 @@ def test_a_read_only_archive_is_not_journaled_and_not_an_error(
         return real_open(path, flags, *args)  # type: ignore[arg-type]
 
     try:
-        monkeypatch.setattr(journal.os, "open", read_only)
+        monkeypatch.setattr(os, "open", read_only)
         with pytest.raises(journal.JournalReadOnlyError, match="read-only filesystem"):
             journal.flush(app.cfg.root, app.catalog.engine, app.storage)
         assert journal.flush_quietly(app.cfg.root, app.catalog.engine, app.storage) is None
