@@ -45,6 +45,10 @@ class App:
         )
 
     def close(self) -> None:
+        """Journal what this command changed (``archiver.journal``), then close the catalog."""
+        from archiver import journal
+
+        journal.flush_quietly(self.cfg.root, self.catalog.engine, self.storage)
         self.catalog.close()
 
 

@@ -86,8 +86,23 @@ def _enabled_site(cfg: Config, site_id: str) -> SiteConfig | None:
     return None
 
 
+def _flush_journal(rt: Runtime) -> None:
+    """Seal what the job changed into the storage's workflow journal (``archiver.journal``)."""
+    from archiver import journal
+
+    journal.flush_quietly(rt.cfg.root, rt.app.catalog.engine, rt.app.storage)
+
+
 def harvest_site(site_id: str) -> str:
     """One scheduled harvest; returns the result word it recorded."""
+    try:
+        return _harvest_site(site_id)
+    finally:
+        if _runtime is not None:
+            _flush_journal(_runtime)
+
+
+def _harvest_site(site_id: str) -> str:
     rt = _rt()
     job_id = sched.harvest_job_id(site_id)
     catalog = rt.app.catalog
@@ -153,6 +168,14 @@ def harvest_site(site_id: str) -> str:
 
 def _maintenance(job_id: str, work: Callable[[Runtime], dict[str, Any]]) -> str:
     """Run a non-harvest job with the same recording and never-raise rules."""
+    try:
+        return _run_maintenance(job_id, work)
+    finally:
+        if _runtime is not None:
+            _flush_journal(_runtime)
+
+
+def _run_maintenance(job_id: str, work: Callable[[Runtime], dict[str, Any]]) -> str:
     rt = _rt()
     with bound_contextvars(job=job_id):
         if rt.stopping.is_set():

@@ -22,6 +22,26 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 #: Reserved top-level prefix for standalone documents (``put_document``); never a bundle.
 DOCUMENTS_PREFIX = "disposal-records"
 
+#: Reserved top-level prefix for the workflow journal's sealed segments (``archiver.journal``).
+JOURNAL_PREFIX = "journal"
+
+
+def check_journal_name(name: str) -> str:
+    """A journal segment's name below ``journal/``: ``<seq>-<sha256>.jsonl``, nothing else.
+
+    Flat (no year folders): a key of two parts can never be mistaken for a bundle's three.
+    """
+    import re
+
+    from archiver.errors import StorageError
+
+    if not re.fullmatch(r"[0-9]{8,}-[0-9a-f]{64}\.jsonl", name):
+        raise StorageError(
+            f"refusing unsafe journal segment name {name!r}",
+            hint="a segment name looks like 00000001-<64 hex digits>.jsonl",
+        )
+    return name
+
 
 def check_document_name(name: str) -> str:
     """A document's file name: one path part, no separators, nothing hidden or relative."""
@@ -110,6 +130,23 @@ class Storage(Protocol):
         different bytes under the same name become a new version (S3) or replace the copy
         (local folder). Never listed by ``list_bundles`` and never touched by ``delete``.
         """
+        ...
+
+    def put_journal(self, name: str, data: bytes) -> str:
+        """Store one sealed journal segment as ``journal/<name>``, verified; return that key.
+
+        Segments are never rewritten: storing the same bytes again is a no-op, different bytes
+        under an existing name are refused. On S3 the object gets the bundles' default Object
+        Lock retention (WORM), so a segment cannot be altered or deleted before it runs out.
+        """
+        ...
+
+    def list_journal(self) -> list[str]:
+        """Names (below ``journal/``) of every stored journal segment, sorted."""
+        ...
+
+    def read_journal(self, name: str) -> bytes:
+        """The bytes of one journal segment; ``StorageError`` if it is missing."""
         ...
 
 

@@ -23,7 +23,13 @@ from typing import BinaryIO
 from archiver.bundle import sha256_file
 from archiver.errors import StorageError
 from archiver.resources import mkdir_private
-from archiver.storage.base import DOCUMENTS_PREFIX, BundleFile, check_document_name
+from archiver.storage.base import (
+    DOCUMENTS_PREFIX,
+    JOURNAL_PREFIX,
+    BundleFile,
+    check_document_name,
+    check_journal_name,
+)
 
 SEAL_MARKER = "tagmanifest-sha256.txt"
 
@@ -197,3 +203,60 @@ class LocalStorage:
                 hint="check the bundle folder's free space and permissions",
             ) from exc
         return key
+
+    # -- journal segments ---------------------------------------------------------------------
+
+    def put_journal(self, name: str, data: bytes) -> str:
+        """Write ``<root>/journal/<name>`` read-only via a temporary file and a rename."""
+        key = f"{JOURNAL_PREFIX}/{check_journal_name(name)}"
+        target = self.root / key
+        try:
+            if target.is_file():
+                if target.read_bytes() == data:
+                    return key
+                raise StorageError(
+                    f"journal segment {key} already exists in {self.root} with other content; "
+                    "refusing to overwrite",
+                    hint="a segment is never rewritten; compare the journal with its backups",
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.partial")
+            if tmp.exists():
+                os.chmod(tmp, stat.S_IWUSR | stat.S_IRUSR)
+                tmp.unlink()
+            with tmp.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if tmp.read_bytes() != data:
+                tmp.unlink()
+                raise StorageError(
+                    f"journal segment {key} read back differently from what was written",
+                    hint="check the disk, then run the command again",
+                )
+            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot store journal segment {key} in {self.root}: {exc.strerror}",
+                hint="check the bundle folder's free space and permissions",
+            ) from exc
+        return key
+
+    def list_journal(self) -> list[str]:
+        base = self.root / JOURNAL_PREFIX
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(base).as_posix()
+            for p in base.glob("*.jsonl")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def read_journal(self, name: str) -> bytes:
+        key = f"{JOURNAL_PREFIX}/{check_journal_name(name)}"
+        try:
+            return (self.root / key).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"cannot read journal segment {key}: {exc.strerror}") from exc

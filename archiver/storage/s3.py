@@ -47,7 +47,13 @@ from minio.retention import Retention
 
 from archiver.errors import ConfigError, StorageError
 from archiver.secrets import read_secret
-from archiver.storage.base import DOCUMENTS_PREFIX, BundleFile, check_document_name
+from archiver.storage.base import (
+    DOCUMENTS_PREFIX,
+    JOURNAL_PREFIX,
+    BundleFile,
+    check_document_name,
+    check_journal_name,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -698,6 +704,75 @@ class S3Storage:
             retain_until=str(retain_until),
         )
         return key
+
+    # -- journal segments ----------------------------------------------------------------------
+
+    def _journal_obj(self, name: str) -> str:
+        key = f"{JOURNAL_PREFIX}/{check_journal_name(name)}"
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def put_journal(self, name: str, data: bytes) -> str:
+        """Upload a sealed segment with the default Object Lock retention, then read it back."""
+        obj = self._journal_obj(name)
+        key = f"{JOURNAL_PREFIX}/{name}"
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            try:
+                st = self.client.stat_object(self.bucket, obj)
+            except S3Error as exc:
+                if exc.code not in ("NoSuchKey", "NoSuchVersion", "MethodNotAllowed"):
+                    raise
+                st = None
+            if st is not None:
+                if self._stored_sha256(obj, st.version_id) == (len(data), sha):
+                    return key
+                raise StorageError(
+                    f"journal segment {key} already exists in bucket {self.bucket} with other "
+                    "content; refusing to overwrite",
+                    hint="a segment is never rewritten; compare the journal with its backups",
+                )
+            result = self.client.put_object(
+                self.bucket,
+                obj,
+                io.BytesIO(data),
+                length=len(data),
+                metadata={**_checksum_headers(zlib.crc32(data)), SHA256_META: sha},
+                retention=self._retention(),
+            )
+            stored = self._stored_sha256(obj, result.version_id)
+        except _CLIENT_ERRORS as exc:
+            raise self._err(exc, f"storing journal segment {key}") from exc
+        if stored != (len(data), sha):
+            raise StorageError(
+                f"bucket {self.bucket} key {obj}: stored journal segment has size {stored[0]} "
+                f"sha256 {stored[1]}, expected {len(data)} {sha}",
+                hint="check the store's health, then run the command again",
+            )
+        return key
+
+    def list_journal(self) -> list[str]:
+        root = f"{self._prefix}/{JOURNAL_PREFIX}/" if self._prefix else f"{JOURNAL_PREFIX}/"
+        try:
+            names = [
+                str(obj.object_name)[len(root) :]
+                for obj in self.client.list_objects(self.bucket, prefix=root, recursive=True)
+            ]
+        except _CLIENT_ERRORS as exc:
+            raise self._err(exc, "listing journal segments") from exc
+        return sorted(n for n in names if n.endswith(".jsonl"))
+
+    def read_journal(self, name: str) -> bytes:
+        obj = self._journal_obj(name)
+        try:
+            resp = self.client.get_object(self.bucket, obj)
+            try:
+                data: bytes = resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+        except _CLIENT_ERRORS as exc:
+            raise self._err(exc, f"reading journal segment {JOURNAL_PREFIX}/{name}") from exc
+        return data
 
     # -- retention and disposition -------------------------------------------------------------
 
