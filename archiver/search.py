@@ -70,10 +70,10 @@ def _bounds(f: SearchFilters) -> list[ColumnElement[bool]]:
     return cond
 
 
-def search(
-    catalog: Catalog, query: str, filters: SearchFilters, *, limit: int | None = 100
-) -> list[dict[str, Any]]:
-    """Matching item versions (newest posted first), with where their originals are."""
+def _conditions(
+    catalog: Catalog, query: str, filters: SearchFilters
+) -> list[ColumnElement[bool]] | None:
+    """The WHERE clauses of a search; None when the query can match nothing."""
     if filters.since and filters.until and filters.since > filters.until:
         raise ArchiverError(
             f"--since {filters.since} is after --until {filters.until}",
@@ -86,7 +86,7 @@ def search(
         if catalog.dialect == "sqlite":
             match = fts_query(q)
             if not match:
-                return []
+                return None
             cond.append(
                 v.c.id.in_(
                     select(text("rowid"))
@@ -122,6 +122,37 @@ def search(
             or_(i.c.author_handle == a, i.c.author_id == a, i.c.author_handle.like(f"{a}@%"))
         )
     cond.extend(_bounds(filters))
+    return cond
+
+
+def _params(catalog: Catalog, query: str) -> dict[str, str]:
+    q = query.strip()
+    return {"match": fts_query(q)} if q and catalog.dialect == "sqlite" else {}
+
+
+def count_matches(catalog: Catalog, query: str, filters: SearchFilters) -> int:
+    """How many versions :func:`search` would return without a limit (for "N of M")."""
+    cond = _conditions(catalog, query, filters)
+    if cond is None:
+        return 0
+    v, i = s.item_versions, s.items
+    stmt = (
+        select(func.count())
+        .select_from(v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id))
+        .where(and_(*cond))
+    )
+    with catalog.begin() as conn:
+        return int(conn.execute(stmt, _params(catalog, query)).scalar() or 0)
+
+
+def search(
+    catalog: Catalog, query: str, filters: SearchFilters, *, limit: int | None = 100
+) -> list[dict[str, Any]]:
+    """Matching item versions (newest posted first), with where their originals are."""
+    cond = _conditions(catalog, query, filters)
+    if cond is None:
+        return []
+    v, i = s.item_versions, s.items
     stmt = (
         select(
             i.c.id.label("item_id"),
@@ -161,6 +192,5 @@ def search(
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    params = {"match": fts_query(q)} if q and catalog.dialect == "sqlite" else {}
     with catalog.begin() as conn:
-        return [dict(r._mapping) for r in conn.execute(stmt, params)]
+        return [dict(r._mapping) for r in conn.execute(stmt, _params(catalog, query))]

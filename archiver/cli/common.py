@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from archiver.app import App, open_app
 from archiver.errors import ArchiverError
@@ -27,6 +28,15 @@ ConfigOption = typer.Option(
 JsonOption = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
 
+def esc(value: object) -> str:
+    """Any value as text rich prints literally: ``[archive]`` or ``[edited]`` stays visible.
+
+    Rich reads square brackets as style tags and silently drops the ones it recognises or
+    cannot parse, so every user text, id, path or message goes through this before printing.
+    """
+    return escape("" if value is None else str(value))
+
+
 def clerk_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn ``ArchiverError`` into one clear line on stderr and a non-zero exit."""
 
@@ -35,7 +45,7 @@ def clerk_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ArchiverError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")

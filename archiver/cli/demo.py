@@ -33,6 +33,7 @@ from archiver.errors import ArchiverError
 from archiver.testing.demo_data import build_demo_feed, build_demo_world
 from archiver.testing.mastodon import MastodonWorld
 from archiver.testing.server import FakeServer
+from archiver.timefmt import local_time
 
 MARKER = ".archiver-demo"
 TIMEZONE = "America/Denver"
@@ -216,10 +217,7 @@ def _json_cli(config: Path, args: tuple[str, ...]) -> Any:
 
 def _local(stamp: str | None) -> str:
     """An ISO timestamp from the catalog, in the City's time zone, to the second."""
-    if not stamp:
-        return "?"
-    when = datetime.fromisoformat(stamp).astimezone(ZoneInfo(TIMEZONE))
-    return when.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_time(stamp, TIMEZONE, seconds=True) or "?"
 
 
 def _handles(handles: Sequence[str], limit: int = SHOW_HANDLES) -> str:
@@ -250,7 +248,7 @@ def _show_versions(config: Path, changes: UpstreamChanges) -> None:
         f"[bold cyan]$ archiver {shlex.join(args)}[/]  (showing post {changes.edited})",
         highlight=False,
     )
-    hits = _json_cli(config, args)
+    hits = _json_cli(config, args)["hits"]
     versions = sorted(
         (h for h in hits if h["platform_id"] == changes.edited), key=lambda h: int(h["version"])
     )
@@ -337,7 +335,7 @@ def _show_removed(config: Path, changes: UpstreamChanges) -> None:
     console.print(
         f"[bold cyan]$ archiver {' '.join(args)}[/]  (filtered to removed items)", highlight=False
     )
-    removed = [h for h in _json_cli(config, args) if h["removal_state"]]
+    removed = [h for h in _json_cli(config, args)["hits"] if h["removal_state"]]
     for h in removed:
         console.print(
             f"  {h['kind']} {h['platform_id']} by @{h['author_handle']} posted {h['posted_at']}: "

@@ -8,11 +8,11 @@ clerk never converts from UTC.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.table import Table
+
+from archiver import timefmt
 
 RESULT_STYLE = {
     "succeeded": "green",
@@ -25,15 +25,7 @@ RESULT_STYLE = {
 
 def local_time(value: str | None, tz: str) -> str | None:
     """``value`` (ISO-8601, UTC if naive) as "YYYY-MM-DD HH:MM ZONE" in ``tz``; None if unset."""
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    local = when.astimezone(ZoneInfo(tz))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
+    return timefmt.local_time(value, tz) or None
 
 
 def _next_run(job: Mapping[str, Any], tz: str) -> str:

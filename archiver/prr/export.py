@@ -39,11 +39,12 @@ from zoneinfo import ZoneInfo
 import bagit
 from sqlalchemy import select
 
-from archiver import __version__, audit
+from archiver import __version__, audit, filters
 from archiver.app import App
 from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
 from archiver.errors import ExportError
+from archiver.filters import UnknownFilterError as UnknownFilterError
 from archiver.prr import media, readable
 from archiver.prr.originals import (
     BundleIndex,
@@ -59,7 +60,6 @@ from archiver.retention import tables as rt
 from archiver.retention.removal import CATEGORIES
 from archiver.search import SearchFilters, search
 from archiver.verify import verify_bundle
-from connectors.registry import platforms as known_platforms
 
 WARC_NAME: Final = "export-00000.warc.gz"
 #: Said wherever a follower snapshot holds only the number the platform reports.
@@ -155,10 +155,6 @@ class ExportResult:
 Step = Callable[[str], None]
 
 
-class UnknownFilterError(ExportError):
-    """--site or --platform names nothing this archive has ever held or could hold."""
-
-
 def _check_target(out: Path, *, zip_: bool) -> None:
     if out.is_file() or (out.exists() and not out.is_dir()):
         kind = "file" if out.is_file() else "thing that is not a folder"
@@ -187,27 +183,12 @@ def _check_target(out: Path, *, zip_: bool) -> None:
 
 
 def check_filters(app: App, f: SearchFilters) -> None:
-    """Refuse a --site or --platform that can match nothing because it does not exist.
+    """Refuse a filter value that names nothing (see :mod:`archiver.filters`).
 
     Otherwise a typo gives a valid, empty package whose certification says no records
     matched: true of the typo, false of the records the requester asked for.
     """
-    with app.catalog.begin() as conn:
-        cataloged = {str(r.id): str(r.platform) for r in conn.execute(select(s.sites))}
-    if f.site is not None:
-        sites = {c.id for c in app.cfg.sites} | set(cataloged)
-        if f.site not in sites:
-            raise UnknownFilterError(
-                f"--site {f.site!r} is neither a configured site nor in the catalog",
-                hint="sites: " + (", ".join(sorted(sites)) or "none"),
-            )
-    if f.platform is not None:
-        plats = known_platforms() | set(cataloged.values())
-        if f.platform not in plats:
-            raise UnknownFilterError(
-                f"--platform {f.platform!r} is not a known platform",
-                hint="platforms: " + ", ".join(sorted(plats)),
-            )
+    filters.check_filters(app, site=f.site, platform=f.platform, kinds=f.kinds, author=f.author)
 
 
 def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) -> ExportResult:

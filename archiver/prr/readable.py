@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 import jinja2
 
 from archiver.errors import ExportError
+from archiver.timefmt import local_time
 
 
 @dataclass
@@ -72,13 +71,7 @@ class ThreadView:
 
 def fmt_time(value: str | None, tz: str) -> str:
     """An ISO UTC timestamp shown in the City's zone, e.g. ``2026-11-15 14:05:18 MST``."""
-    if not value:
-        return ""
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_time(value, tz, seconds=True)
 
 
 def removal_text(row: Mapping[str, Any], tz: str) -> str:

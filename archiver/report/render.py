@@ -18,11 +18,13 @@ from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import jinja2
 
 from archiver.errors import ReportError
 from archiver.report.model import TOKEN_WARNING_DAYS, ReportData, SiteSection, iter_due
+from archiver.timefmt import local_time
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_MONTHS = 12
@@ -51,6 +53,8 @@ def _zone(data: ReportData) -> tzinfo | None:
 
 
 def _fmt_dt(value: datetime, zone: tzinfo | None) -> str:
+    if isinstance(zone, ZoneInfo):
+        return local_time(value, zone.key)
     local = value.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
 
