@@ -8,6 +8,7 @@ so punctuation in a query can never become FTS syntax or an error.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -143,6 +144,30 @@ def count_matches(catalog: Catalog, query: str, filters: SearchFilters) -> int:
     )
     with catalog.begin() as conn:
         return int(conn.execute(stmt, _params(catalog, query)).scalar() or 0)
+
+
+def matching_item_ids(
+    catalog: Catalog, query: str, filters: SearchFilters, item_ids: Iterable[int]
+) -> set[int]:
+    """Which of ``item_ids`` the search matches (for "which requests and holds cover this")."""
+    ids = sorted(set(item_ids))
+    cond = _conditions(catalog, query, filters)
+    if cond is None or not ids:
+        return set()
+    v, i = s.item_versions, s.items
+    out: set[int] = set()
+    with catalog.begin() as conn:
+        for n in range(0, len(ids), 900):
+            stmt = (
+                select(i.c.id)
+                .distinct()
+                .select_from(
+                    v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id)
+                )
+                .where(and_(*cond, i.c.id.in_(ids[n : n + 900])))
+            )
+            out.update(int(r[0]) for r in conn.execute(stmt, _params(catalog, query)))
+    return out
 
 
 def search(
