@@ -62,13 +62,13 @@ def test_show_a_removed_reply_and_its_visibility_at_a_date(archive: Archive) -> 
     gone = json.loads(
         cli(
             archive.config, "show", f"{SITE}:{archive.deleted_id}", "--at", "2099-01-01", "--json"
-        ).stdout  # fmt: skip
+        ).stdout
     )["at"]
     assert gone["state"].startswith("gone") and gone["proven"]
     before = json.loads(
         cli(
             archive.config, "show", f"{SITE}:{archive.deleted_id}", "--at", "2000-01-01", "--json"
-        ).stdout  # fmt: skip
+        ).stdout
     )["at"]
     assert before["state"] == "not yet posted"
     text = cli(archive.config, "show", f"{SITE}:{archive.deleted_id}", "--at", "2099-01-01")
