@@ -23,6 +23,43 @@ from archiver.errors import ArchiverError
 KINDS = ("post", "comment", "reply", "media")
 
 
+_i, _v = s.items, s.item_versions
+#: The columns of a search hit (one row per item version), shared with the export's
+#: conversation rows so every row of a package has the same shape.
+RESULT_COLUMNS: tuple[Any, ...] = (
+    _i.c.id.label("item_id"),
+    _i.c.site_id,
+    s.sites.c.platform,
+    _i.c.platform_id,
+    _i.c.kind,
+    _i.c.parent_id,
+    _i.c.root_id,
+    _i.c.author_id,
+    _i.c.author_handle,
+    _i.c.author_name,
+    _i.c.by_owner,
+    _i.c.permalink,
+    _i.c.posted_at,
+    _i.c.first_captured_at,
+    _i.c.last_seen_at,
+    _i.c.disappeared_at,
+    _i.c.removal_state,
+    _i.c.current_version,
+    _v.c.version,
+    _v.c.text,
+    _v.c.edited_at,
+    _v.c.captured_at,
+    _v.c.content_hash,
+    _v.c.bundle_id,
+    _v.c.warc_file,
+    _v.c.warc_offset,
+    _v.c.warc_length,
+    _v.c.warc_record_id,
+    _v.c.warc_type,
+    _v.c.id.label("version_id"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SearchFilters:
     site: str | None = None
@@ -179,38 +216,7 @@ def search(
         return []
     v, i = s.item_versions, s.items
     stmt = (
-        select(
-            i.c.id.label("item_id"),
-            i.c.site_id,
-            s.sites.c.platform,
-            i.c.platform_id,
-            i.c.kind,
-            i.c.parent_id,
-            i.c.root_id,
-            i.c.author_id,
-            i.c.author_handle,
-            i.c.author_name,
-            i.c.by_owner,
-            i.c.permalink,
-            i.c.posted_at,
-            i.c.first_captured_at,
-            i.c.last_seen_at,
-            i.c.disappeared_at,
-            i.c.removal_state,
-            i.c.current_version,
-            v.c.version,
-            v.c.text,
-            v.c.edited_at,
-            v.c.captured_at,
-            v.c.content_hash,
-            v.c.bundle_id,
-            v.c.warc_file,
-            v.c.warc_offset,
-            v.c.warc_length,
-            v.c.warc_record_id,
-            v.c.warc_type,
-            v.c.id.label("version_id"),
-        )
+        select(*RESULT_COLUMNS)
         .select_from(v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id))
         .where(and_(*cond))
         .order_by(i.c.posted_at.desc(), i.c.id, v.c.version)

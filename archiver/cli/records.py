@@ -177,6 +177,12 @@ def export_cmd(
     withhold: bool = typer.Option(
         False, "--withhold-redacted-originals", help="Omit originals of redacted records."
     ),
+    matches_only: bool = typer.Option(
+        False,
+        "--matches-only",
+        help="Only the matching records, not their conversations (default: each match with "
+        "its root post, parents and every reply).",
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -212,6 +218,7 @@ def export_cmd(
             rules=rules,
             withhold_redacted_originals=withhold,
             include_followers=include_followers,
+            matches_only=matches_only,
         )
         with Progress(
             TextColumn("{task.description}"),

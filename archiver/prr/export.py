@@ -45,7 +45,8 @@ from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
 from archiver.errors import ExportError
 from archiver.filters import UnknownFilterError as UnknownFilterError
-from archiver.prr import media, readable
+from archiver.prr import certify, media, readable
+from archiver.prr import threads as threads_mod
 from archiver.prr.originals import (
     BundleIndex,
     SourceRecord,
@@ -121,6 +122,7 @@ INDEX_FIELDS: Final = (
     "captures",
     "media_records",
     "media_files",
+    "included_as",
 )
 
 
@@ -134,6 +136,8 @@ class ExportOptions:
     rules: tuple[Rule, ...] = ()
     withhold_redacted_originals: bool = False
     include_followers: bool = False
+    #: Only the records the query matched, without their conversations (the old behaviour).
+    matches_only: bool = False
 
 
 @dataclass
@@ -361,6 +365,12 @@ def _build(
     hits = search(app.catalog, opts.query, opts.filters, limit=None)
     if opts.filters.all_versions and opts.query.strip():
         hits = _with_every_version(app, hits)
+    if opts.matches_only:
+        for h in hits:
+            h["included_as"] = threads_mod.MATCH
+    else:
+        step("adding whole conversations")
+        hits = _stable(threads_mod.with_conversations(app.catalog, hits, opts.filters))
     classes = _item_classes(app, sorted({int(h["item_id"]) for h in hits}))
     _attach_removal_reviews(app, hits)
     media_refs = media.media_of(app, hits)
@@ -564,9 +574,35 @@ def _build(
     withheld_versions = sum(
         1 for h in hits if (str(h["bundle_id"]), str(h["warc_record_id"])) not in copied
     )
-    threads = readable.build_threads(hits, tz)
+    without_original = {
+        int(h["version_id"])
+        for h in hits
+        if (str(h["bundle_id"]), str(h["warc_record_id"])) not in copied
+    }
+    with app.catalog.begin() as conn:
+        gaps = certify.known_gaps(
+            conn,
+            {int(h["item_id"]) for h in hits},
+            sites=[opts.filters.site] if opts.filters.site else [],
+        )
+    holds_text = certify.holdings_section(
+        certify.holdings(hits, classes, without_original),
+        gaps,
+        matches_only=opts.matches_only,
+        bounded_by_dates=bool(opts.filters.since or opts.filters.until),
+        withheld_lines=_withheld_lines(hits, without_original, redaction_log),
+    )
+    threads = readable.build_threads(
+        hits,
+        tz,
+        missing_roots={
+            (g.site_id, g.scope.removeprefix("thread ")) for g in gaps if g.source == "missing-root"
+        },
+    )
     counts = {
         "items": len({h["item_id"] for h in hits}),
+        "items_matched": len({h["item_id"] for h in hits if h.get("included_as") == "match"}),
+        "known_gaps": len(gaps),
         "versions": len(hits),
         "warc_records": len(copied),
         "bundles": len(verified),
@@ -591,6 +627,8 @@ def _build(
         "redacted": bool(opts.rules),
         "rules": ", ".join(r.name for r in opts.rules),
         "followers": [_snapshot_view(snap, tz) for snap in snapshots],
+        "gaps": [g.line() for g in gaps],
+        "matches_only": opts.matches_only,
     }
     readable.write_site(data / "readable", threads, context)
     step("rendering PDF")
@@ -629,6 +667,8 @@ def _build(
             redaction_log=redaction_log,
             snapshots=snapshots,
             collateral=collateral,
+            holdings=holds_text,
+            complete=certify.is_complete(gaps),
         ),
         encoding="utf-8",
     )
@@ -689,6 +729,30 @@ def _build(
         zip_sha256=zip_sha,
         bundles=[v["bundle_id"] for v in verified],
     )
+
+
+def _withheld_lines(
+    hits: list[dict[str, Any]], without_original: set[int], log: list[dict[str, str]]
+) -> list[str]:
+    """Each version whose original is not in the package, with its redaction-log line."""
+    first_line: dict[str, int] = {}
+    for n, entry in enumerate(log, start=2):  # line 1 of redaction-log.csv is the header
+        first_line.setdefault(entry["record"], n)
+    out = []
+    for h in hits:
+        if int(h["version_id"]) not in without_original:
+            continue
+        rec = f"{h['site_id']}/{h['platform_id']} v{h['version']}"
+        line = first_line.get(rec)
+        out.append(
+            f"{rec}: "
+            + (
+                f"redaction-log.csv line {line}"
+                if line
+                else "shares a WARC record with a redacted version"
+            )
+        )
+    return out
 
 
 def _drop_withheld(
@@ -882,6 +946,7 @@ def _query_dict(opts: ExportOptions) -> dict[str, Any]:
         "include_followers": opts.include_followers,
         "redact": [r.name for r in opts.rules],
         "withhold_redacted_originals": opts.withhold_redacted_originals,
+        "matches_only": opts.matches_only,
     }
 
 
@@ -901,6 +966,11 @@ def _query_text(opts: ExportOptions) -> str:
     if f.author:
         parts.append(f"author {f.author}")
     parts.append("every captured version" if f.all_versions else "current versions only")
+    parts.append(
+        "matched records only (--matches-only)"
+        if opts.matches_only
+        else "each match with its whole conversation (dates bound the matching, not the thread)"
+    )
     parts.append(
         "items removed upstream included"
         if f.include_removed
@@ -923,6 +993,8 @@ def _certification(
     redaction_log: list[dict[str, str]],
     snapshots: list[dict[str, Any]],
     collateral: int = 0,
+    holdings: str = "",
+    complete: bool = True,
 ) -> str:
     tz = opts.filters.tz
     buf = io.StringIO()
@@ -954,9 +1026,11 @@ def _certification(
         w(f"  {name.replace('_', ' ')}: {n}\n")
     if counts["versions"] == 0:
         w(
-            "\n  NO RECORDS MATCHED THIS QUERY. This package is complete and intentionally\n"
-            "  empty: the archive was searched as stated above and nothing matched.\n"
+            "\n  NO RECORDS MATCHED THIS QUERY. This package is intentionally empty: the archive\n"
+            "  was searched as stated above and nothing matched"
+            + (".\n" if complete else " (see KNOWN GAPS for what the archive could not capture).\n")
         )
+    w("\n" + holdings)
     w(
         "\nSOURCE BUNDLES (each re-verified immediately before copying: every file re-hashed\n"
         "against its BagIt manifest and the digests the catalog recorded at sealing)\n"
@@ -1037,11 +1111,18 @@ def _certification(
     for line in manifest.splitlines():
         if line.strip():
             w(f"  {line}\n")
-    w(
-        "\nI certify that this package is a true and complete copy of the records in the City's\n"
-        "archive that match the query above, produced as described.\n\n"
-        "Records custodian: ______________________    Date: ____________\n"
-    )
+    if complete:
+        w(
+            "\nI certify that this package is a true and complete copy of the records in the "
+            "City's\narchive that match the query above, produced as described.\n\n"
+        )
+    else:
+        w(
+            "\nI certify that this package is a true copy of the records in the City's archive "
+            "that\nmatch the query above, produced as described; the archive itself is short of "
+            "the\nrecords described under KNOWN GAPS.\n\n"
+        )
+    w("Records custodian: ______________________    Date: ____________\n")
     return buf.getvalue()
 
 

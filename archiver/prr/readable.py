@@ -56,6 +56,8 @@ class ItemView:
     orphan: bool = False
     root_id: str = ""
     posted_raw: str = ""
+    #: The request's query matched this item (False: included for its conversation).
+    matched: bool = True
 
 
 @dataclass
@@ -126,8 +128,18 @@ def _slug(site: str, pid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{site}-{pid}")
 
 
-def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView]:
-    """Group version rows (already redacted) into items and threads, newest thread first."""
+def build_threads(
+    rows: Iterable[Mapping[str, Any]],
+    tz: str,
+    *,
+    missing_roots: set[tuple[str, str]] | None = None,
+) -> list[ThreadView]:
+    """Group version rows (already redacted) into items and threads, newest thread first.
+
+    ``missing_roots`` are (site, root id) of conversations whose post was never captured:
+    their title says so instead of "not in this export".
+    """
+    missing = missing_roots or set()
     items: dict[str, ItemView] = {}
     for r in rows:
         key = f"{r['site_id']}/{r['platform_id']}"
@@ -150,6 +162,7 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
                 review=review_lines(r, tz),
             )
             view.root_id = str(r.get("root_id") or r["platform_id"])
+            view.matched = r.get("included_as", "match") == "match"
             view.posted_raw = str(r.get("posted_at") or "")
             items[key] = view
         view.versions.append(
@@ -210,6 +223,11 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
         if t.root is not None:
             text = t.root.versions[-1].text if t.root.versions else ""
             t.title = _shorten(text, 90) or f"post {t.root_id}"
+        elif (t.site_id, t.root_id) in missing:
+            t.title = (
+                f"replies to post {t.root_id} (the post itself was never captured: "
+                "see KNOWN GAPS in certification.txt)"
+            )
         else:
             t.title = f"replies to post {t.root_id} (the post itself is not in this export)"
         out.append(t)
