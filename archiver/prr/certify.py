@@ -26,9 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from archiver.catalog import schema as s
+from archiver.timefmt import local_time
 
 CHUNK: Final = 900
 #: Degradation capabilities and the record class they can leave short.
@@ -52,8 +53,10 @@ class Gap:
     detail: str
     at: str | None = None
 
-    def line(self) -> str:
-        when = f" [{self.at}]" if self.at else ""
+    def line(self, tz: str | None = None) -> str:
+        """One line for people: times in the City's zone when ``tz`` is given."""
+        at = local_time(self.at, tz) if (self.at and tz) else self.at
+        when = f" [{at}]" if at else ""
         return (
             f"{self.site_id} {self.record_class} ({self.scope}, {self.source}){when}: {self.detail}"
         )
@@ -159,9 +162,15 @@ def known_gaps(
         def relevant(rclass: str, _w: set[str] = wanted_classes) -> bool:
             return rclass == "*" or not _w or rclass in _w
 
-        stmt = select(d.c.capability, d.c.reason, d.c.at).where(d.c.site_id == site)
+        # A run that ended after the first capture may have missed part of these records.
+        ended = func.coalesce(runs.c.finished_at, runs.c.started_at)
+        stmt = (
+            select(d.c.capability, d.c.reason, d.c.at)
+            .select_from(d.outerjoin(runs, runs.c.id == d.c.run_id))
+            .where(d.c.site_id == site)
+        )
         if start:
-            stmt = stmt.where(d.c.at >= start)
+            stmt = stmt.where(or_(ended >= start, runs.c.id.is_(None)))
         seen: dict[tuple[str, str], str] = {}
         for cap, reason, at in conn.execute(stmt.order_by(d.c.at)):
             seen[(str(cap), str(reason))] = str(at)
@@ -184,7 +193,7 @@ def known_gaps(
             .where(u.c.site_id == site)
         )
         if start:
-            ustmt = ustmt.where(b.c.started_at >= start)
+            ustmt = ustmt.where(b.c.sealed_at >= start)
         for ur in conn.execute(ustmt.order_by(b.c.started_at)):
             if relevant(str(ur.record_class)):
                 where = f"original kept in bundle {ur.bundle_id}"
@@ -200,7 +209,7 @@ def known_gaps(
             and_(runs.c.site_id == site, runs.c.status.in_(("failed", "abandoned")))
         )
         if start:
-            rstmt = rstmt.where(runs.c.started_at >= start)
+            rstmt = rstmt.where(ended >= start)
         for rr in conn.execute(rstmt.order_by(runs.c.started_at)):
             gaps.append(
                 Gap(site, "*", "site", "failed-run",
@@ -249,6 +258,7 @@ def holdings_section(
     counts: Mapping[tuple[str, str], ClassCounts],
     gaps: Sequence[Gap],
     *,
+    tz: str | None = None,
     matches_only: bool,
     bounded_by_dates: bool,
     withheld_lines: Sequence[str] = (),
@@ -296,5 +306,5 @@ def holdings_section(
             "  everything in scope, so this package is NOT certified as complete.\n"
         )
         for g in gaps:
-            w(f"  - {g.line()}\n")
+            w(f"  - {g.line(tz)}\n")
     return buf.getvalue()

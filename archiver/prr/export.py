@@ -588,6 +588,7 @@ def _build(
     holds_text = certify.holdings_section(
         certify.holdings(hits, classes, without_original),
         gaps,
+        tz=tz,
         matches_only=opts.matches_only,
         bounded_by_dates=bool(opts.filters.since or opts.filters.until),
         withheld_lines=_withheld_lines(hits, without_original, redaction_log),
@@ -627,7 +628,7 @@ def _build(
         "redacted": bool(opts.rules),
         "rules": ", ".join(r.name for r in opts.rules),
         "followers": [_snapshot_view(snap, tz) for snap in snapshots],
-        "gaps": [g.line() for g in gaps],
+        "gaps": [g.line(tz) for g in gaps],
         "matches_only": opts.matches_only,
     }
     readable.write_site(data / "readable", threads, context)
