@@ -21,7 +21,6 @@ is re-verified first; the export refuses to copy from a bundle that fails, namin
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -43,6 +42,7 @@ from archiver import __version__, audit, filters
 from archiver.app import App
 from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
+from archiver.csvsafe import SafeDictWriter
 from archiver.errors import ExportError
 from archiver.filters import UnknownFilterError as UnknownFilterError
 from archiver.prr import certify, media, readable
@@ -857,7 +857,7 @@ def _snapshot_statement(snap: Mapping[str, Any]) -> str:
 def _write_snapshots(path: Path, snapshots: list[dict[str, Any]]) -> None:
     fields = ["site_id", "taken_at", "count", "identities_listed", "statement", "note", "bundle_id"]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = SafeDictWriter(fh, fieldnames=fields)
         w.writeheader()
         for snap in snapshots:
             w.writerow(
@@ -907,14 +907,14 @@ def _write_followers(path: Path, rows: list[dict[str, Any]]) -> None:
         "url",
     ]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = SafeDictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
 
 
 def _write_index(data: Path, rows: list[dict[str, Any]]) -> None:
     with (data / "index.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(INDEX_FIELDS))
+        w = SafeDictWriter(fh, fieldnames=list(INDEX_FIELDS))
         w.writeheader()
         for r in rows:
             w.writerow({k: "" if v is None else v for k, v in r.items()})
@@ -926,7 +926,7 @@ def _write_index(data: Path, rows: list[dict[str, Any]]) -> None:
 def _write_redaction_log(path: Path, log: list[dict[str, str]]) -> None:
     fields = ["record", "warc_record_id", "field", "rule", "reason", "occurrences"]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = SafeDictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(log)
 

@@ -7,7 +7,6 @@ lay it out.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import tempfile
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from archiver.csvsafe import SafeWriter, cell
 from archiver.errors import ReportError
 from archiver.report.model import TOKEN_WARNING_DAYS, ReportData, SiteSection, iter_due
 from archiver.timefmt import local_time
@@ -260,9 +260,7 @@ TOTAL_SITE_ID = "ALL"
 
 def _csv_cell(value: str) -> str:
     """Neutralise spreadsheet formulas: account names come from the public platforms."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
+    return str(cell(value))
 
 
 def _site_figures(site: SiteSection) -> Iterable[tuple[str, int | None]]:
@@ -281,7 +279,7 @@ def _site_figures(site: SiteSection) -> Iterable[tuple[str, int | None]]:
 def render_csv(data: ReportData) -> str:
     """One row per site per figure (long format, easy to pivot), then the city-wide totals."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for site in data.sites:
         for figure, value in _site_figures(site):
