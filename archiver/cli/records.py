@@ -123,6 +123,8 @@ def show_cmd(
     for k, v in data.items():
         if k == "exports":
             continue
+        if k.endswith("_at") and isinstance(v, str):
+            v = local_time(v, tz)
         console.print(f"[bold]{esc(k)}:[/] {esc(v if v is not None else '-')}", highlight=False)
     for e in exports:
         console.print(

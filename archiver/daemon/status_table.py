@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from archiver import timefmt
@@ -43,7 +44,7 @@ def _last_result(job: Mapping[str, Any], tz: str) -> str:
     if result == "running":
         return f"[{style}]running[/] since {local_time(last.get('started_at'), tz) or '?'}"
     when = local_time(last.get("finished_at") or last.get("started_at"), tz) or "?"
-    return f"[{style}]{result}[/] {when}"
+    return f"[{style}]{escape(result)}[/] {when}"
 
 
 def _backoff(job: Mapping[str, Any], tz: str) -> str:
@@ -55,7 +56,7 @@ def _backoff(job: Mapping[str, Any], tz: str) -> str:
     until = local_time(b.get("skip_until"), tz)
     if until:
         text += f"; skipping runs until {until}"
-    return f"[yellow]{text}[/]"
+    return f"[yellow]{escape(text)}[/]"
 
 
 def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str) -> Table:
@@ -69,5 +70,7 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str) -> Table:
         title_justify="left",
     )
     for job in jobs:
-        table.add_row(str(job["id"]), _next_run(job, tz), _last_result(job, tz), _backoff(job, tz))
+        table.add_row(
+            escape(str(job["id"])), _next_run(job, tz), _last_result(job, tz), _backoff(job, tz)
+        )
     return table

@@ -1041,7 +1041,7 @@ def _certification(
     for v in verified:
         w(
             f"  {v['bundle_id']}: {v['result']} — {v['files_checked']} file(s), "
-            f"{v['bytes_checked']} bytes; sealed {v['sealed_at']}; "
+            f"{v['bytes_checked']} bytes; sealed {readable.fmt_time(v['sealed_at'], tz)}; "
             f"tagmanifest sha256 {v['tagmanifest_sha256']}\n"
         )
     w("\nHOW THE ORIGINALS WERE CAPTURED\n")
@@ -1069,7 +1069,8 @@ def _certification(
         )
         for snap in snapshots:
             w(
-                f"    {snap['site_id']} taken {snap['taken_at']} ({snap['count']} followers), "
+                f"    {snap['site_id']} taken {readable.fmt_time(str(snap['taken_at']), tz)} "
+                f"({snap['count']} followers), "
                 f"bundle {snap['bundle_id']}\n"
                 f"      {_snapshot_statement(snap)}\n"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,17 @@ def test_verify_of_nothing_is_an_error_not_ok(tmp_path: Path) -> None:
     r = cli(config, "verify")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "nothing to verify" in r.stderr and "OK" not in r.stdout + r.stderr
+
+
+def test_search_and_status_show_edited_earlier_and_removed_markers(archive: Archive) -> None:
+    r = cli(archive.config, "search", "--all-versions", "--limit", "10000")
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "[earlier version v1 of 2]" in out
+    assert "[edited: v2]" in out
+    assert re.search(r"\[removed upstream \(detected \d{4}-\d\d-\d\d \d\d:\d\d M[SD]T\)\]", out)
+    # Times a clerk reads: the City's zone, named.
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d M[SD]T ", r.stdout, re.M)
+    st = cli(archive.config, "status")
+    assert st.returncode == 0, st.stderr
+    assert re.search(r"\[edited\] [1-9]", st.stdout) and "[removed] 1" in st.stdout, st.stdout
