@@ -241,6 +241,18 @@ def export_cmd(
         f"from {result.counts['bundles']} bundle(s) -> {esc(result.path)}",
         highlight=False,
     )
+    c = result.counts
+    gaps = c.get("known_gaps", 0)
+    console.print(
+        f"  {c.get('items_matched', c['items'])} item(s) matched, "
+        f"{c['items'] - c.get('items_matched', c['items'])} added with their conversations; "
+        + (
+            f"[bold yellow]{gaps} known gap(s)[/] (see certification.txt)"
+            if gaps
+            else "no known gap"
+        ),
+        highlight=False,
+    )
     console.print(f"package sha256 (tagmanifest): {result.package_sha256}", highlight=False)
 
 
