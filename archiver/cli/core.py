@@ -151,16 +151,6 @@ def verify(
     with app_context(config) as app:
         check_filters(app, site=site)
         total = len(app.catalog.bundles(site_id=site))
-        if total == 0:
-            raise ArchiverError(
-                "nothing to verify: "
-                + (
-                    f"site {site!r} has no sealed bundle"
-                    if site
-                    else "the archive holds no sealed bundle"
-                ),
-                hint="harvest first (`archiver harvest`); an empty selection proves nothing",
-            )
         with Progress(
             TextColumn("verifying"),
             BarColumn(),
@@ -177,6 +167,17 @@ def verify(
                 sample=None if all_ else sample,
                 site_id=site,
                 on_bundle=lambda _b: progress.advance(task),
+            )
+        if report.bundles_checked == 0 and not report.uncataloged and not report.problems:
+            # Zero bundles checked proves nothing: never print "OK" for an empty selection.
+            raise ArchiverError(
+                "nothing to verify: "
+                + (
+                    f"site {site!r} has no sealed bundle"
+                    if site
+                    else "the archive holds no sealed bundle"
+                ),
+                hint="harvest first (`archiver harvest`); an empty selection proves nothing",
             )
         scope = "archive" if all_ else "sample"
         record_audit(

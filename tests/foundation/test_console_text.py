@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 import typer.main
 from typer.testing import CliRunner
 
@@ -27,6 +28,15 @@ from archiver.report.settings import smtp_settings
 from archiver.search import parse_date
 from connectors.registry import platforms
 from tests.helpers import write_config
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging_config() -> Iterator[None]:
+    """The CLI configures structlog (level WARNING) in-process; later tests capture INFO."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
 
 BOX = re.compile(r"[│╭╮╰╯─┃━┏┓┗┛]")
 
