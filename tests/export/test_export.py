@@ -422,6 +422,10 @@ def test_withhold_redacted_originals(archive: Archive, tmp_path: Path) -> None:
     assert row["original_in_package"] is False
     cert = (out / "certification.txt").read_text("utf-8")
     assert "--withhold-redacted-originals:" in cert and row["warc_record_id"] in cert
+    # Per site and record class, with the redaction-log line of each withheld version.
+    assert f"{SITE} / posts: 1 item(s) matched the query" in cert
+    assert "1 with their original withheld (redaction)" in cert
+    assert f"withheld: {SITE}/{archive.phone_id} v1: redaction-log.csv line 2" in cert
     assert PHONE_TEXT not in (out / "data" / "index.csv").read_text("utf-8")
 
 
