@@ -324,7 +324,7 @@ def _export(config: Path, workdir: Path) -> None:
     for p in sorted(package.rglob("*"))[:40]:
         if p.is_file():
             console.print(
-                f"  {p.relative_to(package)}  ({p.stat().st_size:,} bytes)", highlight=False
+                f"  {esc(p.relative_to(package))}  ({p.stat().st_size:,} bytes)", highlight=False
             )
     console.print(
         esc(f"open {package / 'data' / 'readable' / 'index.html'} in a browser"), highlight=False
