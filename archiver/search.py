@@ -8,6 +8,7 @@ so punctuation in a query can never become FTS syntax or an error.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,6 +21,43 @@ from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
 
 KINDS = ("post", "comment", "reply", "media")
+
+
+_i, _v = s.items, s.item_versions
+#: The columns of a search hit (one row per item version), shared with the export's
+#: conversation rows so every row of a package has the same shape.
+RESULT_COLUMNS: tuple[Any, ...] = (
+    _i.c.id.label("item_id"),
+    _i.c.site_id,
+    s.sites.c.platform,
+    _i.c.platform_id,
+    _i.c.kind,
+    _i.c.parent_id,
+    _i.c.root_id,
+    _i.c.author_id,
+    _i.c.author_handle,
+    _i.c.author_name,
+    _i.c.by_owner,
+    _i.c.permalink,
+    _i.c.posted_at,
+    _i.c.first_captured_at,
+    _i.c.last_seen_at,
+    _i.c.disappeared_at,
+    _i.c.removal_state,
+    _i.c.current_version,
+    _v.c.version,
+    _v.c.text,
+    _v.c.edited_at,
+    _v.c.captured_at,
+    _v.c.content_hash,
+    _v.c.bundle_id,
+    _v.c.warc_file,
+    _v.c.warc_offset,
+    _v.c.warc_length,
+    _v.c.warc_record_id,
+    _v.c.warc_type,
+    _v.c.id.label("version_id"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +108,10 @@ def _bounds(f: SearchFilters) -> list[ColumnElement[bool]]:
     return cond
 
 
-def search(
-    catalog: Catalog, query: str, filters: SearchFilters, *, limit: int | None = 100
-) -> list[dict[str, Any]]:
-    """Matching item versions (newest posted first), with where their originals are."""
+def _conditions(
+    catalog: Catalog, query: str, filters: SearchFilters
+) -> list[ColumnElement[bool]] | None:
+    """The WHERE clauses of a search; None when the query can match nothing."""
     if filters.since and filters.until and filters.since > filters.until:
         raise ArchiverError(
             f"--since {filters.since} is after --until {filters.until}",
@@ -86,7 +124,7 @@ def search(
         if catalog.dialect == "sqlite":
             match = fts_query(q)
             if not match:
-                return []
+                return None
             cond.append(
                 v.c.id.in_(
                     select(text("rowid"))
@@ -122,45 +160,68 @@ def search(
             or_(i.c.author_handle == a, i.c.author_id == a, i.c.author_handle.like(f"{a}@%"))
         )
     cond.extend(_bounds(filters))
+    return cond
+
+
+def _params(catalog: Catalog, query: str) -> dict[str, str]:
+    q = query.strip()
+    return {"match": fts_query(q)} if q and catalog.dialect == "sqlite" else {}
+
+
+def count_matches(catalog: Catalog, query: str, filters: SearchFilters) -> int:
+    """How many versions :func:`search` would return without a limit (for "N of M")."""
+    cond = _conditions(catalog, query, filters)
+    if cond is None:
+        return 0
+    v, i = s.item_versions, s.items
     stmt = (
-        select(
-            i.c.id.label("item_id"),
-            i.c.site_id,
-            s.sites.c.platform,
-            i.c.platform_id,
-            i.c.kind,
-            i.c.parent_id,
-            i.c.root_id,
-            i.c.author_id,
-            i.c.author_handle,
-            i.c.author_name,
-            i.c.by_owner,
-            i.c.permalink,
-            i.c.posted_at,
-            i.c.first_captured_at,
-            i.c.last_seen_at,
-            i.c.disappeared_at,
-            i.c.removal_state,
-            i.c.current_version,
-            v.c.version,
-            v.c.text,
-            v.c.edited_at,
-            v.c.captured_at,
-            v.c.content_hash,
-            v.c.bundle_id,
-            v.c.warc_file,
-            v.c.warc_offset,
-            v.c.warc_length,
-            v.c.warc_record_id,
-            v.c.warc_type,
-            v.c.id.label("version_id"),
-        )
+        select(func.count())
+        .select_from(v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id))
+        .where(and_(*cond))
+    )
+    with catalog.begin() as conn:
+        return int(conn.execute(stmt, _params(catalog, query)).scalar() or 0)
+
+
+def matching_item_ids(
+    catalog: Catalog, query: str, filters: SearchFilters, item_ids: Iterable[int]
+) -> set[int]:
+    """Which of ``item_ids`` the search matches (for "which requests and holds cover this")."""
+    ids = sorted(set(item_ids))
+    cond = _conditions(catalog, query, filters)
+    if cond is None or not ids:
+        return set()
+    v, i = s.item_versions, s.items
+    out: set[int] = set()
+    with catalog.begin() as conn:
+        for n in range(0, len(ids), 900):
+            stmt = (
+                select(i.c.id)
+                .distinct()
+                .select_from(
+                    v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id)
+                )
+                .where(and_(*cond, i.c.id.in_(ids[n : n + 900])))
+            )
+            out.update(int(r[0]) for r in conn.execute(stmt, _params(catalog, query)))
+    return out
+
+
+def search(
+    catalog: Catalog, query: str, filters: SearchFilters, *, limit: int | None = 100
+) -> list[dict[str, Any]]:
+    """Matching item versions (newest posted first), with where their originals are."""
+    cond = _conditions(catalog, query, filters)
+    if cond is None:
+        return []
+    v, i = s.item_versions, s.items
+    stmt = (
+        select(*RESULT_COLUMNS)
         .select_from(v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id))
         .where(and_(*cond))
         .order_by(i.c.posted_at.desc(), i.c.id, v.c.version)
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    params = {"match": fts_query(q)} if q and catalog.dialect == "sqlite" else {}
     with catalog.begin() as conn:
-        return [dict(r._mapping) for r in conn.execute(stmt, params)]
+        return [dict(r._mapping) for r in conn.execute(stmt, _params(catalog, query))]

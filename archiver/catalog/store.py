@@ -337,6 +337,11 @@ class Catalog:
                         s.items.c.site_id == sid, s.items.c.removal_state.is_not(None)
                     )
                 ).scalar()
+                edited = conn.execute(
+                    select(func.count()).where(
+                        s.items.c.site_id == sid, s.items.c.current_version > 1
+                    )
+                ).scalar()
                 n_followers = conn.execute(
                     select(func.count()).where(
                         s.followers.c.site_id == sid, s.followers.c.unfollowed_at.is_(None)
@@ -377,6 +382,7 @@ class Catalog:
                         "last_success": last_ok,
                         "items": {k: int(v) for k, v in n_items},
                         "removed_upstream": int(removed or 0),
+                        "edited": int(edited or 0),
                         "followers": int(n_followers or 0),
                         "bundles": int(n_bundles or 0),
                         "degradations": [

@@ -36,6 +36,9 @@ core.register(app)
 from archiver.cli import records  # noqa: E402
 
 records.register(app)
+from archiver.cli import show  # noqa: E402
+
+show.register(app)
 from archiver.cli import daemon  # noqa: E402
 
 daemon.register(app)

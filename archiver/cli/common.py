@@ -31,6 +31,15 @@ ConfigOption = typer.Option(
 JsonOption = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 
 
+def esc(value: object) -> str:
+    """Any value as text rich prints literally: ``[archive]`` or ``[edited]`` stays visible.
+
+    Rich reads square brackets as style tags and silently drops the ones it recognises or
+    cannot parse, so every user text, id, path or message goes through this before printing.
+    """
+    return escape("" if value is None else str(value))
+
+
 def clerk_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn ``ArchiverError`` into one clear line on stderr and a non-zero exit.
 

@@ -17,14 +17,17 @@ from archiver.cli.common import (
     clerk_errors,
     console,
     err_console,
+    esc,
     print_json,
 )
 from archiver.config import check_config, resolve_path
 from archiver.errors import ArchiverError, CatalogError, StorageError
+from archiver.filters import check_filters, check_kinds
 from archiver.harvest import Harvester
 from archiver.integrity.run import check_archive
 from archiver.liveness import abandon_dead_runs, mark_interrupted
-from archiver.search import KINDS, SearchFilters, parse_date, search
+from archiver.search import KINDS, SearchFilters, count_matches, parse_date, search
+from archiver.timefmt import local_time
 from archiver.verify import record_audit
 from connectors.registry import option_problems, platforms
 
@@ -41,11 +44,14 @@ def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) 
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
     else:
         for w in warnings:
-            err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            err_console.print(f"[yellow]warning:[/] {esc(w)}", highlight=False)
         for e in errors:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {esc(e)}", highlight=False)
         if not errors and cfg is not None:
-            console.print(f"{path}: OK ({len(cfg.sites)} site(s), archive root {cfg.root})")
+            console.print(
+                f"{esc(path)}: OK ({len(cfg.sites)} site(s), archive root {esc(cfg.root)})",
+                highlight=False,
+            )
     if errors:
         raise typer.Exit(2)
 
@@ -72,10 +78,10 @@ def sites(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None
     table = Table("id", "platform", "account", "department", "every", "IT admin")
     for r in rows:
         table.add_row(
-            r["id"],
-            r["platform"],
-            r["account"],
-            r["department"],
+            esc(r["id"]),
+            esc(r["platform"]),
+            esc(r["account"]),
+            esc(r["department"]),
             f"{r['interval_seconds'] // 60} min",
             "yes" if r["it_administrator"] else "[red]MISSING[/]",
         )
@@ -96,12 +102,14 @@ def harvest(
         failed = 0
         for s in targets:
             try:
-                with console.status(f"harvesting {s.id} ({s.platform})…"):
+                with console.status(f"harvesting {esc(s.id)} ({esc(s.platform)})…"):
                     r = harvester.harvest_site(s, full=True if full else None)
             except ArchiverError as exc:
                 failed += 1
                 results.append({"site": s.id, "status": "failed", "error": str(exc)})
-                err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                err_console.print(
+                    f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True
+                )
                 continue
             changes = {
                 "new_items": sum(x.new_items for x in r.ingest),
@@ -123,8 +131,10 @@ def harvest(
             )
             if not as_json:
                 console.print(
-                    f"[green]✓[/] {s.id}: run {r.run_id} ({'full sweep' if r.full_sweep else 'incremental'}), "
-                    f"{len(r.bundles)} bundle(s) sealed; captured {r.counts}; changes {changes}",
+                    f"[green]✓[/] {esc(s.id)}: run {esc(r.run_id)} "
+                    f"({'full sweep' if r.full_sweep else 'incremental'}), "
+                    f"{len(r.bundles)} bundle(s) sealed; captured {esc(r.counts)}; "
+                    f"changes {esc(changes)}",
                     highlight=False,
                 )
     if as_json:
@@ -146,6 +156,7 @@ def verify(
     """Re-hash every sealed file, check each bundle's signature and timestamp, and (--deep)
     the catalog against the sealed records; exit 1 on any mismatch."""
     with app_context(config, read_only_ok=True) as app:
+        check_filters(app, site=site)
         total = len(app.catalog.bundles(site_id=site))
         with Progress(
             TextColumn("verifying"),
@@ -164,6 +175,17 @@ def verify(
                 deep=deep,
                 on_bundle=lambda _b: progress.advance(task),
                 in_disposal=_in_disposal(app),
+            )
+        if report.bundles_checked == 0 and not report.uncataloged and not report.problems:
+            # Zero bundles checked proves nothing: never print "OK" for an empty selection.
+            raise ArchiverError(
+                "nothing to verify: "
+                + (
+                    f"site {site!r} has no sealed bundle"
+                    if site
+                    else "the archive holds no sealed bundle"
+                ),
+                hint="harvest first (`archiver harvest`); an empty selection proves nothing",
             )
         scope = ("deep:" if deep else "") + ("archive" if all_ else "sample")
         if app.catalog.unrecorded:
@@ -187,7 +209,8 @@ def verify(
     else:
         for p in report.problems:
             err_console.print(
-                f"[bold red]FAIL[/] {p.kind}: bundle {p.bundle_id} file {p.relpath or '-'}: {p.detail}",
+                f"[bold red]FAIL[/] {esc(p.kind)}: bundle {esc(p.bundle_id)} "
+                f"file {esc(p.relpath or '-')}: {esc(p.detail)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -263,17 +286,16 @@ def search_cmd(
     exclude_removed: bool = typer.Option(
         False, "--exclude-removed", help="Hide removed-upstream items."
     ),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(
+        50, "--limit", min=1, help="Show at most N hits (the total is always given)."
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Search the archive (full text plus filters)."""
-    for k in kind:
-        if k not in KINDS:
-            raise ArchiverError(
-                f"--kind {k!r} is not a record kind", hint=f"use one of {', '.join(KINDS)}"
-            )
+    check_kinds(kind)
     with app_context(config, read_only_ok=True) as app:
+        check_filters(app, site=site, platform=platform, author=author)
         filters = SearchFilters(
             site=site,
             platform=platform,
@@ -286,35 +308,52 @@ def search_cmd(
             tz=app.cfg.timezone,
         )
         hits = search(app.catalog, query, filters, limit=limit)
+        tz = app.cfg.timezone
+        total = len(hits) if len(hits) < limit else count_matches(app.catalog, query, filters)
     if as_json:
-        print_json(hits)
+        print_json({"total": total, "shown": len(hits), "limit": limit, "hits": hits})
         return
     if not hits:
         console.print("no matches")
         return
     for h in hits:
-        flags = []
-        if h["version"] != h["current_version"]:
-            flags.append(f"earlier version v{h['version']} of {h['current_version']}")
-        elif h["current_version"] > 1:
-            flags.append(f"edited: v{h['version']}")
-        if h["removal_state"]:
-            flags.append(
-                f"{h['removal_state'].replace('_', ' ')} (detected {h['disappeared_at'] or h['last_seen_at']})"
-            )
+        flags = markers(h, tz)
         who = h["author_handle"] or h["author_id"]
         text = " ".join((h["text"] or "").split())
+        when = local_time(h["posted_at"], tz) or "?"
         console.print(
-            f"[bold]{h['posted_at'] or '?'}[/] {h['site_id']} {h['kind']} {h['platform_id']} by @{who}"
-            + (f" [yellow][{'; '.join(flags)}][/]" if flags else ""),
+            f"[bold]{esc(when)}[/] {esc(h['site_id'])} {esc(h['kind'])} {esc(h['platform_id'])} "
+            f"(item {h['item_id']}) by @{esc(who)}"
+            + (f" [yellow]{esc('[' + '; '.join(flags) + ']')}[/]" if flags else ""),
             highlight=False,
         )
         console.print(f"    {text[:200]}", highlight=False, markup=False)
         console.print(
-            f"    [dim]{h['permalink'] or ''}  bundle {h['bundle_id']} {h['warc_file']}@{h['warc_offset']}[/]",
+            f"    [dim]{esc(h['permalink'] or '')}  bundle {esc(h['bundle_id'])} "
+            f"{esc(h['warc_file'])}@{h['warc_offset']}[/]",
             highlight=False,
         )
-    console.print(f"{len(hits)} match(es)")
+    if total > len(hits):
+        console.print(
+            f"showing {len(hits)} of {total} match(es); raise --limit (e.g. --limit {total}) "
+            "or narrow the search to see the rest",
+            highlight=False,
+        )
+    else:
+        console.print(f"{total} match(es)", highlight=False)
+
+
+def markers(h: dict[str, Any], tz: str) -> list[str]:
+    """The state words shown beside a hit: earlier version, edited, removed/hidden upstream."""
+    flags = []
+    if h["version"] != h["current_version"]:
+        flags.append(f"earlier version v{h['version']} of {h['current_version']}")
+    elif h["current_version"] > 1:
+        flags.append(f"edited: v{h['version']}")
+    if h["removal_state"]:
+        detected = local_time(h["disappeared_at"] or h["last_seen_at"], tz)
+        flags.append(f"{h['removal_state'].replace('_', ' ')} (detected {detected})")
+    return flags
 
 
 def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
@@ -331,7 +370,15 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
         print_json({"sites": rows, **extra})
         return
     table = Table(
-        "site", "platform", "last run", "result", "items", "removed", "followers", "bundles"
+        "site",
+        "platform",
+        "last run",
+        "result",
+        "items",
+        "edited",
+        "removed/hidden upstream",
+        "followers",
+        "bundles",
     )
     for r in rows:
         last = r["last_run"] or {}
@@ -344,12 +391,15 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
         }.get(result, "white")
         items = ", ".join(f"{k} {v}" for k, v in sorted(r["items"].items())) or "0"
         table.add_row(
-            r["site"],
-            r["platform"],
-            (last.get("started_at") or "")[:19],
-            f"[{color}]{result}[/]",
-            items,
-            str(r["removed_upstream"]),
+            esc(r["site"]),
+            esc(r["platform"]),
+            esc(local_time(last.get("started_at"), tz)),
+            f"[{color}]{esc(result)}[/]",
+            esc(items),
+            f"[yellow]{esc('[edited]')} {r['edited']}[/]" if r["edited"] else "0",
+            f"[yellow]{esc('[removed]')} {r['removed_upstream']}[/]"
+            if r["removed_upstream"]
+            else "0",
             str(r["followers"]),
             str(r["bundles"]),
         )
@@ -359,7 +409,7 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
         last = r["last_run"] or {}
         if last.get("status") in ("failed", "abandoned", "interrupted"):
             err_console.print(
-                f"[red]{r['site']}[/]: last run {last['status']}: {escape(str(last.get('error')))}",
+                f"[red]{esc(r['site'])}[/]: last run {esc(last['status'])}: {esc(last.get('error'))}",
                 highlight=False,
             )
         expires = r.get("token_expires")
@@ -374,25 +424,27 @@ def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> Non
                 if days < 30:
                     state = "EXPIRED" if days < 0 else f"expires in {days} day(s)"
                     err_console.print(
-                        f"[red]{r['site']}[/]: access token {state} ({expires[:10]}); renew it",
+                        f"[red]{esc(r['site'])}[/]: access token {state} "
+                        f"({esc(local_time(expires, tz))}); renew it",
                         highlight=False,
                     )
         if last.get("error_kind") == "AuthError":
             err_console.print(
-                f"[red]{r['site']}[/]: the platform refused the access token; renew it",
+                f"[red]{esc(r['site'])}[/]: the platform refused the access token; renew it",
                 highlight=False,
             )
         if r.get("it_administrator") is False:
             err_console.print(
-                f"[yellow]{r['site']}[/]: no IT Department administrator (policy requires one)"
+                f"[yellow]{esc(r['site'])}[/]: no IT Department administrator (policy requires one)"
             )
         for d in r["degradations"]:
             err_console.print(
-                f"[yellow]{r['site']}[/]: degraded {d['capability']}: {d['reason']}",
+                f"[yellow]{esc(r['site'])}[/]: degraded {esc(d['capability'])}: {esc(d['reason'])} "
+                f"(since {esc(local_time(d['at'], tz))})",
                 highlight=False,
             )
     for line in extra.get("notes", []):
-        err_console.print(line, highlight=False)
+        err_console.print(esc(line), highlight=False)
 
 
 def _print_jobs(jobs: list[dict[str, Any]], tz: str) -> None:
@@ -425,7 +477,7 @@ def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> No
     if as_json:
         print_json(report)
     else:
-        console.print(f"recover: {report}")
+        console.print(f"recover: {esc(report)}", highlight=False)
 
 
 def _in_disposal(app: Any) -> dict[str, str]:

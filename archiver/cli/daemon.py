@@ -16,6 +16,7 @@ from archiver.cli.common import (
     app_context,
     clerk_errors,
     err_console,
+    esc,
     print_json,
 )
 from archiver.errors import ReportError
@@ -34,7 +35,12 @@ def report(
     month: str | None = typer.Option(
         None, "--month", help="YYYY-MM (default: last month, in the archive's time zone)."
     ),
-    send: bool = typer.Option(False, "--send", help="E-mail it to the [smtp]/[report] recipients."),
+    send: bool = typer.Option(
+        False,
+        "--send",
+        # typer renders help as rich markup: the backslashes keep the section names visible.
+        help=r"E-mail it to the \[smtp]/\[report] recipients.",
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Also write the files here (a copy always goes to <root>/reports/)."
     ),
@@ -66,11 +72,15 @@ def report(
     else:
         # Plain write: the text is already wrapped for e-mail; rich would re-wrap it.
         sys.stdout.write(render_text(outcome.data))
-        err_console.print(f"report files: {', '.join(str(p) for p in outcome.paths)}")
+        err_console.print(
+            f"report files: {esc(', '.join(str(p) for p in outcome.paths))}", highlight=False
+        )
         if outcome.sent:
             err_console.print("report e-mailed")
     if outcome.error:
-        err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {esc(outcome.error)}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(ReportError.exit_code)
 
 

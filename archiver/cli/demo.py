@@ -28,11 +28,12 @@ import httpx
 import typer
 from rich.rule import Rule
 
-from archiver.cli.common import clerk_errors, console
+from archiver.cli.common import clerk_errors, console, esc
 from archiver.errors import ArchiverError
 from archiver.testing.demo_data import build_demo_feed, build_demo_world
 from archiver.testing.mastodon import MastodonWorld
 from archiver.testing.server import FakeServer
+from archiver.timefmt import local_time
 
 MARKER = ".archiver-demo"
 TIMEZONE = "America/Denver"
@@ -91,7 +92,7 @@ def _config(workdir: Path, url: str) -> str:
 
 def _run(config: Path, *args: str) -> int:
     cmd = [sys.executable, "-m", "archiver", "--config", str(config), *args]
-    console.print(f"[bold cyan]$ archiver {' '.join(args)}[/]", highlight=False)
+    console.print(f"[bold cyan]$ archiver {esc(' '.join(args))}[/]", highlight=False)
     env = dict(os.environ, ARCHIVER_LOG_LEVEL="WARNING", COLUMNS="140")
     return subprocess.run(cmd, env=env, check=False).returncode
 
@@ -131,12 +132,14 @@ def _change_upstream(world: MastodonWorld, city_id: str, url: str) -> UpstreamCh
 
 def _describe_changes(changes: UpstreamChanges) -> None:
     console.print(
-        f"  edited post {changes.edited}: appended {EDIT_SUFFIX.strip()!r}", highlight=False
+        esc(f"  edited post {changes.edited}: appended {EDIT_SUFFIX.strip()!r}"), highlight=False
     )
-    console.print(f"  deleted a reply: {changes.deleted}", highlight=False)
+    console.print(f"  deleted a reply: {esc(changes.deleted)}", highlight=False)
     console.print(
-        f"  {len(changes.followed)} new followers ({_handles(changes.followed)}); "
-        f"@{changes.unfollowed} unfollowed",
+        esc(
+            f"  {len(changes.followed)} new followers ({_handles(changes.followed)}); "
+            f"@{changes.unfollowed} unfollowed"
+        ),
         highlight=False,
     )
     console.print("  posted one new status (snow emergency)", highlight=False)
@@ -169,7 +172,10 @@ def demo(
     with FakeServer(world, feed) as server:
         config = workdir / "archiver.toml"
         config.write_text(_config(workdir, server.url))
-        console.print(f"local platform server on {server.url}; config written to {config}")
+        console.print(
+            esc(f"local platform server on {server.url}; config written to {config}"),
+            highlight=False,
+        )
         steps: list[tuple[str, tuple[str, ...]]] = [
             ("Check the configuration", ("config", "check")),
             ("First harvest (full sweep): posts, reply threads, followers, news", ("harvest",)),
@@ -201,8 +207,8 @@ def demo(
         _show_follower_diff(workdir, changes)
         _export(config, workdir)
     console.print(Rule("Done"))
-    console.print(f"Archive: {workdir / 'archive'}  (config {config})")
-    console.print(f"Try: archiver --config {config} search plow")
+    console.print(esc(f"Archive: {workdir / 'archive'}  (config {config})"), highlight=False)
+    console.print(esc(f"Try: archiver --config {config} search plow"), highlight=False)
 
 
 def _json_cli(config: Path, args: tuple[str, ...]) -> Any:
@@ -216,10 +222,7 @@ def _json_cli(config: Path, args: tuple[str, ...]) -> Any:
 
 def _local(stamp: str | None) -> str:
     """An ISO timestamp from the catalog, in the City's time zone, to the second."""
-    if not stamp:
-        return "?"
-    when = datetime.fromisoformat(stamp).astimezone(ZoneInfo(TIMEZONE))
-    return when.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_time(stamp, TIMEZONE, seconds=True) or "?"
 
 
 def _handles(handles: Sequence[str], limit: int = SHOW_HANDLES) -> str:
@@ -247,10 +250,10 @@ def _show_versions(config: Path, changes: UpstreamChanges) -> None:
         "--json",
     )
     console.print(
-        f"[bold cyan]$ archiver {shlex.join(args)}[/]  (showing post {changes.edited})",
+        f"[bold cyan]$ archiver {esc(shlex.join(args))}[/]  (showing post {esc(changes.edited)})",
         highlight=False,
     )
-    hits = _json_cli(config, args)
+    hits = _json_cli(config, args)["hits"]
     versions = sorted(
         (h for h in hits if h["platform_id"] == changes.edited), key=lambda h: int(h["version"])
     )
@@ -270,11 +273,11 @@ def _show_versions(config: Path, changes: UpstreamChanges) -> None:
         label = (
             f"version {h['version']} of {h['current_version']}, captured {_local(h['captured_at'])}"
         )
-        console.print(f"  [bold]{label}[/]", highlight=False)
+        console.print(f"  [bold]{esc(label)}[/]", highlight=False)
         text = textwrap.fill(" ".join(h["text"].split()), width)
         console.print(textwrap.indent(text, "    "), highlight=False, markup=False)
-        console.print(f"    [dim]bundle {h['bundle_id']}[/]", highlight=False)
-    console.print(f"  added in version 2: {EDIT_SUFFIX.strip()!r}", highlight=False)
+        console.print(f"    [dim]bundle {esc(h['bundle_id'])}[/]", highlight=False)
+    console.print(esc(f"  added in version 2: {EDIT_SUFFIX.strip()!r}"), highlight=False)
 
 
 def _export(config: Path, workdir: Path) -> None:
@@ -291,9 +294,9 @@ def _export(config: Path, workdir: Path) -> None:
         "All City posts and public comments about Bridger Canyon Road",
         "--json",
     )
-    console.print(f"[bold cyan]$ archiver {' '.join(args)}[/]", highlight=False)
+    console.print(f"[bold cyan]$ archiver {esc(' '.join(args))}[/]", highlight=False)
     request_id = str(_json_cli(config, args)["id"])
-    console.print(f"request {request_id} opened")
+    console.print(esc(f"request {request_id} opened"), highlight=False)
     package = workdir / f"{request_id}-package"
     if (
         _run(
@@ -312,13 +315,20 @@ def _export(config: Path, workdir: Path) -> None:
     bagit = Path(sys.executable).parent / "bagit.py"
     check = subprocess.run([str(bagit), "--validate", str(package)], capture_output=True, text=True)
     verdict = "valid" if check.returncode == 0 else f"INVALID: {check.stderr.strip()}"
-    console.print(f"independent check: bagit.py --validate {package}: {verdict}")
+    console.print(
+        esc(f"independent check: bagit.py --validate {package}: {verdict}"), highlight=False
+    )
+    cert = (package / "certification.txt").read_text("utf-8")
+    section = cert[cert.find("WHAT THIS PACKAGE HOLDS") : cert.find("SOURCE BUNDLES")]
+    console.print(esc(section.rstrip()), highlight=False, soft_wrap=True)
     for p in sorted(package.rglob("*"))[:40]:
         if p.is_file():
             console.print(
-                f"  {p.relative_to(package)}  ({p.stat().st_size:,} bytes)", highlight=False
+                f"  {esc(p.relative_to(package))}  ({p.stat().st_size:,} bytes)", highlight=False
             )
-    console.print(f"open {package / 'data' / 'readable' / 'index.html'} in a browser")
+    console.print(
+        esc(f"open {package / 'data' / 'readable' / 'index.html'} in a browser"), highlight=False
+    )
 
 
 def _show_removed(config: Path, changes: UpstreamChanges) -> None:
@@ -335,13 +345,18 @@ def _show_removed(config: Path, changes: UpstreamChanges) -> None:
         "--json",
     )
     console.print(
-        f"[bold cyan]$ archiver {' '.join(args)}[/]  (filtered to removed items)", highlight=False
+        f"[bold cyan]$ archiver {esc(' '.join(args))}[/]  (filtered to removed items)",
+        highlight=False,
     )
-    removed = [h for h in _json_cli(config, args) if h["removal_state"]]
+    removed = [h for h in _json_cli(config, args)["hits"] if h["removal_state"]]
     for h in removed:
         console.print(
-            f"  {h['kind']} {h['platform_id']} by @{h['author_handle']} posted {h['posted_at']}: "
-            f"[yellow]{h['removal_state']}[/], detected {h['disappeared_at']}\n    {h['text'][:160]}",
+            esc(
+                f"  {h['kind']} {h['platform_id']} by @{h['author_handle']} "
+                f"posted {_local(h['posted_at'])}: "
+            )
+            + f"[yellow]{esc(h['removal_state'])}[/], detected {esc(_local(h['disappeared_at']))}"
+            + f"\n    {esc(h['text'][:160])}",
             highlight=False,
         )
     if changes.deleted not in {h["platform_id"] for h in removed}:
@@ -373,16 +388,19 @@ def _show_follower_diff(workdir: Path, changes: UpstreamChanges) -> None:
     unfollowed = [handle or pid for event, handle, pid in events if event == "unfollowed"]
     console.print(Rule("Follower list: changes since the previous run"))
     console.print(
-        f"current followers: {total:,}; in run {last[0] if last else '-'}: "
-        f"{len(followed)} followed, {len(unfollowed)} unfollowed",
+        esc(
+            f"current followers: {total:,}; in run {last[0] if last else '-'}: "
+            f"{len(followed)} followed, {len(unfollowed)} unfollowed"
+        ),
         highlight=False,
     )
     console.print(
-        f"  [green]followed[/] ({len(followed)}, newest first): {_handles(followed)}",
+        f"  [green]followed[/] ({len(followed)}, newest first): {esc(_handles(followed))}",
         highlight=False,
     )
     console.print(
-        f"  [red]unfollowed[/] ({len(unfollowed)}): {_handles(unfollowed)}", highlight=False
+        f"  [red]unfollowed[/] ({len(unfollowed)}): {esc(_handles(unfollowed))}",
+        highlight=False,
     )
     missing = sorted(set(changes.followed) - set(followed))
     if missing or changes.unfollowed not in unfollowed:

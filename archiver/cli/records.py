@@ -16,12 +16,14 @@ from archiver.cli.common import (
     clerk_errors,
     console,
     err_console,
+    esc,
     print_json,
 )
-from archiver.errors import ArchiverError
+from archiver.filters import check_kinds
 from archiver.prr import deadlines
 from archiver.prr import requests as prr
 from archiver.search import KINDS
+from archiver.timefmt import local_time
 
 request_app = typer.Typer(help="Track public-records requests.", no_args_is_help=True)
 
@@ -29,8 +31,8 @@ request_app = typer.Typer(help="Track public-records requests.", no_args_is_help
 def _describe(r: prr.RecordsRequest, today: date) -> str:
     state = r.status
     if r.overdue(today):
-        state = "[bold red]OVERDUE[/]"
-    return state
+        return "[bold red]OVERDUE[/]"
+    return esc(state)
 
 
 @request_app.command("open")
@@ -64,11 +66,11 @@ def open_cmd(
         print_json(req.as_dict(today))
         return
     console.print(
-        f"[bold]{req.id}[/] opened: acknowledge by {req.acknowledge_by}, respond by "
+        f"[bold]{esc(req.id)}[/] opened: acknowledge by {req.acknowledge_by}, respond by "
         f"{req.respond_by}" + (f", fee estimate ${req.fee_estimate}" if req.fee_estimate else ""),
         highlight=False,
     )
-    console.print(f"[dim]{deadlines.LEGAL_BASIS}[/]", highlight=False)
+    console.print(f"[dim]{esc(deadlines.LEGAL_BASIS)}[/]", highlight=False)
 
 
 @request_app.command("list")
@@ -91,12 +93,12 @@ def list_cmd(
     table = Table("id", "status", "received", "respond by", "requester", "description")
     for r in rows:
         table.add_row(
-            r.id,
+            esc(r.id),
             _describe(r, today),
             r.received.isoformat(),
             r.respond_by.isoformat(),
-            r.requester,
-            r.description[:60],
+            esc(r.requester),
+            esc(r.description[:60]),
         )
     console.print(table)
 
@@ -113,6 +115,7 @@ def show_cmd(
         today = prr.today_in(app.cfg.timezone)
         req = prr.get_request(app.catalog, request_id)
         exports = prr.exports_for(app.catalog, req.id)
+        tz = app.cfg.timezone
     data: dict[str, Any] = req.as_dict(today) | {"exports": exports}
     if as_json:
         print_json(data)
@@ -120,11 +123,13 @@ def show_cmd(
     for k, v in data.items():
         if k == "exports":
             continue
-        console.print(f"[bold]{k}:[/] {v if v is not None else '-'}", highlight=False)
+        if k.endswith("_at") and isinstance(v, str):
+            v = local_time(v, tz)
+        console.print(f"[bold]{esc(k)}:[/] {esc(v if v is not None else '-')}", highlight=False)
     for e in exports:
         console.print(
-            f"[bold]export:[/] {e['at']} by {e['actor']} -> {e['out_path']} "
-            f"(package {e['package_sha256'][:16]}…)",
+            f"[bold]export:[/] {esc(local_time(e['at'], tz))} by {esc(e['actor'])} -> "
+            f"{esc(e['out_path'])} (package {esc(e['package_sha256'][:16])}…)",
             highlight=False,
         )
 
@@ -146,7 +151,7 @@ def close_cmd(
     if as_json:
         print_json(req.as_dict(today))
         return
-    console.print(f"[bold]{req.id}[/] closed: {req.outcome}", highlight=False)
+    console.print(f"[bold]{esc(req.id)}[/] closed: {esc(req.outcome)}", highlight=False)
 
 
 @clerk_errors
@@ -174,6 +179,12 @@ def export_cmd(
     withhold: bool = typer.Option(
         False, "--withhold-redacted-originals", help="Omit originals of redacted records."
     ),
+    matches_only: bool = typer.Option(
+        False,
+        "--matches-only",
+        help="Only the matching records, not their conversations (default: each match with "
+        "its root post, parents and every reply).",
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -184,11 +195,7 @@ def export_cmd(
     from archiver.prr.redact import parse_rules
     from archiver.search import SearchFilters, parse_date
 
-    for k in kind:
-        if k not in KINDS:
-            raise ArchiverError(
-                f"--kind {k!r} is not a record kind", hint=f"use one of {', '.join(KINDS)}"
-            )
+    check_kinds(kind)  # site, platform and author are checked against the archive by run_export
     rules = parse_rules(redact)
     since_d = parse_date(since, option="--since")
     until_d = parse_date(until, option="--until")
@@ -213,6 +220,7 @@ def export_cmd(
             rules=rules,
             withhold_redacted_originals=withhold,
             include_followers=include_followers,
+            matches_only=matches_only,
         )
         with Progress(
             TextColumn("{task.description}"),
@@ -229,8 +237,20 @@ def export_cmd(
         print_json(result.as_dict())
         return
     console.print(
-        f"[green]✓[/] {result.request_id}: {result.counts['versions']} record version(s) from "
-        f"{result.counts['bundles']} bundle(s) -> {result.path}",
+        f"[green]✓[/] {esc(result.request_id)}: {result.counts['versions']} record version(s) "
+        f"from {result.counts['bundles']} bundle(s) -> {esc(result.path)}",
+        highlight=False,
+    )
+    c = result.counts
+    gaps = c.get("known_gaps", 0)
+    console.print(
+        f"  {c.get('items_matched', c['items'])} item(s) matched, "
+        f"{c['items'] - c.get('items_matched', c['items'])} added with their conversations; "
+        + (
+            f"[bold yellow]{gaps} known gap(s)[/] (see certification.txt)"
+            if gaps
+            else "no known gap"
+        ),
         highlight=False,
     )
     console.print(f"package sha256 (tagmanifest): {result.package_sha256}", highlight=False)

@@ -22,16 +22,19 @@ from archiver.cli.common import (
     clerk_errors,
     console,
     err_console,
+    esc,
     print_json,
 )
 from archiver.config import load_config
 from archiver.errors import ArchiverError, RetentionError
+from archiver.filters import check_filters
 from archiver.retention import confirmations, disposition, holds, removal
 from archiver.retention.dates import long_retention_flag
 from archiver.retention.eligibility import load_settings, schedules_dir_for
 from archiver.retention.mapping import load_mapping, superseded_uses
 from archiver.retention.schedules import check_schedules, load_schedules
 from archiver.search import parse_date
+from archiver.timefmt import local_time
 from connectors.registry import platforms
 
 schedules_app = typer.Typer(
@@ -88,11 +91,11 @@ def schedules_list(config: str | None = ConfigOption, as_json: bool = JsonOption
     table = Table("item", "title", "retention", "trigger", "disposal", "verified")
     for r in rows:
         table.add_row(
-            r["ref"],
-            r["title"],
-            r["retention"],
-            r["trigger"] or "",
-            r["disposal"],
+            escape(r["ref"]),
+            escape(r["title"]),
+            escape(r["retention"]),
+            escape(r["trigger"] or ""),
+            escape(r["disposal"]),
             "yes" if r["verified"] else "[red]NO[/]",
         )
     console.print(table)
@@ -210,7 +213,7 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
                     f"archiver schedules confirm {u['ref']} --by NAME"
                 )
             err_console.print(
-                f"[yellow]unverified:[/] {u['key']} = {u['ref']} ({state})",
+                "[yellow]unverified:[/] " + escape(f"{u['key']} = {u['ref']} ({state})"),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -220,11 +223,11 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
             )
         if ok and superseded:
             console.print(
-                f"{directory}: OK, but {len(superseded)} mapping(s) use a superseded edition "
+                f"{escape(str(directory))}: OK, but {len(superseded)} mapping(s) use a superseded edition "
                 "(warnings above)"
             )
         elif ok:
-            console.print(f"{directory}: OK")
+            console.print(f"{escape(str(directory))}: OK", highlight=False)
     if not ok:
         raise typer.Exit(2)
 
@@ -240,7 +243,9 @@ def schedules_confirm(
     """Confirm an unverified item against the published schedule so disposal may use it."""
     with app_context(config) as app:
         row = confirmations.confirm(app, load_settings(app.cfg), ref=item, by=by, note=note)
-    console.print(f"{row['ref']} confirmed by {row['confirmed_by']}")
+    console.print(
+        f"{escape(row['ref'])} confirmed by {escape(row['confirmed_by'])}", highlight=False
+    )
 
 
 # -- holds --------------------------------------------------------------------------------------
@@ -261,6 +266,7 @@ def hold_add(
 ) -> None:
     """Place a legal hold; it also covers matching records captured later."""
     with app_context(config) as app:
+        check_filters(app, site=site, author=author)
         warnings = holds.add_hold(
             app, name=name, matter=matter, by=by, site=site,
             since=_date(since, "--since"), until=_date(until, "--until"),
@@ -268,7 +274,9 @@ def hold_add(
         )  # fmt: skip
         count = next((h["bundles"] for h in holds.list_holds(app) if h["name"] == name), 0)
     _warn(warnings)
-    console.print(f"hold {name!r} placed; it covers {count} bundle(s) now")
+    console.print(
+        f"hold {escape(repr(name))} placed; it covers {count} bundle(s) now", highlight=False
+    )
 
 
 @hold_app.command("list")
@@ -277,6 +285,7 @@ def hold_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> 
     """Active and released holds, with how many bundles each active one covers now."""
     with app_context(config) as app:
         rows = holds.list_holds(app)
+        tz = app.cfg.timezone
     if as_json:
         print_json(rows)
         return
@@ -286,12 +295,12 @@ def hold_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> 
             f"{k}={r[k]}" for k in ("site_id", "since", "until", "query", "author") if r[k]
         )
         table.add_row(
-            r["name"],
-            r["status"],
-            r["matter"],
-            filters or "everything",
+            escape(r["name"]),
+            escape(r["status"]),
+            escape(r["matter"]),
+            escape(filters or "everything"),
             str(r["bundles"]),
-            f"{r['placed_at'][:10]} by {r['placed_by']}",
+            escape(f"{local_time(r['placed_at'], tz)} by {r['placed_by']}"),
         )
     console.print(table)
 
@@ -308,7 +317,7 @@ def hold_release(
     with app_context(config) as app:
         warnings = holds.release_hold(app, name=name, reason=reason, by=by)
     _warn(warnings)
-    console.print(f"hold {name!r} released")
+    console.print(f"hold {escape(repr(name))} released", highlight=False)
 
 
 # -- disposition --------------------------------------------------------------------------------
@@ -324,11 +333,11 @@ def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
             flags.append(">50 years: offer first (MCA 2-6-1205)")
         flags.extend(r.get("blocked", []))
         table.add_row(
-            r["key"],
-            r["record_class"],
-            r["eligible_on"],
-            ", ".join(r["schedule_items"]),
-            r["disposal"],
+            escape(r["key"]),
+            escape(r["record_class"]),
+            escape(r["eligible_on"]),
+            escape(", ".join(r["schedule_items"])),
+            escape(r["disposal"]),
             str(r["record_count"]),
             escape("; ".join(flags)),
         )
@@ -378,12 +387,17 @@ def disposition_propose(
         return
     t = batch["totals"]
     console.print(
-        f"batch {batch['id']} proposed: {t['bundles']} bundle(s), {t['records']} record(s), "
-        f"{t['bytes']} bytes; items {', '.join(batch['schedule_items'])}; path {batch['path']}"
+        escape(
+            f"batch {batch['id']} proposed: {t['bundles']} bundle(s), {t['records']} record(s), "
+            f"{t['bytes']} bytes; items {', '.join(batch['schedule_items'])}; path {batch['path']}"
+        ),
+        highlight=False,
     )
     for r in batch["records"]:
-        console.print(f"RM60 request for the subcommittee: {r['pdf_path']}")
-    console.print(f"next: archiver disposition approve {batch['id']} --by NAME --title TITLE")
+        console.print(f"RM60 request for the subcommittee: {escape(str(r['pdf_path']))}")
+    console.print(
+        f"next: archiver disposition approve {escape(batch['id'])} --by NAME --title TITLE"
+    )
 
 
 @disposition_app.command("approve")
@@ -406,7 +420,10 @@ def disposition_approve(
             app, batch_id=batch, by=by, title=title, authority=authority,
             rm60_approved=_date(rm60_approved, "--rm60-approved"),
         )  # fmt: skip
-    console.print(f"batch {b['id']} approved by {b['approved_by']}, {b['approved_title']}")
+    console.print(
+        escape(f"batch {b['id']} approved by {b['approved_by']}, {b['approved_title']}"),
+        highlight=False,
+    )
 
 
 @disposition_app.command("offer")
@@ -423,7 +440,10 @@ def disposition_offer(
     assert when is not None
     with app_context(config) as app:
         disposition.offer(app, batch_id=batch, to=to, notified=when, by=by or audit.current_actor())
-    console.print(f"offer recorded for {batch}; execution may proceed 30 days after {when}")
+    console.print(
+        escape(f"offer recorded for {batch}; execution may proceed 30 days after {when}"),
+        highlight=False,
+    )
 
 
 @disposition_app.command("confidential")
@@ -438,7 +458,7 @@ def disposition_confidential(
     """Mark bundles confidential: never offered to the MCA 2-6-1205 registry."""
     with app_context(config) as app:
         disposition.mark_confidential(app, batch_id=batch, bundle_ids=bundles, by=by, reason=reason)
-    console.print(f"{len(bundles)} bundle(s) of {batch} marked confidential")
+    console.print(escape(f"{len(bundles)} bundle(s) of {batch} marked confidential"))
 
 
 @disposition_app.command("execute")
@@ -457,13 +477,13 @@ def disposition_execute(
         print_json(r.__dict__)
         return
     if r.already_done:
-        console.print(f"batch {batch} was already executed; nothing to do")
+        console.print(escape(f"batch {batch} was already executed; nothing to do"))
         return
-    console.print(f"batch {batch}: {len(r.disposed)} bundle(s) disposed, status {r.status}")
+    console.print(escape(f"batch {batch}: {len(r.disposed)} bundle(s) disposed, status {r.status}"))
     for bid, why in {**r.skipped, **r.waiting}.items():
-        console.print(f"  kept {bid}: {escape(why)}", highlight=False, soft_wrap=True)
+        console.print(f"  kept {escape(bid)}: {escape(why)}", highlight=False, soft_wrap=True)
     for path in r.records:
-        console.print(f"disposal record: {path}")
+        console.print(f"disposal record: {escape(str(path))}", highlight=False)
 
 
 @disposition_app.command("list")
@@ -478,12 +498,12 @@ def disposition_list(config: str | None = ConfigOption, as_json: bool = JsonOpti
     table = Table("batch", "status", "path", "proposed", "approved", "bundles")
     for r in rows:
         table.add_row(
-            r["id"],
-            r["status"],
-            r["path"],
-            f"{r['proposed_at'][:10]} {r['proposed_by']}",
-            f"{(r['approved_at'] or '')[:10]} {r['approved_by'] or ''}",
-            ", ".join(f"{k} {v}" for k, v in r["bundles"].items()),
+            escape(r["id"]),
+            escape(r["status"]),
+            escape(r["path"]),
+            escape(f"{r['proposed_at'][:10]} {r['proposed_by']}"),
+            escape(f"{(r['approved_at'] or '')[:10]} {r['approved_by'] or ''}"),
+            escape(", ".join(f"{k} {v}" for k, v in r["bundles"].items())),
         )
     console.print(table)
 
@@ -499,13 +519,15 @@ def disposition_show(
     if as_json:
         print_json(b)
         return
-    console.print(f"{b['id']}: {b['status']} ({b['path']}), totals {b['totals']}")
+    console.print(
+        escape(f"{b['id']}: {b['status']} ({b['path']}), totals {b['totals']}"), highlight=False
+    )
     for r in b["bundles"]:
-        console.print(f"  {r['key']}  {r['state']}  {escape(r['note'] or '')}", highlight=False)
+        console.print(escape(f"  {r['key']}  {r['state']}  {r['note'] or ''}"), highlight=False)
     for rec in b["records"]:
-        console.print(f"  {rec['form']}: {rec['pdf_path']}", highlight=False)
+        console.print(escape(f"  {rec['form']}: {rec['pdf_path']}"), highlight=False)
         for kind, where in sorted(rec.get("stored", {}).items()):
-            console.print(f"    {kind} stored in {where}", highlight=False)
+            console.print(escape(f"    {kind} stored in {where}"), highlight=False)
 
 
 # -- removals -----------------------------------------------------------------------------------
@@ -524,8 +546,11 @@ def removal_record(
     with app_context(config) as app:
         r = removal.record_removal(app, item=item, category=category, by=by, note=note)
     console.print(
-        f"removal of item {r['item_id']} recorded ({r['category']}: {r['category_name']}); "
-        "it is retained until the City Attorney approves"
+        escape(
+            f"removal of item {r['item_id']} recorded ({r['category']}: {r['category_name']}); "
+            "it is retained until the City Attorney approves"
+        ),
+        highlight=False,
     )
 
 
@@ -541,7 +566,7 @@ def removal_review(
     """The City Attorney's decision on a recorded removal."""
     with app_context(config) as app:
         r = removal.review(app, item=item, attorney=attorney, decision=decision, note=note)
-    console.print(f"item {r['item_id']}: {r['decision']} by {r['attorney']}")
+    console.print(escape(f"item {r['item_id']}: {r['decision']} by {r['attorney']}"))
 
 
 @removal_app.command("list")
@@ -550,6 +575,7 @@ def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) 
     """Recorded removals with poster, time, category and review status."""
     with app_context(config) as app:
         rows = removal.list_removals(app)
+        tz = app.cfg.timezone
     if as_json:
         print_json(rows)
         return
@@ -557,12 +583,12 @@ def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) 
     for r in rows:
         table.add_row(
             str(r["item_id"]),
-            r["site_id"],
-            r["author_handle"] or "",
-            (r["posted_at"] or "")[:16],
-            f"{r['category']} {r['category_name']}",
-            r["status"],
-            f"{r['recorded_at'][:10]} {r['recorded_by']}",
+            escape(r["site_id"]),
+            escape(r["author_handle"] or ""),
+            escape(local_time(r["posted_at"], tz)),
+            escape(f"{r['category']} {r['category_name']}"),
+            escape(r["status"]),
+            escape(f"{local_time(r['recorded_at'], tz)} {r['recorded_by']}"),
         )
     console.print(table)
 
@@ -598,7 +624,7 @@ def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) 
         )
         console.print(
             f"audit log OK: {report.entries_checked} entries, head seq {report.head_seq} "
-            f"{report.head_hash}{where}",
+            f"{esc(report.head_hash)}{esc(where)}",
             highlight=False,
         )
     else:
@@ -642,6 +668,7 @@ def audit_log_cmd(
         rows = [
             dict(r._mapping) for r in conn.execute(select(a).order_by(a.c.seq.desc()).limit(limit))
         ]
+        tz = app.cfg.timezone
     if as_json:
         print_json(rows)
         return
@@ -649,9 +676,9 @@ def audit_log_cmd(
     for r in rows:
         table.add_row(
             str(r["seq"]),
-            r["at"][:19],
+            escape(local_time(r["at"], tz)),
             escape(r["actor"]),
-            r["action"],
+            escape(r["action"]),
             escape(r["subject"]),
             escape(r["details"]),
         )

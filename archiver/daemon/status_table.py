@@ -8,11 +8,12 @@ clerk never converts from UTC.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from rich.markup import escape
 from rich.table import Table
+
+from archiver import timefmt
 
 RESULT_STYLE = {
     "succeeded": "green",
@@ -26,15 +27,7 @@ RESULT_STYLE = {
 
 def local_time(value: str | None, tz: str) -> str | None:
     """``value`` (ISO-8601, UTC if naive) as "YYYY-MM-DD HH:MM ZONE" in ``tz``; None if unset."""
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    local = when.astimezone(ZoneInfo(tz))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
+    return timefmt.local_time(value, tz) or None
 
 
 def _next_run(job: Mapping[str, Any], tz: str) -> str:
@@ -52,7 +45,7 @@ def _last_result(job: Mapping[str, Any], tz: str) -> str:
     if result == "running":
         return f"[{style}]running[/] since {local_time(last.get('started_at'), tz) or '?'}"
     when = local_time(last.get("finished_at") or last.get("started_at"), tz) or "?"
-    return f"[{style}]{result}[/] {when}"
+    return f"[{style}]{escape(result)}[/] {when}"
 
 
 def _backoff(job: Mapping[str, Any], tz: str) -> str:
@@ -64,7 +57,7 @@ def _backoff(job: Mapping[str, Any], tz: str) -> str:
     until = local_time(b.get("skip_until"), tz)
     if until:
         text += f"; skipping runs until {until}"
-    return f"[yellow]{text}[/]"
+    return f"[yellow]{escape(text)}[/]"
 
 
 def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str) -> Table:
@@ -78,5 +71,7 @@ def jobs_table(jobs: Sequence[Mapping[str, Any]], tz: str) -> Table:
         title_justify="left",
     )
     for job in jobs:
-        table.add_row(str(job["id"]), _next_run(job, tz), _last_result(job, tz), _backoff(job, tz))
+        table.add_row(
+            escape(str(job["id"])), _next_run(job, tz), _last_result(job, tz), _backoff(job, tz)
+        )
     return table

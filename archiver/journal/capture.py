@@ -36,6 +36,7 @@ from archiver.journal.model import (
     _thread_lock,
     journaled_tables,
 )
+from archiver.resources import make_private
 
 # --- local state -------------------------------------------------------------------------------
 
@@ -64,6 +65,9 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def _state(folder: Path) -> sqlite3.Connection:
+    # Created 0640 before SQLite opens it: the digests name workflow rows (requests, holds).
+    os.close(os.open(folder / _STATE, os.O_RDWR | os.O_CREAT, 0o640))
+    make_private(folder / _STATE)
     db = sqlite3.connect(folder / _STATE)
     db.execute(
         "CREATE TABLE IF NOT EXISTS rows (tbl TEXT NOT NULL, key TEXT NOT NULL, "

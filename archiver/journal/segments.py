@@ -61,7 +61,8 @@ def _write_head(folder: Path, seq: int, sha: str, name: str) -> None:
     path = folder / _HEAD
     tmp = folder / f".{_HEAD}.tmp"
     body = _canonical({"seq": seq, "sha256": sha, "name": name, "written_at": _now()}) + "\n"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(body)
         fh.flush()
         os.fsync(fh.fileno())

@@ -21,7 +21,6 @@ is re-verified first; the export refuses to copy from a bundle that fails, namin
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -39,12 +38,15 @@ from zoneinfo import ZoneInfo
 import bagit
 from sqlalchemy import select
 
-from archiver import __version__, audit
+from archiver import __version__, audit, filters
 from archiver.app import App
 from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
+from archiver.csvsafe import SafeDictWriter
 from archiver.errors import ExportError
-from archiver.prr import authenticity, media, readable
+from archiver.filters import UnknownFilterError as UnknownFilterError
+from archiver.prr import authenticity, certify, media, readable
+from archiver.prr import threads as threads_mod
 from archiver.prr.originals import (
     BundleIndex,
     SourceRecord,
@@ -60,7 +62,6 @@ from archiver.retention import tables as rt
 from archiver.retention.removal import CATEGORIES
 from archiver.search import SearchFilters, search
 from archiver.verify import verify_bundle
-from connectors.registry import platforms as known_platforms
 
 WARC_NAME: Final = "export-00000.warc.gz"
 #: Said wherever a follower snapshot holds only the number the platform reports.
@@ -122,6 +123,7 @@ INDEX_FIELDS: Final = (
     "captures",
     "media_records",
     "media_files",
+    "included_as",
 )
 
 
@@ -135,6 +137,8 @@ class ExportOptions:
     rules: tuple[Rule, ...] = ()
     withhold_redacted_originals: bool = False
     include_followers: bool = False
+    #: Only the records the query matched, without their conversations (the old behaviour).
+    matches_only: bool = False
 
 
 @dataclass
@@ -154,10 +158,6 @@ class ExportResult:
 
 
 Step = Callable[[str], None]
-
-
-class UnknownFilterError(ExportError):
-    """--site or --platform names nothing this archive has ever held or could hold."""
 
 
 def _check_target(out: Path, *, zip_: bool) -> None:
@@ -188,27 +188,12 @@ def _check_target(out: Path, *, zip_: bool) -> None:
 
 
 def check_filters(app: App, f: SearchFilters) -> None:
-    """Refuse a --site or --platform that can match nothing because it does not exist.
+    """Refuse a filter value that names nothing (see :mod:`archiver.filters`).
 
     Otherwise a typo gives a valid, empty package whose certification says no records
     matched: true of the typo, false of the records the requester asked for.
     """
-    with app.catalog.begin() as conn:
-        cataloged = {str(r.id): str(r.platform) for r in conn.execute(select(s.sites))}
-    if f.site is not None:
-        sites = {c.id for c in app.cfg.sites} | set(cataloged)
-        if f.site not in sites:
-            raise UnknownFilterError(
-                f"--site {f.site!r} is neither a configured site nor in the catalog",
-                hint="sites: " + (", ".join(sorted(sites)) or "none"),
-            )
-    if f.platform is not None:
-        plats = known_platforms() | set(cataloged.values())
-        if f.platform not in plats:
-            raise UnknownFilterError(
-                f"--platform {f.platform!r} is not a known platform",
-                hint="platforms: " + ", ".join(sorted(plats)),
-            )
+    filters.check_filters(app, site=f.site, platform=f.platform, kinds=f.kinds, author=f.author)
 
 
 def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) -> ExportResult:
@@ -388,7 +373,14 @@ def _build(
     hits = search(app.catalog, opts.query, opts.filters, limit=None)
     if opts.filters.all_versions and opts.query.strip():
         hits = _with_every_version(app, hits)
-    # Every exported version is re-read from its sealed bundle (not the catalog alone).
+    if opts.matches_only:
+        for h in hits:
+            h["included_as"] = threads_mod.MATCH
+    else:
+        step("adding whole conversations")
+        hits = _stable(threads_mod.with_conversations(app.catalog, hits, opts.filters))
+    # Every exported version, the conversations' too, is re-read from its sealed bundle
+    # (not the catalog alone).
     seals = authenticity.check_against_bundles(app, hits)
     classes = _item_classes(app, sorted({int(h["item_id"]) for h in hits}))
     _attach_removal_reviews(app, hits)
@@ -593,9 +585,36 @@ def _build(
     withheld_versions = sum(
         1 for h in hits if (str(h["bundle_id"]), str(h["warc_record_id"])) not in copied
     )
-    threads = readable.build_threads(hits, tz)
+    without_original = {
+        int(h["version_id"])
+        for h in hits
+        if (str(h["bundle_id"]), str(h["warc_record_id"])) not in copied
+    }
+    with app.catalog.begin() as conn:
+        gaps = certify.known_gaps(
+            conn,
+            {int(h["item_id"]) for h in hits},
+            sites=[opts.filters.site] if opts.filters.site else [],
+        )
+    holds_text = certify.holdings_section(
+        certify.holdings(hits, classes, without_original),
+        gaps,
+        tz=tz,
+        matches_only=opts.matches_only,
+        bounded_by_dates=bool(opts.filters.since or opts.filters.until),
+        withheld_lines=_withheld_lines(hits, without_original, redaction_log),
+    )
+    threads = readable.build_threads(
+        hits,
+        tz,
+        missing_roots={
+            (g.site_id, g.scope.removeprefix("thread ")) for g in gaps if g.source == "missing-root"
+        },
+    )
     counts = {
         "items": len({h["item_id"] for h in hits}),
+        "items_matched": len({h["item_id"] for h in hits if h.get("included_as") == "match"}),
+        "known_gaps": len(gaps),
         "versions": len(hits),
         "warc_records": len(copied),
         "bundles": len(verified),
@@ -620,6 +639,8 @@ def _build(
         "redacted": bool(opts.rules),
         "rules": ", ".join(r.name for r in opts.rules),
         "followers": [_snapshot_view(snap, tz) for snap in snapshots],
+        "gaps": [g.line(tz) for g in gaps],
+        "matches_only": opts.matches_only,
     }
     readable.write_site(data / "readable", threads, context)
     step("rendering PDF")
@@ -665,6 +686,8 @@ def _build(
             redaction_log=redaction_log,
             snapshots=snapshots,
             collateral=collateral,
+            holdings=holds_text,
+            complete=certify.is_complete(gaps),
         )
         + authenticity.certification_section(app, evidence, actor=actor),
         encoding="utf-8",
@@ -729,6 +752,30 @@ def _build(
         zip_sha256=zip_sha,
         bundles=[v["bundle_id"] for v in verified],
     )
+
+
+def _withheld_lines(
+    hits: list[dict[str, Any]], without_original: set[int], log: list[dict[str, str]]
+) -> list[str]:
+    """Each version whose original is not in the package, with its redaction-log line."""
+    first_line: dict[str, int] = {}
+    for n, entry in enumerate(log, start=2):  # line 1 of redaction-log.csv is the header
+        first_line.setdefault(entry["record"], n)
+    out = []
+    for h in hits:
+        if int(h["version_id"]) not in without_original:
+            continue
+        rec = f"{h['site_id']}/{h['platform_id']} v{h['version']}"
+        line = first_line.get(rec)
+        out.append(
+            f"{rec}: "
+            + (
+                f"redaction-log.csv line {line}"
+                if line
+                else "shares a WARC record with a redacted version"
+            )
+        )
+    return out
 
 
 def _drop_withheld(
@@ -832,7 +879,7 @@ def _snapshot_statement(snap: Mapping[str, Any]) -> str:
 def _write_snapshots(path: Path, snapshots: list[dict[str, Any]]) -> None:
     fields = ["site_id", "taken_at", "count", "identities_listed", "statement", "note", "bundle_id"]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = SafeDictWriter(fh, fieldnames=fields)
         w.writeheader()
         for snap in snapshots:
             w.writerow(
@@ -882,14 +929,14 @@ def _write_followers(path: Path, rows: list[dict[str, Any]]) -> None:
         "url",
     ]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = SafeDictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
 
 
 def _write_index(data: Path, rows: list[dict[str, Any]]) -> None:
     with (data / "index.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(INDEX_FIELDS))
+        w = SafeDictWriter(fh, fieldnames=list(INDEX_FIELDS))
         w.writeheader()
         for r in rows:
             w.writerow({k: "" if v is None else v for k, v in r.items()})
@@ -901,7 +948,7 @@ def _write_index(data: Path, rows: list[dict[str, Any]]) -> None:
 def _write_redaction_log(path: Path, log: list[dict[str, str]]) -> None:
     fields = ["record", "warc_record_id", "field", "rule", "reason", "occurrences"]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
+        w = SafeDictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(log)
 
@@ -922,6 +969,7 @@ def _query_dict(opts: ExportOptions) -> dict[str, Any]:
         "include_followers": opts.include_followers,
         "redact": [r.name for r in opts.rules],
         "withhold_redacted_originals": opts.withhold_redacted_originals,
+        "matches_only": opts.matches_only,
     }
 
 
@@ -941,6 +989,11 @@ def _query_text(opts: ExportOptions) -> str:
     if f.author:
         parts.append(f"author {f.author}")
     parts.append("every captured version" if f.all_versions else "current versions only")
+    parts.append(
+        "matched records only (--matches-only)"
+        if opts.matches_only
+        else "each match with its whole conversation (dates bound the matching, not the thread)"
+    )
     parts.append(
         "items removed upstream included"
         if f.include_removed
@@ -963,6 +1016,8 @@ def _certification(
     redaction_log: list[dict[str, str]],
     snapshots: list[dict[str, Any]],
     collateral: int = 0,
+    holdings: str = "",
+    complete: bool = True,
 ) -> str:
     tz = opts.filters.tz
     buf = io.StringIO()
@@ -994,9 +1049,11 @@ def _certification(
         w(f"  {name.replace('_', ' ')}: {n}\n")
     if counts["versions"] == 0:
         w(
-            "\n  NO RECORDS MATCHED THIS QUERY. This package is complete and intentionally\n"
-            "  empty: the archive was searched as stated above and nothing matched.\n"
+            "\n  NO RECORDS MATCHED THIS QUERY. This package is intentionally empty: the archive\n"
+            "  was searched as stated above and nothing matched"
+            + (".\n" if complete else " (see KNOWN GAPS for what the archive could not capture).\n")
         )
+    w("\n" + holdings)
     w(
         "\nSOURCE BUNDLES (each re-verified immediately before copying: every file re-hashed\n"
         "against its BagIt manifest and the digests the catalog recorded at sealing)\n"
@@ -1006,7 +1063,7 @@ def _certification(
     for v in verified:
         w(
             f"  {v['bundle_id']}: {v['result']} — {v['files_checked']} file(s), "
-            f"{v['bytes_checked']} bytes; sealed {v['sealed_at']}; "
+            f"{v['bytes_checked']} bytes; sealed {readable.fmt_time(v['sealed_at'], tz)}; "
             f"tagmanifest sha256 {v['tagmanifest_sha256']}\n"
         )
     w("\nHOW THE ORIGINALS WERE CAPTURED\n")
@@ -1034,7 +1091,8 @@ def _certification(
         )
         for snap in snapshots:
             w(
-                f"    {snap['site_id']} taken {snap['taken_at']} ({snap['count']} followers), "
+                f"    {snap['site_id']} taken {readable.fmt_time(str(snap['taken_at']), tz)} "
+                f"({snap['count']} followers), "
                 f"bundle {snap['bundle_id']}\n"
                 f"      {_snapshot_statement(snap)}\n"
             )
@@ -1077,11 +1135,18 @@ def _certification(
     for line in manifest.splitlines():
         if line.strip():
             w(f"  {line}\n")
-    w(
-        "\nI certify that this package is a true and complete copy of the records in the City's\n"
-        "archive that match the query above, produced as described.\n\n"
-        "Records custodian: ______________________    Date: ____________\n"
-    )
+    if complete:
+        w(
+            "\nI certify that this package is a true and complete copy of the records in the "
+            "City's\narchive that match the query above, produced as described.\n\n"
+        )
+    else:
+        w(
+            "\nI certify that this package is a true copy of the records in the City's archive "
+            "that\nmatch the query above, produced as described; the archive itself is short of "
+            "the\nrecords described under KNOWN GAPS.\n\n"
+        )
+    w("Records custodian: ______________________    Date: ____________\n")
     return buf.getvalue()
 
 

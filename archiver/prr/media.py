@@ -11,7 +11,6 @@ viewable copy of each body under ``data/readable/media/`` so the readable site c
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import mimetypes
@@ -26,6 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.catalog.store import uri_hash
+from archiver.csvsafe import SafeDictWriter
 from archiver.prr.originals import CopiedRecord
 from archiver.recorder import redact_url
 
@@ -207,7 +207,7 @@ def write_index(
 ) -> None:
     """``data/media.csv``: one row per attachment of an exported version."""
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(MEDIA_FIELDS))
+        w = SafeDictWriter(fh, fieldnames=list(MEDIA_FIELDS))
         w.writeheader()
         for m in refs:
             c = copied.get(m.key) if m.key else None

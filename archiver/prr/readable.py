@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 import jinja2
 
 from archiver.errors import ExportError
+from archiver.timefmt import local_time
 
 
 @dataclass
@@ -57,6 +56,8 @@ class ItemView:
     orphan: bool = False
     root_id: str = ""
     posted_raw: str = ""
+    #: The request's query matched this item (False: included for its conversation).
+    matched: bool = True
 
 
 @dataclass
@@ -72,13 +73,7 @@ class ThreadView:
 
 def fmt_time(value: str | None, tz: str) -> str:
     """An ISO UTC timestamp shown in the City's zone, e.g. ``2026-11-15 14:05:18 MST``."""
-    if not value:
-        return ""
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_time(value, tz, seconds=True)
 
 
 def removal_text(row: Mapping[str, Any], tz: str) -> str:
@@ -133,8 +128,18 @@ def _slug(site: str, pid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{site}-{pid}")
 
 
-def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView]:
-    """Group version rows (already redacted) into items and threads, newest thread first."""
+def build_threads(
+    rows: Iterable[Mapping[str, Any]],
+    tz: str,
+    *,
+    missing_roots: set[tuple[str, str]] | None = None,
+) -> list[ThreadView]:
+    """Group version rows (already redacted) into items and threads, newest thread first.
+
+    ``missing_roots`` are (site, root id) of conversations whose post was never captured:
+    their title says so instead of "not in this export".
+    """
+    missing = missing_roots or set()
     items: dict[str, ItemView] = {}
     for r in rows:
         key = f"{r['site_id']}/{r['platform_id']}"
@@ -157,6 +162,7 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
                 review=review_lines(r, tz),
             )
             view.root_id = str(r.get("root_id") or r["platform_id"])
+            view.matched = r.get("included_as", "match") == "match"
             view.posted_raw = str(r.get("posted_at") or "")
             items[key] = view
         view.versions.append(
@@ -217,6 +223,11 @@ def build_threads(rows: Iterable[Mapping[str, Any]], tz: str) -> list[ThreadView
         if t.root is not None:
             text = t.root.versions[-1].text if t.root.versions else ""
             t.title = _shorten(text, 90) or f"post {t.root_id}"
+        elif (t.site_id, t.root_id) in missing:
+            t.title = (
+                f"replies to post {t.root_id} (the post itself was never captured: "
+                "see KNOWN GAPS in certification.txt)"
+            )
         else:
             t.title = f"replies to post {t.root_id} (the post itself is not in this export)"
         out.append(t)

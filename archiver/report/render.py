@@ -7,7 +7,6 @@ lay it out.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import tempfile
@@ -18,11 +17,14 @@ from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import jinja2
 
+from archiver.csvsafe import SafeWriter, cell
 from archiver.errors import ReportError
 from archiver.report.model import TOKEN_WARNING_DAYS, ReportData, SiteSection, iter_due
+from archiver.timefmt import local_time
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_MONTHS = 12
@@ -51,6 +53,8 @@ def _zone(data: ReportData) -> tzinfo | None:
 
 
 def _fmt_dt(value: datetime, zone: tzinfo | None) -> str:
+    if isinstance(zone, ZoneInfo):
+        return local_time(value, zone.key)
     local = value.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
 
@@ -267,9 +271,7 @@ TOTAL_SITE_ID = "ALL"
 
 def _csv_cell(value: str) -> str:
     """Neutralise spreadsheet formulas: account names come from the public platforms."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
+    return str(cell(value))
 
 
 def _site_figures(site: SiteSection) -> Iterable[tuple[str, int | None]]:
@@ -288,7 +290,7 @@ def _site_figures(site: SiteSection) -> Iterable[tuple[str, int | None]]:
 def render_csv(data: ReportData) -> str:
     """One row per site per figure (long format, easy to pivot), then the city-wide totals."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for site in data.sites:
         for figure, value in _site_figures(site):

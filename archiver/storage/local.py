@@ -180,7 +180,7 @@ class LocalStorage:
             want = sha256_file(source)
             if target.is_file() and sha256_file(target) == want:
                 return key
-            target.parent.mkdir(parents=True, exist_ok=True)
+            mkdir_private(target.parent)
             tmp = target.with_name(f".{name}.partial")
             if tmp.exists():
                 os.chmod(tmp, stat.S_IWUSR | stat.S_IRUSR)
@@ -219,7 +219,7 @@ class LocalStorage:
                     "refusing to overwrite",
                     hint="a segment is never rewritten; compare the journal with its backups",
                 )
-            target.parent.mkdir(parents=True, exist_ok=True)
+            mkdir_private(target.parent)
             tmp = target.with_name(f".{target.name}.partial")
             if tmp.exists():
                 os.chmod(tmp, stat.S_IWUSR | stat.S_IRUSR)

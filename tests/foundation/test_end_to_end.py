@@ -249,7 +249,7 @@ def test_cli_search_finds_edit_with_all_versions(two_runs: tuple[Path, dict[str,
     assert out.returncode == 0, out.stderr
     import json
 
-    hits = json.loads(out.stdout)
+    hits = json.loads(out.stdout)["hits"]
     assert {h["platform_id"] for h in hits} == {ids["edited"]}
     assert [h["version"] for h in hits] == [2]
     out = _cli(config, "search", "--since", "2026-13-01")
@@ -270,14 +270,14 @@ def test_search_kind_media_finds_the_records_with_attachments(
     assert with_media
     out = _cli(config, "search", "--kind", "media", "--limit", "10000", "--json")
     assert out.returncode == 0, out.stderr
-    assert {h["platform_id"] for h in json.loads(out.stdout)} == {
+    assert {h["platform_id"] for h in json.loads(out.stdout)["hits"]} == {
         r["platform_id"] for r in with_media
     }
     both = _cli(
         config, "search", "--kind", "media", "--kind", "reply", "--limit", "10000", "--json"
     )
-    kinds = {h["kind"] for h in json.loads(both.stdout)}
-    assert "reply" in kinds and len(json.loads(both.stdout)) > len(with_media)
+    kinds = {h["kind"] for h in json.loads(both.stdout)["hits"]}
+    assert "reply" in kinds and len(json.loads(both.stdout)["hits"]) > len(with_media)
 
 
 def test_rss_feed_entries_are_posts(two_runs: tuple[Path, dict[str, str]]) -> None:

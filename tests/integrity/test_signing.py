@@ -56,7 +56,7 @@ def test_forged_bundle_copy_is_quarantined_not_cataloged(archive: Archive) -> No
         == 1
     )
     hits = archive.cli("search", "FORGED", "--json")
-    assert json.loads(hits.stdout) == []
+    assert json.loads(hits.stdout)["hits"] == []
     res = archive.cli("verify")
     assert res.returncode == 1
     assert "NEEDS ATTENTION" in res.stderr and "QUARANTINED" in res.stderr and new_id in res.stderr
