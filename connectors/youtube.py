@@ -93,18 +93,20 @@ EP_VIDEOS = "GET /youtube/v3/videos"
 EP_THREADS = "GET /youtube/v3/commentThreads"
 EP_COMMENTS = "GET /youtube/v3/comments"
 EP_SUBSCRIPTIONS = "GET /youtube/v3/subscriptions"
-AUTH_REASONS = {
-    "authError",
-    "loginRequired",
-    "authorizationRequired",
-    "keyInvalid",
-    "keyExpired",
-    "API_KEY_INVALID",
-    "forbidden",
-    "insufficientPermissions",
-    "accessNotConfigured",
-    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-}
+AUTH_REASONS = set(
+    [
+        "authError",
+        "loginRequired",
+        "authorizationRequired",
+        "keyInvalid",
+        "keyExpired",
+        "API_KEY_INVALID",
+        "forbidden",
+        "insufficientPermissions",
+        "accessNotConfigured",
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+    ]
+)
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -298,9 +300,7 @@ class YouTubeConnector:
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             raise MalformedResponseError(
-                "the token endpoint answered without an access_token",
-                site=site,
-                endpoint=endpoint,
+                "the token endpoint answered without an access_token", site=site, endpoint=endpoint
             )
         return token
 
