@@ -407,18 +407,21 @@ def followers_stream(
     *,
     parse: Callable[[Any, WarcRef], Follower | Unparseable],
     guard: PageGuard,
-    declared: Any,
-    declared_ref: WarcRef | None,
     refused: Callable[[FetchError], bool],
     endpoint: str,
-    note: str,
+    note: str = "",
+    declared: Any = None,
+    declared_ref: WarcRef | None = None,
+    on_refusal: Callable[[FetchError], Iterator[HarvestRecord]] | None = None,
 ) -> Iterator[HarvestRecord]:
-    """An account's followers where the platform also declares a count (Mastodon, Bluesky).
+    """An account's followers, with the count the platform declares (Mastodon, Bluesky) or,
+    without one (X, YouTube), the number listed.
 
-    The list when it can be read, then the declared count (``identities_available`` when
-    the list gave anyone) and :func:`followers_end`. When the list alone is ``refused``
-    (401/403: a locked-down instance, a token without the scope), the run goes on with the
-    declared count and a Degradation; nobody is recorded as having unfollowed.
+    The list when it can be read, then the count (``identities_available`` when the list
+    gave anyone) and :func:`followers_end`. When the list alone is ``refused`` (401/403: a
+    locked-down instance, a token without the scope or tier), the run goes on with the
+    declared count and a Degradation, or what ``on_refusal`` yields instead; nobody is
+    recorded as having unfollowed.
     """
     count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
     walk = FollowersWalk()
@@ -427,6 +430,9 @@ def followers_stream(
     except FetchError as exc:
         if not refused(exc):
             raise
+        if on_refusal is not None:
+            yield from on_refusal(exc)
+            return
         if count is not None and declared_ref is not None:
             yield FollowerCount(count, declared_ref, note=note)
         words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
@@ -439,6 +445,8 @@ def followers_stream(
     if count is not None and ref is not None:
         listed = walk.listed > 0 or count == 0
         yield FollowerCount(count, ref, identities_available=listed, note=note)
+    elif count is None and walk.last_ref is not None:
+        yield FollowerCount(walk.listed, walk.last_ref, walk.complete, note)
     yield from followers_end(walk, declared=count)
 
 
