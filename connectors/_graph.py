@@ -243,18 +243,13 @@ def regain_minutes(headers: Mapping[str, str]) -> float:
         data = json.loads(raw)
     except ValueError:
         return 0.0
-    worst = 0.0
-    if isinstance(data, dict):
-        for entries in data.values():
-            for entry in entries if isinstance(entries, list) else []:
-                value = (
-                    entry.get("estimated_time_to_regain_access")
-                    if isinstance(entry, dict)
-                    else None
-                )
-                if isinstance(value, int | float):
-                    worst = max(worst, float(value))
-    return worst
+    entries = (
+        [e for v in data.values() if isinstance(v, list) for e in v]
+        if isinstance(data, dict)
+        else []
+    )
+    waits = [e.get("estimated_time_to_regain_access") for e in entries if isinstance(e, dict)]
+    return max((float(w) for w in waits if isinstance(w, int | float)), default=0.0)
 
 
 def stable_url(url: str | None) -> str | None:

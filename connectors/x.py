@@ -111,12 +111,10 @@ def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
     """X's own error shapes: a 403 that means "your access tier does not include this" costs
     only that capability (Skip); 401, 429 (``x-rate-limit-reset``, epoch) and 5xx follow the
     recorder's standard rules."""
-    if status != 403:
-        return status_classifier(status, headers, body)
     try:
-        data = json.loads(body)
+        data = json.loads(body) if status == 403 else None
     except ValueError:
-        return status_classifier(status, headers, body)
+        data = None
     if not isinstance(data, dict):
         return status_classifier(status, headers, body)
     markers = " ".join(str(data.get(k, "")) for k in ("reason", "type", "title")).lower()
