@@ -28,7 +28,7 @@ redacts URLs and headers but not bodies.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -42,16 +42,18 @@ from archiver.model import (
     Degradation,
     FollowerCount,
     HarvestRecord,
+    Item,
     Media,
     RecordClass,
     Sweep,
     TokenExpiry,
     Unparseable,
+    WarcRef,
 )
 from archiver.recorder import RecordedResponse, platform_message, status_classifier
 from archiver.verdict import Fatal, Retry, Verdict
-from connectors._paging import PageGuard, url_pages
-from connectors.base import HarvestContext, capture_media
+from connectors._paging import PageGuard, url_pages, walk_timeline
+from connectors.base import HarvestContext, capture_media, platform_words
 
 AUTH_CODES = frozenset({102, 104, 190})
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
@@ -226,12 +228,6 @@ class GraphClient:
             )
 
 
-def platform_text(exc: FetchError) -> str:
-    """The error's own text without the ``site X: endpoint:`` prefix, for re-wrapping."""
-    prefix = ": ".join(p for p in (f"site {exc.site}" if exc.site else "", exc.endpoint or "") if p)
-    return exc.message.removeprefix(f"{prefix}: ") if prefix else exc.message
-
-
 def next_page(data: Any) -> str | None:
     paging = data.get("paging") if isinstance(data, dict) else None
     nxt = paging.get("next") if isinstance(paging, dict) else None
@@ -247,18 +243,13 @@ def regain_minutes(headers: Mapping[str, str]) -> float:
         data = json.loads(raw)
     except ValueError:
         return 0.0
-    worst = 0.0
-    if isinstance(data, dict):
-        for entries in data.values():
-            for entry in entries if isinstance(entries, list) else []:
-                value = (
-                    entry.get("estimated_time_to_regain_access")
-                    if isinstance(entry, dict)
-                    else None
-                )
-                if isinstance(value, int | float):
-                    worst = max(worst, float(value))
-    return worst
+    entries = (
+        [e for v in data.values() if isinstance(v, list) for e in v]
+        if isinstance(data, dict)
+        else []
+    )
+    waits = [e.get("estimated_time_to_regain_access") for e in entries if isinstance(e, dict)]
+    return max((float(w) for w in waits if isinstance(w, int | float)), default=0.0)
 
 
 def stable_url(url: str | None) -> str | None:
@@ -321,15 +312,6 @@ def _epoch(value: Any) -> datetime | None:
     return None
 
 
-def fields_param(*names: str) -> str:
-    return ",".join(names)
-
-
-def bookmark_int(value: str | None) -> int:
-    """A numeric bookmark (unix time); 0 when absent or unreadable."""
-    return int(value) if value and value.isdigit() else 0
-
-
 def account_read(
     graph: GraphClient, *, endpoint: str, fields: str, what: str, hint: str, note: str
 ) -> Generator[HarvestRecord, None, dict[str, Any]]:
@@ -348,7 +330,7 @@ def account_read(
         return {}
     except NotFoundError as exc:
         raise NotFoundError(
-            f"{what} {graph.ctx.site.account!r} not found: {platform_text(exc)}",
+            f"{what} {graph.ctx.site.account!r} not found: {platform_words(exc)}",
             site=graph.site,
             endpoint=endpoint,
             hint=hint,
@@ -368,16 +350,16 @@ def account_read(
 
 def comment_thread(
     graph: GraphClient,
-    thread: Iterator[HarvestRecord],
+    read: Callable[[list[PageGuard]], Iterator[HarvestRecord]],
     *,
     root_id: str,
     noun: str,
     endpoint: str,
-    guards: list[PageGuard],
 ) -> Iterator[HarvestRecord]:
     """The comments of one post (``noun`` "post" or "media"), as Facebook and Instagram read
-    them: a ``Sweep`` of the thread only when every page was read (``guards`` complete) and
-    every entry was readable (an unreadable entry might be a known comment: it must not be
+    them, ``read(guards)`` yielding its records (``guards[0]`` for the comment pages, more for
+    nested reply pages): a ``Sweep`` of the thread only when every page was read (``guards``
+    complete) and every entry was readable (an unreadable entry might be a known comment: it must not be
     marked removed).
 
     A missing permission stops asking for comments this run (``graph.comments_allowed``) and
@@ -387,8 +369,9 @@ def comment_thread(
     if not graph.comments_allowed:
         return
     clean = True
+    guards = [PageGuard(f"comments of {noun} {root_id}")]
     try:
-        for record in thread:
+        for record in read(guards):
             clean = clean and not isinstance(record, Unparseable)
             yield record
     except GraphPermissionError as exc:
@@ -405,3 +388,33 @@ def comment_thread(
         yield Degradation("comments", f"{noun} {root_id}: {stopped[0]}; not checked for removals")
     elif clean:
         yield Sweep("comments", root_id)
+
+
+def graph_timeline(
+    graph: GraphClient,
+    edge: str,
+    *,
+    endpoint: str,
+    fields: str,
+    noun: str,
+    parse: Callable[[Any, WarcRef, str], Item | Unparseable],
+    comments: Callable[[str], Iterator[HarvestRecord]],
+) -> Iterator[HarvestRecord]:
+    """A Page's posts or an Instagram account's media, newest first, each with its comment
+    thread; the bookmark ``since`` is the unix time of the newest one seen."""
+    ctx, full, guard = graph.ctx, graph.ctx.full_sweep, PageGuard(noun)
+    params: dict[str, str | int] = {"fields": fields, "limit": GRAPH_MAX_LIMIT}
+    pages = graph.pages(edge, params=params, record_class="posts", endpoint=endpoint, guard=guard)
+    since = ctx.bookmarks.get("since") or ""
+    yield from walk_timeline(
+        ((page.ref, entries) for page, entries in pages if page is not None),
+        guard=guard,
+        parse=lambda raw, ref: parse(raw, ref, endpoint),
+        key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
+        children=lambda item, _raw: comments(item.platform_id),
+        full=full,
+        since=int(since) if since.isdigit() and not full else 0,
+        start=0,
+        window=ctx.site.recheck_recent,
+        bookmark="since",
+    )

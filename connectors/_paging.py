@@ -210,27 +210,13 @@ def read_page(
 
 def listing(data: Any, key: str, *, site: str, endpoint: str) -> list[Any]:
     """``data[key]`` as a list (a missing key is an empty page), or a MalformedResponseError."""
-    entries = data.get(key, []) if isinstance(data, dict) else None
-    if entries is None:
-        entries = []
+    entries = (data.get(key) if isinstance(data, dict) else None) or []
     if not isinstance(entries, list):
         raise MalformedResponseError(f"expected a {key} list", site=site, endpoint=endpoint)
     return entries
 
 
 # -- timeline -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class TimelineWalk:
-    """What one timeline walk read: items kept, and entries that could not be parsed."""
-
-    seen: int = 0
-    unreadable: int = 0
-
-
-def _keep(item: Item) -> Item:
-    return item
 
 
 def walk_timeline(
@@ -245,7 +231,7 @@ def walk_timeline(
     window: int,
     bookmark: str,
     guard: PageGuard | None = None,
-    prepare: Callable[[Item], Item] = _keep,
+    prepare: Callable[[Item], Item] | None = None,
     distinct: bool = False,
     cap: int | None = None,
     noun: str = "posts",
@@ -269,7 +255,7 @@ def walk_timeline(
     ``children(item, entry)`` yields its comments. ``start`` is where the newest key starts:
     the key type's zero, so that a run that saw nothing yields no bookmark.
     """
-    walk = TimelineWalk()
+    seen = unreadable = 0
     ids: set[str] = set()
     newest = start
     caught_up_early = False
@@ -278,30 +264,30 @@ def walk_timeline(
         for entry in entries:
             item = parse(entry, ref)
             if isinstance(item, Unparseable):
-                walk.unreadable += 1
+                unreadable += 1
                 yield item
                 continue
             if distinct:
                 if item.platform_id in ids:
                     continue
                 ids.add(item.platform_id)
-            walk.seen += 1
+            seen += 1
             stamp = key(item)
             newest = max(newest, stamp)
             oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
-            yield prepare(item)
+            yield prepare(item) if prepare else item
             yield from children(item, entry)
         caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
-        if not full and caught_up and walk.seen >= window:
+        if not full and caught_up and seen >= window:
             caught_up_early = True
             break
     if full and not caught_up_early:
         why = None
         if guard is not None and not guard.complete:
             why = guard.stopped
-        elif walk.unreadable:
-            why = f"{walk.unreadable} {noun} could not be read"
-        elif cap is not None and walk.seen + walk.unreadable >= cap:
+        elif unreadable:
+            why = f"{unreadable} {noun} could not be read"
+        elif cap is not None and seen + unreadable >= cap:
             why = f"the timeline reaches only the {cap} newest {noun}"
         if why is None:
             yield Sweep("posts", "account")
@@ -421,18 +407,21 @@ def followers_stream(
     *,
     parse: Callable[[Any, WarcRef], Follower | Unparseable],
     guard: PageGuard,
-    declared: Any,
-    declared_ref: WarcRef | None,
     refused: Callable[[FetchError], bool],
     endpoint: str,
-    note: str,
+    note: str = "",
+    declared: Any = None,
+    declared_ref: WarcRef | None = None,
+    on_refusal: Callable[[FetchError], Iterator[HarvestRecord]] | None = None,
 ) -> Iterator[HarvestRecord]:
-    """An account's followers where the platform also declares a count (Mastodon, Bluesky).
+    """An account's followers, with the count the platform declares (Mastodon, Bluesky) or,
+    without one (X, YouTube), the number listed.
 
-    The list when it can be read, then the declared count (``identities_available`` when
-    the list gave anyone) and :func:`followers_end`. When the list alone is ``refused``
-    (401/403: a locked-down instance, a token without the scope), the run goes on with the
-    declared count and a Degradation; nobody is recorded as having unfollowed.
+    The list when it can be read, then the count (``identities_available`` when the list
+    gave anyone) and :func:`followers_end`. When the list alone is ``refused`` (401/403: a
+    locked-down instance, a token without the scope or tier), the run goes on with the
+    declared count and a Degradation, or what ``on_refusal`` yields instead; nobody is
+    recorded as having unfollowed.
     """
     count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
     walk = FollowersWalk()
@@ -441,6 +430,9 @@ def followers_stream(
     except FetchError as exc:
         if not refused(exc):
             raise
+        if on_refusal is not None:
+            yield from on_refusal(exc)
+            return
         if count is not None and declared_ref is not None:
             yield FollowerCount(count, declared_ref, note=note)
         words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
@@ -453,6 +445,8 @@ def followers_stream(
     if count is not None and ref is not None:
         listed = walk.listed > 0 or count == 0
         yield FollowerCount(count, ref, identities_available=listed, note=note)
+    elif count is None and walk.last_ref is not None:
+        yield FollowerCount(walk.listed, walk.last_ref, walk.complete, note)
     yield from followers_end(walk, declared=count)
 
 

@@ -97,9 +97,7 @@ def capture_media(ctx: HarvestContext, media: list[Media]) -> tuple[Media, ...]:
             out.append(m)
             continue
         if ctx.seen_uri(m.url):
-            out.append(
-                Media(m.id, m.type, m.url, m.description, None, "captured in an earlier run")
-            )
+            out.append(replace(m, ref=None, skipped_reason="captured in an earlier run"))
             continue
         try:
             response = ctx.http.get(
@@ -111,9 +109,9 @@ def capture_media(ctx: HarvestContext, media: list[Media]) -> tuple[Media, ...]:
             )
         except Exception as exc:
             ctx.log.warning("media_failed", url=m.url, error=str(exc))
-            out.append(Media(m.id, m.type, m.url, m.description, None, f"download failed: {exc}"))
+            out.append(replace(m, ref=None, skipped_reason=f"download failed: {exc}"))
             continue
-        out.append(Media(m.id, m.type, m.url, m.description, response.ref, response.skipped_reason))
+        out.append(replace(m, ref=response.ref, skipped_reason=response.skipped_reason))
     return tuple(out)
 
 

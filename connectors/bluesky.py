@@ -29,12 +29,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from archiver.errors import (
-    AuthError,
-    FetchError,
-    MalformedResponseError,
-    NotFoundError,
-)
+from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
@@ -318,11 +313,7 @@ class BlueskyConnector:
     # -- threads ------------------------------------------------------------------------------
     def _thread(self, root_uri: str) -> Iterator[HarvestRecord]:
         endpoint = f"GET {THREAD}"
-        params: dict[str, str | int] = {
-            "uri": root_uri,
-            "depth": THREAD_DEPTH,
-            "parentHeight": 0,
-        }
+        params: dict[str, str | int] = {"uri": root_uri, "depth": THREAD_DEPTH, "parentHeight": 0}
         response = self._fetch(THREAD, params, "comments")
         try:
             data = self._parse(THREAD, response)

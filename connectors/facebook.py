@@ -25,51 +25,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from archiver.model import (
-    Author,
-    Degradation,
-    HarvestRecord,
-    Item,
-    Media,
-    Unparseable,
-    WarcRef,
-)
+from archiver.model import Author, Degradation, HarvestRecord, Item, Media, Unparseable, WarcRef
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     account_read,
-    bookmark_int,
     capture,
     comment_thread,
-    fields_param,
+    graph_timeline,
     token_expiry,
 )
 from connectors._options import read_options
-from connectors._paging import PageGuard, walk_timeline
+from connectors._paging import PageGuard
 from connectors.base import Capabilities, HarvestContext, parse_time
 
-POST_FIELDS = fields_param(
-    "id",
-    "message",
-    "created_time",
-    "updated_time",
-    "permalink_url",
-    "from",
-    "attachments{media_type,media,url,title,description,target,subattachments}",
-    "status_type",
-    "is_hidden",
+POST_FIELDS = (
+    "id,message,created_time,updated_time,permalink_url,from,"
+    "attachments{media_type,media,url,title,description,target,subattachments},status_type,is_hidden"
 )
-COMMENT_FIELDS = fields_param(
-    "id",
-    "message",
-    "created_time",
-    "from",
-    "parent{id}",
-    "is_hidden",
-    "attachment",
-    "permalink_url",
-    "like_count",
-    "comment_count",
+COMMENT_FIELDS = (
+    "id,message,created_time,from,parent{id},is_hidden,attachment,permalink_url,like_count,"
+    "comment_count"
 )
 FOLLOWER_NOTE = "The Graph API does not list a Page's followers; only the count is available"
 
@@ -129,27 +105,14 @@ class FacebookConnector:
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
-        endpoint = f"GET /{{page-id}}/{self.edge}"
-        guard = PageGuard("posts")
-        pages = self.graph.pages(
+        yield from graph_timeline(
+            self.graph,
             f"{self.page_id}/{self.edge}",
-            params={"fields": POST_FIELDS, "limit": GRAPH_MAX_LIMIT},
-            record_class="posts",
-            endpoint=endpoint,
-            guard=guard,
-        )
-        yield from walk_timeline(
-            ((page.ref, entries) for page, entries in pages if page is not None),
-            guard=guard,
-            parse=lambda raw, ref: self._post_item(raw, ref, endpoint),
-            key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
-            children=lambda item, _raw: self._comments(item.platform_id),
-            full=full,
-            since=bookmark_int(self.ctx.bookmarks.get("since")) if not full else 0,
-            start=0,
-            window=self.ctx.site.recheck_recent,
-            bookmark="since",
+            endpoint=f"GET /{{page-id}}/{self.edge}",
+            fields=POST_FIELDS,
+            noun="posts",
+            parse=self._post_item,
+            comments=self._comments,
         )
 
     def _post_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -183,11 +146,9 @@ class FacebookConnector:
     def _comments(self, post_id: str) -> Iterator[HarvestRecord]:
         """The whole thread of one post; a Sweep only when every page was read."""
         endpoint = "GET /{post-id}/comments"
-        guard = PageGuard(f"comments of post {post_id}")
         yield from comment_thread(
             self.graph,
-            self._comment_pages(post_id, endpoint, guard),
-            guards=[guard],
+            lambda guards: self._comment_pages(post_id, endpoint, guards[0]),
             root_id=post_id,
             noun="post",
             endpoint=endpoint,

@@ -19,46 +19,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.model import (
-    Author,
-    HarvestRecord,
-    Item,
-    Media,
-    Unparseable,
-    WarcRef,
-)
+from archiver.model import Author, HarvestRecord, Item, Media, Unparseable, WarcRef
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     account_read,
-    bookmark_int,
     capture,
     comment_thread,
-    fields_param,
+    graph_timeline,
     token_expiry,
 )
 from connectors._options import NoOptions
-from connectors._paging import PageGuard, walk_timeline
+from connectors._paging import PageGuard
 from connectors.base import Capabilities, HarvestContext, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
-MEDIA_FIELDS = fields_param(
-    "id",
-    "caption",
-    "media_type",
-    "media_url",
-    "thumbnail_url",
-    "permalink",
-    "timestamp",
-    "username",
-    "comments_count",
-    "like_count",
-    "children{id,media_type,media_url}",
+MEDIA_FIELDS = (
+    "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,username,comments_count,"
+    "like_count,children{id,media_type,media_url}"
 )
 # ``from`` and ``hidden`` are [unverified] in the notes: samples show only id/text/timestamp.
-_COMMENT = ("id", "text", "timestamp", "username", "from", "hidden", "like_count", "parent_id")
-COMMENT_FIELDS = fields_param(*_COMMENT, "replies{" + ",".join(_COMMENT) + "}")
-REPLY_FIELDS = fields_param(*_COMMENT)
+_COMMENT = "id,text,timestamp,username,from,hidden,like_count,parent_id"
+COMMENT_FIELDS = f"{_COMMENT},replies{{{_COMMENT}}}"
 FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count is available"
 
 
@@ -104,27 +86,14 @@ class InstagramConnector:
 
     # -- media --------------------------------------------------------------------------------
     def _media(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
-        endpoint = "GET /{ig-user-id}/media"
-        guard = PageGuard("media")
-        pages = self.graph.pages(
+        yield from graph_timeline(
+            self.graph,
             f"{self.user_id}/media",
-            params={"fields": MEDIA_FIELDS, "limit": GRAPH_MAX_LIMIT},
-            record_class="posts",
-            endpoint=endpoint,
-            guard=guard,
-        )
-        yield from walk_timeline(
-            ((page.ref, entries) for page, entries in pages if page is not None),
-            guard=guard,
-            parse=lambda raw, ref: self._media_item(raw, ref, endpoint),
-            key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
-            children=lambda item, _raw: self._comments(item.platform_id),
-            full=full,
-            since=bookmark_int(self.ctx.bookmarks.get("since")) if not full else 0,
-            start=0,
-            window=self.ctx.site.recheck_recent,
-            bookmark="since",
+            endpoint="GET /{ig-user-id}/media",
+            fields=MEDIA_FIELDS,
+            noun="media",
+            parse=self._media_item,
+            comments=self._comments,
         )
 
     def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -157,11 +126,9 @@ class InstagramConnector:
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, media_id: str) -> Iterator[HarvestRecord]:
         endpoint = "GET /{ig-media-id}/comments"
-        guards = [PageGuard(f"comments of media {media_id}")]
         yield from comment_thread(
             self.graph,
-            self._comment_pages(media_id, endpoint, guards),
-            guards=guards,
+            lambda guards: self._comment_pages(media_id, endpoint, guards),
             root_id=media_id,
             noun="media",
             endpoint=endpoint,

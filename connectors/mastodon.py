@@ -35,12 +35,7 @@ from archiver.model import (
 )
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
-from connectors._paging import (
-    PageGuard,
-    followers_stream,
-    link_pages,
-    walk_timeline,
-)
+from connectors._paging import PageGuard, followers_stream, link_pages, walk_timeline
 from connectors.base import (
     Capabilities,
     HarvestContext,
@@ -55,6 +50,15 @@ from connectors.base import (
 CONTEXT_DESCENDANTS_ANON = 60
 CONTEXT_DEPTH_ANON = 20
 CONTEXT_DESCENDANTS_AUTH = 4096
+STATUS_EXTRA = [
+    "visibility",
+    "sensitive",
+    "language",
+    "replies_count",
+    "reblogs_count",
+    "favourites_count",
+    "uri",
+]
 
 
 def _id_num(value: str) -> int:
@@ -141,7 +145,7 @@ class MastodonConnector:
         endpoint = "GET /api/v1/accounts/:id/statuses"
         guard = PageGuard("statuses")
         yield from walk_timeline(
-            self._status_pages(endpoint, guard),
+            self._list_pages("statuses", 40, "posts", endpoint, guard),
             guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
             key=lambda item: _id_num(item.platform_id),
@@ -156,19 +160,24 @@ class MastodonConnector:
             bookmark="since_id",
         )
 
-    def _status_pages(self, endpoint: str, guard: PageGuard) -> Iterator[tuple[WarcRef, list[Any]]]:
+    def _list_pages(
+        self, edge: str, limit: int, record_class: RecordClass, endpoint: str, guard: PageGuard
+    ) -> Iterator[tuple[WarcRef, list[Any]]]:
+        """``accounts/:id/<edge>`` over its ``Link`` pages, each a JSON list."""
+        url = f"{self.api}/accounts/{self.owner_id}/{edge}"
+        params = {"limit": limit}
         for page in link_pages(
             self.ctx.http,
-            f"{self.api}/accounts/{self.owner_id}/statuses",
-            params={"limit": 40},
-            record_class="posts",
+            url,
+            params=params,
+            record_class=record_class,
             endpoint=endpoint,
             guard=guard,
         ):
             data = page.json()
             if not isinstance(data, list):
                 raise MalformedResponseError(
-                    "expected a list of statuses", site=self.ctx.site.id, endpoint=endpoint
+                    f"expected a list of {edge}", site=self.ctx.site.id, endpoint=endpoint
                 )
             yield page.ref, data
 
@@ -225,19 +234,7 @@ class MastodonConnector:
             root_id=root_id if root_id is not None else sid,
             media=tuple(media),
             by_owner=str(account.get("id")) == self.owner_id,
-            extra={
-                k: status.get(k)
-                for k in (
-                    "visibility",
-                    "sensitive",
-                    "language",
-                    "replies_count",
-                    "reblogs_count",
-                    "favourites_count",
-                    "uri",
-                )
-                if k in status
-            }
+            extra={k: status.get(k) for k in STATUS_EXTRA if k in status}
             | ({"reblog_of": reblog.get("url")} if isinstance(reblog, dict) else {}),
         )
 
@@ -359,16 +356,8 @@ class MastodonConnector:
         authorized-fetch mode, a token without ``read:accounts``), the account's count."""
         endpoint = "GET /api/v1/accounts/:id/followers"
         guard = PageGuard("followers")
-        pages = link_pages(
-            self.ctx.http,
-            f"{self.api}/accounts/{self.owner_id}/followers",
-            params={"limit": 80},
-            record_class="followers",
-            endpoint=endpoint,
-            guard=guard,
-        )
         yield from followers_stream(
-            ((page.ref, self._accounts(page, endpoint)) for page in pages),
+            self._list_pages("followers", 80, "followers", endpoint, guard),
             parse=lambda acc, ref: self._follower(acc, ref, endpoint),
             guard=guard,
             declared=account.get("followers_count"),
@@ -377,14 +366,6 @@ class MastodonConnector:
             endpoint=endpoint,
             note="from the account's followers_count",
         )
-
-    def _accounts(self, page: RecordedResponse, endpoint: str) -> list[Any]:
-        data = page.json()
-        if not isinstance(data, list):
-            raise MalformedResponseError(
-                "expected a list of accounts", site=self.ctx.site.id, endpoint=endpoint
-            )
-        return data
 
     @staticmethod
     def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:

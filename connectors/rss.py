@@ -49,10 +49,7 @@ class RssConnector:
     Options: ClassVar[type] = RssOptions
     platform: ClassVar[str] = "rss"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        edits=True,
-        media=True,
-        notes=("A feed has no comments or followers.",),
+        posts=True, edits=True, media=True, notes=("A feed has no comments or followers.",)
     )
 
     def __init__(self, ctx: HarvestContext) -> None:

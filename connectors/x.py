@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import httpx
 
 from archiver.errors import (
+    FetchError,
     MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
@@ -58,14 +59,12 @@ from archiver.recorder import RecordedResponse, platform_message, status_classif
 from archiver.verdict import Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
-    FollowersWalk,
     PageGuard,
     UnreadablePage,
     cursor_pages,
-    followers_end,
+    followers_stream,
     listing,
     read_page,
-    walk_followers,
     walk_timeline,
 )
 from connectors.base import (
@@ -112,12 +111,10 @@ def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
     """X's own error shapes: a 403 that means "your access tier does not include this" costs
     only that capability (Skip); 401, 429 (``x-rate-limit-reset``, epoch) and 5xx follow the
     recorder's standard rules."""
-    if status != 403:
-        return status_classifier(status, headers, body)
     try:
-        data = json.loads(body)
+        data = json.loads(body) if status == 403 else None
     except ValueError:
-        return status_classifier(status, headers, body)
+        data = None
     if not isinstance(data, dict):
         return status_classifier(status, headers, body)
     markers = " ".join(str(data.get(k, "")) for k in ("reason", "type", "title")).lower()
@@ -171,7 +168,7 @@ class XConnector:
         self.owner_id = ""
         self.username = ctx.site.account.lstrip("@")
         self.options = read_options(XOptions, ctx.site)
-        self.search_refused = False
+        self.search_refused = self.followers_refused = False
         self.chains: dict[str, str] = {}  # any version id -> first id of its edit chain
         self.young_posts: list[str] = []  # conversations the window covers from their start
 
@@ -493,7 +490,7 @@ class XConnector:
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self) -> Iterator[HarvestRecord]:
-        guard, walk = PageGuard("followers"), FollowersWalk()
+        guard = PageGuard("followers")
         pages = self._pages(
             f"users/{self.owner_id}/followers",
             {"max_results": 1000, "user.fields": "username,name"},
@@ -502,33 +499,34 @@ class XConnector:
             endpoint=EP_FOLLOWERS,
             guard=guard,
         )
-        try:
-            yield from walk_followers(
-                (
-                    (page.ref, listing(data, "data", site=self.ctx.site.id, endpoint=EP_FOLLOWERS))
-                    for page, data in pages
-                ),
-                parse=_follower,
-                guard=guard,
-                walk=walk,
-            )
-        except SkippableFetchError as exc:
-            refusal = platform_words(exc)
-            if self.ctx.bookmarks.get(FOLLOWERS_LISTED) == "1":
-                # The list worked in an earlier run: a capability the site had is lost.
-                yield Degradation(
-                    "follower_identities",
-                    f"{EP_FOLLOWERS} refused by the API access tier ({refusal}); only the "
-                    "follower count was recorded",
-                )
-            # Otherwise the tier never allowed it: the count and its note say so plainly,
-            # without making every run look degraded.
-            yield from self._follower_count(refusal)
-            return
-        if walk.last_ref is not None:
-            yield FollowerCount(walk.listed, walk.last_ref, identities_available=walk.complete)
-            yield from followers_end(walk)
+        site = self.ctx.site.id
+        yield from followers_stream(
+            (
+                (page.ref, listing(data, "data", site=site, endpoint=EP_FOLLOWERS))
+                for page, data in pages
+            ),
+            parse=_follower,
+            guard=guard,
+            refused=lambda exc: isinstance(exc, SkippableFetchError),
+            endpoint=EP_FOLLOWERS,
+            on_refusal=self._tier_refused,
+        )
+        if not self.followers_refused:
             yield BookmarkUpdate(FOLLOWERS_LISTED, "1")
+
+    def _tier_refused(self, exc: FetchError) -> Iterator[HarvestRecord]:
+        self.followers_refused = True
+        refusal = platform_words(exc)
+        if self.ctx.bookmarks.get(FOLLOWERS_LISTED) == "1":
+            # The list worked in an earlier run: a capability the site had is lost.
+            yield Degradation(
+                "follower_identities",
+                f"{EP_FOLLOWERS} refused by the API access tier ({refusal}); only the "
+                "follower count was recorded",
+            )
+        # Otherwise the tier never allowed it: the count and its note say so plainly,
+        # without making every run look degraded.
+        yield from self._follower_count(refusal)
 
     def _follower_count(self, refusal: str) -> Iterator[HarvestRecord]:
         response, data = self._get(

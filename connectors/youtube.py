@@ -45,6 +45,7 @@ import httpx
 from archiver.errors import (
     AuthError,
     ConfigError,
+    FetchError,
     MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
@@ -69,12 +70,10 @@ from archiver.secrets import read_secret
 from archiver.verdict import Fatal, Retry, Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
-    FollowersWalk,
     PageGuard,
     cursor_pages,
-    followers_end,
+    followers_stream,
     read_page,
-    walk_followers,
     walk_thread,
     walk_timeline,
 )
@@ -93,18 +92,20 @@ EP_VIDEOS = "GET /youtube/v3/videos"
 EP_THREADS = "GET /youtube/v3/commentThreads"
 EP_COMMENTS = "GET /youtube/v3/comments"
 EP_SUBSCRIPTIONS = "GET /youtube/v3/subscriptions"
-AUTH_REASONS = {
-    "authError",
-    "loginRequired",
-    "authorizationRequired",
-    "keyInvalid",
-    "keyExpired",
-    "API_KEY_INVALID",
-    "forbidden",
-    "insufficientPermissions",
-    "accessNotConfigured",
-    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-}
+AUTH_REASONS = set(
+    [
+        "authError",
+        "loginRequired",
+        "authorizationRequired",
+        "keyInvalid",
+        "keyExpired",
+        "API_KEY_INVALID",
+        "forbidden",
+        "insufficientPermissions",
+        "accessNotConfigured",
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+    ]
+)
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -298,9 +299,7 @@ class YouTubeConnector:
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             raise MalformedResponseError(
-                "the token endpoint answered without an access_token",
-                site=site,
-                endpoint=endpoint,
+                "the token endpoint answered without an access_token", site=site, endpoint=endpoint
             )
         return token
 
@@ -751,7 +750,7 @@ class YouTubeConnector:
         yield FollowerCount(count, response.ref, identities_available=False, note=note)
 
     def _subscriber_list(self) -> Iterator[HarvestRecord]:
-        guard, walk = PageGuard("subscribers"), FollowersWalk()
+        guard = PageGuard("subscribers")
         pages = self._pages(
             "subscriptions",
             {"part": "subscriberSnippet", "mySubscribers": "true", "maxResults": 50},
@@ -760,30 +759,23 @@ class YouTubeConnector:
             guard=guard,
             allow=frozenset({"subscriptionForbidden", "forbidden", "insufficientPermissions"}),
         )
-        try:
-            yield from walk_followers(
-                ((page.ref, data["items"]) for page, data in pages),
-                parse=_subscriber,
-                guard=guard,
-                walk=walk,
-            )
-        except SkippableFetchError as exc:
-            reason = platform_words(exc)
-            yield Degradation(
-                "follower_identities",
-                f"{EP_SUBSCRIPTIONS} refused ({reason}); only the public count was recorded",
-            )
-            yield from self._subscriber_count(f"subscriber list refused: {reason}")
-            return
-        if walk.last_ref is not None:
-            yield FollowerCount(
-                walk.listed,
-                walk.last_ref,
-                identities_available=True,
-                note="subscribers listed by subscriptions?mySubscribers=true (public "
-                "subscriptions only)",
-            )
-        yield from followers_end(walk)
+        yield from followers_stream(
+            ((page.ref, data["items"]) for page, data in pages),
+            parse=_subscriber,
+            guard=guard,
+            refused=lambda exc: isinstance(exc, SkippableFetchError),
+            endpoint=EP_SUBSCRIPTIONS,
+            note="subscribers listed by subscriptions?mySubscribers=true (public subscriptions only)",
+            on_refusal=self._subscribers_refused,
+        )
+
+    def _subscribers_refused(self, exc: FetchError) -> Iterator[HarvestRecord]:
+        reason = platform_words(exc)
+        yield Degradation(
+            "follower_identities",
+            f"{EP_SUBSCRIPTIONS} refused ({reason}); only the public count was recorded",
+        )
+        yield from self._subscriber_count(f"subscriber list refused: {reason}")
 
 
 def _subscriber(sub: Any, ref: WarcRef) -> Follower | Unparseable:
