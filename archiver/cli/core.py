@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,16 +34,21 @@ config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=T
 def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Validate the config and explain every problem (file, key, fix)."""
     path = resolve_path(config)
-    cfg, errors, warnings = check_config(path, platforms=platforms())
+    cfg, errors, warnings = check_config(path, platforms=platforms(), deep=True)
     if as_json:
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
     else:
         for w in warnings:
-            err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         for e in errors:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
+            )
         if not errors and cfg is not None:
-            console.print(f"{path}: OK ({len(cfg.sites)} site(s), archive root {cfg.root})")
+            console.print(
+                escape(f"{path}: OK ({len(cfg.sites)} site(s), archive root {cfg.root})"),
+                soft_wrap=True,
+            )
     if errors:
         raise typer.Exit(2)
 
