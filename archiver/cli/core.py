@@ -26,7 +26,7 @@ from archiver.search import KINDS, SearchFilters, parse_date, search
 from archiver.verify import record_audit, verify_archive
 from connectors.registry import platforms
 
-config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
+config_app = typer.Typer(help="Write or check the configuration file.", no_args_is_help=True)
 
 
 @config_app.command("check")
@@ -354,6 +354,9 @@ def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> No
 
 
 def register(app: typer.Typer) -> None:
+    from archiver.cli import setup
+
+    setup.register(config_app)
     app.add_typer(config_app, name="config")
     app.command("sites")(clerk_errors(sites))
     app.command("harvest")(clerk_errors(harvest))
