@@ -349,6 +349,12 @@ class Harvester:
                         "counts": result.ingest[-1].counts,
                     },
                 )
+                blog.info(
+                    "bundle_sealed",
+                    key=b.key,
+                    record_class=b.record_class,
+                    counts=result.ingest[-1].counts,
+                )
         except (StorageError, BundleError) as exc:
             # Sealed bundles stay in staging; the next run's recovery publishes them.
             self.catalog.finish_run(

@@ -582,7 +582,7 @@ def produce_report(
     outcome.paths = write_report(data, keep, history)
     if out_dir is not None and out_dir.resolve() != keep.resolve():
         outcome.paths = write_report(data, out_dir, history)
-    log.info("report_written", month=month, out_dir=str(outcome.out_dir))
+    log.info("report_written", month=month, out_dir=str(outcome.out_dir), files=len(outcome.paths))
     if not send:
         return outcome
     endpoint: str | None = None
