@@ -40,6 +40,8 @@ def unit_daemon_args(config: Path) -> list[str]:
     args = shlex.split(line.removeprefix("ExecStart="))[1:]
     i = args.index("--config")
     return [*args[:i], "--config", str(config), *args[i + 2 :]]
+
+
 DEADLINE = 60.0
 T = TypeVar("T")
 
