@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from archiver.cli.clerk_output import harvest_sentence, recover_sentence
 from archiver.cli.common import (
     ConfigOption,
     JsonOption,
@@ -125,11 +126,15 @@ def harvest(
                 }
             )
             if not as_json:
-                console.print(
-                    f"[green]✓[/] {s.id}: run {r.run_id} ({'full sweep' if r.full_sweep else 'incremental'}), "
-                    f"{len(r.bundles)} bundle(s) sealed; captured {r.counts}; changes {changes}",
-                    highlight=False,
+                sentence = harvest_sentence(
+                    s.id,
+                    r.run_id,
+                    full_sweep=r.full_sweep,
+                    bundles=len(r.bundles),
+                    captured=r.counts,
+                    changes=changes,
                 )
+                console.print(escape(sentence), highlight=False, soft_wrap=True)
     if as_json:
         print_json(results)
     if failed:
@@ -350,7 +355,7 @@ def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> No
     if as_json:
         print_json(report)
     else:
-        console.print(f"recover: {report}")
+        console.print(recover_sentence(report), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -364,3 +369,6 @@ def register(app: typer.Typer) -> None:
     app.command("search")(clerk_errors(search_cmd))
     app.command("status")(clerk_errors(status))
     app.command("recover")(clerk_errors(recover))
+    from archiver.cli import clerk_output
+
+    clerk_output.register(app)
