@@ -201,7 +201,7 @@ def propose(
 ) -> dict[str, Any]:
     """Freeze the current due list into a batch; renders the RM60 request where needed."""
     if not by.strip():
-        raise RetentionError("a proposal needs --by-name NAME")
+        raise RetentionError("a proposal needs --by NAME")
     rows, _blocked, _warnings = due(app, settings, as_of=as_of)
     as_of = as_of or _today(settings)
     if not rows:
