@@ -345,7 +345,7 @@ def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
     for r in rows:
         flags = []
         if r["long_retention"]:
-            flags.append("kept >10 years (ARM 44.14.202)")
+            flags.append("kept >10 years (ARM 44.14.202: ARMA principles, no paper copy)")
         if r["needs_historical_offer"]:
             flags.append(">50 years: offer first (MCA 2-6-1205)")
         flags.extend(r.get("blocked", []))
