@@ -49,7 +49,9 @@ def make_storage(cfg: Config) -> Storage:
     )
 
 
-def open_app(config_path: str | None = None) -> App:
+def open_app(config_path: str | None = None, *, record_config: bool = True) -> App:
+    """``record_config=False`` for checks that must not write before they have checked
+    (``audit verify``: a config.change entry appended to a wiped log would hide the wipe)."""
     cfg = load_config(config_path, platforms=platforms())
     try:
         cfg.root.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,8 @@ def open_app(config_path: str | None = None) -> App:
     catalog = Catalog(cfg.catalog_url)
     try:
         worm = self_check(storage, catalog)
-        record_config_change(catalog, cfg)
+        if record_config:
+            record_config_change(catalog, cfg)
     except BaseException:
         catalog.close()
         raise

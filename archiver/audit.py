@@ -104,6 +104,11 @@ ACTIONS: Final = frozenset(
         "removal.review",
         "request.open",
         "request.close",
+        "catalog.migrate",
+        "quarantine",
+        "keys.init",
+        "keys.rotate",
+        "timestamp",
     }
 )
 
@@ -191,7 +196,9 @@ class AuditEntry:
     entry_hash: str
 
 
-ProblemKind = Literal["edited", "deleted", "reordered", "broken_link", "truncated", "anchor"]
+ProblemKind = Literal[
+    "edited", "deleted", "reordered", "broken_link", "truncated", "anchor", "checkpoint"
+]
 
 
 @dataclass(frozen=True)
@@ -413,9 +420,52 @@ def _write_pending_anchors(conn: Connection) -> None:
         return
     for path in pending:
         try:
+            _keep_contradicted_anchor(dbapi_conn, path)
             write_anchor(path, int(row[0]), str(row[1]))
         except OSError as exc:
             log.error("audit.anchor_write_failed", anchor=str(path), error=str(exc))
+
+
+def superseded_anchors(path: Path) -> list[Path]:
+    """Anchors the log contradicted when they were about to be overwritten (evidence)."""
+    return sorted(path.parent.glob(f"{path.stem}.contradicted-*.json"))
+
+
+def _keep_contradicted_anchor(dbapi_conn: Any, path: Path) -> None:
+    """Before the anchor moves forward, make sure the log still holds what it recorded.
+
+    Otherwise deleting the newest entries and then appending one would overwrite the only
+    evidence (the anchor) with a consistent new head. A contradicted anchor is kept beside
+    it under a new name, never overwritten, and ``verify`` reports it.
+    """
+    try:
+        anchor = read_anchor(path)
+    except AuditError:
+        return
+    if anchor is None or anchor[0] == 0:
+        return
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(
+            "SELECT entry_hash FROM audit_log WHERE seq = ?"
+            if _paramstyle(dbapi_conn) == "qmark"
+            else "SELECT entry_hash FROM audit_log WHERE seq = %s",
+            (anchor[0],),
+        )
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    if row is not None and str(row[0]) == anchor[1]:
+        return
+    keep = path.with_name(f"{path.stem}.contradicted-{anchor[0]}-{anchor[1][:16]}.json")
+    if not keep.exists():
+        os.link(path, keep)
+    log.error("audit.anchor_contradicted", anchor=str(path), seq=anchor[0], kept=str(keep))
+
+
+def _paramstyle(dbapi_conn: Any) -> str:
+    module = type(dbapi_conn).__module__
+    return "qmark" if module.startswith("sqlite3") else "format"
 
 
 def write_anchor(path: Path, seq: int, digest: str) -> None:
@@ -624,6 +674,31 @@ def _original_seq(
 
 
 def _check_anchor(path: Path, head_seq: int, conn: Connection) -> list[AuditProblem]:
+    problems: list[AuditProblem] = []
+    for kept in superseded_anchors(path):
+        try:
+            old = read_anchor(kept)
+        except AuditError:
+            old = None
+        if old is None:
+            continue
+        stored = conn.execute(
+            select(audit_log.c.entry_hash).where(audit_log.c.seq == old[0])
+        ).scalar_one_or_none()
+        if stored != old[1]:
+            problems.append(
+                AuditProblem(
+                    old[0],
+                    "truncated",
+                    f"an earlier anchor ({kept.name}) recorded entry seq {old[0]} as "
+                    f"{old[1][:16]}…, which the log no longer holds: newest entries were "
+                    "deleted and the log appended to again",
+                )
+            )
+    return problems + _check_current_anchor(path, head_seq, conn)
+
+
+def _check_current_anchor(path: Path, head_seq: int, conn: Connection) -> list[AuditProblem]:
     try:
         anchor = read_anchor(path)
     except AuditError as exc:

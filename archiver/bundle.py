@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -309,8 +309,16 @@ class BundleWriter:
         )
 
     # -- sealing ----------------------------------------------------------------------------
-    def seal(self, staging: Path) -> SealedBundle:
-        """Close, hash, write the manifests last, fsync, make read-only, rename to .sealed."""
+    def seal(
+        self, staging: Path, *, sign: Callable[[bytes], Mapping[str, bytes]] | None = None
+    ) -> SealedBundle:
+        """Close, hash, write the manifests last, fsync, make read-only, rename to .sealed.
+
+        ``sign`` gets the final tagmanifest bytes and returns extra top-level files (the
+        signature, its key id, a timestamp token: see ``archiver.integrity.seal``); they are
+        written and fsynced before the rename, so a published bundle is signed or unsigned,
+        never half-signed.
+        """
         sealed_at = datetime.now(UTC).isoformat()
         self.db.executemany(
             "INSERT OR REPLACE INTO bundle_info VALUES (?, ?)",
@@ -343,6 +351,7 @@ class BundleWriter:
                 ("External-Identifier", self.bundle_id),
                 ("Internal-Sender-Identifier", f"{self.site_id}/{self.record_class}/{self.run_id}"),
                 ("Payload-Oxum", f"{total}.{len(payload)}"),
+                ("Sealed-At", sealed_at),
             ]
             (self.dir / "bag-info.txt").write_text(
                 "".join(f"{k}: {v}\n" for k, v in info), encoding="utf-8"
@@ -357,6 +366,11 @@ class BundleWriter:
             for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", tmp.name):
                 _fsync_file(self.dir / n)
             os.rename(tmp, self.dir / "tagmanifest-sha256.txt")
+            if sign is not None:
+                tag_bytes = (self.dir / "tagmanifest-sha256.txt").read_bytes()
+                for name, data in sign(tag_bytes).items():
+                    (self.dir / name).write_bytes(data)
+                    _fsync_file(self.dir / name)
             _make_read_only(self.dir)
             _fsync_dir(self.dir)
             sealed = staging / f"{self.bundle_id}.sealed"

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from archiver.secrets import read_secret
 
 DEFAULT_CONFIG = "archiver.toml"
 KNOWN_SECTIONS = {
+    "integrity",
     "archive",
     "http",
     "sites",
@@ -442,10 +443,16 @@ def _check_tokens(c: _Collector, sites: list[SiteConfig]) -> None:
 
 
 def check_config(
-    path: Path, *, platforms: set[str] | None = None, deep: bool = False
+    path: Path,
+    *,
+    platforms: set[str] | None = None,
+    options: Callable[[str, str, Mapping[str, Any]], list[str]] | None = None,
+    deep: bool = False,
 ) -> tuple[Config | None, list[ConfigError], list[str]]:
     """Validate everything; return the config (if usable), all errors and all warnings.
 
+    ``options(platform, site_id, table)`` names what is wrong with a site's ``options`` (the
+    connector's typed Options decide; this module does not know the connectors).
     ``deep`` also runs every feature's own validator (``[daemon]``, ``[smtp]``, schedules,
     the retention mapping...) and checks that token variables are set: ``config check`` asks
     for it; ordinary commands check keys and enumerations only, and their own section when
@@ -520,6 +527,8 @@ def check_config(
             )
         seen.add(site.id)
         sites.append(site)
+        for problem in options(site.platform, site.id, site.options) if options else ():
+            c.error(problem, f"sites[{i}].options")
     if not sites_raw:
         c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
     if deep:

@@ -1,8 +1,9 @@
 """The catalog database: one SQLAlchemy ``MetaData`` every feature registers its tables on.
 
 SQLite (a file under the archive root) is the embedded default; a ``postgresql+psycopg://``
-URL is the scale-out path. Feature modules define their tables on ``metadata`` and
-``create_all`` makes them.
+URL is the scale-out path. Feature modules define their tables on ``metadata``; the schema
+itself is made and changed only by the migrations (``archiver.catalog.migrate``), which the
+tests hold equal to ``metadata``.
 """
 
 from __future__ import annotations

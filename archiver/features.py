@@ -1,6 +1,8 @@
-"""Modules that define catalog tables; imported before ``create_all`` so every table exists.
+"""Modules that define catalog tables, so ``archiver.db.metadata`` holds every table.
 
-Add a module here when it registers tables on ``archiver.db.metadata``.
+Add a module here when it registers tables on ``archiver.db.metadata`` (and add a migration:
+``archiver/catalog/migrations/versions/``). The migration tests compare the schema the
+revisions build with this metadata.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ TABLE_MODULES = [
     "archiver.prr.requests",
     "archiver.daemon.scheduler",
     "archiver.report.build",
+    "archiver.integrity.tables",
 ]
 
 

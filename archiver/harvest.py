@@ -31,10 +31,21 @@ from archiver.bundle import (
     remove_tree,
     stale_staging,
 )
-from archiver.catalog.ingest import IngestResult, ingest_bundle, open_records
+from archiver.bundle_format import open_records
+from archiver.catalog.ingest import IngestResult, ingest_bundle
 from archiver.catalog.store import Catalog, RunInfo
 from archiver.config import Config, SiteConfig
 from archiver.errors import ArchiverError, BundleError, StorageError
+from archiver.integrity.admit import (
+    check_folder,
+    folder_reader,
+    load_trust,
+    quarantine,
+    quarantined,
+    record_seal,
+)
+from archiver.integrity.seal import TIMESTAMP_FILE, SealCheck, check_seal
+from archiver.integrity.sealer import Sealer, tsa_settings
 from archiver.model import (
     BookmarkUpdate,
     Degradation,
@@ -136,12 +147,12 @@ class _BundleSet:
                 total[k] = total.get(k, 0) + v
         return total
 
-    def seal_all(self) -> list[SealedBundle]:
+    def seal_all(self, sign: Sealer | None) -> list[SealedBundle]:
         order = sorted(self.writers.values(), key=lambda w: w.record_class == "posts")
         if order:
             order[-1].add_bookmarks(self.bookmarks)
             order[-1].add_degradations(self.degradations)
-        return [w.seal(self.cfg.staging_dir) for w in order]
+        return [w.seal(self.cfg.staging_dir, sign=sign) for w in order]
 
     def discard(self) -> None:
         for w in self.writers.values():
@@ -180,18 +191,50 @@ class Harvester:
                 report["cataloged"] += 1
             remove_tree(path)
         known = self.catalog.bundle_ids()
+        held = {q["key"] for q in quarantined(self.catalog)}
         for key in self.storage.list_bundles():
             bundle_id = key.rsplit("/", 1)[-1]
-            if bundle_id in known or is_in_flight(staging, bundle_id):
+            if bundle_id in known or key in held or is_in_flight(staging, bundle_id):
                 continue
             if self._ingest(key, None):
                 report["cataloged"] += 1
         return report
 
     def _ingest(self, key: str, staged: Path | None) -> bool:
-        with self._materialize(key, staged) as folder, self.catalog.begin() as conn:
-            result = ingest_bundle(conn, folder, key=key, storage=self.storage.name)
-        return not result.skipped
+        """Catalog a bundle found after a crash, but only if its seal and content check out.
+
+        A bundle nobody saw being sealed is exactly what a forger would leave, so recovery
+        checks the signature (or the legacy inventory) and every payload digest first; a
+        failure is quarantined, never cataloged. A recovered bundle gets its ``seal`` audit
+        entry here, since the run that sealed it died before writing one.
+        """
+        trust = load_trust(self.cfg.root)
+        tsa = tsa_settings(self.cfg)
+        with self._materialize(key, staged) as folder:
+            check = check_folder(folder, key, trust, tsa.ca_file if tsa else None)
+            with self.catalog.begin() as conn:
+                if not check.admissible:
+                    if quarantine(
+                        conn, check, key=key, found_by="recover", anchor_path=self.cfg.audit_anchor
+                    ):
+                        log.error("bundle_quarantined", key=key, reason=check.reason)
+                    return False
+                result = ingest_bundle(conn, folder, key=key, storage=self.storage.name)
+                if result.skipped:
+                    return False
+                record_seal(conn, check, timestamp_state=_stamp_state(folder, check, self.cfg))
+        self._audit(
+            "seal",
+            result.bundle_id,
+            {
+                "key": key,
+                "storage": self.storage.name,
+                "counts": result.counts,
+                "recovered": True,
+                "seal": check.reason,
+            },
+        )
+        return True
 
     @contextlib.contextmanager
     def _materialize(self, key: str, staged: Path | None) -> Iterator[Path]:
@@ -244,6 +287,9 @@ class Harvester:
         self, site: SiteConfig, *, full: bool | None, stop: threading.Event | None
     ) -> RunResult:
         self.recover()
+        # Load the key before fetching anything: a missing key must stop the run, not
+        # produce bundles that would all be quarantined.
+        sealer = Sealer.from_config(self.cfg)
         self.catalog.sync_site(site)
         self.catalog.abandon_stale_runs(site.id)
         full_sweep = self.needs_full_sweep(site) if full is None else full
@@ -297,7 +343,7 @@ class Harvester:
                         "was sealed and the next run starts again from the last bookmark"
                     )
             result.counts = bundles.counts()
-            sealed = bundles.seal_all()
+            sealed = bundles.seal_all(sealer)
             if bundles.token_expiry is not None:
                 self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
         except BaseException as exc:
@@ -330,10 +376,28 @@ class Harvester:
                 self.storage.publish(b.path, b.key)
                 blog = rlog.bind(bundle=b.bundle_id)
                 blog.info("bundle_published", key=b.key, storage=self.storage.name)
-                with self._materialize(b.key, b.path) as folder, self.catalog.begin() as conn:
-                    result.ingest.append(
-                        ingest_bundle(conn, folder, key=b.key, storage=self.storage.name)
-                    )
+                with self._materialize(b.key, b.path) as folder:
+                    check = check_seal(folder_reader(folder), b.key, load_trust(self.cfg.root))
+                    if not check.admissible:
+                        with self.catalog.begin() as conn:
+                            quarantine(
+                                conn,
+                                check,
+                                key=b.key,
+                                found_by="harvest",
+                                anchor_path=self.cfg.audit_anchor,
+                            )
+                        raise BundleError(
+                            f"bundle {b.bundle_id} failed its own seal check: {check.reason}",
+                            hint="check the signing key and trusted-keys file (archiver keys list)",
+                        )
+                    with self.catalog.begin() as conn:
+                        result.ingest.append(
+                            ingest_bundle(conn, folder, key=b.key, storage=self.storage.name)
+                        )
+                        record_seal(
+                            conn, check, timestamp_state=_stamp_state(folder, check, self.cfg)
+                        )
                 remove_tree(b.path)
                 bundles.release(b.bundle_id)
                 result.bundles.append(b.bundle_id)
@@ -405,10 +469,19 @@ class Harvester:
             )
 
 
+def _stamp_state(folder: Path, check: SealCheck, cfg: Config) -> str:
+    """stamped (token in the bundle) | pending (TSA configured, no token yet) | none."""
+    if (folder / TIMESTAMP_FILE).is_file():
+        return "stamped"
+    if check.state == "signed" and tsa_settings(cfg) is not None:
+        return "pending"
+    return "none"
+
+
 def _key_of(sealed: Path) -> str:
     from archiver.bundle import RECORDS_DB, bundle_key
 
-    db = open_records(sealed / RECORDS_DB)
+    db = open_records(sealed / RECORDS_DB, bundle=sealed.name)
     try:
         info = {r[0]: r[1] for r in db.execute("SELECT key, value FROM bundle_info")}
     finally:

@@ -21,17 +21,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from archiver.config import HttpSettings
 from archiver.errors import (
     AuthError,
+    FatalFetchError,
     FetchError,
     MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
+    SkippableFetchError,
 )
 from archiver.model import RecordClass, WarcRef
+from archiver.verdict import Classifier, Fatal, Retry, Skip, Verdict
 from archiver.warc import RevisitTarget, WarcSink, payload_digest
 
 REDACTED = "REDACTED"
@@ -257,11 +260,14 @@ class RecordedResponse:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None, status: int | None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None, status: int | None, *, final: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.status = status
+        self.final = final  # a wait longer than this run may spend: do not retry
 
 
 SinkRouter = Callable[[RecordClass], WarcSink]
@@ -327,10 +333,14 @@ class RecordingClient:
         max_bytes: int | None = None,
         ok_statuses: tuple[int, ...] = (),
         attempts: int | None = None,
+        classify: Classifier | None = None,
     ) -> RecordedResponse:
         """Fetch ``url``; raise a typed ``FetchError`` for anything but success.
 
         ``ok_statuses`` lets a connector accept, e.g., 404 when absence is the answer.
+        ``classify`` (the platform's reading of its own error shapes) is asked first about
+        every recorded answer: Retry joins this retry loop, Fatal and Skip raise; Ok leaves
+        the answer to the status rules below.
         """
         request = self._client.build_request("GET", url, params=params, headers=headers)
         if (
@@ -344,15 +354,26 @@ class RecordingClient:
         retrying = Retrying(
             stop=stop_after_attempt(tries),
             wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
+            retry=retry_if_exception(lambda e: isinstance(e, _Retry) and not e.final),
             sleep=self.sleep,
             reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(request, record_class, label, max_bytes, ok_statuses)
+                    return self._attempt(
+                        request, record_class, label, max_bytes, ok_statuses, classify
+                    )
         except _Retry as exc:
+            if exc.final:
+                raise RetriableFetchError(
+                    exc.reason,
+                    site=self.site_id,
+                    endpoint=label,
+                    status=exc.status,
+                    retry_after=exc.retry_after,
+                    hint="the next scheduled run after that time continues from the bookmarks",
+                ) from None
             raise RetriableFetchError(
                 f"gave up after {tries} attempts: {exc.reason}",
                 site=self.site_id,
@@ -384,6 +405,7 @@ class RecordingClient:
         label: str,
         max_bytes: int | None,
         ok_statuses: tuple[int, ...],
+        classify: Classifier | None = None,
     ) -> RecordedResponse:
         """One try at ``request``: every redirect hop is sent, recorded as its own request and
         response pair, then followed; the connector gets the last hop, as with httpx."""
@@ -430,6 +452,9 @@ class RecordingClient:
             )
         ref = self._record(request, response, body, uri, record_class)
         status = response.status_code
+        if classify is not None:
+            content = self._decode(body, response.headers, label, strict=False)
+            self._apply(classify(status, response.headers, content), status, label)
         if 200 <= status < 300 or status == 304 or status in ok_statuses:
             content = self._decode(body, response.headers, label)
             return RecordedResponse(
@@ -464,6 +489,21 @@ class RecordingClient:
         raise FetchError(
             f"HTTP {status}: {message}", site=self.site_id, endpoint=label, status=status
         )
+
+    def _apply(self, verdict: Verdict, status: int, label: str) -> None:
+        """Act on a platform classifier's verdict (``Ok`` falls through to the status rules)."""
+        if isinstance(verdict, Retry):
+            final = verdict.after is not None and verdict.after > self.settings.max_retry_wait
+            raise _Retry(verdict.reason, verdict.after, status, final=final)
+        if isinstance(verdict, Fatal):
+            kind = AuthError if verdict.auth else FatalFetchError
+            raise kind(
+                verdict.reason, site=self.site_id, endpoint=label, status=status, hint=verdict.hint
+            )
+        if isinstance(verdict, Skip):
+            raise SkippableFetchError(
+                verdict.reason, site=self.site_id, endpoint=label, status=status
+            )
 
     def _exchange(
         self, request: httpx.Request, max_bytes: int | None

@@ -12,6 +12,7 @@ CONTRIBUTORS: list[str] = [
     "archiver.daemon.scheduler:status_section",
     "archiver.report.build:status_section",
     "archiver.retention.disposition:status_section",
+    "archiver.integrity.status:status_section",
 ]
 
 

@@ -40,6 +40,8 @@ class VerifyReport:
     bytes_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
     uncataloged: list[str] = field(default_factory=list)
+    #: Sections the authenticity passes add (seals, timestamps, quarantine, deep check).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -53,6 +55,7 @@ class VerifyReport:
             "bytes_checked": self.bytes_checked,
             "problems": [asdict(p) for p in self.problems],
             "uncataloged": self.uncataloged,
+            **self.extra,
         }
 
 
@@ -90,6 +93,11 @@ def record_audit(
                     for p in report.problems[:20]
                 ],
                 "uncataloged": len(report.uncataloged),
+                "seals": report.extra.get("seals", {}),
+                "quarantined": len(report.extra.get("quarantined", [])),
+                "deep": report.extra.get("deep", {}).get("rows_compared")
+                if "deep" in report.extra
+                else None,
             },
             anchor_path=anchor_path,
         )

@@ -235,7 +235,12 @@ def generate(work: Path, records: int, seed: int = 11) -> None:
         )
         rec.executemany(
             "INSERT INTO bundle_info VALUES (?, ?)",
-            [("bundle_id", bid), ("site_id", SITE), ("record_class", "posts")],
+            [
+                ("bundle_id", bid),
+                ("site_id", SITE),
+                ("record_class", "posts"),
+                ("schema_version", "1"),
+            ],
         )
         rec.commit()
         rec.close()

@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import structlog
 
 from archiver.config import SiteConfig
-from archiver.model import (
-    BookmarkUpdate,
-    HarvestRecord,
-    Item,
-    Media,
-    RecordClass,
-    Sweep,
-    Unparseable,
-    WarcRef,
-)
-from archiver.recorder import RecordedResponse, RecordingClient
-
-K = TypeVar("K", int, str)
+from archiver.errors import FetchError
+from archiver.model import HarvestRecord, Item, Media
+from archiver.recorder import RecordingClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +53,7 @@ class HarvestContext:
 class Connector(Protocol):
     platform: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    Options: ClassVar[type]  # a frozen dataclass of the site's ``options`` (connectors._options)
 
     def __init__(self, ctx: HarvestContext) -> None: ...
 
@@ -96,59 +87,6 @@ def html_to_text(value: str | None) -> str:
     text = html.unescape(_TAGS.sub("", text))
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
-
-
-def follow_links(
-    http: RecordingClient,
-    url: str,
-    *,
-    record_class: RecordClass,
-    params: Mapping[str, str | int] | None = None,
-    endpoint: str,
-    max_pages: int = 100_000,
-) -> Iterator[RecordedResponse]:
-    """RFC 8288 ``Link: rel="next"`` pagination, guarded against loops."""
-    seen: set[str] = set()
-    next_url: str | None = url
-    next_params = params
-    pages = 0
-    while next_url and pages < max_pages:
-        response = http.get(
-            next_url, params=next_params, record_class=record_class, endpoint=endpoint
-        )
-        pages += 1
-        yield response
-        seen.add(response.url)
-        candidate = response.links.get("next")
-        next_url = candidate if candidate and candidate not in seen else None
-        next_params = None
-
-
-def cursor_pages(
-    http: RecordingClient,
-    url: str,
-    *,
-    record_class: RecordClass,
-    params: Mapping[str, str | int],
-    cursor_param: str,
-    next_cursor: Callable[[Any], str | None],
-    endpoint: str,
-    max_pages: int = 100_000,
-) -> Iterator[tuple[RecordedResponse, Any]]:
-    """Cursor/token pagination (Bluesky ``cursor``, X ``pagination_token``, YouTube ``pageToken``)."""
-    cursor: str | None = None
-    seen: set[str] = set()
-    for _ in range(max_pages):
-        query = dict(params)
-        if cursor:
-            query[cursor_param] = cursor
-        response = http.get(url, params=query, record_class=record_class, endpoint=endpoint)
-        data = response.json()
-        yield response, data
-        cursor = next_cursor(data)
-        if not cursor or cursor in seen:
-            return
-        seen.add(cursor)
 
 
 def capture_media(ctx: HarvestContext, media: list[Media]) -> tuple[Media, ...]:
@@ -185,86 +123,6 @@ def with_captured_media(ctx: HarvestContext, item: Item) -> Item:
     return replace(item, media=media) if media else item
 
 
-@dataclass(slots=True)
-class TimelineWalk:
-    """What one timeline walk read: items kept, and entries that could not be parsed."""
-
-    seen: int = 0
-    unreadable: int = 0
-
-
-def sweep_when_clean(walk: TimelineWalk) -> Iterator[HarvestRecord]:
-    """The account's posts were all read: a post missing now was removed upstream. Not when an
-    entry was unreadable: it may be a known post, and its absence from the sweep proves nothing."""
-    if not walk.unreadable:
-        yield Sweep("posts", "account")
-
-
-def _keep(item: Item) -> Item:
-    return item
-
-
-def walk_timeline(
-    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
-    *,
-    parse: Callable[[Any, WarcRef], Item | Unparseable],
-    key: Callable[[Item], K],
-    children: Callable[[Item, Any], Iterable[HarvestRecord]],
-    full: bool,
-    since: K,
-    start: K,
-    window: int,
-    bookmark: str,
-    prepare: Callable[[Item], Item] = _keep,
-    sweep: Callable[[TimelineWalk], Iterable[HarvestRecord]] = sweep_when_clean,
-    distinct: bool = False,
-) -> Iterator[HarvestRecord]:
-    """Read an account's timeline newest first, as every incremental connector does.
-
-    Why this shape: a run must not re-read everything, yet edits, new comments and deletions
-    land on recent posts. So an incremental run (``full`` false) reads back until a page
-    reaches the ``since`` bookmark (an id or a timestamp, compared through ``key``) *and* at
-    least ``window`` (``recheck_recent``) items were seen, then stops; that run proves nothing
-    about older posts, so it yields no Sweep. A full walk that read every page yields what
-    ``sweep`` decides (by default a ``Sweep("posts", "account")`` only if every entry was
-    readable: an unreadable one may be a known post, and must not be taken for a deleted one).
-    Last comes the new bookmark, the newest key seen (never older than ``since``).
-
-    ``pages`` gives ``(WarcRef, entries)`` newest first; it is not advanced past the page that
-    stops the walk, so no request is made for the next one. ``parse(entry, ref)`` makes an Item
-    or an Unparseable (yielded as is). ``distinct`` skips an item already seen in this walk (a
-    pinned post listed twice) before it is counted. ``prepare`` turns a kept item into the one
-    yielded (e.g. with its media downloaded), then ``children(item, entry)`` yields its
-    comments. ``start`` is where the newest key starts: the key type's zero, so that a run
-    that saw nothing yields no bookmark, or ``since`` to restate the bookmark anyway.
-    """
-    walk = TimelineWalk()
-    ids: set[str] = set()
-    newest = start
-    complete = True
-    for ref, entries in pages:
-        oldest_on_page: K | None = None
-        for entry in entries:
-            item = parse(entry, ref)
-            if isinstance(item, Unparseable):
-                walk.unreadable += 1
-                yield item
-                continue
-            if distinct:
-                if item.platform_id in ids:
-                    continue
-                ids.add(item.platform_id)
-            walk.seen += 1
-            stamp = key(item)
-            newest = max(newest, stamp)
-            oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
-            yield prepare(item)
-            yield from children(item, entry)
-        caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
-        if not full and caught_up and walk.seen >= window:
-            complete = False
-            break
-    if full and complete:
-        yield from sweep(walk)
-    if newest:
-        yield BookmarkUpdate(bookmark, str(max(newest, since)))
+def platform_words(exc: FetchError) -> str:
+    """The error without the "site X: endpoint:" prefix a reason that names them already has."""
+    return exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message

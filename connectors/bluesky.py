@@ -29,13 +29,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
+from archiver.errors import (
+    AuthError,
+    FetchError,
+    MalformedResponseError,
+    NotFoundError,
+)
 from archiver.model import (
     Author,
     BookmarkUpdate,
-    Degradation,
     Follower,
-    FollowerCount,
     HarvestRecord,
     Item,
     ItemKind,
@@ -46,7 +49,23 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse
-from connectors.base import Capabilities, HarvestContext, capture_media, parse_time
+from connectors._options import NoOptions
+from connectors._paging import (
+    Gap,
+    PageGuard,
+    cursor_pages,
+    followers_stream,
+    listing,
+    walk_thread,
+    walk_timeline,
+)
+from connectors.base import (
+    Capabilities,
+    HarvestContext,
+    parse_time,
+    platform_words,
+    with_captured_media,
+)
 
 FEED = "app.bsky.feed.getAuthorFeed"
 THREAD = "app.bsky.feed.getPostThread"
@@ -57,6 +76,7 @@ THREAD_DEPTH = 1000  # getPostThread's maximum depth
 
 
 class BlueskyConnector:
+    Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "bluesky"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -134,7 +154,7 @@ class BlueskyConnector:
             response, data = self._get(PROFILE, {"actor": actor}, "posts")
         except NotFoundError as exc:
             raise NotFoundError(
-                f"account {actor!r} does not exist on {self.ctx.site.base_url} ({_platform_words(exc)})",
+                f"account {actor!r} does not exist on {self.ctx.site.base_url} ({platform_words(exc)})",
                 site=self.ctx.site.id,
                 endpoint=f"GET {PROFILE}",
                 hint="check `account` (the handle, e.g. bozeman.gov, or a did:plc) in the config",
@@ -146,58 +166,50 @@ class BlueskyConnector:
         return response, data
 
     # -- posts --------------------------------------------------------------------------------
+    def _pages(
+        self, nsid: str, params: dict[str, str | int], record_class: RecordClass, key: str
+    ) -> tuple[PageGuard, Iterator[tuple[WarcRef, list[Any]]]]:
+        """``cursor`` pages of ``nsid`` with their ``key`` list; an empty page is the end."""
+        guard = PageGuard(nsid)
+        pages = cursor_pages(
+            lambda query: self._get(nsid, dict(query), record_class),
+            params,
+            cursor_param="cursor",
+            next_cursor=lambda data: data.get("cursor"),
+            guard=guard,
+            stop_on_empty=lambda data: not data.get(key),
+        )
+        endpoint = f"GET {nsid}"
+        site = self.ctx.site.id
+        return guard, (
+            (page.ref, listing(data, key, site=site, endpoint=endpoint)) for page, data in pages
+        )
+
     def _posts(self) -> Iterator[HarvestRecord]:
-        since = "" if self.ctx.full_sweep else self.ctx.bookmarks.get("newest_created_at", "")
-        window = self.ctx.site.recheck_recent
-        newest = since
-        seen: set[str] = set()
-        complete = True
-        unreadable = 0
-        cursor: str | None = None
-        cursors: set[str] = set()
+        full = self.ctx.full_sweep
         endpoint = f"GET {FEED}"
-        while True:
-            params: dict[str, str | int] = {
-                "actor": self.owner_did,
-                "limit": PAGE,
-                "filter": "posts_with_replies",
-            }
-            if cursor:
-                params["cursor"] = cursor
-            page, data = self._get(FEED, params, "posts")
-            feed = data.get("feed")
-            if not isinstance(feed, list):
-                raise MalformedResponseError(
-                    "getAuthorFeed without a feed list", site=self.ctx.site.id, endpoint=endpoint
-                )
-            oldest_on_page = None
-            for entry in feed:
-                item = self._feed_item(entry, page.ref, endpoint)
-                if isinstance(item, Unparseable):
-                    unreadable += 1  # it may be a known post: its absence proves nothing
-                    yield item
-                    continue
-                if item.platform_id in seen:
-                    continue  # e.g. a pinned post shown twice
-                seen.add(item.platform_id)
-                created = item.posted_at.isoformat() if item.posted_at else ""
-                newest = max(newest, created)
-                oldest_on_page = created if oldest_on_page is None else min(oldest_on_page, created)
-                yield _with_media(item, capture_media(self.ctx, list(item.media)))
-                if self._walk_thread(entry):
-                    yield from self._thread(item.platform_id)
-            cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
-            caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
-            if not self.ctx.full_sweep and caught_up and len(seen) >= window:
-                complete = False
-                break
-            if not feed or not cursor or cursor in cursors:
-                break
-            cursors.add(cursor)
-        if self.ctx.full_sweep and complete and not unreadable:
-            yield Sweep("posts", "account")
-        if newest:
-            yield BookmarkUpdate("newest_created_at", newest)
+        params: dict[str, str | int] = {
+            "actor": self.owner_did,
+            "limit": PAGE,
+            "filter": "posts_with_replies",
+        }
+        guard, pages = self._pages(FEED, params, "posts", "feed")
+        yield from walk_timeline(
+            pages,
+            parse=lambda entry, ref: self._feed_item(entry, ref, endpoint),
+            key=lambda item: item.posted_at.isoformat() if item.posted_at else "",
+            prepare=lambda item: with_captured_media(self.ctx, item),
+            children=lambda item, entry: (
+                self._thread(item.platform_id) if self._walk_thread(entry) else iter(())
+            ),
+            full=full,
+            since="" if full else self.ctx.bookmarks.get("newest_created_at", ""),
+            start="",
+            window=self.ctx.site.recheck_recent,
+            bookmark="newest_created_at",
+            guard=guard,
+            distinct=True,
+        )
 
     def _walk_thread(self, entry: Any) -> bool:
         """Top-level posts and the city's replies in other people's threads have threads of
@@ -341,23 +353,16 @@ class BlueskyConnector:
             return
         gate = data.get("threadgate") or thread["post"].get("threadgate") or {}
         hidden = set((gate.get("record") or {}).get("hiddenReplies") or [])
-        complete = True
-        stack = list(reversed(thread.get("replies") or []))
-        while stack:
-            node = stack.pop()
-            if not isinstance(node, dict):
-                continue
-            node_type = str(node.get("$type", ""))
+
+        def parse(node: Any) -> Item | Unparseable | Gap | None:
+            node_type = str(node.get("$type", "")) if isinstance(node, dict) else ""
             if node_type.endswith("#notFoundPost") or node.get("notFound") is True:
-                continue  # deleted: not seen, so the sweep below marks it removed
+                return None  # deleted: not seen, so the sweep marks it removed
             if node_type.endswith("#blockedPost") or node.get("blocked") is True:
-                complete = False  # content withheld: do not claim anything under it is gone
-                continue
+                return Gap("blocked")  # content withheld: nothing under it is known gone
             post = node.get("post")
             if not isinstance(post, dict):
-                yield Unparseable("comments", endpoint, "thread node without a post", response.ref)
-                complete = False
-                continue
+                return Unparseable("comments", endpoint, "thread node without a post", response.ref)
             item = self._post_item(
                 post,
                 response.ref,
@@ -366,84 +371,46 @@ class BlueskyConnector:
                 root_id=root_uri,
                 hidden=str(post.get("uri")) in hidden,
             )
-            if isinstance(item, Item):
-                item = _with_media(item, capture_media(self.ctx, list(item.media)))
-            yield item
-            stack.extend(reversed(node.get("replies") or []))
-        if complete:
-            yield Sweep("comments", root_uri)
+            return with_captured_media(self.ctx, item) if isinstance(item, Item) else item
+
+        yield from walk_thread(
+            root_uri,
+            (n for n in thread.get("replies") or [] if isinstance(n, dict)),
+            parse=parse,
+            children=lambda node, _item: (
+                n for n in node.get("replies") or [] if isinstance(n, dict)
+            ),
+        )
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(
         self, profile_response: RecordedResponse, profile: dict[str, Any]
     ) -> Iterator[HarvestRecord]:
         endpoint = f"GET {FOLLOWERS}"
-        declared = profile.get("followersCount")
-        total = 0
-        cursor: str | None = None
-        cursors: set[str] = set()
-        records: list[HarvestRecord] = []
-        try:
-            while True:
-                params: dict[str, str | int] = {"actor": self.owner_did, "limit": PAGE}
-                if cursor:
-                    params["cursor"] = cursor
-                page, data = self._get(FOLLOWERS, params, "followers")
-                followers = data.get("followers")
-                if not isinstance(followers, list):
-                    raise MalformedResponseError(
-                        "getFollowers without a followers list",
-                        site=self.ctx.site.id,
-                        endpoint=endpoint,
-                    )
-                for acc in followers:
-                    if not isinstance(acc, dict) or not isinstance(acc.get("did"), str):
-                        records.append(
-                            Unparseable("followers", endpoint, "follower without a did", page.ref)
-                        )
-                        continue
-                    total += 1
-                    records.append(
-                        Follower(
-                            platform_id=acc["did"],
-                            ref=page.ref,
-                            handle=acc.get("handle"),
-                            display_name=acc.get("displayName"),
-                            url=_profile_url(acc.get("handle")),
-                        )
-                    )
-                cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
-                if not followers or not cursor or cursor in cursors:
-                    break
-                cursors.add(cursor)
-        except FetchError as exc:
-            if not _refused(exc):
-                raise
-            if isinstance(declared, int):
-                yield FollowerCount(
-                    declared, profile_response.ref, note="from the profile's followersCount"
-                )
-            yield Degradation(
-                "follower_identities",
-                f"{endpoint} refused ({_platform_words(exc)}); only the profile's follower count was kept",
-            )
-            return
-        yield from records
-        if isinstance(declared, int):
-            yield FollowerCount(
-                declared,
-                profile_response.ref,
-                identities_available=total > 0 or declared == 0,
-                note="from the profile's followersCount",
-            )
-        if total == 0 and isinstance(declared, int) and declared > 0:
-            yield Degradation(
-                "follower_identities",
-                f"the profile reports {declared} followers but {endpoint} listed none; "
-                "only the count was recorded",
-            )
-        else:
-            yield Sweep("followers", "followers")
+        params: dict[str, str | int] = {"actor": self.owner_did, "limit": PAGE}
+        guard, pages = self._pages(FOLLOWERS, params, "followers", "followers")
+        yield from followers_stream(
+            pages,
+            parse=lambda acc, ref: _follower(acc, ref, endpoint),
+            guard=guard,
+            declared=profile.get("followersCount"),
+            declared_ref=profile_response.ref,
+            refused=_refused,
+            endpoint=endpoint,
+            note="from the profile's followersCount",
+        )
+
+
+def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:
+    if not isinstance(acc, dict) or not isinstance(acc.get("did"), str):
+        return Unparseable("followers", endpoint, "follower without a did", ref)
+    return Follower(
+        platform_id=acc["did"],
+        ref=ref,
+        handle=acc.get("handle"),
+        display_name=acc.get("displayName"),
+        url=_profile_url(acc.get("handle")),
+    )
 
 
 def _refused(exc: FetchError) -> bool:
@@ -502,12 +469,3 @@ def _embed(embed: Any) -> tuple[list[Media], dict[str, Any]]:
         if quoted.get("uri"):
             extra["quote_of"] = quoted["uri"]
     return media, extra
-
-
-def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
-    return replace(item, media=media) if media else item
-
-
-def _platform_words(exc: FetchError) -> str:
-    """The error without the "site X: endpoint:" prefix the reason already names."""
-    return exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message

@@ -22,31 +22,31 @@ edits, new comments, hiding and deletions happen; a full sweep reads everything.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
-from archiver.errors import ConfigError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     Degradation,
-    FollowerCount,
     HarvestRecord,
     Item,
     Media,
     Unparseable,
     WarcRef,
 )
-from connectors._meta import (
+from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
-    GraphPermissionError,
+    account_read,
     bookmark_int,
     capture,
     comment_thread,
     fields_param,
-    platform_text,
     token_expiry,
 )
-from connectors.base import Capabilities, HarvestContext, parse_time, walk_timeline
+from connectors._options import read_options
+from connectors._paging import PageGuard, walk_timeline
+from connectors.base import Capabilities, HarvestContext, parse_time
 
 POST_FIELDS = fields_param(
     "id",
@@ -72,10 +72,18 @@ COMMENT_FIELDS = fields_param(
     "comment_count",
 )
 FOLLOWER_NOTE = "The Graph API does not list a Page's followers; only the count is available"
-EDGES = ("posts", "feed", "published_posts")
+
+
+@dataclass(frozen=True, slots=True)
+class FacebookOptions:
+    """``options`` a Facebook Page site may set."""
+
+    # posts: the Page's own posts; feed: with visitor posts; published_posts
+    edge: Literal["posts", "feed", "published_posts"] = "posts"
 
 
 class FacebookConnector:
+    Options: ClassVar[type] = FacebookOptions
     platform: ClassVar[str] = "facebook"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -103,68 +111,37 @@ class FacebookConnector:
         self.ctx = ctx
         self.graph = GraphClient(ctx)
         self.page_id = ctx.site.account
-        edge = str(ctx.site.options.get("edge", "posts"))
-        if edge not in EDGES:
-            raise ConfigError(
-                f"site {ctx.site.id}: unknown edge {edge!r}",
-                key="options.edge",
-                hint="use posts (the Page's own posts), feed (with visitor posts) or "
-                "published_posts",
-            )
-        self.edge = edge
-        self.comments_allowed = True
+        self.edge = read_options(FacebookOptions, ctx.site).edge
         self.warned_ids = False
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        yield from self._page()
+        yield from account_read(
+            self.graph,
+            endpoint="GET /{page-id}",
+            fields="id,name,followers_count,fan_count",
+            what="Page",
+            hint="`account` must be the numeric Page id",
+            note=FOLLOWER_NOTE,
+        )
         yield from self._posts()
         yield from token_expiry(self.graph, self.ctx.token)
-
-    def _page(self) -> Iterator[HarvestRecord]:
-        """Name and counts; the first call, so a bad token fails the run before anything else."""
-        endpoint = "GET /{page-id}"
-        try:
-            response, data = self.graph.get(
-                self.graph.url(self.page_id),
-                params={"fields": "id,name,followers_count,fan_count"},
-                record_class="followers",
-                endpoint=endpoint,
-            )
-        except GraphPermissionError as exc:
-            yield Degradation("follower_count", str(exc))
-            return
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"Page {self.page_id!r} not found: {platform_text(exc)}",
-                site=self.ctx.site.id,
-                endpoint=endpoint,
-                hint="`account` must be the numeric Page id",
-            ) from exc
-        if not isinstance(data, dict):
-            raise MalformedResponseError(
-                "Page read did not return an object", site=self.ctx.site.id, endpoint=endpoint
-            )
-        count = data.get("followers_count")
-        if not isinstance(count, int):
-            count = data.get("fan_count")
-        if isinstance(count, int):
-            yield FollowerCount(count, response.ref, identities_available=False, note=FOLLOWER_NOTE)
-        else:
-            yield Degradation("follower_count", "the Page read returned no followers_count")
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
         endpoint = f"GET /{{page-id}}/{self.edge}"
+        guard = PageGuard("posts")
         pages = self.graph.pages(
             f"{self.page_id}/{self.edge}",
             params={"fields": POST_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="posts",
             endpoint=endpoint,
+            guard=guard,
         )
         yield from walk_timeline(
-            ((page.ref, entries) for page, entries in pages),
+            ((page.ref, entries) for page, entries in pages if page is not None),
+            guard=guard,
             parse=lambda raw, ref: self._post_item(raw, ref, endpoint),
             key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
             children=lambda item, _raw: self._comments(item.platform_id),
@@ -205,22 +182,20 @@ class FacebookConnector:
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, post_id: str) -> Iterator[HarvestRecord]:
         """The whole thread of one post; a Sweep only when every page was read."""
-        if not self.comments_allowed:
-            return
         endpoint = "GET /{post-id}/comments"
+        guard = PageGuard(f"comments of post {post_id}")
         yield from comment_thread(
-            self.ctx,
-            self._comment_pages(post_id, endpoint),
+            self.graph,
+            self._comment_pages(post_id, endpoint, guard),
+            guards=[guard],
             root_id=post_id,
             noun="post",
             endpoint=endpoint,
-            refused=self._comments_refused,
         )
 
-    def _comments_refused(self) -> None:
-        self.comments_allowed = False
-
-    def _comment_pages(self, post_id: str, endpoint: str) -> Iterator[HarvestRecord]:
+    def _comment_pages(
+        self, post_id: str, endpoint: str, guard: PageGuard
+    ) -> Iterator[HarvestRecord]:
         for page, entries in self.graph.pages(
             f"{post_id}/comments",
             params={
@@ -231,7 +206,10 @@ class FacebookConnector:
             },
             record_class="comments",
             endpoint=endpoint,
+            guard=guard,
         ):
+            if page is None:
+                continue
             for raw in entries:
                 yield self._comment_item(raw, post_id, page.ref, endpoint)
                 if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:

@@ -19,29 +19,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from archiver.errors import MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
-    Degradation,
-    FollowerCount,
     HarvestRecord,
     Item,
     Media,
     Unparseable,
     WarcRef,
 )
-from connectors._meta import (
+from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
-    GraphPermissionError,
+    account_read,
     bookmark_int,
     capture,
     comment_thread,
     fields_param,
-    platform_text,
     token_expiry,
 )
-from connectors.base import Capabilities, HarvestContext, parse_time, walk_timeline
+from connectors._options import NoOptions
+from connectors._paging import PageGuard, walk_timeline
+from connectors.base import Capabilities, HarvestContext, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = fields_param(
@@ -65,6 +63,7 @@ FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count
 
 
 class InstagramConnector:
+    Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "instagram"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -89,55 +88,35 @@ class InstagramConnector:
         self.graph = GraphClient(ctx)
         self.user_id = ctx.site.account
         self.username = ""
-        self.comments_allowed = True
 
     def harvest(self) -> Iterator[HarvestRecord]:
-        yield from self._account()
+        account = yield from account_read(
+            self.graph,
+            endpoint="GET /{ig-user-id}",
+            fields="id,username,followers_count,media_count",
+            what="Instagram user",
+            hint="`account` must be the numeric IG user id linked to the Page",
+            note=FOLLOWER_NOTE,
+        )
+        self.username = str(account.get("username") or "")
         yield from self._media()
         yield from token_expiry(self.graph, self.ctx.token)
-
-    def _account(self) -> Iterator[HarvestRecord]:
-        endpoint = "GET /{ig-user-id}"
-        try:
-            response, data = self.graph.get(
-                self.graph.url(self.user_id),
-                params={"fields": "id,username,followers_count,media_count"},
-                record_class="followers",
-                endpoint=endpoint,
-            )
-        except GraphPermissionError as exc:
-            yield Degradation("follower_count", str(exc))
-            return
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"Instagram user {self.user_id!r} not found: {platform_text(exc)}",
-                site=self.ctx.site.id,
-                endpoint=endpoint,
-                hint="`account` must be the numeric IG user id linked to the Page",
-            ) from exc
-        if not isinstance(data, dict):
-            raise MalformedResponseError(
-                "account read did not return an object", site=self.ctx.site.id, endpoint=endpoint
-            )
-        self.username = str(data.get("username") or "")
-        count = data.get("followers_count")
-        if isinstance(count, int):
-            yield FollowerCount(count, response.ref, identities_available=False, note=FOLLOWER_NOTE)
-        else:
-            yield Degradation("follower_count", "the account read returned no followers_count")
 
     # -- media --------------------------------------------------------------------------------
     def _media(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
         endpoint = "GET /{ig-user-id}/media"
+        guard = PageGuard("media")
         pages = self.graph.pages(
             f"{self.user_id}/media",
             params={"fields": MEDIA_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="posts",
             endpoint=endpoint,
+            guard=guard,
         )
         yield from walk_timeline(
-            ((page.ref, entries) for page, entries in pages),
+            ((page.ref, entries) for page, entries in pages if page is not None),
+            guard=guard,
             parse=lambda raw, ref: self._media_item(raw, ref, endpoint),
             key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
             children=lambda item, _raw: self._comments(item.platform_id),
@@ -177,41 +156,47 @@ class InstagramConnector:
 
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, media_id: str) -> Iterator[HarvestRecord]:
-        if not self.comments_allowed:
-            return
         endpoint = "GET /{ig-media-id}/comments"
+        guards = [PageGuard(f"comments of media {media_id}")]
         yield from comment_thread(
-            self.ctx,
-            self._comment_pages(media_id, endpoint),
+            self.graph,
+            self._comment_pages(media_id, endpoint, guards),
+            guards=guards,
             root_id=media_id,
             noun="media",
             endpoint=endpoint,
-            refused=self._comments_refused,
         )
 
-    def _comments_refused(self) -> None:
-        self.comments_allowed = False
-
-    def _comment_pages(self, media_id: str, endpoint: str) -> Iterator[HarvestRecord]:
+    def _comment_pages(
+        self, media_id: str, endpoint: str, guards: list[PageGuard]
+    ) -> Iterator[HarvestRecord]:
         for page, entries in self.graph.pages(
             f"{media_id}/comments",
             params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
             record_class="comments",
             endpoint=endpoint,
+            guard=guards[0],
         ):
+            if page is None:
+                continue
+            ref = page.ref
             for raw in entries:
-                item = self._comment_item(raw, media_id, None, page.ref, endpoint)
+                item = self._comment_item(raw, media_id, None, ref, endpoint)
                 yield item
-                if not isinstance(item, Item) or not isinstance(raw, dict):
+                replies = raw.get("replies") if isinstance(raw, dict) else None
+                if not isinstance(item, Item) or not isinstance(replies, dict):
                     continue
-                for reply_page, replies in self.graph.nested(
-                    raw.get("replies"),
+                guards.append(PageGuard(f"replies to comment {item.platform_id}"))
+                for reply_page, more in self.graph.pages(
+                    "",
                     endpoint="GET /{ig-comment-id}/replies",
                     record_class="comments",
+                    guard=guards[-1],
+                    first=replies,
                 ):
-                    ref = reply_page.ref if reply_page is not None else page.ref
-                    for reply in replies:
-                        yield self._comment_item(reply, media_id, item.platform_id, ref, endpoint)
+                    at = reply_page.ref if reply_page is not None else ref
+                    for reply in more:
+                        yield self._comment_item(reply, media_id, item.platform_id, at, endpoint)
 
     def _comment_item(
         self, raw: Any, media_id: str, top_id: str | None, ref: WarcRef, endpoint: str

@@ -19,13 +19,12 @@ from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
 
-from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
+from archiver.errors import AuthError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
     Degradation,
     Follower,
-    FollowerCount,
     HarvestRecord,
     Item,
     Media,
@@ -35,13 +34,18 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse
+from connectors._options import NoOptions
+from connectors._paging import (
+    PageGuard,
+    followers_stream,
+    link_pages,
+    walk_timeline,
+)
 from connectors.base import (
     Capabilities,
     HarvestContext,
-    follow_links,
     html_to_text,
     parse_time,
-    walk_timeline,
     with_captured_media,
 )
 
@@ -72,6 +76,7 @@ def _max_depth(root_id: str, descendants: list[Any]) -> int:
 
 
 class MastodonConnector:
+    Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "mastodon"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -134,8 +139,10 @@ class MastodonConnector:
     def _statuses(self) -> Iterator[HarvestRecord]:
         full = self.ctx.full_sweep
         endpoint = "GET /api/v1/accounts/:id/statuses"
+        guard = PageGuard("statuses")
         yield from walk_timeline(
-            self._status_pages(endpoint),
+            self._status_pages(endpoint, guard),
+            guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
             key=lambda item: _id_num(item.platform_id),
             prepare=lambda item: with_captured_media(self.ctx, item),
@@ -149,13 +156,14 @@ class MastodonConnector:
             bookmark="since_id",
         )
 
-    def _status_pages(self, endpoint: str) -> Iterator[tuple[WarcRef, list[Any]]]:
-        for page in follow_links(
+    def _status_pages(self, endpoint: str, guard: PageGuard) -> Iterator[tuple[WarcRef, list[Any]]]:
+        for page in link_pages(
             self.ctx.http,
             f"{self.api}/accounts/{self.owner_id}/statuses",
             params={"limit": 40},
             record_class="posts",
             endpoint=endpoint,
+            guard=guard,
         ):
             data = page.json()
             if not isinstance(data, list):
@@ -347,69 +355,45 @@ class MastodonConnector:
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
-        """The follower list; if that endpoint alone is refused (401/403: instance in limited
-        or authorized-fetch mode, a token without ``read:accounts``), the run keeps going with
-        the account's ``followers_count`` and records the lost capability as a Degradation."""
+        """The follower list (``Link`` pages: its ids are internal); refused alone (limited or
+        authorized-fetch mode, a token without ``read:accounts``), the account's count."""
         endpoint = "GET /api/v1/accounts/:id/followers"
-        try:
-            yield from self._follower_pages(account, endpoint)
-        except FetchError as exc:
-            if not (isinstance(exc, AuthError) or exc.status == 403):
-                raise
-            declared = account.get("followers_count")
-            if isinstance(declared, int) and self.account_ref is not None:
-                yield FollowerCount(
-                    declared, self.account_ref, note="from the account's followers_count"
-                )
-            yield Degradation(
-                "follower_identities",
-                f"{endpoint} refused ({_platform_words(exc)}); only the account's follower count was kept",
-            )
-
-    def _follower_pages(self, account: dict[str, Any], endpoint: str) -> Iterator[HarvestRecord]:
-        total = 0
-        last_ref: WarcRef | None = None
-        for page in follow_links(
+        guard = PageGuard("followers")
+        pages = link_pages(
             self.ctx.http,
             f"{self.api}/accounts/{self.owner_id}/followers",
             params={"limit": 80},
             record_class="followers",
             endpoint=endpoint,
-        ):
-            last_ref = page.ref
-            data = page.json()
-            if not isinstance(data, list):
-                raise MalformedResponseError(
-                    "expected a list of accounts", site=self.ctx.site.id, endpoint=endpoint
-                )
-            for acc in data:
-                if not isinstance(acc, dict) or "id" not in acc:
-                    yield Unparseable("followers", endpoint, "follower without an id", page.ref)
-                    continue
-                total += 1
-                yield Follower(
-                    platform_id=str(acc["id"]),
-                    ref=page.ref,
-                    handle=acc.get("acct"),
-                    display_name=acc.get("display_name"),
-                    url=acc.get("url"),
-                )
-        declared = account.get("followers_count")
-        if last_ref is not None:
-            if isinstance(declared, int):
-                yield FollowerCount(
-                    declared, last_ref, identities_available=total > 0 or declared == 0
-                )
-            if total == 0 and isinstance(declared, int) and declared > 0:
-                yield Degradation(
-                    "follower_identities",
-                    f"the account reports {declared} followers but lists none "
-                    "(the owner hides their network); only the count was recorded",
-                )
-            else:
-                yield Sweep("followers", "followers")
+            guard=guard,
+        )
+        yield from followers_stream(
+            ((page.ref, self._accounts(page, endpoint)) for page in pages),
+            parse=lambda acc, ref: self._follower(acc, ref, endpoint),
+            guard=guard,
+            declared=account.get("followers_count"),
+            declared_ref=self.account_ref,
+            refused=lambda exc: isinstance(exc, AuthError) or exc.status == 403,
+            endpoint=endpoint,
+            note="from the account's followers_count",
+        )
 
+    def _accounts(self, page: RecordedResponse, endpoint: str) -> list[Any]:
+        data = page.json()
+        if not isinstance(data, list):
+            raise MalformedResponseError(
+                "expected a list of accounts", site=self.ctx.site.id, endpoint=endpoint
+            )
+        return data
 
-def _platform_words(exc: FetchError) -> str:
-    """The error without the "site X: endpoint:" prefix the reason already names."""
-    return exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+    @staticmethod
+    def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:
+        if not isinstance(acc, dict) or "id" not in acc:
+            return Unparseable("followers", endpoint, "follower without an id", ref)
+        return Follower(
+            platform_id=str(acc["id"]),
+            ref=ref,
+            handle=acc.get("acct"),
+            display_name=acc.get("display_name"),
+            url=acc.get("url"),
+        )

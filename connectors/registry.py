@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from archiver.errors import ConfigError
+from connectors._options import option_errors
 from connectors.base import Connector
 
 BUILTIN = {
@@ -31,3 +34,10 @@ def get_connector(platform: str) -> type[Connector]:
     module, _, name = target.partition(":")
     cls: type[Connector] = getattr(importlib.import_module(module), name)
     return cls
+
+
+def option_problems(platform: str, site_id: str, options: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a site's ``options`` for its platform's connector (for config check)."""
+    if platform not in BUILTIN:
+        return []  # the unknown platform is reported on its own
+    return option_errors(get_connector(platform).Options, site_id, options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -17,6 +18,7 @@ import feedparser
 
 from archiver.errors import MalformedResponseError
 from archiver.model import Author, BookmarkUpdate, HarvestRecord, Item, Media, Sweep, Unparseable
+from connectors._options import read_options
 from connectors.base import Capabilities, HarvestContext, capture_media, html_to_text
 
 
@@ -36,7 +38,15 @@ def _published_updated(entry: Any) -> tuple[datetime | None, datetime | None]:
     return published, updated
 
 
+@dataclass(frozen=True, slots=True)
+class RssOptions:
+    """``options`` a feed site may set."""
+
+    complete_feed: bool = False  # the feed lists every entry: a missing one was removed
+
+
 class RssConnector:
+    Options: ClassVar[type] = RssOptions
     platform: ClassVar[str] = "rss"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -47,6 +57,7 @@ class RssConnector:
 
     def __init__(self, ctx: HarvestContext) -> None:
         self.ctx = ctx
+        self.options = read_options(RssOptions, ctx.site)
 
     def _url(self) -> str:
         account = self.ctx.site.account
@@ -114,7 +125,7 @@ class RssConnector:
                 by_owner=True,
                 extra={"title": title},
             )
-        if self.ctx.site.options.get("complete_feed") is True:
+        if self.options.complete_feed:
             yield Sweep("posts", "account")
         if etag := response.headers.get("etag"):
             yield BookmarkUpdate("etag", etag)

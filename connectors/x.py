@@ -2,9 +2,12 @@
 
 Endpoints: ``/2/users/by/username/:username`` resolves the handle; ``/2/users/:id/tweets``
 lists posts newest first (``meta.next_token`` -> ``pagination_token``; the API reaches only the
-3,200 newest); ``/2/tweets/search/recent?query=conversation_id:<id>`` finds replies (the last
-seven days only, so posts older than that get no search; ``options.full_archive = true``
-switches to ``/2/tweets/search/all``, which needs the Pro tier); ``/2/users/:id/followers``
+3,200 newest); ``/2/tweets/search/recent`` finds replies (the last seven days only): first ``to:<account>``
+lists every reply written to the account in the window *whatever the age of the post*, then
+``conversation_id:<id>`` reads each conversation that had activity (and each post of the last
+seven days) whole, so a reply deep in a chain under a two-week-old post is captured too
+(``options.full_archive = true`` reads conversations through ``/2/tweets/search/all``, which
+needs the Pro tier); ``/2/users/:id/followers``
 lists followers (Enterprise tier per the docs; on a tier refusal the run keeps the
 ``public_metrics`` count, and records a degradation only if an earlier run did list followers:
 the ``followers_listed`` bookmark).
@@ -14,23 +17,27 @@ Edits: X mints a new id for every edit and lists the whole chain in ``edit_histo
 the same catalog item; the current id and the chain stay in ``extra``.
 
 Deletions have no flag: a full sweep that walks the whole timeline marks missing posts removed,
-and a reply search that is known to cover a whole conversation marks missing replies removed.
+and a conversation search known to cover the whole conversation (it started inside the search
+window, or full-archive search) marks missing replies removed; an older conversation's replies
+written in the window are captured but prove nothing about the rest.
 Hidden replies cannot be listed by any read endpoint, so they are captured as ordinary replies.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+import httpx
+
 from archiver.errors import (
-    AuthError,
     MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
+    SkippableFetchError,
 )
 from archiver.model import (
     Author,
@@ -48,7 +55,26 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse, platform_message
-from connectors.base import Capabilities, HarvestContext, capture_media, parse_time
+from archiver.verdict import Ok, Skip, Verdict
+from connectors._options import read_options
+from connectors._paging import (
+    FollowersWalk,
+    PageGuard,
+    UnreadablePage,
+    cursor_pages,
+    followers_end,
+    listing,
+    read_page,
+    walk_followers,
+    walk_timeline,
+)
+from connectors.base import (
+    Capabilities,
+    HarvestContext,
+    parse_time,
+    platform_words,
+    with_captured_media,
+)
 
 TWITTER_EPOCH_MS = 1288834974657
 TIMELINE_CAP = 3200
@@ -58,6 +84,15 @@ TWEET_FIELDS = (
     "attachments,public_metrics,author_id,edit_controls"
 )
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
+EXTRA_FIELDS: tuple[str, ...] = ("conversation_id", "in_reply_to_user_id", "referenced_tweets")
+EXTRA_FIELDS += ("public_metrics", "edit_controls")  # kept with every version
+Includes = dict[str, dict[str, dict[str, Any]]]
+TWEET_PARAMS: dict[str, str | int] = {
+    "tweet.fields": TWEET_FIELDS,
+    "expansions": EXPANSIONS,
+    "user.fields": "username,name",
+    "media.fields": "url,preview_image_url,type",
+}
 EP_LOOKUP = "GET /2/users/by/username/:username"
 EP_USER = "GET /2/users/:id"
 EP_TWEETS = "GET /2/users/:id/tweets"
@@ -73,24 +108,36 @@ def snowflake_time(tweet_id: str) -> datetime | None:
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
 
 
-def tier_refusal(response: RecordedResponse) -> str | None:
-    """The platform's message when a 403 means "your access tier does not include this"."""
+def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
+    """X's own error shapes: a 403 that means "your access tier does not include this" costs
+    only that capability (Skip); 401, 429 (``x-rate-limit-reset``, epoch) and 5xx follow the
+    recorder's standard rules."""
+    if status != 403:
+        return Ok()
     try:
-        data = json.loads(response.content)
+        data = json.loads(body)
     except ValueError:
-        return None
+        return Ok()
     if not isinstance(data, dict):
-        return None
+        return Ok()
     markers = " ".join(str(data.get(k, "")) for k in ("reason", "type", "title")).lower()
     errors = data.get("errors")
     if isinstance(errors, list):
         markers += " " + " ".join(json.dumps(e).lower() for e in errors)
     if any(m in markers for m in TIER_MARKERS):
-        return platform_message(response.content)
-    return None
+        return Skip(platform_message(body))
+    return Ok()
+
+
+@dataclass(frozen=True, slots=True)
+class XOptions:
+    """``options`` an X site may set."""
+
+    full_archive: bool = False  # read conversations through /2/tweets/search/all (Pro tier)
 
 
 class XConnector:
+    Options: ClassVar[type] = XOptions
     platform: ClassVar[str] = "x"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -102,10 +149,11 @@ class XConnector:
         follower_count=True,
         media=True,
         notes=(
-            "Replies come from recent search: only the last 7 days unless the site sets "
-            "options.full_archive = true (needs the Pro tier for /2/tweets/search/all). "
-            "Without it, conversations of posts older than 7 days are not searched at all, "
-            "so a late reply to an older post is not captured.",
+            "Replies come from recent search, which sees the last 7 days: every reply written "
+            "in that window is captured whatever the age of the post (to: search, then each "
+            "active conversation). Replies older than 7 days need options.full_archive = true "
+            "(the Pro tier's /2/tweets/search/all); without it a deleted reply is marked "
+            "removed only in conversations that started inside the window.",
             "Follower identities need the Enterprise tier per the X docs; each run tries and, "
             "when refused, records the public follower count with a note saying why; a "
             "degradation is recorded only if the list worked in an earlier run.",
@@ -121,9 +169,11 @@ class XConnector:
         self.ctx = ctx
         self.api = f"{ctx.site.base_url.rstrip('/')}/2"
         self.owner_id = ""
-        self.full_archive = bool(ctx.site.options.get("full_archive", False))
+        self.username = ctx.site.account.lstrip("@")
+        self.options = read_options(XOptions, ctx.site)
         self.search_refused = False
         self.chains: dict[str, str] = {}  # any version id -> first id of its edit chain
+        self.young_posts: list[str] = []  # conversations the window covers from their start
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -131,40 +181,43 @@ class XConnector:
         self.owner_id = str(user["id"])
         yield BookmarkUpdate("user_id", self.owner_id)
         yield from self._posts()
+        yield from self._replies()
         yield from self._followers()
 
     def _get(
         self,
-        url: str,
-        *,
+        path: str,
+        params: Mapping[str, str | int],
         record_class: RecordClass,
         endpoint: str,
-        params: Mapping[str, str | int] | None = None,
-        ok_statuses: tuple[int, ...] = (),
-    ) -> RecordedResponse:
-        return self.ctx.http.get(
-            url,
+        *,
+        context: str | None = None,
+    ) -> tuple[RecordedResponse, Any]:
+        """One call, decoded; with a ``context`` (a search) an unreadable page costs that
+        conversation only (UnreadablePage), otherwise it fails the run."""
+        response = self.ctx.http.get(
+            f"{self.api}/{path}",
             params=params,
             record_class=record_class,
             endpoint=endpoint,
-            ok_statuses=ok_statuses,
+            classify=classify,
         )
+        data, _ = read_page(response, "data" if context else None, context)
+        return response, data
 
     def _lookup(self) -> dict[str, Any]:
-        username = self.ctx.site.account.lstrip("@")
-        response = self._get(
-            f"{self.api}/users/by/username/{username}",
-            params={"user.fields": "public_metrics,username,name,created_at"},
-            record_class="posts",
-            endpoint=EP_LOOKUP,
+        response, data = self._get(
+            f"users/by/username/{self.username}",
+            {"user.fields": "public_metrics,username,name,created_at"},
+            "posts",
+            EP_LOOKUP,
         )
-        data = response.json()
-        user = data.get("data") if isinstance(data, dict) else None
+        user = data.get("data")
         if isinstance(user, dict) and "id" in user:
             return user
-        if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        if isinstance(data.get("errors"), list):
             raise NotFoundError(
-                f"account {username!r}: {platform_message(response.content)}",
+                f"account {self.username!r}: {platform_message(response.content)}",
                 site=self.ctx.site.id,
                 endpoint=EP_LOOKUP,
                 hint="check `account` (the handle without @) in the config",
@@ -175,89 +228,81 @@ class XConnector:
             endpoint=EP_LOOKUP,
         )
 
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        *,
+        cursor: str,
+        record_class: RecordClass,
+        endpoint: str,
+        guard: PageGuard,
+        context: str | None = None,
+    ) -> Iterator[tuple[RecordedResponse, Any]]:
+        return cursor_pages(
+            lambda query: self._get(path, query, record_class, endpoint, context=context),
+            params,
+            cursor_param=cursor,
+            next_cursor=lambda data: (data.get("meta") or {}).get("next_token"),
+            guard=guard,
+        )
+
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
-        since = "" if self.ctx.full_sweep else self.ctx.bookmarks.get("since_id", "")
-        since_num = int(since) if since.isdigit() else 0
-        window = self.ctx.site.recheck_recent
-        params: dict[str, str | int] = {
-            "tweet.fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "user.fields": "username,name",
-            "media.fields": "url,preview_image_url,type",
-            "max_results": 100,
-        }
-        if since_num and window == 0:
+        full = self.ctx.full_sweep
+        since = "" if full else self.ctx.bookmarks.get("since_id", "")
+        params: dict[str, str | int] = {**TWEET_PARAMS, "max_results": 100}
+        if since.isdigit() and self.ctx.site.recheck_recent == 0:
             params["since_id"] = since  # nothing to re-check: let X skip what we have
-        newest = 0
-        seen = 0
-        unreadable = 0
-        complete = True
-        token: str | None = None
-        tokens: set[str] = set()
-        while True:
-            query = dict(params)
-            if token:
-                query["pagination_token"] = token
-            page = self._get(
-                f"{self.api}/users/{self.owner_id}/tweets",
-                params=query,
-                record_class="posts",
-                endpoint=EP_TWEETS,
-            )
-            data = page.json()
-            if not isinstance(data, dict) or not isinstance(data.get("meta", {}), dict):
-                raise MalformedResponseError(
-                    "expected an object with data and meta",
-                    site=self.ctx.site.id,
-                    endpoint=EP_TWEETS,
-                )
-            tweets = data.get("data") or []
-            if not isinstance(tweets, list):
-                raise MalformedResponseError(
-                    "data is not a list of posts", site=self.ctx.site.id, endpoint=EP_TWEETS
-                )
+        guard = PageGuard("timeline")
+        pages = self._pages(
+            f"users/{self.owner_id}/tweets",
+            params,
+            cursor="pagination_token",
+            record_class="posts",
+            endpoint=EP_TWEETS,
+            guard=guard,
+        )
+        yield from walk_timeline(
+            self._entries(pages, EP_TWEETS),
+            parse=lambda entry, ref: self._item(entry[0], entry[1], ref, EP_TWEETS),
+            key=lambda item: int(item.extra["current_id"]),
+            prepare=lambda item: with_captured_media(self.ctx, item),
+            children=self._note_young,
+            full=full,
+            since=int(since) if since.isdigit() else 0,
+            start=0,
+            window=self.ctx.site.recheck_recent,
+            bookmark="since_id",
+            guard=guard,
+            cap=TIMELINE_CAP,
+        )
+
+    def _entries(
+        self, pages: Iterable[tuple[RecordedResponse, Any]], endpoint: str
+    ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
+        """(ref, [(tweet, includes)]) per page: every entry carries its page's ``includes``."""
+        for page, data in pages:
+            tweets = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
             includes = _includes(data)
-            oldest_on_page: int | None = None
-            for tweet in tweets:
-                item = self._item(tweet, includes, page.ref, EP_TWEETS)
-                if isinstance(item, Unparseable):
-                    unreadable += 1
-                    yield item
-                    continue
-                seen += 1
-                current = int(item.extra["current_id"])
-                newest = max(newest, current)
-                oldest_on_page = current if oldest_on_page is None else min(oldest_on_page, current)
-                yield _with_media(item, capture_media(self.ctx, list(item.media)))
-                if tweet.get("conversation_id", item.platform_id) == item.platform_id:
-                    yield from self._replies(item)
-            token = data.get("meta", {}).get("next_token")
-            caught_up = since_num and oldest_on_page is not None and oldest_on_page <= since_num
-            if not self.ctx.full_sweep and caught_up and seen >= window:
-                complete = False
-                break
-            if not isinstance(token, str) or not token or token in tokens:
-                break
-            tokens.add(token)
-        if self.ctx.full_sweep and complete:
-            if unreadable:
-                # An unreadable post is not a deleted one; without its id no sweep is safe.
-                yield Degradation(
-                    "deletion_detection",
-                    f"{unreadable} posts could not be read; posts were not checked for "
-                    "deletion this run",
-                )
-            elif seen + unreadable < TIMELINE_CAP:
-                yield Sweep("posts", "account")
-            else:
-                yield Degradation(
-                    "deletion_detection",
-                    f"the X timeline reaches only the {TIMELINE_CAP} newest posts; posts older "
-                    "than that were not re-checked for deletion this run",
-                )
-        if newest:
-            yield BookmarkUpdate("since_id", str(max(newest, since_num)))
+            yield page.ref, [(tweet, includes) for tweet in tweets]
+
+    def _note_young(self, post: Item, entry: Any) -> Iterator[HarvestRecord]:
+        """A post of the search window that starts a conversation is worth reading whole."""
+        conversation = entry[0].get("conversation_id", post.platform_id)
+        if conversation == post.platform_id and self._covered(post.platform_id):
+            self.young_posts.append(post.platform_id)
+        return iter(())
+
+    def _covered(self, conversation_id: str, margin: timedelta = timedelta(0)) -> bool:
+        """Whether the conversation search sees all of ``conversation_id``: full-archive
+        search does; recent search only if the conversation started inside its window (with
+        ``margin`` to spare: a reply posted just after the post may already be out of reach)."""
+        if self.options.full_archive:
+            return True
+        started = snowflake_time(conversation_id)
+        horizon = datetime.now(UTC) - timedelta(days=RECENT_SEARCH_DAYS) + margin
+        return started is not None and started >= horizon
 
     def _item(
         self,
@@ -295,30 +340,19 @@ class XConnector:
         kind: ItemKind = "post"
         if root_id is not None:
             kind = "comment" if parent == root_id else "reply"
-        media = []
-        for key in (tweet.get("attachments") or {}).get("media_keys") or []:
-            m = includes["media"].get(str(key), {})
-            media.append(
-                Media(
-                    id=str(key),
-                    type=str(m.get("type", "unknown")),
-                    url=m.get("url") or m.get("preview_image_url"),
-                    description=m.get("alt_text"),
-                )
+        keys = (tweet.get("attachments") or {}).get("media_keys") or []
+        found = [(str(k), includes["media"].get(str(k), {})) for k in keys]
+        media = [
+            Media(
+                k,
+                str(m.get("type", "unknown")),
+                m.get("url") or m.get("preview_image_url"),
+                m.get("alt_text"),
             )
-        extra: dict[str, Any] = {
-            "current_id": current,
-            "edit_history_tweet_ids": chain,
-        }
-        for key in (
-            "conversation_id",
-            "in_reply_to_user_id",
-            "referenced_tweets",
-            "public_metrics",
-            "edit_controls",
-        ):
-            if key in tweet:
-                extra[key] = tweet[key]
+            for k, m in found
+        ]
+        extra = {"current_id": current, "edit_history_tweet_ids": chain}
+        extra |= {k: tweet[k] for k in EXTRA_FIELDS if k in tweet}
         return Item(
             record_class=cls,
             kind=kind,
@@ -353,192 +387,154 @@ class XConnector:
         return tweet_id
 
     # -- replies ------------------------------------------------------------------------------
-    def _within_recent_search(self, post: Item, *, margin: timedelta = timedelta(0)) -> bool:
-        """Whether ``post`` is young enough (by ``margin`` to spare) that recent search, which
-        sees the last ``RECENT_SEARCH_DAYS`` only, covers its whole conversation."""
-        posted = post.posted_at or snowflake_time(post.platform_id)
-        horizon = datetime.now(UTC) - timedelta(days=RECENT_SEARCH_DAYS) + margin
-        return posted is not None and posted >= horizon
-
-    def _replies(self, post: Item) -> Iterator[HarvestRecord]:
-        if self.search_refused:
-            return
-        if not self.full_archive and not self._within_recent_search(post):
-            # Recent search cannot reach a conversation this old: asking would spend paid
-            # calls and rate limit for replies it cannot return, and prove nothing (no sweep).
-            return
-        kind = "all" if self.full_archive else "recent"
-        endpoint = f"GET /2/tweets/search/{kind}"
-        params: dict[str, str | int] = {
-            "query": f"conversation_id:{post.platform_id}",
-            "tweet.fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "user.fields": "username,name",
-            "media.fields": "url,preview_image_url,type",
-            "max_results": 100,
-        }
-        token: str | None = None
-        tokens: set[str] = set()
-        found: list[Item] = []
-        complete = True
-        while True:
-            query = dict(params)
-            if token:
-                query["next_token"] = token
-            try:
-                page = self._get(
-                    f"{self.api}/tweets/search/{kind}",
-                    params=query,
-                    record_class="comments",
-                    endpoint=endpoint,
-                    ok_statuses=(403,),
-                )
-            except RetriableFetchError as exc:
-                if exc.status != 429:
-                    raise
-                # Search has its own, small rate limit: losing replies must not lose the
-                # posts and followers of this run.
-                self.search_refused = True
-                complete = False
-                yield Degradation(
-                    "replies",
-                    f"{endpoint} stayed rate-limited ({exc.message}); the remaining "
-                    "conversations were not searched this run",
-                )
-                break
-            if page.status_code == 403:
-                refusal = tier_refusal(page)
-                if refusal is None:
-                    raise AuthError(
-                        f"HTTP 403: {platform_message(page.content)}",
-                        site=self.ctx.site.id,
-                        endpoint=endpoint,
-                        status=403,
-                    )
-                self.search_refused = True
-                yield Degradation(
-                    "replies",
-                    f"{endpoint} refused by the API access tier ({refusal}); replies were not "
-                    "captured this run",
-                )
+    def _replies(self) -> Iterator[HarvestRecord]:
+        """Every reply written in the search window: the conversations of the window's own
+        posts, and of every reply addressed to the account (``to:``) whatever the post's age."""
+        conversations = dict.fromkeys(self.young_posts)
+        conversations.update(dict.fromkeys((yield from self._active_conversations())))
+        for conversation in conversations:
+            if self.search_refused:
                 return
-            reason = None
-            try:
-                data = page.json()
-            except MalformedResponseError as exc:
-                reason = exc.message
-            else:
-                if not isinstance(data, dict) or not isinstance(data.get("data") or [], list):
-                    reason = "search result without a data list"
-            if reason is not None:
-                # One unreadable conversation must not cost the run: kept raw, counted, and
-                # the thread is not swept (its replies may be on the page we could not read).
-                complete = False
-                yield Unparseable(
-                    "comments", endpoint, f"replies to post {post.platform_id}: {reason}", page.ref
-                )
-                break
-            includes = _includes(data)
-            for tweet in data.get("data") or []:
-                item = self._item(tweet, includes, page.ref, endpoint, root_id=post.platform_id)
-                if isinstance(item, Unparseable):
-                    complete = False  # an unreadable reply must not be taken for a deleted one
-                    yield item
-                    continue
+            yield from self._conversation(conversation)
+
+    def _active_conversations(self) -> Generator[HarvestRecord, None, list[str]]:
+        found: list[str] = []
+
+        def take(tweet: Any, _includes: Includes, _ref: WarcRef) -> Iterable[HarvestRecord]:
+            conv = tweet.get("conversation_id") if isinstance(tweet, dict) else None
+            if isinstance(conv, str) and conv.isdigit():
+                found.append(conv)
+            return ()
+
+        yield from self._search(
+            "recent", f"to:{self.username}", f"replies to {self.username}", take
+        )
+        return found
+
+    def _conversation(self, conversation: str) -> Iterator[HarvestRecord]:
+        found: list[Item] = []
+        unreadable: list[Unparseable] = []
+
+        def take(tweet: Any, includes: Includes, ref: WarcRef) -> Iterable[HarvestRecord]:
+            item = self._item(tweet, includes, ref, endpoint, root_id=conversation)
+            if isinstance(item, Unparseable):
+                unreadable.append(item)  # an unreadable reply must not be taken for a deleted one
+                return (item,)
+            if item.platform_id != conversation:
                 found.append(item)
-            token = (data.get("meta") or {}).get("next_token")
-            if not isinstance(token, str) or not token or token in tokens:
-                break
-            tokens.add(token)
+            return ()
+
+        kind = "all" if self.options.full_archive else "recent"
+        endpoint = f"GET /2/tweets/search/{kind}"
+        what = f"replies to post {conversation}"
+        complete = yield from self._search(kind, f"conversation_id:{conversation}", what, take)
         for item in found:
             # Parents may have been listed after their replies; map late edit ids now.
             if item.parent_id and item.parent_id in self.chains:
-                item = replace(item, parent_id=self.chains[item.parent_id])
-                kind_now: ItemKind = "comment" if item.parent_id == post.platform_id else "reply"
-                item = replace(item, kind=kind_now)
-            yield _with_media(item, capture_media(self.ctx, list(item.media)))
-        # An hour to spare: a reply posted just after the post may already be out of reach.
-        if complete and (
-            self.full_archive or self._within_recent_search(post, margin=timedelta(hours=1))
-        ):
-            yield Sweep("comments", post.platform_id)
+                parent = self.chains[item.parent_id]
+                kind_now: ItemKind = "comment" if parent == conversation else "reply"
+                item = replace(item, parent_id=parent, kind=kind_now)
+            yield with_captured_media(self.ctx, item)
+        if complete and not unreadable and self._covered(conversation, timedelta(hours=1)):
+            yield Sweep("comments", conversation)
+
+    def _search(
+        self,
+        kind: str,
+        query: str,
+        what: str,
+        take: Callable[[Any, Includes, WarcRef], Iterable[HarvestRecord]],
+    ) -> Generator[HarvestRecord, None, bool]:
+        """Every page of one search, each tweet handed to ``take``; whether all were read."""
+        endpoint = f"GET /2/tweets/search/{kind}"
+        guard = PageGuard(what)
+        pages = self._pages(
+            f"tweets/search/{kind}",
+            {**TWEET_PARAMS, "query": query, "max_results": 100},
+            cursor="next_token",
+            record_class="comments",
+            endpoint=endpoint,
+            guard=guard,
+            context=what,
+        )
+        try:
+            for ref, entries in self._entries(pages, endpoint):
+                for tweet, includes in entries:
+                    yield from take(tweet, includes, ref)
+        except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
+            yield from self._search_failed(exc, endpoint, what)
+            return False
+        if not guard.complete:
+            yield Degradation("replies", f"{guard.stopped}; {what} were not all read")
+        return guard.complete
+
+    def _search_failed(
+        self,
+        exc: SkippableFetchError | RetriableFetchError | UnreadablePage,
+        endpoint: str,
+        what: str,
+    ) -> Iterator[HarvestRecord]:
+        """One unreadable search page costs that conversation only (kept raw, not swept); a
+        tier refusal or a rate limit that outlasts the retries stops searching for this run,
+        without costing the posts and followers."""
+        if isinstance(exc, UnreadablePage):
+            yield Unparseable("comments", endpoint, exc.words, exc.ref)
+            return
+        if isinstance(exc, RetriableFetchError) and exc.status != 429:
+            raise exc
+        self.search_refused = True
+        if isinstance(exc, SkippableFetchError):
+            why = f"refused by the API access tier ({platform_words(exc)})"
+        else:
+            why = f"stayed rate-limited ({exc.message})"
+        yield Degradation(
+            "replies", f"{endpoint} {why}; the remaining conversations were not searched this run"
+        )
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self) -> Iterator[HarvestRecord]:
-        token: str | None = None
-        tokens: set[str] = set()
-        total = 0
-        last_ref: WarcRef | None = None
-        while True:
-            params: dict[str, str | int] = {"max_results": 1000, "user.fields": "username,name"}
-            if token:
-                params["pagination_token"] = token
-            page = self._get(
-                f"{self.api}/users/{self.owner_id}/followers",
-                params=params,
-                record_class="followers",
-                endpoint=EP_FOLLOWERS,
-                ok_statuses=(403,),
+        guard, walk = PageGuard("followers"), FollowersWalk()
+        pages = self._pages(
+            f"users/{self.owner_id}/followers",
+            {"max_results": 1000, "user.fields": "username,name"},
+            cursor="pagination_token",
+            record_class="followers",
+            endpoint=EP_FOLLOWERS,
+            guard=guard,
+        )
+        try:
+            yield from walk_followers(
+                (
+                    (page.ref, listing(data, "data", site=self.ctx.site.id, endpoint=EP_FOLLOWERS))
+                    for page, data in pages
+                ),
+                parse=_follower,
+                guard=guard,
+                walk=walk,
             )
-            if page.status_code == 403:
-                refusal = tier_refusal(page)
-                if refusal is None:
-                    raise AuthError(
-                        f"HTTP 403: {platform_message(page.content)}",
-                        site=self.ctx.site.id,
-                        endpoint=EP_FOLLOWERS,
-                        status=403,
-                    )
-                if self.ctx.bookmarks.get(FOLLOWERS_LISTED) == "1":
-                    # The list worked in an earlier run: a capability the site had is lost.
-                    yield Degradation(
-                        "follower_identities",
-                        f"{EP_FOLLOWERS} refused by the API access tier ({refusal}); only the "
-                        "follower count was recorded",
-                    )
-                # Otherwise the tier never allowed it: the count and its note say so plainly,
-                # without making every run look degraded.
-                yield from self._follower_count(refusal)
-                return
-            last_ref = page.ref
-            data = page.json()
-            if not isinstance(data, dict) or not isinstance(data.get("data") or [], list):
-                raise MalformedResponseError(
-                    "expected an object with a data list",
-                    site=self.ctx.site.id,
-                    endpoint=EP_FOLLOWERS,
+        except SkippableFetchError as exc:
+            refusal = platform_words(exc)
+            if self.ctx.bookmarks.get(FOLLOWERS_LISTED) == "1":
+                # The list worked in an earlier run: a capability the site had is lost.
+                yield Degradation(
+                    "follower_identities",
+                    f"{EP_FOLLOWERS} refused by the API access tier ({refusal}); only the "
+                    "follower count was recorded",
                 )
-            for user in data.get("data") or []:
-                if not isinstance(user, dict) or "id" not in user:
-                    yield Unparseable("followers", EP_FOLLOWERS, "follower without an id", page.ref)
-                    continue
-                total += 1
-                handle = user.get("username")
-                yield Follower(
-                    platform_id=str(user["id"]),
-                    ref=page.ref,
-                    handle=handle,
-                    display_name=user.get("name"),
-                    url=f"https://x.com/{handle}" if handle else None,
-                )
-            token = (data.get("meta") or {}).get("next_token")
-            if not isinstance(token, str) or not token or token in tokens:
-                break
-            tokens.add(token)
-        if last_ref is not None:
-            yield FollowerCount(total, last_ref, identities_available=True)
-            yield Sweep("followers", "followers")
+            # Otherwise the tier never allowed it: the count and its note say so plainly,
+            # without making every run look degraded.
+            yield from self._follower_count(refusal)
+            return
+        if walk.last_ref is not None:
+            yield FollowerCount(walk.listed, walk.last_ref, identities_available=walk.complete)
+            yield from followers_end(walk)
             yield BookmarkUpdate(FOLLOWERS_LISTED, "1")
 
     def _follower_count(self, refusal: str) -> Iterator[HarvestRecord]:
-        response = self._get(
-            f"{self.api}/users/{self.owner_id}",
-            params={"user.fields": "public_metrics"},
-            record_class="followers",
-            endpoint=EP_USER,
+        response, data = self._get(
+            f"users/{self.owner_id}", {"user.fields": "public_metrics"}, "followers", EP_USER
         )
-        data = response.json()
-        user = data.get("data") if isinstance(data, dict) else None
+        user = data.get("data")
         metrics = user.get("public_metrics") if isinstance(user, dict) else None
         count = metrics.get("followers_count") if isinstance(metrics, dict) else None
         if not isinstance(count, int):
@@ -555,6 +551,19 @@ class XConnector:
         )
 
 
+def _follower(user: Any, ref: WarcRef) -> Follower | Unparseable:
+    if not isinstance(user, dict) or "id" not in user:
+        return Unparseable("followers", EP_FOLLOWERS, "follower without an id", ref)
+    handle = user.get("username")
+    return Follower(
+        platform_id=str(user["id"]),
+        ref=ref,
+        handle=handle,
+        display_name=user.get("name"),
+        url=f"https://x.com/{handle}" if handle else None,
+    )
+
+
 def _includes(data: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """``includes`` indexed by id / media_key; entries that are not objects are ignored."""
     inc = data.get("includes")
@@ -566,7 +575,3 @@ def _includes(data: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
             if isinstance(entry, dict) and key in entry:
                 out[name][str(entry[key])] = entry
     return out
-
-
-def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
-    return replace(item, media=media) if media else item

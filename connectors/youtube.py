@@ -30,13 +30,14 @@ offers no way to download video files; thumbnails are captured instead.
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, NoReturn
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import chain
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -44,10 +45,10 @@ import httpx
 from archiver.errors import (
     AuthError,
     ConfigError,
-    FetchError,
     MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
+    SkippableFetchError,
 )
 from archiver.model import (
     Author,
@@ -65,7 +66,25 @@ from archiver.model import (
 )
 from archiver.recorder import RecordedResponse, retry_after_seconds
 from archiver.secrets import read_secret
-from connectors.base import Capabilities, HarvestContext, capture_media, parse_time
+from archiver.verdict import Fatal, Ok, Retry, Skip, Verdict
+from connectors._options import read_options
+from connectors._paging import (
+    FollowersWalk,
+    PageGuard,
+    cursor_pages,
+    followers_end,
+    read_page,
+    walk_followers,
+    walk_thread,
+    walk_timeline,
+)
+from connectors.base import (
+    Capabilities,
+    HarvestContext,
+    parse_time,
+    platform_words,
+    with_captured_media,
+)
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 EP_CHANNELS = "GET /youtube/v3/channels"
@@ -123,7 +142,55 @@ def seconds_until_pacific_midnight(now: datetime | None = None) -> float:
     return max(0.0, (midnight - here).total_seconds())
 
 
+def classify(status: int, headers: httpx.Headers, body: bytes, allow: frozenset[str]) -> Verdict:
+    """Google says most things in a 4xx body ``reason``: the daily quota (wait for midnight
+    Pacific: retrying sooner only spends requests), a short-term rate limit (back off), a bad
+    key or token (a person must act), or a refusal the caller expects (``allow``: comments
+    disabled, the video gone, moderation refused), which costs that call only."""
+    if status < 400:
+        return Ok()
+    reasons, message = google_error(body)
+    text = f"HTTP {status}: {message} ({', '.join(reasons) or 'no reason given'})"
+    allowed = [r for r in reasons if r in allow]
+    if allowed:
+        return Skip(f"{allowed[0]}: {message}")
+    if QUOTA_REASONS.intersection(reasons):
+        wait = seconds_until_pacific_midnight()
+        return Retry(
+            f"{text}; the daily YouTube API quota is used up and resets at midnight Pacific "
+            f"time (in about {wait / 3600:.1f} h)",
+            after=wait,
+        )
+    if RATE_REASONS.intersection(reasons):
+        return Retry(
+            f"{text}; still rate limited: YouTube is rate-limiting this project (a short-term "
+            "limit, not the daily quota)",
+            after=retry_after_seconds(headers, time.time()),
+        )
+    if status == 401 or AUTH_REASONS.intersection(reasons):
+        return Fatal(
+            text,
+            "the API key or OAuth token is missing, expired, revoked or lacks the "
+            "youtube.readonly scope; renew it and update the variable named by token_env",
+            auth=True,
+        )
+    return Ok()
+
+
+@dataclass(frozen=True, slots=True)
+class YouTubeOptions:
+    """``options`` a YouTube site may set (see the module docstring)."""
+
+    auth: Literal["key", "oauth"] = "key"
+    moderation: bool = False
+    refresh: bool = False
+    client_id_env: str = ""
+    client_secret_env: str = ""
+    token_url: str = TOKEN_URL
+
+
 class YouTubeConnector:
+    Options: ClassVar[type] = YouTubeOptions
     platform: ClassVar[str] = "youtube"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -153,33 +220,28 @@ class YouTubeConnector:
     def __init__(self, ctx: HarvestContext) -> None:
         self.ctx = ctx
         self.api = ctx.site.base_url.rstrip("/")
-        options = ctx.site.options
-        self.auth = str(options.get("auth", "key"))
-        if self.auth not in ("key", "oauth"):
-            raise ConfigError(
-                f"site {ctx.site.id}: unknown auth {self.auth!r}",
-                key="options.auth",
-                hint='use "key" (API key in token_env) or "oauth" (owner access token)',
-            )
-        self.moderation = bool(options.get("moderation", False))
+        self.options = options = read_options(YouTubeOptions, ctx.site)
+        self.auth = options.auth
+        self.moderation = options.moderation
         self.channel_id = ""
         self.comments_disabled: set[str] = set()
         self.moderation_refused = False
+        self.pending: dict[str, list[HarvestRecord]] = {}  # a video's comments, read first
         if self.auth == "key":
             # The harvester sends ``Bearer <token_env>``; Google rejects an API key sent that
             # way, so the key travels only as ``key=`` (redacted in the WARC by the recorder).
             ctx.http.drop_auth_header()
-        elif options.get("refresh", False) is True:
+        elif options.refresh:
             ctx.http.use_auth_header(f"Bearer {self._access_token_from_refresh(options)}")
 
-    def _access_token_from_refresh(self, options: Mapping[str, Any]) -> str:
+    def _access_token_from_refresh(self, options: YouTubeOptions) -> str:
         """Exchange the owner's refresh token for a one-hour access token (RFC 6749 §6)."""
         site = self.ctx.site.id
         endpoint = "POST oauth2/token"
         names: dict[str, str] = {}
         for key in ("client_id_env", "client_secret_env"):
-            value = options.get(key)
-            if not isinstance(value, str) or not value:
+            value = getattr(options, key)
+            if not value:
                 raise ConfigError(
                     f"site {site}: options.refresh needs options.{key}",
                     key=f"options.{key}",
@@ -204,7 +266,7 @@ class YouTubeConnector:
             )
             or "",
         }
-        url = str(options.get("token_url", TOKEN_URL))
+        url = options.token_url
         try:
             answer = httpx.post(url, data=form, timeout=30.0)
         except httpx.HTTPError as exc:
@@ -251,11 +313,9 @@ class YouTubeConnector:
         record_class: RecordClass,
         endpoint: str,
         allow: frozenset[str] = frozenset(),
-    ) -> tuple[RecordedResponse, str]:
-        """GET ``resource``; returns (response, "") or (response, reason) for allowed refusals.
-
-        Google signals most conditions in a 4xx body reason, so the status alone cannot say
-        whether to fail the run (bad key, quota) or carry on (comments disabled)."""
+    ) -> RecordedResponse:
+        """GET ``resource`` with the API key (key mode); ``classify`` reads Google's reasons,
+        an ``allow``ed refusal raises SkippableFetchError whose text starts with the reason."""
         query = dict(params)
         if self.auth == "key":
             if not self.ctx.token:
@@ -266,81 +326,41 @@ class YouTubeConnector:
                     hint="set token_env to the variable holding the YouTube API key",
                 )
             query["key"] = self.ctx.token
-        http = self.ctx.http
-        attempts = max(1, http.settings.max_attempts)
-        for attempt in range(1, attempts + 1):
-            response = http.get(
-                f"{self.api}/{resource}",
-                params=query,
-                record_class=record_class,
-                endpoint=endpoint,
-                ok_statuses=(400, 401, 403, 404),
-            )
-            status = response.status_code
-            if status < 300:
-                return response, ""
-            reasons, message = google_error(response.content)
-            allowed = [r for r in reasons if r in allow]
-            if allowed:
-                return response, allowed[0]
-            text = f"HTTP {status}: {message} ({', '.join(reasons) or 'no reason given'})"
-            kw: dict[str, Any] = {"site": self.ctx.site.id, "endpoint": endpoint, "status": status}
-            if QUOTA_REASONS.intersection(reasons):
-                # The daily quota: retrying before it resets only spends more requests.
-                wait = seconds_until_pacific_midnight()
-                raise RetriableFetchError(
-                    f"{text}; the daily YouTube API quota is used up and resets at midnight "
-                    f"Pacific time (in about {wait / 3600:.1f} h)",
-                    retry_after=wait,
-                    hint="the next run after midnight Pacific continues from the bookmarks; "
-                    "ask Google for a higher quota if this recurs",
-                    **kw,
-                )
-            if RATE_REASONS.intersection(reasons):
-                # A short-term limit (requests per 100 seconds, per user): back off and retry.
-                if attempt < attempts:
-                    wait = self._backoff(response, attempt)
-                    self.ctx.log.warning(
-                        "youtube_rate_limited",
-                        endpoint=endpoint,
-                        reasons=reasons,
-                        attempt=attempt,
-                        wait=round(wait, 2),
-                    )
-                    http.sleep(wait)
-                    continue
-                raise RetriableFetchError(
-                    f"still rate limited after {attempts} attempts: {text}",
-                    hint="YouTube is rate-limiting this project (a short-term limit, not the "
-                    "daily quota); the next run retries",
-                    **kw,
-                )
-            self._refuse(text, reasons, kw)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.ctx.http.get(
+            f"{self.api}/{resource}",
+            params=query,
+            record_class=record_class,
+            endpoint=endpoint,
+            classify=partial(classify, allow=allow),
+        )
 
-    def _backoff(self, response: RecordedResponse, attempt: int) -> float:
-        """Retry-After if Google sent one (it does not document it), else exponential with
-        jitter; never longer than ``[http] max_retry_wait``."""
-        cap = self.ctx.http.settings.max_retry_wait
-        after = retry_after_seconds(response.headers, time.time())
-        if after is not None:
-            return float(min(cap, after))
-        return float(min(cap, 2.0 ** (attempt + 1) * random.uniform(0.5, 1.0)))
+    def _pages(
+        self,
+        resource: str,
+        params: Mapping[str, str | int],
+        *,
+        record_class: RecordClass,
+        endpoint: str,
+        guard: PageGuard,
+        allow: frozenset[str] = frozenset(),
+        context: str | None = None,
+    ) -> Iterator[tuple[RecordedResponse, Any]]:
+        """Pages with their ``items``; with a ``context``, an unreadable page costs only the
+        thread it belongs to (UnreadablePage), otherwise it fails the run."""
 
-    @staticmethod
-    def _refuse(text: str, reasons: list[str], kw: dict[str, Any]) -> NoReturn:
-        """Raise the typed error for a refusal that is neither allowed nor worth retrying."""
-        status = kw["status"]
-        if status == 401 or AUTH_REASONS.intersection(reasons):
-            raise AuthError(
-                text,
-                hint="the API key or OAuth token is missing, expired, revoked or lacks the "
-                "youtube.readonly scope; renew it and update the variable named by token_env",
-                **kw,
+        def get(query: Mapping[str, str | int]) -> tuple[RecordedResponse, Any]:
+            page = self._get(
+                resource, query, record_class=record_class, endpoint=endpoint, allow=allow
             )
-        if status == 404:
-            raise NotFoundError(text, **kw)
-        raise FetchError(text, **kw)
+            return page, read_page(page, "items", context)[0]
+
+        return cursor_pages(
+            get,
+            params,
+            cursor_param="pageToken",
+            next_cursor=lambda data: data.get("nextPageToken"),
+            guard=guard,
+        )
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -370,7 +390,7 @@ class YouTubeConnector:
             params["id"] = account
         else:
             params["forHandle"] = account if account.startswith("@") else f"@{account}"
-        response, _ = self._get("channels", params, record_class="posts", endpoint=EP_CHANNELS)
+        response = self._get("channels", params, record_class="posts", endpoint=EP_CHANNELS)
         data = response.json()
         items = data.get("items") if isinstance(data, dict) else None
         if not items:
@@ -389,108 +409,82 @@ class YouTubeConnector:
 
     # -- videos -------------------------------------------------------------------------------
     def _videos(self, uploads: str, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
-        since = None if self.ctx.full_sweep else parse_time(self.ctx.bookmarks.get("newest_video"))
-        window = self.ctx.site.recheck_recent
-        newest = since
-        seen = 0
-        unreadable = 0
-        complete = True
-        token: str | None = None
-        tokens: set[str] = set()
-        while True:
-            params: dict[str, str | int] = {
-                "part": "snippet,contentDetails",
-                "maxResults": 50,
-                "playlistId": uploads,
-            }
-            if token:
-                params["pageToken"] = token
-            page, _ = self._get("playlistItems", params, record_class="posts", endpoint=EP_PLAYLIST)
-            data = page.json()
-            entries = data.get("items") if isinstance(data, dict) else None
-            if not isinstance(entries, list):
-                raise MalformedResponseError(
-                    "expected an items list", site=self.ctx.site.id, endpoint=EP_PLAYLIST
-                )
+        full = self.ctx.full_sweep
+        guard = PageGuard("uploads")
+        since = "" if full else self.ctx.bookmarks.get("newest_video", "")
+        yield from walk_timeline(
+            self._video_pages(uploads, guard),
+            parse=lambda entry, _ref: (
+                entry
+                if isinstance(entry, Unparseable)
+                else self._video_item(entry[0], channel, entry[1])
+            ),
+            key=lambda item: item.posted_at.astimezone(UTC).isoformat() if item.posted_at else "",
+            prepare=self._with_comments,
+            children=lambda item, _entry: self.pending.pop(item.platform_id, []),
+            full=full,
+            since=since,
+            start="",
+            window=self.ctx.site.recheck_recent,
+            bookmark="newest_video",
+            guard=guard,
+            noun="uploads",
+        )
+
+    def _video_pages(self, uploads: str, guard: PageGuard) -> Iterator[tuple[WarcRef, list[Any]]]:
+        """The uploads playlist newest first, each page's videos read through ``videos.list``
+        (50 per call): entries are (video, ref) or an Unparseable."""
+        params: dict[str, str | int] = {
+            "part": "snippet,contentDetails",
+            "maxResults": 50,
+            "playlistId": uploads,
+        }
+        for page, data in self._pages(
+            "playlistItems", params, record_class="posts", endpoint=EP_PLAYLIST, guard=guard
+        ):
             ids: list[str] = []
-            oldest_on_page: datetime | None = None
-            for entry in entries:
+            entries: list[Any] = []
+            for entry in data["items"]:
                 details = entry.get("contentDetails") if isinstance(entry, dict) else None
                 vid = details.get("videoId") if isinstance(details, dict) else None
-                if not isinstance(vid, str) or not vid:
-                    unreadable += 1
-                    yield Unparseable(
-                        "posts", EP_PLAYLIST, "playlist item without a videoId", page.ref
+                if isinstance(vid, str) and vid:
+                    ids.append(vid)
+                else:
+                    entries.append(
+                        Unparseable(
+                            "posts", EP_PLAYLIST, "playlist item without a videoId", page.ref
+                        )
                     )
-                    continue
-                ids.append(vid)
-                published = parse_time(details.get("videoPublishedAt")) if details else None
-                if published is not None:
-                    oldest_on_page = (
-                        published if oldest_on_page is None else min(oldest_on_page, published)
-                    )
-                    newest = published if newest is None else max(newest, published)
             if ids:
-                for record in self._video_details(ids, channel):
-                    if isinstance(record, Item) and record.kind == "post":
-                        seen += 1
-                    elif isinstance(record, Unparseable) and record.record_class == "posts":
-                        unreadable += 1
-                    yield record
-            token = data.get("nextPageToken")
-            caught_up = since is not None and oldest_on_page is not None and oldest_on_page <= since
-            if not self.ctx.full_sweep and caught_up and seen >= window:
-                complete = False
-                break
-            if not isinstance(token, str) or not token or token in tokens:
-                break
-            tokens.add(token)
-        if self.ctx.full_sweep and complete:
-            if unreadable:
-                # An unreadable video is not a deleted one; without its id no sweep is safe.
-                yield Degradation(
-                    "deletion_detection",
-                    f"{unreadable} uploads could not be read; videos were not checked for "
-                    "deletion this run",
-                )
-            else:
-                yield Sweep("posts", "account")
-        if newest is not None:
-            yield BookmarkUpdate("newest_video", newest.isoformat())
+                entries += self._video_details(ids)
+            yield page.ref, entries
 
-    def _video_details(self, ids: list[str], channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
-        response, _ = self._get(
+    def _video_details(self, ids: list[str]) -> list[Any]:
+        response = self._get(
             "videos",
-            {
-                "part": "snippet,statistics,status",
-                "id": ",".join(ids[:50]),
-            },  # no maxResults with id
+            {"part": "snippet,statistics,status", "id": ",".join(ids[:50])},  # no maxResults
             record_class="posts",
             endpoint=EP_VIDEOS,
         )
         data = response.json()
         videos = data.get("items") if isinstance(data, dict) else None
         if not isinstance(videos, list):
-            yield Unparseable("posts", EP_VIDEOS, "videos.list without an items list", response.ref)
-            return
-        returned = set()
-        for video in videos:
-            item = self._video_item(video, channel, response.ref)
-            if isinstance(item, Unparseable):
-                yield item
-                continue
-            returned.add(item.platform_id)
-            # Comments first, so the video's own record can say whether they are disabled.
-            comments = list(self._comments(item.platform_id))
-            if item.platform_id in self.comments_disabled:
-                item = replace(item, extra={**item.extra, "comments_disabled": True})
-            yield _with_media(item, capture_media(self.ctx, list(item.media)))
-            yield from comments
-        missing = [i for i in ids if i not in returned]
-        if missing:
+            return [
+                Unparseable("posts", EP_VIDEOS, "videos.list without an items list", response.ref)
+            ]
+        returned = {v.get("id") for v in videos if isinstance(v, dict)}
+        if missing := [i for i in ids if i not in returned]:
             # Private, deleted or still processing: the uploads list names them, videos.list
             # does not return them to this caller.
             self.ctx.log.info("youtube_videos_not_returned", ids=missing)
+        return [(video, response.ref) for video in videos]
+
+    def _with_comments(self, item: Item) -> Item:
+        """Comments first, so the video's own record can say whether they are disabled."""
+        self.pending[item.platform_id] = list(self._comments(item.platform_id))
+        if item.platform_id in self.comments_disabled:
+            item = replace(item, extra={**item.extra, "comments_disabled": True})
+        return with_captured_media(self.ctx, item)
 
     def _video_item(
         self, video: Any, channel: Mapping[str, Any], ref: WarcRef
@@ -544,126 +538,115 @@ class YouTubeConnector:
 
     # -- comments -----------------------------------------------------------------------------
     def _comments(self, video_id: str) -> Iterator[HarvestRecord]:
+        """Every thread of the video (and, for the owner with ``moderation``, the held and
+        likely-spam ones), each reply list read to its end. A Sweep only when all of it was
+        read: not when moderation was refused (hidden comments were not re-checked)."""
         statuses = ["published"]
         if self.moderation and self.auth == "oauth" and not self.moderation_refused:
             statuses += ["heldForReview", "likelySpam"]
-        complete = True
-        for status in statuses:
-            token: str | None = None
-            tokens: set[str] = set()
-            while True:
-                params: dict[str, str | int] = {
-                    "part": "snippet,replies",
-                    "videoId": video_id,
-                    "maxResults": 100,
-                    "textFormat": "plainText",
-                }
-                if status != "published":
-                    params["moderationStatus"] = status
-                if token:
-                    params["pageToken"] = token
-                allow = {"commentsDisabled", "videoNotFound"}
-                if status != "published":
-                    allow |= {"forbidden", "insufficientPermissions"}
-                page, refusal = self._get(
-                    "commentThreads",
-                    params,
-                    record_class="comments",
-                    endpoint=EP_THREADS,
-                    allow=frozenset(allow),
+        guards: list[PageGuard] = []
+        refused: list[tuple[str, str]] = []  # (moderation status, Google's reason)
+        nodes = chain.from_iterable(
+            self._threads(video_id, status, guards, refused) for status in statuses
+        )
+        for record in walk_thread(
+            video_id,
+            nodes,
+            parse=self._node_item,
+            children=lambda node, item: self._replies(node, item, guards),
+            guards=guards,
+        ):
+            if not (isinstance(record, Sweep) and (refused or self.moderation_refused)):
+                yield record
+        for status, reason in refused:
+            if status != "published" and not reason.startswith("videoNotFound"):
+                yield Degradation(
+                    "hidden_comments",
+                    f"{EP_THREADS} with moderationStatus={status} was refused ({reason}); "
+                    "held and spam comments were not captured",
                 )
-                if refusal == "commentsDisabled":
-                    self.comments_disabled.add(video_id)  # not an error: nothing to archive
-                    return
-                if refusal == "videoNotFound":
-                    return  # the video went away between listing and reading; no sweep
-                if refusal:
-                    # The token is not the channel owner's (or lacks youtube.force-ssl).
-                    self.moderation_refused = True
-                    yield Degradation(
-                        "hidden_comments",
-                        f"{EP_THREADS} with moderationStatus={status} was refused "
-                        f"({google_error(page.content)[1]}); held and spam comments were not "
-                        "captured",
-                    )
-                    return  # no sweep: hidden comments captured earlier were not re-checked
-                try:
-                    data = page.json()
-                except MalformedResponseError as exc:
-                    # One unreadable page costs this video's thread only, and no sweep of it.
-                    yield Unparseable(
-                        "comments", EP_THREADS, f"video {video_id}: {exc.message}", page.ref
-                    )
-                    return
-                threads = data.get("items") if isinstance(data, dict) else None
-                if not isinstance(threads, list):
-                    yield Unparseable(
-                        "comments",
-                        EP_THREADS,
-                        f"video {video_id}: expected an items list",
-                        page.ref,
-                    )
-                    return
-                for thread in threads:
-                    for record in self._thread(thread, video_id, status, page.ref):
-                        complete = complete and not isinstance(record, Unparseable)
-                        yield record
-                token = data.get("nextPageToken")
-                if not isinstance(token, str) or not token or token in tokens:
-                    break
-                tokens.add(token)
-        moderated_run = not self.moderation or self.auth != "oauth" or not self.moderation_refused
-        if complete and moderated_run:
-            yield Sweep("comments", video_id)
 
-    def _thread(
-        self, thread: Any, video_id: str, status: str, ref: WarcRef
-    ) -> Iterator[HarvestRecord]:
-        snippet = thread.get("snippet") if isinstance(thread, dict) else None
-        top = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
-        item = self._comment_item(top, video_id, status, ref, EP_THREADS)
-        yield item
-        if isinstance(item, Unparseable) or not isinstance(snippet, dict):
+    def _threads(
+        self, video_id: str, status: str, guards: list[PageGuard], refused: list[tuple[str, str]]
+    ) -> Iterator[tuple[Any, ...]]:
+        """Nodes ``("thread", thread, video, status, ref, endpoint)`` of one moderation status;
+        an expected refusal (comments disabled, video gone, moderation refused) ends them."""
+        params: dict[str, str | int] = {
+            "part": "snippet,replies",
+            "videoId": video_id,
+            "maxResults": 100,
+            "textFormat": "plainText",
+        }
+        allow = {"commentsDisabled", "videoNotFound"}
+        if refused or (status != "published" and self.moderation_refused):
+            return  # comments disabled, video gone, or moderation refused: not asked again
+        if status != "published":
+            params["moderationStatus"] = status
+            allow |= {"forbidden", "insufficientPermissions"}
+        guard = PageGuard(f"comment threads of video {video_id}")
+        guards.append(guard)
+        pages = self._pages(
+            "commentThreads",
+            params,
+            record_class="comments",
+            endpoint=EP_THREADS,
+            guard=guard,
+            allow=frozenset(allow),
+            context=f"video {video_id}",
+        )
+        try:
+            for page, data in pages:
+                for thread in data["items"]:
+                    yield "thread", thread, video_id, status, page.ref, EP_THREADS
+        except SkippableFetchError as exc:
+            reason = platform_words(exc)
+            refused.append((status, reason))
+            if reason.startswith("commentsDisabled"):
+                self.comments_disabled.add(video_id)  # not an error: nothing to archive
+            elif status != "published":
+                # The token is not the channel owner's (or lacks youtube.force-ssl).
+                self.moderation_refused = True
+
+    def _replies(
+        self, node: tuple[Any, ...], item: Item, guards: list[PageGuard]
+    ) -> Iterator[tuple[Any, ...]]:
+        """A top comment's replies: inline when the thread carries all of them, else read
+        through ``comments?parentId=`` (a reply has no replies of its own on YouTube)."""
+        kind, thread, video_id, status, ref, endpoint = node
+        snippet = thread.get("snippet") if kind == "thread" else None
+        if not isinstance(snippet, dict):
             return
         inline = (thread.get("replies") or {}).get("comments") or []
         total = snippet.get("totalReplyCount")
-        if isinstance(total, int) and total > len(inline):
-            yield from self._replies(item.platform_id, video_id, status)
+        if not (isinstance(total, int) and total > len(inline)):
+            yield from (("reply", r, video_id, status, ref, endpoint) for r in inline)
             return
-        for reply in inline:
-            yield self._comment_item(reply, video_id, status, ref, EP_THREADS)
+        guard = PageGuard(f"replies to comment {item.platform_id}")
+        guards.append(guard)
+        params: dict[str, str | int] = {
+            "part": "snippet",
+            "parentId": item.platform_id,
+            "maxResults": 100,
+            "textFormat": "plainText",
+        }
+        for page, data in self._pages(
+            "comments",
+            params,
+            record_class="comments",
+            endpoint=EP_COMMENTS,
+            guard=guard,
+            context=f"video {video_id}, replies to comment {item.platform_id}",
+        ):
+            yield from (
+                ("reply", r, video_id, status, page.ref, EP_COMMENTS) for r in data["items"]
+            )
 
-    def _replies(self, parent_id: str, video_id: str, status: str) -> Iterator[HarvestRecord]:
-        token: str | None = None
-        tokens: set[str] = set()
-        while True:
-            params: dict[str, str | int] = {
-                "part": "snippet",
-                "parentId": parent_id,
-                "maxResults": 100,
-                "textFormat": "plainText",
-            }
-            if token:
-                params["pageToken"] = token
-            page, _ = self._get("comments", params, record_class="comments", endpoint=EP_COMMENTS)
-            where = f"video {video_id}, replies to comment {parent_id}"
-            try:
-                data = page.json()
-            except MalformedResponseError as exc:
-                yield Unparseable("comments", EP_COMMENTS, f"{where}: {exc.message}", page.ref)
-                return
-            replies = data.get("items") if isinstance(data, dict) else None
-            if not isinstance(replies, list):
-                yield Unparseable(
-                    "comments", EP_COMMENTS, f"{where}: expected an items list", page.ref
-                )
-                return
-            for reply in replies:
-                yield self._comment_item(reply, video_id, status, page.ref, EP_COMMENTS)
-            token = data.get("nextPageToken")
-            if not isinstance(token, str) or not token or token in tokens:
-                return
-            tokens.add(token)
+    def _node_item(self, node: tuple[Any, ...]) -> Item | Unparseable:
+        kind, comment, video_id, status, ref, endpoint = node
+        if kind == "thread":
+            snippet = comment.get("snippet") if isinstance(comment, dict) else None
+            comment = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
+        return self._comment_item(comment, video_id, status, ref, endpoint)
 
     def _comment_item(
         self, comment: Any, video_id: str, status: str, ref: WarcRef, endpoint: str
@@ -716,7 +699,7 @@ class YouTubeConnector:
     def _subscribers(self, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
         if self.auth == "oauth":
             # mySubscribers answers for whoever owns the token: make sure that is this channel.
-            mine, _ = self._get(
+            mine = self._get(
                 "channels",
                 {"part": "id", "mine": "true"},
                 record_class="followers",
@@ -742,7 +725,7 @@ class YouTubeConnector:
         )
 
     def _subscriber_count(self, note: str) -> Iterator[HarvestRecord]:
-        response, _ = self._get(
+        response = self._get(
             "channels",
             {"part": "statistics", "id": self.channel_id},
             record_class="followers",
@@ -768,68 +751,49 @@ class YouTubeConnector:
         yield FollowerCount(count, response.ref, identities_available=False, note=note)
 
     def _subscriber_list(self) -> Iterator[HarvestRecord]:
-        token: str | None = None
-        tokens: set[str] = set()
-        total = 0
-        last_ref: WarcRef | None = None
-        while True:
-            params: dict[str, str | int] = {
-                "part": "subscriberSnippet",
-                "mySubscribers": "true",
-                "maxResults": 50,
-            }
-            if token:
-                params["pageToken"] = token
-            page, refusal = self._get(
-                "subscriptions",
-                params,
-                record_class="followers",
-                endpoint=EP_SUBSCRIPTIONS,
-                allow=frozenset({"subscriptionForbidden", "forbidden", "insufficientPermissions"}),
-            )
-            if refusal:
-                yield Degradation(
-                    "follower_identities",
-                    f"{EP_SUBSCRIPTIONS} refused ({google_error(page.content)[1]}); only the "
-                    "public count was recorded",
-                )
-                yield from self._subscriber_count(f"subscriber list refused: {refusal}")
-                return
-            last_ref = page.ref
-            data = page.json()
-            subs = data.get("items") if isinstance(data, dict) else None
-            if not isinstance(subs, list):
-                raise MalformedResponseError(
-                    "expected an items list", site=self.ctx.site.id, endpoint=EP_SUBSCRIPTIONS
-                )
-            for sub in subs:
-                snip = sub.get("subscriberSnippet") if isinstance(sub, dict) else None
-                cid = snip.get("channelId") if isinstance(snip, dict) else None
-                if not isinstance(cid, str) or not cid:
-                    yield Unparseable(
-                        "followers", EP_SUBSCRIPTIONS, "subscriber without a channelId", page.ref
-                    )
-                    continue
-                total += 1
-                assert isinstance(snip, dict)
-                yield Follower(
-                    platform_id=cid,
-                    ref=page.ref,
-                    display_name=snip.get("title"),
-                    url=f"https://www.youtube.com/channel/{cid}",
-                )
-            token = data.get("nextPageToken")
-            if not isinstance(token, str) or not token or token in tokens:
-                break
-            tokens.add(token)
-        yield FollowerCount(
-            total,
-            last_ref,
-            identities_available=True,
-            note="subscribers listed by subscriptions?mySubscribers=true (public subscriptions only)",
+        guard, walk = PageGuard("subscribers"), FollowersWalk()
+        pages = self._pages(
+            "subscriptions",
+            {"part": "subscriberSnippet", "mySubscribers": "true", "maxResults": 50},
+            record_class="followers",
+            endpoint=EP_SUBSCRIPTIONS,
+            guard=guard,
+            allow=frozenset({"subscriptionForbidden", "forbidden", "insufficientPermissions"}),
         )
-        yield Sweep("followers", "followers")
+        try:
+            yield from walk_followers(
+                ((page.ref, data["items"]) for page, data in pages),
+                parse=_subscriber,
+                guard=guard,
+                walk=walk,
+            )
+        except SkippableFetchError as exc:
+            reason = platform_words(exc)
+            yield Degradation(
+                "follower_identities",
+                f"{EP_SUBSCRIPTIONS} refused ({reason}); only the public count was recorded",
+            )
+            yield from self._subscriber_count(f"subscriber list refused: {reason}")
+            return
+        if walk.last_ref is not None:
+            yield FollowerCount(
+                walk.listed,
+                walk.last_ref,
+                identities_available=True,
+                note="subscribers listed by subscriptions?mySubscribers=true (public "
+                "subscriptions only)",
+            )
+        yield from followers_end(walk)
 
 
-def _with_media(item: Item, media: tuple[Media, ...]) -> Item:
-    return replace(item, media=media) if media else item
+def _subscriber(sub: Any, ref: WarcRef) -> Follower | Unparseable:
+    snip = sub.get("subscriberSnippet") if isinstance(sub, dict) else None
+    cid = snip.get("channelId") if isinstance(snip, dict) else None
+    if not isinstance(snip, dict) or not isinstance(cid, str) or not cid:
+        return Unparseable("followers", EP_SUBSCRIPTIONS, "subscriber without a channelId", ref)
+    return Follower(
+        platform_id=cid,
+        ref=ref,
+        display_name=snip.get("title"),
+        url=f"https://www.youtube.com/channel/{cid}",
+    )

@@ -18,8 +18,10 @@ from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archiver.bundle import RECORDS_DB, read_manifest, sha256_file
+from archiver.bundle_format import open_records
 from archiver.catalog import schema as s
 from archiver.catalog.store import now_iso, uri_hash
+from archiver.integrity.seal import SEAL_FILES
 
 BATCH = 2000
 
@@ -46,13 +48,6 @@ def insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> N
         conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
 
 
-def open_records(path: Path) -> sqlite3.Connection:
-    """Open a sealed (read-only) records database without creating journal files."""
-    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
-
-
 def _batches(cur: sqlite3.Cursor) -> Iterator[list[sqlite3.Row]]:
     while rows := cur.fetchmany(BATCH):
         yield rows
@@ -60,7 +55,7 @@ def _batches(cur: sqlite3.Cursor) -> Iterator[list[sqlite3.Row]]:
 
 def ingest_bundle(conn: Connection, bundle_dir: Path, *, key: str, storage: str) -> IngestResult:
     """Catalog the sealed bundle found at ``bundle_dir`` (a local folder or a downloaded copy)."""
-    rec = open_records(bundle_dir / RECORDS_DB)
+    rec = open_records(bundle_dir / RECORDS_DB, bundle=key)
     try:
         info = {r["key"]: r["value"] for r in rec.execute("SELECT key, value FROM bundle_info")}
         bundle_id = info["bundle_id"]
@@ -80,6 +75,12 @@ def ingest_bundle(conn: Connection, bundle_dir: Path, *, key: str, storage: str)
         files: dict[str, tuple[str, int]] = {}
         for rel, digest in {**manifest, **tag}.items():
             files[rel] = (digest, (bundle_dir / rel).stat().st_size)
+        for extra in SEAL_FILES:
+            if (bundle_dir / extra).is_file():
+                files[extra] = (
+                    sha256_file(bundle_dir / extra),
+                    (bundle_dir / extra).stat().st_size,
+                )
         files["tagmanifest-sha256.txt"] = (
             sha256_file(bundle_dir / "tagmanifest-sha256.txt"),
             (bundle_dir / "tagmanifest-sha256.txt").stat().st_size,

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from archiver.catalog import migrate
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
-from archiver.db import make_engine, metadata
+from archiver.db import make_engine
 from archiver.errors import CatalogError
 from archiver.warc import RevisitTarget
 
@@ -49,11 +50,9 @@ class Catalog:
         self.url = url
         try:
             self.engine: Engine = make_engine(url)
-            import archiver.catalog.schema  # noqa: F401  (registers tables)
-            from archiver import features
-
-            features.register_tables()
-            metadata.create_all(self.engine)
+            # A new catalog is created at the newest schema revision; any other revision is
+            # refused with the command that fixes it (`archiver migrate`).
+            migrate.open_catalog(self.engine)
         except (OperationalError, SQLAlchemyError) as exc:
             raise CatalogError(
                 f"cannot open the catalog database {self.safe_url}: {exc.__class__.__name__}: "

@@ -51,6 +51,12 @@ daemon.register(app)
 from archiver.cli import retention  # noqa: E402
 
 retention.register(app)
+from archiver.cli import maintenance  # noqa: E402
+
+maintenance.register(app)
+from archiver.cli import keys  # noqa: E402
+
+keys.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 

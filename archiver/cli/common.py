@@ -48,8 +48,8 @@ def clerk_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextmanager
-def app_context(config: str | None) -> Iterator[App]:
-    app = open_app(config)
+def app_context(config: str | None, *, record_config: bool = True) -> Iterator[App]:
+    app = open_app(config, record_config=record_config)
     try:
         yield app
     finally:

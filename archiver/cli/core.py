@@ -23,9 +23,10 @@ from archiver.cli.common import (
 from archiver.config import check_config, resolve_path
 from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
+from archiver.integrity.run import check_archive
 from archiver.search import KINDS, SearchFilters, parse_date, search
-from archiver.verify import record_audit, verify_archive
-from connectors.registry import platforms
+from archiver.verify import record_audit
+from connectors.registry import option_problems, platforms
 
 config_app = typer.Typer(help="Write or check the configuration file.", no_args_is_help=True)
 
@@ -35,7 +36,9 @@ config_app = typer.Typer(help="Write or check the configuration file.", no_args_
 def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Validate the config and explain every problem (file, key, fix)."""
     path = resolve_path(config)
-    cfg, errors, warnings = check_config(path, platforms=platforms(), deep=True)
+    cfg, errors, warnings = check_config(
+        path, platforms=platforms(), options=option_problems, deep=True
+    )
     if as_json:
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
     else:
@@ -145,10 +148,14 @@ def verify(
     all_: bool = typer.Option(True, "--all/--sample", help="Every bundle (default) or a sample."),
     sample: int = typer.Option(20, "--sample-size", help="Bundles to check with --sample."),
     site: str | None = typer.Option(None, "--site"),
+    deep: bool = typer.Option(
+        False, "--deep", help="Also recompute the catalog from every sealed records.sqlite."
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Re-hash every sealed file against its manifest and the catalog; exit 1 on any mismatch."""
+    """Re-hash every sealed file, check each bundle's signature and timestamp, and (--deep)
+    the catalog against the sealed records; exit 1 on any mismatch."""
     with app_context(config) as app:
         total = len(app.catalog.bundles(site_id=site))
         with Progress(
@@ -161,14 +168,14 @@ def verify(
             transient=True,
         ) as progress:
             task = progress.add_task("verify", total=total if all_ else min(sample, total))
-            report = verify_archive(
-                app.catalog,
-                app.storage,
+            report = check_archive(
+                app,
                 sample=None if all_ else sample,
                 site_id=site,
+                deep=deep,
                 on_bundle=lambda _b: progress.advance(task),
             )
-        scope = "archive" if all_ else "sample"
+        scope = ("deep:" if deep else "") + ("archive" if all_ else "sample")
         record_audit(
             app.catalog,
             report,
@@ -184,6 +191,7 @@ def verify(
                 highlight=False,
                 soft_wrap=True,
             )
+        _print_authenticity(report.extra)
         verdict = "[green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
         console.print(
             f"verify: {report.bundles_checked} bundle(s), {report.files_checked} file(s), "
@@ -191,6 +199,43 @@ def verify(
         )
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_authenticity(extra: dict[str, Any]) -> None:
+    """Seal states as proven, never rounded up: legacy unsigned is not "verified authentic"."""
+    seals = extra.get("seals") or {}
+    labels = {
+        "signed": "signature valid (key trusted at seal time)",
+        "legacy_unsigned": "UNSIGNED, sealed before signing was enabled (integrity by "
+        "manifests and catalog digests only)",
+        "unsigned_signing_off": "UNSIGNED: signing is not enabled (run `archiver keys init`)",
+        "quarantine": "FAILED the seal check",
+    }
+    for state, n in sorted(seals.items()):
+        console.print(f"seals: {n} bundle(s) {labels.get(state, state)}", highlight=False)
+    stamps = extra.get("timestamps") or {}
+    if stamps:
+        console.print(
+            "timestamps: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(stamps.items())),
+            highlight=False,
+        )
+    deep = extra.get("deep")
+    if deep:
+        console.print(
+            f"deep: {deep['bundles']} bundle(s), {deep['rows_compared']:,} catalog row(s) "
+            "compared with the sealed records",
+            highlight=False,
+        )
+    held = extra.get("quarantined") or []
+    if held:
+        err_console.print(f"[bold red]NEEDS ATTENTION[/]: {len(held)} quarantined bundle(s)")
+        for q in held:
+            err_console.print(
+                f"  QUARANTINED {escape(q['key'])}: {escape(q['reason'])}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def search_cmd(
@@ -351,7 +396,12 @@ def _status_extras(app: Any) -> dict[str, Any]:
 def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Finish what a killed run left behind (publish/catalog sealed bundles, drop partial ones)."""
     with app_context(config) as app:
-        report = Harvester(app.cfg, app.catalog, app.storage).recover()
+        report: dict[str, Any] = dict(Harvester(app.cfg, app.catalog, app.storage).recover())
+        from archiver.integrity.keyops import retry_timestamps
+
+        stamps = retry_timestamps(app)
+        report["timestamps_stamped"] = stamps.stamped
+        report["timestamps_waiting"] = stamps.still_pending
     if as_json:
         print_json(report)
     else:

@@ -610,9 +610,12 @@ def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) 
 @audit_app.command("verify")
 @clerk_errors
 def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
-    """Re-check every hash and link and the anchor file; exit 1 naming the first bad entry."""
-    with app_context(config) as app, app.catalog.begin() as conn:
-        report = audit.verify(conn, anchor_path=app.cfg.audit_anchor)
+    """Re-check every hash and link, the anchor file and the newest sealed checkpoint; exit 1
+    naming every bad entry. Writes nothing (not even a config.change entry)."""
+    from archiver.integrity.audit_check import verify_with_checkpoint
+
+    with app_context(config, record_config=False) as app:
+        report, checkpoint = verify_with_checkpoint(app)
     data = {
         "ok": report.ok,
         "entries_checked": report.entries_checked,
@@ -620,11 +623,21 @@ def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) 
         "head_seq": report.head_seq,
         "head_hash": report.head_hash,
         "problems": [{"seq": p.seq, "kind": p.kind, "reason": p.reason} for p in report.problems],
+        "checkpoint": checkpoint,
     }
     if as_json:
         print_json(data)
     elif report.ok:
-        console.print(f"audit log OK: {report.entries_checked} entries, head seq {report.head_seq}")
+        where = (
+            f"; matches sealed checkpoint {checkpoint['n']} (seq {checkpoint['seq']})"
+            if checkpoint
+            else "; no sealed checkpoint yet (run `archiver audit checkpoint`)"
+        )
+        console.print(
+            f"audit log OK: {report.entries_checked} entries, head seq {report.head_seq} "
+            f"{report.head_hash}{where}",
+            highlight=False,
+        )
     else:
         for p in report.problems:
             err_console.print(
@@ -634,6 +647,23 @@ def audit_verify(config: str | None = ConfigOption, as_json: bool = JsonOption) 
             )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+@clerk_errors
+def audit_checkpoint(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Seal the audit log's head (signed, timestamped) as a document with the bundles."""
+    from archiver.integrity.audit_check import seal_checkpoint
+
+    with app_context(config) as app:
+        cp = seal_checkpoint(app)
+    data = {"n": cp.n, "seq": cp.seq, "entry_hash": cp.entry_hash, "at": cp.at}
+    if as_json:
+        print_json(data)
+    else:
+        console.print(
+            f"audit checkpoint {cp.n}: head seq {cp.seq} {cp.entry_hash}", highlight=False
+        )
 
 
 @audit_app.command("log")

@@ -45,7 +45,7 @@ from archiver.app import App
 from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
 from archiver.errors import ExportError
-from archiver.prr import media, readable
+from archiver.prr import authenticity, media, readable
 from archiver.prr.originals import (
     BundleIndex,
     SourceRecord,
@@ -391,6 +391,8 @@ def _build(
     hits = search(app.catalog, opts.query, opts.filters, limit=None)
     if opts.filters.all_versions and opts.query.strip():
         hits = _with_every_version(app, hits)
+    # Every exported version is re-read from its sealed bundle (not the catalog alone).
+    seals = authenticity.check_against_bundles(app, hits)
     classes = _item_classes(app, sorted({int(h["item_id"]) for h in hits}))
     _attach_removal_reviews(app, hits)
     media_refs = media.media_of(app, hits)
@@ -644,6 +646,13 @@ def _build(
     )
     if opts.rules:
         _write_redaction_log(staging / "redaction-log.csv", redaction_log)
+    evidence = authenticity.write_evidence(
+        app,
+        staging,
+        seals,
+        source_ids=[str(v["bundle_id"]) for v in verified],
+        request_id=req.id,
+    )
     manifest = (staging / "manifest-sha256.txt").read_text("utf-8")
     (staging / "certification.txt").write_text(
         _certification(
@@ -659,10 +668,12 @@ def _build(
             redaction_log=redaction_log,
             snapshots=snapshots,
             collateral=collateral,
-        ),
+        )
+        + authenticity.certification_section(app, evidence, actor=actor),
         encoding="utf-8",
     )
     bag.save()  # rewrites tagmanifest-sha256.txt to cover certification.txt and the log
+    authenticity.sign_package(app, staging)
     package_sha256 = sha256_file(staging / "tagmanifest-sha256.txt")
     _fsync_tree(staging)
 

@@ -25,7 +25,7 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
 from archiver.bundle import RECORDS_DB
-from archiver.catalog.ingest import open_records
+from archiver.bundle_format import open_records
 from archiver.errors import ExportError, StorageError
 from archiver.storage.base import Storage
 
@@ -98,7 +98,7 @@ class BundleIndex:
                     f"cannot read {RECORDS_DB} of bundle {bundle_id}: {exc}",
                     hint="run `archiver verify` and check the storage backend",
                 ) from exc
-        db = open_records(path)
+        db = open_records(path, bundle=bundle_id)
         self._dbs[bundle_id] = db
         return db
 

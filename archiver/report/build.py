@@ -38,6 +38,7 @@ from sqlalchemy import (
     select,
 )
 
+from archiver import audit
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
 from archiver.db import metadata
@@ -45,6 +46,7 @@ from archiver.errors import ArchiverError, ReportError
 from archiver.prr import requests as prr
 from archiver.prr.deadlines import is_overdue
 from archiver.report.model import (
+    AuthenticityLine,
     BatchLine,
     DispositionSection,
     DueLine,
@@ -523,6 +525,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         requests=requests,
         notes=notes,
         storage_warnings=storage_warnings,
+        authenticity=authenticity_line(app),
     )
 
 
@@ -654,3 +657,36 @@ def to_json(data: ReportData) -> dict[str, Any]:
 
     plain: dict[str, Any] = json.loads(json.dumps(asdict(data), default=str))
     return plain
+
+
+def authenticity_line(app: App) -> AuthenticityLine:
+    """Read-only: the audit head, newest checkpoint, keys, quarantine, waiting timestamps."""
+    from archiver.errors import StorageError
+    from archiver.integrity.admit import quarantined
+    from archiver.integrity.checkpoints import latest_checkpoint
+    from archiver.integrity.keys import TrustStore, trusted_keys_path
+    from archiver.integrity.status import status_section
+
+    with app.catalog.begin() as conn:
+        seq, digest = audit.head(conn)
+    try:
+        cp = latest_checkpoint(app.storage)
+    except (StorageError, ValueError, KeyError):
+        cp = None
+    trust = TrustStore.load(trusted_keys_path(app.cfg.root))
+    pending = int(status_section(app)["integrity"]["timestamps_pending"])
+    return AuthenticityLine(
+        audit_seq=seq,
+        audit_hash=digest,
+        checkpoint=None
+        if cp is None
+        else f"checkpoint {cp.n}: seq {cp.seq} {cp.entry_hash} sealed {cp.at[:19]} UTC",
+        signing_keys=[]
+        if trust is None
+        else [
+            f"ed25519 {k.fingerprint} ({'current' if k.valid_until is None else 'retired'})"
+            for k in trust.keys
+        ],
+        quarantined=[f"{q['key']}: {q['reason']}" for q in quarantined(app.catalog)],
+        timestamps_pending=pending,
+    )

@@ -231,6 +231,20 @@ class FixityLine:
 
 
 @dataclass(frozen=True)
+class AuthenticityLine:
+    """What lets a reader check the archive from outside the server: the audit log's head
+    (a copy of it now lives in every recipient's mailbox), the newest sealed checkpoint,
+    the signing key's fingerprint, quarantined bundles and timestamps still waiting."""
+
+    audit_seq: int
+    audit_hash: str
+    checkpoint: str | None
+    signing_keys: list[str]
+    quarantined: list[str]
+    timestamps_pending: int
+
+
+@dataclass(frozen=True)
 class RequestLine:
     """A public-records request past the City's own response target.
 
@@ -270,6 +284,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     # The store failed its WORM self-check (archiver.storage.worm_state): a needs-attention item.
     storage_warnings: list[str] = field(default_factory=list)
+    authenticity: AuthenticityLine | None = None
 
     def __post_init__(self) -> None:
         if not _MONTH.match(self.month):

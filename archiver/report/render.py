@@ -167,6 +167,17 @@ def attention_items(data: ReportData) -> list[AttentionItem]:
                 "until then records can be altered or destroyed early.",
             )
         )
+    for q in [] if data.authenticity is None else data.authenticity.quarantined:
+        items.append(
+            AttentionItem(
+                "integrity",
+                "Bundle QUARANTINED (failed its seal check)",
+                "Archive storage",
+                q,
+                "It was not cataloged and is never exported; ask IT and the records manager "
+                "to find out who placed it there (see the audit log).",
+            )
+        )
     for failure in data.integrity_failures():
         items.append(
             AttentionItem(

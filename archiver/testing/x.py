@@ -478,17 +478,24 @@ class XWorld:
 
     def _search(self, query: dict[str, list[str]], base: str, *, full: bool) -> FakeResponse:
         q = _q(query, "query") or ""
-        if not q.startswith("conversation_id:"):
-            return json_response({"errors": [{"message": "unsupported query in fake"}]}, 400)
-        conv = q.split(":", 1)[1].strip()
         horizon = datetime.now(UTC) - timedelta(days=7)
+        if q.startswith("to:"):
+            # Replies addressed to the account (in reply to one of its posts), any post age.
+            uid = self._by_username.get(q.split(":", 1)[1].strip().lower(), "")
+
+            def wanted(t: _Tweet) -> bool:
+                return bool(uid) and t.in_reply_to_user_id == uid
+        elif q.startswith("conversation_id:"):
+            conv = q.split(":", 1)[1].strip()
+
+            def wanted(t: _Tweet) -> bool:
+                return t.conversation_id == conv and t.ids[0] != conv
+        else:
+            return json_response({"errors": [{"message": "unsupported query in fake"}]}, 400)
         rows = [
             t
             for t in sorted(self._tweets, key=lambda t: int(t.ids[-1]), reverse=True)
-            if t.conversation_id == conv
-            and t.ids[0] != conv
-            and not t.deleted
-            and (full or t.created[-1] >= horizon)
+            if wanted(t) and not t.deleted and (full or t.created[-1] >= horizon)
         ]
         paged = self._page(rows, query, "next_token", 100, 10)
         if isinstance(paged, FakeResponse):

@@ -504,5 +504,5 @@ def test_unknown_page_and_unknown_edge_are_one_line_errors(scene: Scene) -> None
     assert message.count(f"site {SITE}") == 1 and "\n" not in message
     assert "Page '999' not found: Unsupported get request" in message
     scene.reconfigure('options = { edge = "timeline" }')
-    with pytest.raises(ConfigError, match="unknown edge 'timeline'"):
+    with pytest.raises(ConfigError, match="option 'edge' must be 'posts' or 'feed'"):
         harvest(scene.config, SITE)

@@ -253,6 +253,7 @@ def test_posts_older_than_the_search_window_get_no_reply_search(scene: Scene) ->
     assert result.status == "succeeded"
     assert post in _items(scene.config, "posts")
     searched = [r.query["query"][0] for r in scene.server.requests_to("/2/tweets/search/recent")]
+    searched = [q for q in searched if q.startswith("conversation_id:")]  # not the to: search
     assert f"conversation_id:{post}" not in searched
     assert f"conversation_id:{scene.ids['A']}" in searched  # recent posts still are
     assert set(searched) == {f"conversation_id:{scene.ids[k]}" for k in ("A", "P2", "P3")}
@@ -333,11 +334,12 @@ def test_malformed_reply_search_page_is_unparseable_and_the_run_goes_on(scene: S
     """A broken conversation page costs that thread only: kept raw, counted, not swept."""
     harvest(scene.config, SITE, full=True)
     scene.world.delete(scene.ids["B"])
-    # Newest first: P3, P2 and A each start a conversation search; all three pages are broken.
-    scene.server.inject("/2/tweets/search/recent", "malformed_json", times=3)
+    # The to: search, then newest first P3, P2 and A each start a conversation search; all
+    # four pages are broken.
+    scene.server.inject("/2/tweets/search/recent", "malformed_json", times=4)
     result = harvest(scene.config, SITE, full=True)
     assert result.status == "succeeded"
-    assert result.counts.get("unparseable") == 3
+    assert result.counts.get("unparseable") == 4
     bad = catalog_rows(
         scene.config, "SELECT bundle_id, endpoint, reason, warc_file FROM unparseable"
     )
@@ -374,3 +376,48 @@ def test_unknown_account_is_a_clear_error(scene: Scene, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError) as err:
         harvest(config, SITE, full=True)
     assert "nobody_here" in str(err.value) and "Could not find user" in str(err.value)
+
+
+def test_every_reply_written_in_the_window_is_captured_whatever_the_post_age(
+    scene: Scene,
+) -> None:
+    """Replies written this week to a two-week-old post, including a 59-deep chain of
+    residents answering each other, are all captured, on a full and on an incremental run.
+    A deleted reply is marked removed in a conversation read whole (a post of this week),
+    not in the old one, whose replies from before the window recent search cannot see."""
+    world, ids = scene.world, scene.ids
+    old = world.post(
+        ids["city"], "Parking plan draft", created_at=datetime.now(UTC) - timedelta(days=14)
+    )
+    early = world.post(
+        ids["priya"],
+        "from 10 days ago",
+        reply_to=old,
+        created_at=datetime.now(UTC) - timedelta(days=10),
+    )
+    people = [ids["maria"], ids["dale"], ids["priya"]]
+    in_window = [world.post(ids["maria"], "@cityofbozeman why no bike lanes?", reply_to=old)]
+    for n in range(58):
+        in_window.append(world.post(people[(n + 1) % 3], f"chain {n}", reply_to=in_window[-1]))
+    first = harvest(scene.config, SITE, full=True)
+    assert first.status == "succeeded"
+    comments = _items(scene.config, "comments")
+    assert set(in_window) <= set(comments)
+    assert early not in comments  # written before the window: out of recent search's reach
+    assert {comments[r]["root_id"] for r in in_window} == {old}
+    assert comments[in_window[0]]["kind"] == "comment"
+    assert comments[in_window[30]]["parent_id"] == in_window[29]
+
+    # This week, on the incremental run that re-reads only the newest posts:
+    late = [world.post(ids["dale"], "@cityofbozeman still waiting", reply_to=old)]
+    late.append(world.post(ids["maria"], "@dale same", reply_to=late[0]))
+    world.delete(in_window[-1])
+    world.delete(ids["C"])  # in A's conversation, which started this week
+    second = harvest(scene.config, SITE, full=False)
+    assert second.status == "succeeded" and not second.full_sweep
+    comments = _items(scene.config, "comments")
+    assert set(late) <= set(comments)
+    assert comments[ids["C"]]["removal_state"] == "removed_upstream"
+    assert comments[in_window[-1]]["removal_state"] is None  # the old thread was not read whole
+    searched = {r.query["query"][0] for r in scene.server.requests_to("/2/tweets/search/recent")}
+    assert "to:cityofbozeman" in searched and f"conversation_id:{old}" in searched

@@ -353,7 +353,7 @@ def test_rate_limit_403_that_persists_fails_with_a_clear_message(scene: Scene) -
     with pytest.raises(RetriableFetchError) as err:
         harvest(config, SITE, full=True)
     message = str(err.value)
-    assert "still rate limited after 3 attempts" in message  # [http] max_attempts = 3
+    assert "after 3 attempts" in message and "still rate limited" in message  # max_attempts
     assert "userRateLimitExceeded" in message and "not the daily quota" in message
     assert SITE in message and "GET /youtube/v3/playlistItems" in message
     assert "\n" not in message

@@ -599,3 +599,36 @@ def test_sighup_retimes_a_site_whose_interval_and_base_url_changed(
     )
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, f"two harvests of one site overlapped: {spans}"
+
+
+def test_weekly_verify_is_deep_and_seals_an_audit_checkpoint(
+    tmp_path: Path,
+    platform: tuple[FakeServer, SlowApp],
+    notify: NotifySocket,
+    start_daemon: Start,
+) -> None:
+    """Issue 12: the weekly job recomputes the catalog from the sealed records (a text edited
+    by SQL fails it, named) and seals the audit head as a checkpoint document."""
+    import sqlite3
+
+    server, _ = platform
+    config = config_for(tmp_path, server.url, (SITE, "cityofbozeman", "1h"))
+    first = start_daemon(config)
+    notify.wait_line("READY=1")
+    wait_for("the first harvest", lambda: runs(config, SITE, "succeeded"))
+    assert first.stop() == 0
+    db = sqlite3.connect(tmp_path / "archive" / "catalog.sqlite", isolation_level=None)
+    db.execute(
+        "UPDATE item_versions SET text='FORGED' WHERE id=(SELECT min(id) FROM item_versions)"
+    )
+    db.close()
+    _set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
+    second = start_daemon(config)
+    notify.wait_line("READY=1", at_least=2)
+    [done] = wait_for("the weekly verify", lambda: _finished_runs(config, "verify:weekly"))
+    assert second.stop() == 0
+    assert done["result"] == "failed"
+    assert "catalog_text" in done["error"] and "'FORGED'" in done["error"], done["error"]
+    assert json.loads(done["detail_json"])["audit_checkpoint"] == 1
+    docs = tmp_path / "archive" / "bundles" / "disposal-records"
+    assert (docs / "audit-checkpoint-000001.json").is_file()

@@ -21,7 +21,7 @@ from archiver.errors import FetchError
 from archiver.recorder import MAX_REDIRECTS, RecordingClient
 from archiver.testing.server import FakeResponse, FakeServer
 from archiver.warc import WarcSink
-from connectors.base import follow_links
+from connectors._paging import link_pages as follow_links
 
 Route = Callable[[Mapping[str, list[str]]], FakeResponse]
 

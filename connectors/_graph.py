@@ -1,19 +1,22 @@
 """Graph API plumbing shared by the Facebook Page and Instagram connectors.
 
-Why not the recorder's own error handling: the Graph API says what went wrong in the body,
-not in the status (an expired token, a missing permission and a rate limit can all be HTTP
-400), so we accept 4xx bodies from the recorder and classify them by ``error.code``:
+Why a classifier: the Graph API says what went wrong in the body, not in the status (an
+expired token, a missing permission and a rate limit can all be HTTP 400). :func:`classify`
+reads ``error.code`` for the recorder, whose single retry loop then waits or stops:
 
-* 102/104/190 (and subcodes 458-467): the token is missing, invalid or expired -> ``AuthError``;
+* 102/104/190 (and subcodes 458-467): the token is missing, invalid or expired -> Fatal
+  (``AuthError``);
 * 10 and 200-299: the token lacks a permission -> ``GraphPermissionError`` (an ``AuthError``),
   which connectors turn into a ``Degradation`` for capabilities that are not the primary one;
 * 4, 17, 32, 613, 80001-80014: rate limits -> wait and retry (every attempt is in the WARC),
-  ``estimated_time_to_regain_access`` when the business-use-case header gives it; the codes
+  ``estimated_time_to_regain_access`` when the business-use-case header gives it (Retry); the codes
   are documented, the HTTP status that carries them (400 or 403) is [unverified]. The recorder
   already slows down on its own when ``x-app-usage`` reaches 95 %;
-* 100 with subcode 33 / 803: the object no longer exists -> ``NotFoundError``.
 * ``is_transient: true`` (codes 1, 2: "unknown error", "service temporarily unavailable"):
   retried like a rate limit.
+
+The rest is for :meth:`GraphClient.get` to say: 100 with subcode 33 / 803 (the object no
+longer exists) -> ``NotFoundError``, a missing permission -> ``GraphPermissionError``.
 
 The token travels only in the ``Authorization: Bearer`` header the harvester sets (RFC 6750;
 the Graph API accepts it [unverified against the live API here]), never as
@@ -25,22 +28,19 @@ redacts URLs and headers but not bodies.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from archiver.errors import (
-    AuthError,
-    FetchError,
-    MalformedResponseError,
-    NotFoundError,
-    RetriableFetchError,
-)
+import httpx
+
+from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Degradation,
+    FollowerCount,
     HarvestRecord,
     Media,
     RecordClass,
@@ -49,6 +49,8 @@ from archiver.model import (
     Unparseable,
 )
 from archiver.recorder import RecordedResponse, platform_message
+from archiver.verdict import Fatal, Ok, Retry, Verdict
+from connectors._paging import PageGuard, url_pages
 from connectors.base import HarvestContext, capture_media
 
 AUTH_CODES = frozenset({102, 104, 190})
@@ -58,10 +60,6 @@ GRAPH_MAX_LIMIT = 100
 
 class GraphPermissionError(AuthError):
     """The token works but lacks a permission (Graph error code 10 or 200-299)."""
-
-
-class GraphRateLimitError(RetriableFetchError):
-    """The Graph API kept answering with a rate-limit error code after all retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +115,23 @@ class GraphError:
         return (self.code == 100 and self.subcode == 33) or self.code == 803
 
 
+def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -> Verdict:
+    """Graph error codes the recorder acts on: an expired token (Fatal), rate limits and
+    transient errors (Retry, after ``estimated_time_to_regain_access`` when given)."""
+    try:
+        err = GraphError.from_body(json.loads(body))
+    except ValueError:
+        return Ok()
+    if err is None:
+        return Ok()
+    if err.is_auth:
+        hint = f"renew the Page access token and put it in {token_env}"
+        return Fatal(err.describe(), hint, auth=True)
+    if err.is_rate_limit or err.transient:
+        return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
+    return Ok()
+
+
 class GraphClient:
     """GET against one Graph API root (``base_url``, e.g. ``https://graph.facebook.com/v21.0``)."""
 
@@ -126,6 +141,8 @@ class GraphClient:
         self.root = ctx.site.base_url.rstrip("/")
         root = urlsplit(self.root)
         self._origin = (root.scheme, root.netloc)
+        self._classify = partial(classify, token_env=ctx.site.token_env or "token_env")
+        self.comments_allowed = True  # until the token turns out to lack the permission
 
     def url(self, path: str) -> str:
         return f"{self.root}/{path.lstrip('/')}"
@@ -138,49 +155,35 @@ class GraphClient:
         record_class: RecordClass,
         params: Mapping[str, str | int] | None = None,
     ) -> tuple[RecordedResponse, Any]:
-        """One call, with rate-limit retries; returns the response and its decoded JSON."""
+        """One call (the recorder retries rate limits); its decoded JSON, or the typed error
+        for what the Graph API said in the body."""
         self._check_origin(url, endpoint)
-        http = self.ctx.http
-        attempts = max(1, http.settings.max_attempts)
-        for attempt in range(1, attempts + 1):
-            response = http.get(
-                url,
-                params=params,
-                record_class=record_class,
-                endpoint=endpoint,
-                ok_statuses=(400, 401, 403, 404),
-            )
-            ok = 200 <= response.status_code < 300
-            try:
-                data = response.json()
-            except MalformedResponseError:
-                if ok:
-                    raise
-                raise FetchError(
-                    f"HTTP {response.status_code}: {platform_message(response.content)}",
-                    site=self.site,
-                    endpoint=endpoint,
-                    status=response.status_code,
-                ) from None
-            err = GraphError.from_body(data)
-            if ok and err is None:
-                return response, data
-            if err is None:
-                raise FetchError(
-                    f"HTTP {response.status_code}: {platform_message(response.content)}",
-                    site=self.site,
-                    endpoint=endpoint,
-                    status=response.status_code,
-                )
-            if (err.is_rate_limit or err.transient) and attempt < attempts:
-                wait = self._backoff(response, attempt)
-                self.ctx.log.warning(
-                    "graph_rate_limited", endpoint=endpoint, code=err.code, wait=round(wait, 2)
-                )
-                http.sleep(wait)
-                continue
-            raise self._error(err, endpoint, response.status_code)
-        raise AssertionError("unreachable")  # pragma: no cover
+        response = self.ctx.http.get(
+            url,
+            params=params,
+            record_class=record_class,
+            endpoint=endpoint,
+            ok_statuses=(400, 401, 403, 404),
+            classify=self._classify,
+        )
+        status = response.status_code
+        try:
+            data = response.json()
+        except MalformedResponseError:
+            if status < 300:
+                raise
+            data = None
+        err = GraphError.from_body(data)
+        if status < 300 and err is None:
+            return response, data
+        kw: dict[str, Any] = {"site": self.site, "endpoint": endpoint, "status": status}
+        if err is None:
+            raise FetchError(f"HTTP {status}: {platform_message(response.content)}", **kw)
+        if err.is_permission:
+            raise GraphPermissionError(err.describe(), **kw)
+        if err.is_missing:
+            raise NotFoundError(err.describe(), **kw)
+        raise FetchError(err.describe(), **kw)
 
     def pages(
         self,
@@ -188,55 +191,28 @@ class GraphClient:
         *,
         endpoint: str,
         record_class: RecordClass,
-        params: Mapping[str, str | int],
-        max_pages: int = 100_000,
-    ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
+        params: Mapping[str, str | int] | None = None,
+        guard: PageGuard | None = None,
+        first: Any = None,
+    ) -> Iterator[tuple[RecordedResponse | None, list[Any]]]:
         """Follow ``paging.next`` (absolute URLs that already carry the cursor and fields)
-        until the last page, which has no ``next``; guarded against loops."""
-        next_url: str | None = self.url(path)
-        next_params: Mapping[str, str | int] | None = params
-        seen: set[str] = set()
-        for _ in range(max_pages):
-            if next_url is None:
-                return
-            response, data = self.get(
-                next_url, endpoint=endpoint, record_class=record_class, params=next_params
-            )
+        to the last page, which has no ``next``. ``first``: a nested edge's listing
+        (``replies{...}`` inside a comment) whose first page came inline (response None)."""
+        walk = guard or PageGuard(endpoint)
+
+        def get(url: str, query: Mapping[str, str | int] | None) -> tuple[Any, Any]:
+            if not url:
+                return None, first
+            return self.get(url, endpoint=endpoint, record_class=record_class, params=query)
+
+        start = "" if first is not None else self.url(path)
+        for response, data in url_pages(get, start, params, next_url=next_page, guard=walk):
             items = data.get("data") if isinstance(data, dict) else None
             if not isinstance(items, list):
                 raise MalformedResponseError(
                     "expected a {data: [...]} listing", site=self.site, endpoint=endpoint
                 )
             yield response, items
-            seen.add(response.url)
-            next_url = next_page(data)
-            if next_url in seen:
-                next_url = None
-            next_params = None
-
-    def nested(
-        self, listing: Any, *, endpoint: str, record_class: RecordClass
-    ) -> Iterator[tuple[RecordedResponse | None, list[Any]]]:
-        """A nested edge (``replies{...}`` inside a comment): its first page is inline, the
-        rest are fetched by following its own ``paging.next``."""
-        if not isinstance(listing, dict):
-            return
-        items = listing.get("data")
-        if not isinstance(items, list):
-            return
-        yield None, items
-        url = next_page(listing)
-        seen: set[str] = set()
-        while url and url not in seen:
-            seen.add(url)
-            response, data = self.get(url, endpoint=endpoint, record_class=record_class)
-            page = data.get("data") if isinstance(data, dict) else None
-            if not isinstance(page, list):
-                raise MalformedResponseError(
-                    "expected a {data: [...]} listing", site=self.site, endpoint=endpoint
-                )
-            yield response, page
-            url = next_page(data)
 
     def _check_origin(self, url: str, endpoint: str) -> None:
         """Never follow a paging URL to another host: it would receive the bearer token."""
@@ -248,44 +224,6 @@ class GraphClient:
                 site=self.site,
                 endpoint=endpoint,
             )
-
-    def _backoff(self, response: RecordedResponse, attempt: int) -> float:
-        cap = self.ctx.http.settings.max_retry_wait
-        minutes = regain_minutes(response.headers)
-        if minutes:
-            return float(min(cap, minutes * 60.0))
-        return float(min(cap, 2.0 ** (attempt + 1) * random.uniform(0.5, 1.0)))
-
-    def _error(self, err: GraphError, endpoint: str, status: int) -> FetchError:
-        text = err.describe()
-        if err.is_auth:
-            env = self.ctx.site.token_env or "token_env"
-            return AuthError(
-                text,
-                site=self.site,
-                endpoint=endpoint,
-                status=status,
-                hint=f"renew the Page access token and put it in {env}",
-            )
-        if err.is_permission:
-            return GraphPermissionError(text, site=self.site, endpoint=endpoint, status=status)
-        if err.is_rate_limit:
-            return GraphRateLimitError(
-                f"still rate limited after retries: {text}",
-                site=self.site,
-                endpoint=endpoint,
-                status=status,
-            )
-        if err.transient:
-            return RetriableFetchError(
-                f"still failing after retries: {text}",
-                site=self.site,
-                endpoint=endpoint,
-                status=status,
-            )
-        if err.is_missing:
-            return NotFoundError(text, site=self.site, endpoint=endpoint, status=status)
-        return FetchError(text, site=self.site, endpoint=endpoint, status=status)
 
 
 def platform_text(exc: FetchError) -> str:
@@ -392,36 +330,78 @@ def bookmark_int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
+def account_read(
+    graph: GraphClient, *, endpoint: str, fields: str, what: str, hint: str, note: str
+) -> Generator[HarvestRecord, None, dict[str, Any]]:
+    """The account's own read (the first call, so a bad token fails the run before anything
+    else): its follower count, or a Degradation when the token may not read it; returns the
+    account object (empty when refused)."""
+    try:
+        response, data = graph.get(
+            graph.url(graph.ctx.site.account),
+            params={"fields": fields},
+            record_class="followers",
+            endpoint=endpoint,
+        )
+    except GraphPermissionError as exc:
+        yield Degradation("follower_count", str(exc))
+        return {}
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{what} {graph.ctx.site.account!r} not found: {platform_text(exc)}",
+            site=graph.site,
+            endpoint=endpoint,
+            hint=hint,
+        ) from exc
+    if not isinstance(data, dict):
+        raise MalformedResponseError(
+            f"{what} read did not return an object", site=graph.site, endpoint=endpoint
+        )
+    count = data.get("followers_count")
+    count = count if isinstance(count, int) else data.get("fan_count")
+    if isinstance(count, int):
+        yield FollowerCount(count, response.ref, identities_available=False, note=note)
+    else:
+        yield Degradation("follower_count", f"the {what} read returned no followers_count")
+    return data
+
+
 def comment_thread(
-    ctx: HarvestContext,
+    graph: GraphClient,
     thread: Iterator[HarvestRecord],
     *,
     root_id: str,
     noun: str,
     endpoint: str,
-    refused: Callable[[], None],
+    guards: list[PageGuard],
 ) -> Iterator[HarvestRecord]:
     """The comments of one post (``noun`` "post" or "media"), as Facebook and Instagram read
-    them: a ``Sweep`` of the thread only when every page was read and every entry was readable
-    (an unreadable entry might be a known comment: it must not be marked removed).
+    them: a ``Sweep`` of the thread only when every page was read (``guards`` complete) and
+    every entry was readable (an unreadable entry might be a known comment: it must not be
+    marked removed).
 
-    A missing permission calls ``refused`` (the connector stops asking for comments this run)
-    and becomes a Degradation; a post gone between listing and reading has no comments left,
-    so its thread is swept; an unreadable listing is an Unparseable, with no sweep.
+    A missing permission stops asking for comments this run (``graph.comments_allowed``) and
+    becomes a Degradation; a post gone between listing and reading has no comments left, so
+    its thread is swept; an unreadable listing is an Unparseable, with no sweep.
     """
+    if not graph.comments_allowed:
+        return
     clean = True
     try:
         for record in thread:
             clean = clean and not isinstance(record, Unparseable)
             yield record
     except GraphPermissionError as exc:
-        refused()
+        graph.comments_allowed = False
         yield Degradation("comments", str(exc))
         return
     except NotFoundError:
-        ctx.log.info(f"{noun}_gone_before_comments", **{noun: root_id})
+        graph.ctx.log.info(f"{noun}_gone_before_comments", **{noun: root_id})
     except MalformedResponseError as exc:
         yield Unparseable("comments", endpoint, f"{noun} {root_id}: {exc.message}")
         return
-    if clean:
+    stopped = [g.stopped for g in guards if g.stopped]
+    if stopped:
+        yield Degradation("comments", f"{noun} {root_id}: {stopped[0]}; not checked for removals")
+    elif clean:
         yield Sweep("comments", root_id)

@@ -1,0 +1,96 @@
+"""The bundle format version: the one place that decides whether this code can read a bundle.
+
+Every bundle's ``data/records.sqlite`` carries ``bundle_info.schema_version`` (written by
+:mod:`archiver.bundle`). Sealed bundles are kept for decades and never rewritten, so every
+reader of ``records.sqlite`` opens it through :func:`open_records`, which reads that version and
+hands back a connection presenting the layout of :data:`CURRENT_VERSION`: for an older version a
+per-version adapter in :data:`_READERS` makes up the difference, a newer one is refused with a
+one-line :class:`~archiver.errors.BundleError` instead of being half understood.
+
+Versions ever written (check ``git log -p -- archiver/bundle.py`` before adding one):
+
+1. release 0.1.0: ``bundle_info``, ``warc_records``, ``items``, ``followers``,
+   ``follower_counts``, ``sweeps``, ``bookmarks``, ``unparseable``, ``degradations``.
+
+A change to the layout written by ``bundle.py`` bumps ``BUNDLE_SCHEMA_VERSION`` there and adds
+the new version here with an adapter for the old one, plus a committed fixture bundle.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from archiver.bundle import BUNDLE_SCHEMA_VERSION
+from archiver.errors import BundleError
+
+CURRENT_VERSION = BUNDLE_SCHEMA_VERSION
+
+
+def _read_v1(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Version 1 is the current layout: nothing to adapt."""
+    return db
+
+
+#: For each version this code reads: the adapter that presents it in the current layout.
+_READERS: dict[int, Callable[[sqlite3.Connection], sqlite3.Connection]] = {1: _read_v1}
+assert CURRENT_VERSION in _READERS, "bundle.py writes a version bundle_format cannot read"
+
+
+def read_format(db: sqlite3.Connection, where: str) -> int:
+    """The format version stated in an open ``records.sqlite`` (``where`` names it in errors)."""
+    try:
+        row = db.execute("SELECT value FROM bundle_info WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error as exc:
+        raise BundleError(
+            f"{where} is not a bundle records database: {exc}",
+            hint="run `archiver verify` on it; it may be damaged or not made by this software",
+        ) from exc
+    if row is None:
+        raise BundleError(
+            f"{where} has no bundle format version (bundle_info.schema_version)",
+            hint="it was not made by this software or is damaged; run `archiver verify`",
+        )
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise BundleError(
+            f"{where} has bundle format version {row[0]!r}, which is not a number",
+            hint="it was not made by this software or is damaged; run `archiver verify`",
+        ) from None
+
+
+def check_format(db: sqlite3.Connection, where: str) -> sqlite3.Connection:
+    """Refuse a version this code cannot read; adapt an older one to the current layout."""
+    version = read_format(db, where)
+    reader = _READERS.get(version)
+    if reader is None:
+        if version > CURRENT_VERSION:
+            raise BundleError(
+                f"{where} has format version {version}; this archiver reads up to "
+                f"{CURRENT_VERSION}; upgrade the software",
+            )
+        raise BundleError(
+            f"{where} has format version {version}, which no archiver ever wrote",
+            hint="it was not made by this software or is damaged; run `archiver verify`",
+        )
+    return reader(db)
+
+
+def open_records(path: Path, *, bundle: str | None = None) -> sqlite3.Connection:
+    """Open a sealed (read-only) ``records.sqlite`` without creating journal files.
+
+    ``bundle`` (an id or folder) names the bundle in errors; the path is used otherwise.
+    """
+    where = f"bundle {bundle}" if bundle else str(path)
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise BundleError(f"cannot open {path}: {exc}", hint="run `archiver verify`") from exc
+    db.row_factory = sqlite3.Row
+    try:
+        return check_format(db, where)
+    except BaseException:
+        db.close()
+        raise

@@ -1,0 +1,480 @@
+"""The connector kit's loops: paginators, and the timeline, thread and followers walks.
+
+Why one module: every list a platform returns is read the same way (fetch a page, find the
+next one, stop at the end), and every way that can go wrong means the same thing for the
+archive. A connector describes *its* pages (which request, where the next token sits) and
+what an entry means; the loops, and what a loop that did not reach the end may conclude, live
+here once. Modelled on the Singer SDK's paginators (``advance`` with a repeated-token check),
+as plain functions over a :class:`PageGuard` rather than a class tree.
+
+The rule behind all of it: a walk that did not reach the end of a list (the platform looped
+its cursor, the page cap was hit, an entry or node was unreadable) *fails the sweep, not the
+run*. It yields everything it read, no ``Sweep`` (so nothing is marked removed and nobody
+unfollowed on the strength of a partial list), and a ``Degradation`` saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from archiver.errors import FetchError, MalformedResponseError, SkippableFetchError
+from archiver.model import (
+    BookmarkUpdate,
+    Degradation,
+    Follower,
+    FollowerCount,
+    HarvestRecord,
+    Item,
+    RecordClass,
+    Sweep,
+    Unparseable,
+    WarcRef,
+)
+from archiver.recorder import RecordedResponse, RecordingClient
+from archiver.verdict import Classifier
+
+MAX_PAGES = 100_000
+P = TypeVar("P")
+T = TypeVar("T")
+K = TypeVar("K", int, str)
+Params = Mapping[str, str | int]
+
+
+@dataclass(slots=True)
+class PageGuard:
+    """Whether a paged walk reached the end, and if not, why.
+
+    ``admit(key)`` is asked before each next page with that page's token or URL: a key seen
+    before is a loop, more than ``max_pages`` is a cap. Either ends the walk with
+    ``stopped`` set; ``complete`` is then false and the walk must not sweep.
+    """
+
+    what: str = "list"
+    max_pages: int = MAX_PAGES
+    pages: int = 0
+    stopped: str | None = None
+    seen: set[str] = field(default_factory=set)
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
+
+    def admit(self, key: str) -> bool:
+        if key in self.seen:
+            self.stopped = (
+                f"the {self.what} pagination looped (page {key[:120]!r} came back after "
+                f"{self.pages} pages); the end of the list was not reached"
+            )
+            return False
+        if self.pages >= self.max_pages:
+            self.stopped = f"the {self.what} was cut at the cap of {self.max_pages} pages"
+            return False
+        self.seen.add(key)
+        self.pages += 1
+        return True
+
+
+def paginate(
+    fetch: Callable[[T | None], P],
+    advance: Callable[[P], T | None],
+    guard: PageGuard,
+    *,
+    key: Callable[[T], str] = str,
+    empty: Callable[[P], bool] | None = None,
+) -> Iterator[P]:
+    """The one paging loop: ``fetch(None)`` is the first page, ``advance(page)`` names the
+    next (None at the end), ``guard`` refuses loops and caps. An ``empty`` page ends the walk
+    (an API at its end may still hand out a cursor)."""
+    guard.pages += 1
+    page = fetch(None)
+    while True:
+        yield page
+        token = advance(page)
+        if token is None or (empty is not None and empty(page)):
+            return
+        if not guard.admit(key(token)):
+            return
+        page = fetch(token)
+
+
+def link_pages(
+    http: RecordingClient,
+    url: str,
+    *,
+    record_class: RecordClass,
+    endpoint: str,
+    params: Params | None = None,
+    guard: PageGuard | None = None,
+    classify: Classifier | None = None,
+) -> Iterator[RecordedResponse]:
+    """RFC 8288 ``Link: rel="next"`` pagination (Mastodon)."""
+
+    def fetch(next_url: str | None) -> RecordedResponse:
+        return http.get(
+            next_url or url,
+            params=None if next_url else params,
+            record_class=record_class,
+            endpoint=endpoint,
+            classify=classify,
+        )
+
+    walk = guard or PageGuard(endpoint)
+
+    def advance(response: RecordedResponse) -> str | None:
+        walk.seen.add(response.url)  # a next link back to this very page is a loop
+        return response.links.get("next") or None
+
+    yield from paginate(fetch, advance, walk)
+
+
+def cursor_pages(
+    get: Callable[[Params], tuple[RecordedResponse, Any]],
+    params: Params,
+    *,
+    cursor_param: str,
+    next_cursor: Callable[[Any], Any],
+    guard: PageGuard,
+    stop_on_empty: Callable[[Any], bool] | None = None,
+) -> Iterator[tuple[RecordedResponse, Any]]:
+    """Token pagination (X ``pagination_token``/``next_token``, YouTube ``pageToken``,
+    Bluesky ``cursor``): ``get(params)`` fetches and decodes one page; the token is found in
+    the body by ``next_cursor`` and sent back as ``cursor_param``."""
+
+    def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
+        return get({**params, cursor_param: token} if token else dict(params))
+
+    def advance(page: tuple[RecordedResponse, Any]) -> str | None:
+        token = next_cursor(page[1])
+        return token if isinstance(token, str) and token else None
+
+    empty = (lambda page: stop_on_empty(page[1])) if stop_on_empty else None
+    yield from paginate(fetch, advance, guard, empty=empty)
+
+
+def url_pages(
+    get: Callable[[str, Params | None], tuple[RecordedResponse | None, Any]],
+    url: str,
+    params: Params | None,
+    *,
+    next_url: Callable[[Any], str | None],
+    guard: PageGuard,
+) -> Iterator[tuple[RecordedResponse | None, Any]]:
+    """Next-URL-in-the-body pagination (Graph API ``paging.next``: absolute URLs that carry
+    the cursor and the fields already). ``get`` may answer the first page without a request
+    (response None: a nested edge's first page comes inline in its parent)."""
+
+    def fetch(nxt: str | None) -> tuple[RecordedResponse | None, Any]:
+        return get(nxt, None) if nxt else get(url, params)
+
+    def advance(page: tuple[RecordedResponse | None, Any]) -> str | None:
+        if page[0] is not None:
+            guard.seen.add(page[0].url)
+        return next_url(page[1])
+
+    yield from paginate(fetch, advance, guard)
+
+
+class UnreadablePage(MalformedResponseError):
+    """A page that is not the documented shape, with where its raw bytes are kept: raised
+    where one unreadable page costs one thread or conversation only (it becomes an
+    Unparseable pointing at the WARC record), never where it must fail the run."""
+
+    def __init__(self, exc: MalformedResponseError, ref: WarcRef, context: str = "") -> None:
+        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+        message = f"{context}: {words}" if context else words
+        super().__init__(message, site=exc.site, endpoint=exc.endpoint, hint=exc.hint)
+        self.words = message
+        self.ref = ref
+
+
+def read_page(
+    response: RecordedResponse, key: str | None = None, context: str | None = None
+) -> tuple[Any, list[Any]]:
+    """A page's JSON object and, with ``key``, its list of entries. If it is neither: with a
+    ``context``, an UnreadablePage (one thread lost), else a MalformedResponseError."""
+    try:
+        data = response.json()
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                "expected a JSON object", site=response.site, endpoint=response.endpoint
+            )
+        entries = listing(data, key, site=response.site, endpoint=response.endpoint) if key else []
+    except MalformedResponseError as exc:
+        if context is None:
+            raise
+        raise UnreadablePage(exc, response.ref, context) from None
+    return data, entries
+
+
+def listing(data: Any, key: str, *, site: str, endpoint: str) -> list[Any]:
+    """``data[key]`` as a list (a missing key is an empty page), or a MalformedResponseError."""
+    entries = data.get(key, []) if isinstance(data, dict) else None
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise MalformedResponseError(f"expected a {key} list", site=site, endpoint=endpoint)
+    return entries
+
+
+# -- timeline -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TimelineWalk:
+    """What one timeline walk read: items kept, and entries that could not be parsed."""
+
+    seen: int = 0
+    unreadable: int = 0
+
+
+def _keep(item: Item) -> Item:
+    return item
+
+
+def walk_timeline(
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    *,
+    parse: Callable[[Any, WarcRef], Item | Unparseable],
+    key: Callable[[Item], K],
+    children: Callable[[Item, Any], Iterable[HarvestRecord]],
+    full: bool,
+    since: K,
+    start: K,
+    window: int,
+    bookmark: str,
+    guard: PageGuard | None = None,
+    prepare: Callable[[Item], Item] = _keep,
+    distinct: bool = False,
+    cap: int | None = None,
+    noun: str = "posts",
+) -> Iterator[HarvestRecord]:
+    """Read an account's timeline newest first, as every incremental connector does.
+
+    Why this shape: a run must not re-read everything, yet edits, new comments and deletions
+    land on recent posts. So an incremental run (``full`` false) reads back until a page
+    reaches the ``since`` bookmark (an id or a timestamp, compared through ``key``) *and* at
+    least ``window`` (``recheck_recent``) items were seen, then stops; that run proves nothing
+    about older posts, so it yields no Sweep. A full walk yields ``Sweep("posts", "account")``
+    only if it read every page (``guard`` complete), every entry was readable (an unreadable
+    one may be a known post) and the API's ``cap`` on how far back it reaches was not hit;
+    otherwise a ``Degradation("deletion_detection")`` says why posts were not checked.
+    Last comes the new bookmark, the newest key seen (never older than ``since``).
+
+    ``pages`` gives ``(WarcRef, entries)`` newest first; it is not advanced past the page that
+    stops the walk. ``parse(entry, ref)`` makes an Item or an Unparseable (yielded as is).
+    ``distinct`` skips an item already seen in this walk (a pinned post listed twice).
+    ``prepare`` turns a kept item into the one yielded (e.g. with its media downloaded), then
+    ``children(item, entry)`` yields its comments. ``start`` is where the newest key starts:
+    the key type's zero, so that a run that saw nothing yields no bookmark.
+    """
+    walk = TimelineWalk()
+    ids: set[str] = set()
+    newest = start
+    caught_up_early = False
+    for ref, entries in pages:
+        oldest_on_page: K | None = None
+        for entry in entries:
+            item = parse(entry, ref)
+            if isinstance(item, Unparseable):
+                walk.unreadable += 1
+                yield item
+                continue
+            if distinct:
+                if item.platform_id in ids:
+                    continue
+                ids.add(item.platform_id)
+            walk.seen += 1
+            stamp = key(item)
+            newest = max(newest, stamp)
+            oldest_on_page = stamp if oldest_on_page is None else min(oldest_on_page, stamp)
+            yield prepare(item)
+            yield from children(item, entry)
+        caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
+        if not full and caught_up and walk.seen >= window:
+            caught_up_early = True
+            break
+    if full and not caught_up_early:
+        why = None
+        if guard is not None and not guard.complete:
+            why = guard.stopped
+        elif walk.unreadable:
+            why = f"{walk.unreadable} {noun} could not be read"
+        elif cap is not None and walk.seen + walk.unreadable >= cap:
+            why = f"the timeline reaches only the {cap} newest {noun}"
+        if why is None:
+            yield Sweep("posts", "account")
+        else:
+            yield Degradation(
+                "deletion_detection", f"{why}; {noun} were not checked for deletion this run"
+            )
+    if newest:
+        yield BookmarkUpdate(bookmark, str(max(newest, since)))
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A node whose content the platform withheld (blocked, unreadable): the thread is not
+    known complete, so nothing in it may be marked removed."""
+
+    reason: str
+
+
+N = TypeVar("N")
+
+
+def walk_thread(
+    root_id: str,
+    nodes: Iterable[N],
+    *,
+    parse: Callable[[N], Item | Unparseable | Gap | None],
+    children: Callable[[N, Item], Iterable[N]],
+    guards: list[PageGuard] | None = None,
+) -> Iterator[HarvestRecord]:
+    """Every reply under ``root_id``, depth unbounded, iteratively (a stack, not recursion:
+    a 5,000-deep chain must not hit Python's recursion limit).
+
+    ``parse(node)`` gives an Item (kept, then its ``children`` are walked), an Unparseable or
+    a :class:`Gap` (the thread is incomplete), or None (a node the platform reports deleted:
+    not seen, so the sweep marks it removed). A page of nodes that cannot be read
+    (``SkippableFetchError``, :class:`UnreadablePage`) is a gap too, kept as an Unparseable. ``guards`` are the
+    PageGuards of paged children; one that stopped early is a gap. Only a walk without gaps
+    ends with ``Sweep("comments", root_id)``.
+    """
+    complete = True
+    stack: list[Iterator[N]] = [iter(nodes)]
+    while stack:
+        try:
+            node = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        except (SkippableFetchError, UnreadablePage) as exc:
+            stack.pop()
+            complete = False
+            ref = exc.ref if isinstance(exc, UnreadablePage) else None
+            words = exc.words if isinstance(exc, UnreadablePage) else exc.message
+            yield Unparseable("comments", exc.endpoint or "thread", words, ref)
+            continue
+        parsed = parse(node)
+        if parsed is None:
+            continue
+        if isinstance(parsed, Gap):
+            complete = False
+            continue
+        yield parsed
+        if isinstance(parsed, Unparseable):
+            complete = False
+            continue
+        stack.append(iter(children(node, parsed)))
+    if complete and all(g.complete for g in guards or ()):
+        yield Sweep("comments", root_id)
+
+
+# -- followers ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FollowersWalk:
+    """What a followers walk read, and whether it reached the end of the list."""
+
+    listed: int = 0
+    unreadable: int = 0
+    last_ref: WarcRef | None = None
+    stopped: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None and not self.unreadable
+
+
+def walk_followers(
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    *,
+    parse: Callable[[Any, WarcRef], Follower | Unparseable],
+    guard: PageGuard,
+    walk: FollowersWalk,
+) -> Iterator[HarvestRecord]:
+    """Every follower the list gives; ``walk`` says afterwards whether it was all of them.
+
+    It yields no ``Sweep`` itself: the caller ends with :func:`followers_end`, which sweeps
+    only a complete walk, so a list cut by a loop or a cap never records an unfollow.
+    """
+    for ref, entries in pages:
+        walk.last_ref = ref
+        for entry in entries:
+            record = parse(entry, ref)
+            if isinstance(record, Unparseable):
+                walk.unreadable += 1
+            else:
+                walk.listed += 1
+            yield record
+    walk.stopped = guard.stopped
+
+
+def followers_stream(
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    *,
+    parse: Callable[[Any, WarcRef], Follower | Unparseable],
+    guard: PageGuard,
+    declared: Any,
+    declared_ref: WarcRef | None,
+    refused: Callable[[FetchError], bool],
+    endpoint: str,
+    note: str,
+) -> Iterator[HarvestRecord]:
+    """An account's followers where the platform also declares a count (Mastodon, Bluesky).
+
+    The list when it can be read, then the declared count (``identities_available`` when
+    the list gave anyone) and :func:`followers_end`. When the list alone is ``refused``
+    (401/403: a locked-down instance, a token without the scope), the run goes on with the
+    declared count and a Degradation; nobody is recorded as having unfollowed.
+    """
+    count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+    walk = FollowersWalk()
+    try:
+        yield from walk_followers(pages, parse=parse, guard=guard, walk=walk)
+    except FetchError as exc:
+        if not refused(exc):
+            raise
+        if count is not None and declared_ref is not None:
+            yield FollowerCount(count, declared_ref, note=note)
+        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+        yield Degradation(
+            "follower_identities",
+            f"{endpoint} refused ({words}); only the declared follower count was kept",
+        )
+        return
+    ref = declared_ref or walk.last_ref
+    if count is not None and ref is not None:
+        listed = walk.listed > 0 or count == 0
+        yield FollowerCount(count, ref, identities_available=listed, note=note)
+    yield from followers_end(walk, declared=count)
+
+
+def followers_end(walk: FollowersWalk, *, declared: int | None = None) -> Iterator[HarvestRecord]:
+    """The sweep (unfollows may be recorded) for a complete list, else a Degradation.
+
+    A platform that declares a count above zero but lists nobody (a hidden network) is not a
+    list of nobody: no sweep either.
+    """
+    if not walk.complete:
+        why = walk.stopped or f"{walk.unreadable} followers could not be read"
+        yield Degradation(
+            "follower_identities",
+            f"{why}; {walk.listed} followers listed"
+            + (f" of {declared}" if declared is not None else "")
+            + "; nobody was recorded as having unfollowed this run",
+        )
+    elif walk.listed == 0 and declared:
+        yield Degradation(
+            "follower_identities",
+            f"the account reports {declared} followers but the list gave none (the owner may "
+            "hide their network); only the count was recorded",
+        )
+    else:
+        yield Sweep("followers", "followers")

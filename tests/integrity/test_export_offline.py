@@ -1,0 +1,107 @@
+"""An export a court can check offline: the test runs exactly the commands in VERIFY.md;
+a catalog text edit makes the export refuse instead of certifying forged text."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integrity.conftest import Archive
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _open_request(archive: Archive) -> str:
+    r = archive.cli(
+        "request", "open", "--requester", "J. Doe", "--received", "2026-11-20",
+        "--description", "All posts", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return str(json.loads(r.stdout)["id"])
+
+
+def _commands(verify_md: str) -> list[str]:
+    (block,) = re.findall(r"```sh\n(.*?)```", verify_md, flags=re.S)
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_export_validates_offline_following_verify_md(archive: Archive, tmp_path: Path) -> None:
+    rid = _open_request(archive)
+    out = tmp_path / "pkg"
+    r = archive.cli("export", rid, "--site", "city", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    verify_md = (out / "VERIFY.md").read_text()
+    commands = _commands(verify_md)
+    # Every kind of check the issue asks for is there, for the package and each bundle.
+    for needle in (
+        "bagit.py --validate",
+        "sha256sum -c manifest-sha256.txt",
+        "openssl pkeyutl -verify",
+        "openssl ts -verify",
+    ):
+        assert any(needle in c for c in commands), needle
+    bundles = sorted(p.name for p in (out / "authenticity" / "bundles").iterdir())
+    assert bundles
+    for bid in bundles:
+        assert any(f"bundles/{bid}/signature.ed25519" in c for c in commands)
+        assert any(f"bundles/{bid}/timestamp.tsr" in c for c in commands)
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    for cmd in commands:
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", cmd],
+            cwd=out,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{cmd}\n{done.stdout}\n{done.stderr}"
+        if "pkeyutl" in cmd:
+            assert "Signature Verified Successfully" in done.stdout
+        if "openssl ts -verify" in cmd:
+            assert "Verification: OK" in done.stdout
+        if "| sha256sum" in cmd:
+            assert done.stdout.split()[0] == cmd.rsplit("# = ", 1)[1]
+    cert = (out / "certification.txt").read_text()
+    assert "Federal Rule of Evidence 902(14)" in cert
+    assert "1. WHO CERTIFIES" in cert and "3. HOW TO VERIFY" in cert
+    for f in out.rglob("*"):
+        if f.is_file():
+            assert b"PRIVATE KEY" not in f.read_bytes(), f
+    custody = (out / "authenticity" / "chain-of-custody.csv").read_text()
+    assert ",seal," in custody and ",harvest," in custody and ",keys.init," in custody
+
+
+def test_tampered_package_fails_the_verify_md_commands(archive: Archive, tmp_path: Path) -> None:
+    rid = _open_request(archive)
+    out = tmp_path / "pkg"
+    assert archive.cli("export", rid, "--site", "city", "--out", str(out)).returncode == 0
+    cert = out / "certification.txt"
+    os.chmod(cert, 0o644)
+    cert.write_text(cert.read_text().replace("custodian", "CUSTODIAN"))
+    failed = []
+    for cmd in _commands((out / "VERIFY.md").read_text()):
+        done = subprocess.run(["bash", "-c", cmd], cwd=out, capture_output=True, check=False,
+                              env=dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}"))  # fmt: skip
+        if done.returncode != 0:
+            failed.append(cmd)
+    assert "sha256sum -c tagmanifest-sha256.txt" in failed
+    assert any(c.startswith("bagit.py") for c in failed)
+
+
+def test_export_refuses_a_catalog_text_edit(archive: Archive, tmp_path: Path) -> None:
+    db = sqlite3.connect(archive.root / "catalog.sqlite", isolation_level=None)
+    db.execute(
+        "UPDATE item_versions SET text='FORGED' WHERE id=(SELECT min(id) FROM item_versions)"
+    )
+    rid = _open_request(archive)
+    out = tmp_path / "pkg"
+    r = archive.cli("export", rid, "--site", "city", "--out", str(out))
+    assert r.returncode != 0
+    assert "differ from their sealed bundle" in r.stderr and "nothing was exported" in r.stderr
+    assert not out.exists()
