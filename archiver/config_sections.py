@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 RETENTION_KEYS = frozenset(
     {"schedules_dir", "audit_received", "allow_self_approval", "classes", "sites"}
 )
+#: Keys of ``[integrity]``; read by archiver.integrity.tsa (the trusted timestamp authority).
+INTEGRITY_KEYS = frozenset({"tsa_url", "tsa_ca_file", "tsa_timeout"})
 #: Keys of ``[storage]`` for the local backend (``path`` overrides <root>/bundles).
 LOCAL_STORAGE_KEYS = frozenset({"backend", "path", "rolling_lock_days"})
 STORAGE_BACKENDS = ("local", "s3")
@@ -49,6 +51,7 @@ def section_keys() -> dict[str, frozenset[str]]:
         "report": frozenset(REPORT_KEYS),
         "requests": frozenset(REQUEST_KEYS),
         "retention": RETENTION_KEYS,
+        "integrity": INTEGRITY_KEYS,
         "storage": LOCAL_STORAGE_KEYS | frozenset(S3_KEYS),
     }
 
@@ -126,6 +129,7 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
     first is fixed; ``config check`` says so by being run again.
     """
     from archiver.daemon.scheduler import daemon_settings, desired_jobs
+    from archiver.integrity.sealer import tsa_settings
     from archiver.prr.deadlines import policy_from_config
     from archiver.report.settings import report_settings, smtp_settings
     from archiver.retention.eligibility import load_settings
@@ -147,6 +151,7 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
         )
     _collect(problems, lambda: rolling_lock_days(cfg.section("storage"), file=file))
     _collect(problems, lambda: load_settings(cfg))
+    _collect(problems, lambda: tsa_settings(cfg))
     self_approval = cfg.section("retention").get("allow_self_approval", False)
     if not isinstance(self_approval, bool):
         problems.append(

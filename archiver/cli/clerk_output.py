@@ -64,14 +64,25 @@ def harvest_sentence(
 
 
 def recover_sentence(report: Mapping[str, int]) -> str:
-    if not any(report.values()):
-        return "Nothing to recover: no bundle was left half-done by an earlier run."
-    return (
-        f"Recovered: {count_phrase(report.get('published', 0), 'sealed bundle')} published, "
-        f"{count_phrase(report.get('cataloged', 0), 'bundle')} cataloged, "
-        f"{count_phrase(report.get('discarded', 0), 'unsealed bundle')} discarded "
-        "(never complete; the next harvest fetches that data again)."
-    )
+    bundles = {k: report.get(k, 0) for k in ("published", "cataloged", "discarded")}
+    if not any(bundles.values()):
+        text = "Nothing to recover: no bundle was left half-done by an earlier run."
+    else:
+        text = (
+            f"Recovered: {count_phrase(bundles['published'], 'sealed bundle')} published, "
+            f"{count_phrase(bundles['cataloged'], 'bundle')} cataloged, "
+            f"{count_phrase(bundles['discarded'], 'unsealed bundle')} discarded "
+            "(never complete; the next harvest fetches that data again)."
+        )
+    stamped, waiting = report.get("timestamps_stamped", 0), report.get("timestamps_waiting", 0)
+    if stamped:
+        text += f" {count_phrase(stamped, 'seal')} timestamped now."
+    if waiting:
+        text += (
+            f" {count_phrase(waiting, 'seal')} still waiting for a trusted timestamp "
+            "(the timestamp authority was not reachable; run recover again later)."
+        )
+    return text
 
 
 def print_followers(report: FollowerReport, tz: str) -> None:

@@ -72,7 +72,8 @@ def test_recover_says_what_it_did_in_words(harvested: tuple[Path, list[str]]) ->
     assert out.stdout.strip() == (
         "Nothing to recover: no bundle was left half-done by an earlier run."
     )
-    assert json.loads(cli(config, "recover", "--json").stdout) == {
+    data = json.loads(cli(config, "recover", "--json").stdout)
+    assert {k: data[k] for k in ("discarded", "published", "cataloged")} == {
         "discarded": 0,
         "published": 0,
         "cataloged": 0,

@@ -63,6 +63,7 @@ def _no_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[requests]\nfee_per_hr = 25", "requests.fee_per_hr", "did you mean 'fee_per_hour'?"),
         ('[archive2]\nroot = "x"', "archive2", "did you mean 'archive'?"),
         ("[http]\ntimout = 5", "http.timout", "did you mean 'timeout'?"),
+        ('[integrity]\ntsa_uri = "https://t"', "integrity.tsa_uri", "did you mean 'tsa_url'?"),
     ],
 )
 def test_bad_key_or_value_is_one_line_naming_file_key_and_fix(
