@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiver.errors import ConfigError
+from archiver.secrets import read_secret
 
 DEFAULT_CONFIG = "archiver.toml"
 KNOWN_SECTIONS = {
@@ -382,14 +383,40 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else Path(DEFAULT_CONFIG)
 
 
+def _decode(raw: bytes, path: Path) -> str:
+    """UTF-8 text (a leading byte-order mark from Notepad is allowed), else one clear line.
+
+    A Windows-1252 apostrophe or dash pasted from a word processor is the usual culprit; the
+    error names the byte, its offset and its line so the clerk can find and retype it.
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {line}, column {column})",
+            file=str(path),
+            hint="retype that character or save the file as UTF-8 (a curly apostrophe or dash "
+            "pasted from a word processor is the usual cause)",
+        ) from None
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path.read_bytes(), path)
     except FileNotFoundError:
         raise ConfigError(
             "config file not found",
             file=str(path),
             hint="pass --config PATH, set ARCHIVER_CONFIG, or create ./archiver.toml",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            "is a folder, not a config file",
+            file=str(path),
+            hint="pass the archiver.toml inside it",
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config: {exc.strerror}", file=str(path)) from exc
@@ -399,22 +426,67 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
 
 
+def _check_root(c: _Collector, root: Path) -> None:
+    """The archive root must be a folder, or creatable as one by this user."""
+    key = "archive.root"
+    hint = "set [archive] root to a folder (it is created if missing)"
+    if root.exists():
+        if not root.is_dir():
+            c.error(f"the archive root {root} is a file, not a folder", key, hint)
+        elif not os.access(root, os.W_OK | os.X_OK):
+            c.warnings.append(
+                f"{c.file}: {key}: the archive root {root} is not writable by this user "
+                "(fine if the service runs as another user, e.g. archiver)"
+            )
+        return
+    parent = root.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        c.error(f"the archive root {root} cannot be created: {parent} is a file", key, hint)
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        c.warnings.append(
+            f"{c.file}: {key}: the archive root {root} does not exist and this user cannot "
+            f"create it in {parent} (fine if the service's tmpfiles.d entry creates it)"
+        )
+
+
+def _check_tokens(c: _Collector, sites: list[SiteConfig]) -> None:
+    """A token variable nobody set is a harvest that will fail; say so now, per site."""
+    for site in sites:
+        if site.token_env and read_secret(site.token_env, purpose="", required=False) is None:
+            c.warnings.append(
+                f"{c.file}: site {site.id}: token_env {site.token_env} is not set here "
+                f"(no environment variable and no systemd credential {site.token_env}); "
+                "harvests of this site will fail until it is"
+            )
+
+
 def check_config(
     path: Path,
     *,
     platforms: set[str] | None = None,
     options: Callable[[str, str, Mapping[str, Any]], list[str]] | None = None,
+    deep: bool = False,
 ) -> tuple[Config | None, list[ConfigError], list[str]]:
     """Validate everything; return the config (if usable), all errors and all warnings.
 
     ``options(platform, site_id, table)`` names what is wrong with a site's ``options`` (the
-    connector's typed Options decide; this module does not know the connectors)."""
+    connector's typed Options decide; this module does not know the connectors).
+    ``deep`` also runs every feature's own validator (``[daemon]``, ``[smtp]``, schedules,
+    the retention mapping...) and checks that token variables are set: ``config check`` asks
+    for it; ordinary commands check keys and enumerations only, and their own section when
+    they use it.
+    """
+    from archiver.config_sections import deep_problems, key_problems
+
     data = _read(path)
     file = str(path)
     c = _Collector(file)
     for k in data:
         if k not in KNOWN_SECTIONS:
             c.error("unknown section", k, _suggest(k, KNOWN_SECTIONS))
+    c.errors.extend(key_problems(data, file=file))
     archive = data.get("archive")
     if not isinstance(archive, Mapping):
         c.error("is required", "archive", 'add [archive] with root = "/var/lib/archiver"')
@@ -424,6 +496,8 @@ def check_config(
     root = Path(root_text) if root_text else Path(".")
     if root_text and not root.is_absolute():
         root = (path.parent / root).resolve()
+    if root_text:
+        _check_root(c, root)
     tz = archive.get("timezone", "America/Denver")
     try:
         ZoneInfo(str(tz))
@@ -487,6 +561,8 @@ def check_config(
             c.error(problem, f"sites[{i}].options")
     if not sites_raw:
         c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
+    if deep:
+        _check_tokens(c, sites)
     cfg = Config(
         path=path,
         root=root,
@@ -498,6 +574,8 @@ def check_config(
         raw=data,
         warnings=tuple(c.warnings),
     )
+    if deep and not c.errors:
+        c.errors.extend(deep_problems(cfg))
     return (cfg if not c.errors else None), c.errors, c.warnings
 
 

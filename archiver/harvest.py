@@ -436,6 +436,12 @@ class Harvester:
                         "counts": result.ingest[-1].counts,
                     },
                 )
+                blog.info(
+                    "bundle_sealed",
+                    key=b.key,
+                    record_class=b.record_class,
+                    counts=result.ingest[-1].counts,
+                )
         except (StorageError, BundleError, CatalogError) as exc:
             # Sealed bundles stay in staging; the next run's recovery publishes them. A full
             # disk may refuse this update too: the run then shows as interrupted.

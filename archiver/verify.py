@@ -14,10 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from archiver.bundle import read_manifest
 from archiver.catalog.store import Catalog
 from archiver.errors import StorageError
 from archiver.storage.base import Storage
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,16 @@ def record_audit(
     what it found. The first problems are named; the full list is in the command's output."""
     from archiver import audit
 
+    (log.info if report.ok else log.error)(
+        "verify_finished",
+        scope=scope,
+        ok=report.ok,
+        bundles_checked=report.bundles_checked,
+        files_checked=report.files_checked,
+        bytes_checked=report.bytes_checked,
+        problems=len(report.problems),
+        uncataloged=len(report.uncataloged),
+    )
     with catalog.begin() as conn:
         audit.append(
             conn,

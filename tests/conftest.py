@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 PG_ADMIN_DSN = os.environ.get("ARCHIVER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -39,3 +40,13 @@ def pg_url() -> Iterator[str]:
     yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """An in-process CLI run (typer's CliRunner) configures structlog for the whole process,
+    e.g. at ARCHIVER_LOG_LEVEL=CRITICAL; put the previous set-up back so a later test that
+    captures log lines still sees them."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

@@ -114,7 +114,7 @@ def test_unit_has_the_settings_the_daemon_relies_on() -> None:
     expected = {
         "Type": "notify",
         "NotifyAccess": "main",
-        "ExecStart": f"{EXEC_START} daemon --config /etc/archiver/archiver.toml",
+        "ExecStart": f"{EXEC_START} --log-level INFO --log-json daemon --config /etc/archiver/archiver.toml",
         "ExecReload": "/bin/kill -HUP $MAINPID",
         "User": "archiver",
         "Group": "archiver",
@@ -183,8 +183,6 @@ def test_sysusers_and_tmpfiles_build_a_scratch_root(tmp_path: Path) -> None:
     assert tmpfiles.stderr == ""
     expected = {
         "var/lib/archiver": (0o750, uid, gid),
-        "var/cache/archiver": (0o750, uid, gid),
-        "var/log/archiver": (0o750, uid, gid),
         "etc/archiver": (0o750, 0, gid),
         "etc/archiver/credentials": (0o700, 0, 0),
     }

@@ -6,6 +6,7 @@ import os
 
 import typer
 
+from archiver import __version__
 from archiver.cli import core
 from archiver.log import configure
 from archiver.resources import restrict_umask
@@ -14,13 +15,22 @@ app = typer.Typer(
     name="archiver",
     help="Social media records archiver: capture, seal, search, export, retain.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"archiver (muni-archiver) {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _setup(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     log_level: str = typer.Option("WARNING", "--log-level", envvar="ARCHIVER_LOG_LEVEL"),
     log_json: bool | None = typer.Option(None, "--log-json/--log-console"),
     config: str | None = typer.Option(

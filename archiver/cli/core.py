@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from archiver.cli.clerk_output import harvest_sentence, recover_sentence
 from archiver.cli.common import (
     ConfigOption,
     JsonOption,
@@ -31,7 +32,7 @@ from archiver.timefmt import local_time
 from archiver.verify import record_audit
 from connectors.registry import option_problems, platforms
 
-config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=True)
+config_app = typer.Typer(help="Write or check the configuration file.", no_args_is_help=True)
 
 
 @config_app.command("check")
@@ -39,18 +40,22 @@ config_app = typer.Typer(help="Check the configuration file.", no_args_is_help=T
 def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Validate the config and explain every problem (file, key, fix)."""
     path = resolve_path(config)
-    cfg, errors, warnings = check_config(path, platforms=platforms(), options=option_problems)
+    cfg, errors, warnings = check_config(
+        path, platforms=platforms(), options=option_problems, deep=True
+    )
     if as_json:
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
     else:
         for w in warnings:
-            err_console.print(f"[yellow]warning:[/] {esc(w)}", highlight=False)
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         for e in errors:
-            err_console.print(f"[bold red]error:[/] {esc(e)}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
+            )
         if not errors and cfg is not None:
             console.print(
-                f"{esc(path)}: OK ({len(cfg.sites)} site(s), archive root {esc(cfg.root)})",
-                highlight=False,
+                escape(f"{path}: OK ({len(cfg.sites)} site(s), archive root {cfg.root})"),
+                soft_wrap=True,
             )
     if errors:
         raise typer.Exit(2)
@@ -130,13 +135,15 @@ def harvest(
                 }
             )
             if not as_json:
-                console.print(
-                    f"[green]✓[/] {esc(s.id)}: run {esc(r.run_id)} "
-                    f"({'full sweep' if r.full_sweep else 'incremental'}), "
-                    f"{len(r.bundles)} bundle(s) sealed; captured {esc(r.counts)}; "
-                    f"changes {esc(changes)}",
-                    highlight=False,
+                sentence = harvest_sentence(
+                    s.id,
+                    r.run_id,
+                    full_sweep=r.full_sweep,
+                    bundles=len(r.bundles),
+                    captured=r.counts,
+                    changes=changes,
                 )
+                console.print(escape(sentence), highlight=False, soft_wrap=True)
     if as_json:
         print_json(results)
     if failed:
@@ -477,7 +484,7 @@ def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> No
     if as_json:
         print_json(report)
     else:
-        console.print(f"recover: {esc(report)}", highlight=False)
+        console.print(recover_sentence(report), highlight=False, soft_wrap=True)
 
 
 def _in_disposal(app: Any) -> dict[str, str]:
@@ -495,11 +502,14 @@ def _finish_disposals(app: Any) -> list[str]:
     for result in disposition.roll_forward(app):
         done.extend(result.disposed)
         for w in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+            err_console.print(f"[yellow]warning:[/] {esc(w)}", highlight=False)
     return done
 
 
 def register(app: typer.Typer) -> None:
+    from archiver.cli import setup
+
+    setup.register(config_app)
     app.add_typer(config_app, name="config")
     app.command("sites")(clerk_errors(sites))
     app.command("harvest")(clerk_errors(harvest))
@@ -507,3 +517,6 @@ def register(app: typer.Typer) -> None:
     app.command("search")(clerk_errors(search_cmd))
     app.command("status")(clerk_errors(status))
     app.command("recover")(clerk_errors(recover))
+    from archiver.cli import clerk_output
+
+    clerk_output.register(app)

@@ -19,18 +19,18 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import typer
+from rich.markup import escape
 from rich.rule import Rule
 
 from archiver.cli.common import clerk_errors, console, esc
 from archiver.errors import ArchiverError
-from archiver.testing.demo_data import build_demo_feed, build_demo_world
+from archiver.testing.demo_data import DEMO_END, build_demo_feed, build_demo_world
 from archiver.testing.mastodon import MastodonWorld
 from archiver.testing.server import FakeServer
 from archiver.timefmt import local_time
@@ -152,13 +152,40 @@ def demo(
     ),
     statuses: int = typer.Option(300, "--statuses"),
     followers: int = typer.Option(3000, "--followers"),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Delete an existing demo archive (and all added to it) first."
+    ),
 ) -> None:
-    """Run a complete local demo: harvest, change upstream, re-harvest, verify, search, export."""
+    """Run a complete local demo: harvest, change upstream, re-harvest, verify, search, export.
+
+    An existing demo archive is kept (it may hold requests or holds the user added); only
+    ``--fresh`` deletes it, after saying what it removes.
+    """
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / MARKER).exists():
             raise ArchiverError(
                 f"{workdir} exists and is not a demo folder", hint="choose another --workdir"
             )
+        held = _describe_folder(workdir)
+        if not fresh:
+            console.print(
+                escape(
+                    f"{workdir} already holds a demo archive ({held}); it is kept as it is. "
+                    f"Look around with: archiver --config {workdir / 'archiver.toml'} status. "
+                    "To delete it and start over: archiver demo --fresh"
+                ),
+                soft_wrap=True,
+                highlight=False,
+            )
+            return
+        console.print(
+            escape(
+                f"--fresh: removing {workdir} ({held}), including anything added to it since "
+                "the last demo"
+            ),
+            soft_wrap=True,
+            highlight=False,
+        )
         from archiver.bundle import remove_tree
 
         remove_tree(workdir)
@@ -209,6 +236,24 @@ def demo(
     console.print(Rule("Done"))
     console.print(esc(f"Archive: {workdir / 'archive'}  (config {config})"), highlight=False)
     console.print(esc(f"Try: archiver --config {config} search plow"), highlight=False)
+
+
+def _describe_folder(folder: Path) -> str:
+    """``1,234 files, 56.7 MB, 2 records requests``: what --fresh would delete."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    text = f"{len(files):,} files, {size / 1_000_000:,.1f} MB"
+    catalog = folder / "archive" / "catalog.sqlite"
+    if catalog.is_file():
+        db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
+        try:
+            n = db.execute("SELECT count(*) FROM records_requests").fetchone()[0]
+            text += f", {n} records request(s)"
+        except sqlite3.Error:
+            pass  # an older or damaged demo catalog: the file count says enough
+        finally:
+            db.close()
+    return text
 
 
 def _json_cli(config: Path, args: tuple[str, ...]) -> Any:
@@ -289,7 +334,9 @@ def _export(config: Path, workdir: Path) -> None:
         "--requester",
         "Jane Q. Public",
         "--received",
-        datetime.now(ZoneInfo(TIMEZONE)).date().isoformat(),
+        # The demo's data ends on DEMO_END; a fixed date keeps the id PRR-2026-0001 whatever
+        # year the demo runs in, so the README's Quick tour can name the next one.
+        DEMO_END.astimezone(ZoneInfo(TIMEZONE)).date().isoformat(),
         "--description",
         "All City posts and public comments about Bridger Canyon Road",
         "--json",

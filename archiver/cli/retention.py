@@ -6,6 +6,7 @@ log records who decided, not which Unix account typed it. List commands take ``-
 
 from __future__ import annotations
 
+import shlex
 from datetime import date
 from typing import Any
 
@@ -55,6 +56,31 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 def _warn(warnings: list[str]) -> None:
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+
+
+def renamed_option(command: str, old: str, new: str, value: str) -> RetentionError:
+    """Old spellings get one line pointing at the new one, never a silent new meaning."""
+    what = "a date" if new == "--as-of" else "a person's name"
+    return RetentionError(
+        f"{command} {old} is now {new} ({what})",
+        hint=f"run: archiver {command} {new} {shlex.quote(value)}",
+    )
+
+
+def require_person(value: str | None, command: str) -> str:
+    """``--by`` always names a person; a date there is the old ``--by DATE`` spelling."""
+    if value is None or not value.strip():
+        raise RetentionError(
+            f"{command} needs --by NAME (who does it)", hint='e.g. --by "Rita Records"'
+        )
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return value.strip()
+    raise RetentionError(
+        f"{command} --by {value} is a date, but --by names a person",
+        hint=f'for the date write --as-of {value}, and name yourself with --by "NAME"',
+    )
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -328,7 +354,7 @@ def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
     for r in rows:
         flags = []
         if r["long_retention"]:
-            flags.append("kept >10 years (ARM 44.14.202)")
+            flags.append("kept >10 years (ARM 44.14.202: ARMA principles, no paper copy)")
         if r["needs_historical_offer"]:
             flags.append(">50 years: offer first (MCA 2-6-1205)")
         flags.extend(r.get("blocked", []))
@@ -347,14 +373,19 @@ def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
 @disposition_app.command("due")
 @clerk_errors
 def disposition_due(
-    by: str | None = typer.Option(None, "--by", help="Eligible by this date (default today)"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", "--on", help="Eligible on this date, YYYY-MM-DD (default today)"
+    ),
+    old_by: str | None = typer.Option(None, "--by", hidden=True),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Bundles eligible for disposal, not held and not in a batch; and what blocks the rest."""
+    if old_by is not None:
+        raise renamed_option("disposition due", "--by", "--as-of", old_by)
     with app_context(config) as app:
         rows, blocked, warnings = disposition.due(
-            app, load_settings(app.cfg), as_of=_date(by, "--by")
+            app, load_settings(app.cfg), as_of=_date(as_of, "--as-of")
         )
     _warn(warnings)
     if as_json:
@@ -371,15 +402,21 @@ def disposition_due(
 @disposition_app.command("propose")
 @clerk_errors
 def disposition_propose(
-    by_name: str = typer.Option(..., "--by-name", help="Who proposes"),
-    by: str | None = typer.Option(None, "--by", help="Eligible by this date (default today)"),
+    by: str | None = typer.Option(None, "--by", help="Who proposes (a person's name)"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", "--on", help="Eligible on this date, YYYY-MM-DD (default today)"
+    ),
+    old_by_name: str | None = typer.Option(None, "--by-name", hidden=True),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Freeze today's due list into a batch for approval."""
+    if old_by_name is not None:
+        raise renamed_option("disposition propose", "--by-name", "--by", old_by_name)
+    person = require_person(by, "disposition propose")
     with app_context(config) as app:
         batch = disposition.propose(
-            app, load_settings(app.cfg), by=by_name, as_of=_date(by, "--by")
+            app, load_settings(app.cfg), by=person, as_of=_date(as_of, "--as-of")
         )
     _warn(batch.get("warnings", []))
     if as_json:

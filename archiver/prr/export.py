@@ -36,6 +36,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import bagit
+import structlog
 from sqlalchemy import select
 
 from archiver import __version__, audit, filters
@@ -62,6 +63,8 @@ from archiver.retention import tables as rt
 from archiver.retention.removal import CATEGORIES
 from archiver.search import SearchFilters, search
 from archiver.verify import verify_bundle
+
+log = structlog.get_logger(__name__)
 
 WARC_NAME: Final = "export-00000.warc.gz"
 #: Said wherever a follower snapshot holds only the number the platform reports.
@@ -222,7 +225,15 @@ def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) ->
         # killed export leaves only ``.partial`` names behind.
         work = staging / ".work"
         work.mkdir()
-        return _build(app, opts, req, out, staging, zip_tmp, work, step)
+        result = _build(app, opts, req, out, staging, zip_tmp, work, step)
+        log.info(
+            "export_finished",
+            request=result.request_id,
+            export_id=result.export_id,
+            bundles=len(result.bundles),
+            counts=result.counts,
+        )
+        return result
     except OSError as exc:
         from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
 

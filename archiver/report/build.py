@@ -382,12 +382,16 @@ def _disposition(conn: Connection, now: datetime) -> DispositionSection | None:
 def long_retention_sentences(app: App) -> list[str]:
     """One sentence per mapped schedule item kept more than 10 years (ARM 44.14.202).
 
-    Why in the monthly report: that rule (as an older SOS page quotes it) does not accept
-    electronic-only storage for such records, and its current status is unconfirmed, so the
-    records manager must see, every month, which of the City's classes it would touch.
+    Why in the monthly report: the current rule (amended 2015) asks that the electronic system
+    holding such records follow ARMA's Generally Accepted Recordkeeping Principles, so the
+    records manager sees, every month, which of the City's classes it covers.
     """
     from archiver.errors import ArchiverError
-    from archiver.retention.dates import LONG_RETENTION_YEARS, long_retention_flag
+    from archiver.retention.dates import (
+        LONG_RETENTION_RULE,
+        LONG_RETENTION_YEARS,
+        long_retention_flag,
+    )
     from archiver.retention.eligibility import load_settings
     from archiver.retention.mapping import RECORD_CLASSES
     from archiver.retention.schedules import ScheduleItem
@@ -414,10 +418,7 @@ def long_retention_sentences(app: App) -> list[str]:
                 items[item.ref] = item
     return [
         f"{ref} ({items[ref].title}; kept {items[ref].retention}) covers "
-        f"{', '.join(classes)}: more than {LONG_RETENTION_YEARS} years. ARM 44.14.202, as an "
-        "older SOS page quotes it, does not accept electronic-only storage for such records; "
-        "its current status is unconfirmed. Confirm it with the State Records Program, and "
-        "keep a paper or microfilm copy if it still applies."
+        f"{', '.join(classes)}: more than {LONG_RETENTION_YEARS} years. {LONG_RETENTION_RULE}."
         for ref, classes in sorted(classes_of.items())
     ]
 
@@ -585,7 +586,7 @@ def produce_report(
     outcome.paths = write_report(data, keep, history)
     if out_dir is not None and out_dir.resolve() != keep.resolve():
         outcome.paths = write_report(data, out_dir, history)
-    log.info("report_written", month=month, out_dir=str(outcome.out_dir))
+    log.info("report_written", month=month, out_dir=str(outcome.out_dir), files=len(outcome.paths))
     if not send:
         return outcome
     endpoint: str | None = None

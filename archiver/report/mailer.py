@@ -100,8 +100,10 @@ class SmtpSettings:
 def build_message(
     data: ReportData, settings: SmtpSettings, chart_png: bytes | None
 ) -> EmailMessage:
-    """Assemble multipart/mixed > (alternative(text, html), CSV, PNG chart).
+    """Assemble multipart/mixed > (alternative(text, related(html, chart)), CSV, PNG chart).
 
+    The chart is shown in the HTML body through a ``cid:`` reference to an inline image part
+    (related to the HTML), and attached as well, so a clerk can forward or print it alone.
     ``chart_png`` may be None when the chart could not be drawn; the report still goes out.
     """
     msg = EmailMessage()
@@ -114,7 +116,20 @@ def build_message(
     # RFC 3834: keeps vacation responders from answering an automated report.
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(render_text(data), subtype="plain", charset="utf-8")
-    msg.add_alternative(render_html(data), subtype="html", charset="utf-8")
+    chart_cid = make_msgid(idstring="chart", domain=domain) if chart_png else None
+    chart_src = f"cid:{chart_cid[1:-1]}" if chart_cid else None
+    msg.add_alternative(render_html(data, chart_src=chart_src), subtype="html", charset="utf-8")
+    if chart_png is not None and chart_cid is not None:
+        html_part = msg.get_body(preferencelist=("html",))
+        assert html_part is not None  # just added above
+        html_part.add_related(
+            chart_png,
+            maintype="image",
+            subtype="png",
+            cid=chart_cid,
+            filename=f"captures-{data.month}.png",
+            disposition="inline",
+        )
     msg.add_attachment(
         render_csv(data).encode("utf-8"),
         maintype="text",

@@ -245,9 +245,9 @@ def _context(data: ReportData) -> dict[str, Any]:
     }
 
 
-def _render(env: jinja2.Environment, name: str, data: ReportData) -> str:
+def _render(env: jinja2.Environment, name: str, data: ReportData, **extra: object) -> str:
     try:
-        return env.get_template(name).render(_context(data))
+        return env.get_template(name).render({**_context(data), **extra})
     except jinja2.TemplateError as exc:
         raise ReportError(
             f"report template {name} failed: {exc}",
@@ -260,9 +260,13 @@ def render_text(data: ReportData) -> str:
     return _render(_text_env(), "report.txt.j2", data)
 
 
-def render_html(data: ReportData) -> str:
-    """The HTML part, with inline CSS because many mail clients drop <style> blocks."""
-    return _render(_html_env(), "report.html.j2", data)
+def render_html(data: ReportData, *, chart_src: str | None = None) -> str:
+    """The HTML part, with inline CSS because many mail clients drop <style> blocks.
+
+    ``chart_src`` shows the chart in the body: ``cid:...`` in the e-mail (the image travels as
+    a related part, so no client fetches anything remotely), the PNG's file name on disk.
+    """
+    return _render(_html_env(), "report.html.j2", data, chart_src=chart_src)
 
 
 CSV_HEADER = ("month", "site_id", "platform", "account", "department", "figure", "value")
@@ -389,7 +393,7 @@ def write_report(
     stem = f"report-{data.month}"
     # Render everything first: a template error must not leave a half-replaced set of files.
     payloads = {
-        f"{stem}.html": render_html(data).encode("utf-8"),
+        f"{stem}.html": render_html(data, chart_src=f"{stem}.png").encode("utf-8"),
         f"{stem}.txt": render_text(data).encode("utf-8"),
         f"{stem}.csv": render_csv(data).encode("utf-8"),
         f"{stem}.png": render_chart_png(data, history),

@@ -47,10 +47,20 @@ _NO_AUDITS: Mapping[int, date] = MappingProxyType({})
 HISTORICAL_OFFER_AGE_YEARS = 50
 HISTORICAL_OFFER_NOTICE_DAYS = 30
 
-#: ARM 44.14.202 as quoted on an older SOS page: records kept more than 10 years may be stored
-#: electronically only if also kept on paper or microfilm. Current status NOT CONFIRMED, so this
-#: only raises a flag for the records manager. http://sos.mt.gov/Records/Local/index.asp
+#: ARM 44.14.202 as amended in 2015 (MAR notice 44-2-205): an electronic system holding records
+#: kept more than 10 years is managed under ARMA's Generally Accepted Recordkeeping Principles.
+#: The older paper-or-microfilm requirement (quoted on an out-of-date SOS page) was removed.
+#: https://regulations.justia.com/states/montana/department-44/chapter-44-14/subchapter-44-14-2/rule-44-14-202
 LONG_RETENTION_YEARS = 10
+#: What the current rule asks, in the words the report and ``disposition due`` use.
+LONG_RETENTION_RULE = (
+    "ARM 44.14.202 (as amended in 2015) asks that an electronic system holding records kept "
+    "more than 10 years be managed under ARMA's Generally Accepted Recordkeeping Principles "
+    "(accountability, transparency, integrity, protection, compliance, availability, retention, "
+    "disposition); no paper or microfilm copy is required. The archiver's fixity checks, "
+    "audit log and exports cover integrity and availability; the records manager should keep "
+    "the system's documentation and a plan for moving these records to future formats"
+)
 
 #: Form RM88 (internal disposal record) is kept 30 years after the date of destruction. A form
 #: instruction, not a schedule item. https://sosmt.gov/records/local/
@@ -221,7 +231,7 @@ def needs_historical_offer(record_time: datetime, on: date, *, tz: ZoneInfo = DE
 
 
 def long_retention_flag(item: ScheduleItem) -> bool:
-    """True if records under ``item`` may be kept more than 10 years (ARM 44.14.202).
+    """True if records under ``item`` may be kept more than 10 years (ARM 44.14.202: GARP).
 
     Event-triggered items are flagged too: the time from creation to the event is unbounded,
     and the flag only asks the records manager to look.

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import structlog
 from sqlalchemy import Connection, func, select, update
 
 from archiver import audit
@@ -60,6 +61,8 @@ from archiver.retention.eligibility import (
 )
 from archiver.retention.holds import held_bundles, sync_store_holds
 from archiver.retention.schedules import Disposal
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "ExecuteResult",
@@ -200,7 +203,7 @@ def propose(
 ) -> dict[str, Any]:
     """Freeze the current due list into a batch; renders the RM60 request where needed."""
     if not by.strip():
-        raise RetentionError("a proposal needs --by-name NAME")
+        raise RetentionError("a proposal needs --by NAME")
     rows, _blocked, _warnings = due(app, settings, as_of=as_of)
     as_of = as_of or _today(settings)
     if not rows:
@@ -264,6 +267,7 @@ def propose(
         warnings = store_records(app, batch_id)
     detail = batch_detail(app, batch_id)
     detail["warnings"] = warnings
+    log.info("disposition_proposed", batch=batch_id, path=path, **detail["totals"])
     return detail
 
 
@@ -335,6 +339,7 @@ def approve(
         )
         if done.rowcount != 1:
             raise _already(batch_id, _batch(conn, batch_id))
+    log.info("disposition_approved", batch=batch_id, by=by.strip())
     return batch_detail(app, batch_id)
 
 
@@ -561,6 +566,14 @@ def execute(
         result.records = render_record(app, settings, batch_id, form="RM88")
     if status == "executed":
         result.warnings += store_records(app, batch_id)
+    log.info(
+        "disposition_executed",
+        batch=batch_id,
+        status=status,
+        disposed=len(result.disposed),
+        skipped=len(result.skipped),
+        waiting=len(result.waiting),
+    )
     return result
 
 

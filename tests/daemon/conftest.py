@@ -9,6 +9,7 @@ row in the catalog) with generous deadlines, never fixed sleeps.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import sqlite3
@@ -26,6 +27,21 @@ import pytest
 from archiver.testing import FakeResponse, FakeServer, MastodonWorld
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def unit_daemon_args(config: Path) -> list[str]:
+    """The arguments systemd/archiver.service gives the daemon, with this test's config.
+
+    The daemon tests run exactly what the unit runs (log level, JSON to the journal), so a
+    unit that logs nothing at its level fails here, not on the City's server.
+    """
+    unit = (REPO / "systemd" / "archiver.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
+    args = shlex.split(line.removeprefix("ExecStart="))[1:]
+    i = args.index("--config")
+    return [*args[:i], "--config", str(config), *args[i + 2 :]]
+
+
 DEADLINE = 60.0
 T = TypeVar("T")
 
@@ -115,12 +131,12 @@ class DaemonProcess:
             NOTIFY_SOCKET=notify.path,
             WATCHDOG_USEC="2000000",
             PYTHONPATH=str(REPO),
-            ARCHIVER_LOG_LEVEL="INFO",
         )
-        env.pop("WATCHDOG_PID", None)
+        for unset in ("WATCHDOG_PID", "ARCHIVER_LOG_LEVEL", "ARCHIVER_CONFIG"):
+            env.pop(unset, None)
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "archiver", "--config", str(config), "daemon"],
+            [sys.executable, "-m", "archiver", *unit_daemon_args(config)],
             cwd=REPO,
             env=env,
             stdout=self._log,

@@ -108,6 +108,17 @@ def test_ready_watchdog_harvests_and_sigterm_mid_harvest_leaves_nothing_half_sea
     harvest_lines = [x for x in lines if x["event"] in ("harvest_started", "bundle_published")]
     assert harvest_lines and all(x.get("site") == SITE and x.get("run") for x in harvest_lines)
     assert all(x.get("bundle") for x in harvest_lines if x["event"] == "bundle_published")
+    # At the unit's level, each harvest and each seal is one INFO line with ids and counts.
+    finished = [x for x in lines if x["event"] == "harvest_finished"]
+    assert len(finished) >= 2, daemon.log()
+    for x in finished:
+        assert x["level"] == "info" and x["site"] == SITE and x["run"].startswith("run-")
+        assert x["counts"]["post"] > 0 and x["timestamp"].endswith("Z")
+    sealed = [x for x in lines if x["event"] == "bundle_sealed"]
+    assert sealed and all(x["level"] == "info" and x["bundle"] and x["run"] for x in sealed)
+    assert {x["record_class"] for x in sealed} >= {"posts"}
+    assert all(isinstance(x["counts"], dict) for x in sealed)
+    assert any(sum(x["counts"].values()) > 0 for x in sealed), sealed
 
     verify = cli(config, "verify", "--all")
     assert verify.returncode == 0, verify.stdout + verify.stderr

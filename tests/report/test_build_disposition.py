@@ -104,9 +104,12 @@ def test_classes_kept_more_than_ten_years_are_flagged_each_month(
     assert len(flags) == 1  # one sentence per schedule item, naming every class it covers
     assert "TEST.2026-2" in flags[0] and "follower list, direct message" in flags[0]
     assert "permanent" in flags[0]
+    assert "Generally Accepted Recordkeeping Principles" in flags[0]
+    assert "no paper or microfilm copy is required" in flags[0]
+    assert "unconfirmed" not in flags[0] and "keep a paper" not in flags[0]
     assert not any("TEST.2026-1" in f for f in data.disposition.long_retention_flags)
     text = _flat(render_text(data))
-    assert "Needs special handling before disposal" in text and "TEST.2026-2" in text
+    assert "Kept more than 10 years (ARM 44.14.202)" in text and "TEST.2026-2" in text
 
 
 def test_no_flag_when_every_class_is_kept_ten_years_or_less(make_archive: ArchiveFactory) -> None:

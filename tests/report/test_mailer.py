@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+import re
 import socket
 import ssl
 import time
@@ -163,7 +164,9 @@ def test_plain_smtp_delivers_text_html_csv_and_chart() -> None:
         "multipart/mixed",
         "multipart/alternative",
         "text/plain",
+        "multipart/related",
         "text/html",
+        "image/png",
         "text/csv",
         "image/png",
     ]
@@ -184,7 +187,19 @@ def test_plain_smtp_delivers_text_html_csv_and_chart() -> None:
 
     png = parts["image/png"]
     assert png.get_filename() == "captures-2026-10.png"
+    assert png.get_content_disposition() == "attachment"
     assert png.get_content().startswith(PNG_SIGNATURE)
+
+    # The chart is also shown in the HTML body: a cid: reference to the related image part.
+    related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
+    html_part, inline = list(related.iter_parts())
+    assert html_part.get_content_type() == "text/html"
+    cids = re.findall(r'<img src="cid:([^"]+)"', html_part.get_content())
+    assert len(cids) == 1
+    assert inline.get_content_type() == "image/png"
+    assert str(inline["Content-ID"]).strip() == f"<{cids[0]}>"
+    assert inline.get_content_disposition() == "inline"
+    assert inline.get_content() == png.get_content()
 
 
 def test_starttls_with_auth_and_a_private_ca(

@@ -88,7 +88,9 @@ def test_send_delivers_text_html_csv_and_chart(tmp_path: Path) -> None:
     assert isinstance(envelope.content, bytes)
     msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
     types = [part.get_content_type() for part in msg.walk() if not part.is_multipart()]
-    assert types == ["text/plain", "text/html", "text/csv", "image/png"]
+    assert types == ["text/plain", "text/html", "image/png", "text/csv", "image/png"]
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+    assert '<img src="cid:' in html  # the chart shown in the body (details: test_mailer)
     assert month in str(msg["Subject"])
     status = json.loads(cli(archive.config, "status", "--json").stdout)
     assert status["report_deliveries"][0]["ok"] is True

@@ -108,16 +108,16 @@ def test_schedules_and_disposition_commands(make_archive: ArchiveFactory) -> Non
         "TEST.2026-3",
         "TEST.2026-4",
     }
-    due = json.loads(_cli(config, "disposition", "due", "--by", "2031-01-01", "--json").stdout)
+    due = json.loads(_cli(config, "disposition", "due", "--as-of", "2031-01-01", "--json").stdout)
     assert due["due"] and due["blocked"] == []
     assert all(not row["long_retention"] for row in due["due"])
     r = _cli(
         config,
         "disposition",
         "propose",
-        "--by",
+        "--as-of",
         "2031-01-01",
-        "--by-name",
+        "--by",
         "Rita Records",
         "--json",
     )

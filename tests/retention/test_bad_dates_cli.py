@@ -33,10 +33,49 @@ def test_hold_add_with_an_impossible_since(make_archive: ArchiveFactory) -> None
     assert held.returncode == 0 and '"feb"' not in held.stdout
 
 
-def test_disposition_due_with_an_impossible_by(make_archive: ArchiveFactory) -> None:
+def test_disposition_due_with_an_impossible_date(make_archive: ArchiveFactory) -> None:
     config = make_archive()
-    r = cli._cli(config, "disposition", "due", "--by", "2025-13-01")
-    _one_error(r, "--by", "2025-13-01")
+    r = cli._cli(config, "disposition", "due", "--as-of", "2025-13-01")
+    _one_error(r, "--as-of", "2025-13-01")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (
+            ("disposition", "due", "--by", "2027-01-31"),
+            ("disposition due --by is now --as-of (a date)", "--as-of 2027-01-31"),
+        ),
+        (
+            ("disposition", "propose", "--by", "2027-01-31", "--by-name", "Rita Records"),
+            ("disposition propose --by-name is now --by", "--by 'Rita Records'"),
+        ),
+        (
+            ("disposition", "propose", "--by", "2027-01-31"),
+            ("--by 2027-01-31 is a date, but --by names a person", "--as-of 2027-01-31"),
+        ),
+        (("disposition", "propose"), ("needs --by NAME",)),
+    ],
+)
+def test_old_option_spellings_point_to_the_new_ones(
+    make_archive: ArchiveFactory, args: tuple[str, ...], needles: tuple[str, ...]
+) -> None:
+    config = make_archive()
+    r = cli._cli(config, *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    listed = cli._cli(config, "disposition", "list", "--json")
+    assert listed.stdout.strip() == "[]", "nothing was proposed"
+
+
+def test_as_of_and_on_are_the_same_date_option(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    a = cli._cli(config, "disposition", "due", "--as-of", "2031-01-01", "--json")
+    b = cli._cli(config, "disposition", "due", "--on", "2031-01-01", "--json")
+    assert a.returncode == 0 and a.stdout == b.stdout
 
 
 @pytest.mark.parametrize(

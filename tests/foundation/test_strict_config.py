@@ -1,0 +1,164 @@
+"""Strict config: every bad value a clerk or IT administrator could type is one clear line.
+
+Each case goes through the real ``archiver`` command (typer's runner, in-process), and is
+checked twice: ``config check`` names file, key and fix; an ordinary command refuses to start
+with the same one line and no traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from archiver.cli import app as cli_app
+
+SITE = """
+[[sites]]
+id = "city-mastodon"
+platform = "mastodon"
+base_url = "http://127.0.0.1:9"
+account = "cityofbozeman"
+department = "Communications"
+administrators = [{ name = "Ivan Tech", role = "IT" }]
+"""
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    env = {"COLUMNS": "80", "ARCHIVER_LOG_LEVEL": "CRITICAL", **(env or {})}
+    return CliRunner().invoke(cli_app, list(args), env=env)
+
+
+def one_line(text: str, prefix: str = "error:") -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert "Traceback" not in text, text
+    assert len(lines) == 1, text
+    assert lines[0].startswith(prefix), text
+    return lines[0]
+
+
+def write(tmp_path: Path, body: str, *, root: Path | None = None) -> Path:
+    path = tmp_path / "archiver.toml"
+    path.write_text(f'[archive]\nroot = "{root or tmp_path / "archive"}"\n{body}\n{SITE}')
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARCHIVER_CONFIG", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "fix"),
+    [
+        ('[storage]\nbackend = "s4"', "storage.backend", "local, s3"),
+        ('[storage]\nbackend = "s3"\nlock_mode = "compliance"', "storage.lock_mode", "COMPLIANCE"),
+        ("[storage]\nbakend = 'local'", "storage.bakend", "did you mean 'backend'?"),
+        ("[daemon]\nmax_concurent_harvests = 2", "daemon.max_concurent_harvests", "did you mean"),
+        ("[retention]\nallow_self_aproval = true", "retention.allow_self_aproval", "did you mean"),
+        ('[smtp]\nhost = "m"\nsender = "a@b.net"\nport_number = 25', "smtp.port_number", "port"),
+        ('[smtp]\nhost = "m"\nsender = "a@b.net"\nsecurity = "ssl"', "smtp.security", "starttls"),
+        ('[report]\nrecipient = ["a@b.net"]', "report.recipient", "did you mean 'recipients'?"),
+        ("[requests]\nfee_per_hr = 25", "requests.fee_per_hr", "did you mean 'fee_per_hour'?"),
+        ('[archive2]\nroot = "x"', "archive2", "did you mean 'archive'?"),
+        ("[http]\ntimout = 5", "http.timout", "did you mean 'timeout'?"),
+        ('[integrity]\ntsa_uri = "https://t"', "integrity.tsa_uri", "did you mean 'tsa_url'?"),
+    ],
+)
+def test_bad_key_or_value_is_one_line_naming_file_key_and_fix(
+    tmp_path: Path, body: str, key: str, fix: str
+) -> None:
+    config = write(tmp_path, body)
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 2
+    line = one_line(check.stderr)
+    assert f"{config}: {key}: " in line and fix in line
+    status = run("--config", str(config), "status")
+    assert status.exit_code == 2
+    assert f"{config}: {key}: " in one_line(status.stderr)
+
+
+def test_section_values_are_checked_by_config_check(tmp_path: Path) -> None:
+    """Values the daemon or the report would refuse later are refused by config check now."""
+    config = write(tmp_path, "[daemon]\nmax_concurrent_harvests = 0\n[report]\nschedule = 'soon'")
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 2 and "Traceback" not in check.stderr
+    errors = check.stderr.splitlines()
+    assert len(errors) == 2, check.stderr
+    assert any(f"{config}: daemon.max_concurrent_harvests" in e for e in errors)
+    assert any(f"{config}: report.schedule" in e for e in errors)
+
+
+def test_archive_root_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "archive-file"
+    blocker.write_text("I am a file")
+    config = write(tmp_path, "", root=blocker)
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 2
+    line = one_line(check.stderr)
+    assert f"{config}: archive.root: " in line and str(blocker) in line and "is a file" in line
+    assert blocker.read_text() == "I am a file"
+    harvest = run("--config", str(config), "harvest")
+    assert str(blocker) in one_line(harvest.stderr)
+
+
+def test_archive_root_below_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    config = write(tmp_path, "", root=blocker / "archive")
+    line = one_line(run("config", "check", "--config", str(config)).stderr)
+    assert "archive.root" in line and "cannot be created" in line and str(blocker) in line
+
+
+def test_missing_archive_root_that_can_be_created_is_fine(tmp_path: Path) -> None:
+    config = write(tmp_path, "", root=tmp_path / "new" / "archive")
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 0, check.stderr
+    assert "OK (1 site(s)" in check.stdout
+    assert not (tmp_path / "new").exists(), "config check must not create anything"
+
+
+def test_unset_token_variable_is_a_warning_naming_the_site(tmp_path: Path) -> None:
+    config = write(tmp_path, "")
+    config.write_text(config.read_text() + 'token_env = "CLERK_TEST_UNSET_TOKEN"\n')
+    check = run("config", "check", "--config", str(config), env={"CREDENTIALS_DIRECTORY": ""})
+    assert check.exit_code == 0, check.stderr
+    line = one_line(check.stderr, prefix="warning:")
+    assert "city-mastodon" in line and "CLERK_TEST_UNSET_TOKEN" in line and "not set" in line
+    set_here = run(
+        "config", "check", "--config", str(config), env={"CLERK_TEST_UNSET_TOKEN": "t0ken"}
+    )
+    assert set_here.exit_code == 0 and set_here.stderr == ""
+    assert "t0ken" not in set_here.stdout
+    harvest = run("--config", str(config), "harvest", "--site", "city-mastodon")
+    assert harvest.exit_code == 1
+    line = one_line(harvest.stderr)
+    assert "city-mastodon" in line and "CLERK_TEST_UNSET_TOKEN" in line
+
+
+def test_windows_1252_apostrophe_names_the_byte_offset(tmp_path: Path) -> None:
+    config = tmp_path / "archiver.toml"
+    body = f'[archive]\nroot = "{tmp_path / "a"}"\n# the City\x92s archive\n'.encode("latin-1")
+    config.write_bytes(body)
+    offset = body.index(b"\x92")
+    for args in (("config", "check", "--config", str(config)), ("--config", str(config), "status")):
+        result = run(*args)
+        assert result.exit_code == 2
+        line = one_line(result.stderr)
+        assert str(config) in line and "not UTF-8" in line and "0x92" in line
+        assert f"byte offset {offset}" in line and "line 3" in line
+
+
+def test_utf8_with_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    config = write(tmp_path, "# the City’s archive — “quoted”")
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 0, check.stderr
+
+
+def test_bracketed_text_in_an_error_is_printed_not_eaten(tmp_path: Path) -> None:
+    """Rich markup must not swallow "[retention]" (or crash on "[/x]") in a message."""
+    config = write(tmp_path, "[retention]\nallow_self_approval = 'yes'")
+    line = one_line(run("config", "check", "--config", str(config)).stderr)
+    assert "retention.allow_self_approval" in line and "'yes'" in line
