@@ -18,6 +18,7 @@ BUILTIN = {
     "rss": "connectors.rss:RssConnector",
     "x": "connectors.x:XConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
+    "web": "connectors.web:WebConnector",
 }
 
 
