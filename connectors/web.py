@@ -41,8 +41,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 from archiver.errors import FatalFetchError, FetchError, RateLimitedError
-from archiver.recorder import status_classifier
 from archiver.model import Author, Degradation, HarvestRecord, Item, Sweep, Unparseable
+from archiver.recorder import status_classifier
 from archiver.verdict import Ok, Skip, Verdict
 from connectors._options import read_options
 from connectors.base import Capabilities, HarvestContext, platform_words
@@ -175,9 +175,7 @@ class WebConnector:
         ),
     )
 
-    def __init__(
-        self, ctx: HarvestContext, *, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def __init__(self, ctx: HarvestContext, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.ctx = ctx
         self.options = read_options(WebOptions, ctx.site)
         self._sleep = sleep
@@ -222,10 +220,9 @@ class WebConnector:
                 follow=self._same_host,
             )
             parser = RobotFileParser(robots_url)
-            if 200 <= response.status_code < 300:
-                parser.parse(response.text.splitlines())
-            else:
-                parser.allow_all = True
+            # A missing robots.txt (4xx) is parsed as an empty one: everything is allowed.
+            ok = 200 <= response.status_code < 300
+            parser.parse(response.text.splitlines() if ok else [])
             self._robots = parser
         return self._robots.can_fetch("muni-archiver", url)
 
@@ -261,6 +258,7 @@ class WebConnector:
         too_deep = 0
         offsite: set[str] = set()
         disallowed: list[str] = []
+        empty_start: str | None = None
         while frontier:
             url, depth = frontier.popleft()
             if crawl.pages >= opts.max_pages:
@@ -273,6 +271,10 @@ class WebConnector:
                 disallowed.append(url)
                 continue
             page = yield from self._fetch(url, first=url == self.start, crawl=crawl)
+            if url in starts and not any(self.in_scope(link) for link in page or ()):
+                # A start page that links nowhere is more likely a maintenance or error page
+                # answered with 200 than a site with no pages: never conclude removals from it.
+                empty_start = empty_start or url
             if page is None:
                 continue
             for link in page:
@@ -296,8 +298,21 @@ class WebConnector:
         if offsite:
             self.ctx.log.info("web_offsite_links", count=len(offsite))
         complete = crawl.complete and crawl.cut is None and not trapped and not too_deep
-        if complete and opts.detect_removals:
-            yield Sweep("posts", "account")
+        if opts.detect_removals:
+            if empty_start is not None:
+                yield Degradation(
+                    "deletion_detection",
+                    f"start page {empty_start} links to no page of the site (an error or "
+                    "maintenance page?); pages were not checked for removal this run",
+                )
+            elif not complete:
+                yield Degradation(
+                    "deletion_detection",
+                    "the crawl did not reach every page in scope; pages were not checked for "
+                    "removal this run",
+                )
+            else:
+                yield Sweep("posts", "account")
 
     def _fetch(
         self, url: str, *, first: bool, crawl: _Crawl

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from archiver.testing.server import FakeResponse, header
 
@@ -21,7 +21,7 @@ __all__ = ["WebsiteWorld"]
 _HTML = "text/html; charset=utf-8"
 
 
-def page_html(title: str, body: str, links: list[str] = ()) -> str:  # type: ignore[assignment]
+def page_html(title: str, body: str, links: Sequence[str] = ()) -> str:
     items = "".join(f'<li><a href="{html.escape(u)}">{html.escape(u)}</a></li>' for u in links)
     return (
         f"<!doctype html><html><head><title>{html.escape(title)}</title>"
@@ -67,7 +67,9 @@ class WebsiteWorld:
                 if not self.disallow:
                     return FakeResponse(404, b"not found", {"Content-Type": "text/plain"})
                 lines = ["User-agent: *", *(f"Disallow: {d}" for d in self.disallow)]
-                return FakeResponse(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"})
+                return FakeResponse(
+                    200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"}
+                )
             if self.calendar and path == "/calendar":
                 month = int((query.get("month") or ["1"])[0] or 1)
                 doc = page_html(
@@ -81,7 +83,9 @@ class WebsiteWorld:
                 return FakeResponse(302, b"", {"Location": other})
             if self.away and path == "/away":
                 return FakeResponse(302, b"", {"Location": f"http://localhost:{port}/elsewhere"})
-            doc = self.pages.get(path)
-        if doc is None:
-            return FakeResponse(404, b"<html><title>Not found</title></html>", {"Content-Type": _HTML})
-        return FakeResponse(200, doc.encode(), {"Content-Type": _HTML})
+            found = self.pages.get(path)
+        if found is None:
+            return FakeResponse(
+                404, b"<html><title>Not found</title></html>", {"Content-Type": _HTML}
+            )
+        return FakeResponse(200, found.encode(), {"Content-Type": _HTML})

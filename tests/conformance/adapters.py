@@ -21,8 +21,8 @@ from archiver.testing import FakeServer, FeedWorld, MastodonWorld
 from archiver.testing.bluesky import BlueskyWorld
 from archiver.testing.mastodon import png_bytes
 from archiver.testing.meta import MetaWorld
-from archiver.testing.x import XWorld
 from archiver.testing.website import WebsiteWorld
+from archiver.testing.x import XWorld
 from archiver.testing.youtube import YouTubeWorld
 
 PAGE = 2  # items per page in every fake that pages: three planted items make two pages
