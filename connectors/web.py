@@ -40,7 +40,7 @@ from typing import ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
-from archiver.errors import FatalFetchError, FetchError, RateLimitedError
+from archiver.errors import ConfigError, FatalFetchError, FetchError, RateLimitedError
 from archiver.model import Author, Degradation, HarvestRecord, Item, Sweep, Unparseable
 from archiver.recorder import status_classifier
 from archiver.verdict import Ok, Skip, Verdict
@@ -178,6 +178,14 @@ class WebConnector:
     def __init__(self, ctx: HarvestContext, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.ctx = ctx
         self.options = read_options(WebOptions, ctx.site)
+        for key in ("sections", "allow_prefixes"):
+            value = getattr(self.options, key)
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(
+                    f"site {ctx.site.id}: option {key!r} must be a list of paths or URLs, "
+                    f"not {value!r}",
+                    key="options",
+                )
         self._sleep = sleep
         self.start = canonical(self._absolute(ctx.site.account))
         self.host = urlsplit(self.start).netloc

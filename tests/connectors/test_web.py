@@ -149,3 +149,28 @@ def test_page_cap_stops_the_crawl_and_says_so(site: Site) -> None:
     harvest(config, "website", full=True)
     assert len(site.pages(config)) == 2
     assert any("cap of 2 pages" in g for g in site.gaps(config))
+
+
+def test_a_section_given_as_one_string_is_a_clear_config_error(site: Site) -> None:
+    from archiver.errors import ConfigError
+
+    config = site.config(sections="/news")
+    with pytest.raises(ConfigError, match="option 'sections' must be a list"):
+        harvest(config, "website", full=True)
+
+
+def test_removals_need_a_complete_crawl_and_a_real_start_page(site: Site) -> None:
+    site.world.calendar = site.world.loop = site.world.away = False
+    site.world.set_page("/", "City of Bozeman", "Welcome", ["/news"])
+    config = site.config(detect_removals=True)
+    harvest(config, "website", full=True)
+    site.world.set_page("/news", "News", "All news", ["/"])
+    site.world.remove_page("/news/council")
+    # robots.txt, then the home page, are answered with a maintenance page (prefix "/")
+    site.server.inject("/", "html_page", times=2)
+    harvest(config, "website", full=True)
+    removed = catalog_rows(config, "SELECT platform_id FROM items WHERE removal_state IS NOT NULL")
+    assert removed == [], "a maintenance start page led to removals"
+    harvest(config, "website", full=True)
+    removed = catalog_rows(config, "SELECT platform_id FROM items WHERE removal_state IS NOT NULL")
+    assert [r["platform_id"] for r in removed] == [f"{site.base}/news/council"]
