@@ -19,7 +19,7 @@ from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
 
-KINDS = ("post", "comment", "reply", "media")
+KINDS = ("post", "comment", "reply", "media", "message")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,10 @@ def search(
         cond.append(i.c.site_id == filters.site)
     if filters.platform:
         cond.append(s.sites.c.platform == filters.platform)
+    if "message" not in filters.kinds:
+        # Direct messages are private by default: only a search (and so an export) that asks
+        # for ``--kind message`` holds them (issue 18 part 1).
+        cond.append(i.c.kind != "message")
     if filters.kinds:
         # "media" is not an item kind: it asks for records that carry attachments.
         item_kinds = [k for k in filters.kinds if k != "media"]

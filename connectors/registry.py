@@ -19,6 +19,7 @@ BUILTIN = {
     "x": "connectors.x:XConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
     "web": "connectors.web:WebConnector",
+    "meta_messages": "connectors.meta_messages:MetaMessagesConnector",
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from archiver.testing import FakeServer, FeedWorld, MastodonWorld
 from archiver.testing.bluesky import BlueskyWorld
 from archiver.testing.mastodon import png_bytes
+from archiver.testing.messages import MessagesWorld
 from archiver.testing.meta import MetaWorld
 from archiver.testing.website import WebsiteWorld
 from archiver.testing.x import XWorld
@@ -499,6 +500,35 @@ class WebAdapter(Adapter):
         return "/news"
 
 
+class MessagesAdapter(Adapter):
+    """A Page's Messenger inbox: each planted "post" is a resident's message in a new
+    conversation (the page answering would be a message too)."""
+
+    platform = "meta_messages"
+    plants = frozenset()
+
+    def make_world(self) -> MessagesWorld:
+        self.world = MessagesWorld(token=self.token)
+        self.world.page_size = PAGE
+        return self.world
+
+    def site(self, server: FakeServer) -> Site:
+        return Site(f"{server.url}/v21.0", self.world.page_id)
+
+    def post(self, text: str, *, age: timedelta | None = None) -> str:
+        conv = self.world.add_conversation()
+        return self.world.add_message(conv, text)
+
+    def delete_post(self, post_id: str) -> None:
+        self.world.delete_message(post_id)
+
+    def expire_token(self, server: FakeServer) -> None:
+        self.world.expire_token()
+
+    def posts_path(self) -> str:
+        return f"/v21.0/{self.world.page_id}/conversations"
+
+
 ADAPTERS: dict[str, type[Adapter]] = {
     a.platform: a
     for a in (
@@ -510,5 +540,6 @@ ADAPTERS: dict[str, type[Adapter]] = {
         BlueskyAdapter,
         RssAdapter,
         WebAdapter,
+        MessagesAdapter,
     )
 }

@@ -151,6 +151,16 @@ def test_page_cap_stops_the_crawl_and_says_so(site: Site) -> None:
     assert any("cap of 2 pages" in g for g in site.gaps(config))
 
 
+def test_sections_and_prefixes_limit_the_crawl(site: Site) -> None:
+    config = site.config(
+        sections=["/notices/linked"], allow_prefixes=["/news", "/notices"], linked_pages=False
+    )
+    site.world.set_page("/", "City of Bozeman", "Welcome", ["/news", "/calendar?month=1"])
+    harvest(config, "website", full=True)
+    assert set(site.pages(config)) == {"/", "/news", "/news/council", "/notices/linked"}
+    assert site.server.requests_to("/calendar") == []
+
+
 def test_a_section_given_as_one_string_is_a_clear_config_error(site: Site) -> None:
     from archiver.errors import ConfigError
 
