@@ -109,6 +109,13 @@ def test_messages_are_private_unless_asked_for(inbox: Inbox, tmp_path: Path) -> 
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     rid = str(json.loads(r.stdout)["id"])
+    for args, expect in ((["--kind", "message"], 1), ([], 0)):
+        found = subprocess.run(
+            [ARCHIVER, "--config", str(inbox.config), "search", *args, "--json"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.count("12 Main St") == expect, (args, found.stdout[:500])
     app = open_app(str(inbox.config))
     try:
         plain = run_export(
