@@ -340,6 +340,9 @@ class Harvester:
                 media_max_bytes=self.cfg.http.media_max_bytes,
                 token=token,
                 seen_uri=lambda uri: self.catalog.uri_seen(site.id, redact_url(uri)),
+                recent_owner_posts=lambda since: self.catalog.owner_post_texts(
+                    since, exclude_site=site.id
+                ),
                 log=rlog,
             )
             connector = connector_cls(ctx)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 RecordClass = Literal["posts", "comments", "followers", "media"]
 RECORD_CLASSES: tuple[RecordClass, ...] = ("posts", "comments", "followers", "media")
-ItemKind = Literal["post", "comment", "reply", "media"]
+ItemKind = Literal["post", "comment", "reply", "media", "message"]
 
 
 @dataclass(frozen=True, slots=True)

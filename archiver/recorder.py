@@ -369,6 +369,7 @@ class RecordingClient:
         ok_statuses: tuple[int, ...] = (),
         attempts: int | None = None,
         classify: Classifier = status_classifier,
+        follow: Callable[[str], bool] | None = None,
     ) -> RecordedResponse:
         """Fetch ``url``; raise a typed ``FetchError`` for anything but success.
 
@@ -384,6 +385,9 @@ class RecordingClient:
         body over ``http.max_body_bytes`` decoded raises ``ResponseTooLargeError``; one that
         outlasts ``http.request_budget`` raises ``RetriableFetchError``; a wait for the host
         longer than the run can afford raises ``RateLimitedError``.
+
+        ``follow(url)``: whether to follow a redirect to ``url`` (a web crawl keeps to its own
+        host); a redirect it refuses is the last hop, handed to ``classify`` as the answer.
         """
         request = self._client.build_request("GET", url, params=params, headers=headers)
         if (
@@ -405,7 +409,7 @@ class RecordingClient:
             for attempt in retrying:
                 with attempt:
                     return self._attempt(
-                        request, record_class, label, max_bytes, ok_statuses, classify
+                        request, record_class, label, max_bytes, ok_statuses, classify, follow
                     )
         except _Retry as exc:
             raise RetriableFetchError(
@@ -493,6 +497,7 @@ class RecordingClient:
         max_bytes: int | None,
         ok_statuses: tuple[int, ...],
         classify: Classifier,
+        follow: Callable[[str], bool] | None = None,
     ) -> RecordedResponse:
         """One try at ``request``: every redirect hop is sent, recorded as its own request and
         response pair, then followed; the connector gets the last hop, as with httpx."""
@@ -500,8 +505,11 @@ class RecordingClient:
             response, body = self._exchange(request, max_bytes, label)
             if not response.has_redirect_location:
                 break
+            following = self._redirect_request(request, response, label)
+            if follow is not None and not follow(str(following.url)):
+                break
             self._record(request, response, body, redact_url(str(request.url)), record_class)
-            request = self._redirect_request(request, response, label)
+            request = following
             self.log.debug(
                 "redirect",
                 endpoint=label,

@@ -20,7 +20,7 @@ from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
 
-KINDS = ("post", "comment", "reply", "media")
+KINDS = ("post", "comment", "reply", "media", "message")
 
 
 _i, _v = s.items, s.item_versions
@@ -147,6 +147,10 @@ def _conditions(
         cond.append(i.c.site_id == filters.site)
     if filters.platform:
         cond.append(s.sites.c.platform == filters.platform)
+    if "message" not in filters.kinds:
+        # Direct messages are private by default: only a search (and so an export) that asks
+        # for ``--kind message`` holds them (issue 18 part 1).
+        cond.append(i.c.kind != "message")
     if filters.kinds:
         # "media" is not an item kind: it asks for records that carry attachments.
         item_kinds = [k for k in filters.kinds if k != "media"]

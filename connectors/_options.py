@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, get_origin, get_type_hints
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_origin, get_type_hints
 
 from archiver.config import SiteConfig
 from archiver.errors import ConfigError
@@ -59,8 +60,10 @@ def read_options(options_type: type[Opts], site: SiteConfig) -> Opts:
 
 
 def _accepts(hint: Any, kind: type) -> bool:
+    """``hint`` is ``kind`` or a union holding it (``tuple[str, ...]`` is a list, not a str)."""
     args = getattr(hint, "__args__", None)
-    return hint is kind or (args is not None and kind in args)
+    is_union = get_origin(hint) in (Union, UnionType)
+    return hint is kind or (is_union and args is not None and kind in args)
 
 
 def _is(value: Any, kinds: tuple[type, ...]) -> bool:

@@ -47,6 +47,9 @@ class HarvestContext:
     media_max_bytes: int
     token: str | None = None
     seen_uri: Callable[[str], bool] = field(default=lambda _uri: False)
+    # Text and HTML of City posts of the *other* sites captured since a time (the website
+    # connector follows their links to the City's own pages: issue 18 part 5).
+    recent_owner_posts: Callable[[datetime], list[str]] = field(default=lambda _since: [])
     log: Any = field(default_factory=structlog.get_logger)
 
 

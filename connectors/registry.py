@@ -18,6 +18,8 @@ BUILTIN = {
     "rss": "connectors.rss:RssConnector",
     "x": "connectors.x:XConnector",
     "youtube": "connectors.youtube:YouTubeConnector",
+    "web": "connectors.web:WebConnector",
+    "meta_messages": "connectors.meta_messages:MetaMessagesConnector",
 }
 
 

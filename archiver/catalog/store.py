@@ -253,6 +253,27 @@ class Catalog:
             record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=row[3]
         )
 
+    def owner_post_texts(
+        self, since: datetime, *, exclude_site: str, limit: int = 2000
+    ) -> list[str]:
+        """Text and HTML of the City's own posts (every site but ``exclude_site``) whose
+        version was captured since ``since``, newest first: where the website crawl finds the
+        pages City posts link to (issue 18 part 5)."""
+        v, i = s.item_versions, s.items
+        q = (
+            select(v.c.text, v.c.html, i.c.permalink)
+            .join(i, i.c.id == v.c.item_id)
+            .where(
+                i.c.by_owner.is_(True),
+                i.c.site_id != exclude_site,
+                v.c.captured_at >= since.astimezone(UTC).isoformat(timespec="microseconds"),
+            )
+            .order_by(v.c.captured_at.desc())
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            return ["\n".join(str(x) for x in row if x) for row in conn.execute(q)]
+
     def uri_seen(self, site_id: str, uri: str) -> bool:
         """Whether any response for ``uri`` is already archived (media is fetched once)."""
         with self.begin() as conn:

@@ -157,6 +157,8 @@ def record_class_for(kind: str, by_owner: bool, *, removed: bool = False) -> str
         return "city_reply" if by_owner else "comment_reply"
     if kind == "media":
         return "media"
+    if kind == "message":
+        return "direct_message"
     return "public_comment"
 
 

@@ -20,7 +20,9 @@ from typing import Any, ClassVar
 from archiver.testing import FakeServer, FeedWorld, MastodonWorld
 from archiver.testing.bluesky import BlueskyWorld
 from archiver.testing.mastodon import png_bytes
+from archiver.testing.messages import MessagesWorld
 from archiver.testing.meta import MetaWorld
+from archiver.testing.website import WebsiteWorld
 from archiver.testing.x import XWorld
 from archiver.testing.youtube import YouTubeWorld
 
@@ -455,6 +457,78 @@ class RssAdapter(Adapter):
         return "/news/rss.xml"
 
 
+class WebAdapter(Adapter):
+    """The City website: a news index at /news linking one page per planted post."""
+
+    platform = "web"
+    plants = frozenset({"edit"})
+    paged = False
+
+    def make_world(self) -> WebsiteWorld:
+        self.world = WebsiteWorld()
+        self.news: dict[str, str] = {}  # path -> title
+        self._index()
+        return self.world
+
+    def _index(self) -> None:
+        self.world.set_page("/news", "City news", "News releases", sorted(self.news))
+
+    def site(self, server: FakeServer) -> Site:
+        self._base = server.url.rstrip("/")  # a page's catalog id is its full URL
+        return Site(server.url, "/news", {"delay_seconds": 0, "detect_removals": True})
+
+    def post(self, text: str, *, age: timedelta | None = None) -> str:
+        path = f"/news/item-{self.seq()}"
+        self.news[path] = text
+        self.world.set_page(path, text[:40], text)
+        self._index()
+        return f"{self._base}{path}"
+
+    _base = ""
+
+    def edit(self, post_id: str, text: str) -> None:
+        path = post_id.removeprefix(self._base)
+        self.world.set_page(path, self.news[path][:40], text)
+
+    def delete_post(self, post_id: str) -> None:
+        path = post_id.removeprefix(self._base)
+        self.news.pop(path, None)
+        self.world.remove_page(path)
+        self._index()
+
+    def posts_path(self) -> str:
+        return "/news"
+
+
+class MessagesAdapter(Adapter):
+    """A Page's Messenger inbox: each planted "post" is a resident's message in a new
+    conversation (the page answering would be a message too)."""
+
+    platform = "meta_messages"
+    plants = frozenset()
+
+    def make_world(self) -> MessagesWorld:
+        self.world = MessagesWorld(token=self.token)
+        self.world.page_size = PAGE
+        return self.world
+
+    def site(self, server: FakeServer) -> Site:
+        return Site(f"{server.url}/v21.0", self.world.page_id)
+
+    def post(self, text: str, *, age: timedelta | None = None) -> str:
+        conv = self.world.add_conversation()
+        return self.world.add_message(conv, text)
+
+    def delete_post(self, post_id: str) -> None:
+        self.world.delete_message(post_id)
+
+    def expire_token(self, server: FakeServer) -> None:
+        self.world.expire_token()
+
+    def posts_path(self) -> str:
+        return f"/v21.0/{self.world.page_id}/conversations"
+
+
 ADAPTERS: dict[str, type[Adapter]] = {
     a.platform: a
     for a in (
@@ -465,5 +539,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
         YouTubeAdapter,
         BlueskyAdapter,
         RssAdapter,
+        WebAdapter,
+        MessagesAdapter,
     )
 }
