@@ -20,12 +20,12 @@ from typing import Any, ClassVar
 
 from archiver.errors import ConfigError
 from archiver.model import Author, Degradation, HarvestRecord, Item, Sweep, Unparseable, WarcRef
-from connectors._graph import GraphClient, GraphPermissionError, fields_param, platform_text
+from connectors._graph import GraphClient, GraphPermissionError
 from connectors._options import read_options
 from connectors._paging import PageGuard
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import Capabilities, HarvestContext, parse_time, platform_words
 
-MESSAGE_FIELDS = fields_param("id", "created_time", "from", "to", "message", "attachments")
+MESSAGE_FIELDS = "id,created_time,from,to,message,attachments"
 PERMISSION = {"messenger": "pages_messaging", "instagram": "instagram_manage_messages"}
 
 
@@ -87,7 +87,7 @@ class MetaMessagesConnector:
             need = PERMISSION[inbox]
             raise GraphPermissionError(
                 f"the token may not read the {inbox} inbox: grant the {need} permission "
-                f"({platform_text(exc)})",
+                f"({platform_words(exc)})",
                 site=self.ctx.site.id,
                 endpoint=endpoint,
                 status=exc.status,

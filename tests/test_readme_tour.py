@@ -67,13 +67,14 @@ def test_every_quick_tour_command_runs_as_written(checkout: Path) -> None:
     }
     assert "bozeman-mastodon" in by_cmd["status "]
     author = next(v for k, v in outputs.items() if "--author" in k)
-    hits = json.loads(author)
+    hits = json.loads(author)["hits"]
     assert hits, "the tour's --author example must find something"
     assert {h["author_handle"] for h in hits} == {"abigail_h"}
     assert "match(es)" in next(v for k, v in outputs.items() if k.startswith('archiver search "'))
     assert "people followed" in by_cmd["followers bozeman-mastodon"]
     assert "PRR-2026-0001" in by_cmd["request list"]
     assert "PRR-2026-0002" in by_cmd["request open"]
+    assert "version" in by_cmd["show 42"]  # the record's story: its versions
     package = checkout / "prr-2026-0002"
     assert (package / "bagit.txt").is_file() and (package / "data").is_dir()
 
