@@ -1,0 +1,54 @@
+"""The fast lane (issue 13): follow each site's cheap live source between sweeps.
+
+One tick runs the site's live source (``connectors.live``) through ``Harvester.harvest_site``,
+so what it reveals is recorded by the same client, sealed in a small bundle, seal-checked,
+cataloged and deduplicated exactly like a sweep; its cursor is a bookmark that moves only
+when that bundle is sealed. Failures back off (``Backoff``) instead of spinning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from archiver.config import SiteConfig
+from archiver.errors import ArchiverError
+from archiver.harvest import Harvester, RunResult
+from connectors.live import LIVE_SOURCES
+
+
+def has_live_source(site: SiteConfig) -> bool:
+    return site.platform in LIVE_SOURCES
+
+
+def run_once(harvester: Harvester, site: SiteConfig) -> RunResult:
+    """One fast-lane tick for ``site``: read the live source, seal what it revealed."""
+    source = LIVE_SOURCES.get(site.platform)
+    if source is None:
+        raise ArchiverError(
+            f"site {site.id}: platform {site.platform} has no live source yet",
+            hint="the sweeps still capture it; see issue 13 for the platforms covered",
+        )
+    return harvester.harvest_site(site, full=False, connector=source)
+
+
+@dataclass
+class Backoff:
+    """Delay before the next tick: ``base`` while healthy, doubling per failure to ``cap``."""
+
+    base: float = 30.0
+    cap: float = 900.0
+    failures: int = 0
+    last_error: str | None = None
+    last_ok: datetime | None = field(default=None)
+
+    def ok(self) -> float:
+        self.failures = 0
+        self.last_error = None
+        self.last_ok = datetime.now(UTC)
+        return self.base
+
+    def failed(self, error: str) -> float:
+        self.failures += 1
+        self.last_error = error
+        return float(min(self.cap, self.base * (2 ** min(self.failures, 16))))

@@ -1,0 +1,83 @@
+"""Fake live sources: a Mastodon instance with the user stream (SSE) and notifications.
+
+``LiveMastodon`` is a ``MastodonWorld`` that also logs every create, edit and delete as the
+events Mastodon's user stream sends (``update``, ``status.update``, ``delete``,
+``notification``), served by ``GET /api/v1/streaming/user`` as ``text/event-stream``. The
+fake ends the response after the pending events (a stream that disconnects), and numbers
+them with the standard SSE ``id:`` field; ``Last-Event-ID`` (or ``since_event`` in the query)
+resumes after one, so a test can show a restart losing nothing. Real Mastodon sends no ids:
+there the fast lane relies on the notifications poll and the sweeps to fill a gap.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from archiver.testing.mastodon import MastodonWorld
+from archiver.testing.server import FakeResponse, header, json_response
+
+
+class LiveMastodon(MastodonWorld):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._events: list[tuple[int, str, str]] = []  # (id, event, data)
+        self._notifications: list[dict[str, Any]] = []
+        self._ev_lock = threading.Lock()
+        self.stream_requests = 0
+
+    def _emit(self, event: str, data: str) -> None:
+        with self._ev_lock:
+            self._events.append((len(self._events) + 1, event, data))
+
+    def post_status(self, account_id: str, text: str, **kwargs: Any) -> dict[str, Any]:
+        status = super().post_status(account_id, text, **kwargs)
+        self._emit("update", json.dumps(status))
+        parent = kwargs.get("in_reply_to_id")
+        if parent is not None:
+            n = {
+                "id": str(len(self._notifications) + 1),
+                "type": "mention",
+                "created_at": status["created_at"],
+                "account": status["account"],
+                "status": status,
+            }
+            self._notifications.append(n)
+            self._emit("notification", json.dumps(n))
+        return status
+
+    def edit_status(
+        self, status_id: str, new_text: str, *, edited_at: datetime | None = None
+    ) -> dict[str, Any]:
+        status = super().edit_status(status_id, new_text, edited_at=edited_at)
+        self._emit("status.update", json.dumps(status))
+        return status
+
+    def delete_status(self, status_id: str) -> None:
+        super().delete_status(status_id)
+        self._emit("delete", str(status_id))
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
+    ) -> FakeResponse | None:
+        if method == "GET" and path == "/api/v1/streaming/user":
+            self.stream_requests += 1
+            since = header(headers, "Last-Event-ID") or (query.get("since_event") or ["0"])[0]
+            after = int(since) if since.isdigit() else 0
+            with self._ev_lock:
+                pending = [e for e in self._events if e[0] > after]
+            body = ":)\n\n" + "".join(
+                f"id: {i}\nevent: {ev}\ndata: {data}\n\n" for i, ev, data in pending
+            )
+            return FakeResponse(
+                200, body.encode(), {"Content-Type": "text/event-stream; charset=utf-8"}
+            )
+        if method == "GET" and path == "/api/v1/notifications":
+            since_id = (query.get("since_id") or ["0"])[0]
+            floor = int(since_id) if since_id.isdigit() else 0
+            newer = [n for n in self._notifications if int(n["id"]) > floor]
+            return json_response(list(reversed(newer))[:40])
+        return super().handle(method, path, query, headers)

@@ -1,0 +1,197 @@
+"""Live sources for the fast lane (issue 13): what is new or deleted, cheaply, per platform.
+
+A live source is a connector (same ``HarvestContext``, same ``harvest()`` contract) that reads
+the platform's cheap "what changed" endpoint instead of walking everything, and yields the
+items it reveals plus ``LiveRemoval`` records for deletions the platform reported. The
+harvester runs it exactly like a sweep, so its small bundles are sealed, checked, cataloged
+and deduplicated on the same path; its cursor is a bookmark, applied only once sealed, so a
+restart resumes from the last event it kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from archiver.errors import FetchError, NotFoundError
+from archiver.model import (
+    BookmarkUpdate,
+    Degradation,
+    HarvestRecord,
+    Item,
+    LiveRemoval,
+    Unparseable,
+    WarcRef,
+)
+from connectors.base import HarvestContext
+from connectors.mastodon import MastodonConnector
+
+# A stream chunk larger than this is cut (and says so in the WARC): events are small.
+STREAM_MAX_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    id: str | None
+    event: str
+    data: str
+
+
+def parse_sse(text: str) -> list[SseEvent]:
+    """Server-sent events (WHATWG ``text/event-stream``): blank-line separated blocks.
+
+    Comment lines (``:``) are heartbeats; ``data`` lines join with newlines; an event without
+    ``event:`` is ``message``. A block cut off at the end of the text is dropped (it will be
+    sent again after ``Last-Event-ID``).
+    """
+    out: list[SseEvent] = []
+    blocks = text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n")
+    for block in blocks[:-1]:
+        eid: str | None = None
+        event = "message"
+        data: list[str] = []
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "id":
+                eid = value
+            elif name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+        if data or eid is not None:
+            out.append(SseEvent(eid, event, "\n".join(data)))
+    return out
+
+
+class MastodonLive:
+    """Mastodon: the user stream (``update``, ``status.update``, ``notification``, ``delete``),
+    then ``/api/v1/notifications?since_id=`` (the fallback when the stream is refused)."""
+
+    platform = "mastodon"
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        self.ctx = ctx
+        self.api = f"{ctx.site.base_url}/api/v1"
+        self.parser = MastodonConnector(ctx)
+        self.parser.owner_id = ctx.bookmarks.get("account_id", "")
+        self.roots: dict[str, str] = {}
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]] = {}
+        yield from self._stream(statuses)
+        yield from self._notifications(statuses)
+        for status, ref in statuses.values():
+            item = self._item(status, ref)
+            if item is not None:
+                yield item
+
+    def _stream(
+        self, statuses: dict[str, tuple[dict[str, Any], WarcRef]]
+    ) -> Iterator[HarvestRecord]:
+        endpoint = "GET /api/v1/streaming/user"
+        last = self.ctx.bookmarks.get("live_stream_event", "")
+        try:
+            resp = self.ctx.http.get(
+                f"{self.api}/streaming/user",
+                record_class="comments",
+                headers={"Last-Event-ID": last} if last else None,
+                endpoint=endpoint,
+                max_bytes=STREAM_MAX_BYTES,
+                attempts=1,
+            )
+        except FetchError as exc:
+            yield Degradation(
+                "live_stream", f"user stream unavailable, polled notifications instead: {exc}"
+            )
+            return
+        received = datetime.now(UTC)
+        for ev in parse_sse(resp.text):
+            if ev.id is not None:
+                last = ev.id
+            if ev.event == "delete":
+                yield LiveRemoval(
+                    "comments",
+                    ev.data.strip(),
+                    received,
+                    f"Mastodon user stream 'delete' event (event id {ev.id or 'none'})",
+                    resp.ref,
+                )
+                statuses.pop(ev.data.strip(), None)
+                continue
+            if ev.event not in ("update", "status.update", "notification"):
+                continue
+            try:
+                payload = json.loads(ev.data)
+            except ValueError:
+                yield Unparseable("comments", endpoint, f"event {ev.event}: not JSON", resp.ref)
+                continue
+            status = payload.get("status") if ev.event == "notification" else payload
+            if isinstance(payload, dict) and isinstance(status, dict) and "id" in status:
+                statuses[str(status["id"])] = (status, resp.ref)
+            elif ev.event != "notification":
+                yield Unparseable("comments", endpoint, f"event {ev.event}: no status", resp.ref)
+        if last:
+            yield BookmarkUpdate("live_stream_event", last)
+
+    def _notifications(
+        self, statuses: dict[str, tuple[dict[str, Any], WarcRef]]
+    ) -> Iterator[HarvestRecord]:
+        since = self.ctx.bookmarks.get("live_notif_since", "")
+        resp = self.ctx.http.get(
+            f"{self.api}/notifications",
+            params={"since_id": since, "limit": 40} if since else {"limit": 40},
+            record_class="comments",
+            endpoint="GET /api/v1/notifications",
+        )
+        data = resp.json()
+        if not isinstance(data, list):
+            yield Unparseable("comments", "GET /api/v1/notifications", "not a list", resp.ref)
+            return
+        newest = int(since) if since.isdigit() else 0
+        for n in data:
+            if not isinstance(n, dict):
+                continue
+            nid = str(n.get("id", ""))
+            newest = max(newest, int(nid) if nid.isdigit() else 0)
+            status = n.get("status")
+            if isinstance(status, dict) and "id" in status:
+                statuses.setdefault(str(status["id"]), (status, resp.ref))
+        if newest:
+            yield BookmarkUpdate("live_notif_since", str(newest))
+
+    def _root_of(self, status: dict[str, Any]) -> tuple[str | None, str]:
+        """A reply's thread root and its author, from ``statuses/:id/context`` (recorded)."""
+        parent = status.get("in_reply_to_id")
+        author = str((status.get("account") or {}).get("id", ""))
+        if not parent:
+            return None, author
+        sid = str(status["id"])
+        try:
+            resp = self.ctx.http.get(
+                f"{self.api}/statuses/{sid}/context",
+                record_class="comments",
+                endpoint="GET /api/v1/statuses/:id/context",
+            )
+            ancestors = resp.json().get("ancestors") or []
+            root = ancestors[0]
+            return str(root["id"]), str((root.get("account") or {}).get("id", ""))
+        except (NotFoundError, AttributeError, IndexError, KeyError, TypeError):
+            # Deleted meanwhile or unreadable: the parent is the best root we know.
+            return str(parent), str(status.get("in_reply_to_account_id") or "")
+
+    def _item(self, status: dict[str, Any], ref: WarcRef) -> Item | Unparseable | None:
+        """The status as an item of the City's account, or None when it is not in its threads
+        (the user stream also carries the home timeline of accounts the City follows)."""
+        root, root_author = self._root_of(status)
+        if self.parser.owner_id and root_author != self.parser.owner_id:
+            return None
+        return self.parser._status_item(status, ref, "live: Mastodon status", root_id=root)
+
+
+LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {"mastodon": MastodonLive}
