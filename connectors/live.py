@@ -194,4 +194,91 @@ class MastodonLive:
         return self.parser._status_item(status, ref, "live: Mastodon status", root_id=root)
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook delivery as the endpoint spooled it (already signature-checked)."""
+
+    name: str
+    received_at: datetime
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def as_http(self, path: str) -> bytes:
+        head = "".join(f"{k}: {v}\r\n" for k, v in self.headers)
+        return f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + self.body
+
+
+class FacebookLive:
+    """Facebook Page webhooks (``feed`` field): each delivery into the WARC as received, then
+    every comment it names fetched from the Graph API; ``remove`` reports a deletion."""
+
+    platform = "facebook"
+
+    def __init__(self, ctx: HarvestContext, deliveries: list[Delivery]) -> None:
+        from connectors._graph import GraphClient
+        from connectors.facebook import COMMENT_FIELDS, FacebookConnector
+
+        self.ctx = ctx
+        self.deliveries = deliveries
+        self.graph = GraphClient(ctx)
+        self.parser = FacebookConnector(ctx)
+        self.fields = COMMENT_FIELDS
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        for d in self.deliveries:
+            ref = self.ctx.http.record_received(
+                f"{self.ctx.site.base_url}/webhooks/{d.name}",
+                d.as_http("/webhooks"),
+                record_class="comments",
+                content_type="application/http; msgtype=request",
+            )
+            try:
+                payload = json.loads(d.body)
+                entries = payload["entry"]
+                changes = [(e, c) for e in entries for c in e.get("changes") or []]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                yield Unparseable("comments", "webhook delivery", f"{d.name}: not a feed", ref)
+                continue
+            for entry, change in changes:
+                yield from self._change(entry, change, d, ref)
+
+    def _change(
+        self, entry: Any, change: Any, d: Delivery, ref: WarcRef
+    ) -> Iterator[HarvestRecord]:
+        value = change.get("value") if isinstance(change, dict) else None
+        if not isinstance(value, dict) or change.get("field") != "feed":
+            return
+        if value.get("item") != "comment" or not value.get("comment_id"):
+            return
+        cid, post_id = str(value["comment_id"]), str(value.get("post_id") or "")
+        verb = str(value.get("verb") or "")
+        if verb == "remove":
+            when = entry.get("time") if isinstance(entry, dict) else None
+            reported = (
+                datetime.fromtimestamp(when, UTC)
+                if isinstance(when, int | float)
+                else d.received_at
+            )
+            yield LiveRemoval(
+                "comments", cid, reported, f"Facebook webhook feed 'remove' ({d.name})", ref
+            )
+            return
+        endpoint = "GET /{comment-id}"
+        try:
+            response, raw = self.graph.get(
+                self.graph.url(cid),
+                endpoint=endpoint,
+                record_class="comments",
+                params={"fields": self.fields},
+            )
+        except NotFoundError:
+            yield Degradation(
+                "live_fetch",
+                f"comment {cid} announced by webhook {d.name} ({verb}) was gone when fetched; "
+                "the delivery in the WARC holds what Meta sent",
+            )
+            return
+        yield self.parser._comment_item(raw, post_id, response.ref, endpoint)
+
+
 LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {"mastodon": MastodonLive}

@@ -8,13 +8,17 @@ when that bundle is sealed. Failures back off (``Backoff``) instead of spinning.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from archiver.config import SiteConfig
 from archiver.errors import ArchiverError
+from archiver.fastlane.webhooks import pending, spool_dir
 from archiver.harvest import Harvester, RunResult
-from connectors.live import LIVE_SOURCES
+from connectors.live import LIVE_SOURCES, Delivery, FacebookLive
 
 
 def has_live_source(site: SiteConfig) -> bool:
@@ -52,3 +56,33 @@ class Backoff:
         self.failures += 1
         self.last_error = error
         return float(min(self.cap, self.base * (2 ** min(self.failures, 16))))
+
+
+def read_deliveries(folder: Path) -> list[Delivery]:
+    """The spooled webhook deliveries of one site, oldest first."""
+    out = []
+    for path in pending(folder):
+        env = json.loads(path.read_text("utf-8"))
+        out.append(
+            Delivery(
+                path.name,
+                datetime.fromisoformat(env["received_at"]),
+                [(str(k), str(v)) for k, v in env["headers"]],
+                base64.b64decode(env["body_b64"]),
+            )
+        )
+    return out
+
+
+def run_webhooks_once(harvester: Harvester, site: SiteConfig) -> RunResult | None:
+    """Seal what the spooled deliveries of ``site`` reveal; remove them only once sealed."""
+    folder = spool_dir(harvester.cfg.staging_dir, site.id)
+    deliveries = read_deliveries(folder)
+    if not deliveries:
+        return None
+    result = harvester.harvest_site(
+        site, full=False, connector=lambda ctx: FacebookLive(ctx, deliveries)
+    )
+    for d in deliveries:
+        (folder / d.name).unlink(missing_ok=True)
+    return result
