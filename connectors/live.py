@@ -281,4 +281,69 @@ class FacebookLive:
         yield self.parser._comment_item(raw, post_id, response.ref, endpoint)
 
 
-LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {"mastodon": MastodonLive}
+# How many recently captured mentions X's fast lane re-reads each tick to see deletions.
+X_WATCH = 100
+
+
+class XLive:
+    """X: ``/2/users/:id/mentions?since_id=`` for what is new; X reports no deletions, so the
+    last ``X_WATCH`` captured mentions are re-read in one ``/2/tweets?ids=`` call each tick and
+    one answered "not found" is reported removed at the time of that answer."""
+
+    platform = "x"
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        from connectors.x import XConnector
+
+        self.ctx = ctx
+        self.parser = XConnector(ctx)
+        self.api = self.parser.api
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        from connectors.x import TWEET_PARAMS, _includes
+
+        owner = self.ctx.bookmarks.get("user_id", "")
+        if not owner:
+            owner = str(self.parser._lookup()["id"])
+            yield BookmarkUpdate("user_id", owner)
+        self.parser.owner_id = owner
+        watch = [w for w in self.ctx.bookmarks.get("live_watch", "").split(",") if w]
+        if watch:
+            response, data = self.parser._get(
+                "tweets", {"ids": ",".join(watch)}, "comments", "GET /2/tweets"
+            )
+            reported = datetime.now(UTC)
+            for err in data.get("errors") or []:
+                gone = str(err.get("value") or err.get("resource_id") or "")
+                if gone in watch and "not-found" in str(err.get("type", "")):
+                    watch.remove(gone)
+                    yield LiveRemoval(
+                        "comments",
+                        gone,
+                        reported,
+                        f"X /2/tweets lookup answered not found: {err.get('detail', '')}",
+                        response.ref,
+                    )
+        since = self.ctx.bookmarks.get("live_mentions_since", "")
+        params: dict[str, str | int] = {**TWEET_PARAMS, "max_results": 100}
+        if since:
+            params["since_id"] = since
+        endpoint = "GET /2/users/:id/mentions"
+        response, data = self.parser._get(f"users/{owner}/mentions", params, "comments", endpoint)
+        includes = _includes(data)
+        newest = int(since) if since.isdigit() else 0
+        for tweet in data.get("data") or []:
+            if not isinstance(tweet, dict):
+                continue
+            root = str(tweet.get("conversation_id") or tweet.get("id"))
+            item = self.parser._item(tweet, includes, response.ref, endpoint, root_id=root)
+            yield item
+            if isinstance(item, Item):
+                newest = max(newest, int(str(tweet.get("id", "0"))))
+                watch.insert(0, item.platform_id)
+        if newest:
+            yield BookmarkUpdate("live_mentions_since", str(newest))
+        yield BookmarkUpdate("live_watch", ",".join(watch[:X_WATCH]))
+
+
+LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {"mastodon": MastodonLive, "x": XLive}

@@ -19,6 +19,7 @@ from typing import Any
 
 from archiver.testing.mastodon import MastodonWorld
 from archiver.testing.server import FakeResponse, header, json_response
+from archiver.testing.x import XWorld
 
 
 class LiveMastodon(MastodonWorld):
@@ -81,3 +82,61 @@ class LiveMastodon(MastodonWorld):
             newer = [n for n in self._notifications if int(n["id"]) > floor]
             return json_response(list(reversed(newer))[:40])
         return super().handle(method, path, query, headers)
+
+
+class LiveX(XWorld):
+    """An ``XWorld`` that also answers ``/2/users/:id/mentions`` and ``/2/tweets?ids=``."""
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
+    ) -> FakeResponse | None:
+        parts = path.rstrip("/").split("/")
+        mentions = len(parts) == 5 and parts[2] == "users" and parts[4] == "mentions"
+        if method == "GET" and (mentions or path == "/2/tweets"):
+            auth = header(headers, "Authorization") or ""
+            if auth != f"Bearer {self.bearer_token}":
+                return super().handle(method, path, query, headers)  # the 401 it answers
+            with self._lock:
+                base = f"http://{header(headers, 'Host') or 'x.example'}"
+                return self._mentions(parts[3], query, base) if mentions else self._lookup(query)
+        return super().handle(method, path, query, headers)
+
+    def _mentions(self, user_id: str, query: dict[str, list[str]], base: str) -> FakeResponse:
+        user = self._users[user_id]
+        since = (query.get("since_id") or [""])[0]
+        rows = [
+            t
+            for t in sorted(self._tweets, key=lambda t: int(t.ids[-1]), reverse=True)
+            if not t.deleted
+            and t.author_id != user_id
+            and (t.in_reply_to_user_id == user_id or f"@{user.username}" in t.texts[-1])
+            and (not since or int(t.ids[-1]) > int(since))
+        ]
+        return self._body(rows[:100], None, query, base)
+
+    def _lookup(self, query: dict[str, list[str]]) -> FakeResponse:
+        ids = ",".join(query.get("ids") or []).split(",")
+        fields = {"conversation_id", "author_id", "created_at", "referenced_tweets"}
+        found, errors = [], []
+        for i in ids:
+            tw = self._by_id.get(i)
+            if tw is None or tw.deleted:
+                errors.append(
+                    {
+                        "value": i,
+                        "detail": f"Could not find tweet with ids: [{i}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "ids",
+                        "resource_id": i,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                )
+            else:
+                found.append(self._tweet_json(tw, fields))
+        body: dict[str, Any] = {}
+        if found:
+            body["data"] = found
+        if errors:
+            body["errors"] = errors
+        return json_response(body)
