@@ -346,4 +346,83 @@ class XLive:
         yield BookmarkUpdate("live_watch", ",".join(watch[:X_WATCH]))
 
 
-LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {"mastodon": MastodonLive, "x": XLive}
+# app.bsky.feed.getPosts answers at most 25 uris per call.
+BSKY_BATCH = 25
+
+
+class BlueskyLive:
+    """Bluesky: ``app.bsky.notification.listNotifications`` (replies, mentions, quotes newer
+    than the last ``indexedAt`` kept), each post then read with ``app.bsky.feed.getPosts``.
+    Notifications report no deletions: the last ``BSKY_BATCH`` captured posts are re-read with
+    the same call each tick, and one no longer answered is reported removed at that time."""
+
+    platform = "bluesky"
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        from connectors.bluesky import BlueskyConnector
+
+        self.ctx = ctx
+        self.parser = BlueskyConnector(ctx)
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        owner = self.ctx.bookmarks.get("did", "")
+        if not owner:
+            owner = str(self.parser._profile()[1]["did"])
+            yield BookmarkUpdate("did", owner)
+        self.parser.owner_did = owner
+        watch = [w for w in self.ctx.bookmarks.get("live_watch", "").split(" ") if w]
+        if watch:
+            response, data = self.parser._get("app.bsky.feed.getPosts", {"uris": watch}, "comments")  # type: ignore[dict-item]
+            present = {str(p.get("uri")) for p in data.get("posts") or [] if isinstance(p, dict)}
+            reported = datetime.now(UTC)
+            for uri in [w for w in watch if w not in present]:
+                watch.remove(uri)
+                yield LiveRemoval(
+                    "comments",
+                    uri,
+                    reported,
+                    "Bluesky app.bsky.feed.getPosts no longer returns the post",
+                    response.ref,
+                )
+        since = self.ctx.bookmarks.get("live_notif_indexed", "")
+        response, data = self.parser._get(
+            "app.bsky.notification.listNotifications", {"limit": 50}, "comments"
+        )
+        newest = since
+        uris: list[str] = []
+        for n in data.get("notifications") or []:
+            if not isinstance(n, dict) or n.get("reason") not in ("reply", "mention", "quote"):
+                continue
+            indexed = str(n.get("indexedAt") or "")
+            if since and indexed <= since:
+                continue
+            newest = max(newest, indexed)
+            uris.append(str(n.get("uri")))
+        for i in range(0, len(uris), BSKY_BATCH):
+            resp, posts = self.parser._get(
+                "app.bsky.feed.getPosts",
+                {"uris": uris[i : i + BSKY_BATCH]},  # type: ignore[dict-item]
+                "comments",
+            )
+            for post in posts.get("posts") or []:
+                record = post.get("record") if isinstance(post, dict) else None
+                reply = record.get("reply") if isinstance(record, dict) else None
+                root = (
+                    str((reply.get("root") or {}).get("uri")) if isinstance(reply, dict) else None
+                )
+                item = self.parser._post_item(
+                    post, resp.ref, "GET app.bsky.feed.getPosts", "comments", root_id=root
+                )
+                yield item
+                if isinstance(item, Item):
+                    watch.insert(0, item.platform_id)
+        if newest:
+            yield BookmarkUpdate("live_notif_indexed", newest)
+        yield BookmarkUpdate("live_watch", " ".join(watch[:BSKY_BATCH]))
+
+
+LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {
+    "mastodon": MastodonLive,
+    "x": XLive,
+    "bluesky": BlueskyLive,
+}

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from archiver.testing.bluesky import BlueskyWorld
 from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeResponse, header, json_response
+from archiver.testing.server import FakeResponse, header, iso_ms, json_response
 from archiver.testing.x import XWorld
 
 
@@ -140,3 +141,52 @@ class LiveX(XWorld):
         if errors:
             body["errors"] = errors
         return json_response(body)
+
+
+class LiveBluesky(BlueskyWorld):
+    """A ``BlueskyWorld`` that also answers ``listNotifications`` (replies to and mentions of
+    each actor, newest first) and ``app.bsky.feed.getPosts`` (deleted posts are left out)."""
+
+    notify_did: str = ""
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
+    ) -> FakeResponse | None:
+        if method == "GET" and path == "/xrpc/app.bsky.notification.listNotifications":
+            with self._lock:
+                return self._notifications(f"http://{header(headers, 'Host') or 'bsky.example'}")
+        if method == "GET" and path == "/xrpc/app.bsky.feed.getPosts":
+            with self._lock:
+                base = f"http://{header(headers, 'Host') or 'bsky.example'}"
+                uris = query.get("uris") or []
+                posts = [
+                    self._post_view(self._posts[u], base)
+                    for u in uris
+                    if u in self._posts and not self._posts[u].deleted
+                ]
+                return json_response({"posts": posts})
+        return super().handle(method, path, query, headers)
+
+    def _notifications(self, base: str) -> FakeResponse:
+        me = self.notify_did
+        out = []
+        for p in sorted(self._posts.values(), key=lambda p: p.indexed_at, reverse=True):
+            if p.deleted or p.author == me or p.parent is None:
+                continue
+            if self._posts[p.parent].author != me:
+                continue
+            view = self._post_view(p, base)
+            out.append(
+                {
+                    "uri": p.uri,
+                    "cid": p.cid,
+                    "author": view["author"],
+                    "reason": "reply",
+                    "reasonSubject": p.parent,
+                    "record": view["record"],
+                    "isRead": False,
+                    "indexedAt": iso_ms(p.indexed_at),
+                    "labels": [],
+                }
+            )
+        return json_response({"notifications": out[:50], "seenAt": iso_ms(datetime.now(UTC))})
