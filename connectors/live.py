@@ -421,6 +421,83 @@ class BlueskyLive:
         yield BookmarkUpdate("live_watch", " ".join(watch[:BSKY_BATCH]))
 
 
+class ItemRecapture:
+    """Re-read one known item from its platform (``removal record`` captures before removal).
+
+    Yields the item as the platform shows it now; a platform that no longer has it raises the
+    typed ``NotFoundError`` of its client, which the caller reports.
+    """
+
+    def __init__(
+        self, ctx: HarvestContext, *, platform_id: str, root_id: str | None, is_comment: bool
+    ) -> None:
+        self.ctx = ctx
+        self.pid = platform_id
+        self.root = root_id if is_comment else None
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        platform = self.ctx.site.platform
+        if platform == "mastodon":
+            m = MastodonLive(self.ctx)
+            resp = self.ctx.http.get(
+                f"{m.api}/statuses/{self.pid}",
+                record_class="comments",
+                endpoint="GET /api/v1/statuses/:id",
+            )
+            yield m.parser._status_item(resp.json(), resp.ref, "recapture", root_id=self.root)
+        elif platform == "facebook":
+            f = FacebookLive(self.ctx, [])
+            response, raw = f.graph.get(
+                f.graph.url(self.pid),
+                endpoint="GET /{comment-id}",
+                record_class="comments",
+                params={"fields": f.fields},
+            )
+            yield f.parser._comment_item(raw, self.root or "", response.ref, "recapture")
+        elif platform == "bluesky":
+            b = BlueskyLive(self.ctx)
+            b.parser.owner_did = self.ctx.bookmarks.get("did", "")
+            resp, data = b.parser._get(
+                "app.bsky.feed.getPosts",
+                {"uris": self.pid},
+                "comments",
+            )
+            posts = data.get("posts") or []
+            if not posts:
+                raise NotFoundError(
+                    f"post {self.pid} is no longer on Bluesky",
+                    site=self.ctx.site.id,
+                    endpoint="GET app.bsky.feed.getPosts",
+                )
+            yield b.parser._post_item(
+                posts[0], resp.ref, "recapture", "comments", root_id=self.root
+            )
+        elif platform == "x":
+            from connectors.x import TWEET_PARAMS, _includes
+
+            x = XLive(self.ctx)
+            x.parser.owner_id = self.ctx.bookmarks.get("user_id", "")
+            resp, data = x.parser._get(
+                "tweets", {**TWEET_PARAMS, "ids": self.pid}, "comments", "GET /2/tweets"
+            )
+            tweets = data.get("data") or []
+            if not tweets:
+                raise NotFoundError(
+                    f"post {self.pid} is no longer on X",
+                    site=self.ctx.site.id,
+                    endpoint="GET /2/tweets",
+                )
+            yield x.parser._item(
+                tweets[0], _includes(data), resp.ref, "recapture", root_id=self.root
+            )
+        else:
+            raise NotFoundError(
+                f"re-capturing one {platform} item is not supported yet",
+                site=self.ctx.site.id,
+                endpoint="recapture",
+            )
+
+
 LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {
     "mastodon": MastodonLive,
     "x": XLive,
