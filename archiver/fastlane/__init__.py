@@ -33,7 +33,16 @@ def run_once(harvester: Harvester, site: SiteConfig) -> RunResult:
             f"site {site.id}: platform {site.platform} has no live source yet",
             hint="the sweeps still capture it; see issue 13 for the platforms covered",
         )
-    return harvester.harvest_site(site, full=False, connector=source)
+    result = harvester.harvest_site(site, full=False, connector=source)
+    _note_latency(harvester, site, result)
+    return result
+
+
+def _note_latency(harvester: Harvester, site: SiteConfig, result: RunResult) -> None:
+    from archiver.fastlane import latency
+
+    with harvester.catalog.begin() as conn:
+        latency.record(conn, site.id, result.bundles)
 
 
 @dataclass
@@ -83,6 +92,7 @@ def run_webhooks_once(harvester: Harvester, site: SiteConfig) -> RunResult | Non
     result = harvester.harvest_site(
         site, full=False, connector=lambda ctx: FacebookLive(ctx, deliveries)
     )
+    _note_latency(harvester, site, result)
     for d in deliveries:
         (folder / d.name).unlink(missing_ok=True)
     return result

@@ -127,3 +127,34 @@ def test_restart_resumes_after_the_last_sealed_event(live: Live) -> None:
     assert int(bm) == len(live.world._events)
     assert item(live.config, c1)["disappeared_at"] is None
     assert item(live.config, c2)["disappeared_at"] is None
+
+
+def test_latency_is_recorded_and_shown_in_status(live: Live) -> None:
+    import json
+
+    import structlog
+    from typer.testing import CliRunner
+
+    from archiver.cli import app as cli_app
+
+    now = datetime.now(UTC)
+    for minutes in (1, 2, 3):
+        live.world.post_status(
+            live.ids["maria"],
+            f"comment {minutes}",
+            in_reply_to_id=live.ids["A"],
+            created_at=now - timedelta(minutes=minutes),
+        )
+    tick(live.config)
+    samples = sorted(
+        r["seconds"] for r in catalog_rows(live.config, "SELECT seconds FROM fastlane_latency")
+    )
+    assert len(samples) == 3
+    for got, minutes in zip(samples, (1, 2, 3), strict=True):
+        assert minutes * 60 <= got < minutes * 60 + 60
+    out = CliRunner().invoke(cli_app, ["status", "--json", "--config", str(live.config)])
+    structlog.reset_defaults()
+    figures = json.loads(out.stdout)["fastlane_latency"]["masto"]
+    assert figures["count"] == 3 and figures["p50"] == samples[1] and figures["p95"] == samples[2]
+    tick(live.config)  # nothing new: no new samples (a re-read is not a first capture)
+    assert len(catalog_rows(live.config, "SELECT seconds FROM fastlane_latency")) == 3
