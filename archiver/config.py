@@ -24,6 +24,7 @@ from archiver.errors import ConfigError
 DEFAULT_CONFIG = "archiver.toml"
 KNOWN_SECTIONS = {
     "webhooks",  # read by archiver.fastlane.webhooks (issue 13)
+    "fastlane",  # read by archiver.fastlane.runner (issue 13)
     "integrity",
     "archive",
     "http",

@@ -19,10 +19,9 @@ import json
 import os
 import threading
 import time
-import tomllib
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,17 +51,15 @@ class WebhookSettings:
     max_per_minute: int = MAX_PER_MINUTE
 
     @classmethod
-    def from_config_file(cls, path: Path) -> WebhookSettings | None:
-        """``[webhooks]`` of the config file, or None when it is absent."""
-        with path.open("rb") as fh:
-            section = tomllib.load(fh).get("webhooks")
-        if section is None:
+    def from_section(cls, section: Mapping[str, Any]) -> WebhookSettings | None:
+        """``[webhooks]`` of the config, or None when it is absent."""
+        if not section:
             return None
         listen = str(section.get("listen", ""))
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit():
             raise ConfigError(
-                f"{path}: webhooks.listen = {listen!r} is not HOST:PORT",
+                f"webhooks.listen = {listen!r} is not HOST:PORT",
                 hint='e.g. listen = "127.0.0.1:8089" (the reverse proxy forwards to it)',
             )
         return cls(
