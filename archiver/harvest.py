@@ -103,6 +103,7 @@ class _BundleSet:
         self.bookmarks: list[BookmarkUpdate] = []
         self.degradations: list[Degradation] = []
         self.token_expiry: TokenExpiry | None = None
+        self.live_removals: list[LiveRemoval] = []
 
     def writer(self, record_class: RecordClass) -> BundleWriter:
         w = self.writers.get(record_class)
@@ -142,7 +143,10 @@ class _BundleSet:
         elif isinstance(record, Unparseable):
             self.writer(record.record_class).add_unparseable(record)
         elif isinstance(record, LiveRemoval):
-            self.writer(record.record_class).add_live_removal(record)
+            # Kept for the bundle sealed (and so cataloged) last, like bookmarks: a removal
+            # must apply after every capture of this run, whatever class the item is in.
+            self.live_removals.append(record)
+            self.writer(record.record_class)
         elif isinstance(record, BookmarkUpdate):
             self.bookmarks.append(record)
         elif isinstance(record, Degradation):
@@ -162,6 +166,8 @@ class _BundleSet:
         if order:
             order[-1].add_bookmarks(self.bookmarks)
             order[-1].add_degradations(self.degradations)
+            for removal in self.live_removals:
+                order[-1].add_live_removal(removal)
         return [w.seal(self.cfg.staging_dir, sign=sign) for w in order]
 
     def discard(self) -> None:

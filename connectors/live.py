@@ -122,7 +122,9 @@ class MastodonLive:
                     f"Mastodon user stream 'delete' event (event id {ev.id or 'none'})",
                     resp.ref,
                 )
-                statuses.pop(ev.data.strip(), None)
+                # A status created and deleted within one tick is still captured from the
+                # ``update`` payload (the stream response is in the WARC); ingest adds items
+                # before it applies removals, so it is then marked removed.
                 continue
             if ev.event not in ("update", "status.update", "notification"):
                 continue

@@ -158,3 +158,19 @@ def test_latency_is_recorded_and_shown_in_status(live: Live) -> None:
     assert figures["count"] == 3 and figures["p50"] == samples[1] and figures["p95"] == samples[2]
     tick(live.config)  # nothing new: no new samples (a re-read is not a first capture)
     assert len(catalog_rows(live.config, "SELECT seconds FROM fastlane_latency")) == 3
+
+
+def test_comment_created_and_deleted_between_two_ticks_is_still_kept(live: Live) -> None:
+    c = live.world.post_status(live.ids["maria"], "gone in a minute", in_reply_to_id=live.ids["A"])[
+        "id"
+    ]
+    live.world.delete_status(c)
+    tick(live.config)
+    row = item(live.config, c)
+    assert row["removal_state"] == "removed_upstream" and row["record_class"] == "comments"
+    texts = catalog_rows(
+        live.config,
+        "SELECT v.text FROM item_versions v JOIN items i ON i.id = v.item_id WHERE i.platform_id=?",
+        (c,),
+    )
+    assert [r["text"] for r in texts] == ["gone in a minute"]
