@@ -27,6 +27,7 @@ class Live:
     world: LiveMastodon
     config: Path
     ids: dict[str, str]
+    server: FakeServer
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     with FakeServer(world) as server:
         config = write_config(tmp_path, site_toml("masto", "mastodon", server.url, "cityofbozeman"))
         harvest(config, "masto", full=True)  # the sweep that knows the account
-        yield Live(world, config, ids)
+        yield Live(world, config, ids, server)
 
 
 def tick(config: Path) -> None:
@@ -174,3 +175,27 @@ def test_comment_created_and_deleted_between_two_ticks_is_still_kept(live: Live)
         (c,),
     )
     assert [r["text"] for r in texts] == ["gone in a minute"]
+
+
+def test_a_lost_stream_degrades_to_polling_with_a_note(live: Live) -> None:
+    live.server.inject("/api/v1/streaming", "status_500", times=5)
+    c = live.world.post_status(
+        live.ids["maria"], "via notifications", in_reply_to_id=live.ids["A"]
+    )["id"]
+    tick(live.config)
+    assert item(live.config, c)["record_class"] == "comments"
+    notes = catalog_rows(
+        live.config, "SELECT reason FROM degradations WHERE capability = 'live_stream'"
+    )
+    assert len(notes) == 1 and "polled notifications instead" in notes[0]["reason"]
+
+
+def test_a_malformed_event_is_kept_and_skipped(live: Live) -> None:
+    live.world._emit("update", "{not json")
+    c = live.world.post_status(
+        live.ids["maria"], "after the bad one", in_reply_to_id=live.ids["A"]
+    )["id"]
+    tick(live.config)
+    assert item(live.config, c)["disappeared_at"] is None
+    bad = catalog_rows(live.config, "SELECT endpoint, reason, warc_file FROM unparseable")
+    assert len(bad) == 1 and "not JSON" in bad[0]["reason"] and bad[0]["warc_file"]
