@@ -36,6 +36,7 @@ from archiver.model import (
     Follower,
     FollowerCount,
     Item,
+    LiveRemoval,
     RecordClass,
     Sweep,
     Unparseable,
@@ -45,7 +46,7 @@ from archiver.textclean import clean_record
 from archiver.warc import RevisitTarget, WarcSink, WrittenRecord
 
 RECORDS_DB = "data/records.sqlite"
-BUNDLE_SCHEMA_VERSION = 1
+BUNDLE_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE bundle_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +74,8 @@ CREATE TABLE bookmarks (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE unparseable (endpoint TEXT, reason TEXT, warc_file TEXT, warc_offset INTEGER,
   warc_length INTEGER);
 CREATE TABLE degradations (capability TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE live_removals (platform_id TEXT NOT NULL, reported_at TEXT NOT NULL,
+  detail TEXT NOT NULL, warc_file TEXT, warc_offset INTEGER, warc_length INTEGER);
 """
 
 
@@ -315,6 +318,15 @@ class BundleWriter:
         loc = _loc(u.ref) if u.ref else (None, None, None)
         self.db.execute("INSERT INTO unparseable VALUES (?,?,?,?,?)", (u.endpoint, u.reason, *loc))
         self._bump("unparseable")
+
+    def add_live_removal(self, r: LiveRemoval) -> None:
+        r, _ = clean_record(r)
+        loc = _loc(r.ref) if r.ref else (None, None, None)
+        self.db.execute(
+            "INSERT INTO live_removals VALUES (?,?,?,?,?,?)",
+            (r.platform_id, r.reported_at.isoformat(), r.detail, *loc),
+        )
+        self._bump("live_removal")
 
     def add_bookmarks(self, bookmarks: list[BookmarkUpdate]) -> None:
         self.db.executemany(

@@ -11,6 +11,9 @@ Versions ever written (check ``git log -p -- archiver/bundle.py`` before adding 
 
 1. release 0.1.0: ``bundle_info``, ``warc_records``, ``items``, ``followers``,
    ``follower_counts``, ``sweeps``, ``bookmarks``, ``unparseable``, ``degradations``.
+2. fast lane (issue 13): adds ``live_removals`` (deletions reported live by a stream or
+   webhook: platform_id, reported_at, detail, WARC location of the event). A version 1 bundle
+   is presented with an empty temporary ``live_removals`` table.
 
 A change to the layout written by ``bundle.py`` bumps ``BUNDLE_SCHEMA_VERSION`` there and adds
 the new version here with an adapter for the old one, plus a committed fixture bundle.
@@ -28,13 +31,26 @@ from archiver.errors import BundleError
 CURRENT_VERSION = BUNDLE_SCHEMA_VERSION
 
 
-def _read_v1(db: sqlite3.Connection) -> sqlite3.Connection:
-    """Version 1 is the current layout: nothing to adapt."""
+def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
+    """The current layout: nothing to adapt."""
+    return db
+
+
+def _read_v1_as_v2(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Version 1 had no live removals: present an empty table (TEMP: the file stays read-only)."""
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS live_removals (platform_id TEXT NOT NULL, "
+        "reported_at TEXT NOT NULL, detail TEXT NOT NULL, warc_file TEXT, warc_offset INTEGER, "
+        "warc_length INTEGER)"
+    )
     return db
 
 
 #: For each version this code reads: the adapter that presents it in the current layout.
-_READERS: dict[int, Callable[[sqlite3.Connection], sqlite3.Connection]] = {1: _read_v1}
+_READERS: dict[int, Callable[[sqlite3.Connection], sqlite3.Connection]] = {
+    1: _read_v1_as_v2,
+    2: _read_current,
+}
 assert CURRENT_VERSION in _READERS, "bundle.py writes a version bundle_format cannot read"
 
 

@@ -24,6 +24,8 @@ from archiver.secrets import read_secret
 
 DEFAULT_CONFIG = "archiver.toml"
 KNOWN_SECTIONS = {
+    "webhooks",  # read by archiver.fastlane.webhooks (issue 13)
+    "fastlane",  # read by archiver.fastlane.runner (issue 13)
     "integrity",
     "archive",
     "http",

@@ -15,10 +15,11 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -59,6 +60,7 @@ from archiver.model import (
     FollowerCount,
     HarvestRecord,
     Item,
+    LiveRemoval,
     RecordClass,
     Sweep,
     TokenExpiry,
@@ -101,6 +103,7 @@ class _BundleSet:
         self.bookmarks: list[BookmarkUpdate] = []
         self.degradations: list[Degradation] = []
         self.token_expiry: TokenExpiry | None = None
+        self.live_removals: list[LiveRemoval] = []
 
     def writer(self, record_class: RecordClass) -> BundleWriter:
         w = self.writers.get(record_class)
@@ -139,6 +142,11 @@ class _BundleSet:
             self.writer(record.record_class).add_sweep(record)
         elif isinstance(record, Unparseable):
             self.writer(record.record_class).add_unparseable(record)
+        elif isinstance(record, LiveRemoval):
+            # Kept for the bundle sealed (and so cataloged) last, like bookmarks: a removal
+            # must apply after every capture of this run, whatever class the item is in.
+            self.live_removals.append(record)
+            self.writer(record.record_class)
         elif isinstance(record, BookmarkUpdate):
             self.bookmarks.append(record)
         elif isinstance(record, Degradation):
@@ -158,6 +166,8 @@ class _BundleSet:
         if order:
             order[-1].add_bookmarks(self.bookmarks)
             order[-1].add_degradations(self.degradations)
+            for removal in self.live_removals:
+                order[-1].add_live_removal(removal)
         return [w.seal(self.cfg.staging_dir, sign=sign) for w in order]
 
     def discard(self) -> None:
@@ -275,8 +285,13 @@ class Harvester:
         *,
         full: bool | None = None,
         stop: threading.Event | None = None,
+        connector: Callable[[HarvestContext], Any] | None = None,
     ) -> RunResult:
-        """Run one harvest; raises ``ArchiverError`` after marking the run failed."""
+        """Run one harvest; raises ``ArchiverError`` after marking the run failed.
+
+        ``connector`` replaces the site's registered connector (the fast lane passes its live
+        source here, so its small bundles go through the same seal/check/ingest path).
+        """
         self.cfg.staging_dir.mkdir(parents=True, exist_ok=True)
         site_lock = BundleLock(self.cfg.staging_dir, f"site-{site.id}")
         if not site_lock.acquire(wait=False):
@@ -285,12 +300,17 @@ class Harvester:
                 hint="wait for that harvest to finish (see `archiver status`)",
             )
         try:
-            return self._harvest_locked(site, full=full, stop=stop)
+            return self._harvest_locked(site, full=full, stop=stop, connector=connector)
         finally:
             site_lock.release()
 
     def _harvest_locked(
-        self, site: SiteConfig, *, full: bool | None, stop: threading.Event | None
+        self,
+        site: SiteConfig,
+        *,
+        full: bool | None,
+        stop: threading.Event | None,
+        connector: Callable[[HarvestContext], Any] | None = None,
     ) -> RunResult:
         self.recover()
         # Load the key before fetching anything: a missing key must stop the run, not
@@ -311,7 +331,7 @@ class Harvester:
                 if site.token_env
                 else None
             )
-            connector_cls = get_connector(site.platform)
+            connector_cls = connector or get_connector(site.platform)
 
             def dedup(uri: str, digest: str) -> RevisitTarget | None:
                 for w in bundles.writers.values():
@@ -345,8 +365,7 @@ class Harvester:
                 ),
                 log=rlog,
             )
-            connector = connector_cls(ctx)
-            for record in connector.harvest():
+            for record in connector_cls(ctx).harvest():
                 bundles.add(record)
                 if stop is not None and stop.is_set():
                     raise HarvestAborted(

@@ -150,8 +150,25 @@ class TokenExpiry:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LiveRemoval:
+    """A stream or webhook reported that an item was deleted (or hidden) at ``reported_at``.
+
+    Carried in the bundle so the report is evidence like any capture; catalog ingest marks the
+    item removed at the reported time, or records a gap when the item was never captured
+    (``detail`` keeps what the event said about it).
+    """
+
+    record_class: RecordClass
+    platform_id: str
+    reported_at: datetime
+    detail: str
+    ref: WarcRef | None = None
+
+
 HarvestRecord = (
     Item
+    | LiveRemoval
     | Follower
     | FollowerCount
     | Sweep

@@ -733,6 +733,16 @@ class RecordingClient:
             rewritten.append(("Content-Length", str(len(content))))
         return content, content, rewritten, count + (n or in_raw)
 
+    def record_received(
+        self, uri: str, raw: bytes, *, record_class: RecordClass, content_type: str
+    ) -> WarcRef:
+        """Write bytes the platform *pushed* to us (a webhook delivery) to the WARC as received.
+
+        Not an exchange we made, so it is a ``metadata`` record of the whole HTTP request;
+        nothing in it is masked or rewritten (it carries no token of ours, and it is evidence).
+        """
+        return self.sinks(record_class).write_metadata(redact_url(uri), raw, content_type)
+
     def _record(
         self,
         request: httpx.Request,

@@ -117,6 +117,7 @@ def ingest_bundle(conn: Connection, bundle_dir: Path, *, key: str, storage: str)
         _ingest_followers(conn, rec, result, site_id, run_id, when, bundle_id)
         _ingest_warc_index(conn, rec, site_id, bundle_id)
         _ingest_misc(conn, rec, site_id, run_id, when, bundle_id)
+        _ingest_live_removals(conn, rec, result, site_id, run_id, bundle_id)
         return result
     finally:
         rec.close()
@@ -416,6 +417,45 @@ def _ingest_sweeps(
                         conn, orphans, when, run_id, bundle_id, "the post it replied to was removed"
                     )
                     result.removed += len(orphans)
+
+
+def _ingest_live_removals(
+    conn: Connection,
+    rec: sqlite3.Connection,
+    result: IngestResult,
+    site_id: str,
+    run_id: str,
+    bundle_id: str,
+) -> None:
+    """Deletions a stream or webhook reported: removed at the *reported* time, or a gap.
+
+    The item keeps its captured versions (readable as before); an item the archive never
+    captured cannot be marked, so the report becomes a degradation row naming it, which
+    status and reports show as a known gap.
+    """
+    for r in rec.execute("SELECT platform_id, reported_at, detail FROM live_removals"):
+        row = conn.execute(
+            select(s.items.c.id, s.items.c.disappeared_at).where(
+                s.items.c.site_id == site_id, s.items.c.platform_id == r["platform_id"]
+            )
+        ).first()
+        if row is None:
+            conn.execute(
+                s.degradations.insert().values(
+                    site_id=site_id,
+                    run_id=run_id,
+                    capability="live_removal_uncaptured",
+                    reason=f"item {r['platform_id']} was reported deleted at "
+                    f"{r['reported_at']} before it was ever captured: {r['detail']}",
+                    at=r["reported_at"],
+                )
+            )
+            continue
+        if row.disappeared_at is not None:
+            continue
+        detail = f"reported live: {r['detail']}"
+        _mark_removed(conn, [row.id], r["reported_at"], run_id, bundle_id, detail)
+        result.removed += 1
 
 
 def _mark_removed(

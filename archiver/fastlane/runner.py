@@ -1,0 +1,102 @@
+"""The daemon's fast lane: one thread per site following its live source, plus the webhooks.
+
+Enabled by ``[fastlane] enabled = true`` (``interval`` seconds between ticks, default 60,
+which also bounds how long a webhook delivery waits before it is sealed). A tick that fails
+backs off (doubling to 15 minutes) so a source that drops every few seconds never spins; a
+sweep holding the site's lock just makes the tick wait for the next interval. The cursor is
+in the catalog's bookmarks, so a restarted daemon resumes after the last sealed event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from archiver.app import App
+from archiver.config import SiteConfig
+from archiver.errors import ArchiverError, ConfigError
+from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
+from archiver.fastlane.webhooks import WebhookServer, WebhookSettings
+from archiver.harvest import Harvester
+
+log = structlog.get_logger()
+
+WEBHOOK_PLATFORMS = ("facebook", "instagram")
+
+
+@dataclass(frozen=True)
+class FastLaneSettings:
+    enabled: bool = False
+    interval: float = 60.0
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> FastLaneSettings:
+        enabled = section.get("enabled", False)
+        interval = section.get("interval", 60)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"fastlane.enabled = {enabled!r} must be true or false")
+        if not isinstance(interval, int | float) or not 5 <= interval <= 3600:
+            raise ConfigError(
+                f"fastlane.interval = {interval!r} must be seconds between 5 and 3600",
+                hint="e.g. interval = 60",
+            )
+        return cls(enabled, float(interval))
+
+
+class FastLane:
+    """Runs beside the scheduler; ``stop()`` waits for the current ticks to finish."""
+
+    def __init__(self, app: App, settings: FastLaneSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.webhooks: WebhookServer | None = None
+        self.backoffs: dict[str, Backoff] = {}
+
+    def start(self) -> None:
+        hooks = WebhookSettings.from_section(self.app.cfg.section("webhooks"))
+        sites = [s for s in self.app.cfg.sites if s.enabled]
+        if hooks is not None:
+            pages = {s.account: s.id for s in sites if s.platform in WEBHOOK_PLATFORMS}
+            self.webhooks = WebhookServer(hooks, self.app.cfg.staging_dir, pages).start()
+            log.info("webhooks_listening", url=self.webhooks.url, pages=len(pages))
+        for site in sites:
+            pushed = hooks is not None and site.platform in WEBHOOK_PLATFORMS
+            if has_live_source(site) or pushed:
+                t = threading.Thread(
+                    target=self._follow, args=(site, pushed), name=f"fastlane-{site.id}"
+                )
+                t.daemon = True
+                t.start()
+                self.threads.append(t)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        for t in self.threads:
+            t.join(timeout)
+
+    def _follow(self, site: SiteConfig, pushed: bool) -> None:
+        backoff = self.backoffs.setdefault(site.id, Backoff(base=self.settings.interval))
+        harvester = Harvester(self.app.cfg, self.app.catalog, self.app.storage)
+        flog = log.bind(site=site.id, lane="fast")
+        while not self.stopping.is_set():
+            try:
+                if pushed:
+                    run_webhooks_once(harvester, site)
+                else:
+                    run_once(harvester, site)
+                wait = backoff.ok()
+            except ArchiverError as exc:
+                if "already being harvested" in str(exc):
+                    wait = backoff.base  # a sweep has the site: not a failure
+                else:
+                    wait = backoff.failed(str(exc))
+                    flog.warning("fastlane_backoff", error=str(exc), wait_seconds=wait)
+            self.stopping.wait(wait)

@@ -1,0 +1,235 @@
+"""The webhook endpoint for Meta (Facebook Page / Instagram): handshake, signature, spool.
+
+``[webhooks] listen = "127.0.0.1:8089"`` makes the daemon serve it (behind the City's reverse
+proxy). GET is Meta's subscription handshake: ``hub.mode=subscribe`` and ``hub.verify_token``
+equal to the secret named by ``verify_token_env`` answer ``hub.challenge``. POST is a
+delivery: its ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the exact body under the app
+secret (``app_secret_env``); a forged one is refused with 403, logged, and never stored. The
+body is bounded (413) and so is the rate (429). An accepted delivery is written whole, as
+received, to a spool file per Page (fsynced, renamed into place) before 200 is answered; the
+fast lane then writes it to the WARC and fetches the items it names (``FacebookLive``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+
+from archiver.errors import ConfigError
+from archiver.secrets import read_secret
+
+log = structlog.get_logger()
+
+MAX_BODY = 1 << 20  # Meta's deliveries are a few KB; anything near this is not one
+MAX_PER_MINUTE = 600
+KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-hub-signature", "user-agent")
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    host: str
+    port: int
+    verify_token_env: str = "ARCHIVER_WEBHOOK_VERIFY_TOKEN"
+    app_secret_env: str = "ARCHIVER_META_APP_SECRET"
+    max_body: int = MAX_BODY
+    max_per_minute: int = MAX_PER_MINUTE
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> WebhookSettings | None:
+        """``[webhooks]`` of the config, or None when it is absent."""
+        if not section:
+            return None
+        listen = str(section.get("listen", ""))
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"webhooks.listen = {listen!r} is not HOST:PORT",
+                hint='e.g. listen = "127.0.0.1:8089" (the reverse proxy forwards to it)',
+            )
+        return cls(
+            host,
+            int(port),
+            str(section.get("verify_token_env", cls.verify_token_env)),
+            str(section.get("app_secret_env", cls.app_secret_env)),
+        )
+
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    """``sha256=<hex>`` of HMAC-SHA256(app secret, exact body), compared in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
+
+
+def spool_dir(staging: Path, site_id: str) -> Path:
+    return staging / "webhooks" / site_id
+
+
+def write_spool(folder: Path, envelope: dict[str, Any]) -> Path:
+    """Durably: a temp file, fsynced, renamed; a crash leaves no half delivery in the spool."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    tmp = folder / f".{name}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(envelope, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    final = folder / name
+    tmp.rename(final)
+    return final
+
+
+def pending(folder: Path) -> list[Path]:
+    return sorted(folder.glob("[0-9]*.json")) if folder.is_dir() else []
+
+
+class _Limiter:
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.times: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            while self.times and now - self.times[0] > 60:
+                self.times.popleft()
+            if len(self.times) >= self.per_minute:
+                return False
+            self.times.append(now)
+            return True
+
+
+class WebhookServer:
+    """A small threaded HTTP server; ``pages`` maps a Page/IG account id to its site id."""
+
+    def __init__(self, settings: WebhookSettings, staging: Path, pages: dict[str, str]) -> None:
+        self.settings = settings
+        self.staging = staging
+        self.pages = pages
+        self.verify_token = read_secret(settings.verify_token_env, purpose="webhook verify token")
+        self.app_secret = read_secret(settings.app_secret_env, purpose="Meta app secret") or ""
+        self.limiter = _Limiter(settings.max_per_minute)
+        self.refused = 0
+        self.accepted = 0
+        self._httpd = ThreadingHTTPServer((settings.host, settings.port), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> WebhookServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="webhooks", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def route(self, body: bytes, headers: Iterable[tuple[str, str]]) -> list[Path]:
+        """Spool an accepted delivery for every known Page it names (unknown: kept aside)."""
+        envelope = {
+            "received_at": datetime.now(UTC).isoformat(),
+            "headers": [[k, v] for k, v in headers if k.lower() in KEPT_HEADERS],
+            "body_b64": base64.b64encode(body).decode(),
+        }
+        sites: set[str] = set()
+        try:
+            payload = json.loads(body)
+            entries = payload.get("entry") if isinstance(payload, dict) else None
+            for e in entries if isinstance(entries, list) else []:
+                site = self.pages.get(str(e.get("id"))) if isinstance(e, dict) else None
+                if site:
+                    sites.add(site)
+        except ValueError:
+            pass
+        if not sites:
+            log.warning("webhook_unrouted", reason="no configured Page in the delivery")
+            return [write_spool(self.staging / "webhooks" / "_unrouted", envelope)]
+        return [write_spool(spool_dir(self.staging, s), envelope) for s in sorted(sites)]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _answer(self, status: int, body: bytes = b"") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                q = parse_qs(urlsplit(self.path).query)
+                mode = (q.get("hub.mode") or [""])[0]
+                token = (q.get("hub.verify_token") or [""])[0]
+                challenge = (q.get("hub.challenge") or [""])[0]
+                if (
+                    mode == "subscribe"
+                    and server.verify_token
+                    and hmac.compare_digest(token, server.verify_token)
+                ):
+                    log.info("webhook_subscribed")
+                    self._answer(200, challenge.encode())
+                    return
+                log.warning("webhook_handshake_refused", mode=mode)
+                self._answer(403, b"forbidden")
+
+            def do_POST(self) -> None:
+                if not server.limiter.allow():
+                    log.warning("webhook_rate_limited")
+                    self._answer(429, b"too many deliveries")
+                    return
+                length = self.headers.get("Content-Length")
+                if length is None or not length.isdigit():
+                    self._answer(411, b"length required")
+                    return
+                if int(length) > server.settings.max_body:
+                    log.warning("webhook_too_large", length=int(length))
+                    self._answer(413, b"too large")
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(int(length))
+                if not signature_ok(
+                    server.app_secret, body, self.headers.get("X-Hub-Signature-256")
+                ):
+                    server.refused += 1
+                    log.warning(
+                        "webhook_forged",
+                        reason="X-Hub-Signature-256 does not match the body",
+                        client=self.client_address[0],
+                        length=len(body),
+                    )
+                    self._answer(403, b"bad signature")
+                    return
+                server.route(body, self.headers.items())
+                server.accepted += 1
+                self._answer(200, b"EVENT_RECEIVED")
+
+        return Handler
