@@ -41,6 +41,8 @@ SMTP_SECURITY = ("starttls", "tls", "none")
 def section_keys() -> dict[str, frozenset[str]]:
     """Allowed keys per section, from the modules that read them."""
     from archiver.daemon.scheduler import DAEMON_KEYS
+    from archiver.fastlane.runner import FASTLANE_KEYS
+    from archiver.fastlane.webhooks import WEBHOOK_KEYS
     from archiver.prr.deadlines import REQUEST_KEYS
     from archiver.report.settings import REPORT_KEYS, SMTP_KEYS
     from archiver.storage.s3 import _CONFIG_KEYS as S3_KEYS
@@ -53,6 +55,8 @@ def section_keys() -> dict[str, frozenset[str]]:
         "retention": RETENTION_KEYS,
         "integrity": INTEGRITY_KEYS,
         "storage": LOCAL_STORAGE_KEYS | frozenset(S3_KEYS),
+        "fastlane": FASTLANE_KEYS,
+        "webhooks": WEBHOOK_KEYS,
     }
 
 
@@ -129,6 +133,8 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
     first is fixed; ``config check`` says so by being run again.
     """
     from archiver.daemon.scheduler import daemon_settings, desired_jobs
+    from archiver.fastlane.runner import FastLaneSettings
+    from archiver.fastlane.webhooks import WebhookSettings
     from archiver.integrity.sealer import tsa_settings
     from archiver.prr.deadlines import policy_from_config
     from archiver.report.settings import report_settings, smtp_settings
@@ -143,6 +149,8 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
     if cfg.section("smtp"):
         _collect(problems, lambda: smtp_settings(cfg))
     _collect(problems, lambda: policy_from_config(cfg))
+    _collect(problems, lambda: FastLaneSettings.from_section(cfg.section("fastlane")))
+    _collect(problems, lambda: WebhookSettings.from_section(cfg.section("webhooks")))
     storage = cfg.section("storage")
     if storage.get("backend") == "s3":  # the local backend has nothing more to check
         _collect(

@@ -28,6 +28,10 @@ log = structlog.get_logger()
 WEBHOOK_PLATFORMS = ("facebook", "instagram")
 
 
+#: Keys of ``[fastlane]`` (checked by ``config check``).
+FASTLANE_KEYS = frozenset({"enabled", "interval"})
+
+
 @dataclass(frozen=True)
 class FastLaneSettings:
     enabled: bool = False

@@ -38,6 +38,8 @@ log = structlog.get_logger()
 
 MAX_BODY = 1 << 20  # Meta's deliveries are a few KB; anything near this is not one
 MAX_PER_MINUTE = 600
+#: Keys of ``[webhooks]`` (checked by ``config check``).
+WEBHOOK_KEYS = frozenset({"listen", "verify_token_env", "app_secret_env"})
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-hub-signature", "user-agent")
 
 

@@ -64,6 +64,12 @@ def _no_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ('[archive2]\nroot = "x"', "archive2", "did you mean 'archive'?"),
         ("[http]\ntimout = 5", "http.timout", "did you mean 'timeout'?"),
         ('[integrity]\ntsa_uri = "https://t"', "integrity.tsa_uri", "did you mean 'tsa_url'?"),
+        ("[fastlane]\nintervl = 30", "fastlane.intervl", "did you mean 'interval'?"),
+        (
+            '[webhooks]\nlisten_on = "127.0.0.1:8089"',
+            "webhooks.listen_on",
+            "did you mean 'listen'?",
+        ),
     ],
 )
 def test_bad_key_or_value_is_one_line_naming_file_key_and_fix(
