@@ -33,6 +33,7 @@ KNOWN_SECTIONS = {
     "retention",
     "daemon",
     "requests",
+    "compliance",
 }
 SITE_KEYS = {
     "id",

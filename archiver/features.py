@@ -18,6 +18,7 @@ TABLE_MODULES = [
     "archiver.daemon.scheduler",
     "archiver.report.build",
     "archiver.integrity.tables",
+    "archiver.compliance.tables",
 ]
 
 
