@@ -48,6 +48,9 @@ maintenance.register(app)
 from archiver.cli import keys  # noqa: E402
 
 keys.register(app)
+from archiver.cli import compliance  # noqa: E402
+
+compliance.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 

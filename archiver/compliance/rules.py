@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
@@ -271,7 +272,7 @@ def profile_change_rule(
 ) -> Iterator[Finding]:
     """Each new profile version: an announced change passes, an unannounced one is vandalism."""
     rows = _profile_versions(conn, site.id)
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in pairwise(rows):
         if before.item_id != after.item_id:
             continue
         a, b = _profile_fields(before), _profile_fields(after)
