@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from archiver.catalog import schema as s
 from archiver.catalog.store import uri_hash
@@ -166,8 +166,11 @@ def it_admin_rule(site: SiteConfig) -> Iterator[Finding]:
 
 
 def _city_posts(conn: Connection, site_id: str) -> list[Any]:
+    """The City's own top-level posts (its replies are judged by ``reply_rule``)."""
     i = s.items
-    return _current(conn, site_id, i.c.kind == "post", i.c.by_owner.is_(True))
+    return _current(
+        conn, site_id, i.c.kind == "post", i.c.by_owner.is_(True), i.c.parent_id.is_(None)
+    )
 
 
 def link_rule(conn: Connection, site: SiteConfig, sc: SiteCompliance) -> Iterator[Finding]:
@@ -201,7 +204,16 @@ def reply_rule(conn: Connection, site: SiteConfig, sc: SiteCompliance) -> Iterat
     if sc.interactive:
         return
     i = s.items
-    rows = _current(conn, site.id, i.c.kind.in_(("comment", "reply")), i.c.by_owner.is_(True))
+    # In the City's own thread a reply is a comment/reply; answering a resident's own post
+    # shows up among the City's posts, with a parent.
+    rows = _current(
+        conn,
+        site.id,
+        i.c.by_owner.is_(True),
+        or_(
+            i.c.kind.in_(("comment", "reply")), and_(i.c.kind == "post", i.c.parent_id.is_not(None))
+        ),
+    )
     for row in rows:
         parent = None
         if row.parent_id:
@@ -212,7 +224,11 @@ def reply_rule(conn: Connection, site: SiteConfig, sc: SiteCompliance) -> Iterat
             ).first()
         if parent is not None and parent.by_owner:
             continue  # the City continuing its own thread
-        who = parent.author_handle if parent is not None else "an unknown account"
+        who = (
+            parent.author_handle
+            if parent is not None
+            else f"post {row.parent_id} (not in the City's archive: another account's)"
+        )
         yield Finding(
             "reply_review",
             row.platform_id,
