@@ -89,7 +89,7 @@ def evaluate_site(
 ) -> list[StoredFinding]:
     """Store this evaluation's findings; return every stored finding of the site."""
     now = now or datetime.now(UTC)
-    stamp = now.isoformat()
+    stamp = now.isoformat(timespec="microseconds")
     sc = site_compliance(cfg, site)
     t = compliance_findings
     for f in _findings(conn, cfg, site, sc, now):
@@ -139,4 +139,6 @@ def to_alert(findings: list[StoredFinding]) -> list[StoredFinding]:
 
 def mark_alerted(conn: Connection, ids: list[int], when: datetime) -> None:
     t = compliance_findings
-    conn.execute(update(t).where(t.c.id.in_(ids)).values(alerted_at=when.isoformat()))
+    conn.execute(
+        update(t).where(t.c.id.in_(ids)).values(alerted_at=when.isoformat(timespec="microseconds"))
+    )

@@ -65,7 +65,7 @@ def check_and_alert(
 def ack(catalog: Catalog, cfg: Config, finding_id: int, *, by: str, note: str) -> StoredFinding:
     """Close a finding after review; audited with who and why."""
     t = compliance_findings
-    now = datetime.now(UTC).isoformat()
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
     with catalog.begin() as conn:
         row = conn.execute(select(t).where(t.c.id == finding_id)).first()
         if row is None:
@@ -97,7 +97,7 @@ def expect_profile_change(
 ) -> int:
     """Announce a profile change before making it, so it is not reported as vandalism."""
     site = cfg.site(site_id)
-    now = datetime.now(UTC).isoformat()
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
     pe = profile_expectations
     with catalog.begin() as conn:
         rid = conn.execute(

@@ -215,3 +215,29 @@ def test_ack_closes_a_finding_and_is_audited(site: Site) -> None:
     again = cli("compliance", "ack", str(bare["id"]), "--by", "X", "--note", "y", "--config",
                 str(site.config))  # fmt: skip
     assert again.exit_code != 0 and "already acknowledged" in again.output
+
+
+def test_findings_appear_in_the_monthly_report(site: Site) -> None:
+    from zoneinfo import ZoneInfo
+
+    from archiver.report.build import build_report_data
+    from archiver.report.render import render_html, render_text
+    from tests.helpers import open_test_app
+
+    harvest(site.config, "masto")
+    app = open_test_app(site.config)
+    try:
+        month = datetime.now(ZoneInfo(app.cfg.timezone)).strftime("%Y-%m")
+        data = build_report_data(app, month)
+    finally:
+        app.close()
+    assert data.compliance is not None
+    rules = {(f.rule, f.subject) for f in data.compliance.open}
+    assert ("city_domain_link", site.ids["bare"]) in rules
+    assert ("reply_review", site.ids["answer"]) in rules
+    assert ("city_domain_link", site.ids["linked"]) not in rules  # passing: not open
+    assert data.compliance.opened_in_month == 2
+    text = render_text(data)
+    assert "POLICY COMPLIANCE" in text and "city_domain_link" in text
+    assert site.ids["bare"] in text
+    assert "Policy compliance" in render_html(data)
