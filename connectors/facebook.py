@@ -37,6 +37,7 @@ from archiver.model import (
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
+    GraphPermissionError,
     account_read,
     bookmark_int,
     capture,
@@ -45,9 +46,13 @@ from connectors._graph import (
     token_expiry,
 )
 from connectors._options import read_options
+from connectors._profile import profile_item
 from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time
 
+PROFILE_FIELDS = (
+    "id,name,username,about,website,link,picture{url},cover{source},verification_status"
+)
 POST_FIELDS = fields_param(
     "id",
     "message",
@@ -124,8 +129,41 @@ class FacebookConnector:
             hint="`account` must be the numeric Page id",
             note=FOLLOWER_NOTE,
         )
+        yield from self._profile()
         yield from self._posts()
         yield from token_expiry(self.graph, self.ctx.token)
+
+    # -- profile ------------------------------------------------------------------------------
+    def _profile(self) -> Iterator[HarvestRecord]:
+        """The Page's name, about text, picture, cover and website as a versioned record."""
+        endpoint = "GET /{page-id} (profile)"
+        try:
+            response, data = self.graph.get(
+                self.graph.url(self.page_id),
+                params={"fields": PROFILE_FIELDS},
+                record_class="posts",
+                endpoint=endpoint,
+            )
+        except GraphPermissionError as exc:
+            yield Degradation("profile", str(exc))
+            return
+        if not isinstance(data, dict):
+            yield Unparseable("posts", endpoint, "the Page read did not return an object")
+            return
+        picture = (data.get("picture") or {}).get("data") or {}
+        yield profile_item(
+            self.ctx,
+            ref=response.ref,
+            account_id=str(data.get("id") or self.page_id),
+            handle=data.get("username"),
+            display_name=data.get("name"),
+            bio=data.get("about"),
+            avatar_url=picture.get("url") if isinstance(picture, dict) else None,
+            banner_url=(data.get("cover") or {}).get("source"),
+            website=data.get("website"),
+            verified=data.get("verification_status") in ("blue_verified", "gray_verified"),
+            url=data.get("link"),
+        )
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:

@@ -241,3 +241,26 @@ def test_findings_appear_in_the_monthly_report(site: Site) -> None:
     assert "POLICY COMPLIANCE" in text and "city_domain_link" in text
     assert site.ids["bare"] in text
     assert "Policy compliance" in render_html(data)
+
+
+def test_facebook_page_picture_and_about_change_is_a_profile_change(
+    fb_scene: Any,
+) -> None:
+    from tests.connectors.test_facebook import SITE
+
+    harvest(fb_scene.config, SITE)
+    fb_scene.world.page_about = "Totally not the City"
+    fb_scene.world.page_picture = "avatar-2"
+    harvest(fb_scene.config, SITE)
+    change = by_rule(fb_scene.config, "profile_change")
+    assert len(change) == 1 and change[0]["status"] == "fail"
+    assert set(change[0]["evidence"]["changed"]) == {"bio", "avatar_url"}
+    images = change[0]["evidence"]["after"]["images"]
+    assert images["avatar"]["payload_digest"] and images["banner"]["payload_digest"]
+
+
+@pytest.fixture
+def fb_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from tests.connectors import test_facebook
+
+    yield from test_facebook.scene.__wrapped__(tmp_path, monkeypatch)  # type: ignore[attr-defined]
