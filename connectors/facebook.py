@@ -46,8 +46,8 @@ from connectors._graph import (
     token_expiry,
 )
 from connectors._options import read_options
-from connectors._profile import profile_item
 from connectors._paging import PageGuard, walk_timeline
+from connectors._profile import profile_item
 from connectors.base import Capabilities, HarvestContext, parse_time
 
 PROFILE_FIELDS = (
