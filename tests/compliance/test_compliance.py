@@ -264,3 +264,29 @@ def fb_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from tests.connectors import test_facebook
 
     yield from test_facebook.scene.__wrapped__(tmp_path, monkeypatch)  # type: ignore[attr-defined]
+
+
+def test_city_deleting_its_post_and_a_burst_of_posts_are_vandalism_signals(site: Site) -> None:
+    harvest(site.config, "masto")
+    sent = len(site.inbox.messages)
+    site.world.delete_status(site.ids["linked"])
+    for n in range(11):  # the fake's clock moves a minute per post: 11 posts in 11 minutes
+        site.world.post_status(site.ids["city"], f"Buy now https://www.bozeman.net/x{n}")
+    harvest(site.config, "masto", full=True)
+    deleted = by_rule(site.config, "deleted_by_city")
+    assert [(f["subject"], f["status"]) for f in deleted] == [(site.ids["linked"], "fail")]
+    burst = by_rule(site.config, "post_burst")
+    assert len(burst) == 1 and burst[0]["status"] == "fail"
+    assert "threshold 10" in burst[0]["message"]
+    assert len(site.inbox.messages) == sent + 1
+    text = site.inbox.messages[-1].get_content()
+    assert "deleted_by_city" in text and "post_burst" in text
+
+
+def test_switched_off_rule_shows_its_reason(site: Site) -> None:
+    with site.config.open("a") as f:
+        f.write('\n[compliance.sites.masto]\ndisabled = {city_domain_link = "event feed"}\n')
+    harvest(site.config, "masto")
+    links = by_rule(site.config, "city_domain_link")
+    assert [(f["subject"], f["status"]) for f in links] == [("", "unknown")]
+    assert "event feed" in links[0]["message"]
