@@ -19,7 +19,7 @@ from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
 
-KINDS = ("post", "comment", "reply", "media")
+KINDS = ("post", "comment", "reply", "media", "profile")
 
 
 @dataclass(frozen=True, slots=True)
