@@ -215,6 +215,10 @@ def test_ack_closes_a_finding_and_is_audited(site: Site) -> None:
     again = cli("compliance", "ack", str(bare["id"]), "--by", "X", "--note", "y", "--config",
                 str(site.config))  # fmt: skip
     assert again.exit_code != 0 and "already acknowledged" in again.output
+    table = cli("compliance", "--site", "masto", "--config", str(site.config))
+    assert table.exit_code == 0, table.output
+    assert "reply_review" in table.output
+    assert "MST" in table.output or "MDT" in table.output  # City time, zone named
 
 
 def test_findings_appear_in_the_monthly_report(site: Site) -> None:
