@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console
 from archiver.cli.common import print_json as print_json
@@ -62,19 +61,19 @@ def compliance_list(
             highlight=False,
         )
         return
-    table = Table("id", "site", "rule", "status", "subject", "finding", "first seen", "alerted")
+    # One block per finding, not a table: messages and ids stay whole in a narrow terminal.
     for f in shown:
-        table.add_row(
-            str(f.id),
-            escape(f.site_id),
-            f.rule,
-            f.status + (" (acked)" if f.acked_at else ""),
-            escape(f.subject),
-            escape(f.message),
-            _local(f.first_seen, zone),
-            _local(f.alerted_at, zone) or "no",
+        state = f.status + (f", acknowledged by {f.acked_by}" if f.acked_at else "")
+        alerted = _local(f.alerted_at, zone) or "not e-mailed"
+        console.print(
+            f"#{f.id} {escape(f.site_id)} {f.rule} ({escape(state)}) first seen "
+            f"{_local(f.first_seen, zone)}, last seen {_local(f.last_seen, zone)}; {alerted}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
+        if f.subject:
+            console.print(f"    subject: {escape(f.subject)}", highlight=False, soft_wrap=True)
+        console.print(f"    {escape(f.message)}", highlight=False, soft_wrap=True)
 
 
 @compliance_app.command("check")
