@@ -128,7 +128,7 @@ def test_media_of_every_exported_version_is_in_the_package(
     text = page.read_text("utf-8")
     for f in album[0]["media_files"].split():
         assert f'<img src="../{f.removeprefix("readable/")}"' in text
-    assert "media attachments: 5\n" in (out / "certification.txt").read_text("utf-8")
+    assert "media attachments: 7\n" in (out / "certification.txt").read_text("utf-8")
     # The WACZ indexes the media responses, so replay shows the photos too.
     import zipfile
 
