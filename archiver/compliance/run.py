@@ -9,7 +9,6 @@ from sqlalchemy import insert, select, update
 
 from archiver import audit
 from archiver.catalog.store import Catalog
-from archiver.compliance.alerts import send_alert
 from archiver.compliance.engine import (
     StoredFinding,
     evaluate_site,
@@ -48,6 +47,8 @@ def check_and_alert(
             "in [compliance]"
         )
         return result
+    # Mail code (ssl) loads only when something is to be sent: the CLI starts without it.
+    from archiver.compliance.alerts import send_alert
     from archiver.report.settings import smtp_settings
 
     try:
