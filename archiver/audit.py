@@ -109,6 +109,8 @@ ACTIONS: Final = frozenset(
         "keys.init",
         "keys.rotate",
         "timestamp",
+        "compliance.ack",
+        "profile.expect",
     }
 )
 

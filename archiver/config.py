@@ -36,6 +36,7 @@ KNOWN_SECTIONS = {
     "retention",
     "daemon",
     "requests",
+    "compliance",
 }
 SITE_KEYS = {
     "id",

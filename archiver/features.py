@@ -19,6 +19,7 @@ TABLE_MODULES = [
     "archiver.report.build",
     "archiver.integrity.tables",
     "archiver.fastlane.tables",
+    "archiver.compliance.tables",
 ]
 
 

@@ -500,7 +500,29 @@ class Harvester:
             },
         )
         rlog.info("harvest_finished", bundles=len(result.bundles), counts=result.counts)
+        self._check_compliance(site, rlog)
         return result
+
+    def _check_compliance(self, site: SiteConfig, rlog: Any) -> None:
+        """The City's policy rules over what was just cataloged; alerts go out at once.
+
+        A compliance problem never fails the sealed, cataloged harvest: it is logged, and the
+        findings stay un-alerted so the next run (or `archiver compliance check`) retries.
+        """
+        from archiver.compliance import check_and_alert
+
+        try:
+            res = check_and_alert(self.catalog, self.cfg, site)
+        except ArchiverError as exc:
+            rlog.error("compliance_check_failed", error=str(exc))
+            return
+        if res.alert_error:
+            rlog.warning("compliance_alert_not_sent", reason=res.alert_error)
+        rlog.info(
+            "compliance_checked",
+            open=sum(1 for f in res.findings if f.open),
+            alerted=len(res.alerted),
+        )
 
     def _audit(self, action: str, subject: str, details: dict[str, object]) -> None:
         """Each in its own short transaction, so a busy catalog cannot undo a sealed run."""

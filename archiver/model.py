@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 RecordClass = Literal["posts", "comments", "followers", "media"]
 RECORD_CLASSES: tuple[RecordClass, ...] = ("posts", "comments", "followers", "media")
-ItemKind = Literal["post", "comment", "reply", "media", "message"]
+ItemKind = Literal["post", "comment", "reply", "media", "message", "profile"]
+"""``profile``: the account's own page (name, bio, avatar, banner, link), one per site, kept
+with versions like a post so a change to it is evidence (see ``connectors._profile``)."""
 
 
 @dataclass(frozen=True, slots=True)

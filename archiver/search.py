@@ -20,7 +20,7 @@ from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
 
-KINDS = ("post", "comment", "reply", "media", "message")
+KINDS = ("post", "comment", "reply", "media", "message", "profile")
 
 
 _i, _v = s.items, s.item_versions

@@ -29,6 +29,7 @@ from archiver.model import Author, Degradation, HarvestRecord, Item, Media, Unpa
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
+    GraphPermissionError,
     account_read,
     capture,
     comment_thread,
@@ -37,8 +38,12 @@ from connectors._graph import (
 )
 from connectors._options import read_options
 from connectors._paging import PageGuard
+from connectors._profile import profile_item
 from connectors.base import Capabilities, HarvestContext, parse_time
 
+PROFILE_FIELDS = (
+    "id,name,username,about,website,link,picture{url},cover{source},verification_status"
+)
 POST_FIELDS = (
     "id,message,created_time,updated_time,permalink_url,from,"
     "attachments{media_type,media,url,title,description,target,subattachments},status_type,is_hidden"
@@ -100,8 +105,41 @@ class FacebookConnector:
             hint="`account` must be the numeric Page id",
             note=FOLLOWER_NOTE,
         )
+        yield from self._profile()
         yield from self._posts()
         yield from token_expiry(self.graph, self.ctx.token)
+
+    # -- profile ------------------------------------------------------------------------------
+    def _profile(self) -> Iterator[HarvestRecord]:
+        """The Page's name, about text, picture, cover and website as a versioned record."""
+        endpoint = "GET /{page-id} (profile)"
+        try:
+            response, data = self.graph.get(
+                self.graph.url(self.page_id),
+                params={"fields": PROFILE_FIELDS},
+                record_class="posts",
+                endpoint=endpoint,
+            )
+        except GraphPermissionError as exc:
+            yield Degradation("profile", str(exc))
+            return
+        if not isinstance(data, dict):
+            yield Unparseable("posts", endpoint, "the Page read did not return an object")
+            return
+        picture = (data.get("picture") or {}).get("data") or {}
+        yield profile_item(
+            self.ctx,
+            ref=response.ref,
+            account_id=str(data.get("id") or self.page_id),
+            handle=data.get("username"),
+            display_name=data.get("name"),
+            bio=data.get("about"),
+            avatar_url=picture.get("url") if isinstance(picture, dict) else None,
+            banner_url=(data.get("cover") or {}).get("source"),
+            website=data.get("website"),
+            verified=data.get("verification_status") in ("blue_verified", "gray_verified"),
+            url=data.get("link"),
+        )
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:

@@ -36,6 +36,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
 from connectors._paging import PageGuard, followers_stream, link_pages, walk_timeline
+from connectors._profile import profile_item
 from connectors.base import (
     Capabilities,
     HarvestContext,
@@ -110,6 +111,8 @@ class MastodonConnector:
         account = self._lookup()
         self.owner_id = str(account["id"])
         yield BookmarkUpdate("account_id", self.owner_id)
+        if self.account_ref is not None:
+            yield self._profile(account, self.account_ref)
         yield from self._statuses()
         yield from self._followers(account)
 
@@ -138,6 +141,29 @@ class MastodonConnector:
                 endpoint="GET /api/v1/accounts/lookup",
             )
         return data
+
+    def _profile(self, account: dict[str, Any], ref: WarcRef) -> Item:
+        """The lookup answer already holds the whole profile; keep it as a versioned record."""
+        links = [
+            html_to_text(f.get("value"))
+            for f in account.get("fields") or []
+            if isinstance(f, dict) and f.get("value")
+        ]
+        return profile_item(
+            self.ctx,
+            ref=ref,
+            account_id=self.owner_id,
+            handle=account.get("acct"),
+            display_name=account.get("display_name"),
+            bio=html_to_text(account.get("note")),
+            avatar_url=account.get("avatar"),
+            banner_url=account.get("header"),
+            website=" ".join(links) or None,
+            verified=any(
+                isinstance(f, dict) and f.get("verified_at") for f in account.get("fields") or []
+            ),
+            url=account.get("url"),
+        )
 
     # -- statuses -----------------------------------------------------------------------------
     def _statuses(self) -> Iterator[HarvestRecord]:

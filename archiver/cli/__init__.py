@@ -64,6 +64,9 @@ keys.register(app)
 from archiver.cli import catalog_cmds  # noqa: E402
 
 catalog_cmds.register(app)
+from archiver.cli import compliance  # noqa: E402
+
+compliance.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 

@@ -48,6 +48,8 @@ from archiver.prr.deadlines import is_overdue
 from archiver.report.model import (
     AuthenticityLine,
     BatchLine,
+    ComplianceLine,
+    ComplianceSection,
     DispositionSection,
     DueLine,
     FailureLine,
@@ -503,6 +505,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
             disposition.long_retention_flags.extend(long_retention_sentences(app))
         holds = _holds(conn)
         requests = _requests(conn, generated.date())
+        compliance = _compliance(conn, w)
     never = sorted(set(configured) - known)
     if never:
         notes.append("configured but never harvested: " + ", ".join(never))
@@ -526,6 +529,23 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         notes=notes,
         storage_warnings=storage_warnings,
         authenticity=authenticity_line(app),
+        compliance=compliance,
+    )
+
+
+def _compliance(conn: Connection, w: _Window) -> ComplianceSection:
+    """Findings open now, plus the month's opened and acknowledged counts."""
+    from archiver.compliance.engine import site_findings
+
+    found = site_findings(conn)
+    return ComplianceSection(
+        open=[
+            ComplianceLine(f.id, f.site_id, f.rule, f.status, f.subject, f.message, f.first_seen)
+            for f in found
+            if f.open
+        ],
+        opened_in_month=sum(1 for f in found if f.status == "fail" and w.lo <= f.first_seen < w.hi),
+        acked_in_month=sum(1 for f in found if f.acked_at and w.lo <= f.acked_at < w.hi),
     )
 
 

@@ -269,6 +269,28 @@ class RequestsSection:
 
 
 @dataclass(frozen=True)
+class ComplianceLine:
+    """A policy-compliance finding open at report time (``archiver.compliance``)."""
+
+    finding_id: int
+    site_id: str
+    rule: str
+    status: str
+    subject: str
+    message: str
+    first_seen: str
+
+
+@dataclass(frozen=True)
+class ComplianceSection:
+    """Open findings, and how many were opened and acknowledged during the month."""
+
+    open: list[ComplianceLine]
+    opened_in_month: int
+    acked_in_month: int
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything one monthly report contains."""
 
@@ -285,6 +307,7 @@ class ReportData:
     # The store failed its WORM self-check (archiver.storage.worm_state): a needs-attention item.
     storage_warnings: list[str] = field(default_factory=list)
     authenticity: AuthenticityLine | None = None
+    compliance: ComplianceSection | None = None
 
     def __post_init__(self) -> None:
         if not _MONTH.match(self.month):

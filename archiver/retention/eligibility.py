@@ -247,6 +247,10 @@ def _one_bundle(
             pairs.append(("media", parse_time(b.first_posted_at), None))
     else:
         for r in records:
+            if r["kind"] == "profile":
+                # The account's profile snapshot (issue 17) rides in every posts bundle; it
+                # follows the bundle's posts instead of holding old posts to today's date.
+                continue
             when = parse_time(r["posted_at"]) or parse_time(r["first_captured_at"])
             if b.record_class == "media":
                 pairs.append(("media", when, None))

@@ -237,6 +237,33 @@ class MastodonWorld:
             self._by_username[username.lower()] = aid
             return self._account_json(acc, self._default_base)
 
+    def update_profile(
+        self,
+        account_id: str,
+        *,
+        display_name: str | None = None,
+        note: str | None = None,
+        new_avatar: bool = False,
+        new_header: bool = False,
+    ) -> None:
+        """What an owner (or a vandal) does in the profile settings: new avatar files get new
+        URLs, as on a real instance."""
+        with self._lock:
+            acc = self._accounts[int(account_id)]
+            if display_name is not None:
+                acc.display_name = display_name
+            if note is not None:
+                acc.note = self._render_text(note, []) if note else ""
+            self._seq += 1
+            for wanted, attr, kind in (
+                (new_avatar, "avatar_key", "avatars"),
+                (new_header, "header_key", "headers"),
+            ):
+                if wanted:
+                    key = f"/system/accounts/{kind}/{_id_path(acc.id)}/original/{_hex16(kind, acc.id, self._seq)}.png"
+                    self._files[key] = (48, 48, self._rgb(key))
+                    setattr(acc, attr, key)
+
     def post_status(
         self,
         account_id: str,

@@ -148,6 +148,9 @@ class MetaWorld:
         self.app_usage = 3  # percentage reported in x-app-usage
         self.followers = {"facebook": 0, "instagram": 0}
         self.fan_count = 0
+        # The Page's profile (issue 17): tests change these to play an owner or a vandal.
+        self.page_about = "Official City of Bozeman Page. Acceptable Use Policy: bozeman.net/aup"
+        self.page_picture = "avatar-1"
         self.denied: set[str] = set()
         self.max_limit = MAX_LIMIT  # lower it in tests to get several pages from few items
         self.withhold_comment_ids = False  # as for a token that cannot MODERATE (v11+)
@@ -731,6 +734,11 @@ class MetaWorld:
                 "fan_count": self.fan_count,
                 "followers_count": self.followers["facebook"],
                 "link": "https://www.facebook.com/cityofbozeman",
+                "about": self.page_about,
+                "website": "https://www.bozeman.net",
+                "picture": {"data": {"url": f"{base}/cdn/{self._photo(self.page_picture)}.png"}},
+                "cover": {"id": "cover-1", "source": f"{base}/cdn/{self._photo('cover-1')}.png"},
+                "verification_status": "not_verified",
             }
             wanted = set(fields) or {"id", "name"}
             return json_response({k: v for k, v in full.items() if k == "id" or k in wanted})

@@ -94,7 +94,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 def items(config: Path, record_class: str) -> dict[str, sqlite3.Row]:
-    rows = catalog_rows(config, "SELECT * FROM items WHERE record_class = ?", (record_class,))
+    # The account's profile record (kind "profile", issue 17) is checked on its own.
+    rows = catalog_rows(
+        config,
+        "SELECT * FROM items WHERE record_class = ? AND kind != 'profile'",
+        (record_class,),
+    )
     return {r["platform_id"]: r for r in rows}
 
 
@@ -173,6 +178,8 @@ def test_full_harvest_counts_threads_media_and_followers(site: Site) -> None:
     assert media[0]["description"] == "plow routes" and media[0]["ref"] is not None
     followers = {r[0] for r in catalog_rows(site.config, "SELECT platform_id FROM followers")}
     assert followers == {ids["maria"], ids["dale"]}
+    profile = catalog_rows(site.config, "SELECT * FROM items WHERE kind = 'profile'")
+    assert [r["platform_id"] for r in profile] == [f"profile:{site.ids['city']}"]
 
 
 def test_second_harvest_records_edit_deletion_deep_reply_and_follower_diff(site: Site) -> None:

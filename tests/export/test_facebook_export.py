@@ -88,7 +88,8 @@ def test_media_of_every_exported_version_is_in_the_package(
     by_id = {str(x["id"]): x for x in warc_records(warc)}
     with (out / "data" / "media.csv").open(encoding="utf-8") as fh:
         listed = list(csv.DictReader(fh))
-    assert len(listed) == 5  # 2 + 2 (both album versions) + 1
+    # 2 + 2 (both album versions) + 1, + 2: the Page profile's picture and cover (issue 17)
+    assert len(listed) == 7
     for m in listed:
         rid = m["warc_record_id"]
         rec = by_id[rid]
@@ -127,7 +128,7 @@ def test_media_of_every_exported_version_is_in_the_package(
     text = page.read_text("utf-8")
     for f in album[0]["media_files"].split():
         assert f'<img src="../{f.removeprefix("readable/")}"' in text
-    assert "media attachments: 5\n" in (out / "certification.txt").read_text("utf-8")
+    assert "media attachments: 7\n" in (out / "certification.txt").read_text("utf-8")
     # The WACZ indexes the media responses, so replay shows the photos too.
     import zipfile
 

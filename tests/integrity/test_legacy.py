@@ -27,14 +27,15 @@ def test_legacy_bundles_stay_unsigned_and_are_stated_as_such(tmp_path: Path, tsa
         archive = Archive(config, tsa)
         assert harvest(config, "city").status == "succeeded"
         before = archive.cli("verify", "--json")
-        assert json.loads(before.stdout)["seals"] == {"unsigned_signing_off": 3}
+        # posts, comments, followers, and media (the profile's avatar and banner images).
+        assert json.loads(before.stdout)["seals"] == {"unsigned_signing_off": 4}
         init = archive.cli("keys", "init", "--json")
-        assert json.loads(init.stdout)["legacy_unsigned_bundles"] == 3
+        assert json.loads(init.stdout)["legacy_unsigned_bundles"] == 4
         w.post_status(city, "Signed from now on")
         assert harvest(config, "city").status == "succeeded"
     res = archive.cli("verify")
     assert res.returncode == 0, res.stderr
-    assert "3 bundle(s) UNSIGNED, sealed before signing was enabled" in res.stdout
+    assert "4 bundle(s) UNSIGNED, sealed before signing was enabled" in res.stdout
     assert "signature valid" in res.stdout
     rid = json.loads(
         archive.cli(

@@ -208,7 +208,7 @@ def test_missing_sections_print_not_yet_available_instead_of_vanishing() -> None
     text = render_text(data)
     html = render_html(data)
     for rendered in (text, html):
-        assert rendered.count("not yet available") == 5  # incl. AUTHENTICITY (issue 12)
+        assert rendered.count("not yet available") == 6  # + AUTHENTICITY (12), COMPLIANCE (17)
     for heading in ("DISPOSITION", "LEGAL HOLDS", "INTEGRITY (FIXITY) CHECK", "PUBLIC-RECORDS"):
         section = text[text.index(heading) :]
         assert "not yet available" in section.split("\n\n")[0]

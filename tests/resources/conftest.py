@@ -79,7 +79,10 @@ def nobody(tmp_path: Path) -> Iterator[Runner]:
     project = Path(__file__).resolve().parents[2]
     path = os.pathsep.join([*site.getsitepackages(), str(project)])
     try:
-        yield Runner(["runuser", "-u", "nobody", "--", str(exe)], {"PYTHONPATH": path})
+        # A shared-library build finds its own libpython through the mount, not the system's
+        # (another 3.11 whose extension-module ABI differs: `_ssl` would fail to load).
+        env = {"PYTHONPATH": path, "LD_LIBRARY_PATH": str(mnt / "lib")}
+        yield Runner(["runuser", "-u", "nobody", "--", str(exe)], env)
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
