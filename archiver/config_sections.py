@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from archiver.errors import ConfigError
@@ -132,6 +133,7 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
     A validator stops at its first problem, so a section can hide a second one until the
     first is fixed; ``config check`` says so by being run again.
     """
+    from archiver.compliance.settings import site_compliance
     from archiver.daemon.scheduler import daemon_settings, desired_jobs
     from archiver.fastlane.runner import FastLaneSettings
     from archiver.fastlane.webhooks import WebhookSettings
@@ -150,6 +152,8 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
         _collect(problems, lambda: smtp_settings(cfg))
     _collect(problems, lambda: policy_from_config(cfg))
     _collect(problems, lambda: FastLaneSettings.from_section(cfg.section("fastlane")))
+    for site in cfg.sites:
+        _collect(problems, partial(site_compliance, cfg, site))
     _collect(problems, lambda: WebhookSettings.from_section(cfg.section("webhooks")))
     storage = cfg.section("storage")
     if storage.get("backend") == "s3":  # the local backend has nothing more to check

@@ -85,6 +85,14 @@ def test_bad_key_or_value_is_one_line_naming_file_key_and_fix(
     assert f"{config}: {key}: " in one_line(status.stderr)
 
 
+def test_a_misspelled_compliance_key_is_named_by_config_check(tmp_path: Path) -> None:
+    config = write(tmp_path, '[compliance]\ndomians = ["bozeman.net"]')
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 2
+    line = one_line(check.stderr)
+    assert f"{config}: compliance.domians: unknown key" in line and "domains" in line
+
+
 def test_section_values_are_checked_by_config_check(tmp_path: Path) -> None:
     """Values the daemon or the report would refuse later are refused by config check now."""
     config = write(tmp_path, "[daemon]\nmax_concurrent_harvests = 0\n[report]\nschedule = 'soon'")
