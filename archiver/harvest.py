@@ -54,6 +54,7 @@ from archiver.integrity.seal import TIMESTAMP_FILE, SealCheck, check_seal
 from archiver.integrity.sealer import Sealer, tsa_settings
 from archiver.model import (
     BookmarkUpdate,
+    Coverage,
     Degradation,
     Follower,
     FollowerCount,
@@ -100,6 +101,7 @@ class _BundleSet:
         self.writers: dict[RecordClass, BundleWriter] = {}
         self.bookmarks: list[BookmarkUpdate] = []
         self.degradations: list[Degradation] = []
+        self.coverage: list[Coverage] = []
         self.token_expiry: TokenExpiry | None = None
 
     def writer(self, record_class: RecordClass) -> BundleWriter:
@@ -143,6 +145,8 @@ class _BundleSet:
             self.bookmarks.append(record)
         elif isinstance(record, Degradation):
             self.degradations.append(record)
+        elif isinstance(record, Coverage):
+            self.coverage.append(record)
         elif isinstance(record, TokenExpiry):
             self.token_expiry = record
 
@@ -158,6 +162,7 @@ class _BundleSet:
         if order:
             order[-1].add_bookmarks(self.bookmarks)
             order[-1].add_degradations(self.degradations)
+            order[-1].add_coverage(self.coverage)
         return [w.seal(self.cfg.staging_dir, sign=sign) for w in order]
 
     def discard(self) -> None:
