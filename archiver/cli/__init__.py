@@ -54,6 +54,9 @@ keys.register(app)
 from archiver.cli import catalog_cmds  # noqa: E402
 
 catalog_cmds.register(app)
+from archiver.cli import coverage_cmd  # noqa: E402
+
+coverage_cmd.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 
