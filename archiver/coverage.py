@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from rich.markup import escape
 from sqlalchemy import Connection, select
 
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
+from archiver.timefmt import iso_local, local_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +183,43 @@ def all_gaps(
         conn, sites, since=since, now=now
     )
     return sorted(gaps, key=lambda g: g.start)
+
+
+def gap_json(g: CoverageGap, tz: str) -> dict[str, object]:
+    return {
+        "site": g.site_id,
+        "kind": g.kind,
+        "scope": g.scope,
+        "thread": g.thread_platform_id,
+        "reported": g.reported,
+        "captured": g.captured,
+        "reason": g.reason,
+        "fix": g.fix,
+        "start": iso_local(g.start, tz),
+        "end": iso_local(g.end, tz),
+    }
+
+
+def gap_line(g: CoverageGap, tz: str) -> str:
+    """Plain text (callers escape it) with the times in City time."""
+    if g.kind == "harvest":
+        until = local_time(g.end, tz) if g.end else "now"
+        return f"{g.describe()}: {local_time(g.start, tz)} to {until}"
+    return f"{g.describe()} (seen {local_time(g.start, tz)})"
+
+
+def status_section(app: Any) -> dict[str, Any]:
+    """``archiver status``: the coverage gaps of the last 31 days under NEEDS ATTENTION."""
+    tz = app.cfg.timezone
+    now = datetime.now(UTC)
+    with app.catalog.engine.connect() as conn:
+        gaps = all_gaps(conn, list(app.cfg.sites), since=now - timedelta(days=31), now=now)
+    notes: list[str] = []
+    if gaps:
+        notes.append(
+            f"[yellow]NEEDS ATTENTION[/]: {len(gaps)} coverage gap(s) in the last 31 days "
+            "(`archiver coverage` lists them all):"
+        )
+        for g in gaps:
+            notes.append(f"  {escape(gap_line(g, tz))}; fix: {escape(g.fix)}")
+    return {"coverage": [gap_json(g, tz) for g in gaps], "notes": notes}

@@ -13,6 +13,7 @@ CONTRIBUTORS: list[str] = [
     "archiver.report.build:status_section",
     "archiver.retention.disposition:status_section",
     "archiver.integrity.status:status_section",
+    "archiver.coverage:status_section",
 ]
 
 

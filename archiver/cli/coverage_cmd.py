@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console, esc
-from archiver.coverage import CoverageGap, all_gaps
+from archiver.coverage import all_gaps, gap_json, gap_line
 from archiver.errors import ArchiverError
 from archiver.filters import check_site
-from archiver.timefmt import iso_local, local_time
 
 
 def parse_since(value: str, tz: str) -> datetime:
@@ -25,29 +24,6 @@ def parse_since(value: str, tz: str) -> datetime:
             f"--since {value!r} is not a date", hint="use YYYY-MM-DD or an ISO 8601 time"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
-
-
-def gap_json(g: CoverageGap, tz: str) -> dict[str, object]:
-    return {
-        "site": g.site_id,
-        "kind": g.kind,
-        "scope": g.scope,
-        "thread": g.thread_platform_id,
-        "reported": g.reported,
-        "captured": g.captured,
-        "reason": g.reason,
-        "fix": g.fix,
-        "start": iso_local(g.start, tz),
-        "end": iso_local(g.end, tz),
-    }
-
-
-def gap_line(g: CoverageGap, tz: str) -> str:
-    """Plain text (callers escape it) with the times in City time."""
-    if g.kind == "harvest":
-        until = local_time(g.end, tz) if g.end else "now"
-        return f"{g.describe()}: {local_time(g.start, tz)} to {until}"
-    return f"{g.describe()} (seen {local_time(g.start, tz)})"
 
 
 def coverage(
