@@ -41,6 +41,7 @@ from sqlalchemy import (
 from archiver import audit
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
+from archiver.coverage import CoverageGap, all_gaps
 from archiver.db import metadata
 from archiver.errors import ArchiverError, ReportError
 from archiver.prr import requests as prr
@@ -502,6 +503,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
             disposition.long_retention_flags.extend(long_retention_sentences(app))
         holds = _holds(conn)
         requests = _requests(conn, generated.date())
+        coverage = _coverage(conn, app, start, end, generated)
     never = sorted(set(configured) - known)
     if never:
         notes.append("configured but never harvested: " + ", ".join(never))
@@ -525,7 +527,17 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         notes=notes,
         storage_warnings=storage_warnings,
         authenticity=authenticity_line(app),
+        coverage=coverage,
     )
+
+
+def _coverage(
+    conn: Connection, app: App, start: datetime, end: datetime, generated: datetime
+) -> list[CoverageGap]:
+    """Coverage gaps (archiver.coverage) that were seen or open during the month."""
+    upto = min(end, generated)
+    gaps = all_gaps(conn, list(app.cfg.sites), since=start, now=upto)
+    return [g for g in gaps if g.start < end]
 
 
 def capture_history(
