@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rich.markup import escape
 from sqlalchemy import Connection, select
 
 from archiver.catalog import schema as s
@@ -209,7 +208,10 @@ def gap_line(g: CoverageGap, tz: str) -> str:
 
 
 def status_section(app: Any) -> dict[str, Any]:
-    """``archiver status``: the coverage gaps of the last 31 days under NEEDS ATTENTION."""
+    """``archiver status``: the coverage gaps of the last 31 days under NEEDS ATTENTION.
+
+    Notes are plain text: ``status`` escapes each note as it prints it.
+    """
     tz = app.cfg.timezone
     now = datetime.now(UTC)
     with app.catalog.engine.connect() as conn:
@@ -217,9 +219,9 @@ def status_section(app: Any) -> dict[str, Any]:
     notes: list[str] = []
     if gaps:
         notes.append(
-            f"[yellow]NEEDS ATTENTION[/]: {len(gaps)} coverage gap(s) in the last 31 days "
+            f"NEEDS ATTENTION: {len(gaps)} coverage gap(s) in the last 31 days "
             "(`archiver coverage` lists them all):"
         )
         for g in gaps:
-            notes.append(f"  {escape(gap_line(g, tz))}; fix: {escape(g.fix)}")
+            notes.append(f"  {gap_line(g, tz)}; fix: {g.fix}")
     return {"coverage": [gap_json(g, tz) for g in gaps], "notes": notes}
