@@ -14,14 +14,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from archiver.model import Coverage, Follower, WarcRef
 from archiver.report.build import build_report_data, month_bounds
 from archiver.report.render import attention_items, render_text
 from archiver.testing import FakeServer, MastodonWorld
+from connectors._paging import PageGuard, followers_stream
 from tests.export.test_export import cli
 from tests.helpers import harvest, open_test_app, site_toml, write_config
 
 SITE = "bozeman-mastodon"
 DENVER = ZoneInfo("America/Denver")
+REF = WarcRef("w.warc.gz", 0, 1, "urn:uuid:1", "response", "https://example.test/")
 
 
 def test_planted_short_thread_is_listed_with_its_reason_and_certified_as_a_gap(
@@ -152,3 +155,35 @@ def test_a_month_without_harvests_for_one_site_is_flagged(tmp_path: Path) -> Non
     r = cli(config, "coverage", "--site", "city", "--since", month + "-01", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["total"] == 0
+
+
+# -- kit: every connector's follower walk records the declared count beside the listed one ---
+
+
+def _followers(
+    pages: list[tuple[WarcRef, list[dict[str, str]]]], guard: PageGuard, declared: int
+) -> list[object]:
+    return list(
+        followers_stream(
+            pages,
+            parse=lambda e, ref: Follower(e["id"], ref),
+            guard=guard,
+            refused=lambda exc: False,
+            endpoint="GET followers",
+            declared=declared,
+            declared_ref=REF,
+        )
+    )
+
+
+def test_followers_walk_cut_short_records_coverage_with_the_reason() -> None:
+    guard = PageGuard("followers")
+    guard.stopped = "the followers pagination looped"
+    records = _followers([(REF, [{"id": "1"}, {"id": "2"}])], guard, 3000)
+    cov = [r for r in records if isinstance(r, Coverage)]
+    assert cov == [Coverage("followers", None, 3000, 2, "error: the followers pagination looped")]
+
+
+def test_followers_walk_complete_and_whole_records_no_coverage() -> None:
+    records = _followers([(REF, [{"id": "1"}, {"id": "2"}])], PageGuard("followers"), 2)
+    assert not any(isinstance(r, Coverage) for r in records)
