@@ -106,12 +106,34 @@ def count_gaps(
     return out
 
 
+def site_interval(site: SiteConfig, tz: str = "UTC") -> timedelta:
+    """The longest wait between two scheduled harvests: the interval, or for a ``cron`` site
+    the longest gap between its fire times over the coming fortnight (a weekly crontab line
+    must not be flagged every other day)."""
+    if not site.cron:
+        return timedelta(seconds=site.interval_seconds)
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(site.cron, timezone=tz)
+    start = datetime.now(UTC)
+    prev: datetime | None = None
+    longest = timedelta(0)
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire - start < timedelta(days=15):
+        if prev is not None:
+            longest = max(longest, fire - prev)
+        prev = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return longest or timedelta(days=31)
+
+
 def harvest_gaps(
     conn: Connection,
     sites: Iterable[SiteConfig],
     *,
     since: datetime | None = None,
     now: datetime | None = None,
+    tz: str = "UTC",
 ) -> list[CoverageGap]:
     """Periods longer than twice a site's interval between successful harvests.
 
@@ -124,7 +146,7 @@ def harvest_gaps(
     for site in sites:
         if not site.enabled:
             continue
-        allowed = timedelta(seconds=2 * site.interval_seconds)
+        allowed = 2 * site_interval(site, tz)
         rows = conn.execute(
             select(r.started_at, r.finished_at, r.status)
             .where(r.site_id == site.id)
@@ -160,7 +182,7 @@ def _harvest_gap(
         thread_platform_id=None,
         reported=None,
         captured=None,
-        reason=f"longer than twice the interval ({hours:g} h)",
+        reason=f"longer than twice the {'schedule' if site.cron else 'interval'} ({hours:g} h)",
         fix=(
             f"check `archiver status` for the last error of {site.id} and that the daemon runs; "
             "posts removed upstream in this period may never have been captured"
@@ -176,10 +198,11 @@ def all_gaps(
     *,
     since: datetime | None = None,
     now: datetime | None = None,
+    tz: str = "UTC",
 ) -> list[CoverageGap]:
     """Both kinds for ``sites``, in the order they began."""
     gaps = count_gaps(conn, sites=[x.id for x in sites], since=since) + harvest_gaps(
-        conn, sites, since=since, now=now
+        conn, sites, since=since, now=now, tz=tz
     )
     return sorted(gaps, key=lambda g: g.start)
 
@@ -215,7 +238,7 @@ def status_section(app: Any) -> dict[str, Any]:
     tz = app.cfg.timezone
     now = datetime.now(UTC)
     with app.catalog.engine.connect() as conn:
-        gaps = all_gaps(conn, list(app.cfg.sites), since=now - timedelta(days=31), now=now)
+        gaps = all_gaps(conn, list(app.cfg.sites), since=now - timedelta(days=31), now=now, tz=tz)
     notes: list[str] = []
     if gaps:
         notes.append(

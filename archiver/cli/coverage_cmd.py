@@ -41,7 +41,7 @@ def coverage(
         start = parse_since(since, tz) if since else None
         sites = [x for x in app.cfg.sites if site is None or x.id == site]
         with app.catalog.engine.connect() as conn:
-            gaps = all_gaps(conn, sites, since=start)
+            gaps = all_gaps(conn, sites, since=start, tz=tz)
     if as_json:
         from archiver.cli.common import print_json
 

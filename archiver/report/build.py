@@ -536,7 +536,7 @@ def _coverage(
 ) -> list[CoverageGap]:
     """Coverage gaps (archiver.coverage) that were seen or open during the month."""
     upto = min(end, generated)
-    gaps = all_gaps(conn, list(app.cfg.sites), since=start, now=upto)
+    gaps = all_gaps(conn, list(app.cfg.sites), since=start, now=upto, tz=app.cfg.timezone)
     return [g for g in gaps if g.start < end]
 
 

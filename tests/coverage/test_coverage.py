@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from archiver.coverage import site_interval
 from archiver.model import Coverage, Follower, WarcRef
 from archiver.report.build import build_report_data, month_bounds
 from archiver.report.render import attention_items, render_text
@@ -187,3 +188,18 @@ def test_followers_walk_cut_short_records_coverage_with_the_reason() -> None:
 def test_followers_walk_complete_and_whole_records_no_coverage() -> None:
     records = _followers([(REF, [{"id": "1"}, {"id": "2"}])], PageGuard("followers"), 2)
     assert not any(isinstance(r, Coverage) for r in records)
+
+
+def test_a_weekly_cron_site_allows_a_week_between_harvests(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        site_toml("weekly", "mastodon", "http://127.0.0.1:9", "a", extra='cron = "0 3 * * 1"'),
+        site_toml("hourly", "mastodon", "http://127.0.0.1:9", "b", extra='interval = "1h"'),
+    )
+    app = open_test_app(config)
+    try:
+        by_id = {s.id: s for s in app.cfg.sites}
+        assert site_interval(by_id["weekly"], app.cfg.timezone) == timedelta(days=7)
+        assert site_interval(by_id["hourly"], app.cfg.timezone) == timedelta(hours=1)
+    finally:
+        app.close()
