@@ -32,6 +32,7 @@ from archiver import __version__
 from archiver.errors import BundleError
 from archiver.model import (
     BookmarkUpdate,
+    Coverage,
     Degradation,
     Follower,
     FollowerCount,
@@ -76,6 +77,8 @@ CREATE TABLE unparseable (endpoint TEXT, reason TEXT, warc_file TEXT, warc_offse
 CREATE TABLE degradations (capability TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE live_removals (platform_id TEXT NOT NULL, reported_at TEXT NOT NULL,
   detail TEXT NOT NULL, warc_file TEXT, warc_offset INTEGER, warc_length INTEGER);
+CREATE TABLE coverage (scope TEXT NOT NULL, thread_platform_id TEXT, reported INTEGER NOT NULL,
+  captured INTEGER NOT NULL, reason TEXT NOT NULL);
 """
 
 
@@ -338,6 +341,16 @@ class BundleWriter:
         self.db.executemany(
             "INSERT INTO degradations VALUES (?, ?)",
             [(d.capability, d.reason) for d in (clean_record(d)[0] for d in degradations)],
+        )
+
+    def add_coverage(self, coverage: list[Coverage]) -> None:
+        """Additive table: readers of format 1 without it simply ignore it (see bundle_format)."""
+        self.db.executemany(
+            "INSERT INTO coverage VALUES (?, ?, ?, ?, ?)",
+            [
+                (c.scope, c.thread_platform_id, c.reported, c.captured, c.reason)
+                for c in (clean_record(c)[0] for c in coverage)
+            ],
         )
 
     # -- sealing ----------------------------------------------------------------------------

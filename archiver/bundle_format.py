@@ -11,9 +11,10 @@ Versions ever written (check ``git log -p -- archiver/bundle.py`` before adding 
 
 1. release 0.1.0: ``bundle_info``, ``warc_records``, ``items``, ``followers``,
    ``follower_counts``, ``sweeps``, ``bookmarks``, ``unparseable``, ``degradations``.
-2. fast lane (issue 13): adds ``live_removals`` (deletions reported live by a stream or
-   webhook: platform_id, reported_at, detail, WARC location of the event). A version 1 bundle
-   is presented with an empty temporary ``live_removals`` table.
+2. fast lane (issue 13) and capture coverage (issue 11): adds ``live_removals`` (deletions
+   reported live by a stream or webhook: platform_id, reported_at, detail, WARC location of
+   the event) and ``coverage`` (reported vs captured counts: scope, thread_platform_id,
+   reported, captured, reason). A version 1 bundle is presented with both tables empty.
 
 A change to the layout written by ``bundle.py`` bumps ``BUNDLE_SCHEMA_VERSION`` there and adds
 the new version here with an adapter for the old one, plus a committed fixture bundle.
@@ -37,11 +38,16 @@ def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
 
 
 def _read_v1_as_v2(db: sqlite3.Connection) -> sqlite3.Connection:
-    """Version 1 had no live removals: present an empty table (TEMP: the file stays read-only)."""
+    """Version 1 had no live removals and no coverage counts: present them empty (TEMP
+    tables: the sealed file stays read-only and unchanged)."""
     db.execute(
         "CREATE TEMP TABLE IF NOT EXISTS live_removals (platform_id TEXT NOT NULL, "
         "reported_at TEXT NOT NULL, detail TEXT NOT NULL, warc_file TEXT, warc_offset INTEGER, "
         "warc_length INTEGER)"
+    )
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS coverage (scope TEXT NOT NULL, thread_platform_id TEXT, "
+        "reported INTEGER NOT NULL, captured INTEGER NOT NULL, reason TEXT NOT NULL)"
     )
     return db
 

@@ -55,6 +55,7 @@ from archiver.integrity.seal import TIMESTAMP_FILE, SealCheck, check_seal
 from archiver.integrity.sealer import Sealer, tsa_settings
 from archiver.model import (
     BookmarkUpdate,
+    Coverage,
     Degradation,
     Follower,
     FollowerCount,
@@ -102,6 +103,7 @@ class _BundleSet:
         self.writers: dict[RecordClass, BundleWriter] = {}
         self.bookmarks: list[BookmarkUpdate] = []
         self.degradations: list[Degradation] = []
+        self.coverage: list[Coverage] = []
         self.token_expiry: TokenExpiry | None = None
         self.live_removals: list[LiveRemoval] = []
 
@@ -151,6 +153,8 @@ class _BundleSet:
             self.bookmarks.append(record)
         elif isinstance(record, Degradation):
             self.degradations.append(record)
+        elif isinstance(record, Coverage):
+            self.coverage.append(record)
         elif isinstance(record, TokenExpiry):
             self.token_expiry = record
 
@@ -168,6 +172,7 @@ class _BundleSet:
             order[-1].add_degradations(self.degradations)
             for removal in self.live_removals:
                 order[-1].add_live_removal(removal)
+            order[-1].add_coverage(self.coverage)
         return [w.seal(self.cfg.staging_dir, sign=sign) for w in order]
 
     def discard(self) -> None:

@@ -145,6 +145,21 @@ class Degradation:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """The platform reported a count for a scope; this run captured a different number.
+
+    ``scope`` is ``"thread"`` (``thread_platform_id`` names the root post), ``"followers"`` or
+    ``"media"``. Kept as data so the clerk sees what the archive lacks and why (issue 11).
+    """
+
+    scope: str
+    thread_platform_id: str | None
+    reported: int
+    captured: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class TokenExpiry:
     """When the platform says the access token stops working (shown in status and reports)."""
 
@@ -177,5 +192,6 @@ HarvestRecord = (
     | BookmarkUpdate
     | Unparseable
     | Degradation
+    | Coverage
     | TokenExpiry
 )

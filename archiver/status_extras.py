@@ -14,6 +14,7 @@ CONTRIBUTORS: list[str] = [
     "archiver.retention.disposition:status_section",
     "archiver.integrity.status:status_section",
     "archiver.fastlane.latency:status_section",
+    "archiver.coverage:status_section",
 ]
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from archiver.errors import FetchError, MalformedResponseError, SkippableFetchError
 from archiver.model import (
     BookmarkUpdate,
+    Coverage,
     Degradation,
     Follower,
     FollowerCount,
@@ -433,9 +434,11 @@ def followers_stream(
         if on_refusal is not None:
             yield from on_refusal(exc)
             return
+        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
         if count is not None and declared_ref is not None:
             yield FollowerCount(count, declared_ref, note=note)
-        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+            if count > 0:
+                yield Coverage("followers", None, count, 0, f"tier: the list was refused ({words})")
         yield Degradation(
             "follower_identities",
             f"{endpoint} refused ({words}); only the declared follower count was kept",
@@ -445,9 +448,23 @@ def followers_stream(
     if count is not None and ref is not None:
         listed = walk.listed > 0 or count == 0
         yield FollowerCount(count, ref, identities_available=listed, note=note)
+        yield from _followers_coverage(walk, count)
     elif count is None and walk.last_ref is not None:
         yield FollowerCount(walk.listed, walk.last_ref, walk.complete, note)
     yield from followers_end(walk, declared=count)
+
+
+def _followers_coverage(walk: FollowersWalk, declared: int) -> Iterator[Coverage]:
+    """The declared follower count beside the number listed, when the list fell short."""
+    if walk.listed >= declared:
+        return
+    if not walk.complete:
+        reason = f"error: {walk.stopped or f'{walk.unreadable} followers could not be read'}"
+    elif walk.listed == 0:
+        reason = "hidden: the owner hides their network; only the count was recorded"
+    else:
+        reason = "hidden or deleted before capture: the platform counts followers it does not list"
+    yield Coverage("followers", None, declared, walk.listed, reason)
 
 
 def followers_end(walk: FollowersWalk, *, declared: int | None = None) -> Iterator[HarvestRecord]:

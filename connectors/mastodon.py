@@ -23,6 +23,7 @@ from archiver.errors import AuthError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
+    Coverage,
     Degradation,
     Follower,
     HarvestRecord,
@@ -177,7 +178,8 @@ class MastodonConnector:
             key=lambda item: _id_num(item.platform_id),
             prepare=lambda item: with_captured_media(self.ctx, item),
             children=lambda item, status: chain(
-                self._history(status, item), self._thread(item.platform_id)
+                self._history(status, item),
+                self._thread(item.platform_id, status.get("replies_count")),
             ),
             full=full,
             since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
@@ -264,7 +266,7 @@ class MastodonConnector:
             | ({"reblog_of": reblog.get("url")} if isinstance(reblog, dict) else {}),
         )
 
-    def _thread(self, status_id: str) -> Iterator[HarvestRecord]:
+    def _thread(self, status_id: str, reported: object = None) -> Iterator[HarvestRecord]:
         endpoint = "GET /api/v1/statuses/:id/context"
         try:
             response = self.ctx.http.get(
@@ -293,6 +295,7 @@ class MastodonConnector:
             )
             return
         descendants: list[Any] = data["descendants"]
+        yield from self._coverage(status_id, reported, descendants)
         clean = True
         for status in descendants:
             item = self._status_item(status, response.ref, endpoint, root_id=status_id)
@@ -316,6 +319,30 @@ class MastodonConnector:
             return
         if clean:
             yield Sweep("comments", status_id)
+
+    def _coverage(
+        self, status_id: str, reported: object, descendants: list[Any]
+    ) -> Iterator[Coverage]:
+        """The status's ``replies_count`` (direct replies) beside the direct replies served."""
+        if not isinstance(reported, int) or isinstance(reported, bool):
+            return
+        captured = sum(
+            1
+            for d in descendants
+            if isinstance(d, dict) and str(d.get("in_reply_to_id") or "") == status_id
+        )
+        if reported <= captured:
+            return
+        if self._thread_cut(status_id, descendants):
+            reason = "API limit: the server cut the thread at its context limit"
+        elif not self.ctx.token:
+            reason = (
+                "tier: not available to the anonymous API (followers-only, remote or "
+                "moderated replies); give the site a token (token_env)"
+            )
+        else:
+            reason = "hidden or deleted before capture: the server counts replies it does not serve"
+        yield Coverage("thread", status_id, reported, captured, reason)
 
     def _thread_cut(self, status_id: str, descendants: list[Any]) -> bool:
         if self.ctx.token:

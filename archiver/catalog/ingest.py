@@ -643,6 +643,29 @@ def _ingest_warc_index(
     insert_ignore(conn, s.revisit_refs, refs)
 
 
+def _ingest_coverage(
+    conn: Connection, rec: sqlite3.Connection, site_id: str, run_id: str, when: str
+) -> None:
+    """Reported-vs-captured counts (format 1 bundles: none, see ``bundle_format``)."""
+    rows = [
+        {
+            "site_id": site_id,
+            "run_id": run_id,
+            "scope": c[0],
+            "thread_platform_id": c[1],
+            "reported": c[2],
+            "captured": c[3],
+            "reason": c[4],
+            "at": when,
+        }
+        for c in rec.execute(
+            "SELECT scope, thread_platform_id, reported, captured, reason FROM coverage"
+        )
+    ]
+    if rows:
+        conn.execute(s.coverage.insert(), rows)
+
+
 def _ingest_misc(
     conn: Connection, rec: sqlite3.Connection, site_id: str, run_id: str, when: str, bundle_id: str
 ) -> None:
@@ -667,6 +690,7 @@ def _ingest_misc(
     ]
     if degr:
         conn.execute(s.degradations.insert(), degr)
+    _ingest_coverage(conn, rec, site_id, run_id, when)
     bad = [
         {
             "site_id": site_id,

@@ -235,6 +235,20 @@ degradations = Table(
     Column("at", String(40), nullable=False),
 )
 
+coverage = Table(
+    "coverage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(64), nullable=False, index=True),
+    Column("run_id", String(40), nullable=False),
+    Column("scope", String(32), nullable=False),
+    Column("thread_platform_id", String(128), nullable=True, index=True),
+    Column("reported", Integer, nullable=False),
+    Column("captured", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
 unparseable = Table(
     "unparseable",
     metadata,

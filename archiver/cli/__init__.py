@@ -67,6 +67,9 @@ catalog_cmds.register(app)
 from archiver.cli import compliance  # noqa: E402
 
 compliance.register(app)
+from archiver.cli import coverage_cmd  # noqa: E402
+
+coverage_cmd.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 

@@ -29,6 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, and_, func, or_, select
 
 from archiver.catalog import schema as s
+from archiver.coverage import count_gaps
 from archiver.timefmt import local_time
 
 CHUNK: Final = 900
@@ -49,7 +50,7 @@ class Gap:
     site_id: str
     record_class: str  # posts | comments | followers | media | "*" (any)
     scope: str  # "site", or "thread <root id>"
-    source: str  # degradation | unparseable | failed-run | missing-root | missing-parent
+    source: str  # degradation | unparseable | failed-run | missing-root | missing-parent | coverage
     detail: str
     at: str | None = None
 
@@ -107,6 +108,18 @@ def _present(conn: Connection, site: str, pids: set[str]) -> set[str]:
     return have
 
 
+def _count_gaps(conn: Connection, site: str, roots: set[str]) -> list[Gap]:
+    """Exported threads whose platform-reported reply count exceeds what was captured."""
+    return [
+        Gap(site, "comments", f"thread {g.thread_platform_id}", "coverage",
+            f"thread {g.thread_platform_id}: platform reports {g.reported} replies, "
+            f"{g.captured} captured: {(g.reported or 0) - (g.captured or 0)} {g.reason}",
+            g.start.isoformat())
+        for g in count_gaps(conn, sites=[site], threads=roots)
+        if g.scope == "thread"
+    ]  # fmt: skip
+
+
 def known_gaps(
     conn: Connection, item_ids: Iterable[int], *, sites: Iterable[str] = ()
 ) -> list[Gap]:
@@ -154,6 +167,7 @@ def known_gaps(
                         "missing-parent",
                         f"{r['platform_id']} answers {parent}, which was never captured")
                 )  # fmt: skip
+        gaps.extend(_count_gaps(conn, site, {str(r["root_id"]) for r in rows if r["root_id"]}))
 
     d, u, b, runs = s.degradations, s.unparseable, s.bundles, s.runs
     for site, start in sorted(since.items()):

@@ -41,6 +41,7 @@ from sqlalchemy import (
 from archiver import audit
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
+from archiver.coverage import CoverageGap, all_gaps
 from archiver.db import metadata
 from archiver.errors import ArchiverError, ReportError
 from archiver.prr import requests as prr
@@ -506,6 +507,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         holds = _holds(conn)
         requests = _requests(conn, generated.date())
         compliance = _compliance(conn, w)
+        coverage = _coverage(conn, app, start, end, generated)
     never = sorted(set(configured) - known)
     if never:
         notes.append("configured but never harvested: " + ", ".join(never))
@@ -529,6 +531,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         notes=notes,
         storage_warnings=storage_warnings,
         authenticity=authenticity_line(app),
+        coverage=coverage,
         compliance=compliance,
     )
 
@@ -547,6 +550,15 @@ def _compliance(conn: Connection, w: _Window) -> ComplianceSection:
         opened_in_month=sum(1 for f in found if f.status == "fail" and w.lo <= f.first_seen < w.hi),
         acked_in_month=sum(1 for f in found if f.acked_at and w.lo <= f.acked_at < w.hi),
     )
+
+
+def _coverage(
+    conn: Connection, app: App, start: datetime, end: datetime, generated: datetime
+) -> list[CoverageGap]:
+    """Coverage gaps (archiver.coverage) that were seen or open during the month."""
+    upto = min(end, generated)
+    gaps = all_gaps(conn, list(app.cfg.sites), since=start, now=upto, tz=app.cfg.timezone)
+    return [g for g in gaps if g.start < end]
 
 
 def capture_history(

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from archiver.coverage import CoverageGap
 from archiver.errors import ReportError
 
 TOKEN_WARNING_DAYS = 30
@@ -308,6 +309,9 @@ class ReportData:
     storage_warnings: list[str] = field(default_factory=list)
     authenticity: AuthenticityLine | None = None
     compliance: ComplianceSection | None = None
+    # Threads short of their reported count and sites without a harvest for over twice their
+    # interval during the month (archiver.coverage): needs-attention items.
+    coverage: list[CoverageGap] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not _MONTH.match(self.month):

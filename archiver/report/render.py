@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from archiver.coverage import CoverageGap
 from archiver.csvsafe import SafeWriter, cell
 from archiver.errors import ReportError
 from archiver.report.model import TOKEN_WARNING_DAYS, ReportData, SiteSection, iter_due
@@ -30,7 +31,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 CHART_MONTHS = 12
 """The chart shows at most a year so the bars stay readable on a laptop screen."""
 
-AttentionKind = Literal["failure", "no_it_admin", "token", "overdue_request", "integrity"]
+AttentionKind = Literal[
+    "failure", "no_it_admin", "token", "overdue_request", "integrity", "coverage"
+]
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ def token_text(site: SiteSection, today: date) -> str:
     return f"expires {when} (in {_plural(left, 'day')})"
 
 
+def _coverage_detail(gap: CoverageGap, zone: tzinfo | None) -> str:
+    if gap.kind == "harvest":
+        until = _fmt_dt(gap.end, zone) if gap.end else "the time of this report"
+        return f"{gap.describe()}: from {_fmt_dt(gap.start, zone)} to {until}."
+    return f"{gap.describe()} (seen {_fmt_dt(gap.start, zone)})."
+
+
 def attention_items(data: ReportData) -> list[AttentionItem]:
     """Attention items in the order the clerk should read them."""
     zone = _zone(data)
@@ -124,6 +134,16 @@ def attention_items(data: ReportData) -> list[AttentionItem]:
                 detail,
                 "Posts and comments from the failed runs may be missing from the archive; "
                 "ask IT to fix the cause so the next run can catch up.",
+            )
+        )
+    for gap in data.coverage:
+        items.append(
+            AttentionItem(
+                "coverage",
+                "Coverage gap" if gap.kind == "count" else "No harvest for too long",
+                gap.site_id,
+                _coverage_detail(gap, zone),
+                gap.fix,
             )
         )
     for site in data.sites_missing_it_admin():

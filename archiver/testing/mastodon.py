@@ -136,6 +136,7 @@ class _Status:
     versions: list[_Version] = field(default_factory=list)
     reply_ids: list[int] = field(default_factory=list)  # ascending, includes deleted ones
     deleted: bool = False
+    unserved_replies: int = 0  # counted in replies_count, never served (see inflate_replies)
 
 
 @dataclass
@@ -354,6 +355,12 @@ class MastodonWorld:
             st.edited_at = when
             st.versions.append(_Version(new_text, st.content, when, [a.id for a in st.media]))
             return self._status_json(st, self._default_base)
+
+    def inflate_replies(self, status_id: str, extra: int) -> None:
+        """Report ``extra`` more replies than the context serves, as a real instance does for
+        replies it counts but will not show (remote, limited, or from suspended accounts)."""
+        with self._lock:
+            self._statuses[int(status_id)].unserved_replies += extra
 
     def delete_status(self, status_id: str) -> None:
         with self._lock:
@@ -578,7 +585,7 @@ class MastodonWorld:
             "language": st.language,
             "uri": f"https://{self.domain}/users/{acc.username}/statuses/{st.id}",
             "url": f"https://{self.domain}/@{acc.username}/{st.id}",
-            "replies_count": replies,
+            "replies_count": replies + st.unserved_replies,
             "reblogs_count": st.reblogs_count,
             "favourites_count": st.favourites_count,
             "quotes_count": 0,

@@ -125,3 +125,14 @@ def test_recover_refuses_a_newer_bundle_in_storage_with_one_line(
     assert out.exit_code == 2, out.output
     assert "has format version 7; this archiver reads up to 2; upgrade the software" in out.output
     assert "Traceback" not in out.output
+
+
+def test_a_format_1_bundle_reads_with_empty_format_2_tables() -> None:
+    """Format 2 added live removals and coverage counts; a 0.1.0 bundle shows both empty."""
+    for bundle in OLD_BUNDLES:
+        db = open_records(bundle / RECORDS_DB, bundle=bundle.name)
+        try:
+            assert db.execute("SELECT count(*) FROM live_removals").fetchone()[0] == 0
+            assert db.execute("SELECT count(*) FROM coverage").fetchone()[0] == 0
+        finally:
+            db.close()
