@@ -71,6 +71,20 @@ PLATFORM_EXAMPLES: dict[str, _PlatformExample] = {
         None,
         "no token: the public AppView",
     ),
+    "web": _PlatformExample(
+        "https://www.bozeman.net",
+        "/news",
+        "the first start page (a path on that site): docs/platforms.md",
+        None,
+        "no token: the public website",
+    ),
+    "meta_messages": _PlatformExample(
+        "https://graph.facebook.com/v21.0",
+        "123456789012345",
+        "the Page id whose inbox (and linked Instagram inbox) is kept",
+        "BOZEMAN_PAGE_MESSAGING_TOKEN",
+        "a Page access token with pages_messaging (instagram_manage_messages for Instagram)",
+    ),
 }
 
 DEFAULT_PLATFORMS = ("mastodon", "rss")
