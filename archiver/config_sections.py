@@ -41,6 +41,7 @@ SMTP_SECURITY = ("starttls", "tls", "none")
 
 def section_keys() -> dict[str, frozenset[str]]:
     """Allowed keys per section, from the modules that read them."""
+    from archiver.cluster.settings import CLUSTER_KEYS
     from archiver.daemon.scheduler import DAEMON_KEYS
     from archiver.fastlane.runner import FASTLANE_KEYS
     from archiver.fastlane.webhooks import WEBHOOK_KEYS
@@ -50,6 +51,7 @@ def section_keys() -> dict[str, frozenset[str]]:
 
     return {
         "daemon": frozenset(DAEMON_KEYS),
+        "cluster": CLUSTER_KEYS,
         "smtp": frozenset(SMTP_KEYS),
         "report": frozenset(REPORT_KEYS),
         "requests": frozenset(REQUEST_KEYS),

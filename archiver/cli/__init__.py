@@ -70,6 +70,9 @@ compliance.register(app)
 from archiver.cli import coverage_cmd  # noqa: E402
 
 coverage_cmd.register(app)
+from archiver.cli import cluster_cmds  # noqa: E402
+
+cluster_cmds.register(app)
 try:  # the demo needs the fake platform servers shipped in archiver.testing
     from archiver.cli import demo
 
