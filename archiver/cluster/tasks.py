@@ -82,7 +82,7 @@ def build_app(
         ):
             _abandon_dead_job_rows(site_id)
             result = jobs.harvest_site(site_id, slot=slot)
-        metrics.harvest_done(result)
+        metrics.harvest_done(result, _sealed_bytes(site_id, slot) if result == "succeeded" else 0)
         if result == "abandoned":
             raise HarvestInterrupted(
                 f"harvest of {site_id} for slot {slot} was interrupted by a stopping worker"
@@ -142,6 +142,39 @@ def build_app(
         queueing_lock="retry-stalled",
     )(retry_stalled)
     return app
+
+
+def _sealed_bytes(site_id: str, slot: str) -> int:
+    """Bytes of the bundles the slot's harvest cataloged (for the bytes-sealed metric)."""
+    import json
+
+    from sqlalchemy import func, select
+
+    from archiver.catalog import schema as s
+    from archiver.daemon import scheduler as sched
+
+    rt: Any = jobs._runtime
+    if rt is None:
+        return 0
+    with rt.app.catalog.begin() as conn:
+        for (detail,) in conn.execute(
+            select(sched.job_runs.c.detail_json)
+            .where(
+                sched.job_runs.c.job_id == sched.harvest_job_id(site_id),
+                sched.job_runs.c.result == "succeeded",
+            )
+            .order_by(sched.job_runs.c.id.desc())
+            .limit(3)
+        ):
+            d = json.loads(detail or "{}")
+            if d.get("slot") == slot:
+                total = conn.execute(
+                    select(func.coalesce(func.sum(s.bundles.c.size_bytes), 0)).where(
+                        s.bundles.c.run_id == d.get("run")
+                    )
+                ).scalar()
+                return int(total or 0)
+    return 0
 
 
 def _abandon_dead_job_rows(site_id: str) -> None:

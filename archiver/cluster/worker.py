@@ -33,6 +33,7 @@ from archiver.cluster.settings import (
     procrastinate_dsn,
     require_cluster,
 )
+from archiver.cluster.slots import site_cron
 from archiver.cluster.status import cluster_figures
 from archiver.config import load_config
 from archiver.daemon import jobs
@@ -65,6 +66,10 @@ def open_worker_app(config_path: str | None) -> tuple[App, ClusterSettings]:
     cfg = load_config(config_path, platforms=platforms())
     require_cluster(cfg)
     settings = cluster_settings(cfg)
+    daemon = sched.daemon_settings(cfg)
+    for site in cfg.sites:  # every site's slots, before anything is opened
+        if site.enabled:
+            site_cron(cfg, site, daemon)
     app = open_app(config_path)
     try:
         check_revision(app.catalog.engine)
@@ -114,6 +119,11 @@ class ClusterWorker:
         finally:
             jobs.install(None)
             self.app.catalog.close()
+        if not self._draining:
+            # Procrastinate stops a worker whose heartbeat or deferrer lost the database for
+            # good; exit non-zero so systemd (Restart=on-failure) starts it again.
+            log.error("worker_stopped_unexpectedly", worker=self.name)
+            return 1
         log.info("worker_stopped", worker=self.name, at=datetime.now(UTC).isoformat())
         return 0
 
