@@ -23,7 +23,9 @@ from typing import Any
 
 import procrastinate
 import structlog
+from procrastinate.exceptions import UniqueViolation
 from procrastinate.job_context import JobContext
+from procrastinate.jobs import Status
 
 from archiver.cluster import metrics
 from archiver.cluster.settings import ClusterSettings
@@ -112,7 +114,15 @@ def build_app(
                 lock=job.lock,
                 reason="its worker sent no heartbeat; giving it to another worker",
             )
-            await context.app.job_manager.retry_job(job)
+            try:
+                await context.app.job_manager.retry_job(job)
+            except UniqueViolation:
+                # The site's next slot is already waiting (queueing lock): it covers the site,
+                # so the stalled one is closed as failed instead of waiting twice.
+                log.warning("cluster_stalled_job_coalesced", job=job.id, lock=job.lock)
+                await context.app.job_manager.finish_job(
+                    job, status=Status.FAILED, delete_job=False
+                )
         return len(stalled)
 
     for site in cfg.sites:

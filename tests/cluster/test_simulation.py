@@ -121,7 +121,8 @@ def _check_status_and_metrics(config: Path, worker: WorkerProcess, sites: list[s
     assert status["workers"] == 2  # the killed one sends no heartbeat any more
     assert set(status["last_success"]) == set(sites)
     assert all(v and v["slot"] for v in status["last_success"].values())
-    assert "harvest" in status["queue_depth"] or status["queue_depth"] == {}
+    assert all(isinstance(n, int) and n >= 0 for n in status["queue_depth"].values())
+    assert "oldest_waiting_seconds" in status
     human = cli(config, "cluster", "status")
     assert human.returncode == 0 and "workers alive: 2" in human.stdout, human.stderr
     started = next(
