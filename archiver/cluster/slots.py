@@ -70,5 +70,13 @@ def local_cron_to_utc(expr: str, tz: str) -> str:
             key="sites.cron",
             hint='list the hours ("6,18") or use an interval',
         ) from None
+    shift = seconds // 3600
+    wraps = any(not 0 <= int(h) - shift <= 23 for h in hour.split(","))
+    if wraps and (fields[2] != "*" or fields[4] != "*"):
+        raise ConfigError(
+            f"{expr!r} moves to another day in UTC, which its day fields cannot follow",
+            key="cron",
+            hint="use an hour that stays on the same day in UTC, or an interval",
+        )
     fields[1] = ",".join(str(h) for h in hours)
     return " ".join(fields)

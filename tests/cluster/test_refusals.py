@@ -106,3 +106,17 @@ def test_interval_that_cannot_be_slotted_is_refused(tmp_path: Path) -> None:
         site_cron(cfg, cfg.sites[0], settings)
     fields = site_cron(cfg, cfg.sites[1], settings).split()
     assert len(fields) == 5 and fields[0].endswith("-59/15")
+
+
+def test_cron_lines_move_to_utc_or_are_refused() -> None:
+    """Procrastinate reads cron in UTC: hours move by the zone's offset; a line whose day
+    fields would have to move too is refused rather than run on the wrong day."""
+    from archiver.cluster.slots import local_cron_to_utc
+    from archiver.errors import ConfigError
+
+    assert local_cron_to_utc("30 2 * * *", "UTC") == "30 2 * * *"
+    denver = local_cron_to_utc("30 2 * * *", "America/Denver").split()
+    assert denver[0] == "30" and denver[1] in {"8", "9"}  # MDT or MST
+    assert local_cron_to_utc("*/15 * * * *", "America/Denver") == "*/15 * * * *"
+    with pytest.raises(ConfigError, match="another day"):
+        local_cron_to_utc("0 20 * * sun", "America/Denver")
