@@ -83,6 +83,7 @@ class LinkedInWorld:
     page_size: int = 10
     followers: int = 4821
     oldest_version: str = "202412"
+    send_links: bool = True  # False: paging gives start/count/total only, no next link
     granted: set[str] = field(
         default_factory=lambda: {"r_organization_social", "rw_organization_admin"}
     )
@@ -207,7 +208,7 @@ class LinkedInWorld:
         start = int(q.get("start") or 0)
         count = min(int(q.get("count") or self.page_size), self.page_size)
         links = []
-        if start + count < len(rows):
+        if self.send_links and start + count < len(rows):
             nxt = {**q, "start": str(start + count), "count": str(count)}
             href = f"{path}?{urlencode(nxt, quote_via=quote, safe='')}"
             links.append({"type": "application/json", "rel": "next", "href": href})

@@ -69,6 +69,7 @@ class ThreadsWorld:
     username: str = "cityofbozeman"
     page_size: int = 25
     followers: int = 3120
+    send_next: bool = True  # False: pages carry only paging.cursors (no paging.next URL)
     granted: set[str] = field(
         default_factory=lambda: {"threads_basic", "threads_read_replies", "threads_manage_insights"}
     )
@@ -207,7 +208,7 @@ class ThreadsWorld:
         body: dict[str, Any] = {"data": page}
         if page:
             body["paging"] = {"cursors": {"before": str(first), "after": str(first + len(page))}}
-            if first + limit < len(rows):
+            if self.send_next and first + limit < len(rows):
                 q = {k: v[0] for k, v in query.items() if k != "after"}
                 q["after"] = str(first + limit)
                 body["paging"]["next"] = f"{base}{path}?{urlencode(q)}"
