@@ -6,7 +6,10 @@ Endpoints (Threads API reference, "Retrieve Threads Media", "Reply Management", 
 post at any depth, flattened: ``replied_to`` names each one's parent) and
 ``GET /{user-id}/threads_insights?metric=followers_count``. Lists page with
 ``paging.next`` (followed, never to another host) or, when a page has only
-``paging.cursors.after``, with ``after=``; an empty page ends the list.
+``paging.cursors.after``, with ``after=``; an empty page ends the list. Option
+``reply_walk = "tree"`` reads ``GET /{media-id}/replies`` of the post and then of every reply
+that ``has_replies`` instead (more calls; for a profile where the flattened conversation
+turns out to leave replies out).
 
 The API speaks the Graph error shape (``_graph.GraphError``): code 190 (expired token) is fatal
 with the scopes to grant; code 10 (a scope missing) is fatal for the posts
@@ -23,9 +26,10 @@ owner: they are kept and marked hidden.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -51,7 +55,7 @@ from connectors._graph import (
     comment_thread,
     regain_minutes,
 )
-from connectors._options import NoOptions
+from connectors._options import read_options
 from connectors._paging import PageGuard, paginate, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time, platform_words
 
@@ -68,6 +72,7 @@ SCOPE = {
     "GET /{user-id}": "threads_basic",
     "GET /{user-id}/threads": "threads_basic",
     "GET /{media-id}/conversation": "threads_read_replies",
+    "GET /{media-id}/replies": "threads_read_replies",
     "GET /{user-id}/threads_insights": "threads_manage_insights",
 }
 
@@ -169,8 +174,17 @@ class ThreadsClient(GraphClient):
         yield from paginate(fetch, advance, guard)
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadsOptions:
+    """``options`` for a Threads profile (``account`` is the Threads user id)."""
+
+    # "conversation": one flattened, paged list per post (fewest calls); "tree": /replies of
+    # the post, then of each reply that has_replies (one list per reply with replies).
+    reply_walk: Literal["conversation", "tree"] = "conversation"
+
+
 class ThreadsConnector:
-    Options: ClassVar[type] = NoOptions
+    Options: ClassVar[type] = ThreadsOptions
     platform: ClassVar[str] = "threads"
     capabilities: ClassVar[Capabilities] = Capabilities(
         posts=True,
@@ -192,6 +206,7 @@ class ThreadsConnector:
 
     def __init__(self, ctx: HarvestContext) -> None:
         self.ctx = ctx
+        self.options = read_options(ThreadsOptions, ctx.site)
         self.client = ThreadsClient(ctx)
         self.user_id = ctx.site.account
         self.username = ""
@@ -304,14 +319,41 @@ class ThreadsConnector:
 
     # -- replies ----------------------------------------------------------------------------
     def _replies(self, post_id: str) -> Iterator[HarvestRecord]:
-        endpoint = "GET /{media-id}/conversation"
+        if self.options.reply_walk == "tree":
+            endpoint = "GET /{media-id}/replies"
+            read: Callable[[list[PageGuard]], Iterator[HarvestRecord]] = partial(
+                self._tree, post_id, endpoint
+            )
+        else:
+            endpoint = "GET /{media-id}/conversation"
+            read = lambda guards: self._conversation(post_id, endpoint, guards[0])  # noqa: E731
         yield from comment_thread(
-            self.client,
-            lambda guards: self._conversation(post_id, endpoint, guards[0]),
-            root_id=post_id,
-            noun="post",
-            endpoint=endpoint,
+            self.client, read, root_id=post_id, noun="post", endpoint=endpoint
         )
+
+    def _tree(
+        self, post_id: str, endpoint: str, guards: list[PageGuard]
+    ) -> Iterator[HarvestRecord]:
+        """``/{id}/replies`` of the post, then of every reply that ``has_replies``, any
+        depth, with a stack (no recursion) and one PageGuard per list."""
+        stack = [post_id]
+        while stack:
+            node = stack.pop()
+            guard = guards[0] if node == post_id else PageGuard(f"replies to {node}")
+            if node != post_id:
+                guards.append(guard)
+            for page, rows in self.client.cursor_pages(
+                f"{node}/replies",
+                params={"fields": REPLY_FIELDS, "reverse": "false", "limit": PAGE_LIMIT},
+                record_class="comments",
+                endpoint=endpoint,
+                guard=guard,
+            ):
+                for raw in rows:
+                    item = self._reply(raw, post_id, page.ref, endpoint, parent=node)
+                    yield item
+                    if isinstance(item, Item) and raw.get("has_replies") is True:
+                        stack.append(item.platform_id)
 
     def _conversation(
         self, post_id: str, endpoint: str, guard: PageGuard
@@ -326,14 +368,16 @@ class ThreadsConnector:
             for raw in rows:
                 yield self._reply(raw, post_id, page.ref, endpoint)
 
-    def _reply(self, raw: Any, post_id: str, ref: WarcRef, endpoint: str) -> Item | Unparseable:
+    def _reply(
+        self, raw: Any, post_id: str, ref: WarcRef, endpoint: str, parent: str | None = None
+    ) -> Item | Unparseable:
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
             return Unparseable("comments", endpoint, f"reply under {post_id} without an id", ref)
         rid = raw["id"]
         created = parse_time(raw.get("timestamp"))
         if created is None:
             return Unparseable("comments", endpoint, f"reply {rid}: unreadable timestamp", ref)
-        parent = _ref_id(raw.get("replied_to")) or post_id
+        parent = _ref_id(raw.get("replied_to")) or parent or post_id
         username = _str(raw.get("username")) or None
         status = raw.get("hide_status")
         return Item(

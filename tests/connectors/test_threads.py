@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.errors import AuthError
+from archiver.errors import AuthError, ConfigError
 from archiver.testing import FakeServer
 from archiver.testing.server import SURROGATE_MARKER
 from archiver.testing.threads import ThreadsWorld
@@ -167,3 +167,52 @@ def test_a_lone_surrogate_in_a_post_is_stored_replaced(profile: Profile) -> None
     harvest(profile.config, "threads", full=True)
     item = profile.items()[post]
     assert "\ufffd" in str(item["text"]) and json.loads(str(item["extra_json"]))["unicode_replaced"]
+
+
+def test_the_tree_walk_reads_replies_of_replies(profile: Profile, tmp_path: Path) -> None:
+    w = profile.world
+    post = w.post("Leaf pickup starts Monday")
+    top = [w.reply(post, f"question {n}") for n in range(3)]
+    chain = [w.reply(top[0], "and my street?", username=w.username)]
+    for n in range(2):
+        chain.append(w.reply(chain[-1], f"follow-up {n}"))
+    w.hide(top[1])
+    profile.config = write_config(
+        tmp_path,
+        site_toml(
+            "threads",
+            "threads",
+            f"{profile.server.url}/v1.0",
+            w.user_id,
+            token_env=ENV,
+            options={"reply_walk": "tree"},
+        ),
+    )
+    harvest(profile.config, "threads", full=True)
+    items = profile.items()
+    assert {*top, *chain} <= set(items)
+    assert items[chain[0]]["parent_id"] == top[0] and items[chain[2]]["parent_id"] == chain[1]
+    assert items[top[1]]["hidden"] and not items[top[0]]["hidden"]
+    paths = {r.path for r in profile.server.requests if r.path.endswith("/replies")}
+    assert f"/v1.0/{chain[1]}/replies" in paths and f"/v1.0/{top[2]}/replies" not in paths
+    assert not any(r.path.endswith("/conversation") for r in profile.server.requests)
+    w.delete(chain[2])
+    harvest(profile.config, "threads", full=True)
+    assert profile.items()[chain[2]]["removal_state"] == "removed_upstream"
+
+
+def test_an_unknown_reply_walk_is_a_config_error(profile: Profile, tmp_path: Path) -> None:
+    profile.config = write_config(
+        tmp_path,
+        site_toml(
+            "threads",
+            "threads",
+            f"{profile.server.url}/v1.0",
+            profile.world.user_id,
+            token_env=ENV,
+            options={"reply_walk": "nested"},
+        ),
+    )
+    with pytest.raises(ConfigError, match="reply_walk") as caught:
+        harvest(profile.config, "threads", full=True)
+    assert "\n" not in str(caught.value)
