@@ -404,7 +404,9 @@ class LinkedInConnector:
         except MalformedResponseError as exc:
             yield _Broken(f"comments on {target}: {platform_words(exc)}")
 
-    def _replies(self, node: _Node | _Broken, item: Item, guards: list[PageGuard]) -> Any:
+    def _replies(
+        self, node: _Node | _Broken, item: Item, guards: list[PageGuard]
+    ) -> Iterator[_Node | _Broken]:
         summary = node.raw.get("commentsSummary") if isinstance(node, _Node) else None
         first = summary.get("totalFirstLevelComments") if isinstance(summary, dict) else None
         if isinstance(first, int) and first == 0:

@@ -124,7 +124,7 @@ class LinkedInWorld:
             activity = post.rsplit(":", 1)[-1]
             cid = str(self._num())
             urn = f"urn:li:comment:(urn:li:activity:{activity},{cid})"
-            actor = f"urn:li:person:{member}"
+            actor = member if member.startswith("urn:") else f"urn:li:person:{member}"
             self._comments[urn] = _Comment(urn, cid, actor, text, at, at, target, post)
             return urn
 

@@ -71,7 +71,7 @@ def test_posts_and_nested_comments_with_linkedins_headers(page: Page) -> None:
     post = w.post("Apply for the Citizen Advisory Board by Friday.")
     others = [w.post(f"notice {n}") for n in range(3)]
     question = w.comment(post, "Is it open to renters?")
-    answer = w.comment(question, "Yes, every resident.", member="org")
+    answer = w.comment(question, "Yes, every resident.", member=w.org_urn)
     deeper = w.comment(answer, "Thanks!")
     more = [w.comment(post, f"comment {n}") for n in range(3)]
     harvest(page.config, "li", full=True)
@@ -80,6 +80,7 @@ def test_posts_and_nested_comments_with_linkedins_headers(page: Page) -> None:
     assert items[post]["kind"] == "post" and items[post]["by_owner"]
     assert items[question]["kind"] == "comment" and items[question]["parent_id"] == post
     assert items[answer]["kind"] == "reply" and items[answer]["parent_id"] == question
+    assert items[answer]["by_owner"] and not items[question]["by_owner"]
     assert items[deeper]["parent_id"] == answer and items[deeper]["root_id"] == post
     reqs = [r for r in page.server.requests if r.path.startswith("/rest/")]
     assert all(r.headers.get("x-restli-protocol-version") == "2.0.0" for r in reqs)
