@@ -33,7 +33,13 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
-from archiver.errors import MalformedResponseError, NotFoundError
+from archiver.errors import (
+    FatalFetchError,
+    FetchError,
+    MalformedResponseError,
+    NotFoundError,
+    RetriableFetchError,
+)
 from archiver.model import (
     Author,
     Degradation,
@@ -248,7 +254,9 @@ class ThreadsConnector:
         except GraphPermissionError as exc:
             yield Degradation("follower_count", f"no follower count: {platform_words(exc)}")
             return
-        except (NotFoundError, MalformedResponseError) as exc:
+        except (RetriableFetchError, FatalFetchError):
+            raise  # an outage, a rate limit or a dead token concerns the whole run
+        except FetchError as exc:  # the insight alone refused or unreadable: a gap
             yield Degradation("follower_count", f"no follower count: {platform_words(exc)}")
             return
         count = _followers_count(data)

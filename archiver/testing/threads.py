@@ -69,6 +69,7 @@ class ThreadsWorld:
     username: str = "cityofbozeman"
     page_size: int = 25
     followers: int = 3120
+    insights_broken: bool = False  # True: the insight answers a Graph error code 100
     send_next: bool = True  # False: pages carry only paging.cursors (no paging.next URL)
     granted: set[str] = field(
         default_factory=lambda: {"threads_basic", "threads_read_replies", "threads_manage_insights"}
@@ -216,7 +217,7 @@ class ThreadsWorld:
 
     def _insights(self, query: dict[str, list[str]]) -> FakeResponse:
         metrics = (query.get("metric") or [""])[0].split(",")
-        if metrics != ["followers_count"]:
+        if metrics != ["followers_count"] or self.insights_broken:
             return _error(400, 100, "(#100) The value must be a valid insights metric")
         return json_response(
             {

@@ -216,3 +216,12 @@ def test_an_unknown_reply_walk_is_a_config_error(profile: Profile, tmp_path: Pat
     with pytest.raises(ConfigError, match="reply_walk") as caught:
         harvest(profile.config, "threads", full=True)
     assert "\n" not in str(caught.value)
+
+
+def test_an_insight_the_api_cannot_answer_is_a_gap(profile: Profile) -> None:
+    w = profile.world
+    w.insights_broken = True
+    post = w.post("A notice")
+    harvest(profile.config, "threads", full=True)
+    assert post in profile.items()
+    assert any(g.startswith("follower_count:") and "code 100" in g for g in profile.gaps())
