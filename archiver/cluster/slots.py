@@ -46,6 +46,13 @@ def site_cron(cfg: Config, site: SiteConfig, settings: DaemonSettings) -> str:
     )
 
 
+def site_slots(cfg: Config, site: SiteConfig) -> str:
+    """``site_cron`` with the ``[daemon]`` settings read from ``cfg`` (for ``config check``)."""
+    from archiver.daemon.scheduler import daemon_settings
+
+    return site_cron(cfg, site, daemon_settings(cfg))
+
+
 def local_cron_to_utc(expr: str, tz: str) -> str:
     """Shift a five-field cron line's hours from ``tz`` to UTC (whole-hour offsets only)."""
     fields = expr.split()
