@@ -227,9 +227,7 @@ class Harvester:
             return report
         known = self.catalog.bundle_ids()
         held = {q["key"] for q in quarantined(self.catalog)}
-        for key in self.storage.list_bundles():
-            if site_id is not None and not key.startswith(f"{site_id}/"):
-                continue
+        for key in self.storage.list_bundles(site_id=site_id):
             bundle_id = key.rsplit("/", 1)[-1]
             if bundle_id in known or key in held or is_in_flight(staging, bundle_id):
                 continue
