@@ -100,22 +100,6 @@ class GraphError:
             codes.append(f"fbtrace_id {self.fbtrace_id}")
         return f"{self.message} ({', '.join(codes)})" if codes else self.message
 
-    @property
-    def is_auth(self) -> bool:
-        return self.code in AUTH_CODES
-
-    @property
-    def is_permission(self) -> bool:
-        return self.code == 10 or (self.code is not None and 200 <= self.code <= 299)
-
-    @property
-    def is_rate_limit(self) -> bool:
-        return self.code in RATE_LIMIT_CODES
-
-    @property
-    def is_missing(self) -> bool:
-        return (self.code == 100 and self.subcode == 33) or self.code == 803
-
 
 def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -> Verdict:
     """Graph error codes the recorder acts on: an expired token (Fatal), rate limits and
@@ -126,10 +110,10 @@ def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -
         return status_classifier(status, headers, body)
     if err is None:
         return status_classifier(status, headers, body)
-    if err.is_auth:
+    if err.code in AUTH_CODES:
         hint = f"renew the Page access token and put it in {token_env}"
         return Fatal(err.describe(), hint, auth=True)
-    if err.is_rate_limit or err.transient:
+    if err.code in RATE_LIMIT_CODES or err.transient:
         return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
     return status_classifier(status, headers, body)
 
@@ -181,9 +165,9 @@ class GraphClient:
         kw: dict[str, Any] = {"site": self.site, "endpoint": endpoint, "status": status}
         if err is None:
             raise FetchError(f"HTTP {status}: {platform_message(response.content)}", **kw)
-        if err.is_permission:
+        if err.code == 10 or (err.code is not None and 200 <= err.code <= 299):  # permission
             raise GraphPermissionError(err.describe(), **kw)
-        if err.is_missing:
+        if (err.code == 100 and err.subcode == 33) or err.code == 803:  # the object is gone
             raise NotFoundError(err.describe(), **kw)
         raise FetchError(err.describe(), **kw)
 
@@ -236,19 +220,13 @@ def next_page(data: Any) -> str | None:
 
 def regain_minutes(headers: Mapping[str, str]) -> float:
     """``estimated_time_to_regain_access`` (minutes) from the business-use-case header."""
-    raw = headers.get("x-business-use-case-usage")
-    if not raw:
-        return 0.0
     try:
-        data = json.loads(raw)
+        data = json.loads(headers.get("x-business-use-case-usage") or "{}")
     except ValueError:
         return 0.0
-    entries = (
-        [e for v in data.values() if isinstance(v, list) for e in v]
-        if isinstance(data, dict)
-        else []
-    )
-    waits = [e.get("estimated_time_to_regain_access") for e in entries if isinstance(e, dict)]
+    usage = data.values() if isinstance(data, dict) else []
+    entries = [e for v in usage if isinstance(v, list) for e in v if isinstance(e, dict)]
+    waits = [e.get("estimated_time_to_regain_access") for e in entries]
     return max((float(w) for w in waits if isinstance(w, int | float)), default=0.0)
 
 

@@ -55,6 +55,7 @@ from connectors._paging import (
     walk_timeline,
 )
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     parse_time,
@@ -73,15 +74,11 @@ THREAD_DEPTH = 1000  # getPostThread's maximum depth
 class BlueskyConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "bluesky"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
         edits=False,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Bluesky posts cannot be edited, so there is no edit history; a record rewritten "
             "through the protocol (new cid, same uri) is kept as a new version.",

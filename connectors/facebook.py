@@ -22,7 +22,7 @@ edits, new comments, hiding and deletions happen; a full sweep reads everything.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 from archiver.model import Author, Degradation, HarvestRecord, Item, Media, Unparseable, WarcRef
@@ -39,7 +39,7 @@ from connectors._graph import (
 from connectors._options import read_options
 from connectors._paging import PageGuard
 from connectors._profile import profile_item
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
 
 PROFILE_FIELDS = (
     "id,name,username,about,website,link,picture{url},cover{source},verification_status"
@@ -66,15 +66,9 @@ class FacebookOptions:
 class FacebookConnector:
     Options: ClassVar[type] = FacebookOptions
     platform: ClassVar[str] = "facebook"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
-        edits=True,
-        follower_identities=False,
-        follower_count=True,
-        media=True,
         notes=(
             "The Graph API does not list a Page's followers; only followers_count/fan_count.",
             "No edit history: an edit is seen as changed text at the next re-read; "

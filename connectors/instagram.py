@@ -17,6 +17,7 @@ Media URLs are signed and expire within days, so they are downloaded on first si
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from archiver.model import Author, HarvestRecord, Item, Media, Unparseable, WarcRef
@@ -31,7 +32,7 @@ from connectors._graph import (
 )
 from connectors._options import NoOptions
 from connectors._paging import PageGuard
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = (
@@ -47,15 +48,9 @@ FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count
 class InstagramConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "instagram"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
-        edits=True,
-        follower_identities=False,
-        follower_count=True,
-        media=True,
         notes=(
             "The Instagram Graph API does not list followers; only followers_count.",
             "No edit history: a changed caption is seen at the next re-read only.",

@@ -39,6 +39,7 @@ from connectors._options import NoOptions
 from connectors._paging import PageGuard, followers_stream, link_pages, walk_timeline
 from connectors._profile import profile_item
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     html_to_text,
@@ -84,15 +85,9 @@ def _max_depth(root_id: str, descendants: list[Any]) -> int:
 class MastodonConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "mastodon"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
-        hidden_comments=False,
-        edits=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Mastodon has no hidden-reply feature; moderators delete or block instead.",
             "Without a token, threads are limited to 60 descendants (depth 20).",

@@ -78,6 +78,7 @@ from connectors._paging import (
     walk_timeline,
 )
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     parse_time,
@@ -193,15 +194,10 @@ class YouTubeOptions:
 class YouTubeConnector:
     Options: ClassVar[type] = YouTubeOptions
     platform: ClassVar[str] = "youtube"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
-        edits=True,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Video files cannot be downloaded through the YouTube Data API; the archive keeps "
             "each video's metadata, description and thumbnail, not the video itself.",
