@@ -376,10 +376,12 @@ def graph_timeline(
     fields: str,
     noun: str,
     parse: Callable[[Any, WarcRef, str], Item | Unparseable],
-    comments: Callable[[str], Iterator[HarvestRecord]],
+    comments_endpoint: str,
+    comment_pages: Callable[[str, str, list[PageGuard]], Iterator[HarvestRecord]],
 ) -> Iterator[HarvestRecord]:
     """A Page's posts or an Instagram account's media, newest first, each with its comment
-    thread; the bookmark ``since`` is the unix time of the newest one seen."""
+    thread (:func:`comment_thread` over ``comment_pages(id, comments_endpoint, guards)``);
+    the bookmark ``since`` is the unix time of the newest one seen."""
     ctx, full, guard = graph.ctx, graph.ctx.full_sweep, PageGuard(noun)
     params: dict[str, str | int] = {"fields": fields, "limit": GRAPH_MAX_LIMIT}
     pages = graph.pages(edge, params=params, record_class="posts", endpoint=endpoint, guard=guard)
@@ -389,7 +391,13 @@ def graph_timeline(
         guard=guard,
         parse=lambda raw, ref: parse(raw, ref, endpoint),
         key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
-        children=lambda item, _raw: comments(item.platform_id),
+        children=lambda item, _raw: comment_thread(
+            graph,
+            partial(comment_pages, item.platform_id, comments_endpoint),
+            root_id=item.platform_id,
+            noun=noun.removesuffix("s"),  # "post" of "posts"; "media"
+            endpoint=comments_endpoint,
+        ),
         full=full,
         since=int(since) if since.isdigit() and not full else 0,
         start=0,

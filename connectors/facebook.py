@@ -32,7 +32,6 @@ from connectors._graph import (
     GraphPermissionError,
     account_read,
     capture,
-    comment_thread,
     graph_timeline,
     token_expiry,
 )
@@ -144,7 +143,8 @@ class FacebookConnector:
             fields=POST_FIELDS,
             noun="posts",
             parse=self._post_item,
-            comments=self._comments,
+            comments_endpoint="GET /{post-id}/comments",
+            comment_pages=self._comment_pages,
         )
 
     def _post_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -175,20 +175,10 @@ class FacebookConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comments(self, post_id: str) -> Iterator[HarvestRecord]:
-        """The whole thread of one post; a Sweep only when every page was read."""
-        endpoint = "GET /{post-id}/comments"
-        yield from comment_thread(
-            self.graph,
-            lambda guards: self._comment_pages(post_id, endpoint, guards[0]),
-            root_id=post_id,
-            noun="post",
-            endpoint=endpoint,
-        )
-
     def _comment_pages(
-        self, post_id: str, endpoint: str, guard: PageGuard
+        self, post_id: str, endpoint: str, guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:
+        """The whole thread of one post (``filter=stream``: replies at any depth, flat)."""
         for page, entries in self.graph.pages(
             f"{post_id}/comments",
             params={
@@ -199,7 +189,7 @@ class FacebookConnector:
             },
             record_class="comments",
             endpoint=endpoint,
-            guard=guard,
+            guard=guards[0],
         ):
             if page is None:
                 continue

@@ -26,7 +26,6 @@ from connectors._graph import (
     GraphClient,
     account_read,
     capture,
-    comment_thread,
     graph_timeline,
     token_expiry,
 )
@@ -88,7 +87,8 @@ class InstagramConnector:
             fields=MEDIA_FIELDS,
             noun="media",
             parse=self._media_item,
-            comments=self._comments,
+            comments_endpoint="GET /{ig-media-id}/comments",
+            comment_pages=self._comment_pages,
         )
 
     def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -119,16 +119,6 @@ class InstagramConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comments(self, media_id: str) -> Iterator[HarvestRecord]:
-        endpoint = "GET /{ig-media-id}/comments"
-        yield from comment_thread(
-            self.graph,
-            lambda guards: self._comment_pages(media_id, endpoint, guards),
-            root_id=media_id,
-            noun="media",
-            endpoint=endpoint,
-        )
-
     def _comment_pages(
         self, media_id: str, endpoint: str, guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:

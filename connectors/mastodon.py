@@ -53,15 +53,14 @@ from connectors.base import (
 CONTEXT_DESCENDANTS_ANON = 60
 CONTEXT_DEPTH_ANON = 20
 CONTEXT_DESCENDANTS_AUTH = 4096
-STATUS_EXTRA = [
+STATUS_EXTRA: tuple[str, ...] = (
     "visibility",
     "sensitive",
     "language",
     "replies_count",
     "reblogs_count",
-    "favourites_count",
-    "uri",
-]
+)
+STATUS_EXTRA += ("favourites_count", "uri")
 
 
 def _id_num(value: str) -> int:
@@ -188,11 +187,10 @@ class MastodonConnector:
     ) -> Iterator[tuple[WarcRef, list[Any]]]:
         """``accounts/:id/<edge>`` over its ``Link`` pages, each a JSON list."""
         url = f"{self.api}/accounts/{self.owner_id}/{edge}"
-        params = {"limit": limit}
         for page in link_pages(
             self.ctx.http,
             url,
-            params=params,
+            params={"limit": limit},
             record_class=record_class,
             endpoint=endpoint,
             guard=guard,
@@ -294,13 +292,12 @@ class MastodonConnector:
         clean = True
         for status in descendants:
             item = self._status_item(status, response.ref, endpoint, root_id=status_id)
-            if isinstance(item, Item):
-                item = with_captured_media(self.ctx, item)
-            else:
+            if isinstance(item, Unparseable):
                 clean = False  # an unreadable reply may be a known one: do not call it removed
-            yield item
-            if isinstance(item, Item):
-                yield from self._history(status, item, root_id=status_id)
+                yield item
+                continue
+            yield with_captured_media(self.ctx, item)
+            yield from self._history(status, item, root_id=status_id)
         if self._thread_cut(status_id, descendants):
             if not self.reported_cut_threads:
                 self.reported_cut_threads = True

@@ -93,20 +93,10 @@ EP_VIDEOS = "GET /youtube/v3/videos"
 EP_THREADS = "GET /youtube/v3/commentThreads"
 EP_COMMENTS = "GET /youtube/v3/comments"
 EP_SUBSCRIPTIONS = "GET /youtube/v3/subscriptions"
-AUTH_REASONS = set(
-    [
-        "authError",
-        "loginRequired",
-        "authorizationRequired",
-        "keyInvalid",
-        "keyExpired",
-        "API_KEY_INVALID",
-        "forbidden",
-        "insufficientPermissions",
-        "accessNotConfigured",
-        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-    ]
-)
+# A key or token a person must fix: refused, invalid or expired key, token without the scope.
+AUTH_REASONS = {"authError", "loginRequired", "authorizationRequired", "forbidden"}
+AUTH_REASONS |= {"keyInvalid", "keyExpired", "API_KEY_INVALID", "accessNotConfigured"}
+AUTH_REASONS |= {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -218,13 +208,11 @@ class YouTubeConnector:
         self.ctx = ctx
         self.api = ctx.site.base_url.rstrip("/")
         self.options = options = read_options(YouTubeOptions, ctx.site)
-        self.auth = options.auth
-        self.moderation = options.moderation
         self.channel_id = ""
         self.comments_disabled: set[str] = set()
         self.moderation_refused = False
         self.pending: dict[str, list[HarvestRecord]] = {}  # a video's comments, read first
-        if self.auth == "key":
+        if self.options.auth == "key":
             # The harvester sends ``Bearer <token_env>``; Google rejects an API key sent that
             # way, so the key travels only as ``key=`` (redacted in the WARC by the recorder).
             ctx.http.drop_auth_header()
@@ -235,10 +223,8 @@ class YouTubeConnector:
         """Exchange the owner's refresh token for a one-hour access token (RFC 6749 §6)."""
         site = self.ctx.site.id
         endpoint = "POST oauth2/token"
-        names: dict[str, str] = {}
         for key in ("client_id_env", "client_secret_env"):
-            value = getattr(options, key)
-            if not value:
+            if not getattr(options, key):
                 raise ConfigError(
                     f"site {site}: options.refresh needs options.{key}",
                     key=f"options.{key}",
@@ -246,7 +232,6 @@ class YouTubeConnector:
                     f'{key.removesuffix("_env").replace("_", " ")}, e.g. {key} = "YT_CLIENT_'
                     f'{"ID" if "id" in key else "SECRET"}"',
                 )
-            names[key] = value
         if not self.ctx.token:
             raise ConfigError(
                 f"site {site}: options.refresh needs the owner's refresh token in token_env",
@@ -256,10 +241,10 @@ class YouTubeConnector:
         form = {
             "grant_type": "refresh_token",
             "refresh_token": self.ctx.token,
-            "client_id": read_secret(names["client_id_env"], purpose=f"OAuth client id of {site}")
+            "client_id": read_secret(options.client_id_env, purpose=f"OAuth client id of {site}")
             or "",
             "client_secret": read_secret(
-                names["client_secret_env"], purpose=f"OAuth client secret of {site}"
+                options.client_secret_env, purpose=f"OAuth client secret of {site}"
             )
             or "",
         }
@@ -312,7 +297,7 @@ class YouTubeConnector:
         """GET ``resource`` with the API key (key mode); ``classify`` reads Google's reasons,
         an ``allow``ed refusal raises SkippableFetchError whose text starts with the reason."""
         query = dict(params)
-        if self.auth == "key":
+        if self.options.auth == "key":
             if not self.ctx.token:
                 raise AuthError(
                     "no API key: the site has no token_env",
@@ -359,7 +344,7 @@ class YouTubeConnector:
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        if self.moderation and self.auth != "oauth":
+        if self.options.moderation and self.options.auth != "oauth":
             yield Degradation(
                 "hidden_comments",
                 'options.moderation needs options.auth = "oauth" (the channel owner\'s token); '
@@ -537,7 +522,7 @@ class YouTubeConnector:
         likely-spam ones), each reply list read to its end. A Sweep only when all of it was
         read: not when moderation was refused (hidden comments were not re-checked)."""
         statuses = ["published"]
-        if self.moderation and self.auth == "oauth" and not self.moderation_refused:
+        if self.options.moderation and self.options.auth == "oauth" and not self.moderation_refused:
             statuses += ["heldForReview", "likelySpam"]
         guards: list[PageGuard] = []
         refused: list[tuple[str, str]] = []  # (moderation status, Google's reason)
@@ -692,7 +677,7 @@ class YouTubeConnector:
 
     # -- subscribers --------------------------------------------------------------------------
     def _subscribers(self, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
-        if self.auth == "oauth":
+        if self.options.auth == "oauth":
             # mySubscribers answers for whoever owns the token: make sure that is this channel.
             mine = self._get(
                 "channels",
