@@ -238,16 +238,10 @@ class YouTubeConnector:
                 key="token_env",
                 hint="set token_env to the variable holding the refresh token",
             )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": self.ctx.token,
-            "client_id": read_secret(options.client_id_env, purpose=f"OAuth client id of {site}")
-            or "",
-            "client_secret": read_secret(
-                options.client_secret_env, purpose=f"OAuth client secret of {site}"
-            )
-            or "",
-        }
+        form = {"grant_type": "refresh_token", "refresh_token": self.ctx.token}
+        for name in ("client_id", "client_secret"):
+            purpose = f"OAuth {name.replace('_', ' ')} of {site}"
+            form[name] = read_secret(getattr(options, f"{name}_env"), purpose=purpose) or ""
         url = options.token_url
         try:
             answer = httpx.post(url, data=form, timeout=30.0)
