@@ -314,6 +314,9 @@ class BlueskyConnector:
         response = self._fetch(THREAD, params, "comments")
         try:
             data = self._parse(THREAD, response)
+            thread = data.get("thread")
+            if not isinstance(thread, dict):
+                raise MalformedResponseError("getPostThread without a thread")
         except NotFoundError:
             yield Sweep("comments", root_uri)  # the post vanished between listing and reading
             return
@@ -322,15 +325,6 @@ class BlueskyConnector:
             # (its replies may be in the answer we could not read).
             yield Unparseable(
                 "comments", endpoint, f"thread of {root_uri}: {exc.message}", response.ref
-            )
-            return
-        thread = data.get("thread")
-        if not isinstance(thread, dict):
-            yield Unparseable(
-                "comments",
-                endpoint,
-                f"thread of {root_uri}: getPostThread without a thread",
-                response.ref,
             )
             return
         kind = thread.get("$type", "")

@@ -273,18 +273,12 @@ class MastodonConnector:
             return
         try:
             data = response.json()
+            if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
+                raise MalformedResponseError("context without a descendants list")
         except MalformedResponseError as exc:
             # One unreadable thread must not cost the run: kept raw, counted, and not swept.
             yield Unparseable(
                 "comments", endpoint, f"thread of status {status_id}: {exc.message}", response.ref
-            )
-            return
-        if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
-            yield Unparseable(
-                "comments",
-                endpoint,
-                f"thread of status {status_id}: context without a descendants list",
-                response.ref,
             )
             return
         descendants: list[Any] = data["descendants"]

@@ -100,6 +100,7 @@ AUTH_REASONS |= {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 PACIFIC = ZoneInfo("America/Los_Angeles")
+COMMENT_PARAMS: dict[str, str | int] = {"maxResults": 100, "textFormat": "plainText"}
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -424,11 +425,8 @@ class YouTubeConnector:
                 if isinstance(vid, str) and vid:
                     ids.append(vid)
                 else:
-                    entries.append(
-                        Unparseable(
-                            "posts", EP_PLAYLIST, "playlist item without a videoId", page.ref
-                        )
-                    )
+                    why = "playlist item without a videoId"
+                    entries.append(Unparseable("posts", EP_PLAYLIST, why, page.ref))
             if ids:
                 entries += self._video_details(ids)
             yield page.ref, entries
@@ -443,9 +441,8 @@ class YouTubeConnector:
         data = response.json()
         videos = data.get("items") if isinstance(data, dict) else None
         if not isinstance(videos, list):
-            return [
-                Unparseable("posts", EP_VIDEOS, "videos.list without an items list", response.ref)
-            ]
+            why = "videos.list without an items list"
+            return [Unparseable("posts", EP_VIDEOS, why, response.ref)]
         returned = {v.get("id") for v in videos if isinstance(v, dict)}
         if missing := [i for i in ids if i not in returned]:
             # Private, deleted or still processing: the uploads list names them, videos.list
@@ -545,12 +542,7 @@ class YouTubeConnector:
     ) -> Iterator[tuple[Any, ...]]:
         """Nodes ``("thread", thread, video, status, ref, endpoint)`` of one moderation status;
         an expected refusal (comments disabled, video gone, moderation refused) ends them."""
-        params: dict[str, str | int] = {
-            "part": "snippet,replies",
-            "videoId": video_id,
-            "maxResults": 100,
-            "textFormat": "plainText",
-        }
+        params = {"part": "snippet,replies", "videoId": video_id, **COMMENT_PARAMS}
         allow = {"commentsDisabled", "videoNotFound"}
         if refused or (status != "published" and self.moderation_refused):
             return  # comments disabled, video gone, or moderation refused: not asked again
@@ -597,12 +589,7 @@ class YouTubeConnector:
             return
         guard = PageGuard(f"replies to comment {item.platform_id}")
         guards.append(guard)
-        params: dict[str, str | int] = {
-            "part": "snippet",
-            "parentId": item.platform_id,
-            "maxResults": 100,
-            "textFormat": "plainText",
-        }
+        params = {"part": "snippet", "parentId": item.platform_id, **COMMENT_PARAMS}
         for page, data in self._pages(
             "comments",
             params,
