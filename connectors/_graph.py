@@ -100,6 +100,14 @@ class GraphError:
             codes.append(f"fbtrace_id {self.fbtrace_id}")
         return f"{self.message} ({', '.join(codes)})" if codes else self.message
 
+    @property
+    def is_auth(self) -> bool:
+        return self.code in AUTH_CODES
+
+    @property
+    def is_rate_limit(self) -> bool:
+        return self.code in RATE_LIMIT_CODES
+
 
 def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -> Verdict:
     """Graph error codes the recorder acts on: an expired token (Fatal), rate limits and
@@ -110,10 +118,10 @@ def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -
         return status_classifier(status, headers, body)
     if err is None:
         return status_classifier(status, headers, body)
-    if err.code in AUTH_CODES:
+    if err.is_auth:
         hint = f"renew the Page access token and put it in {token_env}"
         return Fatal(err.describe(), hint, auth=True)
-    if err.code in RATE_LIMIT_CODES or err.transient:
+    if err.is_rate_limit or err.transient:
         return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
     return status_classifier(status, headers, body)
 
