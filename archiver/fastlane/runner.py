@@ -1,7 +1,9 @@
 """The daemon's fast lane: one thread per site following its live source, plus the webhooks.
 
 Enabled by ``[fastlane] enabled = true`` (``interval`` seconds between ticks, default 60,
-which also bounds how long a webhook delivery waits before it is sealed). A tick that fails
+which also bounds how long a webhook delivery waits before it is sealed; ``target`` seconds,
+default 120, is the creation-to-sealed delay beyond which a comment first captured by a sweep
+counts as a fast-lane miss). A tick that fails
 backs off (doubling to 15 minutes) so a source that drops every few seconds never spins; a
 sweep holding the site's lock just makes the tick wait for the next interval. The cursor is
 in the catalog's bookmarks, so a restarted daemon resumes after the last sealed event.
@@ -20,6 +22,7 @@ from archiver.app import App
 from archiver.config import SiteConfig
 from archiver.errors import ArchiverError, ConfigError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
+from archiver.fastlane.latency import DEFAULT_TARGET
 from archiver.fastlane.webhooks import WebhookServer, WebhookSettings
 from archiver.harvest import Harvester
 
@@ -29,13 +32,14 @@ WEBHOOK_PLATFORMS = ("facebook", "instagram")
 
 
 #: Keys of ``[fastlane]`` (checked by ``config check``).
-FASTLANE_KEYS = frozenset({"enabled", "interval"})
+FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
 
 
 @dataclass(frozen=True)
 class FastLaneSettings:
     enabled: bool = False
     interval: float = 60.0
+    target: float = DEFAULT_TARGET
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> FastLaneSettings:
@@ -48,7 +52,13 @@ class FastLaneSettings:
                 f"fastlane.interval = {interval!r} must be seconds between 5 and 3600",
                 hint="e.g. interval = 60",
             )
-        return cls(enabled, float(interval))
+        target = section.get("target", DEFAULT_TARGET)
+        if not isinstance(target, int | float) or isinstance(target, bool) or target < 10:
+            raise ConfigError(
+                f"fastlane.target = {target!r} must be seconds, at least 10",
+                hint="e.g. target = 120 (a comment sealed later than this by a sweep is a miss)",
+            )
+        return cls(enabled, float(interval), float(target))
 
 
 class FastLane:
