@@ -11,7 +11,7 @@ restart resumes from the last event it kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,14 +69,55 @@ def parse_sse(text: str) -> list[SseEvent]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSegment:
+    """Bytes a long-lived stream delivered (whole SSE events), as the reader spooled them.
+
+    ``head`` is the response's status line and headers as received (secret-named headers
+    redacted), ``body`` the stream bytes exactly as they arrived after the previous segment.
+    """
+
+    name: str
+    received_at: datetime
+    uri: str
+    head: bytes
+    body: bytes
+
+    def as_http(self) -> bytes:
+        return self.head + self.body
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInput:
+    """What a long-lived stream reader hands one tick: the segments received since the last
+    tick, whether notifications must be polled (the stream was not connected the whole time),
+    and why the stream was lost, if it was (a coverage note)."""
+
+    segments: list[StreamSegment]
+    poll: bool
+    lost: str | None = None
+
+
+# How many statuses outside the City's threads are remembered, so that their deletions (the
+# user stream also carries the home timeline of followed accounts) are not reported as gaps.
+FOREIGN_KEEP = 500
+
+
 class MastodonLive:
     """Mastodon: the user stream (``update``, ``status.update``, ``notification``, ``delete``),
-    then ``/api/v1/notifications?since_id=`` (the fallback when the stream is refused)."""
+    then ``/api/v1/notifications?since_id=`` (the fallback when the stream is refused).
+
+    Without ``stream`` one tick reads the stream until the server ends the response; with it
+    (the daemon's long-lived reader, ``archiver.fastlane.stream``) the tick records the
+    segments the reader received into the WARC and polls notifications only when the stream
+    was lost since the last tick, with a coverage note saying so.
+    """
 
     platform = "mastodon"
 
-    def __init__(self, ctx: HarvestContext) -> None:
+    def __init__(self, ctx: HarvestContext, stream: StreamInput | None = None) -> None:
         self.ctx = ctx
+        self.stream = stream
         self.api = f"{ctx.site.base_url}/api/v1"
         self.parser = MastodonConnector(ctx)
         self.parser.owner_id = ctx.bookmarks.get("account_id", "")
@@ -84,15 +125,61 @@ class MastodonLive:
 
     def harvest(self) -> Iterator[HarvestRecord]:
         statuses: dict[str, tuple[dict[str, Any], WarcRef]] = {}
-        yield from self._stream(statuses)
-        yield from self._notifications(statuses)
-        for status, ref in statuses.values():
+        deletes: list[LiveRemoval] = []
+        if self.stream is None:
+            yield from self._stream(statuses, deletes)
+            yield from self._notifications(statuses)
+        else:
+            yield from self._segments(self.stream, statuses, deletes)
+            if self.stream.poll:
+                yield from self._notifications(statuses)
+        foreign = [f for f in self.ctx.bookmarks.get("live_foreign", "").split(" ") if f]
+        for sid, (status, ref) in statuses.items():
             item = self._item(status, ref)
-            if item is not None:
+            if item is None:
+                foreign.insert(0, sid)
+            else:
                 yield item
+        # A deletion of a status outside the City's threads (an account the City follows) is
+        # not a gap in the City's records: it is dropped, not reported.
+        skip = set(foreign)
+        for removal in deletes:
+            if removal.platform_id not in skip:
+                yield removal
+        if foreign:
+            yield BookmarkUpdate("live_foreign", " ".join(foreign[:FOREIGN_KEEP]))
+
+    def _segments(
+        self,
+        stream: StreamInput,
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]],
+        deletes: list[LiveRemoval],
+    ) -> Iterator[HarvestRecord]:
+        if stream.lost is not None:
+            yield Degradation(
+                "live_stream",
+                f"user stream lost ({stream.lost}); polled /api/v1/notifications since_id "
+                "to cover the gap",
+            )
+        last = ""
+        for seg in stream.segments:
+            ref = self.ctx.http.record_received(
+                seg.uri,
+                seg.as_http(),
+                record_class="comments",
+                content_type="application/http; msgtype=response",
+            )
+            text = seg.body.decode("utf-8", errors="replace")
+            last = (
+                yield from self._events(parse_sse(text), ref, seg.received_at, statuses, deletes)
+            ) or last
+        if last:
+            yield BookmarkUpdate("live_stream_event", last)
 
     def _stream(
-        self, statuses: dict[str, tuple[dict[str, Any], WarcRef]]
+        self,
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]],
+        deletes: list[LiveRemoval],
     ) -> Iterator[HarvestRecord]:
         endpoint = "GET /api/v1/streaming/user"
         last = self.ctx.bookmarks.get("live_stream_event", "")
@@ -111,16 +198,35 @@ class MastodonLive:
             )
             return
         received = datetime.now(UTC)
-        for ev in parse_sse(resp.text):
+        last = (
+            yield from self._events(parse_sse(resp.text), resp.ref, received, statuses, deletes)
+        ) or last
+        if last:
+            yield BookmarkUpdate("live_stream_event", last)
+
+    def _events(
+        self,
+        events: list[SseEvent],
+        ref: WarcRef,
+        received: datetime,
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]],
+        deletes: list[LiveRemoval],
+    ) -> Generator[HarvestRecord, None, str]:
+        """Statuses and deletions the events carry; returns the last event id seen."""
+        endpoint = "GET /api/v1/streaming/user"
+        last = ""
+        for ev in events:
             if ev.id is not None:
                 last = ev.id
             if ev.event == "delete":
-                yield LiveRemoval(
-                    "comments",
-                    ev.data.strip(),
-                    received,
-                    f"Mastodon user stream 'delete' event (event id {ev.id or 'none'})",
-                    resp.ref,
+                deletes.append(
+                    LiveRemoval(
+                        "comments",
+                        ev.data.strip(),
+                        received,
+                        f"Mastodon user stream 'delete' event (event id {ev.id or 'none'})",
+                        ref,
+                    )
                 )
                 # A status created and deleted within one tick is still captured from the
                 # ``update`` payload (the stream response is in the WARC); ingest adds items
@@ -131,15 +237,18 @@ class MastodonLive:
             try:
                 payload = json.loads(ev.data)
             except ValueError:
-                yield Unparseable("comments", endpoint, f"event {ev.event}: not JSON", resp.ref)
+                yield Unparseable("comments", endpoint, f"event {ev.event}: not JSON", ref)
                 continue
-            status = payload.get("status") if ev.event == "notification" else payload
+            status = (
+                payload.get("status")
+                if isinstance(payload, dict) and ev.event == "notification"
+                else payload
+            )
             if isinstance(payload, dict) and isinstance(status, dict) and "id" in status:
-                statuses[str(status["id"])] = (status, resp.ref)
+                statuses[str(status["id"])] = (status, ref)
             elif ev.event != "notification":
-                yield Unparseable("comments", endpoint, f"event {ev.event}: no status", resp.ref)
-        if last:
-            yield BookmarkUpdate("live_stream_event", last)
+                yield Unparseable("comments", endpoint, f"event {ev.event}: no status", ref)
+        return last
 
     def _notifications(
         self, statuses: dict[str, tuple[dict[str, Any], WarcRef]]

@@ -23,8 +23,10 @@ from archiver.config import SiteConfig
 from archiver.errors import ArchiverError, ConfigError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
 from archiver.fastlane.latency import DEFAULT_TARGET
+from archiver.fastlane.stream import StreamReader, run_stream_once
 from archiver.fastlane.webhooks import WebhookServer, WebhookSettings
 from archiver.harvest import Harvester
+from archiver.secrets import read_secret
 
 log = structlog.get_logger()
 
@@ -71,6 +73,7 @@ class FastLane:
         self.threads: list[threading.Thread] = []
         self.webhooks: WebhookServer | None = None
         self.backoffs: dict[str, Backoff] = {}
+        self.readers: dict[str, StreamReader] = {}
 
     def start(self) -> None:
         hooks = WebhookSettings.from_section(self.app.cfg.section("webhooks"))
@@ -81,6 +84,8 @@ class FastLane:
             log.info("webhooks_listening", url=self.webhooks.url, pages=len(pages))
         for site in sites:
             pushed = hooks is not None and site.platform in WEBHOOK_PLATFORMS
+            if site.platform == "mastodon":
+                self.readers[site.id] = self._reader(site).start()
             if has_live_source(site) or pushed:
                 t = threading.Thread(
                     target=self._follow, args=(site, pushed), name=f"fastlane-{site.id}"
@@ -89,12 +94,26 @@ class FastLane:
                 t.start()
                 self.threads.append(t)
 
+    def _reader(self, site: SiteConfig) -> StreamReader:
+        """Mastodon's user stream, held open across ticks (``archiver.fastlane.stream``)."""
+        token = (
+            read_secret(site.token_env, purpose=f"access token for site {site.id}")
+            if site.token_env
+            else None
+        )
+        last = self.app.catalog.bookmarks(site.id).get("live_stream_event", "")
+        return StreamReader(self.app.cfg, site, token=token, last_event_id=last)
+
     def stop(self, timeout: float = 30.0) -> None:
         self.stopping.set()
         if self.webhooks is not None:
             self.webhooks.stop()
+        for reader in self.readers.values():
+            reader.stopping.set()
         for t in self.threads:
             t.join(timeout)
+        for reader in self.readers.values():
+            reader.stop()
 
     def _follow(self, site: SiteConfig, pushed: bool) -> None:
         backoff = self.backoffs.setdefault(site.id, Backoff(base=self.settings.interval))
@@ -102,8 +121,11 @@ class FastLane:
         flog = log.bind(site=site.id, lane="fast")
         while not self.stopping.is_set():
             try:
+                reader = self.readers.get(site.id)
                 if pushed:
                     run_webhooks_once(harvester, site)
+                elif reader is not None:
+                    run_stream_once(harvester, site, reader)
                 else:
                     run_once(harvester, site)
                 wait = backoff.ok()

@@ -36,6 +36,7 @@ def test_fast_lane_resumes_after_a_daemon_restart_without_losing_events(
     tmp_path: Path, notify: NotifySocket, start_daemon: Start
 ) -> None:
     world = LiveMastodon(clock_start=T0)
+    world.hold_stream = True  # held open like Mastodon's: the daemon's reader stays connected
     world.rate_limit = 1_000_000
     city = world.add_account("cityofbozeman", "City of Bozeman")["id"]
     maria = world.add_account("maria", "Maria")["id"]
