@@ -221,4 +221,18 @@ def status_section(app: Any) -> dict[str, Any]:
         f"fast lane {site}: {describe(figures.get(site), missed.get(site), target)}"
         for site in sorted(out)
     ]
-    return {"fastlane_latency": out, "fastlane_target_seconds": target, "notes": notes}
+    from archiver.fastlane.webhooks import unrouted_count, unrouted_dir
+
+    unrouted = unrouted_count(app.cfg.staging_dir)
+    if unrouted:
+        notes.append(
+            f"webhooks: {unrouted} delivery(ies) named no configured Facebook Page or Instagram "
+            f"account; kept in {unrouted_dir(app.cfg.staging_dir)} and routed when a site for "
+            "that account is added (check the Page ids in the Meta app's subscription)"
+        )
+    return {
+        "fastlane_latency": out,
+        "fastlane_target_seconds": target,
+        "webhooks_unrouted": unrouted,
+        "notes": notes,
+    }

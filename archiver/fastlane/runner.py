@@ -24,7 +24,7 @@ from archiver.errors import ArchiverError, ConfigError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
 from archiver.fastlane.latency import DEFAULT_TARGET
 from archiver.fastlane.stream import StreamReader, run_stream_once
-from archiver.fastlane.webhooks import WebhookServer, WebhookSettings
+from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, reroute_unrouted
 from archiver.harvest import Harvester
 from archiver.secrets import read_secret
 
@@ -80,6 +80,7 @@ class FastLane:
         sites = [s for s in self.app.cfg.sites if s.enabled]
         if hooks is not None:
             pages = {s.account: s.id for s in sites if s.platform in WEBHOOK_PLATFORMS}
+            reroute_unrouted(self.app.cfg.staging_dir, pages)
             self.webhooks = WebhookServer(hooks, self.app.cfg.staging_dir, pages).start()
             log.info("webhooks_listening", url=self.webhooks.url, pages=len(pages))
         for site in sites:
