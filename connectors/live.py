@@ -609,8 +609,18 @@ class ItemRecapture:
             )
 
 
+def rss_live(ctx: HarvestContext) -> Any:
+    """RSS/Atom: the feed connector itself, always incremental, so each tick is one
+    conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the last answer) that costs
+    a ``304 Not Modified`` while nothing changed."""
+    from connectors.rss import RssConnector
+
+    return RssConnector(ctx)
+
+
 LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {
     "mastodon": MastodonLive,
     "x": XLive,
     "bluesky": BlueskyLive,
+    "rss": rss_live,
 }
