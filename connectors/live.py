@@ -392,6 +392,75 @@ class FacebookLive:
         yield self.parser._comment_item(raw, post_id, response.ref, endpoint)
 
 
+class InstagramLive:
+    """Instagram webhooks (``comments`` field): each delivery into the WARC as received, then
+    every comment it names read from the Graph API (``GET /{ig-comment-id}``). Instagram sends
+    no deletion events (the sweeps find removals); ``mentions`` deliveries are kept in the WARC
+    and noted, not fetched yet."""
+
+    platform = "instagram"
+
+    def __init__(self, ctx: HarvestContext, deliveries: list[Delivery]) -> None:
+        from connectors._graph import GraphClient
+        from connectors.instagram import InstagramConnector
+
+        self.ctx = ctx
+        self.deliveries = deliveries
+        self.graph = GraphClient(ctx)
+        self.parser = InstagramConnector(ctx)
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        from connectors.instagram import _COMMENT
+
+        for d in self.deliveries:
+            ref = self.ctx.http.record_received(
+                f"{self.ctx.site.base_url}/webhooks/{d.name}",
+                d.as_http("/webhooks"),
+                record_class="comments",
+                content_type="application/http; msgtype=request",
+            )
+            try:
+                payload = json.loads(d.body)
+                changes = [c for e in payload["entry"] for c in e.get("changes") or []]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                yield Unparseable("comments", "webhook delivery", f"{d.name}: not a change", ref)
+                continue
+            for change in changes:
+                field = change.get("field") if isinstance(change, dict) else None
+                value = change.get("value") if isinstance(change, dict) else None
+                if not isinstance(value, dict):
+                    continue
+                if field == "mentions":
+                    yield Degradation(
+                        "live_fetch",
+                        f"Instagram mention (media {value.get('media_id')}, comment "
+                        f"{value.get('comment_id')}) in webhook {d.name} is kept as delivered; "
+                        "mentions are not fetched by the fast lane yet",
+                    )
+                    continue
+                if field not in ("comments", "live_comments") or not value.get("id"):
+                    continue
+                cid = str(value["id"])
+                media = value.get("media")
+                media_id = str(media.get("id") or "") if isinstance(media, dict) else ""
+                endpoint = "GET /{ig-comment-id}"
+                try:
+                    response, raw = self.graph.get(
+                        self.graph.url(cid),
+                        endpoint=endpoint,
+                        record_class="comments",
+                        params={"fields": _COMMENT},
+                    )
+                except NotFoundError:
+                    yield Degradation(
+                        "live_fetch",
+                        f"Instagram comment {cid} announced by webhook {d.name} was gone when "
+                        "fetched; the delivery in the WARC holds what Meta sent",
+                    )
+                    continue
+                yield self.parser._comment_item(raw, media_id, None, response.ref, endpoint)
+
+
 # How many recently captured mentions X's fast lane re-reads each tick to see deletions.
 X_WATCH = 100
 

@@ -18,7 +18,7 @@ from archiver.config import SiteConfig
 from archiver.errors import ArchiverError
 from archiver.fastlane.webhooks import pending, spool_dir
 from archiver.harvest import Harvester, RunResult
-from connectors.live import LIVE_SOURCES, Delivery, FacebookLive
+from connectors.live import LIVE_SOURCES, Delivery, FacebookLive, InstagramLive
 
 
 def has_live_source(site: SiteConfig) -> bool:
@@ -98,9 +98,8 @@ def run_webhooks_once(harvester: Harvester, site: SiteConfig) -> RunResult | Non
     if not deliveries:
         _note_latency(harvester, site, None, began)
         return None
-    result = harvester.harvest_site(
-        site, full=False, connector=lambda ctx: FacebookLive(ctx, deliveries)
-    )
+    live = InstagramLive if site.platform == "instagram" else FacebookLive
+    result = harvester.harvest_site(site, full=False, connector=lambda ctx: live(ctx, deliveries))
     _note_latency(harvester, site, result, began)
     for d in deliveries:
         (folder / d.name).unlink(missing_ok=True)
