@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import jinja2
 
@@ -69,6 +70,10 @@ class ThreadView:
     root_id: str
     flat: list[ItemView] = field(default_factory=list)
     posted: str = ""
+    #: Earliest and latest posting time of the thread's items, in the City's zone with the
+    #: zone named ("" when no item has a posting time).
+    first_post: str = ""
+    last_post: str = ""
 
 
 def fmt_time(value: str | None, tz: str) -> str:
@@ -220,6 +225,14 @@ def build_threads(
             _flatten(top, 0, t.flat, set())
         first = t.root or (t.flat[0] if t.flat else None)
         t.posted = first.posted_raw if first else ""
+        dated = []
+        for i in t.flat:
+            stamp = _utc_stamp(i.posted_raw)
+            if stamp is not None:
+                dated.append((stamp, i.posted))
+        dated.sort()
+        if dated:
+            t.first_post, t.last_post = dated[0][1], dated[-1][1]
         if t.root is not None:
             text = t.root.versions[-1].text if t.root.versions else ""
             t.title = _shorten(text, 90) or f"post {t.root_id}"
@@ -233,6 +246,15 @@ def build_threads(
         out.append(t)
     out.sort(key=lambda t: (t.posted, t.slug), reverse=True)
     return out
+
+
+def _utc_stamp(value: str) -> float | None:
+    """A posting time as seconds since the epoch, for ordering (None if not a timestamp)."""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _flatten(v: ItemView, depth: int, acc: list[ItemView], seen: set[str]) -> None:
@@ -271,68 +293,26 @@ def write_site(out_dir: Path, threads: list[ThreadView], context: Mapping[str, A
     return written
 
 
-#: Versions per xhtml2pdf run. xhtml2pdf holds a whole document (DOM and story) in memory,
-#: about 40 kB per version, so large exports are rendered in parts and joined (xhtml2pdf's
-#: own ``pisaPDF``), keeping memory flat whatever the size of the request.
-PDF_CHUNK_VERSIONS = 1000
+def write_pdf(out: Path, threads: list[ThreadView], context: Mapping[str, Any]) -> int:
+    """The same content as one PDF/A-2b document; returns its page count.
 
+    Rendered once per export (WeasyPrint, see :mod:`archiver.pdf`) from a lean template: plain
+    paragraphs, no images (the media files are listed by name and are in data/readable/), every
+    page headed with the request and numbered "page N of M".
+    """
+    from archiver import pdf
 
-def _pdf_chunks(threads: list[ThreadView], limit: int) -> list[list[ThreadView]]:
-    chunks: list[list[ThreadView]] = []
-    current: list[ThreadView] = []
-    size = 0
-    for t in threads:
-        n = sum(len(i.versions) for i in t.flat) or 1
-        if current and size + n > limit:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(t)
-        size += n
-    if current or not chunks:
-        chunks.append(current)
-    return chunks
-
-
-def write_pdf(
-    out: Path,
-    threads: list[ThreadView],
-    context: Mapping[str, Any],
-    *,
-    chunk_versions: int = PDF_CHUNK_VERSIONS,
-) -> None:
-    """The same content as one PDF (xhtml2pdf), for requesters who want a single document."""
-    from xhtml2pdf import pisa
-    from xhtml2pdf.pdf import pisaPDF
-
-    template = _env().get_template("document.html.j2")
-    chunks = _pdf_chunks(threads, chunk_versions)
-
-    def render(dest: BinaryIO, part: list[ThreadView], first: bool) -> None:
-        html = template.render(threads=part, first=first, all_threads=threads, **context)
-        status = pisa.CreatePDF(html, dest=dest, encoding="utf-8")
-        if status.err:
-            raise ExportError(
-                f"xhtml2pdf could not render {out.name} ({status.err} error(s))",
-                hint="the HTML copy in data/readable/ is complete; report this as a bug",
-            )
-
-    if len(chunks) == 1:
-        with out.open("wb") as fh:
-            render(fh, chunks[0], True)
-        return
-    parts = []
-    joined = pisaPDF()
+    request = context["request"]
+    rid = request["id"] if isinstance(request, Mapping) else request.id
+    header = f"{context['city']} — public records request {rid}"
+    html = (
+        _env()
+        .get_template("document.html.j2")
+        .render(threads=threads, pdf_css=pdf.page_css(header), **context)
+    )
     try:
-        for n, chunk in enumerate(chunks):
-            part = out.parent / f".{out.name}.part{n:04d}"
-            with part.open("wb") as fh:
-                render(fh, chunk, n == 0)
-            parts.append(part)
-            joined.addFromFile(part.open("rb"))
-        with out.open("wb") as fh:
-            joined.join(fh)
-    finally:
-        for f in joined.files:
-            f.close()
-        for part in parts:
-            part.unlink(missing_ok=True)
+        return pdf.write_pdf(html, out)
+    except pdf.PdfRenderError as exc:
+        raise ExportError(
+            str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
+        ) from exc
