@@ -19,11 +19,12 @@ document (the request, or the disposition) and a footer "page N of M".
 
 from __future__ import annotations
 
-import logging
+import functools
 import shutil
 import subprocess
 from pathlib import Path
 
+import structlog
 from markupsafe import Markup
 
 #: fontconfig family names, in fallback order; the first sets the text.
@@ -38,7 +39,7 @@ FONT_PACKAGES = {
 }
 PDF_VARIANT = "pdf/a-2b"
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 class PdfRenderError(Exception):
@@ -58,7 +59,12 @@ def css_string(text: str) -> Markup:
 
 
 def font_stack(*first: str) -> str:
-    """A CSS font-family list ending in the emoji fallback."""
+    """A CSS font-family list.
+
+    The emoji font is deliberately not named: fontconfig falls back to it for any character
+    the text font lacks, while naming it lets it set spaces and digits too (it has them), which
+    draws each of those as a bitmap and makes rendering several times slower.
+    """
     names = [*first]
     return ", ".join(f'"{n}"' for n in names) + ", sans-serif"
 
@@ -76,16 +82,21 @@ def page_css(header: str, *, size: str = "letter", margin: str = "1.8cm 1.5cm") 
     )
 
 
-def missing_fonts() -> list[str]:
-    """The fonts of :data:`FONT_PACKAGES` that fontconfig cannot find (empty if all there)."""
+@functools.cache
+def _missing_fonts() -> tuple[str, ...]:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
-        return list(FONT_PACKAGES)
+        return tuple(FONT_PACKAGES)
     done = subprocess.run(
         [fc_list, "--format", "%{family}\n"], capture_output=True, text=True, check=False
     )
     have = {name.strip() for line in done.stdout.splitlines() for name in line.split(",")}
-    return [name for name in FONT_PACKAGES if name not in have]
+    return tuple(name for name in FONT_PACKAGES if name not in have)
+
+
+def missing_fonts() -> list[str]:
+    """The fonts of :data:`FONT_PACKAGES` that fontconfig cannot find (empty if all there)."""
+    return list(_missing_fonts())
 
 
 def font_hint(missing: list[str]) -> str:
@@ -105,12 +116,7 @@ def write_pdf(html: str, out: Path, *, base_url: str | None = None) -> int:
         raise PdfRenderError(f"WeasyPrint cannot be loaded ({exc})") from exc
     missing = missing_fonts()
     if missing:
-        log.warning(
-            "PDF fonts missing: %s; %s renders with fallbacks (%s)",
-            ", ".join(missing),
-            out.name,
-            font_hint(missing),
-        )
+        log.warning("pdf_fonts_missing", fonts=missing, file=out.name, fix=font_hint(missing))
     try:
         document = weasyprint.HTML(string=html, base_url=base_url).render()
         pages = len(document.pages)

@@ -293,26 +293,76 @@ def write_site(out_dir: Path, threads: list[ThreadView], context: Mapping[str, A
     return written
 
 
-def write_pdf(out: Path, threads: list[ThreadView], context: Mapping[str, Any]) -> int:
-    """The same content as one PDF/A-2b document; returns its page count.
+#: Versions per PDF volume. WeasyPrint lays a whole document out before writing it (that is
+#: how it knows M in "page N of M"), about 100 kB of memory per version, so a large export is
+#: printed as several volumes, each its own PDF/A-2b file numbered "page N of M", keeping
+#: memory flat whatever the size of the request. Threads are never split across volumes.
+PDF_VOLUME_VERSIONS = 1500
 
-    Rendered once per export (WeasyPrint, see :mod:`archiver.pdf`) from a lean template: plain
-    paragraphs, no images (the media files are listed by name and are in data/readable/), every
-    page headed with the request and numbered "page N of M".
+
+def pdf_volumes(threads: list[ThreadView], limit: int) -> list[list[ThreadView]]:
+    """``threads`` in order, cut into volumes of about ``limit`` versions (at least one)."""
+    volumes: list[list[ThreadView]] = []
+    current: list[ThreadView] = []
+    size = 0
+    for t in threads:
+        n = sum(len(i.versions) for i in t.flat) or 1
+        if current and size + n > limit:
+            volumes.append(current)
+            current, size = [], 0
+        current.append(t)
+        size += n
+    if current or not volumes:
+        volumes.append(current)
+    return volumes
+
+
+def volume_name(out: Path, volume: int, volumes: int) -> Path:
+    """``export.pdf`` for a one-volume print, else ``export-volume-02-of-05.pdf``."""
+    if volumes == 1:
+        return out
+    return out.with_name(f"{out.stem}-volume-{volume:02d}-of-{volumes:02d}{out.suffix}")
+
+
+def write_pdf(
+    out: Path,
+    threads: list[ThreadView],
+    context: Mapping[str, Any],
+    *,
+    volume_versions: int = PDF_VOLUME_VERSIONS,
+) -> list[tuple[Path, int]]:
+    """The same content as PDF/A-2b documents; returns each file written and its page count.
+
+    One file (``out``) unless the export is larger than ``volume_versions`` versions, then
+    volumes named by :func:`volume_name`. Rendered with WeasyPrint (see :mod:`archiver.pdf`)
+    from a lean template: plain paragraphs, no images (media files are named and are in
+    data/readable/), every page headed with the request (and volume) and numbered
+    "page N of M".
     """
     from archiver import pdf
 
     request = context["request"]
     rid = request["id"] if isinstance(request, Mapping) else request.id
-    header = f"{context['city']} — public records request {rid}"
-    html = (
-        _env()
-        .get_template("document.html.j2")
-        .render(threads=threads, pdf_css=pdf.page_css(header), **context)
-    )
-    try:
-        return pdf.write_pdf(html, out)
-    except pdf.PdfRenderError as exc:
-        raise ExportError(
-            str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
-        ) from exc
+    template = _env().get_template("document.html.j2")
+    volumes = pdf_volumes(threads, volume_versions)
+    written: list[tuple[Path, int]] = []
+    for k, part in enumerate(volumes, start=1):
+        header = f"{context['city']} — public records request {rid}"
+        if len(volumes) > 1:
+            header += f", volume {k} of {len(volumes)}"
+        html = template.render(
+            threads=part,
+            all_threads=threads,
+            volume=k,
+            volumes=len(volumes),
+            pdf_css=pdf.page_css(header),
+            **context,
+        )
+        path = volume_name(out, k, len(volumes))
+        try:
+            written.append((path, pdf.write_pdf(html, path)))
+        except pdf.PdfRenderError as exc:
+            raise ExportError(
+                str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
+            ) from exc
+    return written

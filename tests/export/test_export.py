@@ -476,7 +476,7 @@ def test_redaction_rules_parse() -> None:
 
 
 def test_pdf_holds_every_version_once(archive: Archive, tmp_path: Path) -> None:
-    """Every version appears exactly once; the title once, the running header on each page."""
+    """Printed in volumes, every version appears exactly once; each volume is numbered alone."""
     import pypdf
 
     from archiver.catalog.store import Catalog
@@ -497,12 +497,23 @@ def test_pdf_holds_every_version_once(archive: Archive, tmp_path: Path) -> None:
         "redacted": False, "rules": "",
     }  # fmt: skip
     out = tmp_path / "export.pdf"
-    pages = readable.write_pdf(out, threads, context)
-    reader = pypdf.PdfReader(out)
-    assert len(reader.pages) == pages
-    text = "".join(p.extract_text() for p in reader.pages)
+    written = readable.write_pdf(out, threads, context, volume_versions=7)
+    volumes = len(readable.pdf_volumes(threads, 7))
+    assert volumes > 3 and len(written) == volumes
+    assert [p.name for p, _ in written] == [
+        f"export-volume-{k:02d}-of-{volumes:02d}.pdf" for k in range(1, volumes + 1)
+    ]
+    assert sorted(tmp_path.iterdir()) == sorted(p for p, _ in written)
+    text = ""
+    for k, (path, pages) in enumerate(written, start=1):
+        reader = pypdf.PdfReader(path)
+        assert len(reader.pages) == pages
+        first = " ".join(reader.pages[0].extract_text().split())
+        assert f"public records request PRR-TEST, volume {k} of {volumes}" in first
+        assert f"page 1 of {pages}" in first
+        text += "".join(p.extract_text() for p in reader.pages)
     compact = "".join(text.split())
-    assert text.count("public records request PRR-TEST") == pages + 1
+    assert text.count("Requested by x, received 2026-11-20") == 1  # the cover, in volume 1
     from collections import Counter
 
     expected = Counter(str(h["content_hash"]) for h in hits)  # equal texts share a hash

@@ -65,8 +65,8 @@ def test_emoji_are_drawn_from_an_embedded_emoji_font(archive: Archive, tmp_path:
         "redacted": False, "rules": "",
     }  # fmt: skip
     out = tmp_path / "export.pdf"
-    pages = readable.write_pdf(out, threads, context)
-    assert assert_pdf_a_2b(out) == pages
+    [(path, pages)] = readable.write_pdf(out, threads, context)
+    assert path == out and assert_pdf_a_2b(out) == pages
     names = [f["name"] for f in fonts(out)]
     assert any("Noto-Color-Emoji" in n for n in names), names
     text = " ".join(poppler("pdftotext", str(out), "-").split())
