@@ -1,4 +1,4 @@
-"""Profile snapshots on Bluesky and X (issue 17): the profile is kept as a versioned ``profile``
+"""Profile snapshots on Bluesky, X and YouTube (issue 17): the profile is kept as a versioned ``profile``
 record with avatar and banner bytes in the WARC, and an unannounced avatar or bio change is
 a vandalism finding, as on Mastodon. Real harvests of the fake AppView on loopback."""
 
@@ -15,6 +15,7 @@ from archiver.compliance.engine import evaluate_site
 from archiver.testing import FakeServer
 from archiver.testing.bluesky import BlueskyWorld
 from archiver.testing.x import XWorld
+from archiver.testing.youtube import YouTubeWorld
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 CITY = "bozeman.gov"
@@ -111,3 +112,34 @@ def test_x_profile_is_a_versioned_record_and_a_swap_is_flagged(
             app.close()
     (change,) = [f for f in found if f.rule == "profile_change"]
     assert change.status == "fail" and set(change.evidence["changed"]) == {"avatar_url"}
+
+
+def test_youtube_channel_profile_is_a_versioned_record_and_a_swap_is_flagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = YouTubeWorld(api_key="k3y")
+    city = world.add_channel("cityofbozeman", "City of Bozeman", owner=True)
+    world.set_channel_profile(city, description=BIO)
+    world.add_video(city, "Snow routes", "Details: https://www.bozeman.net/snow")
+    monkeypatch.setenv("YT_KEY", "k3y")
+    with FakeServer(world) as server:
+        toml = site_toml(
+            "yt", "youtube", f"{server.url}/youtube/v3", "@cityofbozeman", token_env="YT_KEY"
+        )
+        config = write_config(tmp_path, toml, head='[compliance]\ndomains = ["bozeman.net"]\n')
+        assert harvest(config, "yt").status == "succeeded"
+        (first,) = profile_versions(config)
+        assert "Acceptable Use Policy" in str(first["text"])
+        media = {m["type"]: m for m in json.loads(str(first["media_json"]))}
+        assert set(media) == {"avatar", "banner"} and all(m.get("ref") for m in media.values())
+        world.set_channel_profile(city, description="Buy cheap watches", new_avatar=True)
+        assert harvest(config, "yt").status == "succeeded"
+        assert [v["version"] for v in profile_versions(config)] == [1, 2]
+        app = open_test_app(config)
+        try:
+            with app.catalog.begin() as conn:
+                found = evaluate_site(conn, app.cfg, app.cfg.site("yt"))
+        finally:
+            app.close()
+    (change,) = [f for f in found if f.rule == "profile_change"]
+    assert change.status == "fail" and set(change.evidence["changed"]) == {"bio", "avatar_url"}
