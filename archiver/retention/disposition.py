@@ -821,8 +821,12 @@ def _env() -> jinja2.Environment:
 
 
 def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form: str) -> list[str]:
-    """Write the RM88 disposal record (or RM60 request) as HTML and PDF; register it once."""
-    from xhtml2pdf import pisa
+    """Write the RM88 disposal record (or RM60 request) as HTML and PDF; register it once.
+
+    The PDF is PDF/A-2b (WeasyPrint, :mod:`archiver.pdf`), every page headed with the City,
+    the form and the disposition id, and numbered "page N of M".
+    """
+    from archiver import pdf
 
     detail = batch_detail(app, batch_id)
     items = [
@@ -851,11 +855,20 @@ def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form:
         if form == "RM88"
         else None
     )
+    title = (
+        "Records disposal record (RM88 equivalent)"
+        if form == "RM88"
+        else "Request for disposal approval (RM60 equivalent)"
+    )
     html = (
         _env()
         .get_template("disposal_record.html.j2")
         .render(
             form=form,
+            title=title,
+            pdf_css=pdf.page_css(
+                f"{app.cfg.city} — {title}, disposition {batch_id}", size="letter landscape"
+            ),
             city=app.cfg.city,
             batch=detail,
             items=items,
@@ -870,13 +883,12 @@ def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form:
     html_path = folder / f"{batch_id}-{form}.html"
     pdf_path = folder / f"{batch_id}-{form}.pdf"
     html_path.write_text(html, encoding="utf-8")
-    with pdf_path.open("wb") as fh:
-        status = pisa.CreatePDF(html, dest=fh)
-    if status.err:
+    try:
+        pdf.write_pdf(html, pdf_path)
+    except pdf.PdfRenderError as exc:
         raise RetentionError(
-            f"could not render {pdf_path.name}: xhtml2pdf reported {status.err} error(s)",
-            hint=f"the HTML record is at {html_path}; report this as a bug",
-        )
+            str(exc), hint=f"the HTML record is at {html_path}; report this as a bug"
+        ) from exc
     values = {
         "html_path": str(html_path),
         "pdf_path": str(pdf_path),

@@ -475,8 +475,8 @@ def test_redaction_rules_parse() -> None:
     assert [r.name for r in rules] == ["ssn", "card", "address"]
 
 
-def test_large_pdf_is_rendered_in_parts_and_joined(archive: Archive, tmp_path: Path) -> None:
-    """Every version appears exactly once and the header once, whatever the part size."""
+def test_pdf_holds_every_version_once(archive: Archive, tmp_path: Path) -> None:
+    """Printed in volumes, every version appears exactly once; each volume is numbered alone."""
     import pypdf
 
     from archiver.catalog.store import Catalog
@@ -497,17 +497,28 @@ def test_large_pdf_is_rendered_in_parts_and_joined(archive: Archive, tmp_path: P
         "redacted": False, "rules": "",
     }  # fmt: skip
     out = tmp_path / "export.pdf"
-    readable.write_pdf(out, threads, context, chunk_versions=7)
-    assert len(readable._pdf_chunks(threads, 7)) > 3
-    text = "".join(p.extract_text() for p in pypdf.PdfReader(out).pages)
+    written = readable.write_pdf(out, threads, context, volume_versions=7)
+    volumes = len(readable.pdf_volumes(threads, 7))
+    assert volumes > 3 and len(written) == volumes
+    assert [p.name for p, _ in written] == [
+        f"export-volume-{k:02d}-of-{volumes:02d}.pdf" for k in range(1, volumes + 1)
+    ]
+    assert sorted(tmp_path.iterdir()) == sorted(p for p, _ in written)
+    text = ""
+    for k, (path, pages) in enumerate(written, start=1):
+        reader = pypdf.PdfReader(path)
+        assert len(reader.pages) == pages
+        first = " ".join(reader.pages[0].extract_text().split())
+        assert f"public records request PRR-TEST, volume {k} of {volumes}" in first
+        assert f"page 1 of {pages}" in first
+        text += "".join(p.extract_text() for p in reader.pages)
     compact = "".join(text.split())
-    assert text.count("public records request PRR-TEST") == 1
+    assert text.count("Requested by x, received 2026-11-20") == 1  # the cover, in volume 1
     from collections import Counter
 
     expected = Counter(str(h["content_hash"]) for h in hits)  # equal texts share a hash
     for digest, n in expected.items():
         assert compact.count(digest) == n, digest
-    assert not list(tmp_path.glob(".export.pdf.part*"))
 
 
 def test_killed_export_leaves_only_partial_names(archive: Archive, tmp_path: Path) -> None:
