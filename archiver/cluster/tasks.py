@@ -12,7 +12,8 @@ worker with a :class:`~archiver.daemon.jobs.Runtime`; nothing here harvests or v
 * ``archiver.maintenance``: fixity, weekly verify, retention refresh, monthly report, once per
   cluster per slot, each under its own lock.
 * ``archiver.retry_stalled``: every heartbeat period, jobs of workers that stopped sending
-  heartbeats (kill -9, power cut) go back to the queue for another worker.
+  heartbeats (kill -9, power cut) go back to the queue for another worker. It takes no lock,
+  so a worker killed while running it cannot block the next one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import procrastinate
 import structlog
-from procrastinate.exceptions import UniqueViolation
+from procrastinate.exceptions import ConnectorException, UniqueViolation
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Status
 
@@ -116,13 +117,18 @@ def build_app(
             )
             try:
                 await context.app.job_manager.retry_job(job)
-            except UniqueViolation:
+            except UniqueViolation as exc:
+                if exc.queueing_lock is None:
+                    raise
                 # The site's next slot is already waiting (queueing lock): it covers the site,
                 # so the stalled one is closed as failed instead of waiting twice.
                 log.warning("cluster_stalled_job_coalesced", job=job.id, lock=job.lock)
                 await context.app.job_manager.finish_job(
                     job, status=Status.FAILED, delete_job=False
                 )
+            except ConnectorException as exc:
+                # Another worker's check put it back first ("not in doing status").
+                log.info("cluster_stalled_job_taken", job=job.id, reason=str(exc.__cause__))
         return len(stalled)
 
     for site in cfg.sites:
@@ -148,7 +154,9 @@ def build_app(
     app.periodic(
         cron=f"* * * * * */{beat}" if beat < 60 else "* * * * *",
         periodic_id="stalled",
-        lock="retry-stalled",
+        # No ``lock``: a worker killed while running this very job would hold the lock with
+        # a stalled job and no later check could ever run. Two checks at once are harmless:
+        # a job already put back is skipped below. The queueing lock stops a pile-up.
         queueing_lock="retry-stalled",
     )(retry_stalled)
     return app
