@@ -12,7 +12,6 @@ Open public records requests block disposal the same way (``open_request_holds``
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, inspect, select, text, update
 from archiver import audit
 from archiver.app import App
 from archiver.catalog import schema as s
-from archiver.errors import ArchiverError, RetentionError
+from archiver.errors import ArchiverError, HoldCheckError, RetentionError
 from archiver.retention import tables as t
 from archiver.retention.eligibility import parse_time
 from archiver.search import SearchFilters, search
@@ -239,7 +238,7 @@ def held_bundles(app: App) -> dict[str, list[str]]:
     """Bundle id -> names of the active holds (and open requests) that cover it."""
     out: dict[str, list[str]] = {}
     with app.catalog.begin() as conn:
-        holds = _active(conn) + open_request_holds(conn)
+        holds = _active(conn) + open_request_holds(conn, app.cfg.timezone)
     for hold in holds:
         with app.catalog.begin() as conn:
             for bid in _hold_matches(app, conn, hold):
@@ -248,21 +247,31 @@ def held_bundles(app: App) -> dict[str, list[str]]:
         return _with_originals(conn, out)
 
 
-def open_request_holds(conn: Connection) -> list[Hold]:
+def open_request_holds(conn: Connection, tz: str) -> list[Hold]:
     """OPEN public records requests as holds, from the filters of their exports.
 
     ``archiver.prr`` stores a request's description as text; the only machine-readable
     filters are the ``query_json`` of exports made for it (keys ``query``, ``site``,
     ``since``, ``until``, ``author``, any may be missing). An open request with no export
     yet has nothing to narrow it, so it holds every record that existed when it was received
-    (posted up to its received date): a request can concern any of those, and records subject
-    to a pending request must not be destroyed. Exporting narrows it; closing releases it.
+    (posted up to its received date, or today in the City's zone ``tz`` when that date is
+    unreadable): a request can concern any of those, and records subject to a pending
+    request must not be destroyed. Exporting narrows it; closing releases it.
+
+    Fails closed: when the request tables cannot be read this raises
+    :class:`~archiver.errors.HoldCheckError` rather than answering "no holds".
     """
-    if importlib.util.find_spec("archiver.prr") is None:
-        return []
     insp = inspect(conn)
-    if not insp.has_table("records_requests") or not insp.has_table("exports"):
-        return []
+    missing = [n for n in ("records_requests", "exports") if not insp.has_table(n)]
+    if missing:
+        raise HoldCheckError(
+            "the legal-hold check cannot run: catalog table "
+            + ", ".join(repr(n) for n in missing)
+            + " is missing, so open public records requests cannot be read",
+            hint="nothing is disposed of until it can; run `archiver migrate` to repair "
+            "the catalog",
+        )
+    today = datetime.now(ZoneInfo(tz)).date()
     out: list[Hold] = []
     unexported = conn.execute(
         text(
@@ -278,7 +287,7 @@ def open_request_holds(conn: Connection) -> list[Hold]:
                 matter=str(description),
                 site_id=None,
                 since=None,
-                until=_date_or_none(received) or date.today(),
+                until=_date_or_none(received) or today,
                 query=None,
                 author=None,
             )
@@ -293,8 +302,19 @@ def open_request_holds(conn: Connection) -> list[Hold]:
         try:
             q = json.loads(query_json or "{}")
         except ValueError:
-            continue
-        if not isinstance(q, dict):
+            q = None
+        if not isinstance(q, dict):  # unreadable filters: hold everything (fail closed)
+            out.append(
+                Hold(
+                    name=f"open request {rid} (export filters unreadable: all records)",
+                    matter=str(description),
+                    site_id=None,
+                    since=None,
+                    until=None,
+                    query=None,
+                    author=None,
+                )
+            )
             continue
         out.append(
             Hold(
