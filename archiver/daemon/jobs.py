@@ -256,28 +256,12 @@ def full_verify() -> str:
 
 
 def _retention(rt: Runtime) -> dict[str, Any]:
-    import importlib
-    import importlib.util
+    from archiver.retention.eligibility import refresh
 
-    name = "archiver.retention.eligibility"
-    if importlib.util.find_spec(name) is None:
-        log.info("retention_refresh_unavailable", module=name)
-        return {"skipped": f"{name} is not installed yet; nothing refreshed"}
-    module = importlib.import_module(name)
-    refresh = getattr(module, "refresh", None)
-    if refresh is not None:
-        outcome = refresh(rt.app)
-        return {"outcome": outcome if isinstance(outcome, dict | int | str) else str(outcome)}
-    compute = getattr(module, "compute_eligibility", None)
-    load = getattr(module, "load_settings", None)
-    if compute is None or load is None:
-        log.info("retention_refresh_unavailable", module=name, reason="no refresh function")
-        return {"skipped": f"{name} has no refresh function yet"}
-    results, warnings = compute(rt.app, load(rt.cfg))
-    detail: dict[str, Any] = {"bundles": len(results), "warnings": list(warnings)[:5]}
-    if warnings:
-        log.warning("retention_refresh_warnings", warnings=list(warnings)[:5])
-    return detail
+    outcome = refresh(rt.app)
+    if outcome["warnings"]:
+        log.warning("retention_refresh_warnings", warnings=outcome["warnings"])
+    return outcome
 
 
 def retention_refresh() -> str:

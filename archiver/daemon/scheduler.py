@@ -22,12 +22,6 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    String,
-    Table,
-    Text,
     delete,
     func,
     inspect,
@@ -37,7 +31,8 @@ from sqlalchemy import (
 )
 
 from archiver.config import Config, SiteConfig, parse_duration
-from archiver.db import metadata
+from archiver.daemon.tables import harvest_backoff as harvest_backoff
+from archiver.daemon.tables import job_runs as job_runs
 from archiver.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -52,29 +47,6 @@ JOBS_MODULE = "archiver.daemon.jobs"
 MAX_BACKOFF_SECONDS = 86_400
 """A failing site is still tried at least once a day, so a fixed token is noticed the next day."""
 
-job_runs = Table(
-    "job_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job_id", String(191), nullable=False, index=True),
-    Column("started_at", String(40), nullable=False, index=True),
-    Column("finished_at", String(40)),
-    # running | succeeded | failed | abandoned | skipped | rate_limited
-    Column("result", String(16), nullable=False),
-    Column("error", Text),
-    Column("detail_json", Text, nullable=False, default="{}"),
-)
-
-harvest_backoff = Table(
-    "harvest_backoff",
-    metadata,
-    Column("site_id", String(64), primary_key=True),
-    Column("consecutive_failures", Integer, nullable=False, default=0),
-    Column("last_failure_at", String(40)),
-    Column("last_error", Text),
-    Column("skip_until", String(40)),
-    Column("backoff_seconds", Float, nullable=False, default=0),
-)
 
 DAEMON_KEYS = {
     "jitter_seconds",

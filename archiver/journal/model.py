@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from sqlalchemy import Table
 
-from archiver.db import metadata
+from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError, IntegrityError
 from archiver.storage.base import JOURNAL_PREFIX
 
@@ -135,10 +135,9 @@ def journal_dir(root: Path) -> Path:
 
 def journaled_tables() -> list[Table]:
     """Every catalog table not rebuilt from bundles, parents before children."""
-    from archiver import features
-
-    features.register_tables()
-    return [t for t in metadata.sorted_tables if t.name not in BUNDLE_DERIVED or t.name in _RESIDUE]
+    return [
+        t for t in all_tables().sorted_tables if t.name not in BUNDLE_DERIVED or t.name in _RESIDUE
+    ]
 
 
 def _pk(table: Table) -> list[str]:

@@ -25,14 +25,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import (
-    Boolean,
-    Column,
     Connection,
-    Integer,
     MetaData,
-    String,
     Table,
-    Text,
     func,
     inspect,
     select,
@@ -42,7 +37,6 @@ from archiver import audit
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
 from archiver.coverage import CoverageGap, all_gaps
-from archiver.db import metadata
 from archiver.errors import ArchiverError, ReportError
 from archiver.prr import requests as prr
 from archiver.prr.deadlines import is_overdue
@@ -62,6 +56,7 @@ from archiver.report.model import (
     SiteSection,
     Totals,
 )
+from archiver.report.tables import report_deliveries as report_deliveries
 from archiver.retention import tables as rt
 
 if TYPE_CHECKING:
@@ -73,19 +68,6 @@ HISTORY_MONTHS = 12
 COMMENT_KINDS = ("comment", "reply")
 REMOVAL_EVENTS = ("removed_upstream", "hidden_upstream")
 _AWAITING_APPROVAL = "proposed"  # disposition_batches.status before anyone approves
-
-report_deliveries = Table(
-    "report_deliveries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("month", String(7), nullable=False, index=True),
-    Column("attempted_at", String(40), nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Column("recipients", Integer, nullable=False, default=0),
-    Column("endpoint", Text),
-    Column("out_dir", Text, nullable=False),
-    Column("error", Text),
-)
 
 
 def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:

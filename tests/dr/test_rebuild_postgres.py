@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archiver import features
 from archiver.catalog.store import Catalog
+from archiver.catalog.tables import all_tables
 from archiver.db import make_engine, metadata
 from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.requests import open_request
@@ -27,7 +27,7 @@ world, server, make_archive = base.world, base.server, base.make_archive
 
 def snapshot_url(url: str) -> dict[str, list[str]]:
     """Like ``test_rebuild.snapshot`` but through SQLAlchemy, so any dialect compares."""
-    features.register_tables()
+    all_tables()
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
