@@ -22,6 +22,7 @@ from archiver.cli.common import (
     esc,
     print_json,
 )
+from archiver.cli.config_check import deep_problems
 from archiver.config import check_config, resolve_path
 from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.filters import check_filters, check_kinds
@@ -45,7 +46,7 @@ def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) 
     """Validate the config and explain every problem (file, key, fix)."""
     path = resolve_path(config)
     cfg, errors, warnings = check_config(
-        path, platforms=platforms(), options=option_problems, deep=True
+        path, platforms=platforms(), options=option_problems, deep=deep_problems
     )
     if as_json:
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
@@ -106,7 +107,9 @@ def harvest(
     """Harvest every enabled site (or one) now: capture, seal, catalog."""
     with app_context(config) as app:
         targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
-        harvester = Harvester(app.cfg, app.catalog, app.storage)
+        from archiver.compliance.run import after_harvest
+
+        harvester = Harvester(app.cfg, app.catalog, app.storage, after_site=after_harvest)
         results: list[dict[str, Any]] = []
         failed = 0
         for s in targets:

@@ -22,6 +22,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from archiver.app import App
+from archiver.compliance.run import after_harvest
 from archiver.config import Config, SiteConfig
 from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError, RateLimitedError
@@ -132,7 +133,7 @@ def _harvest_site(site_id: str) -> str:
             # Harvests share the staging folder: the foundation locks each in-flight bundle and
             # each site (archiver.bundle.BundleLock), so one harvest's recovery never touches
             # another's work, in this process or in a clerk's `archiver harvest`.
-            harvester = Harvester(cfg, catalog, rt.app.storage)
+            harvester = Harvester(cfg, catalog, rt.app.storage, after_site=after_harvest)
             result = harvester.harvest_site(site, stop=rt.abandon)
         except HarvestAborted as exc:
             sched.record_finish(catalog, pk, result="abandoned", error=str(exc))

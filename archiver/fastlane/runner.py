@@ -16,12 +16,14 @@ from typing import Any
 
 import structlog
 
-from archiver.app import App
+from archiver.compliance.run import after_harvest
 from archiver.config import SiteConfig
+from archiver.config_sections import FASTLANE_KEYS as FASTLANE_KEYS
 from archiver.errors import ArchiverError, ConfigError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
 from archiver.fastlane.webhooks import WebhookServer, WebhookSettings
 from archiver.harvest import Harvester
+from archiver.parts import ArchiveParts
 
 log = structlog.get_logger()
 
@@ -29,7 +31,6 @@ WEBHOOK_PLATFORMS = ("facebook", "instagram")
 
 
 #: Keys of ``[fastlane]`` (checked by ``config check``).
-FASTLANE_KEYS = frozenset({"enabled", "interval"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class FastLaneSettings:
 class FastLane:
     """Runs beside the scheduler; ``stop()`` waits for the current ticks to finish."""
 
-    def __init__(self, app: App, settings: FastLaneSettings) -> None:
+    def __init__(self, app: ArchiveParts, settings: FastLaneSettings) -> None:
         self.app = app
         self.settings = settings
         self.stopping = threading.Event()
@@ -88,7 +89,9 @@ class FastLane:
 
     def _follow(self, site: SiteConfig, pushed: bool) -> None:
         backoff = self.backoffs.setdefault(site.id, Backoff(base=self.settings.interval))
-        harvester = Harvester(self.app.cfg, self.app.catalog, self.app.storage)
+        harvester = Harvester(
+            self.app.cfg, self.app.catalog, self.app.storage, after_site=after_harvest
+        )
         flog = log.bind(site=site.id, lane="fast")
         while not self.stopping.is_set():
             try:

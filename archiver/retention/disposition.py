@@ -37,12 +37,12 @@ import structlog
 from sqlalchemy import Connection, func, select, update
 
 from archiver import audit
-from archiver.app import App
 from archiver.bundle import sha256_file
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 from archiver.retention.dates import (
     DISPOSAL_LOG_RETENTION_YEARS,
@@ -101,7 +101,7 @@ def _in_open_batch(conn: Connection) -> set[str]:
 
 
 def due(
-    app: App, settings: RetentionSettings, *, as_of: date | None = None
+    app: ArchiveParts, settings: RetentionSettings, *, as_of: date | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """(due, blocked, warnings): bundles eligible by ``as_of``, and eligible ones that may not go.
 
@@ -177,7 +177,7 @@ def due(
     return out, blocked, warnings
 
 
-def _store_lock(app: App, bundle_id: str, key: str) -> date | None:
+def _store_lock(app: ArchiveParts, bundle_id: str, key: str) -> date | None:
     """The store's retain-until for a bundle (None: not locked), kept in ``worm_until``."""
     locked = app.storage.retained_until(key)
     if locked is not None:
@@ -199,7 +199,7 @@ def _path_for(items: list[Any]) -> str:
 
 
 def propose(
-    app: App, settings: RetentionSettings, *, by: str, as_of: date | None = None
+    app: ArchiveParts, settings: RetentionSettings, *, by: str, as_of: date | None = None
 ) -> dict[str, Any]:
     """Freeze the current due list into a batch; renders the RM60 request where needed."""
     if not by.strip():
@@ -285,7 +285,7 @@ def _batch(conn: Connection, batch_id: str) -> Any:
 
 
 def approve(
-    app: App,
+    app: ArchiveParts,
     *,
     batch_id: str,
     by: str,
@@ -351,7 +351,7 @@ def _already(batch_id: str, b: Any) -> RetentionError:
     )
 
 
-def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[str, Any]:
+def offer(app: ArchiveParts, *, batch_id: str, to: str, notified: date, by: str) -> dict[str, Any]:
     """Record the MCA 2-6-1205 offer of records more than 50 years old (30 days' notice)."""
     if not to.strip():
         raise RetentionError('an offer needs --to, e.g. "Montana Historical Society"')
@@ -375,7 +375,7 @@ def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[
 
 
 def mark_confidential(
-    app: App, *, batch_id: str, bundle_ids: list[str], by: str, reason: str
+    app: ArchiveParts, *, batch_id: str, bundle_ids: list[str], by: str, reason: str
 ) -> dict[str, Any]:
     """Mark bundles of a batch confidential: they are never offered under MCA 2-6-1205.
 
@@ -440,7 +440,7 @@ class ExecuteResult:
 
 
 def execute(
-    app: App,
+    app: ArchiveParts,
     settings: RetentionSettings,
     *,
     batch_id: str,
@@ -582,7 +582,7 @@ def _confidential(conn: Connection, batch_id: str) -> set[str]:
     return {r[0] for r in conn.execute(select(c.c.bundle_id).where(c.c.batch_id == batch_id))}
 
 
-def _any_disposed(app: App, batch_id: str) -> bool:
+def _any_disposed(app: ArchiveParts, batch_id: str) -> bool:
     """An RM88 record documents a destruction; a batch that destroyed nothing gets none."""
     with app.catalog.begin() as conn:
         return (
@@ -600,7 +600,7 @@ def _same_person(a: str, b: str | None) -> bool:
     return b is not None and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-def _self_approval_allowed(app: App) -> bool:
+def _self_approval_allowed(app: ArchiveParts) -> bool:
     value = app.cfg.section("retention").get("allow_self_approval", False)
     if not isinstance(value, bool):
         raise ConfigError(
@@ -610,7 +610,7 @@ def _self_approval_allowed(app: App) -> bool:
     return value
 
 
-def _delete(app: App, key: str, batch_id: str) -> None:
+def _delete(app: ArchiveParts, key: str, batch_id: str) -> None:
     try:
         app.storage.delete(key)
     except ArchiverError as exc:
@@ -622,7 +622,7 @@ def _delete(app: App, key: str, batch_id: str) -> None:
         ) from exc
 
 
-def _locked_until(app: App, row: Any, batch_id: str) -> date | None:
+def _locked_until(app: ArchiveParts, row: Any, batch_id: str) -> date | None:
     try:
         return _store_lock(app, row.bundle_id, row.key)
     except ArchiverError as exc:
@@ -633,7 +633,7 @@ def _locked_until(app: App, row: Any, batch_id: str) -> date | None:
         ) from exc
 
 
-def _exists(app: App, key: str, batch_id: str) -> bool:
+def _exists(app: ArchiveParts, key: str, batch_id: str) -> bool:
     try:
         return app.storage.exists(key)
     except ArchiverError as exc:
@@ -706,7 +706,9 @@ def _approvals(b: Any) -> dict[str, Any]:
     }
 
 
-def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id: str) -> None:
+def _tombstone(
+    app: ArchiveParts, row: Any, approvals: dict[str, Any], by: str, batch_id: str
+) -> None:
     """Tombstone, status, the catalog's copy of the records, and the audit entry in one
     transaction (after the bytes are gone): a destroyed record must not stay searchable."""
     at = _now()
@@ -758,7 +760,7 @@ def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id:
         conn.execute(t.store_holds.delete().where(t.store_holds.c.bundle_id == row.bundle_id))
 
 
-def list_batches(app: App) -> list[dict[str, Any]]:
+def list_batches(app: ArchiveParts) -> list[dict[str, Any]]:
     with app.catalog.begin() as conn:
         rows = conn.execute(select(t.disposition_batches).order_by(t.disposition_batches.c.id))
         out = []
@@ -774,7 +776,7 @@ def list_batches(app: App) -> list[dict[str, Any]]:
     return out
 
 
-def batch_detail(app: App, batch_id: str) -> dict[str, Any]:
+def batch_detail(app: ArchiveParts, batch_id: str) -> dict[str, Any]:
     with app.catalog.begin() as conn:
         b = dict(_batch(conn, batch_id)._mapping)
         b["bundles"] = [
@@ -820,7 +822,9 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form: str) -> list[str]:
+def render_record(
+    app: ArchiveParts, settings: RetentionSettings, batch_id: str, *, form: str
+) -> list[str]:
     """Write the RM88 disposal record (or RM60 request) as HTML and PDF; register it once."""
     from xhtml2pdf import pisa
 
@@ -902,7 +906,7 @@ def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form:
     return [str(html_path), str(pdf_path)]
 
 
-def store_records(app: App, batch_id: str) -> list[str]:
+def store_records(app: ArchiveParts, batch_id: str) -> list[str]:
     """Put the batch's disposal record files in the configured storage; returns warnings.
 
     Each file is stored once per content: a ``disposal_record_copies`` row with the file's
@@ -972,13 +976,13 @@ def store_records(app: App, batch_id: str) -> list[str]:
     return warnings
 
 
-def status_section(app: App) -> dict[str, Any]:
+def status_section(app: ArchiveParts) -> dict[str, Any]:
     """``archiver status``: holds, open batches and removals awaiting the City Attorney.
 
     Reads stored state only (no recomputation), so status stays fast on a large archive.
     A store that failed the WORM self-check (overridden with allow_unsafe_worm) comes first.
     """
-    from archiver.storage.worm_state import warning_lines
+    from archiver.catalog.worm_state import warning_lines
 
     with app.catalog.begin() as conn:
         worm_warnings = warning_lines(app.cfg, conn)
@@ -1048,7 +1052,7 @@ def in_progress(catalog: Catalog) -> dict[str, str]:
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def roll_forward(app: App, *, by: str | None = None) -> list[ExecuteResult]:
+def roll_forward(app: ArchiveParts, *, by: str | None = None) -> list[ExecuteResult]:
     """Finish every batch whose execution was interrupted (``recover``, daemon start).
 
     Runs ``execute`` again for the batch: it was approved and a person started executing

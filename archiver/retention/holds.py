@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, inspect, select, text, update
 
 from archiver import audit
-from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.errors import ArchiverError, HoldCheckError, RetentionError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
-from archiver.retention.eligibility import parse_time
+from archiver.retention.dates import parse_time
 from archiver.search import SearchFilters, search
 
 __all__ = [
@@ -59,7 +59,7 @@ def _now() -> str:
 
 
 def add_hold(
-    app: App,
+    app: ArchiveParts,
     *,
     name: str,
     matter: str,
@@ -122,7 +122,7 @@ def add_hold(
     return sync_store_holds(app)
 
 
-def release_hold(app: App, *, name: str, reason: str, by: str) -> list[str]:
+def release_hold(app: ArchiveParts, *, name: str, reason: str, by: str) -> list[str]:
     if not reason.strip():
         raise RetentionError(f"releasing hold {name!r} needs a --reason")
     with app.catalog.begin() as conn:
@@ -198,7 +198,7 @@ def _period_bundles(conn: Connection, hold: Hold, tz: ZoneInfo) -> set[str]:
     return out
 
 
-def _hold_matches(app: App, conn: Connection, hold: Hold) -> set[str]:
+def _hold_matches(app: ArchiveParts, conn: Connection, hold: Hold) -> set[str]:
     if not hold.is_query:
         return _period_bundles(conn, hold, ZoneInfo(app.cfg.timezone))
     filters = SearchFilters(
@@ -234,7 +234,7 @@ def _with_originals(conn: Connection, held: dict[str, list[str]]) -> dict[str, l
     return held
 
 
-def held_bundles(app: App) -> dict[str, list[str]]:
+def held_bundles(app: ArchiveParts) -> dict[str, list[str]]:
     """Bundle id -> names of the active holds (and open requests) that cover it."""
     out: dict[str, list[str]] = {}
     with app.catalog.begin() as conn:
@@ -341,7 +341,7 @@ def _date_or_none(v: object) -> date | None:
         return None
 
 
-def list_holds(app: App) -> list[dict[str, Any]]:
+def list_holds(app: ArchiveParts) -> list[dict[str, Any]]:
     """Every hold (active first) with how many bundles an active one covers now."""
     held = held_bundles(app)
     counts: dict[str, int] = {}
@@ -361,7 +361,7 @@ def list_holds(app: App) -> list[dict[str, Any]]:
     return out
 
 
-def sync_store_holds(app: App, held: dict[str, list[str]] | None = None) -> list[str]:
+def sync_store_holds(app: ArchiveParts, held: dict[str, list[str]] | None = None) -> list[str]:
     """Set the store-level legal hold on every held bundle; clear it where none covers any more.
 
     Returns warnings for store calls that failed; the catalog check still blocks disposal.

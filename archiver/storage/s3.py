@@ -45,6 +45,7 @@ from minio.error import MinioException, S3Error
 from minio.helpers import MAX_PART_SIZE, DictType
 from minio.retention import Retention
 
+from archiver.config_sections import S3_STORAGE_KEYS as _CONFIG_KEYS
 from archiver.errors import ConfigError, StorageError
 from archiver.secrets import read_secret
 from archiver.storage.base import (
@@ -109,24 +110,6 @@ class S3Settings:
                 f"S3 endpoint {self.endpoint!r} must be host:port without scheme or path",
                 hint="e.g. endpoint = minio.city.local:9000 and secure = true for https",
             )
-
-
-_CONFIG_KEYS: dict[str, type] = {
-    "backend": str,
-    "endpoint": str,
-    "bucket": str,
-    "secure": bool,
-    "region": str,
-    "prefix": str,
-    "access_key_secret": str,
-    "secret_key_secret": str,
-    "lock_mode": str,
-    "default_retention_days": int,
-    "allow_unsafe_worm": bool,
-    "ca_file": str,
-    # Read by retention (archiver.storage.base.rolling_lock_days); listed so it is not unknown.
-    "rolling_lock_days": int,
-}
 
 
 def settings_from_config(section: Mapping[str, Any], *, file: str, staging: Path) -> S3Settings:

@@ -10,10 +10,10 @@ from sqlalchemy import create_engine, text
 
 from archiver.audit import verify
 from archiver.errors import HoldCheckError, RetentionError
+from archiver.prr import requests as requests_tables
 from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.export import ExportOptions, run_export
 from archiver.prr.requests import close_request, open_request
-from archiver.prr import requests as requests_tables
 from archiver.retention.holds import (
     add_hold,
     held_bundles,

@@ -29,6 +29,7 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 
 from archiver.app import open_app
+from archiver.catalog.worm_state import last_check
 from archiver.report.build import build_report_data
 from archiver.report.render import attention_items, render_text
 from archiver.storage import s3 as s3_module
@@ -39,7 +40,6 @@ from archiver.storage.s3 import (
     _checksum_headers,
     check_worm,
 )
-from archiver.storage.worm_state import last_check
 
 from .conftest import ACCESS, SECRET
 
