@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from archiver.clock import now_iso as now_iso
 from archiver.config import Config, SiteConfig, parse_duration
 from archiver.config_sections import DAEMON_KEYS as DAEMON_KEYS
 from archiver.daemon.tables import harvest_backoff as harvest_backoff
@@ -49,10 +50,6 @@ JOBS_TABLE = "apscheduler_jobs"
 JOBS_MODULE = "archiver.daemon.jobs"
 MAX_BACKOFF_SECONDS = 86_400
 """A failing site is still tried at least once a day, so a fixed token is noticed the next day."""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -124,10 +122,6 @@ def _canonical(value: Any) -> str:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 def journal_dir(root: Path) -> Path:
     """Where the local journal files live: ``<archive root>/journal``."""
     return root / "journal"
@@ -142,14 +136,6 @@ def journaled_tables() -> list[Table]:
 
 def _pk(table: Table) -> list[str]:
     return [c.name for c in table.primary_key.columns]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- capture -----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from archiver.catalog import schema as s
 from archiver.csvsafe import SafeDictWriter
 from archiver.errors import ExportError
 from archiver.filters import UnknownFilterError as UnknownFilterError
+from archiver.fsutil import fsync_dir, fsync_tree
 from archiver.parts import ArchiveParts
 from archiver.prr import authenticity, certify, media, readable
 from archiver.prr import threads as threads_mod
@@ -708,7 +709,7 @@ def _build(
     bag.save()  # rewrites tagmanifest-sha256.txt to cover certification.txt and the log
     authenticity.sign_package(app, staging)
     package_sha256 = sha256_file(staging / "tagmanifest-sha256.txt")
-    _fsync_tree(staging)
+    fsync_tree(staging)
 
     # -- publish ------------------------------------------------------------------------------
     step("publishing")
@@ -755,7 +756,7 @@ def _build(
             if out.is_dir():
                 out.rmdir()  # empty, checked above
             os.rename(staging, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     return ExportResult(
         request_id=req.id,
         path=out,
@@ -1172,23 +1173,6 @@ def _zip_bag(bag_dir: Path, zip_path: Path, top: str) -> None:
             stored = p.suffix in (".gz", ".wacz", ".pdf", ".zip")
             z.write(p, f"{top}/{rel}", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
     fd = os.open(zip_path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(top: Path) -> None:
-    for p in [*top.rglob("*"), top]:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

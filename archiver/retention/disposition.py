@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from archiver.bundle import sha256_file
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
 from archiver.catalog.store import Catalog
+from archiver.clock import now_iso
 from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
@@ -80,10 +81,6 @@ __all__ = [
 
 TEMPLATES = Path(__file__).parent / "templates"
 ACTIVE_BATCH = ("proposed", "approved", "executing")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _today(settings: RetentionSettings) -> date:
@@ -240,7 +237,7 @@ def propose(
                 path=path,
                 status="proposed",
                 proposed_by=by,
-                proposed_at=_now(),
+                proposed_at=now_iso(),
             )
         )
         for r in rows:
@@ -332,7 +329,7 @@ def approve(
                 status="approved",
                 approved_by=by,
                 approved_title=title,
-                approved_at=_now(),
+                approved_at=now_iso(),
                 authority=authority,
                 rm60_approved=rm60_approved.isoformat() if rm60_approved else None,
             )
@@ -407,7 +404,7 @@ def mark_confidential(
             details={"step": "confidential", "bundles": sorted(bundle_ids), "reason": reason},
             anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
-        at = _now()
+        at = now_iso()
         for bundle_id in sorted(set(bundle_ids)):
             conn.execute(
                 t.confidential_bundles.delete().where(
@@ -559,7 +556,7 @@ def execute(
             conn.execute(
                 update(t.disposition_batches)
                 .where(t.disposition_batches.c.id == batch_id)
-                .values(status="executed", executed_by=by, executed_at=_now())
+                .values(status="executed", executed_by=by, executed_at=now_iso())
             )
     result.status = status
     if status == "executed" and _any_disposed(app, batch_id):
@@ -711,7 +708,7 @@ def _tombstone(
 ) -> None:
     """Tombstone, status, the catalog's copy of the records, and the audit entry in one
     transaction (after the bytes are gone): a destroyed record must not stay searchable."""
-    at = _now()
+    at = now_iso()
     with app.catalog.begin() as conn:
         purged = purge_bundle_records(conn, row.bundle_id)
         audit.append(
@@ -849,7 +846,7 @@ def render_record(
             }
         )
     destroyed = [r for r in rows if r["state"] == "disposed"]
-    executed_on = (detail.get("executed_at") or _now())[:10]
+    executed_on = (detail.get("executed_at") or now_iso())[:10]
     keep_until = (
         add_years(date.fromisoformat(executed_on), DISPOSAL_LOG_RETENTION_YEARS).isoformat()
         if form == "RM88"
@@ -866,7 +863,7 @@ def render_record(
             rows=rows if form == "RM60" else destroyed,
             skipped=[r for r in rows if r["state"] == "skipped"],
             keep_until=keep_until,
-            generated_at=_now(),
+            generated_at=now_iso(),
         )
     )
     folder = app.cfg.root / "disposal-records"
@@ -886,7 +883,7 @@ def render_record(
         "pdf_path": str(pdf_path),
         "html_sha256": hashlib.sha256(html_path.read_bytes()).hexdigest(),
         "pdf_sha256": hashlib.sha256(pdf_path.read_bytes()).hexdigest(),
-        "created_at": _now(),
+        "created_at": now_iso(),
         "keep_until": keep_until,
     }
     with app.catalog.begin() as conn:
@@ -970,7 +967,7 @@ def store_records(app: ArchiveParts, batch_id: str) -> list[str]:
                         storage_key=key,
                         sha256=sha,
                         retain_until=rec.keep_until,
-                        stored_at=_now(),
+                        stored_at=now_iso(),
                     )
                 )
     return warnings

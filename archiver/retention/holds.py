@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, inspect, select, text, update
 
 from archiver import audit
 from archiver.catalog import schema as s
+from archiver.clock import now_iso
 from archiver.errors import ArchiverError, HoldCheckError, RetentionError
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
@@ -52,10 +53,6 @@ class Hold:
     @property
     def is_query(self) -> bool:
         return bool(self.query or self.author)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def add_hold(
@@ -115,7 +112,7 @@ def add_hold(
                 query=query,
                 author=author,
                 placed_by=by,
-                placed_at=_now(),
+                placed_at=now_iso(),
                 status="active",
             )
         )
@@ -143,7 +140,7 @@ def release_hold(app: ArchiveParts, *, name: str, reason: str, by: str) -> list[
         done = conn.execute(
             update(t.legal_holds)
             .where(t.legal_holds.c.name == name, t.legal_holds.c.status == "active")
-            .values(status="released", released_by=by, released_at=_now(), release_reason=reason)
+            .values(status="released", released_by=by, released_at=now_iso(), release_reason=reason)
         )
         if done.rowcount != 1:  # released concurrently: roll back our audit entry too
             raise _released(name, conn.execute(
@@ -385,7 +382,9 @@ def sync_store_holds(app: ArchiveParts, held: dict[str, list[str]] | None = None
             warnings.append(f"store legal hold not set on {keys[bid]}: {exc}")
             continue
         with app.catalog.begin() as conn:
-            conn.execute(t.store_holds.insert().values(bundle_id=bid, key=keys[bid], set_at=_now()))
+            conn.execute(
+                t.store_holds.insert().values(bundle_id=bid, key=keys[bid], set_at=now_iso())
+            )
     for bid in sorted(set(flagged) - set(held)):
         try:
             if bid in keys:

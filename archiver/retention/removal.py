@@ -11,13 +11,13 @@ item for removed comments allows disposal. The captured versions themselves are 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from archiver import audit
 from archiver.catalog import schema as s
+from archiver.clock import now_iso
 from archiver.errors import RetentionError
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
@@ -41,10 +41,6 @@ CATEGORIES: dict[int, str] = {
 }
 
 DECISIONS = ("approve", "reject")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def resolve_item(conn: Connection, ref: str) -> Any:
@@ -120,7 +116,7 @@ def record_removal(
                 platform_id=row.platform_id,
                 category=category,
                 recorded_by=by,
-                recorded_at=_now(),
+                recorded_at=now_iso(),
                 note=note,
                 reviewed=False,
             )
@@ -162,7 +158,7 @@ def review(
             .values(
                 decision=decision,
                 attorney=attorney,
-                reviewed_at=_now(),
+                reviewed_at=now_iso(),
                 review_note=note,
                 reviewed=True,
             )
