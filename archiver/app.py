@@ -17,7 +17,7 @@ from connectors.registry import platforms
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from archiver.storage.s3 import WormCheckResult
+    from archiver.storage.s3_worm import WormCheckResult
 
 
 @dataclass
@@ -156,12 +156,14 @@ def _open_writable(cfg: Config) -> App:
 def self_check(storage: Storage, catalog: Catalog) -> WormCheckResult | None:
     """Run the S3 store's WORM self-check and keep the result, a refusal included."""
     from archiver.catalog.worm_state import record_check
-    from archiver.storage.s3 import S3Storage, WormRefusedError
+    from archiver.storage.s3 import S3Storage
+    from archiver.storage.s3_worm import WormRefusedError
+    from archiver.storage.s3_worm import self_check as worm_self_check
 
     if not isinstance(storage, S3Storage):
         return None
     try:
-        result = storage.self_check()
+        result = worm_self_check(storage)
     except WormRefusedError as exc:
         record_check(catalog, exc.result, refused=True)
         raise

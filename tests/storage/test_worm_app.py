@@ -36,8 +36,10 @@ from archiver.storage import s3 as s3_module
 from archiver.storage.s3 import (
     S3Settings,
     S3Storage,
-    WormRefusedError,
     _checksum_headers,
+)
+from archiver.storage.s3_worm import (
+    WormRefusedError,
     check_worm,
 )
 
