@@ -20,10 +20,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check archiver connectors tests bench
 	$(BIN)/ruff format --check archiver connectors tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tests/test_docs.py tests/foundation/test_fsutil.py tests/retention/test_holds.py tests/storage
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

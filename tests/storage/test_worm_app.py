@@ -266,4 +266,4 @@ def test_default_retention_on_moto_still_reports_moto_as_unsafe(
 
 
 def _fields(settings: S3Settings) -> dict[str, Any]:
-    return {f: getattr(settings, f) for f in S3Settings.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(settings, f) for f in S3Settings.__slots__}
