@@ -19,8 +19,7 @@ from archiver.storage.s3 import S3Storage
 from archiver.testing.server import FakeServer
 from tests.dr.test_rebuild import snapshot
 from tests.helpers import harvest, site_toml, write_config
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import app_for, retention_head
+from tests.retention_kit import app_for, retention_head
 from tests.storage.conftest import (
     ACCESS,
     SECRET,
@@ -33,7 +32,6 @@ from tests.storage.conftest import (
     s3_storage,
 )
 
-world, server = base.world, base.server
 __all__ = [  # pytest fixtures used by name below
     "bucket",
     "local_storage",

@@ -34,10 +34,7 @@ from archiver.retention.removal import record_removal, review
 from archiver.search import SearchFilters
 from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 ARCHIVER = str(Path(sys.executable).parent / "archiver")
 

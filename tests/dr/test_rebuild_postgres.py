@@ -19,10 +19,7 @@ from archiver.retention.holds import add_hold, list_holds
 from archiver.retention.removal import record_removal, review
 from tests.dr.test_rebuild import ITEM_REFS, RENUMBERED, cli
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, app_for
 
 
 def snapshot_url(url: str) -> dict[str, list[str]]:

@@ -9,10 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

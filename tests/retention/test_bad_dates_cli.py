@@ -7,10 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.retention import test_audit_cli as cli
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory
 
 
 def _one_error(r: object, *needles: str) -> None:

@@ -11,11 +11,8 @@ from archiver.retention.confirmations import confirm, item_digest
 from archiver.retention.eligibility import confirmed_refs, load_settings
 from archiver.retention.schedules import load_schedules
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
 from tests.retention.test_audit_cli import _cli
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 
 def _edit_item_4(config: Path, old: str, new: str) -> None:

@@ -27,10 +27,7 @@ from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.search import SearchFilters, search
 from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 
 def _stored(config: Path) -> set[str]:

@@ -24,10 +24,7 @@ from archiver.retention.holds import (
 from archiver.search import SearchFilters
 from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, app_for
 
 
 def _bundles_with(config: Path, word: str) -> set[str]:

@@ -12,7 +12,7 @@ from archiver.retention.mapping import superseded_uses
 from connectors.registry import platforms
 from tests.helpers import site_toml, write_config
 from tests.retention.test_audit_cli import _cli
-from tests.retention.test_eligibility import CLASSES, retention_head
+from tests.retention_kit import CLASSES, retention_head
 
 REPO_SCHEDULES = Path(__file__).resolve().parents[2] / "retention_schedules"
 
