@@ -278,17 +278,8 @@ def open_request_holds(conn: Connection, tz: str) -> list[Hold]:
         )
     )
     for rid, description, received in unexported:
-        out.append(
-            Hold(
-                name=f"open request {rid} (not exported yet: all records up to {received})",
-                matter=str(description),
-                site_id=None,
-                since=None,
-                until=_date_or_none(received) or today,
-                query=None,
-                author=None,
-            )
-        )
+        name = f"open request {rid} (not exported yet: all records up to {received})"
+        out.append(_all_records(name, description, until=_date_or_none(received) or today))
     rows = conn.execute(
         text(
             "SELECT r.id, r.description, e.query_json FROM records_requests r "
@@ -301,17 +292,8 @@ def open_request_holds(conn: Connection, tz: str) -> list[Hold]:
         except ValueError:
             q = None
         if not isinstance(q, dict):  # unreadable filters: hold everything (fail closed)
-            out.append(
-                Hold(
-                    name=f"open request {rid} (export filters unreadable: all records)",
-                    matter=str(description),
-                    site_id=None,
-                    since=None,
-                    until=None,
-                    query=None,
-                    author=None,
-                )
-            )
+            name = f"open request {rid} (export filters unreadable: all records)"
+            out.append(_all_records(name, description, until=None))
             continue
         out.append(
             Hold(
@@ -325,6 +307,11 @@ def open_request_holds(conn: Connection, tz: str) -> list[Hold]:
             )
         )
     return out
+
+
+def _all_records(name: str, matter: object, *, until: date | None) -> Hold:
+    """A hold on every record of every site (posted up to ``until`` when given)."""
+    return Hold(name, str(matter), site_id=None, since=None, until=until, query=None, author=None)
 
 
 def _str_or_none(v: object) -> str | None:
