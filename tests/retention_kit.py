@@ -15,11 +15,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeServer
 
 from archiver.app import App, open_app
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import harvest, site_toml, write_config
 
 FAR_FUTURE = date(2031, 1, 1)

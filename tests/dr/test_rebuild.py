@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms.mastodon import MastodonWorld
 
 from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.export import ExportOptions, run_export
@@ -32,7 +33,6 @@ from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, release_hold
 from archiver.retention.removal import record_removal, review
 from archiver.search import SearchFilters
-from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
 from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 

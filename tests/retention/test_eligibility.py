@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeResponse, FakeServer, json_response
+
 from archiver.retention.eligibility import compute_eligibility, load_settings, record_class_for
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeResponse, FakeServer, json_response
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.retention_kit import (
     DENVER,

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fakeplatforms.mastodon import MastodonWorld
 from sqlalchemy import create_engine, text
 
 from archiver.audit import verify
@@ -22,7 +23,6 @@ from archiver.retention.holds import (
     release_hold,
 )
 from archiver.search import SearchFilters
-from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
 from tests.retention_kit import ArchiveFactory, app_for
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 
 from archiver.app import App, open_app
@@ -26,7 +27,6 @@ from archiver.harvest import Harvester
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import load_settings
 from archiver.storage.s3 import S3Settings, S3Storage
-from archiver.testing.server import FakeServer
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.retention_kit import CLASSES, FAR_FUTURE, retention_head

@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 
 from archiver.app import App
@@ -30,7 +31,6 @@ from archiver.harvest import Harvester
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import compute_eligibility, load_settings, refresh
 from archiver.storage.s3 import S3Settings, S3Storage
-from archiver.testing.server import FakeServer
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, site_toml, write_config
 from tests.retention_kit import CLASSES, retention_head

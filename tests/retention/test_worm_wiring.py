@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 from sqlalchemy import select, text
 
@@ -30,7 +31,6 @@ from archiver.retention import disposition as d
 from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.storage.s3 import S3Settings, S3Storage
-from archiver.testing.server import FakeServer
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.retention_kit import FAR_FUTURE, retention_head
