@@ -21,7 +21,7 @@ from archiver.model import Coverage, Follower, WarcRef
 from archiver.report.build import build_report_data, month_bounds
 from archiver.report.render import attention_items, render_text
 from connectors._paging import PageGuard, followers_stream
-from tests.export.test_export import cli
+from tests.export.helpers import cli
 from tests.helpers import harvest, open_test_app, site_toml, write_config
 
 SITE = "bozeman-mastodon"

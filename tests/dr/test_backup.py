@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from archiver.retention.holds import add_hold
-from tests.dr.test_rebuild import cli, snapshot
+from tests.dr.helpers import cli, snapshot
 from tests.helpers import catalog_rows
 from tests.retention_kit import ArchiveFactory, app_for
 

@@ -19,7 +19,7 @@ from archiver.errors import StorageError
 from archiver.retention.holds import add_hold
 from archiver.storage.local import LocalStorage
 from connectors.registry import platforms
-from tests.dr.test_rebuild import cli
+from tests.dr.helpers import cli
 from tests.helpers import catalog_rows
 from tests.retention_kit import ArchiveFactory, app_for
 

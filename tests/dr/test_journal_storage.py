@@ -17,7 +17,7 @@ from archiver.retention.holds import add_hold
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from archiver.storage.s3 import S3Storage
-from tests.dr.test_rebuild import snapshot
+from tests.dr.helpers import snapshot
 from tests.helpers import harvest, site_toml, write_config
 from tests.retention_kit import app_for, retention_head
 from tests.storage.conftest import (

@@ -17,7 +17,7 @@ from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.requests import open_request
 from archiver.retention.holds import add_hold, list_holds
 from archiver.retention.removal import record_removal, review
-from tests.dr.test_rebuild import ITEM_REFS, RENUMBERED, cli
+from tests.dr.helpers import ITEM_REFS, RENUMBERED, cli
 from tests.helpers import catalog_rows
 from tests.retention_kit import ArchiveFactory, app_for
 

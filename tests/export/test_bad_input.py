@@ -16,7 +16,7 @@ from archiver.catalog import schema as s
 from archiver.csvsafe import SafeDictWriter, SafeWriter, cell
 from archiver.prr import certify, threads
 from archiver.search import SearchFilters
-from tests.export.test_export import cli, validate_package, warc_records
+from tests.export.helpers import cli, validate_package, warc_records
 from tests.helpers import harvest, site_toml, write_config
 
 FORMULAS = [

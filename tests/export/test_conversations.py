@@ -24,7 +24,7 @@ from fakeplatforms.demo_data import build_demo_world
 from fakeplatforms.server import FakeServer
 
 from archiver.cli.demo import _change_upstream as change_upstream
-from tests.export.test_export import cli, validate_package, warc_records
+from tests.export.helpers import cli, validate_package, warc_records
 from tests.helpers import harvest, site_toml, write_config
 
 SITE = "bozeman-mastodon"
