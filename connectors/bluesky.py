@@ -55,6 +55,7 @@ from connectors._paging import (
     walk_timeline,
 )
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     parse_time,
@@ -73,15 +74,11 @@ THREAD_DEPTH = 1000  # getPostThread's maximum depth
 class BlueskyConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "bluesky"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
         edits=False,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Bluesky posts cannot be edited, so there is no edit history; a record rewritten "
             "through the protocol (new cid, same uri) is kept as a new version.",
@@ -317,6 +314,9 @@ class BlueskyConnector:
         response = self._fetch(THREAD, params, "comments")
         try:
             data = self._parse(THREAD, response)
+            thread = data.get("thread")
+            if not isinstance(thread, dict):
+                raise MalformedResponseError("getPostThread without a thread")
         except NotFoundError:
             yield Sweep("comments", root_uri)  # the post vanished between listing and reading
             return
@@ -325,15 +325,6 @@ class BlueskyConnector:
             # (its replies may be in the answer we could not read).
             yield Unparseable(
                 "comments", endpoint, f"thread of {root_uri}: {exc.message}", response.ref
-            )
-            return
-        thread = data.get("thread")
-        if not isinstance(thread, dict):
-            yield Unparseable(
-                "comments",
-                endpoint,
-                f"thread of {root_uri}: getPostThread without a thread",
-                response.ref,
             )
             return
         kind = thread.get("$type", "")
