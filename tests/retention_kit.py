@@ -9,6 +9,8 @@ constants) are imported from here. Test modules never import each other.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -131,3 +133,14 @@ def make_archive(tmp_path: Path, server: FakeServer) -> ArchiveFactory:
 
 def app_for(config: Path) -> App:
     return open_app(str(config))
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m archiver --config CONFIG ARGS...`` with output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "archiver", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, COLUMNS="200"),
+        check=False,
+    )
