@@ -51,7 +51,7 @@ DAEMON_KEYS = frozenset(
     }
 )
 #: Keys of ``[fastlane]``; read by archiver.fastlane.runner.
-FASTLANE_KEYS = frozenset({"enabled", "interval"})
+FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
 #: Keys of ``[webhooks]``; read by archiver.fastlane.webhooks.
 WEBHOOK_KEYS = frozenset({"listen", "verify_token_env", "app_secret_env"})
 #: Keys of ``[requests]``; read by archiver.prr.deadlines.
