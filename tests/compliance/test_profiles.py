@@ -1,4 +1,4 @@
-"""Profile snapshots on Bluesky (issue 17): getProfile is kept as a versioned ``profile``
+"""Profile snapshots on Bluesky and X (issue 17): the profile is kept as a versioned ``profile``
 record with avatar and banner bytes in the WARC, and an unannounced avatar or bio change is
 a vandalism finding, as on Mastodon. Real harvests of the fake AppView on loopback."""
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fakeplatforms import FakeServer
 from fakeplatforms.bluesky import BlueskyWorld
+from fakeplatforms.x import XWorld
 
 from archiver.compliance.engine import evaluate_site
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
@@ -77,3 +78,36 @@ def test_bluesky_profile_is_a_versioned_record_and_a_swap_is_flagged(bsky: World
     before = change[0].evidence["before"]["images"]["avatar"]["payload_digest"]
     after = change[0].evidence["after"]["images"]["avatar"]["payload_digest"]
     assert before and after and before != after
+
+
+def test_x_profile_is_a_versioned_record_and_a_swap_is_flagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = XWorld(bearer_token="t0ken")
+    city = world.add_user("cityofbozeman", "City of Bozeman")
+    world.set_profile(city, description=BIO)
+    world.post(city, "Snow routes: https://www.bozeman.net/snow")
+    monkeypatch.setenv("X_TOKEN", "t0ken")
+    with FakeServer(world) as server:
+        config = write_config(
+            tmp_path,
+            site_toml("x", "x", server.url, "cityofbozeman", token_env="X_TOKEN"),
+            head='[compliance]\ndomains = ["bozeman.net"]\n',
+        )
+        assert harvest(config, "x").status == "succeeded"
+        assert harvest(config, "x").status == "succeeded"
+        (first,) = profile_versions(config)
+        assert "Acceptable Use Policy" in str(first["text"])
+        (avatar,) = json.loads(str(first["media_json"]))
+        assert avatar["type"] == "avatar" and avatar.get("ref")
+        world.set_profile(city, new_avatar=True)
+        assert harvest(config, "x").status == "succeeded"
+        assert [v["version"] for v in profile_versions(config)] == [1, 2]
+        app = open_test_app(config)
+        try:
+            with app.catalog.begin() as conn:
+                found = evaluate_site(conn, app.cfg, app.cfg.site("x"))
+        finally:
+            app.close()
+    (change,) = [f for f in found if f.rule == "profile_change"]
+    assert change.status == "fail" and set(change.evidence["changed"]) == {"avatar_url"}
