@@ -30,6 +30,7 @@ from pathlib import Path
 
 from archiver import __version__
 from archiver.errors import BundleError
+from archiver.fsutil import fsync_dir, fsync_file
 from archiver.model import (
     BookmarkUpdate,
     Coverage,
@@ -92,18 +93,6 @@ def sha256_file(path: Path) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync_file(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +372,7 @@ class BundleWriter:
             lines = []
             total = 0
             for p in payload:
-                _fsync_file(p)
+                fsync_file(p)
                 total += p.stat().st_size
                 lines.append(f"{sha256_file(p)}  {p.relative_to(self.dir).as_posix()}\n")
             (self.dir / "bagit.txt").write_text(
@@ -409,18 +398,18 @@ class BundleWriter:
             tmp = self.dir / "tagmanifest-sha256.txt.tmp"
             tmp.write_text("".join(tag_lines), encoding="utf-8")
             for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", tmp.name):
-                _fsync_file(self.dir / n)
+                fsync_file(self.dir / n)
             os.rename(tmp, self.dir / "tagmanifest-sha256.txt")
             if sign is not None:
                 tag_bytes = (self.dir / "tagmanifest-sha256.txt").read_bytes()
                 for name, data in sign(tag_bytes).items():
                     (self.dir / name).write_bytes(data)
-                    _fsync_file(self.dir / name)
+                    fsync_file(self.dir / name)
             _make_read_only(self.dir)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
             sealed = staging / f"{self.bundle_id}.sealed"
             os.rename(self.dir, sealed)
-            _fsync_dir(staging)
+            fsync_dir(staging)
         except OSError as exc:
             from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from archiver.config_sections import key_problems
 from archiver.errors import ConfigError
 from archiver.secrets import read_secret
 
@@ -470,7 +471,7 @@ def check_config(
     *,
     platforms: set[str] | None = None,
     options: Callable[[str, str, Mapping[str, Any]], list[str]] | None = None,
-    deep: bool = False,
+    deep: Callable[[Config], list[ConfigError]] | None = None,
 ) -> tuple[Config | None, list[ConfigError], list[str]]:
     """Validate everything; return the config (if usable), all errors and all warnings.
 
@@ -481,8 +482,6 @@ def check_config(
     for it; ordinary commands check keys and enumerations only, and their own section when
     they use it.
     """
-    from archiver.config_sections import deep_problems, key_problems
-
     data = _read(path)
     file = str(path)
     c = _Collector(file)
@@ -564,7 +563,7 @@ def check_config(
             c.error(problem, f"sites[{i}].options")
     if not sites_raw:
         c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
-    if deep:
+    if deep is not None:
         _check_tokens(c, sites)
     cfg = Config(
         path=path,
@@ -577,8 +576,8 @@ def check_config(
         raw=data,
         warnings=tuple(c.warnings),
     )
-    if deep and not c.errors:
-        c.errors.extend(deep_problems(cfg))
+    if deep is not None and not c.errors:
+        c.errors.extend(deep(cfg))
     return (cfg if not c.errors else None), c.errors, c.warnings
 
 

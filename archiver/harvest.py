@@ -185,13 +185,28 @@ class _BundleSet:
                 w.lock.release()
 
 
+AfterSite = Callable[[Catalog, Config, SiteConfig, Any], None]
+"""``(catalog, cfg, site, log)`` after a site's run is cataloged; it must not raise for a
+problem of its own (it logs it): the sealed, cataloged harvest has already succeeded."""
+
+
 class Harvester:
     """Runs harvests against one archive (config + catalog + storage)."""
 
-    def __init__(self, cfg: Config, catalog: Catalog, storage: Storage) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        catalog: Catalog,
+        storage: Storage,
+        *,
+        after_site: AfterSite | None = None,
+    ) -> None:
         self.cfg = cfg
         self.catalog = catalog
         self.storage = storage
+        self.after_site = after_site
+        """Run after each site's harvest is sealed and cataloged (the policy compliance check,
+        passed in by the CLI and the daemon: the harvest knows nothing of what reads it)."""
 
     # -- recovery -----------------------------------------------------------------------------
     def recover(self) -> dict[str, int]:
@@ -505,29 +520,9 @@ class Harvester:
             },
         )
         rlog.info("harvest_finished", bundles=len(result.bundles), counts=result.counts)
-        self._check_compliance(site, rlog)
+        if self.after_site is not None:
+            self.after_site(self.catalog, self.cfg, site, rlog)
         return result
-
-    def _check_compliance(self, site: SiteConfig, rlog: Any) -> None:
-        """The City's policy rules over what was just cataloged; alerts go out at once.
-
-        A compliance problem never fails the sealed, cataloged harvest: it is logged, and the
-        findings stay un-alerted so the next run (or `archiver compliance check`) retries.
-        """
-        from archiver.compliance import check_and_alert
-
-        try:
-            res = check_and_alert(self.catalog, self.cfg, site)
-        except ArchiverError as exc:
-            rlog.error("compliance_check_failed", error=str(exc))
-            return
-        if res.alert_error:
-            rlog.warning("compliance_alert_not_sent", reason=res.alert_error)
-        rlog.info(
-            "compliance_checked",
-            open=sum(1 for f in res.findings if f.open),
-            alerted=len(res.alerted),
-        )
 
     def _audit(self, action: str, subject: str, details: dict[str, object]) -> None:
         """Each in its own short transaction, so a busy catalog cannot undo a sealed run."""

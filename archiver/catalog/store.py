@@ -25,15 +25,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archiver.catalog import migrate
 from archiver.catalog import schema as s
+from archiver.clock import now_iso as now_iso
 from archiver.config import SiteConfig
 from archiver.db import make_engine
 from archiver.errors import CatalogError
 from archiver.resources import catalog_error, fs_read_only
 from archiver.warc import RevisitTarget
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def uri_hash(uri: str) -> str:

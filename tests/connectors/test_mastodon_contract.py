@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.server import FakeResponse, json_response
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
@@ -28,9 +31,6 @@ from archiver.errors import (
     NotFoundError,
     RetriableFetchError,
 )
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.server import FakeResponse, json_response
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 T0 = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.export.conftest import SITE, Archive
-from tests.export.test_export import catalog, cli, open_request
+from tests.export.helpers import catalog, cli, open_request
 from tests.helpers import write_config
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakeplatforms.demo_data import build_demo_feed, build_demo_world
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeServer
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.search import SearchFilters, search
-from archiver.testing.demo_data import build_demo_feed, build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 BIN = Path(sys.executable).parent
