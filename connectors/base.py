@@ -50,6 +50,10 @@ class HarvestContext:
     # Text and HTML of City posts of the *other* sites captured since a time (the website
     # connector follows their links to the City's own pages: issue 18 part 5).
     recent_owner_posts: Callable[[datetime], list[str]] = field(default=lambda _since: [])
+    # Adaptive re-polling (issue 14): whether an incremental run should read a thread again,
+    # given the root id and the reply count the platform shows for it now (None: unknown). A
+    # full sweep reads every thread whatever this says.
+    thread_due: Callable[[str, int | None], bool] = field(default=lambda _root, _n: True)
     log: Any = field(default_factory=structlog.get_logger)
 
 

@@ -178,8 +178,7 @@ class MastodonConnector:
             key=lambda item: _id_num(item.platform_id),
             prepare=lambda item: with_captured_media(self.ctx, item),
             children=lambda item, status: chain(
-                self._history(status, item),
-                self._thread(item.platform_id, status.get("replies_count")),
+                self._history(status, item), self._thread_if_due(item, status)
             ),
             full=full,
             since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
@@ -265,6 +264,14 @@ class MastodonConnector:
             extra={k: status.get(k) for k in STATUS_EXTRA if k in status}
             | ({"reblog_of": reblog.get("url")} if isinstance(reblog, dict) else {}),
         )
+
+    def _thread_if_due(self, item: Item, status: Any) -> Iterator[HarvestRecord]:
+        """Every thread in a full sweep (deletions are found there); in an incremental run,
+        only threads that are active or due by the site's re-polling decay."""
+        reported = status.get("replies_count") if isinstance(status, dict) else None
+        count = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
+        if self.ctx.full_sweep or self.ctx.thread_due(item.platform_id, count):
+            yield from self._thread(item.platform_id, reported)
 
     def _thread(self, status_id: str, reported: object = None) -> Iterator[HarvestRecord]:
         endpoint = "GET /api/v1/statuses/:id/context"

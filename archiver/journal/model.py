@@ -29,6 +29,8 @@ BUNDLE_DERIVED: Final = frozenset(
         "followers",
         "follower_events",
         "follower_snapshots",
+        "follower_lists",
+        "thread_polls",
         "bookmarks",
         "payload_index",
         "revisit_refs",
