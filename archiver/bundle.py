@@ -374,7 +374,9 @@ class BundleWriter:
     def item_hashes(self) -> Iterator[tuple[str, list[str]]]:
         """Every item id written, with the content hashes of its rows (capture order)."""
         rows: dict[str, list[str]] = {}
-        for pid, digest in self.db.execute("SELECT platform_id, content_hash FROM items ORDER BY seq"):
+        for pid, digest in self.db.execute(
+            "SELECT platform_id, content_hash FROM items ORDER BY seq"
+        ):
             rows.setdefault(pid, []).append(digest)
         yield from rows.items()
 

@@ -327,12 +327,12 @@ class Harvester:
             if unchanged:
                 w.move_to_seen(unchanged)
         fw = bundles.writers.get("followers")
-        if fw is None or not fw.counts.get("follower") and not fw.followers_complete():
+        if fw is None or (not fw.counts.get("follower") and not fw.followers_complete()):
             return  # no list read (a count only, or no followers at all on this platform)
         last = self.catalog.last_follower_list(site.id)
         checkpoint = last["checkpoint_bundle_id"] if last else None
         if not fw.followers_complete():
-            if checkpoint is None:
+            if checkpoint is None or last is None:
                 return  # no chain yet: the part read is kept whole, as before format 3
             active = self.catalog.active_followers(site.id)
             listed = {r[0] for batch in fw.follower_ids() for r in batch}

@@ -53,9 +53,7 @@ def main() -> int:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     world = MastodonWorld(clock_start=start, rate_limit=10**9)
     city = str(world.add_account("cityofbozeman", "City of Bozeman")["id"])
-    residents = [
-        str(world.add_account(f"resident{i}", f"Resident {i}")["id"]) for i in range(20)
-    ]
+    residents = [str(world.add_account(f"resident{i}", f"Resident {i}")["id"]) for i in range(20)]
     posts = []
     for i in range(args.posts):
         st = world.post_status(

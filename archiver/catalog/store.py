@@ -313,7 +313,9 @@ class Catalog:
             ).scalar()
         return out
 
-    def active_followers(self, site_id: str) -> dict[str, tuple[str | None, str | None, str | None]]:
+    def active_followers(
+        self, site_id: str
+    ) -> dict[str, tuple[str | None, str | None, str | None]]:
         """Who follows now, as far as the archive knows: id -> (handle, display name, url)."""
         f = s.followers
         with self.begin() as conn:
