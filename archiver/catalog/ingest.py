@@ -755,6 +755,18 @@ def _record_follower_list(
             s.followers.c.site_id == site_id, s.followers.c.unfollowed_at.is_(None)
         )
     ).scalar()
+    # A diff is read against the lists it extends: retention keeps them while it is kept,
+    # exactly as it keeps a revisit's original (eligibility follows revisit_refs).
+    refs = {info.get("followers_previous"), info.get("followers_checkpoint")} - {
+        None,
+        "",
+        bundle_id,
+    }
+    insert_ignore(
+        conn,
+        s.revisit_refs,
+        [{"bundle_id": bundle_id, "refers_to_bundle_id": r} for r in sorted(refs) if r],
+    )
     conn.execute(
         s.follower_lists.insert().values(
             bundle_id=bundle_id,

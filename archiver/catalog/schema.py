@@ -211,7 +211,8 @@ follower_lists = Table(
 )
 
 # When each reply thread was last read and last showed activity (a reply posted or edited),
-# for adaptive re-polling; derived from the bundles' sweeps and items at ingest.
+# for adaptive re-polling; derived from the bundles' sweeps and items at ingest, and journaled
+# (a disposition may destroy the bundle that last read a thread).
 thread_polls = Table(
     "thread_polls",
     metadata,

@@ -30,7 +30,6 @@ BUNDLE_DERIVED: Final = frozenset(
         "follower_events",
         "follower_snapshots",
         "follower_lists",
-        "thread_polls",
         "bookmarks",
         "payload_index",
         "revisit_refs",
