@@ -757,15 +757,12 @@ def _record_follower_list(
     ).scalar()
     # A diff is read against the lists it extends: retention keeps them while it is kept,
     # exactly as it keeps a revisit's original (eligibility follows revisit_refs).
-    refs = {info.get("followers_previous"), info.get("followers_checkpoint")} - {
-        None,
-        "",
-        bundle_id,
-    }
+    refs = {info.get("followers_previous") or "", info.get("followers_checkpoint") or ""}
+    refs -= {"", bundle_id}
     insert_ignore(
         conn,
         s.revisit_refs,
-        [{"bundle_id": bundle_id, "refers_to_bundle_id": r} for r in sorted(refs) if r],
+        [{"bundle_id": bundle_id, "refers_to_bundle_id": r} for r in sorted(refs)],
     )
     conn.execute(
         s.follower_lists.insert().values(

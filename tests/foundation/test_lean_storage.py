@@ -105,9 +105,11 @@ def test_an_unchanged_run_seals_no_copy_and_still_proves_last_seen(
             db = dbs[record_class]
             # No second copy of any text: only the ledger of what was seen, and where.
             assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 0
-            seen = db.execute("SELECT platform_id, warc_file, warc_record_id FROM seen").fetchall()
-            assert seen
-            for pid, warc_file, record_id in seen:
+            ledger = db.execute(
+                "SELECT platform_id, warc_file, warc_record_id FROM seen"
+            ).fetchall()
+            assert ledger
+            for pid, warc_file, record_id in ledger:
                 row = db.execute(
                     "SELECT record_type FROM warc_records WHERE record_id = ? AND warc_file = ?",
                     (record_id, warc_file),
@@ -304,3 +306,44 @@ def test_the_repolling_decay_and_its_ceiling(account: Account) -> None:
         assert h.thread_due(replace(site, thread_poll_ceiling_seconds=0), p, 1, now=polled_at)
     finally:
         app.close()
+
+
+def test_new_followers_do_not_make_every_follower_page_new(account: Account) -> None:
+    """Pages are re-read on the previous read's boundaries, so the pages below a few new
+    followers are the same bytes (revisits), and the whole list is still read."""
+    world, city = account.world, account.city
+    harvest(account.config, "masto")
+    for i in range(2):
+        acc = world.add_account(f"newcomer{i}", f"Newcomer {i}")
+        world.follow(city, str(acc["id"]))
+    run = harvest(account.config, "masto")
+    dbs = _bundle_dbs(account.config, run.run_id)
+    try:
+        kinds = dict(
+            dbs["followers"]
+            .execute(
+                "SELECT record_type, count(*) FROM warc_records WHERE target_uri LIKE "
+                "'%/followers%' AND record_type != 'request' GROUP BY record_type"
+            )
+            .fetchall()
+        )
+        form = (
+            dbs["followers"]
+            .execute("SELECT value FROM bundle_info WHERE key = 'followers_form'")
+            .fetchone()[0]
+        )
+    finally:
+        for db in dbs.values():
+            db.close()
+    # 122 followers in pages of 40: the first page and one bridge are new; the 3 pages below
+    # the previous boundaries are unchanged.
+    assert kinds.get("revisit", 0) >= 2, kinds
+    assert form == "diff"
+    active = catalog_rows(
+        account.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NULL"
+    )
+    assert {r[0] for r in active} == set(world.follower_ids(city))
+    events = catalog_rows(
+        account.config, "SELECT event FROM follower_events WHERE run_id = ?", (run.run_id,)
+    )
+    assert [e[0] for e in events] == ["followed", "followed"]
