@@ -90,6 +90,14 @@ CREATE TABLE follower_diffs (seq INTEGER PRIMARY KEY, event TEXT NOT NULL,
   warc_offset INTEGER, warc_length INTEGER);
 """
 
+#: Every table of the current layout, by name: its CREATE statement.
+TABLE_SQL: dict[str, str] = {
+    stmt.split()[2]: stmt.strip()
+    for stmt in _SCHEMA.split(";")
+    if stmt.strip().startswith("CREATE TABLE")
+}
+TABLES = tuple(TABLE_SQL)
+
 #: How a followers bundle keeps its list (``bundle_info.followers_form``; format 3):
 #: checkpoint: the whole list in ``followers``; diff: only ``follower_diffs`` against the list
 #: of ``followers_previous`` (the chain starts at ``followers_checkpoint``); partial: the part
@@ -380,19 +388,25 @@ class BundleWriter:
             rows.setdefault(pid, []).append(digest)
         yield from rows.items()
 
-    def move_to_seen(self, platform_ids: list[str]) -> int:
+    def move_to_seen(self, current: Mapping[str, str]) -> int:
         """Keep only a ``seen`` row (id, content hash, the WARC record that showed it) for
-        items the catalog already holds in exactly this version: no second copy of their text.
+        items the catalog already holds in exactly this version (``current``: id -> content
+        hash of that version): no second copy of their text or of edit history read again.
         """
+        platform_ids = list(current)
         moved = 0
+        # Dropped again at sealing: only this step looks items up by id.
+        self.db.execute(
+            "CREATE INDEX IF NOT EXISTS items_by_id ON items(platform_id, content_hash)"
+        )
         for start in range(0, len(platform_ids), 500):
             chunk = platform_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            self.db.execute(
+            self.db.executemany(
                 "INSERT INTO seen SELECT ?, platform_id, content_hash, warc_file, warc_offset,"
-                " warc_length, warc_record_id, warc_type FROM items WHERE seq IN (SELECT"
-                f" max(seq) FROM items WHERE platform_id IN ({marks}) GROUP BY platform_id)",
-                (self.record_class, *chunk),
+                " warc_length, warc_record_id, warc_type FROM items WHERE seq = (SELECT"
+                " max(seq) FROM items WHERE platform_id = ? AND content_hash = ?)",
+                [(self.record_class, pid, current[pid]) for pid in chunk],
             )
             for (kind,) in self.db.execute(
                 f"SELECT kind FROM items WHERE platform_id IN ({marks})", chunk
@@ -489,6 +503,12 @@ class BundleWriter:
         # The dedup index serves find_original while the run writes; no reader of a sealed
         # bundle looks records up by URI and digest (the catalog's payload_index does).
         self.db.execute("DROP INDEX IF EXISTS warc_records_dedup")
+        self.db.execute("DROP INDEX IF EXISTS items_by_id")
+        # An empty table costs a page and tells nothing: format 3 readers present a table a
+        # bundle does not have as empty (bundle_format.ensure_tables).
+        for name in TABLES:
+            if name != "bundle_info" and not self.db.execute(f"SELECT 1 FROM {name}").fetchone():
+                self.db.execute(f"DROP TABLE {name}")
         self.db.execute("VACUUM")  # give the pages of moved rows back: the file is what WORM keeps
         self.db.close()
         self.sink.close()

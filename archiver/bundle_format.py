@@ -21,9 +21,10 @@ Versions ever written (check ``git log -p -- archiver/bundle.py`` before adding 
    followed/unfollowed, platform_id, handle, display_name, url, WARC location of the page
    that showed a new follower), and the ``bundle_info`` keys ``followers_form``
    (checkpoint | diff | partial), ``followers_checkpoint`` and ``followers_previous`` (the
-   bundles a diff extends). The database uses 1 KiB pages. A version 1 or 2 bundle is
-   presented with both tables empty and no ``followers_form`` (its list is whole or partial,
-   as its sweeps say).
+   bundles a diff extends). The database uses 1 KiB pages and holds only the tables that
+   have rows (an empty table is presented empty by :func:`ensure_tables`). A version 1 or 2
+   bundle is presented with both tables empty and no ``followers_form`` (its list is whole
+   or partial, as its sweeps say).
 
 A change to the layout written by ``bundle.py`` bumps ``BUNDLE_SCHEMA_VERSION`` there and adds
 the new version here with an adapter for the old one, plus a committed fixture bundle.
@@ -35,15 +36,27 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from archiver.bundle import BUNDLE_SCHEMA_VERSION
+from archiver.bundle import BUNDLE_SCHEMA_VERSION, TABLE_SQL
 from archiver.errors import BundleError
 
 CURRENT_VERSION = BUNDLE_SCHEMA_VERSION
 
 
-def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
-    """The current layout: nothing to adapt."""
+def ensure_tables(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Present every table of the current layout: format 3 drops empty tables at sealing, so
+    a table the bundle does not hold is created empty as a TEMP table (only where the sealed
+    file has no table of that name: a TEMP table would hide it)."""
+    have = {r[0] for r in db.execute("SELECT name FROM main.sqlite_master WHERE type='table'")}
+    have |= {r[0] for r in db.execute("SELECT name FROM temp.sqlite_master WHERE type='table'")}
+    for name, sql in TABLE_SQL.items():
+        if name not in have:
+            db.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
     return db
+
+
+def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
+    """The current layout: tables dropped because they were empty are presented empty."""
+    return ensure_tables(db)
 
 
 def _read_v2_as_v3(db: sqlite3.Connection) -> sqlite3.Connection:

@@ -51,6 +51,7 @@ SITE_KEYS = {
     "full_sweep_every",
     "recheck_recent",
     "follower_checkpoint_every",
+    "followers_every",
     "thread_poll_ceiling",
     "enabled",
     "options",
@@ -108,6 +109,8 @@ class SiteConfig:
     """How often the whole follower list is sealed; runs in between seal only changes."""
     thread_poll_ceiling_seconds: int = 7 * 86400
     """Longest wait before an idle thread is read again outside a full sweep (0: every run)."""
+    followers_seconds: int = 0
+    """Read the follower list at most this often outside full sweeps (0: every run)."""
 
     @property
     def has_it_admin(self) -> bool:
@@ -350,6 +353,15 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
             ceiling = parse_duration(raw_ceiling, file=c.file, key=f"{prefix}thread_poll_ceiling")
         except ConfigError as exc:
             c.errors.append(exc)
+    followers_every = 0
+    raw_followers = table.get("followers_every", 0)
+    if raw_followers not in (0, "0"):
+        try:
+            followers_every = parse_duration(
+                raw_followers, file=c.file, key=f"{prefix}followers_every"
+            )
+        except ConfigError as exc:
+            c.errors.append(exc)
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         c.error("must be true or false", f"{prefix}enabled")
@@ -383,6 +395,7 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
         cron=cron,
         follower_checkpoint_seconds=checkpoint,
         thread_poll_ceiling_seconds=ceiling,
+        followers_seconds=followers_every,
     )
 
 

@@ -285,10 +285,17 @@ class Harvester:
         )
 
     def thread_due(
-        self, site: SiteConfig, root_id: str, replies: int | None, now: datetime | None = None
+        self,
+        site: SiteConfig,
+        root_id: str,
+        replies: int | None,
+        now: datetime | None = None,
+        *,
+        touched: datetime | None = None,
     ) -> bool:
         """Adaptive re-polling for an incremental run: read a thread again when it is new, its
-        reply count changed, or its decayed interval passed: every run while it had activity
+        reply count changed, its post was edited since (``touched``), or its decayed interval
+        passed: every run while it had activity
         in the last day, daily while in the last week, then weekly (capped by the site's
         ``thread_poll_ceiling``; 0 reads every thread every run). Full sweeps never ask."""
         ceiling = site.thread_poll_ceiling_seconds
@@ -299,13 +306,24 @@ class Harvester:
             return True
         if replies is not None and replies != direct:
             return True
+        last_activity = datetime.fromisoformat(activity_at) if activity_at else None
+        if touched is not None and (last_activity is None or touched > last_activity):
+            return True  # the post itself was edited (or is newer) since: activity
         now = now or datetime.now(UTC)
-        idle = now - datetime.fromisoformat(activity_at) if activity_at else timedelta(days=3650)
+        idle = now - last_activity if last_activity else timedelta(days=3650)
         if idle < timedelta(days=1):
             return True
         interval = timedelta(days=1) if idle < timedelta(days=7) else timedelta(days=7)
         interval = min(interval, timedelta(seconds=ceiling))
         return now - datetime.fromisoformat(polled_at) >= interval
+
+    def followers_due(self, site: SiteConfig, now: datetime | None = None) -> bool:
+        """Whether an incremental run reads the follower list (``followers_every``)."""
+        if site.followers_seconds <= 0:
+            return True
+        last = self.catalog.last_follower_read(site.id)
+        now = now or datetime.now(UTC)
+        return last is None or now - last >= timedelta(seconds=site.followers_seconds)
 
     def _lean(self, site: SiteConfig, bundles: _BundleSet, rlog: Any) -> None:
         """Change-proportional storage (bundle format 3), decided just before sealing.
@@ -315,15 +333,23 @@ class Harvester:
         """
         for record_class, w in bundles.writers.items():
             pairs = list(w.item_hashes())
-            unchanged: list[str] = []
+            unchanged: dict[str, str] = {}
             for start in range(0, len(pairs), 500):
                 chunk = pairs[start : start + 500]
                 current = self.catalog.current_hashes(
                     site.id, record_class, [pid for pid, _ in chunk]
                 )
-                unchanged += [
-                    pid for pid, hashes in chunk if all(h == current.get(pid) for h in hashes)
-                ]
+                # An item read with its edit history: unchanged when its current version is
+                # the catalog's and every earlier one is archived already.
+                history = self.catalog.version_hashes(
+                    site.id, record_class, [pid for pid, h in chunk if len(set(h)) > 1]
+                )
+                unchanged.update(
+                    (pid, now)
+                    for pid, hashes in chunk
+                    if (now := current.get(pid)) in hashes
+                    and all(h == now or h in history.get(pid, ()) for h in hashes)
+                )
             if unchanged:
                 w.move_to_seen(unchanged)
         fw = bundles.writers.get("followers")
@@ -441,7 +467,10 @@ class Harvester:
                 recent_owner_posts=lambda since: self.catalog.owner_post_texts(
                     since, exclude_site=site.id
                 ),
-                thread_due=lambda root, replies: self.thread_due(site, root, replies),
+                thread_due=lambda root, replies, touched: self.thread_due(
+                    site, root, replies, touched=touched
+                ),
+                followers_due=full_sweep or self.followers_due(site),
                 log=rlog,
             )
             for record in connector_cls(ctx).harvest():

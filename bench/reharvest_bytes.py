@@ -7,7 +7,9 @@ harvested once (the first run is a full sweep), then:
 
 * an incremental re-harvest with nothing changed upstream   (target < 2 %),
 * a full sweep with nothing changed upstream                (target < 10 %),
-* an incremental re-harvest after 1 edit + 5 new followers  (target < 5 %).
+* an incremental re-harvest after 1 edit + 5 new followers  (target < 5 %);
+* again unchanged, with the site's ``followers_every = "1d"`` (the list read daily and in
+  full sweeps instead of every run)                          (target < 2 %).
 
 Bytes are the sizes of every file of every bundle in storage (what WORM keeps), measured in
 this run; each figure is a ratio to the first harvest of the same run. The records.sqlite share
@@ -108,6 +110,16 @@ def main() -> int:
             world.follow(city, str(acc["id"]))
         after = run(False)
         rows.append(("1 edit + 5 new followers", after[0] - before[0], after[1] - before[1], 5.0))
+        # The same account with the follower list read daily (and in every full sweep)
+        # rather than every run: an hourly incremental run then reads the posts only.
+        cfg.write_text(
+            cfg.read_text().replace("[[sites]]\n", '[[sites]]\nfollowers_every = "1d"\n', 1)
+        )
+        before = after
+        after = run(False)
+        rows.append(
+            ("unchanged incr., followers 1d", after[0] - before[0], after[1] - before[1], 2.0)
+        )
 
     print(
         f"account: {args.posts} posts x {args.replies} replies, {args.followers} followers; "

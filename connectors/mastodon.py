@@ -127,7 +127,8 @@ class MastodonConnector:
         if self.account_ref is not None:
             yield self._profile(account, self.account_ref)
         yield from self._statuses()
-        yield from self._followers(account)
+        if self.ctx.full_sweep or self.ctx.followers_due:
+            yield from self._followers(account)
 
     def _lookup(self) -> dict[str, Any]:
         acct = self.ctx.site.account.lstrip("@")
@@ -282,7 +283,8 @@ class MastodonConnector:
         only threads that are active or due by the site's re-polling decay."""
         reported = status.get("replies_count") if isinstance(status, dict) else None
         count = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
-        if self.ctx.full_sweep or self.ctx.thread_due(item.platform_id, count):
+        touched = max((t for t in (item.posted_at, item.edited_at) if t is not None), default=None)
+        if self.ctx.full_sweep or self.ctx.thread_due(item.platform_id, count, touched):
             yield from self._thread(item.platform_id, reported)
 
     def _thread(self, status_id: str, reported: object = None) -> Iterator[HarvestRecord]:

@@ -297,6 +297,26 @@ class Catalog:
                     out[pid] = digest
         return out
 
+    def version_hashes(
+        self, site_id: str, record_class: str, ids: list[str]
+    ) -> dict[str, set[str]]:
+        """Every archived version's content hash of each of ``ids``."""
+        out: dict[str, set[str]] = {}
+        i, v = s.items, s.item_versions
+        with self.begin() as conn:
+            for start in range(0, len(ids), 500):
+                for pid, digest in conn.execute(
+                    select(i.c.platform_id, v.c.content_hash)
+                    .join(v, v.c.item_id == i.c.id)
+                    .where(
+                        i.c.site_id == site_id,
+                        i.c.record_class == record_class,
+                        i.c.platform_id.in_(ids[start : start + 500]),
+                    )
+                ):
+                    out.setdefault(pid, set()).add(digest)
+        return out
+
     def last_follower_list(self, site_id: str) -> dict[str, Any] | None:
         """The newest follower list of the site kept in a format 3 form, with the time of the
         checkpoint it extends (``checkpoint_taken_at``)."""
@@ -312,6 +332,15 @@ class Catalog:
                 select(fl.c.taken_at).where(fl.c.bundle_id == row.checkpoint_bundle_id)
             ).scalar()
         return out
+
+    def last_follower_read(self, site_id: str) -> datetime | None:
+        """When the site's follower list (or count) was last read."""
+        snaps = s.follower_snapshots
+        with self.begin() as conn:
+            value = conn.execute(
+                select(func.max(snaps.c.taken_at)).where(snaps.c.site_id == site_id)
+            ).scalar()
+        return None if value is None else datetime.fromisoformat(value)
 
     def active_followers(
         self, site_id: str
