@@ -764,16 +764,20 @@ def _record_follower_list(
         s.revisit_refs,
         [{"bundle_id": bundle_id, "refers_to_bundle_id": r} for r in sorted(refs)],
     )
-    conn.execute(
-        s.follower_lists.insert().values(
-            bundle_id=bundle_id,
-            site_id=site_id,
-            form=form,
-            checkpoint_bundle_id=info.get("followers_checkpoint") or None,
-            previous_bundle_id=info.get("followers_previous") or None,
-            taken_at=when,
-            count=int(count or 0),
-        )
+    insert_ignore(  # a bundle cataloged again by recovery keeps its one row
+        conn,
+        s.follower_lists,
+        [
+            {
+                "bundle_id": bundle_id,
+                "site_id": site_id,
+                "form": form,
+                "checkpoint_bundle_id": info.get("followers_checkpoint") or None,
+                "previous_bundle_id": info.get("followers_previous") or None,
+                "taken_at": when,
+                "count": int(count or 0),
+            }
+        ],
     )
 
 
@@ -794,7 +798,7 @@ def _ingest_follower_diffs(
     last = conn.execute(
         select(fl.c.bundle_id).where(fl.c.site_id == site_id).order_by(fl.c.taken_at.desc())
     ).first()
-    if (last[0] if last else None) != previous:
+    if (last[0] if last else None) not in (previous, bundle_id):
         conn.execute(
             s.degradations.insert().values(
                 site_id=site_id,
