@@ -27,6 +27,7 @@ BUNDLE_DERIVED: Final = frozenset(
         "followers",
         "follower_events",
         "follower_snapshots",
+        "follower_lists",
         "bookmarks",
         "payload_index",
         "revisit_refs",

@@ -45,6 +45,7 @@ from archiver.catalog import schema as s
 from archiver.csvsafe import SafeDictWriter
 from archiver.errors import ExportError
 from archiver.filters import UnknownFilterError as UnknownFilterError
+from archiver.followers import sealed_follower_list
 from archiver.fsutil import fsync_dir, fsync_tree
 from archiver.parts import ArchiveParts
 from archiver.prr import authenticity, certify, media, readable
@@ -917,18 +918,17 @@ def _follower_rows(index: BundleIndex, snapshots: list[dict[str, Any]]) -> list[
         if not snap["identities"]:
             continue  # a count: the platform names no one
         bid = str(snap["bundle_id"])
-        for r in index.db(bid).execute(
-            "SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq"
-        ):
+        # A format 3 diff bundle keeps only changes: the list is its checkpoint plus diffs.
+        for pid, handle, display_name, url in sealed_follower_list(index.db, bid):
             rows.append(
                 {
                     "site_id": snap["site_id"],
                     "snapshot_taken_at": snap["taken_at"],
                     "bundle_id": bid,
-                    "platform_id": r["platform_id"],
-                    "handle": r["handle"],
-                    "display_name": r["display_name"],
-                    "url": r["url"],
+                    "platform_id": pid,
+                    "handle": handle,
+                    "display_name": display_name,
+                    "url": url,
                 }
             )
     return rows

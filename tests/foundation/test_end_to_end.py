@@ -61,7 +61,17 @@ def _two_runs(
 ) -> tuple[Path, dict[str, str]]:
     config = write_config(
         tmp_path,
-        site_toml("city", "mastodon", server.url, "cityofbozeman", token_env="TEST_MASTODON_TOKEN"),
+        # Every thread read every run (no adaptive re-polling), so the second run re-reads
+        # unchanged threads and the revisit test below sees them (tests/foundation/
+        # test_lean_storage.py covers the decay).
+        site_toml(
+            "city",
+            "mastodon",
+            server.url,
+            "cityofbozeman",
+            token_env="TEST_MASTODON_TOKEN",
+            extra="thread_poll_ceiling = 0",
+        ),
         site_toml("news", "rss", server.url, "/news/rss.xml"),
     )
     os.environ["TEST_MASTODON_TOKEN"] = "sekrit-token-value-123456"
