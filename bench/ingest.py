@@ -35,8 +35,8 @@ from warcio.warcwriter import WARCWriter
 def _serve(followers: int, statuses: int, q: mp.Queue) -> None:  # type: ignore[type-arg]
     from datetime import UTC, datetime, timedelta
 
-    from archiver.testing.mastodon import MastodonWorld
-    from archiver.testing.server import FakeServer
+    from fakeplatforms.mastodon import MastodonWorld
+    from fakeplatforms.server import FakeServer
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     world = MastodonWorld(clock_start=start, rate_limit=10**9)

@@ -30,11 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
+from fakeplatforms import FakeServer, MastodonWorld
 from minio import Minio
 from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 
-from archiver.testing import FakeServer, MastodonWorld
 from tests.cluster.conftest import ACCESS, SECRET, WorkerProcess, cli, cluster_config
 from tests.conftest import PG_ADMIN_DSN
 

@@ -28,6 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -57,12 +58,7 @@ class SchemaVersionError(CatalogError):
 
 def target_metadata() -> MetaData:
     """``archiver.db.metadata`` with every feature's tables registered on it."""
-    import archiver.catalog.schema  # noqa: F401  (registers tables)
-    from archiver import features
-    from archiver.db import metadata
-
-    features.register_tables()
-    return metadata
+    return all_tables()
 
 
 def include_object(

@@ -25,14 +25,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import typer
+from fakeplatforms.demo_data import DEMO_END, build_demo_feed, build_demo_world
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeServer
 from rich.markup import escape
 from rich.rule import Rule
 
 from archiver.cli.common import clerk_errors, console, esc
 from archiver.errors import ArchiverError
-from archiver.testing.demo_data import DEMO_END, build_demo_feed, build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
 from archiver.timefmt import local_time
 
 MARKER = ".archiver-demo"

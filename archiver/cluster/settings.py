@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy.engine import make_url
 
 from archiver.config import Config
+from archiver.config_sections import CLUSTER_KEYS
 from archiver.errors import ConfigError
 
-CLUSTER_KEYS = frozenset(
-    {"concurrency", "heartbeat_seconds", "stalled_seconds", "metrics_port", "metrics_host"}
-)
+__all__ = ["CLUSTER_KEYS", "ClusterSettings", "cluster_settings", "require_cluster"]
 
 
 @dataclass(frozen=True, slots=True)

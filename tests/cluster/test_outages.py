@@ -13,10 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fakeplatforms import FakeServer, MastodonWorld
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from archiver.testing import FakeServer, MastodonWorld
 from tests.cluster.conftest import WorkerProcess, cli, cluster_config
 from tests.conftest import PG_ADMIN_DSN
 

@@ -25,12 +25,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from fakeplatforms import FakeResponse, FakeServer, MastodonWorld
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from archiver.app import open_app
 from archiver.cluster.tenants import assign_site
-from archiver.testing import FakeResponse, FakeServer, MastodonWorld
 from tests.cluster.conftest import WorkerProcess, cli, cluster_config, worker_env
 from tests.conftest import PG_ADMIN_DSN
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer
+from fakeplatforms.bluesky import BlueskyWorld
+from fakeplatforms.x import XWorld
+from fakeplatforms.youtube import YouTubeWorld
 
 from archiver.compliance.engine import evaluate_site
-from archiver.testing import FakeServer
-from archiver.testing.bluesky import BlueskyWorld
-from archiver.testing.x import XWorld
-from archiver.testing.youtube import YouTubeWorld
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 CITY = "bozeman.gov"

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakeplatforms.server import FakeServer
+from fakeplatforms.x import XWorld
 
 from archiver.errors import AuthError, MalformedResponseError, NotFoundError
-from archiver.testing.server import FakeServer
-from archiver.testing.x import XWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 SITE = "x-city"

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakeplatforms.server import FakeResponse, FakeServer, json_response
+from fakeplatforms.youtube import YouTubeWorld
 
 from archiver.errors import AuthError, RateLimitedError, RetriableFetchError
-from archiver.testing.server import FakeResponse, FakeServer, json_response
-from archiver.testing.youtube import YouTubeWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 SITE = "yt-city"

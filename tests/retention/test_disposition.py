@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms.mastodon import MastodonWorld
 from sqlalchemy import func, select
 
 from archiver.audit import verify
@@ -25,13 +26,9 @@ from archiver.retention.confirmations import confirm
 from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.search import SearchFilters, search
-from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
 from tests.pdfcheck import assert_pdf_a_2b, page_text
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 
 def _stored(config: Path) -> set[str]:

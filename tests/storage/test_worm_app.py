@@ -29,17 +29,19 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 
 from archiver.app import open_app
+from archiver.catalog.worm_state import last_check
 from archiver.report.build import build_report_data
 from archiver.report.render import attention_items, render_text
 from archiver.storage import s3 as s3_module
 from archiver.storage.s3 import (
     S3Settings,
     S3Storage,
-    WormRefusedError,
     _checksum_headers,
+)
+from archiver.storage.s3_worm import (
+    WormRefusedError,
     check_worm,
 )
-from archiver.storage.worm_state import last_check
 
 from .conftest import ACCESS, SECRET
 
@@ -264,4 +266,4 @@ def test_default_retention_on_moto_still_reports_moto_as_unsafe(
 
 
 def _fields(settings: S3Settings) -> dict[str, Any]:
-    return {f: getattr(settings, f) for f in S3Settings.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(settings, f) for f in S3Settings.__slots__}

@@ -1,6 +1,6 @@
 """The last WORM self-check, kept in the catalog so status and the monthly report can show it.
 
-``open_app`` runs the check at start-up (``archiver.storage.s3.check_worm``) and records the
+``open_app`` runs the check at start-up (``archiver.storage.s3_worm.check_worm``) and records the
 result here, including a refusal. Readers look only at the store the configuration names now,
 so an old row for a bucket no longer used is never shown.
 """
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from archiver.catalog.store import Catalog
 from archiver.config import Config
 from archiver.retention.tables import worm_checks
-from archiver.storage.s3 import WormCheckResult
+from archiver.storage.s3_worm import WormCheckResult
 
 __all__ = ["configured_store", "last_check", "record_check", "warning_lines"]
 
