@@ -1,7 +1,7 @@
 """Organizations (tenants) and their PostgreSQL roles.
 
 Each organization gets one database role; the row-level security policies of revision
-``0007_tenants`` show that role only its organization's sites, runs, bundles, items, versions,
+``0008_tenants`` show that role only its organization's sites, runs, bundles, items, versions,
 records requests and exports. The role may only read (``SELECT``): clerks' commands that
 write go through the workers' role, the tables' owner. Role names are checked against a
 strict pattern and quoted, never pasted from user input.

@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_tenants"
-down_revision = "0006_coverage"
+revision = "0008_tenants"
+down_revision = "0007_lean_storage"
 branch_labels = None
 depends_on = None
 
