@@ -157,6 +157,12 @@ def verify(
     deep: bool = typer.Option(
         False, "--deep", help="Also recompute the catalog from every sealed records.sqlite."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Bundles hashed at a time (default: the number of cores); --deep uses them too.",
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -182,6 +188,7 @@ def verify(
                 deep=deep,
                 on_bundle=lambda _b: progress.advance(task),
                 in_disposal=_in_disposal(app),
+                workers=workers,
             )
         if report.bundles_checked == 0 and not report.uncataloged and not report.problems:
             # Zero bundles checked proves nothing: never print "OK" for an empty selection.
