@@ -39,26 +39,57 @@ LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
 SMTP_SECURITY = ("starttls", "tls", "none")
 
 
+#: The feature sections whose keys are checked, in the order problems are reported.
+SECTIONS = (
+    "daemon",
+    "smtp",
+    "report",
+    "requests",
+    "retention",
+    "integrity",
+    "storage",
+    "fastlane",
+    "webhooks",
+)
+
+
+def keys_of(name: str) -> frozenset[str]:
+    """Allowed keys of one section, from the module that reads it (imported only when the
+    config has that section: loading a config must not load every feature, issue 14)."""
+    if name == "daemon":
+        from archiver.daemon.scheduler import DAEMON_KEYS
+
+        return frozenset(DAEMON_KEYS)
+    if name in ("smtp", "report"):
+        from archiver.report.settings import REPORT_KEYS, SMTP_KEYS
+
+        return frozenset(SMTP_KEYS if name == "smtp" else REPORT_KEYS)
+    if name == "requests":
+        from archiver.prr.deadlines import REQUEST_KEYS
+
+        return frozenset(REQUEST_KEYS)
+    if name == "retention":
+        return RETENTION_KEYS
+    if name == "integrity":
+        return INTEGRITY_KEYS
+    if name == "storage":
+        from archiver.storage.s3 import _CONFIG_KEYS as S3_KEYS
+
+        return LOCAL_STORAGE_KEYS | frozenset(S3_KEYS)
+    if name == "fastlane":
+        from archiver.fastlane.runner import FASTLANE_KEYS
+
+        return frozenset(FASTLANE_KEYS)
+    if name == "webhooks":
+        from archiver.fastlane.webhooks import WEBHOOK_KEYS
+
+        return frozenset(WEBHOOK_KEYS)
+    raise KeyError(name)
+
+
 def section_keys() -> dict[str, frozenset[str]]:
     """Allowed keys per section, from the modules that read them."""
-    from archiver.daemon.scheduler import DAEMON_KEYS
-    from archiver.fastlane.runner import FASTLANE_KEYS
-    from archiver.fastlane.webhooks import WEBHOOK_KEYS
-    from archiver.prr.deadlines import REQUEST_KEYS
-    from archiver.report.settings import REPORT_KEYS, SMTP_KEYS
-    from archiver.storage.s3 import _CONFIG_KEYS as S3_KEYS
-
-    return {
-        "daemon": frozenset(DAEMON_KEYS),
-        "smtp": frozenset(SMTP_KEYS),
-        "report": frozenset(REPORT_KEYS),
-        "requests": frozenset(REQUEST_KEYS),
-        "retention": RETENTION_KEYS,
-        "integrity": INTEGRITY_KEYS,
-        "storage": LOCAL_STORAGE_KEYS | frozenset(S3_KEYS),
-        "fastlane": FASTLANE_KEYS,
-        "webhooks": WEBHOOK_KEYS,
-    }
+    return {name: keys_of(name) for name in SECTIONS}
 
 
 def suggest(word: str, options: Collection[str], what: str = "allowed keys") -> str:
@@ -89,10 +120,11 @@ def _enum(
 def key_problems(data: Mapping[str, Any], *, file: str) -> list[ConfigError]:
     """Unknown keys and out-of-range enumerations in the feature sections of ``data``."""
     problems: list[ConfigError] = []
-    for name, allowed in section_keys().items():
+    for name in SECTIONS:
         section = data.get(name)
         if section is None:
             continue
+        allowed = keys_of(name)
         if not isinstance(section, Mapping):
             problems.append(
                 ConfigError("must be a table", file=file, key=name, hint=f"write [{name}]")

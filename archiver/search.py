@@ -19,9 +19,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
-
-KINDS = ("post", "comment", "reply", "media", "message", "profile")
-
+from archiver.model import KINDS as KINDS  # defined there so the CLI lists them cheaply
 
 _i, _v = s.items, s.item_versions
 #: The columns of a search hit (one row per item version), shared with the export's

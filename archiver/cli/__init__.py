@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import typer
 
 from archiver import __version__
 from archiver.cli import core
-from archiver.log import configure
 from archiver.resources import restrict_umask
 
 app = typer.Typer(
@@ -37,6 +37,8 @@ def _setup(
         None, "--config", "-c", help="Config file for every command (sets ARCHIVER_CONFIG)."
     ),
 ) -> None:
+    from archiver.log import configure
+
     if config:
         os.environ["ARCHIVER_CONFIG"] = config
     configure(json=log_json, level=log_level)
@@ -70,12 +72,12 @@ compliance.register(app)
 from archiver.cli import coverage_cmd  # noqa: E402
 
 coverage_cmd.register(app)
-try:  # the demo needs the fake platform servers shipped in archiver.testing
+if importlib.util.find_spec("archiver.testing") is not None:
+    # The demo needs the fake platform servers shipped in archiver.testing (imported when
+    # the demo runs, not at start-up).
     from archiver.cli import demo
 
     demo.register(app)
-except ImportError:  # pragma: no cover
-    pass
 
 
 def main() -> None:

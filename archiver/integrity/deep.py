@@ -20,7 +20,6 @@ in both directions:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import sqlite3

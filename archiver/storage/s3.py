@@ -239,6 +239,19 @@ class WormRefusedError(StorageError):
         self.result = result
 
 
+def worm_refusal(settings: S3Settings, result: WormCheckResult) -> WormRefusedError:
+    """The refusal for a store whose check found it unsafe (also re-raised from the recorded
+    result of an earlier check, ``archiver.app.self_check``)."""
+    return WormRefusedError(
+        f"S3 bucket {settings.bucket} at {settings.endpoint} does not enforce WORM "
+        f"({'; '.join(result.problems)}); refusing to run",
+        hint="point [storage] at MinIO or S3 with Object Lock in COMPLIANCE mode "
+        "(mc mb --with-lock, see docs/storage.md); allow_unsafe_worm = true is for "
+        "tests only",
+        result=result,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _LockState:
     mode: str | None
@@ -1093,16 +1106,8 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
         overridden=bool(problems) and settings.allow_unsafe_worm,
     )
     if result.unsafe:
-        summary = "; ".join(problems)
         if not settings.allow_unsafe_worm:
-            raise WormRefusedError(
-                f"S3 bucket {settings.bucket} at {settings.endpoint} does not enforce WORM "
-                f"({summary}); refusing to run",
-                hint="point [storage] at MinIO or S3 with Object Lock in COMPLIANCE mode "
-                "(mc mb --with-lock, see docs/storage.md); allow_unsafe_worm = true is for "
-                "tests only",
-                result=result,
-            )
+            raise worm_refusal(settings, result)
         log.error(
             "storage_worm_not_enforced",
             bucket=settings.bucket,
