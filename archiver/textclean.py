@@ -19,6 +19,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 REPLACEMENT = "\ufffd"
@@ -105,17 +106,35 @@ def parse_json(body: bytes) -> tuple[Any, int]:
 
 T = TypeVar("T")
 
+#: Types :func:`clean_record` passes through untouched (no text inside).
+_PLAIN: frozenset[type] = frozenset({bool, int, float, datetime, date})
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type (None for any other type), looked up once."""
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        names = (
+            tuple(f.name for f in dataclasses.fields(cls))
+            if dataclasses.is_dataclass(cls)
+            else None
+        )
+        _FIELDS[cls] = names
+        return names
+
 
 def clean_record(record: T) -> tuple[T, int]:
     """``record`` (a dataclass of strings, tuples, mappings and nested dataclasses, such as a
     harvested ``Item``) with every string cleaned; total replacements. The same object is
     returned when nothing needed replacing."""
-    if _fit(record):
-        return record, 0
     count = 0
 
     def walk(node: Any) -> Any:
         nonlocal count
+        if node is None or type(node) in _PLAIN:  # most fields: nothing to look at
+            return node
         if isinstance(node, str):
             text, n = clean_text(node)
             count += n
@@ -129,13 +148,14 @@ def clean_record(record: T) -> tuple[T, int]:
             return cleaned if n else node
         if isinstance(node, Mapping):
             return walk(dict(node))
-        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        names = _field_names(type(node))
+        if names is not None:
             changes = {}
-            for f in dataclasses.fields(node):
-                value = getattr(node, f.name)
+            for name in names:
+                value = getattr(node, name)
                 new = walk(value)
                 if new is not value:
-                    changes[f.name] = new
+                    changes[name] = new
             return dataclasses.replace(node, **changes) if changes else node
         return node
 
