@@ -235,13 +235,17 @@ def matching_item_ids(
 _MIN_WALK = 1000
 
 
+def _break_even(limit: int, items: int) -> int:
+    return max(_MIN_WALK, math.isqrt(max(1, limit) * items))
+
+
 def _few_matches(conn: Connection, match: str, limit: int) -> list[int] | None:
     """Every match of a SQLite full-text query if there are fewer than the break-even number
     (then sorting them is cheapest, and they are passed on rather than searched again);
     None if there are more (then walking items newest-first is). FTS5 stops reading at the
     break-even number, so asking is cheap either way."""
     top = conn.execute(select(func.max(s.items.c.id))).scalar() or 0
-    k = max(_MIN_WALK, math.isqrt(max(1, limit) * int(top)))
+    k = _break_even(limit, int(top))
     ids = [
         int(r[0])
         for r in conn.execute(

@@ -102,8 +102,7 @@ def test_a_page_is_the_head_of_the_full_sorted_answer(
     catalog: Catalog, query: str, walk_from: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # walk_from=1: every query with a match takes the newest-first walk; 10**9: none does.
-    monkeypatch.setattr(search_module, "_MIN_WALK", walk_from)
-    monkeypatch.setattr(search_module.math, "isqrt", lambda _n: 0)
+    monkeypatch.setattr(search_module, "_break_even", lambda _limit, _items: walk_from)
     for filters in FILTERS:
         everything = search(catalog, query, filters, limit=None)
         keys = [(-_ts(r["posted_at"]), r["item_id"], r["version"]) for r in everything]
@@ -126,8 +125,7 @@ def test_few_and_many_matches_take_different_plans(
     "word17" (one) is sorted from the match list read once."""
     if catalog.dialect != "sqlite":
         pytest.skip("PostgreSQL plans the ids-first query itself")
-    monkeypatch.setattr(search_module, "_MIN_WALK", 50)
-    monkeypatch.setattr(search_module.math, "isqrt", lambda _n: 0)
+    monkeypatch.setattr(search_module, "_break_even", lambda _limit, _items: 50)
     with catalog.begin() as conn:
         assert search_module._few_matches(conn, '"snow"', 100) is None
         assert search_module._few_matches(conn, '"word17"', 100) == [
