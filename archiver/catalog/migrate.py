@@ -198,12 +198,16 @@ _REVISION_LINE = re.compile(
 )
 
 
-@functools.cache
 def _quick_head() -> str | None:
     """The head revision read from the revision files' ``revision``/``down_revision`` lines,
     without Alembic; None if they do not form one simple chain (then Alembic decides)."""
+    return _quick_head_of(MIGRATIONS_DIR / "versions")
+
+
+@functools.cache
+def _quick_head_of(versions: Path) -> str | None:
     revs: dict[str, str | None] = {}
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+    for path in sorted(versions.glob("*.py")):
         found = dict(
             (m.group(1), m.group(2) or m.group(3) or None)
             for m in _REVISION_LINE.finditer(path.read_text("utf-8"))
