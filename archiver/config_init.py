@@ -85,6 +85,22 @@ PLATFORM_EXAMPLES: dict[str, _PlatformExample] = {
         "BOZEMAN_PAGE_MESSAGING_TOKEN",
         "a Page access token with pages_messaging (instagram_manage_messages for Instagram)",
     ),
+    "threads": _PlatformExample(
+        "https://graph.threads.net/v1.0",
+        "17841401234567890",
+        "the numeric Threads user id of the City's profile",
+        "BOZEMAN_THREADS_TOKEN",
+        "a long-lived Threads user token with threads_basic, threads_read_replies "
+        "(threads_manage_insights for the follower count); it lasts 60 days",
+    ),
+    "linkedin": _PlatformExample(
+        "https://api.linkedin.com/rest",
+        "2414183",
+        "the numeric organization id of the City's LinkedIn Page",
+        "BOZEMAN_LINKEDIN_TOKEN",
+        "a Community Management API token of a Page admin with r_organization_social "
+        "and rw_organization_admin (needs LinkedIn's approval); it lasts 60 days",
+    ),
 }
 
 DEFAULT_PLATFORMS = ("mastodon", "rss")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -191,6 +192,7 @@ def item_story(app: App, item_id: int, *, at: Moment | None = None) -> dict[str,
         ):
             thread_ids.add(int(r[0]))
         exports = _exports(conn)
+        findings = _findings(conn, item)
     bundles = {str(x["bundle_id"]) for x in versions}
     held = holds_mod.held_bundles(app)
     hold_names = sorted({n for b in bundles for n in held.get(b, [])})
@@ -262,6 +264,15 @@ def item_story(app: App, item_id: int, *, at: Moment | None = None) -> dict[str,
         "city_removal": None,
         "holds": hold_names,
         "requests": requests,
+        "compliance": [
+            f
+            | {
+                "first_seen": iso_local(f["first_seen"], tz),
+                "last_seen": iso_local(f["last_seen"], tz),
+                "acked_at": iso_local(f["acked_at"], tz),
+            }
+            for f in findings
+        ],
         "timezone": tz,
     }
     if removal is not None:
@@ -293,6 +304,39 @@ def _day(value: object) -> date | None:
         return date.fromisoformat(str(value)[:10]) if value else None
     except ValueError:
         return None
+
+
+def _findings(conn: Any, item: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Policy-compliance findings about this record: a post's own (subject = its platform
+    id) and, for a profile, those about each of its versions (``profile:<id>:v<n>``)."""
+    from archiver.compliance.tables import compliance_findings as t
+
+    rows = conn.execute(
+        select(t)
+        .where(
+            t.c.site_id == item["site_id"],
+            or_(
+                t.c.subject == item["platform_id"],
+                t.c.subject.like(f"profile:{item['id']}:v%"),
+            ),
+        )
+        .order_by(t.c.first_seen, t.c.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "rule": r.rule,
+            "subject": r.subject,
+            "status": r.status,
+            "message": r.message,
+            "first_seen": r.first_seen,
+            "last_seen": r.last_seen,
+            "acked_by": r.acked_by,
+            "acked_at": r.acked_at,
+            "ack_note": r.ack_note,
+        }
+        for r in rows
+    ]
 
 
 def _exports(conn: Any) -> list[dict[str, Any]]:

@@ -34,9 +34,15 @@ def main() -> None:
     ap.add_argument("--comments", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--interval", type=float, default=5.0)
+    ap.add_argument(
+        "--flaky",
+        action="store_true",
+        help="the stream hangs up after each answer (default: held open, like Mastodon's)",
+    )
     args = ap.parse_args()
     rng = random.Random(13)
     world = LiveMastodon(clock_start=datetime(2026, 11, 1, tzinfo=UTC))
+    world.hold_stream = not args.flaky
     city = world.add_account("cityofbozeman", "City of Bozeman")["id"]
     people = [world.add_account(f"resident{i}", f"Resident {i}")["id"] for i in range(10)]
     posts = [world.post_status(city, f"City post {i}")["id"] for i in range(40)]
@@ -71,6 +77,7 @@ def main() -> None:
         lane.stop()
         app.close()
         lane_requests = len(server.requests)
+        connections = sum(1 for r in server.requests if r.path == "/api/v1/streaming/user")
     seconds = [float(r["seconds"]) for r in got]
     if not seconds:
         print("no fast-lane capture was sealed: nothing to measure")
@@ -82,6 +89,8 @@ def main() -> None:
         f"p95 {percentile(seconds, 0.95):.1f} s (target p95 < 120 s; tick {args.interval:.0f} s)"
     )
     print(f"fast lane requests per hour: {per_hour:.0f} ({lane_requests} in {elapsed:.0f} s)")
+    mode = "hanging up after each answer" if args.flaky else "held open"
+    print(f"user stream ({mode}): {connections} connection(s) in {elapsed:.0f} s")
     print(
         f"one full sweep of the same site: {sweep_requests} requests; fast lane hour / sweep = "
         f"{per_hour / max(sweep_requests, 1):.1f}x"

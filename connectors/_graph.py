@@ -105,16 +105,8 @@ class GraphError:
         return self.code in AUTH_CODES
 
     @property
-    def is_permission(self) -> bool:
-        return self.code == 10 or (self.code is not None and 200 <= self.code <= 299)
-
-    @property
     def is_rate_limit(self) -> bool:
         return self.code in RATE_LIMIT_CODES
-
-    @property
-    def is_missing(self) -> bool:
-        return (self.code == 100 and self.subcode == 33) or self.code == 803
 
 
 def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -> Verdict:
@@ -181,9 +173,9 @@ class GraphClient:
         kw: dict[str, Any] = {"site": self.site, "endpoint": endpoint, "status": status}
         if err is None:
             raise FetchError(f"HTTP {status}: {platform_message(response.content)}", **kw)
-        if err.is_permission:
+        if err.code == 10 or (err.code is not None and 200 <= err.code <= 299):  # permission
             raise GraphPermissionError(err.describe(), **kw)
-        if err.is_missing:
+        if (err.code == 100 and err.subcode == 33) or err.code == 803:  # the object is gone
             raise NotFoundError(err.describe(), **kw)
         raise FetchError(err.describe(), **kw)
 
@@ -236,19 +228,13 @@ def next_page(data: Any) -> str | None:
 
 def regain_minutes(headers: Mapping[str, str]) -> float:
     """``estimated_time_to_regain_access`` (minutes) from the business-use-case header."""
-    raw = headers.get("x-business-use-case-usage")
-    if not raw:
-        return 0.0
     try:
-        data = json.loads(raw)
+        data = json.loads(headers.get("x-business-use-case-usage") or "{}")
     except ValueError:
         return 0.0
-    entries = (
-        [e for v in data.values() if isinstance(v, list) for e in v]
-        if isinstance(data, dict)
-        else []
-    )
-    waits = [e.get("estimated_time_to_regain_access") for e in entries if isinstance(e, dict)]
+    usage = data.values() if isinstance(data, dict) else []
+    entries = [e for v in usage if isinstance(v, list) for e in v if isinstance(e, dict)]
+    waits = [e.get("estimated_time_to_regain_access") for e in entries]
     return max((float(w) for w in waits if isinstance(w, int | float)), default=0.0)
 
 
@@ -398,10 +384,12 @@ def graph_timeline(
     fields: str,
     noun: str,
     parse: Callable[[Any, WarcRef, str], Item | Unparseable],
-    comments: Callable[[str], Iterator[HarvestRecord]],
+    comments_endpoint: str,
+    comment_pages: Callable[[str, str, list[PageGuard]], Iterator[HarvestRecord]],
 ) -> Iterator[HarvestRecord]:
     """A Page's posts or an Instagram account's media, newest first, each with its comment
-    thread; the bookmark ``since`` is the unix time of the newest one seen."""
+    thread (:func:`comment_thread` over ``comment_pages(id, comments_endpoint, guards)``);
+    the bookmark ``since`` is the unix time of the newest one seen."""
     ctx, full, guard = graph.ctx, graph.ctx.full_sweep, PageGuard(noun)
     params: dict[str, str | int] = {"fields": fields, "limit": GRAPH_MAX_LIMIT}
     pages = graph.pages(edge, params=params, record_class="posts", endpoint=endpoint, guard=guard)
@@ -411,7 +399,13 @@ def graph_timeline(
         guard=guard,
         parse=lambda raw, ref: parse(raw, ref, endpoint),
         key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
-        children=lambda item, _raw: comments(item.platform_id),
+        children=lambda item, _raw: comment_thread(
+            graph,
+            partial(comment_pages, item.platform_id, comments_endpoint),
+            root_id=item.platform_id,
+            noun=noun.removesuffix("s"),  # "post" of "posts"; "media"
+            endpoint=comments_endpoint,
+        ),
         full=full,
         since=int(since) if since.isdigit() and not full else 0,
         start=0,

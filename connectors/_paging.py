@@ -35,6 +35,7 @@ from archiver.model import (
 )
 from archiver.recorder import RecordedResponse, RecordingClient, status_classifier
 from archiver.verdict import Classifier
+from connectors.base import platform_words
 
 MAX_PAGES = 100_000
 P = TypeVar("P")
@@ -112,22 +113,19 @@ def link_pages(
 ) -> Iterator[RecordedResponse]:
     """RFC 8288 ``Link: rel="next"`` pagination (Mastodon)."""
 
-    def fetch(next_url: str | None) -> RecordedResponse:
-        return http.get(
-            next_url or url,
-            params=None if next_url else params,
-            record_class=record_class,
-            endpoint=endpoint,
-            classify=classify,
+    def get(page_url: str, query: Params | None) -> tuple[RecordedResponse, RecordedResponse]:
+        response = http.get(
+            page_url, params=query, record_class=record_class, endpoint=endpoint, classify=classify
         )
+        return response, response
 
     walk = guard or PageGuard(endpoint)
+    for _, response in url_pages(get, url, params, next_url=_next_link, guard=walk):
+        yield response
 
-    def advance(response: RecordedResponse) -> str | None:
-        walk.seen.add(response.url)  # a next link back to this very page is a loop
-        return response.links.get("next") or None
 
-    yield from paginate(fetch, advance, walk)
+def _next_link(response: RecordedResponse) -> str | None:
+    return response.links.get("next") or None
 
 
 def cursor_pages(
@@ -183,8 +181,7 @@ class UnreadablePage(MalformedResponseError):
     Unparseable pointing at the WARC record), never where it must fail the run."""
 
     def __init__(self, exc: MalformedResponseError, ref: WarcRef, context: str = "") -> None:
-        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
-        message = f"{context}: {words}" if context else words
+        message = f"{context}: {platform_words(exc)}" if context else platform_words(exc)
         super().__init__(message, site=exc.site, endpoint=exc.endpoint, hint=exc.hint)
         self.words = message
         self.ref = ref
@@ -434,7 +431,7 @@ def followers_stream(
         if on_refusal is not None:
             yield from on_refusal(exc)
             return
-        words = exc.message.rsplit(f"{exc.endpoint}: ", 1)[-1] if exc.endpoint else exc.message
+        words = platform_words(exc)
         if count is not None and declared_ref is not None:
             yield FollowerCount(count, declared_ref, note=note)
             if count > 0:

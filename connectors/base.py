@@ -38,6 +38,11 @@ class Capabilities:
     notes: tuple[str, ...] = ()
 
 
+# What a social platform's API usually gives: a connector declares what differs from it
+# (``replace(SOCIAL, hidden_comments=True, notes=...)``), so the differences stand out.
+SOCIAL = Capabilities(comments=True, replies=True, edits=True, follower_count=True, media=True)
+
+
 @dataclass
 class HarvestContext:
     site: SiteConfig

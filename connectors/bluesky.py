@@ -54,7 +54,9 @@ from connectors._paging import (
     walk_thread,
     walk_timeline,
 )
+from connectors._profile import profile_item
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     parse_time,
@@ -73,15 +75,11 @@ THREAD_DEPTH = 1000  # getPostThread's maximum depth
 class BlueskyConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "bluesky"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
         edits=False,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Bluesky posts cannot be edited, so there is no edit history; a record rewritten "
             "through the protocol (new cid, same uri) is kept as a new version.",
@@ -140,6 +138,7 @@ class BlueskyConnector:
         profile_response, profile = self._profile()
         self.owner_did = str(profile["did"])
         yield BookmarkUpdate("did", self.owner_did)
+        yield self._profile_item(profile_response, profile)
         yield from self._posts()
         yield from self._followers(profile_response, profile)
 
@@ -159,6 +158,25 @@ class BlueskyConnector:
                 "profile without a did", site=self.ctx.site.id, endpoint=f"GET {PROFILE}"
             )
         return response, data
+
+    def _profile_item(self, response: RecordedResponse, data: dict[str, Any]) -> Item:
+        """getProfile already holds the whole profile; keep it as a versioned record."""
+        pinned, verification = data.get("pinnedPost"), data.get("verification")
+        return profile_item(
+            self.ctx,
+            ref=response.ref,
+            account_id=self.owner_did,
+            handle=_text(data.get("handle")),
+            display_name=_text(data.get("displayName")),
+            bio=_text(data.get("description")),
+            avatar_url=_text(data.get("avatar")),
+            banner_url=_text(data.get("banner")),
+            pinned=_text(pinned.get("uri")) if isinstance(pinned, dict) else None,
+            verified=verification.get("verifiedStatus") == "valid"
+            if isinstance(verification, dict)
+            else None,
+            url=_profile_url(data.get("handle")),
+        )
 
     # -- posts --------------------------------------------------------------------------------
     def _pages(
@@ -317,6 +335,9 @@ class BlueskyConnector:
         response = self._fetch(THREAD, params, "comments")
         try:
             data = self._parse(THREAD, response)
+            thread = data.get("thread")
+            if not isinstance(thread, dict):
+                raise MalformedResponseError("getPostThread without a thread")
         except NotFoundError:
             yield Sweep("comments", root_uri)  # the post vanished between listing and reading
             return
@@ -325,15 +346,6 @@ class BlueskyConnector:
             # (its replies may be in the answer we could not read).
             yield Unparseable(
                 "comments", endpoint, f"thread of {root_uri}: {exc.message}", response.ref
-            )
-            return
-        thread = data.get("thread")
-        if not isinstance(thread, dict):
-            yield Unparseable(
-                "comments",
-                endpoint,
-                f"thread of {root_uri}: getPostThread without a thread",
-                response.ref,
             )
             return
         kind = thread.get("$type", "")
@@ -414,6 +426,10 @@ def _refused(exc: FetchError) -> bool:
 def _not_found(message: Any) -> bool:
     text = str(message or "").lower()
     return "not found" in text or "unable to resolve" in text
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _profile_url(handle: Any) -> str | None:

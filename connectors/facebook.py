@@ -22,7 +22,7 @@ edits, new comments, hiding and deletions happen; a full sweep reads everything.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 from archiver.model import Author, Degradation, HarvestRecord, Item, Media, Unparseable, WarcRef
@@ -32,14 +32,13 @@ from connectors._graph import (
     GraphPermissionError,
     account_read,
     capture,
-    comment_thread,
     graph_timeline,
     token_expiry,
 )
 from connectors._options import read_options
 from connectors._paging import PageGuard
 from connectors._profile import profile_item
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
 
 PROFILE_FIELDS = (
     "id,name,username,about,website,link,picture{url},cover{source},verification_status"
@@ -66,15 +65,9 @@ class FacebookOptions:
 class FacebookConnector:
     Options: ClassVar[type] = FacebookOptions
     platform: ClassVar[str] = "facebook"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
-        edits=True,
-        follower_identities=False,
-        follower_count=True,
-        media=True,
         notes=(
             "The Graph API does not list a Page's followers; only followers_count/fan_count.",
             "No edit history: an edit is seen as changed text at the next re-read; "
@@ -150,7 +143,8 @@ class FacebookConnector:
             fields=POST_FIELDS,
             noun="posts",
             parse=self._post_item,
-            comments=self._comments,
+            comments_endpoint="GET /{post-id}/comments",
+            comment_pages=self._comment_pages,
         )
 
     def _post_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -181,20 +175,10 @@ class FacebookConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comments(self, post_id: str) -> Iterator[HarvestRecord]:
-        """The whole thread of one post; a Sweep only when every page was read."""
-        endpoint = "GET /{post-id}/comments"
-        yield from comment_thread(
-            self.graph,
-            lambda guards: self._comment_pages(post_id, endpoint, guards[0]),
-            root_id=post_id,
-            noun="post",
-            endpoint=endpoint,
-        )
-
     def _comment_pages(
-        self, post_id: str, endpoint: str, guard: PageGuard
+        self, post_id: str, endpoint: str, guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:
+        """The whole thread of one post (``filter=stream``: replies at any depth, flat)."""
         for page, entries in self.graph.pages(
             f"{post_id}/comments",
             params={
@@ -205,7 +189,7 @@ class FacebookConnector:
             },
             record_class="comments",
             endpoint=endpoint,
-            guard=guard,
+            guard=guards[0],
         ):
             if page is None:
                 continue

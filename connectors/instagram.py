@@ -17,6 +17,7 @@ Media URLs are signed and expire within days, so they are downloaded on first si
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from archiver.model import Author, HarvestRecord, Item, Media, Unparseable, WarcRef
@@ -25,13 +26,12 @@ from connectors._graph import (
     GraphClient,
     account_read,
     capture,
-    comment_thread,
     graph_timeline,
     token_expiry,
 )
 from connectors._options import NoOptions
 from connectors._paging import PageGuard
-from connectors.base import Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = (
@@ -47,15 +47,9 @@ FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count
 class InstagramConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "instagram"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
-        edits=True,
-        follower_identities=False,
-        follower_count=True,
-        media=True,
         notes=(
             "The Instagram Graph API does not list followers; only followers_count.",
             "No edit history: a changed caption is seen at the next re-read only.",
@@ -93,7 +87,8 @@ class InstagramConnector:
             fields=MEDIA_FIELDS,
             noun="media",
             parse=self._media_item,
-            comments=self._comments,
+            comments_endpoint="GET /{ig-media-id}/comments",
+            comment_pages=self._comment_pages,
         )
 
     def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -124,16 +119,6 @@ class InstagramConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comments(self, media_id: str) -> Iterator[HarvestRecord]:
-        endpoint = "GET /{ig-media-id}/comments"
-        yield from comment_thread(
-            self.graph,
-            lambda guards: self._comment_pages(media_id, endpoint, guards),
-            root_id=media_id,
-            noun="media",
-            endpoint=endpoint,
-        )
-
     def _comment_pages(
         self, media_id: str, endpoint: str, guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:

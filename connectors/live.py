@@ -11,7 +11,7 @@ restart resumes from the last event it kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,14 +69,55 @@ def parse_sse(text: str) -> list[SseEvent]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSegment:
+    """Bytes a long-lived stream delivered (whole SSE events), as the reader spooled them.
+
+    ``head`` is the response's status line and headers as received (secret-named headers
+    redacted), ``body`` the stream bytes exactly as they arrived after the previous segment.
+    """
+
+    name: str
+    received_at: datetime
+    uri: str
+    head: bytes
+    body: bytes
+
+    def as_http(self) -> bytes:
+        return self.head + self.body
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInput:
+    """What a long-lived stream reader hands one tick: the segments received since the last
+    tick, whether notifications must be polled (the stream was not connected the whole time),
+    and why the stream was lost, if it was (a coverage note)."""
+
+    segments: list[StreamSegment]
+    poll: bool
+    lost: str | None = None
+
+
+# How many statuses outside the City's threads are remembered, so that their deletions (the
+# user stream also carries the home timeline of followed accounts) are not reported as gaps.
+FOREIGN_KEEP = 500
+
+
 class MastodonLive:
     """Mastodon: the user stream (``update``, ``status.update``, ``notification``, ``delete``),
-    then ``/api/v1/notifications?since_id=`` (the fallback when the stream is refused)."""
+    then ``/api/v1/notifications?since_id=`` (the fallback when the stream is refused).
+
+    Without ``stream`` one tick reads the stream until the server ends the response; with it
+    (the daemon's long-lived reader, ``archiver.fastlane.stream``) the tick records the
+    segments the reader received into the WARC and polls notifications only when the stream
+    was lost since the last tick, with a coverage note saying so.
+    """
 
     platform = "mastodon"
 
-    def __init__(self, ctx: HarvestContext) -> None:
+    def __init__(self, ctx: HarvestContext, stream: StreamInput | None = None) -> None:
         self.ctx = ctx
+        self.stream = stream
         self.api = f"{ctx.site.base_url}/api/v1"
         self.parser = MastodonConnector(ctx)
         self.parser.owner_id = ctx.bookmarks.get("account_id", "")
@@ -84,15 +125,61 @@ class MastodonLive:
 
     def harvest(self) -> Iterator[HarvestRecord]:
         statuses: dict[str, tuple[dict[str, Any], WarcRef]] = {}
-        yield from self._stream(statuses)
-        yield from self._notifications(statuses)
-        for status, ref in statuses.values():
+        deletes: list[LiveRemoval] = []
+        if self.stream is None:
+            yield from self._stream(statuses, deletes)
+            yield from self._notifications(statuses)
+        else:
+            yield from self._segments(self.stream, statuses, deletes)
+            if self.stream.poll:
+                yield from self._notifications(statuses)
+        foreign = [f for f in self.ctx.bookmarks.get("live_foreign", "").split(" ") if f]
+        for sid, (status, ref) in statuses.items():
             item = self._item(status, ref)
-            if item is not None:
+            if item is None:
+                foreign.insert(0, sid)
+            else:
                 yield item
+        # A deletion of a status outside the City's threads (an account the City follows) is
+        # not a gap in the City's records: it is dropped, not reported.
+        skip = set(foreign)
+        for removal in deletes:
+            if removal.platform_id not in skip:
+                yield removal
+        if foreign:
+            yield BookmarkUpdate("live_foreign", " ".join(foreign[:FOREIGN_KEEP]))
+
+    def _segments(
+        self,
+        stream: StreamInput,
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]],
+        deletes: list[LiveRemoval],
+    ) -> Iterator[HarvestRecord]:
+        if stream.lost is not None:
+            yield Degradation(
+                "live_stream",
+                f"user stream lost ({stream.lost}); polled /api/v1/notifications since_id "
+                "to cover the gap",
+            )
+        last = ""
+        for seg in stream.segments:
+            ref = self.ctx.http.record_received(
+                seg.uri,
+                seg.as_http(),
+                record_class="comments",
+                content_type="application/http; msgtype=response",
+            )
+            text = seg.body.decode("utf-8", errors="replace")
+            last = (
+                yield from self._events(parse_sse(text), ref, seg.received_at, statuses, deletes)
+            ) or last
+        if last:
+            yield BookmarkUpdate("live_stream_event", last)
 
     def _stream(
-        self, statuses: dict[str, tuple[dict[str, Any], WarcRef]]
+        self,
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]],
+        deletes: list[LiveRemoval],
     ) -> Iterator[HarvestRecord]:
         endpoint = "GET /api/v1/streaming/user"
         last = self.ctx.bookmarks.get("live_stream_event", "")
@@ -111,16 +198,35 @@ class MastodonLive:
             )
             return
         received = datetime.now(UTC)
-        for ev in parse_sse(resp.text):
+        last = (
+            yield from self._events(parse_sse(resp.text), resp.ref, received, statuses, deletes)
+        ) or last
+        if last:
+            yield BookmarkUpdate("live_stream_event", last)
+
+    def _events(
+        self,
+        events: list[SseEvent],
+        ref: WarcRef,
+        received: datetime,
+        statuses: dict[str, tuple[dict[str, Any], WarcRef]],
+        deletes: list[LiveRemoval],
+    ) -> Generator[HarvestRecord, None, str]:
+        """Statuses and deletions the events carry; returns the last event id seen."""
+        endpoint = "GET /api/v1/streaming/user"
+        last = ""
+        for ev in events:
             if ev.id is not None:
                 last = ev.id
             if ev.event == "delete":
-                yield LiveRemoval(
-                    "comments",
-                    ev.data.strip(),
-                    received,
-                    f"Mastodon user stream 'delete' event (event id {ev.id or 'none'})",
-                    resp.ref,
+                deletes.append(
+                    LiveRemoval(
+                        "comments",
+                        ev.data.strip(),
+                        received,
+                        f"Mastodon user stream 'delete' event (event id {ev.id or 'none'})",
+                        ref,
+                    )
                 )
                 # A status created and deleted within one tick is still captured from the
                 # ``update`` payload (the stream response is in the WARC); ingest adds items
@@ -131,15 +237,18 @@ class MastodonLive:
             try:
                 payload = json.loads(ev.data)
             except ValueError:
-                yield Unparseable("comments", endpoint, f"event {ev.event}: not JSON", resp.ref)
+                yield Unparseable("comments", endpoint, f"event {ev.event}: not JSON", ref)
                 continue
-            status = payload.get("status") if ev.event == "notification" else payload
+            status = (
+                payload.get("status")
+                if isinstance(payload, dict) and ev.event == "notification"
+                else payload
+            )
             if isinstance(payload, dict) and isinstance(status, dict) and "id" in status:
-                statuses[str(status["id"])] = (status, resp.ref)
+                statuses[str(status["id"])] = (status, ref)
             elif ev.event != "notification":
-                yield Unparseable("comments", endpoint, f"event {ev.event}: no status", resp.ref)
-        if last:
-            yield BookmarkUpdate("live_stream_event", last)
+                yield Unparseable("comments", endpoint, f"event {ev.event}: no status", ref)
+        return last
 
     def _notifications(
         self, statuses: dict[str, tuple[dict[str, Any], WarcRef]]
@@ -281,6 +390,140 @@ class FacebookLive:
             )
             return
         yield self.parser._comment_item(raw, post_id, response.ref, endpoint)
+
+
+class InstagramLive:
+    """Instagram webhooks (``comments`` field): each delivery into the WARC as received, then
+    every comment it names read from the Graph API (``GET /{ig-comment-id}``). Instagram sends
+    no deletion events (the sweeps find removals); ``mentions`` deliveries are kept in the WARC
+    and noted, not fetched yet."""
+
+    platform = "instagram"
+
+    def __init__(self, ctx: HarvestContext, deliveries: list[Delivery]) -> None:
+        from connectors._graph import GraphClient
+        from connectors.instagram import InstagramConnector
+
+        self.ctx = ctx
+        self.deliveries = deliveries
+        self.graph = GraphClient(ctx)
+        self.parser = InstagramConnector(ctx)
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        from connectors.instagram import _COMMENT
+
+        for d in self.deliveries:
+            ref = self.ctx.http.record_received(
+                f"{self.ctx.site.base_url}/webhooks/{d.name}",
+                d.as_http("/webhooks"),
+                record_class="comments",
+                content_type="application/http; msgtype=request",
+            )
+            try:
+                payload = json.loads(d.body)
+                changes = [c for e in payload["entry"] for c in e.get("changes") or []]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                yield Unparseable("comments", "webhook delivery", f"{d.name}: not a change", ref)
+                continue
+            for change in changes:
+                field = change.get("field") if isinstance(change, dict) else None
+                value = change.get("value") if isinstance(change, dict) else None
+                if not isinstance(value, dict):
+                    continue
+                if field == "mentions":
+                    yield Degradation(
+                        "live_fetch",
+                        f"Instagram mention (media {value.get('media_id')}, comment "
+                        f"{value.get('comment_id')}) in webhook {d.name} is kept as delivered; "
+                        "mentions are not fetched by the fast lane yet",
+                    )
+                    continue
+                if field not in ("comments", "live_comments") or not value.get("id"):
+                    continue
+                cid = str(value["id"])
+                media = value.get("media")
+                media_id = str(media.get("id") or "") if isinstance(media, dict) else ""
+                endpoint = "GET /{ig-comment-id}"
+                try:
+                    response, raw = self.graph.get(
+                        self.graph.url(cid),
+                        endpoint=endpoint,
+                        record_class="comments",
+                        params={"fields": _COMMENT},
+                    )
+                except NotFoundError:
+                    yield Degradation(
+                        "live_fetch",
+                        f"Instagram comment {cid} announced by webhook {d.name} was gone when "
+                        "fetched; the delivery in the WARC holds what Meta sent",
+                    )
+                    continue
+                yield self.parser._comment_item(raw, media_id, None, response.ref, endpoint)
+
+
+class YouTubeLive:
+    """YouTube: one ``commentThreads?allThreadsRelatedToChannelId=`` page per tick (newest
+    first, 100 threads, 1 quota unit), keeping the threads (and their inline replies) newer
+    than the newest seen before. YouTube reports no deletions; replies added later to an
+    older thread and removals are the sweeps' work."""
+
+    platform = "youtube"
+
+    def __init__(self, ctx: HarvestContext) -> None:
+        from connectors.youtube import YouTubeConnector
+
+        self.ctx = ctx
+        self.parser = YouTubeConnector(ctx)
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        from connectors.youtube import EP_THREADS
+
+        channel = self.ctx.bookmarks.get("channel_id", "")
+        if not channel:
+            channel = str(self.parser._channel()["id"])
+            yield BookmarkUpdate("channel_id", channel)
+        self.parser.channel_id = channel
+        since = self.ctx.bookmarks.get("live_threads_newest", "")
+        params: dict[str, str | int] = {
+            "part": "snippet,replies",
+            "allThreadsRelatedToChannelId": channel,
+            "order": "time",
+            "maxResults": 100,
+            "textFormat": "plainText",
+        }
+        response = self.parser._get(
+            "commentThreads", params, record_class="comments", endpoint=EP_THREADS
+        )
+        data = response.json()
+        threads = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(threads, list):
+            yield Unparseable("comments", EP_THREADS, "commentThreads without items", response.ref)
+            return
+        newest, kept = since, 0
+        for thread in threads:
+            snippet = thread.get("snippet") if isinstance(thread, dict) else None
+            top = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
+            published = str(((top or {}).get("snippet") or {}).get("publishedAt") or "")
+            if since and published <= since:
+                continue
+            kept += 1
+            newest = max(newest, published)
+            video_id = str(snippet.get("videoId") or "") if isinstance(snippet, dict) else ""
+            yield self.parser._node_item(
+                ("thread", thread, video_id, "published", response.ref, EP_THREADS)
+            )
+            for reply in (thread.get("replies") or {}).get("comments") or []:
+                yield self.parser._comment_item(
+                    reply, video_id, "published", response.ref, EP_THREADS
+                )
+        if since and kept == len(threads) and data.get("nextPageToken"):
+            yield Degradation(
+                "live_fetch",
+                f"more than {len(threads)} new comment threads since the last tick; the fast "
+                "lane read one page (quota), the next sweep captures the rest",
+            )
+        if newest:
+            yield BookmarkUpdate("live_threads_newest", newest)
 
 
 # How many recently captured mentions X's fast lane re-reads each tick to see deletions.
@@ -500,8 +743,19 @@ class ItemRecapture:
             )
 
 
+def rss_live(ctx: HarvestContext) -> Any:
+    """RSS/Atom: the feed connector itself, always incremental, so each tick is one
+    conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the last answer) that costs
+    a ``304 Not Modified`` while nothing changed."""
+    from connectors.rss import RssConnector
+
+    return RssConnector(ctx)
+
+
 LIVE_SOURCES: dict[str, Callable[[HarvestContext], Any]] = {
     "mastodon": MastodonLive,
     "x": XLive,
     "bluesky": BlueskyLive,
+    "rss": rss_live,
+    "youtube": YouTubeLive,
 }

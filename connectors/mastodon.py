@@ -39,6 +39,7 @@ from connectors._options import NoOptions
 from connectors._paging import PageGuard, followers_stream, link_pages, walk_timeline
 from connectors._profile import profile_item
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     html_to_text,
@@ -52,15 +53,14 @@ from connectors.base import (
 CONTEXT_DESCENDANTS_ANON = 60
 CONTEXT_DEPTH_ANON = 20
 CONTEXT_DESCENDANTS_AUTH = 4096
-STATUS_EXTRA = [
+STATUS_EXTRA: tuple[str, ...] = (
     "visibility",
     "sensitive",
     "language",
     "replies_count",
     "reblogs_count",
-    "favourites_count",
-    "uri",
-]
+)
+STATUS_EXTRA += ("favourites_count", "uri")
 
 
 def _id_num(value: str) -> int:
@@ -84,15 +84,9 @@ def _max_depth(root_id: str, descendants: list[Any]) -> int:
 class MastodonConnector:
     Options: ClassVar[type] = NoOptions
     platform: ClassVar[str] = "mastodon"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
-        hidden_comments=False,
-        edits=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Mastodon has no hidden-reply feature; moderators delete or block instead.",
             "Without a token, threads are limited to 60 descendants (depth 20).",
@@ -193,11 +187,10 @@ class MastodonConnector:
     ) -> Iterator[tuple[WarcRef, list[Any]]]:
         """``accounts/:id/<edge>`` over its ``Link`` pages, each a JSON list."""
         url = f"{self.api}/accounts/{self.owner_id}/{edge}"
-        params = {"limit": limit}
         for page in link_pages(
             self.ctx.http,
             url,
-            params=params,
+            params={"limit": limit},
             record_class=record_class,
             endpoint=endpoint,
             guard=guard,
@@ -280,18 +273,12 @@ class MastodonConnector:
             return
         try:
             data = response.json()
+            if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
+                raise MalformedResponseError("context without a descendants list")
         except MalformedResponseError as exc:
             # One unreadable thread must not cost the run: kept raw, counted, and not swept.
             yield Unparseable(
                 "comments", endpoint, f"thread of status {status_id}: {exc.message}", response.ref
-            )
-            return
-        if not isinstance(data, dict) or not isinstance(data.get("descendants"), list):
-            yield Unparseable(
-                "comments",
-                endpoint,
-                f"thread of status {status_id}: context without a descendants list",
-                response.ref,
             )
             return
         descendants: list[Any] = data["descendants"]
@@ -299,13 +286,12 @@ class MastodonConnector:
         clean = True
         for status in descendants:
             item = self._status_item(status, response.ref, endpoint, root_id=status_id)
-            if isinstance(item, Item):
-                item = with_captured_media(self.ctx, item)
-            else:
+            if isinstance(item, Unparseable):
                 clean = False  # an unreadable reply may be a known one: do not call it removed
-            yield item
-            if isinstance(item, Item):
-                yield from self._history(status, item, root_id=status_id)
+                yield item
+                continue
+            yield with_captured_media(self.ctx, item)
+            yield from self._history(status, item, root_id=status_id)
         if self._thread_cut(status_id, descendants):
             if not self.reported_cut_threads:
                 self.reported_cut_threads = True

@@ -22,6 +22,8 @@ BUILTIN = {
     "youtube": "connectors.youtube:YouTubeConnector",
     "web": "connectors.web:WebConnector",
     "meta_messages": "connectors.meta_messages:MetaMessagesConnector",
+    "threads": "connectors.threads:ThreadsConnector",
+    "linkedin": "connectors.linkedin:LinkedInConnector",
 }
 
 

@@ -68,6 +68,7 @@ from connectors._paging import (
     walk_timeline,
 )
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     parse_time,
@@ -136,15 +137,8 @@ class XOptions:
 class XConnector:
     Options: ClassVar[type] = XOptions
     platform: ClassVar[str] = "x"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
-        hidden_comments=False,
-        edits=True,
-        follower_identities=False,
-        follower_count=True,
-        media=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         notes=(
             "Replies come from recent search, which sees the last 7 days: every reply written "
             "in that window is captured whatever the age of the post (to: search, then each "

@@ -78,6 +78,7 @@ from connectors._paging import (
     walk_timeline,
 )
 from connectors.base import (
+    SOCIAL,
     Capabilities,
     HarvestContext,
     parse_time,
@@ -92,23 +93,14 @@ EP_VIDEOS = "GET /youtube/v3/videos"
 EP_THREADS = "GET /youtube/v3/commentThreads"
 EP_COMMENTS = "GET /youtube/v3/comments"
 EP_SUBSCRIPTIONS = "GET /youtube/v3/subscriptions"
-AUTH_REASONS = set(
-    [
-        "authError",
-        "loginRequired",
-        "authorizationRequired",
-        "keyInvalid",
-        "keyExpired",
-        "API_KEY_INVALID",
-        "forbidden",
-        "insufficientPermissions",
-        "accessNotConfigured",
-        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-    ]
-)
+# A key or token a person must fix: refused, invalid or expired key, token without the scope.
+AUTH_REASONS = {"authError", "loginRequired", "authorizationRequired", "forbidden"}
+AUTH_REASONS |= {"keyInvalid", "keyExpired", "API_KEY_INVALID", "accessNotConfigured"}
+AUTH_REASONS |= {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 PACIFIC = ZoneInfo("America/Los_Angeles")
+COMMENT_PARAMS: dict[str, str | int] = {"maxResults": 100, "textFormat": "plainText"}
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -193,15 +185,10 @@ class YouTubeOptions:
 class YouTubeConnector:
     Options: ClassVar[type] = YouTubeOptions
     platform: ClassVar[str] = "youtube"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        posts=True,
-        comments=True,
-        replies=True,
+    capabilities: ClassVar[Capabilities] = replace(
+        SOCIAL,
         hidden_comments=True,
-        edits=True,
         follower_identities=True,
-        follower_count=True,
-        media=True,
         notes=(
             "Video files cannot be downloaded through the YouTube Data API; the archive keeps "
             "each video's metadata, description and thumbnail, not the video itself.",
@@ -222,13 +209,11 @@ class YouTubeConnector:
         self.ctx = ctx
         self.api = ctx.site.base_url.rstrip("/")
         self.options = options = read_options(YouTubeOptions, ctx.site)
-        self.auth = options.auth
-        self.moderation = options.moderation
         self.channel_id = ""
         self.comments_disabled: set[str] = set()
         self.moderation_refused = False
         self.pending: dict[str, list[HarvestRecord]] = {}  # a video's comments, read first
-        if self.auth == "key":
+        if self.options.auth == "key":
             # The harvester sends ``Bearer <token_env>``; Google rejects an API key sent that
             # way, so the key travels only as ``key=`` (redacted in the WARC by the recorder).
             ctx.http.drop_auth_header()
@@ -239,10 +224,8 @@ class YouTubeConnector:
         """Exchange the owner's refresh token for a one-hour access token (RFC 6749 §6)."""
         site = self.ctx.site.id
         endpoint = "POST oauth2/token"
-        names: dict[str, str] = {}
         for key in ("client_id_env", "client_secret_env"):
-            value = getattr(options, key)
-            if not value:
+            if not getattr(options, key):
                 raise ConfigError(
                     f"site {site}: options.refresh needs options.{key}",
                     key=f"options.{key}",
@@ -250,23 +233,16 @@ class YouTubeConnector:
                     f'{key.removesuffix("_env").replace("_", " ")}, e.g. {key} = "YT_CLIENT_'
                     f'{"ID" if "id" in key else "SECRET"}"',
                 )
-            names[key] = value
         if not self.ctx.token:
             raise ConfigError(
                 f"site {site}: options.refresh needs the owner's refresh token in token_env",
                 key="token_env",
                 hint="set token_env to the variable holding the refresh token",
             )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": self.ctx.token,
-            "client_id": read_secret(names["client_id_env"], purpose=f"OAuth client id of {site}")
-            or "",
-            "client_secret": read_secret(
-                names["client_secret_env"], purpose=f"OAuth client secret of {site}"
-            )
-            or "",
-        }
+        form = {"grant_type": "refresh_token", "refresh_token": self.ctx.token}
+        for name in ("client_id", "client_secret"):
+            purpose = f"OAuth {name.replace('_', ' ')} of {site}"
+            form[name] = read_secret(getattr(options, f"{name}_env"), purpose=purpose) or ""
         url = options.token_url
         try:
             answer = httpx.post(url, data=form, timeout=30.0)
@@ -316,7 +292,7 @@ class YouTubeConnector:
         """GET ``resource`` with the API key (key mode); ``classify`` reads Google's reasons,
         an ``allow``ed refusal raises SkippableFetchError whose text starts with the reason."""
         query = dict(params)
-        if self.auth == "key":
+        if self.options.auth == "key":
             if not self.ctx.token:
                 raise AuthError(
                     "no API key: the site has no token_env",
@@ -363,7 +339,7 @@ class YouTubeConnector:
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        if self.moderation and self.auth != "oauth":
+        if self.options.moderation and self.options.auth != "oauth":
             yield Degradation(
                 "hidden_comments",
                 'options.moderation needs options.auth = "oauth" (the channel owner\'s token); '
@@ -449,11 +425,8 @@ class YouTubeConnector:
                 if isinstance(vid, str) and vid:
                     ids.append(vid)
                 else:
-                    entries.append(
-                        Unparseable(
-                            "posts", EP_PLAYLIST, "playlist item without a videoId", page.ref
-                        )
-                    )
+                    why = "playlist item without a videoId"
+                    entries.append(Unparseable("posts", EP_PLAYLIST, why, page.ref))
             if ids:
                 entries += self._video_details(ids)
             yield page.ref, entries
@@ -468,9 +441,8 @@ class YouTubeConnector:
         data = response.json()
         videos = data.get("items") if isinstance(data, dict) else None
         if not isinstance(videos, list):
-            return [
-                Unparseable("posts", EP_VIDEOS, "videos.list without an items list", response.ref)
-            ]
+            why = "videos.list without an items list"
+            return [Unparseable("posts", EP_VIDEOS, why, response.ref)]
         returned = {v.get("id") for v in videos if isinstance(v, dict)}
         if missing := [i for i in ids if i not in returned]:
             # Private, deleted or still processing: the uploads list names them, videos.list
@@ -541,7 +513,7 @@ class YouTubeConnector:
         likely-spam ones), each reply list read to its end. A Sweep only when all of it was
         read: not when moderation was refused (hidden comments were not re-checked)."""
         statuses = ["published"]
-        if self.moderation and self.auth == "oauth" and not self.moderation_refused:
+        if self.options.moderation and self.options.auth == "oauth" and not self.moderation_refused:
             statuses += ["heldForReview", "likelySpam"]
         guards: list[PageGuard] = []
         refused: list[tuple[str, str]] = []  # (moderation status, Google's reason)
@@ -570,12 +542,7 @@ class YouTubeConnector:
     ) -> Iterator[tuple[Any, ...]]:
         """Nodes ``("thread", thread, video, status, ref, endpoint)`` of one moderation status;
         an expected refusal (comments disabled, video gone, moderation refused) ends them."""
-        params: dict[str, str | int] = {
-            "part": "snippet,replies",
-            "videoId": video_id,
-            "maxResults": 100,
-            "textFormat": "plainText",
-        }
+        params = {"part": "snippet,replies", "videoId": video_id, **COMMENT_PARAMS}
         allow = {"commentsDisabled", "videoNotFound"}
         if refused or (status != "published" and self.moderation_refused):
             return  # comments disabled, video gone, or moderation refused: not asked again
@@ -622,12 +589,7 @@ class YouTubeConnector:
             return
         guard = PageGuard(f"replies to comment {item.platform_id}")
         guards.append(guard)
-        params: dict[str, str | int] = {
-            "part": "snippet",
-            "parentId": item.platform_id,
-            "maxResults": 100,
-            "textFormat": "plainText",
-        }
+        params = {"part": "snippet", "parentId": item.platform_id, **COMMENT_PARAMS}
         for page, data in self._pages(
             "comments",
             params,
@@ -696,7 +658,7 @@ class YouTubeConnector:
 
     # -- subscribers --------------------------------------------------------------------------
     def _subscribers(self, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
-        if self.auth == "oauth":
+        if self.options.auth == "oauth":
             # mySubscribers answers for whoever owns the token: make sure that is this channel.
             mine = self._get(
                 "channels",

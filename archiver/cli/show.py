@@ -118,6 +118,18 @@ def _print(st: dict[str, Any], tz: str) -> None:
         ),
         highlight=False,
     )
+    found = st["compliance"]
+    p("  policy compliance: " + ("no findings" if not found else ""), highlight=False)
+    for f in found:
+        state = (
+            f["status"] if not f["acked_by"] else f"{f['status']}, acknowledged by {f['acked_by']}"
+        )
+        p(
+            f"    finding {f['id']} {f['rule']} [{state}]: {f['message']} "
+            f"(first seen {_when(f['first_seen'], tz)})",
+            highlight=False,
+            markup=False,
+        )
     if "at" in st:
         a = st["at"]
         sure = "" if a["proven"] else " [not proven by a capture]"

@@ -68,7 +68,7 @@ def _findings(
         "it_admin": r.it_admin_rule(site),
         "city_domain_link": r.link_rule(conn, site, sc),
         "reply_review": r.reply_rule(conn, site, sc),
-        "principal_counterpart": r.counterpart_rule(conn, cfg, site, sc),
+        "principal_counterpart": r.counterpart_rule(conn, cfg, site, sc, now),
         "profile_change": r.profile_change_rule(conn, site, sc, now),
         "post_burst": r.burst_rule(conn, site, sc),
         "deleted_by_city": r.deleted_rule(conn, site),

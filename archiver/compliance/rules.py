@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from archiver.catalog import schema as s
 from archiver.catalog.store import uri_hash
@@ -243,10 +243,34 @@ def reply_rule(conn: Connection, site: SiteConfig, sc: SiteCompliance) -> Iterat
         )
 
 
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _last_success(conn: Connection, site_id: str) -> datetime | None:
+    r = s.runs
+    q = select(func.max(r.c.finished_at)).where(
+        and_(r.c.site_id == site_id, r.c.status == "succeeded")
+    )
+    return _when(conn.execute(q).scalar())
+
+
 def counterpart_rule(
-    conn: Connection, cfg: Config, site: SiteConfig, sc: SiteCompliance
+    conn: Connection, cfg: Config, site: SiteConfig, sc: SiteCompliance, now: datetime
 ) -> Iterator[Finding]:
-    """City posts first on the principal website: matched against the department's RSS feed."""
+    """City posts first on the principal website: matched against the department's RSS feed.
+
+    The website copy must be posted no later than the social post; an emergency post (tagged)
+    may come first on social media, with the website copy due within ``emergency_grace``. A
+    post is "unknown", never "fail", while the feed has not been captured since it was made
+    (a website that is down is not the department's fault) or while an emergency post's
+    grace period runs.
+    """
     feeds = [
         x
         for x in cfg.sites
@@ -263,24 +287,60 @@ def counterpart_rule(
             "content is not known to the archiver",
         )
         return
-    feed_items = _current(conn, feeds[0].id)
-    links = {r.permalink.lower() for r in feed_items if r.permalink}
-    titles = {(r.text or "").split("\n", 1)[0].strip().lower() for r in feed_items}
-    titles.discard("")
+    feed = feeds[0]
+    feed_items = _current(conn, feed.id)
+    by_link = {r.permalink.lower(): r for r in feed_items if r.permalink}
+    by_title = {(r.text or "").split("\n", 1)[0].strip().lower(): r for r in feed_items}
+    by_title.pop("", None)
+    fed_at = _last_success(conn, feed.id)
+    grace = timedelta(seconds=sc.emergency_grace_seconds)
     for row in _city_posts(conn, site.id):
         body = f"{row.text or ''} {row.html or ''}".lower()
-        match = next((u for u in links if u in body), None) or next(
-            (t for t in titles if t in body), None
-        )
-        yield Finding(
-            "principal_counterpart",
-            row.platform_id,
-            "pass" if match else "fail",
-            f"matches {match!r} on {feeds[0].id}"
-            if match
-            else f"no item of {feeds[0].id} has this post's link or title",
-            {"post": _ref(row), "feed_site": feeds[0].id},
-        )
+        key = next((u for u in by_link if u in body), None)
+        match = by_link[key] if key else None
+        if match is None:
+            key = next((t for t in by_title if t in body), None)
+            match = by_title[key] if key else None
+        tag = next((t for t in sc.emergency_tags if t in body), None)
+        posted = _when(row.posted_at)
+        evidence: dict[str, Any] = {"post": _ref(row), "feed_site": feed.id, "emergency": tag}
+        if match is not None:
+            evidence["counterpart"] = _ref(match) | {"posted_at": match.posted_at}
+            web_at = _when(match.posted_at)
+            allowed = (posted + grace if tag else posted) if posted else None
+            if web_at is not None and allowed is not None and web_at > allowed:
+                late = "after the grace period for emergency posts" if tag else "after it"
+                status, msg = (
+                    "fail",
+                    (
+                        f"matches {key!r} on {feed.id}, but the website posted it "
+                        f"{web_at.isoformat()}, {late} (post {posted.isoformat() if posted else '?'})"
+                    ),
+                )
+            else:
+                status, msg = "pass", f"matches {key!r} on {feed.id}"
+        elif fed_at is None or (posted is not None and fed_at < posted):
+            status, msg = (
+                "unknown",
+                (
+                    f"{feed.id} has not been captured successfully since this post, so whether "
+                    "the website has it is not known"
+                ),
+            )
+        elif tag and posted is not None and now < posted + grace:
+            status, msg = (
+                "unknown",
+                (
+                    f"emergency post (tagged {tag}): the website copy is due by "
+                    f"{(posted + grace).isoformat()}"
+                ),
+            )
+        else:
+            status = "fail"
+            msg = f"no item of {feed.id} has this post's link or title"
+            if tag:
+                msg += f" ({tag} emergency post, grace period over)"
+        yield Finding("principal_counterpart", row.platform_id, status, msg, evidence)
 
 
 def profile_change_rule(

@@ -35,6 +35,7 @@ KEYS = {
     "interactive",
     "grace",
     "emergency_tags",
+    "emergency_grace",
     "burst_posts",
     "burst_window",
     "alert_to",
@@ -51,6 +52,7 @@ class SiteCompliance:
     interactive: bool
     grace_seconds: int
     emergency_tags: tuple[str, ...]
+    emergency_grace_seconds: int
     burst_posts: int
     burst_window_seconds: int
     alert_to: tuple[str, ...]
@@ -133,6 +135,9 @@ def site_compliance(cfg: Config, site: SiteConfig) -> SiteCompliance:
         emergency_tags=tuple(
             t.lower()
             for t in _strings(raw.get("emergency_tags", ["#emergency"]), file, "emergency_tags")
+        ),
+        emergency_grace_seconds=parse_duration(
+            raw.get("emergency_grace", "24h"), file=file, key=f"{key}.emergency_grace"
         ),
         burst_posts=burst,
         burst_window_seconds=parse_duration(

@@ -39,16 +39,23 @@ def run_once(harvester: Harvester, site: SiteConfig) -> RunResult:
             f"site {site.id}: platform {site.platform} has no live source yet",
             hint="the sweeps still capture it; see issue 13 for the platforms covered",
         )
+    began = datetime.now(UTC)
     result = harvester.harvest_site(site, full=False, connector=source)
-    _note_latency(harvester, site, result)
+    _note_latency(harvester, site, result, began)
     return result
 
 
-def _note_latency(harvester: Harvester, site: SiteConfig, result: RunResult) -> None:
+def _note_latency(
+    harvester: Harvester, site: SiteConfig, result: RunResult | None, began: datetime
+) -> None:
+    """Latency samples of what the tick sealed first; the lane follows the site from
+    ``began`` of its first tick on (comments posted later a sweep seals first are misses)."""
     from archiver.fastlane import latency
 
     with harvester.catalog.begin() as conn:
-        latency.record(conn, site.id, result.bundles)
+        latency.mark_following(conn, site.id, began)
+        if result is not None:
+            latency.record(conn, site.id, result.bundles)
 
 
 @dataclass
@@ -95,16 +102,17 @@ def read_deliveries(folder: Path) -> list[Delivery]:
 def run_webhooks_once(harvester: Harvester, site: SiteConfig) -> RunResult | None:
     """Seal what the spooled deliveries of ``site`` reveal; remove them only once sealed."""
     from archiver.fastlane.webhooks import spool_dir
-    from connectors.live import FacebookLive
+    from connectors.live import FacebookLive, InstagramLive
 
+    began = datetime.now(UTC)
     folder = spool_dir(harvester.cfg.staging_dir, site.id)
     deliveries = read_deliveries(folder)
     if not deliveries:
+        _note_latency(harvester, site, None, began)
         return None
-    result = harvester.harvest_site(
-        site, full=False, connector=lambda ctx: FacebookLive(ctx, deliveries)
-    )
-    _note_latency(harvester, site, result)
+    live = InstagramLive if site.platform == "instagram" else FacebookLive
+    result = harvester.harvest_site(site, full=False, connector=lambda ctx: live(ctx, deliveries))
+    _note_latency(harvester, site, result, began)
     for d in deliveries:
         (folder / d.name).unlink(missing_ok=True)
     return result

@@ -1,16 +1,56 @@
-"""Fast-lane latency: record creation-to-sealed delay per first capture; p50/p95 per site."""
+"""Fast-lane latency: record creation-to-sealed delay per first capture; p50/p95 per site.
+
+A *fast-lane miss* is a comment posted while the fast lane was following its site (from the
+``fastlane_since`` bookmark, set by the first tick) that the fast lane did not capture first:
+a sweep sealed it, more than ``[fastlane] target`` seconds (default 120) after the platform's
+``created_at``. Misses are counted per site in ``status`` and in the monthly report beside the
+median and 95th percentile, so a lane that silently stopped seeing comments shows up.
+"""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from rich.markup import escape
 from sqlalchemy import Connection, select
 
 from archiver.catalog import schema as s
 from archiver.fastlane.tables import fastlane_latency
+
+#: Seconds from creation to sealed beyond which a comment a sweep captured first is a miss.
+DEFAULT_TARGET = 120.0
+#: Bookmark (per site) holding when the fast lane first followed the site.
+SINCE_KEY = "fastlane_since"
+
+
+def _when(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def mark_following(conn: Connection, site_id: str, since: datetime) -> None:
+    """Remember when the fast lane first followed ``site_id`` (kept once; misses count after)."""
+    b = s.bookmarks
+    have = conn.execute(
+        select(b.c.value).where(b.c.site_id == site_id, b.c.key == SINCE_KEY)
+    ).first()
+    if have is None:
+        conn.execute(
+            b.insert().values(
+                site_id=site_id,
+                key=SINCE_KEY,
+                value=since.astimezone(UTC).isoformat(),
+                updated_at=datetime.now(UTC).isoformat(),
+            )
+        )
+
+
+def target_seconds(app: Any) -> float:
+    """``[fastlane] target`` of the config (checked by ``config check``), else the default."""
+    value = app.cfg.section("fastlane").get("target", DEFAULT_TARGET)
+    return float(value) if isinstance(value, int | float) else DEFAULT_TARGET
 
 
 def record(conn: Connection, site_id: str, bundle_ids: list[str]) -> int:
@@ -50,10 +90,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def per_site(conn: Connection) -> dict[str, dict[str, float]]:
-    """``{site: {"count", "p50", "p95"}}`` over every recorded sample."""
+def per_site(
+    conn: Connection, *, lo: datetime | None = None, hi: datetime | None = None
+) -> dict[str, dict[str, float]]:
+    """``{site: {"count", "p50", "p95"}}`` over the samples sealed in ``[lo, hi)`` (all)."""
     out: dict[str, list[float]] = {}
-    for r in conn.execute(select(fastlane_latency.c.site_id, fastlane_latency.c.seconds)):
+    rows = conn.execute(
+        select(fastlane_latency.c.site_id, fastlane_latency.c.seconds, fastlane_latency.c.sealed_at)
+    )
+    for r in rows:
+        sealed = _when(r.sealed_at)
+        if (lo is not None and sealed < lo) or (hi is not None and sealed >= hi):
+            continue
         out.setdefault(r.site_id, []).append(float(r.seconds))
     return {
         site: {"count": len(v), "p50": percentile(v, 0.5), "p95": percentile(v, 0.95)}
@@ -61,17 +109,130 @@ def per_site(conn: Connection) -> dict[str, dict[str, float]]:
     }
 
 
+@dataclass(frozen=True)
+class Miss:
+    site_id: str
+    platform_id: str
+    posted_at: datetime
+    sealed_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.sealed_at - self.posted_at).total_seconds()
+
+
+def misses(
+    conn: Connection,
+    target: float,
+    *,
+    lo: datetime | None = None,
+    hi: datetime | None = None,
+) -> list[Miss]:
+    """Comments posted after the fast lane began following their site that a sweep sealed
+    first, more than ``target`` seconds after creation; first sealed in ``[lo, hi)``."""
+    b, i, v, bu = s.bookmarks, s.items, s.item_versions, s.bundles
+    since = {
+        r.site_id: _when(r.value)
+        for r in conn.execute(select(b.c.site_id, b.c.value).where(b.c.key == SINCE_KEY))
+    }
+    out: list[Miss] = []
+    for site_id, began in sorted(since.items()):
+        live = {
+            r.platform_id
+            for r in conn.execute(
+                select(fastlane_latency.c.platform_id).where(fastlane_latency.c.site_id == site_id)
+            )
+        }
+        rows = conn.execute(
+            select(i.c.platform_id, i.c.posted_at, bu.c.sealed_at)
+            .join(v, v.c.item_id == i.c.id)
+            .join(bu, bu.c.id == v.c.bundle_id)
+            .where(
+                i.c.site_id == site_id,
+                i.c.record_class == "comments",
+                i.c.posted_at.is_not(None),
+                v.c.version == 1,
+                # sealed after the lane began: a cheap bound, the posting time is checked below
+                bu.c.sealed_at >= began.astimezone(UTC).isoformat()[:19],
+            )
+        )
+        for r in rows:
+            if r.platform_id in live:
+                continue
+            try:
+                posted, sealed = _when(r.posted_at), _when(r.sealed_at)
+            except ValueError:
+                continue
+            if posted < began or (sealed - posted).total_seconds() <= target:
+                continue
+            if (lo is not None and sealed < lo) or (hi is not None and sealed >= hi):
+                continue
+            out.append(Miss(site_id, r.platform_id, posted, sealed))
+    return out
+
+
+def miss_counts(
+    conn: Connection, target: float, *, lo: datetime | None = None, hi: datetime | None = None
+) -> dict[str, int]:
+    """``{site: misses}`` for every site the fast lane follows (zero included)."""
+    counts = {
+        r.site_id: 0
+        for r in conn.execute(select(s.bookmarks.c.site_id).where(s.bookmarks.c.key == SINCE_KEY))
+    }
+    for m in misses(conn, target, lo=lo, hi=hi):
+        counts[m.site_id] = counts.get(m.site_id, 0) + 1
+    return counts
+
+
 def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
+def describe(figures: dict[str, float] | None, missed: int | None, target: float) -> str:
+    """One sentence per site, shared by ``status`` and the monthly report."""
+    parts = []
+    if figures:
+        parts.append(
+            f"{figures['count']:.0f} captured live, creation to sealed median "
+            f"{_seconds(figures['p50'])}, 95th percentile {_seconds(figures['p95'])}"
+        )
+    else:
+        parts.append("nothing captured live")
+    if missed is not None:
+        parts.append(
+            f"{missed} fast-lane miss{'' if missed == 1 else 'es'} (comments a sweep captured "
+            f"first, more than {_seconds(target)} after they were posted)"
+        )
+    return "; ".join(parts)
+
+
 def status_section(app: Any) -> dict[str, Any]:
-    """``archiver status``: fast-lane latency per site (``--json``: ``fastlane_latency``)."""
+    """``archiver status``: fast-lane latency and misses per site (``--json``:
+    ``fastlane_latency`` with ``count``/``p50``/``p95``/``misses`` per site). The CLI escapes
+    the notes when it prints them."""
+    target = target_seconds(app)
     with app.catalog.begin() as conn:
         figures = per_site(conn)
+        missed = miss_counts(conn, target)
+    out: dict[str, dict[str, float]] = {}
+    for site in sorted(set(figures) | set(missed)):
+        out[site] = {**figures.get(site, {"count": 0}), "misses": missed.get(site, 0)}
     notes = [
-        f"fast lane {escape(site)}: {f['count']:.0f} capture(s), creation to sealed "
-        f"p50 {_seconds(f['p50'])}, p95 {_seconds(f['p95'])}"
-        for site, f in sorted(figures.items())
+        f"fast lane {site}: {describe(figures.get(site), missed.get(site), target)}"
+        for site in sorted(out)
     ]
-    return {"fastlane_latency": figures, "notes": notes}
+    from archiver.fastlane.webhooks import unrouted_count, unrouted_dir
+
+    unrouted = unrouted_count(app.cfg.staging_dir)
+    if unrouted:
+        notes.append(
+            f"webhooks: {unrouted} delivery(ies) named no configured Facebook Page or Instagram "
+            f"account; kept in {unrouted_dir(app.cfg.staging_dir)} and routed when a site for "
+            "that account is added (check the Page ids in the Meta app's subscription)"
+        )
+    return {
+        "fastlane_latency": out,
+        "fastlane_target_seconds": target,
+        "webhooks_unrouted": unrouted,
+        "notes": notes,
+    }

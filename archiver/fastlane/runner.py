@@ -1,7 +1,9 @@
 """The daemon's fast lane: one thread per site following its live source, plus the webhooks.
 
 Enabled by ``[fastlane] enabled = true`` (``interval`` seconds between ticks, default 60,
-which also bounds how long a webhook delivery waits before it is sealed). A tick that fails
+which also bounds how long a webhook delivery waits before it is sealed; ``target`` seconds,
+default 120, is the creation-to-sealed delay beyond which a comment first captured by a sweep
+counts as a fast-lane miss). A tick that fails
 backs off (doubling to 15 minutes) so a source that drops every few seconds never spins; a
 sweep holding the site's lock just makes the tick wait for the next interval. The cursor is
 in the catalog's bookmarks, so a restarted daemon resumes after the last sealed event.
@@ -20,8 +22,11 @@ from archiver.app import App
 from archiver.config import SiteConfig
 from archiver.errors import ArchiverError, ConfigError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
-from archiver.fastlane.webhooks import WebhookServer, WebhookSettings
+from archiver.fastlane.latency import DEFAULT_TARGET
+from archiver.fastlane.stream import StreamReader, run_stream_once
+from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, reroute_unrouted
 from archiver.harvest import Harvester
+from archiver.secrets import read_secret
 
 log = structlog.get_logger()
 
@@ -29,13 +34,14 @@ WEBHOOK_PLATFORMS = ("facebook", "instagram")
 
 
 #: Keys of ``[fastlane]`` (checked by ``config check``).
-FASTLANE_KEYS = frozenset({"enabled", "interval"})
+FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
 
 
 @dataclass(frozen=True)
 class FastLaneSettings:
     enabled: bool = False
     interval: float = 60.0
+    target: float = DEFAULT_TARGET
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> FastLaneSettings:
@@ -48,7 +54,13 @@ class FastLaneSettings:
                 f"fastlane.interval = {interval!r} must be seconds between 5 and 3600",
                 hint="e.g. interval = 60",
             )
-        return cls(enabled, float(interval))
+        target = section.get("target", DEFAULT_TARGET)
+        if not isinstance(target, int | float) or isinstance(target, bool) or target < 10:
+            raise ConfigError(
+                f"fastlane.target = {target!r} must be seconds, at least 10",
+                hint="e.g. target = 120 (a comment sealed later than this by a sweep is a miss)",
+            )
+        return cls(enabled, float(interval), float(target))
 
 
 class FastLane:
@@ -61,16 +73,20 @@ class FastLane:
         self.threads: list[threading.Thread] = []
         self.webhooks: WebhookServer | None = None
         self.backoffs: dict[str, Backoff] = {}
+        self.readers: dict[str, StreamReader] = {}
 
     def start(self) -> None:
         hooks = WebhookSettings.from_section(self.app.cfg.section("webhooks"))
         sites = [s for s in self.app.cfg.sites if s.enabled]
         if hooks is not None:
             pages = {s.account: s.id for s in sites if s.platform in WEBHOOK_PLATFORMS}
+            reroute_unrouted(self.app.cfg.staging_dir, pages)
             self.webhooks = WebhookServer(hooks, self.app.cfg.staging_dir, pages).start()
             log.info("webhooks_listening", url=self.webhooks.url, pages=len(pages))
         for site in sites:
             pushed = hooks is not None and site.platform in WEBHOOK_PLATFORMS
+            if site.platform == "mastodon":
+                self.readers[site.id] = self._reader(site).start()
             if has_live_source(site) or pushed:
                 t = threading.Thread(
                     target=self._follow, args=(site, pushed), name=f"fastlane-{site.id}"
@@ -79,12 +95,26 @@ class FastLane:
                 t.start()
                 self.threads.append(t)
 
+    def _reader(self, site: SiteConfig) -> StreamReader:
+        """Mastodon's user stream, held open across ticks (``archiver.fastlane.stream``)."""
+        token = (
+            read_secret(site.token_env, purpose=f"access token for site {site.id}")
+            if site.token_env
+            else None
+        )
+        last = self.app.catalog.bookmarks(site.id).get("live_stream_event", "")
+        return StreamReader(self.app.cfg, site, token=token, last_event_id=last)
+
     def stop(self, timeout: float = 30.0) -> None:
         self.stopping.set()
         if self.webhooks is not None:
             self.webhooks.stop()
+        for reader in self.readers.values():
+            reader.stopping.set()
         for t in self.threads:
             t.join(timeout)
+        for reader in self.readers.values():
+            reader.stop()
 
     def _follow(self, site: SiteConfig, pushed: bool) -> None:
         backoff = self.backoffs.setdefault(site.id, Backoff(base=self.settings.interval))
@@ -92,8 +122,11 @@ class FastLane:
         flog = log.bind(site=site.id, lane="fast")
         while not self.stopping.is_set():
             try:
+                reader = self.readers.get(site.id)
                 if pushed:
                     run_webhooks_once(harvester, site)
+                elif reader is not None:
+                    run_stream_once(harvester, site, reader)
                 else:
                     run_once(harvester, site)
                 wait = backoff.ok()

@@ -102,6 +102,51 @@ def pending(folder: Path) -> list[Path]:
     return sorted(folder.glob("[0-9]*.json")) if folder.is_dir() else []
 
 
+def unrouted_dir(staging: Path) -> Path:
+    return staging / "webhooks" / "_unrouted"
+
+
+def sites_named(body: bytes, pages: Mapping[str, str]) -> set[str]:
+    """The configured sites whose Page/IG account an ``entry[].id`` of the delivery names."""
+    sites: set[str] = set()
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return sites
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    for e in entries if isinstance(entries, list) else []:
+        site = pages.get(str(e.get("id"))) if isinstance(e, dict) else None
+        if site:
+            sites.add(site)
+    return sites
+
+
+def reroute_unrouted(staging: Path, pages: Mapping[str, str]) -> int:
+    """Deliveries kept aside for a Page no site named, now routed to a site configured for it
+    (copied into its spool, then removed from the side); returns how many were routed."""
+    routed = 0
+    for path in pending(unrouted_dir(staging)):
+        try:
+            envelope = json.loads(path.read_text("utf-8"))
+            body = base64.b64decode(envelope["body_b64"])
+        except (ValueError, KeyError, TypeError, OSError):
+            continue  # unreadable: left where it is, still counted by status
+        sites = sites_named(body, pages)
+        if not sites:
+            continue
+        for site in sorted(sites):
+            write_spool(spool_dir(staging, site), envelope)
+        path.unlink()
+        routed += 1
+    if routed:
+        log.info("webhook_unrouted_routed", deliveries=routed)
+    return routed
+
+
+def unrouted_count(staging: Path) -> int:
+    return len(pending(unrouted_dir(staging)))
+
+
 class _Limiter:
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -152,25 +197,17 @@ class WebhookServer:
         self._httpd.server_close()
 
     def route(self, body: bytes, headers: Iterable[tuple[str, str]]) -> list[Path]:
-        """Spool an accepted delivery for every known Page it names (unknown: kept aside)."""
+        """Spool an accepted delivery for every known Page it names (unknown: kept aside,
+        counted by ``status`` and routed when a site for that Page is configured)."""
         envelope = {
             "received_at": datetime.now(UTC).isoformat(),
             "headers": [[k, v] for k, v in headers if k.lower() in KEPT_HEADERS],
             "body_b64": base64.b64encode(body).decode(),
         }
-        sites: set[str] = set()
-        try:
-            payload = json.loads(body)
-            entries = payload.get("entry") if isinstance(payload, dict) else None
-            for e in entries if isinstance(entries, list) else []:
-                site = self.pages.get(str(e.get("id"))) if isinstance(e, dict) else None
-                if site:
-                    sites.add(site)
-        except ValueError:
-            pass
+        sites = sites_named(body, self.pages)
         if not sites:
             log.warning("webhook_unrouted", reason="no configured Page in the delivery")
-            return [write_spool(self.staging / "webhooks" / "_unrouted", envelope)]
+            return [write_spool(unrouted_dir(self.staging), envelope)]
         return [write_spool(spool_dir(self.staging, s), envelope) for s in sorted(sites)]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

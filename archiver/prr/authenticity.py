@@ -47,11 +47,16 @@ from archiver.integrity.seal import (
 )
 from archiver.integrity.sealer import late_token_name, tsa_settings
 from archiver.integrity.tsa import TimestampError, request_token
+from archiver.prr.wacz_sign import WaczSignature
 
 EVIDENCE_DIR = "authenticity"
 PACKAGE_SIGNATURE = "package-signature.ed25519"
 PACKAGE_SIGNATURE_KEY = "package-signature-key.txt"
 PACKAGE_TIMESTAMP = "package-timestamp.tsr"
+WACZ_FILE = "data/replay/export.wacz"
+WACZ_PUBLIC_KEY = "wacz-public-key.pem"
+WACZ_SIGNATURE = "wacz-signature.der"
+WACZ_SIGNED_HASH = "wacz-signed-hash.txt"
 
 
 @dataclass
@@ -63,6 +68,12 @@ class Evidence:
     key_files: dict[str, str] = field(default_factory=dict)  # fingerprint -> pem path
     tsa_ca: str | None = None
     custody: int = 0
+    wacz: WaczSignature | None = None
+
+
+def signing_enabled(app: App) -> bool:
+    """Whether the archive signs (its trusted-keys file exists); exports then sign too."""
+    return load_trust(app.cfg.root) is not None
 
 
 def check_against_bundles(app: App, hits: list[dict[str, Any]]) -> dict[str, SealCheck]:
@@ -140,13 +151,18 @@ def write_evidence(
     *,
     source_ids: list[str],
     request_id: str,
+    wacz: WaczSignature | None = None,
 ) -> Evidence:
     """Keys, per-bundle signatures and tokens, TSA CA, chain of custody (tag files)."""
     top = package / EVIDENCE_DIR
     top.mkdir(parents=True, exist_ok=True)
     trust = load_trust(app.cfg.root)
     bundles = {str(b["id"]): b for b in app.catalog.bundles()}
-    ev = Evidence(seals=dict(seals))
+    ev = Evidence(seals=dict(seals), wacz=wacz)
+    if wacz is not None:
+        (top / WACZ_PUBLIC_KEY).write_text(wacz.public_pem, encoding="ascii")
+        (top / WACZ_SIGNATURE).write_bytes(wacz.der_signature)
+        (top / WACZ_SIGNED_HASH).write_text(wacz.signed_data["hash"], encoding="ascii")
     for bid in sorted(set(source_ids) - set(seals)):
         # Bundles holding the originals of revisit records: checked like the others.
         key = bundles[bid]["key"]
@@ -229,6 +245,17 @@ def verify_md(ev: Evidence, *, package_signed: bool) -> str:
             f"openssl ts -verify -data tagmanifest-sha256.txt -in {PACKAGE_TIMESTAMP} "
             f"-CAfile {ev.tsa_ca}"
         )
+    if ev.wacz is not None:
+        d = EVIDENCE_DIR
+        signed_hash = ev.wacz.signed_data["hash"]
+        cmds += [
+            f"unzip -p {WACZ_FILE} datapackage.json | sha256sum  # = "
+            + signed_hash.removeprefix("sha256:"),
+            f"openssl pkey -pubin -in {d}/{WACZ_PUBLIC_KEY} -outform DER | sha256sum  # = "
+            + ev.wacz.fingerprint,
+            f"openssl dgst -sha256 -verify {d}/{WACZ_PUBLIC_KEY} -signature {d}/{WACZ_SIGNATURE} "
+            f"{d}/{WACZ_SIGNED_HASH}",
+        ]
     unsigned: list[str] = []
     for bid, check in sorted(ev.seals.items()):
         d = f"{EVIDENCE_DIR}/bundles/{bid}"
@@ -268,6 +295,14 @@ def verify_md(ev: Evidence, *, package_signed: bool) -> str:
         "   `manifest-sha256.txt` lists the SHA-256 of the WARC files the exported records",
         "   were copied from (byte for byte, at the offsets in `data/index.csv`); the City can",
         "   produce the bundles themselves, which verify with the same commands.",
+        "",
+        "5. The replayable copy `data/replay/export.wacz` is signed per WACZ Signing and",
+        "   Verification 0.1.0 (anonymous ECDSA P-384 signature in its",
+        "   `datapackage-digest.json`, made with a one-time key whose public half is",
+        f"   `{EVIDENCE_DIR}/{WACZ_PUBLIC_KEY}`; it is covered by the signed package manifest).",
+        "   `unzip -p … | sha256sum` must print the hash in",
+        f"   `{EVIDENCE_DIR}/{WACZ_SIGNED_HASH}` and `openssl dgst -verify` must print",
+        "   `Verified OK` (the same signature in DER form, as OpenSSL reads it).",
         "",
         "The audit events that touched these records are in",
         "`authenticity/chain-of-custody.csv` (each with its hash in the archive's audit chain).",
@@ -360,6 +395,13 @@ def certification_section(app: App, ev: Evidence, *, actor: str) -> str:
         lines.append("   Signing is not enabled on this archive: NO source bundle is signed.")
     for fp, rel in sorted(ev.key_files.items()):
         lines.append(f"   Archive public key: ed25519 {fp} ({rel})")
+    if ev.wacz is not None:
+        lines += [
+            "   The replayable copy data/replay/export.wacz carries a WACZ signature",
+            "   (WACZ Signing 0.1.0, anonymous ECDSA P-384) by a one-time key made for this",
+            f"   export: {ev.wacz.fingerprint} ({EVIDENCE_DIR}/{WACZ_PUBLIC_KEY});",
+            "   its private half was discarded after signing.",
+        ]
     lines += [
         f"   Timestamp tokens included: {len(ev.stamped)} of {len(ev.seals)} source bundle(s)",
         f"   Chain of custody: {ev.custody} audit event(s) in {EVIDENCE_DIR}/chain-of-custody.csv",

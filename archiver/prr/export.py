@@ -548,13 +548,14 @@ def _build(
                 page_id=hashlib.sha1(c2.source.record_id.encode()).hexdigest()[:16],
             )
         (data / "replay").mkdir(parents=True)
-        write_wacz(
+        wacz_signature = write_wacz(
             data / "replay" / "export.wacz",
             warc_path,
             entries,
             pages.values(),
             title=f"{cfg.city} records request {req.id}",
             description=req.description,
+            sign=authenticity.signing_enabled(app),
         )
 
         # -- index ------------------------------------------------------------------------------
@@ -681,6 +682,7 @@ def _build(
         seals,
         source_ids=[str(v["bundle_id"]) for v in verified],
         request_id=req.id,
+        wacz=wacz_signature,
     )
     manifest = (staging / "manifest-sha256.txt").read_text("utf-8")
     (staging / "certification.txt").write_text(

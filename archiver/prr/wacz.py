@@ -24,6 +24,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from archiver import __version__
+from archiver.prr.wacz_sign import WaczSignature, sign_hash
 
 WACZ_VERSION: Final = "1.1.1"
 
@@ -107,8 +108,13 @@ def write_wacz(
     *,
     title: str,
     description: str,
-) -> None:
-    """Write ``out`` (must not exist) holding ``warc`` under ``archive/``."""
+    sign: bool = False,
+) -> WaczSignature | None:
+    """Write ``out`` (must not exist) holding ``warc`` under ``archive/``.
+
+    With ``sign``, ``datapackage-digest.json`` carries an anonymous WACZ signature
+    (:mod:`archiver.prr.wacz_sign`), which is returned so the export can bind its public key
+    into the signed package."""
     archive_name = f"archive/{warc.name}"
     index = ("\n".join(cdxj_lines(entries, warc.name)) + "\n").encode("utf-8")
     header = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
@@ -162,7 +168,17 @@ def write_wacz(
         zi = zipfile.ZipInfo("datapackage.json", stamp)
         zi.compress_type = zipfile.ZIP_DEFLATED
         z.writestr(zi, package_bytes)
-        digest = {"path": "datapackage.json", "hash": _sha256(package_bytes)}
+        digest: dict[str, object] = {"path": "datapackage.json", "hash": _sha256(package_bytes)}
+        signature = None
+        if sign:
+            signature = sign_hash(
+                _sha256(package_bytes),
+                created=created,
+                software="muni-archiver",
+                version=__version__,
+            )
+            digest["signedData"] = signature.signed_data
         zi = zipfile.ZipInfo("datapackage-digest.json", stamp)
         zi.compress_type = zipfile.ZIP_DEFLATED
         z.writestr(zi, json.dumps(digest, indent=2).encode("utf-8"))
+    return signature

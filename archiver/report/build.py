@@ -17,7 +17,7 @@ sends; a failed send is recorded in ``report_deliveries`` and shown by ``archive
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from archiver.report.model import (
     DispositionSection,
     DueLine,
     FailureLine,
+    FastLaneLine,
     FixityLine,
     HoldLine,
     ReportData,
@@ -489,6 +490,8 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         site_rows += [_unharvested(c) for c in app.cfg.sites if c.id not in known]
         site_rows.sort(key=lambda r: r.id)
         sections = [_site_section(conn, r, configured.get(r.id), w) for r in site_rows]
+        fast = _fastlane(conn, app, start, end)
+        sections = [replace(sec, fastlane=fast.get(sec.site_id)) for sec in sections]
         bundles = conn.execute(
             select(func.count()).where(s.bundles.c.sealed_at >= w.lo, s.bundles.c.sealed_at < w.hi)
         ).scalar()
@@ -534,6 +537,28 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
         coverage=coverage,
         compliance=compliance,
     )
+
+
+def _fastlane(
+    conn: Connection, app: App, start: datetime, end: datetime
+) -> dict[str, FastLaneLine]:
+    """Per followed site: the month's fast-lane latency (sealed in the month) and misses."""
+    from archiver.fastlane import latency
+
+    target = latency.target_seconds(app)
+    figures = latency.per_site(conn, lo=start, hi=end)
+    missed = latency.miss_counts(conn, target, lo=start, hi=end)
+    out: dict[str, FastLaneLine] = {}
+    for site in set(figures) | set(missed):
+        f = figures.get(site)
+        out[site] = FastLaneLine(
+            captured=int(f["count"]) if f else 0,
+            p50=f["p50"] if f else None,
+            p95=f["p95"] if f else None,
+            misses=missed.get(site, 0),
+            target=target,
+        )
+    return out
 
 
 def _compliance(conn: Connection, w: _Window) -> ComplianceSection:

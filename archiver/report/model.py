@@ -52,6 +52,20 @@ class FailureLine:
 
 
 @dataclass(frozen=True)
+class FastLaneLine:
+    """The fast lane (issue 13) for one site over the month: how long the comments it captured
+    first took from posting to sealed (median, 95th percentile, seconds; None when it captured
+    nothing) and how many comments a sweep captured first more than ``target`` seconds after
+    they were posted (``misses``)."""
+
+    captured: int
+    p50: float | None
+    p95: float | None
+    misses: int
+    target: float
+
+
+@dataclass(frozen=True)
 class SiteSection:
     """One social media account for the month.
 
@@ -87,6 +101,8 @@ class SiteSection:
     failures: list[FailureLine] = field(default_factory=list)
     token_expires: date | None = None
     degradations: list[str] = field(default_factory=list)
+    # None when the fast lane does not follow this site.
+    fastlane: FastLaneLine | None = None
 
     def __post_init__(self) -> None:
         counts = {

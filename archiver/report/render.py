@@ -97,6 +97,29 @@ def followers_text(site: SiteSection) -> str:
     )
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def fastlane_text(site: SiteSection) -> str:
+    """The fast lane's month for one site: latency of what it captured first, and misses."""
+    f = site.fastlane
+    if f is None:
+        return "not followed"
+    if f.captured and f.p50 is not None and f.p95 is not None:
+        head = (
+            f"{_plural(f.captured, 'comment or post', 'comments and posts')} captured live, "
+            f"posting to sealed: median {_duration(f.p50)}, 95th percentile {_duration(f.p95)}"
+        )
+    else:
+        head = "nothing captured live this month"
+    miss = _plural(f.misses, "fast-lane miss", "fast-lane misses")
+    return (
+        f"{head}; {miss} (comments the sweeps captured first, more than "
+        f"{_duration(f.target)} after they were posted)"
+    )
+
+
 def token_text(site: SiteSection, today: date) -> str:
     left = site.token_days_left(today)
     if site.token_expires is None or left is None:
@@ -237,6 +260,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env.filters["size"] = _fmt_bytes
     env.filters["wrap"] = _wrap
     env.filters["followers"] = followers_text
+    env.filters["fastlane"] = fastlane_text
     return env
 
 
@@ -309,6 +333,12 @@ def _site_figures(site: SiteSection) -> Iterable[tuple[str, int | None]]:
     yield "removals_detected", site.removals_detected
     yield "runs_ok", site.runs_ok
     yield "runs_failed", site.runs_failed
+    if site.fastlane is not None:
+        f = site.fastlane
+        yield "fastlane_captured", f.captured
+        yield "fastlane_p50_seconds", None if f.p50 is None else round(f.p50)
+        yield "fastlane_p95_seconds", None if f.p95 is None else round(f.p95)
+        yield "fastlane_misses", f.misses
 
 
 def render_csv(data: ReportData) -> str:

@@ -56,6 +56,7 @@ class _Actor:
     display_name: str
     description: str
     created_at: datetime
+    avatar_rev: int = 0  # bumped by ``set_profile(new_avatar=True)``: a new image, a new URL
 
 
 @dataclass
@@ -167,9 +168,12 @@ class BlueskyWorld:
         display_name: str | None = None,
         description: str | None = None,
         handle: str | None = None,
+        new_avatar: bool = False,
     ) -> None:
         with self._lock:
             actor = self._actor(did)
+            if new_avatar:
+                actor.avatar_rev += 1
             if display_name is not None:
                 actor.display_name = display_name
             if description is not None:
@@ -368,9 +372,24 @@ class BlueskyWorld:
             "indexedAt": iso_ms(a.created_at),
         }
 
-    def _profile_detailed(self, a: _Actor) -> dict[str, Any]:
+    def _profile_detailed(self, a: _Actor, base: str) -> dict[str, Any]:
+        """getProfile: avatar and banner served by this fake (the real API points at its CDN),
+        so a harvest can keep their bytes; a new avatar gets a new URL, as on Bluesky."""
+        images = {}
+        for kind, size, rgb in (
+            ("avatar", (48, 48), (40, 90, 160)),
+            ("banner", (150, 50), (20, 120, 60)),
+        ):
+            blob = _cid(kind[:2] + str(a.avatar_rev if kind == "avatar" else 0), a.did)
+            path = f"/img/{kind}/plain/{a.did}/{blob}@png"
+            shade = (
+                (rgb[0], rgb[1], (rgb[2] + 40 * a.avatar_rev) % 256) if kind == "avatar" else rgb
+            )
+            self._files[path] = (size[0], size[1], shade)
+            images[kind] = base + path
         return self._profile_view(a) | {
-            "banner": f"https://cdn.bsky.app/img/banner/plain/{a.did}/{_cid('bn', a.did)}@jpeg",
+            "avatar": images["avatar"],
+            "banner": images["banner"],
             "followersCount": sum(1 for f in self._follows if f.active and f.subject == a.did),
             "followsCount": sum(1 for f in self._follows if f.active and f.follower == a.did),
             "postsCount": sum(
@@ -508,7 +527,7 @@ class BlueskyWorld:
             actor = self._find_actor(_q(query, "actor"))
             if actor is None:
                 return _xrpc_error("InvalidRequest", "Profile not found")
-            return json_response(self._profile_detailed(actor))
+            return json_response(self._profile_detailed(actor, base))
         if nsid == "app.bsky.feed.getAuthorFeed":
             return self._author_feed(query, base)
         if nsid == "app.bsky.feed.getPostThread":

@@ -2,9 +2,12 @@
 
 ``LiveMastodon`` is a ``MastodonWorld`` that also logs every create, edit and delete as the
 events Mastodon's user stream sends (``update``, ``status.update``, ``delete``,
-``notification``), served by ``GET /api/v1/streaming/user`` as ``text/event-stream``. The
-fake ends the response after the pending events (a stream that disconnects), and numbers
-them with the standard SSE ``id:`` field; ``Last-Event-ID`` (or ``since_event`` in the query)
+``notification``), served by ``GET /api/v1/streaming/user`` as ``text/event-stream``. By
+default the fake ends the response after the pending events (a stream that disconnects);
+with ``hold_stream`` it keeps the connection open like Mastodon, sending each new event as it
+happens and a ``:thump`` heartbeat every ``heartbeat`` seconds, and hangs up after
+``drop_after`` seconds when that is set (a flaky stream). Events are numbered with the
+standard SSE ``id:`` field; ``Last-Event-ID`` (or ``since_event`` in the query)
 resumes after one, so a test can show a restart losing nothing. Real Mastodon sends no ids:
 there the fast lane relies on the notifications poll and the sweeps to fill a gap.
 """
@@ -13,7 +16,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +33,34 @@ class LiveMastodon(MastodonWorld):
         self._events: list[tuple[int, str, str]] = []  # (id, event, data)
         self._notifications: list[dict[str, Any]] = []
         self._ev_lock = threading.Lock()
+        self._ev_cond = threading.Condition(self._ev_lock)
         self.stream_requests = 0
+        self.hold_stream = False
+        self.heartbeat = 0.5
+        self.drop_after: float | None = None
 
     def _emit(self, event: str, data: str) -> None:
-        with self._ev_lock:
+        with self._ev_cond:
             self._events.append((len(self._events) + 1, event, data))
+            self._ev_cond.notify_all()
+
+    @staticmethod
+    def _sse(events: list[tuple[int, str, str]]) -> bytes:
+        return "".join(f"id: {i}\nevent: {ev}\ndata: {data}\n\n" for i, ev, data in events).encode()
+
+    def _follow(self, after: int) -> Iterator[bytes]:
+        """New events as they happen, heartbeats between them, until ``drop_after``."""
+        started = time.monotonic()
+        while self.drop_after is None or time.monotonic() - started < self.drop_after:
+            with self._ev_cond:
+                if not self._events or self._events[-1][0] <= after:
+                    self._ev_cond.wait(self.heartbeat)
+                pending = [e for e in self._events if e[0] > after]
+            if pending:
+                after = pending[-1][0]
+                yield self._sse(pending)
+            else:
+                yield b":thump\n\n"
 
     def post_status(self, account_id: str, text: str, **kwargs: Any) -> dict[str, Any]:
         status = super().post_status(account_id, text, **kwargs)
@@ -71,12 +98,12 @@ class LiveMastodon(MastodonWorld):
             after = int(since) if since.isdigit() else 0
             with self._ev_lock:
                 pending = [e for e in self._events if e[0] > after]
-            body = ":)\n\n" + "".join(
-                f"id: {i}\nevent: {ev}\ndata: {data}\n\n" for i, ev, data in pending
-            )
-            return FakeResponse(
-                200, body.encode(), {"Content-Type": "text/event-stream; charset=utf-8"}
-            )
+            body = b":)\n\n" + self._sse(pending)
+            kind = {"Content-Type": "text/event-stream; charset=utf-8"}
+            if self.hold_stream:
+                after = pending[-1][0] if pending else after
+                return FakeResponse(200, body, kind, stream=self._follow(after))
+            return FakeResponse(200, body, kind)
         if method == "GET" and path == "/api/v1/notifications":
             since_id = (query.get("since_id") or ["0"])[0]
             floor = int(since_id) if since_id.isdigit() else 0

@@ -48,6 +48,38 @@ def feed_comment(
     }
 
 
+def ig_comment(
+    ig_user_id: str,
+    *,
+    comment_id: str,
+    media_id: str,
+    text: str,
+    at: datetime,
+    sender: tuple[str, str] = ("17841400099999999", "maria.lopez"),
+) -> dict[str, Any]:
+    """An Instagram ``comments`` field delivery, shaped as Meta documents it."""
+    return {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": ig_user_id,
+                "time": int(at.timestamp()),
+                "changes": [
+                    {
+                        "field": "comments",
+                        "value": {
+                            "from": {"id": sender[0], "username": sender[1]},
+                            "media": {"id": media_id, "media_product_type": "FEED"},
+                            "id": comment_id,
+                            "text": text,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

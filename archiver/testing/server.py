@@ -10,6 +10,7 @@ here, so the Facebook/Instagram/X/YouTube/Bluesky fakes only have to write ``han
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import threading
@@ -49,6 +50,9 @@ class FakeResponse:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # A long-lived answer (server-sent events): ``body`` first, then each chunk as the
+    # iterator yields it, sent chunked until it ends, the client leaves or the server stops.
+    stream: Iterator[bytes] | None = None
 
 
 class FakeApp(Protocol):
@@ -330,6 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drip_body":
             self._send_drip(resp, fake)
             return
+        if resp.stream is not None:
+            self._send_stream(resp, fake)
+            return
         self._send(resp, truncate=fault == "truncated", head=method == "HEAD")
 
     def _send_bomb(self, size: int) -> None:
@@ -359,6 +366,33 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(resp.body[i : i + 1])
             self.wfile.flush()
+
+    def _send_stream(self, resp: FakeResponse, fake: FakeServer) -> None:
+        """Headers at once, then ``body`` and every chunk of ``stream`` (chunked encoding)."""
+        assert resp.stream is not None
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding"):
+                self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for chunk in itertools.chain([resp.body], resp.stream):
+                if fake._stopping.is_set():
+                    break
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the client hung up: a stream ends that way too
+        finally:
+            close = getattr(resp.stream, "close", None)
+            if close is not None:
+                close()
 
     def _send(self, resp: FakeResponse, *, truncate: bool, head: bool) -> None:
         self.send_response(resp.status)

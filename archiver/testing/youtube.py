@@ -587,6 +587,22 @@ class YouTubeWorld:
         )
 
     def _comment_threads(self, query: dict[str, list[str]], base: str, owner: bool) -> FakeResponse:
+        channel = _q(query, "allThreadsRelatedToChannelId")
+        if channel:
+            # Every public thread on the channel's videos, newest first (``order=time``).
+            rows = sorted(
+                (
+                    self._comments[t]
+                    for vv in self._videos.values()
+                    if vv.channel_id == channel and not vv.deleted and vv.privacy == "public"
+                    for t in vv.thread_ids
+                    if not self._comments[t].deleted and self._comments[t].moderation == "published"
+                ),
+                key=lambda c: c.published,
+                reverse=True,
+            )
+            page, extra = self._paginate(rows, query, 20, 100)
+            return self._envelope("commentThread", self._threads_json(page, query, False), extra)
         vid = _q(query, "videoId") or ""
         v = self._videos.get(vid)
         if v is None or v.deleted or (v.privacy == "private" and not owner):
@@ -620,8 +636,14 @@ class YouTubeWorld:
         ]
         page, extra = self._paginate(rows, query, 20, 100)
         show_status = owner and self.owner_channel == v.channel_id
+        return self._envelope("commentThread", self._threads_json(page, query, show_status), extra)
+
+    def _threads_json(
+        self, page: list[_Comment], query: dict[str, list[str]], show_status: bool
+    ) -> list[dict[str, Any]]:
         items = []
         for c in page:
+            v = self._videos[c.video_id]
             replies = [self._comments[r] for r in c.reply_ids if not self._comments[r].deleted]
             thread: dict[str, Any] = {
                 "kind": "youtube#commentThread",
@@ -642,7 +664,7 @@ class YouTubeWorld:
                     "comments": [self._comment_json(r, show_status) for r in inline]
                 }
             items.append(thread)
-        return self._envelope("commentThread", items, extra)
+        return items
 
     def _comments_list(self, query: dict[str, list[str]], base: str, owner: bool) -> FakeResponse:
         parent = self._comments.get(_q(query, "parentId") or "")

@@ -294,3 +294,24 @@ def test_switched_off_rule_shows_its_reason(site: Site) -> None:
     links = by_rule(site.config, "city_domain_link")
     assert [(f["subject"], f["status"]) for f in links] == [("", "unknown")]
     assert "event feed" in links[0]["message"]
+
+
+def test_findings_appear_in_show_for_the_affected_records(site: Site) -> None:
+    harvest(site.config, "masto")
+    bare = cli("show", f"masto:{site.ids['bare']}", "--json", "--config", str(site.config))
+    assert bare.exit_code == 0, bare.output
+    found = json.loads(bare.stdout)["compliance"]
+    assert {(f["rule"], f["status"]) for f in found} >= {("city_domain_link", "fail")}
+    assert all(f["subject"] == site.ids["bare"] for f in found)
+    text = cli("show", f"masto:{site.ids['bare']}", "--config", str(site.config))
+    assert "city_domain_link [fail]" in text.output and "without a link" in text.output
+    linked = cli("show", f"masto:{site.ids['linked']}", "--json", "--config", str(site.config))
+    assert [f["status"] for f in json.loads(linked.stdout)["compliance"]
+            if f["rule"] == "city_domain_link"] == ["pass"]  # fmt: skip
+    # A profile change is shown on the profile record, version by version.
+    site.world.update_profile(site.ids["city"], new_avatar=True)
+    harvest(site.config, "masto")
+    prof = cli("show", f"masto:profile:{site.ids['city']}", "--json", "--config", str(site.config))
+    assert prof.exit_code == 0, prof.output
+    rules = {(f["rule"], f["status"]) for f in json.loads(prof.stdout)["compliance"]}
+    assert ("profile_change", "fail") in rules

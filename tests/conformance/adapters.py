@@ -16,12 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from archiver.testing import FakeServer, FeedWorld, MastodonWorld
 from archiver.testing.bluesky import BlueskyWorld
+from archiver.testing.linkedin import LinkedInWorld
 from archiver.testing.mastodon import png_bytes
 from archiver.testing.messages import MessagesWorld
 from archiver.testing.meta import MetaWorld
+from archiver.testing.threads import ThreadsWorld
 from archiver.testing.website import WebsiteWorld
 from archiver.testing.x import XWorld
 from archiver.testing.youtube import YouTubeWorld
@@ -529,6 +532,95 @@ class MessagesAdapter(Adapter):
         return f"/v21.0/{self.world.page_id}/conversations"
 
 
+class ThreadsAdapter(Adapter):
+    """The City's Threads profile: replies by residents, the City answering in the thread."""
+
+    platform = "threads"
+    plants = frozenset({"comment", "reply", "edit", "delete_comment"})
+
+    def make_world(self) -> ThreadsWorld:
+        world = ThreadsWorld(token=self.token, page_size=PAGE)
+        self.world = world
+        return world
+
+    def site(self, server: FakeServer) -> Site:
+        return Site(f"{server.url}/v1.0", self.world.user_id)
+
+    def post(self, text: str, *, age: timedelta | None = None) -> str:
+        return str(self.world.post(text, age=age))
+
+    media_path = "/cdn/"
+
+    def media_post(self, text: str) -> str:
+        return str(self.world.post(text, media=True))
+
+    def comment(self, post_id: str, text: str) -> str:
+        return str(self.world.reply(post_id, text, username=f"resident{self.seq()}"))
+
+    def reply(self, post_id: str, parent_id: str, text: str) -> str:
+        return str(self.world.reply(parent_id, text, username=CITY))
+
+    def edit(self, post_id: str, text: str) -> None:
+        self.world.edit(post_id, text)
+
+    def delete_post(self, post_id: str) -> None:
+        self.world.delete(post_id)
+
+    def delete_comment(self, comment_id: str) -> None:
+        self.world.delete(comment_id)
+
+    def expire_token(self, server: FakeServer) -> None:
+        self.world.expire_token()
+
+    def posts_path(self) -> str:
+        return f"/v1.0/{self.world.user_id}/threads"
+
+    def comments_path(self, post_id: str) -> str:
+        return f"/v1.0/{post_id}/conversation"
+
+
+class LinkedInAdapter(Adapter):
+    """The City's LinkedIn organization page: members comment, the Page answers in thread."""
+
+    platform = "linkedin"
+    plants = frozenset({"comment", "reply", "edit", "delete_comment"})
+
+    def make_world(self) -> LinkedInWorld:
+        world = LinkedInWorld(token=self.token, page_size=PAGE)
+        self.world = world
+        return world
+
+    def site(self, server: FakeServer) -> Site:
+        return Site(f"{server.url}/rest", self.world.org_id)
+
+    def post(self, text: str, *, age: timedelta | None = None) -> str:
+        return str(self.world.post(text, age=age))
+
+    def comment(self, post_id: str, text: str) -> str:
+        return str(self.world.comment(post_id, text, member=f"member{self.seq()}"))
+
+    def reply(self, post_id: str, parent_id: str, text: str) -> str:
+        return str(self.world.comment(parent_id, text, member=f"member{self.seq()}"))
+
+    def edit(self, post_id: str, text: str) -> None:
+        self.world.edit(post_id, text)
+
+    def delete_post(self, post_id: str) -> None:
+        self.world.delete(post_id)
+
+    def delete_comment(self, comment_id: str) -> None:
+        self.world.delete(comment_id)
+
+    def expire_token(self, server: FakeServer) -> None:
+        self.world.expire_token()
+
+    def posts_path(self) -> str:
+        return "/rest/posts"
+
+    def comments_path(self, post_id: str) -> str:
+        return f"/rest/socialActions/{quote(post_id, safe='')}"
+
+
 ADAPTERS: dict[str, type[Adapter]] = {
     a.platform: a
     for a in (
@@ -541,5 +633,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
         RssAdapter,
         WebAdapter,
         MessagesAdapter,
+        ThreadsAdapter,
+        LinkedInAdapter,
     )
 }

@@ -154,3 +154,37 @@ def test_oversized_delivery_is_refused_unread(scene: Scene) -> None:
     )
     assert answer.status_code == 413
     assert scene.hook.accepted == 0
+
+
+def test_unrouted_deliveries_are_counted_and_routed_when_their_page_is_configured(
+    scene: Scene,
+) -> None:
+    import json as _json
+
+    import structlog
+    from typer.testing import CliRunner
+
+    from archiver.cli import app as cli_app
+    from archiver.fastlane.webhooks import reroute_unrouted, unrouted_dir
+
+    staging = Path(scene.hook.staging)
+    cid = scene.world.add_comment(scene.post, "for a Page not configured yet")
+    payload = meta_webhooks.feed_comment(
+        scene.world.page_id, verb="add", comment_id=cid, post_id=scene.post, at=datetime.now(UTC)
+    )
+    scene.hook.pages.clear()  # the Page's site is not configured (yet)
+    assert meta_webhooks.send(scene.hook.url, SECRET, payload).status_code == 200
+    assert len(pending(unrouted_dir(staging))) == 1
+    out = CliRunner().invoke(cli_app, ["status", "--json", "--config", str(scene.config)])
+    assert _json.loads(out.stdout)["webhooks_unrouted"] == 1
+    text = CliRunner().invoke(cli_app, ["status", "--config", str(scene.config)])
+    structlog.reset_defaults()
+    assert "1 delivery(ies) named no configured Facebook Page" in " ".join(text.output.split())
+    # the site for the Page is configured: the next start routes the kept delivery to it
+    assert reroute_unrouted(staging, {scene.world.page_id: "fb"}) == 1
+    assert pending(unrouted_dir(staging)) == []
+    tick(scene.config)
+    assert catalog_rows(scene.config, "SELECT * FROM items WHERE platform_id = ?", (cid,))
+    out = CliRunner().invoke(cli_app, ["status", "--json", "--config", str(scene.config)])
+    structlog.reset_defaults()
+    assert _json.loads(out.stdout)["webhooks_unrouted"] == 0

@@ -31,6 +31,7 @@ def _texts(config: Path) -> set[str]:
 
 def test_restart_resumes_from_the_last_sealed_event(tmp_path: Path) -> None:
     world = LiveMastodon(clock_start=T0)
+    world.hold_stream = True  # held open like Mastodon's: the daemon's reader stays connected
     city = world.add_account("cityofbozeman", "City of Bozeman")["id"]
     maria = world.add_account("maria", "Maria")["id"]
     post = world.post_status(city, "Road closure on Main St.")["id"]

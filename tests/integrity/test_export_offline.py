@@ -3,14 +3,20 @@ a catalog text edit makes the export refuse instead of certifying forged text.""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
+from archiver.prr.wacz_sign import sign_hash, verify_wacz
 from tests.integrity.conftest import Archive
 
 VENV_BIN = Path(sys.executable).parent
@@ -43,6 +49,8 @@ def test_export_validates_offline_following_verify_md(archive: Archive, tmp_path
         "sha256sum -c manifest-sha256.txt",
         "openssl pkeyutl -verify",
         "openssl ts -verify",
+        "openssl dgst -sha256 -verify authenticity/wacz-public-key.pem",
+        "unzip -p data/replay/export.wacz datapackage.json | sha256sum",
     ):
         assert any(needle in c for c in commands), needle
     bundles = sorted(p.name for p in (out / "authenticity" / "bundles").iterdir())
@@ -65,6 +73,8 @@ def test_export_validates_offline_following_verify_md(archive: Archive, tmp_path
             assert "Signature Verified Successfully" in done.stdout
         if "openssl ts -verify" in cmd:
             assert "Verification: OK" in done.stdout
+        if "openssl dgst" in cmd:
+            assert "Verified OK" in done.stdout
         if "| sha256sum" in cmd:
             assert done.stdout.split()[0] == cmd.rsplit("# = ", 1)[1]
     cert = (out / "certification.txt").read_text()
@@ -105,3 +115,62 @@ def test_export_refuses_a_catalog_text_edit(archive: Archive, tmp_path: Path) ->
     assert r.returncode != 0
     assert "differ from their sealed bundle" in r.stderr and "nothing was exported" in r.stderr
     assert not out.exists()
+
+
+def _rewrite_wacz(src: Path, dest: Path, edit: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, edit.get(info.filename, zin.read(info.filename)))
+
+
+def test_export_wacz_is_signed_per_the_wacz_signing_spec(archive: Archive, tmp_path: Path) -> None:
+    rid = _open_request(archive)
+    out = tmp_path / "pkg"
+    assert archive.cli("export", rid, "--site", "city", "--out", str(out)).returncode == 0
+    wacz = out / "data" / "replay" / "export.wacz"
+    check = verify_wacz(wacz)
+    assert check.ok, check.reason
+    with zipfile.ZipFile(wacz) as z:
+        digest = json.loads(z.read("datapackage-digest.json"))
+        package = json.loads(z.read("datapackage.json"))
+    signed = digest["signedData"]
+    # Exactly the anonymous-signature fields of WACZ Signing 0.1.0, nothing else.
+    assert set(signed) == {"hash", "created", "software", "version", "signature", "publicKey"}
+    assert signed["hash"] == digest["hash"] and signed["created"] == package["created"]
+    # The key in the WACZ is the one the signed package names (and certification prints).
+    pem = (out / "authenticity" / "wacz-public-key.pem").read_text()
+    key = serialization.load_pem_public_key(pem.encode())
+    spki = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert base64.b64decode(signed["publicKey"]) == spki
+    assert check.fingerprint in (out / "certification.txt").read_text()
+    # The real WACZ validator accepts the signed package (it checks created == signed created).
+    done = subprocess.run(
+        [str(VENV_BIN / "wacz"), "validate", "-f", str(wacz)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    # Tampering: change the title, even recomputing the digest's plain hash, and the
+    # signature no longer verifies; a signature made by another key is refused too.
+    forged_pkg = json.dumps(dict(package, title="FORGED"), indent=2).encode()
+    forged_digest = dict(digest, hash="sha256:" + hashlib.sha256(forged_pkg).hexdigest())
+    forged = tmp_path / "forged.wacz"
+    _rewrite_wacz(
+        wacz, forged,
+        {"datapackage.json": forged_pkg,
+         "datapackage-digest.json": json.dumps(forged_digest).encode()},
+    )  # fmt: skip
+    bad = verify_wacz(forged)
+    assert not bad.ok and "signed hash" in bad.reason
+    other = sign_hash(forged_digest["hash"], created=package["created"], software="x", version="1")
+    mixed = dict(other.signed_data, publicKey=signed["publicKey"])
+    resigned = tmp_path / "resigned.wacz"
+    _rewrite_wacz(
+        wacz, resigned,
+        {"datapackage.json": forged_pkg,
+         "datapackage-digest.json": json.dumps(dict(forged_digest, signedData=mixed)).encode()},
+    )  # fmt: skip
+    bad = verify_wacz(resigned)
+    assert not bad.ok and "does not verify" in bad.reason
