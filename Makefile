@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml fakes/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./fakes
 	touch $(STAMP)
 
 .PHONY: setup demo test lint bench
@@ -17,12 +17,14 @@ demo: $(STAMP)
 	$(BIN)/archiver demo --workdir demo-archive
 
 lint: $(STAMP)
-	$(BIN)/ruff check archiver connectors tests bench
-	$(BIN)/ruff format --check archiver connectors tests bench
+	$(BIN)/ruff check archiver connectors tests bench fakes
+	$(BIN)/ruff format --check archiver connectors tests bench fakes
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tests/test_docs.py tests/foundation/test_fsutil.py tests/retention/test_holds.py tests/storage
+	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -17,7 +17,7 @@ from connectors.registry import platforms
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from archiver.storage.s3 import WormCheckResult
+    from archiver.storage.s3_worm import WormCheckResult
 
 
 @dataclass
@@ -26,7 +26,7 @@ class App:
     catalog: Catalog
     storage: Storage
     # The start-up WORM self-check of an S3 store (None for the local backend); also kept in
-    # the catalog (archiver.storage.worm_state) for status and the monthly report.
+    # the catalog (archiver.catalog.worm_state) for status and the monthly report.
     worm_check: WormCheckResult | None = None
     # Why the archive was opened read-only (read-only mount, full disk, no permission), or
     # None when it is writable. Commands that would record something say it was not.
@@ -172,8 +172,10 @@ def self_check(storage: Storage, catalog: Catalog, *, force: bool = True) -> Wor
     """
     if getattr(storage, "name", None) != "s3":
         return None
-    from archiver.storage.s3 import S3Storage, WormRefusedError, worm_refusal
-    from archiver.storage.worm_state import last_check, record_check
+    from archiver.catalog.worm_state import last_check, record_check
+    from archiver.storage.s3 import S3Storage
+    from archiver.storage.s3_worm import WormRefusedError, worm_refusal
+    from archiver.storage.s3_worm import self_check as worm_self_check
 
     if not isinstance(storage, S3Storage):
         return None
@@ -188,7 +190,7 @@ def self_check(storage: Storage, catalog: Catalog, *, force: bool = True) -> Wor
             if not result.unsafe or (allow and result.overridden and not refused):
                 return result
     try:
-        result = storage.self_check()
+        result = worm_self_check(storage)
     except WormRefusedError as exc:
         record_check(catalog, exc.result, refused=True)
         raise

@@ -42,7 +42,6 @@ import getpass
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,6 +64,7 @@ from sqlalchemy import (
 
 from archiver.db import metadata
 from archiver.errors import CatalogError, IntegrityError
+from archiver.fsutil import atomic_write
 
 log = structlog.get_logger(__name__)
 
@@ -474,21 +474,7 @@ def write_anchor(path: Path, seq: int, digest: str) -> None:
     """Atomically replace the anchor: temp file, fsync, rename, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body = _canonical({"seq": seq, "entry_hash": digest, "written_at": _format_at(None)}) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, body.encode("utf-8"), mode=0o600)
 
 
 def read_anchor(path: Path) -> tuple[int, str] | None:

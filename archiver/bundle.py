@@ -30,6 +30,7 @@ from pathlib import Path
 
 from archiver import __version__
 from archiver.errors import BundleError
+from archiver.fsutil import fsync_dir, fsync_file
 from archiver.model import (
     BookmarkUpdate,
     Coverage,
@@ -47,7 +48,10 @@ from archiver.textclean import clean_record
 from archiver.warc import RevisitTarget, WarcSink, WrittenRecord
 
 RECORDS_DB = "data/records.sqlite"
-BUNDLE_SCHEMA_VERSION = 2
+BUNDLE_SCHEMA_VERSION = 3
+#: Small pages: a run that finds little writes a small records.sqlite (one page per table even
+#: when empty: 4 KiB pages made an empty bundle's database 60 KiB).
+PAGE_SIZE = 1024
 
 _SCHEMA = """
 CREATE TABLE bundle_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,7 +83,27 @@ CREATE TABLE live_removals (platform_id TEXT NOT NULL, reported_at TEXT NOT NULL
   detail TEXT NOT NULL, warc_file TEXT, warc_offset INTEGER, warc_length INTEGER);
 CREATE TABLE coverage (scope TEXT NOT NULL, thread_platform_id TEXT, reported INTEGER NOT NULL,
   captured INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE seen (record_class TEXT NOT NULL, platform_id TEXT NOT NULL,
+  content_hash TEXT NOT NULL, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL,
+  warc_length INTEGER NOT NULL, warc_record_id TEXT NOT NULL, warc_type TEXT NOT NULL);
+CREATE TABLE follower_diffs (seq INTEGER PRIMARY KEY, event TEXT NOT NULL,
+  platform_id TEXT NOT NULL, handle TEXT, display_name TEXT, url TEXT, warc_file TEXT,
+  warc_offset INTEGER, warc_length INTEGER);
 """
+
+#: Every table of the current layout, by name: its CREATE statement.
+TABLE_SQL: dict[str, str] = {
+    stmt.split()[2]: stmt.strip()
+    for stmt in _SCHEMA.split(";")
+    if stmt.strip().startswith("CREATE TABLE")
+}
+TABLES = tuple(TABLE_SQL)
+
+#: How a followers bundle keeps its list (``bundle_info.followers_form``; format 3):
+#: checkpoint: the whole list in ``followers``; diff: only ``follower_diffs`` against the list
+#: of ``followers_previous`` (the chain starts at ``followers_checkpoint``); partial: the part
+#: of the list read (never "left" diffs). Format 1-2 bundles are checkpoints or partial lists.
+FOLLOWER_FORMS = ("checkpoint", "diff", "partial")
 
 
 def sha256_file(path: Path) -> str:
@@ -92,18 +116,6 @@ def sha256_file(path: Path) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync_file(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +188,7 @@ class BundleWriter:
         self.db = sqlite3.connect(self.dir / RECORDS_DB, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
         self.db.executescript(_SCHEMA)
         self.db.execute("BEGIN")
         info = {
@@ -199,6 +212,7 @@ class BundleWriter:
         self.counts: dict[str, int] = {}
         self._first: str | None = None
         self._last: str | None = None
+        self._shrunk = False
 
     # -- WARC bookkeeping -------------------------------------------------------------------
     def _on_record(self, rec: WrittenRecord) -> None:
@@ -353,6 +367,105 @@ class BundleWriter:
             ],
         )
 
+    # -- change-proportional storage (format 3) ---------------------------------------------
+    def item_hashes(self) -> Iterator[tuple[str, list[str]]]:
+        """Every item id written, with the content hashes of its rows (capture order)."""
+        rows: dict[str, list[str]] = {}
+        for pid, digest in self.db.execute(
+            "SELECT platform_id, content_hash FROM items ORDER BY seq"
+        ):
+            rows.setdefault(pid, []).append(digest)
+        yield from rows.items()
+
+    def move_to_seen(self, current: Mapping[str, str]) -> int:
+        """Keep only a ``seen`` row (id, content hash, the WARC record that showed it) for
+        items the catalog already holds in exactly this version (``current``: id -> content
+        hash of that version): no second copy of their text or of edit history read again.
+        """
+        platform_ids = list(current)
+        moved = 0
+        # Dropped again at sealing: only this step looks items up by id.
+        self.db.execute(
+            "CREATE INDEX IF NOT EXISTS items_by_id ON items(platform_id, content_hash)"
+        )
+        for start in range(0, len(platform_ids), 500):
+            chunk = platform_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self.db.executemany(
+                "INSERT INTO seen SELECT ?, platform_id, content_hash, warc_file, warc_offset,"
+                " warc_length, warc_record_id, warc_type FROM items WHERE seq = (SELECT"
+                " max(seq) FROM items WHERE platform_id = ? AND content_hash = ?)",
+                [(self.record_class, pid, current[pid]) for pid in chunk],
+            )
+            for (kind,) in self.db.execute(
+                f"SELECT kind FROM items WHERE platform_id IN ({marks})", chunk
+            ).fetchall():
+                self.counts[kind] -= 1
+                if not self.counts[kind]:
+                    del self.counts[kind]
+            cur = self.db.execute(f"DELETE FROM items WHERE platform_id IN ({marks})", chunk)
+            moved += len(chunk)
+            self._shrunk |= cur.rowcount > 0
+        if moved:
+            self.counts["seen"] = self.counts.get("seen", 0) + moved
+        self._first, self._last = self.db.execute(
+            "SELECT min(posted_at), max(posted_at) FROM items"
+        ).fetchone()
+        return moved
+
+    def follower_ids(self) -> Iterator[list[tuple[str, str | None, str | None, str | None]]]:
+        """The follower rows written, in batches (deduplicated per batch by the reader)."""
+        cur = self.db.execute(
+            "SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq"
+        )
+        while rows := cur.fetchmany(2000):
+            yield [tuple(r) for r in rows]
+
+    def followers_complete(self) -> bool:
+        """Read to the end with every entry readable (the rule for "left" diffs)."""
+        swept = self.db.execute("SELECT 1 FROM sweeps WHERE record_class='followers'").fetchone()
+        bad = self.db.execute("SELECT 1 FROM unparseable LIMIT 1").fetchone()
+        return swept is not None and bad is None
+
+    def set_follower_form(
+        self, form: str, *, checkpoint: str | None = None, previous: str | None = None
+    ) -> None:
+        """State how this bundle keeps the follower list (see :data:`FOLLOWER_FORMS`)."""
+        assert form in FOLLOWER_FORMS
+        checkpoint = self.bundle_id if form == "checkpoint" else checkpoint
+        info = {"followers_form": form, "followers_checkpoint": checkpoint or ""}
+        info["followers_previous"] = previous or ""
+        self.db.executemany("INSERT OR REPLACE INTO bundle_info VALUES (?, ?)", info.items())
+
+    def replace_followers_with_diffs(
+        self, followed: set[str], left: list[tuple[str, str | None, str | None, str | None]]
+    ) -> None:
+        """Keep only who followed (with the page that showed them) and who left."""
+        if followed:
+            self.db.execute("CREATE TEMP TABLE new_ids (platform_id TEXT PRIMARY KEY)")
+            self.db.executemany("INSERT INTO new_ids VALUES (?)", [(p,) for p in followed])
+            self.db.execute(
+                "INSERT INTO follower_diffs (event, platform_id, handle, display_name, url,"
+                " warc_file, warc_offset, warc_length) SELECT 'followed', platform_id, handle,"
+                " display_name, url, warc_file, warc_offset, warc_length FROM followers WHERE seq"
+                " IN (SELECT min(seq) FROM followers WHERE platform_id IN (SELECT platform_id"
+                " FROM temp.new_ids) GROUP BY platform_id) ORDER BY seq"
+            )
+            self.db.execute("DROP TABLE temp.new_ids")
+        self.db.executemany(
+            "INSERT INTO follower_diffs (event, platform_id, handle, display_name, url) "
+            "VALUES ('unfollowed', ?, ?, ?, ?)",
+            left,
+        )
+        listed = self.counts.pop("follower", 0)
+        self.counts["follower_seen"] = listed
+        if followed:
+            self.counts["followed"] = len(followed)
+        if left:
+            self.counts["unfollowed"] = len(left)
+        self._shrunk |= listed > 0
+        self.db.execute("DELETE FROM followers")
+
     # -- sealing ----------------------------------------------------------------------------
     def seal(
         self, staging: Path, *, sign: Callable[[bytes], Mapping[str, bytes]] | None = None
@@ -376,6 +489,16 @@ class BundleWriter:
             ],
         )
         self.db.execute("COMMIT")
+        # The dedup index serves find_original while the run writes; no reader of a sealed
+        # bundle looks records up by URI and digest (the catalog's payload_index does).
+        self.db.execute("DROP INDEX IF EXISTS warc_records_dedup")
+        self.db.execute("DROP INDEX IF EXISTS items_by_id")
+        # An empty table costs a page and tells nothing: format 3 readers present a table a
+        # bundle does not have as empty (bundle_format.ensure_tables).
+        for name in TABLES:
+            if name != "bundle_info" and not self.db.execute(f"SELECT 1 FROM {name}").fetchone():
+                self.db.execute(f"DROP TABLE {name}")
+        self.db.execute("VACUUM")  # give the pages of moved rows back: the file is what WORM keeps
         self.db.close()
         self.sink.close()
         try:
@@ -383,7 +506,7 @@ class BundleWriter:
             lines = []
             total = 0
             for p in payload:
-                _fsync_file(p)
+                fsync_file(p)
                 total += p.stat().st_size
                 lines.append(f"{sha256_file(p)}  {p.relative_to(self.dir).as_posix()}\n")
             (self.dir / "bagit.txt").write_text(
@@ -409,18 +532,18 @@ class BundleWriter:
             tmp = self.dir / "tagmanifest-sha256.txt.tmp"
             tmp.write_text("".join(tag_lines), encoding="utf-8")
             for n in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", tmp.name):
-                _fsync_file(self.dir / n)
+                fsync_file(self.dir / n)
             os.rename(tmp, self.dir / "tagmanifest-sha256.txt")
             if sign is not None:
                 tag_bytes = (self.dir / "tagmanifest-sha256.txt").read_bytes()
                 for name, data in sign(tag_bytes).items():
                     (self.dir / name).write_bytes(data)
-                    _fsync_file(self.dir / name)
+                    fsync_file(self.dir / name)
             _make_read_only(self.dir)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
             sealed = staging / f"{self.bundle_id}.sealed"
             os.rename(self.dir, sealed)
-            _fsync_dir(staging)
+            fsync_dir(staging)
         except OSError as exc:
             from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
 

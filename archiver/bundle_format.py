@@ -15,6 +15,16 @@ Versions ever written (check ``git log -p -- archiver/bundle.py`` before adding 
    reported live by a stream or webhook: platform_id, reported_at, detail, WARC location of
    the event) and ``coverage`` (reported vs captured counts: scope, thread_platform_id,
    reported, captured, reason). A version 1 bundle is presented with both tables empty.
+3. change-proportional storage (issue 14): adds ``seen`` (an item the catalog already held in
+   exactly this version: record_class, platform_id, content_hash and the WARC record, response
+   or revisit, that showed it; its text is not copied again) and ``follower_diffs`` (event
+   followed/unfollowed, platform_id, handle, display_name, url, WARC location of the page
+   that showed a new follower), and the ``bundle_info`` keys ``followers_form``
+   (checkpoint | diff | partial), ``followers_checkpoint`` and ``followers_previous`` (the
+   bundles a diff extends). The database uses 1 KiB pages and holds only the tables that
+   have rows (an empty table is presented empty by :func:`ensure_tables`). A version 1 or 2
+   bundle is presented with both tables empty and no ``followers_form`` (its list is whole
+   or partial, as its sweeps say).
 
 A change to the layout written by ``bundle.py`` bumps ``BUNDLE_SCHEMA_VERSION`` there and adds
 the new version here with an adapter for the old one, plus a committed fixture bundle.
@@ -26,18 +36,46 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from archiver.bundle import BUNDLE_SCHEMA_VERSION
+from archiver.bundle import BUNDLE_SCHEMA_VERSION, TABLE_SQL
 from archiver.errors import BundleError
 
 CURRENT_VERSION = BUNDLE_SCHEMA_VERSION
 
 
-def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
-    """The current layout: nothing to adapt."""
+def ensure_tables(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Present every table of the current layout: format 3 drops empty tables at sealing, so
+    a table the bundle does not hold is created empty as a TEMP table (only where the sealed
+    file has no table of that name: a TEMP table would hide it)."""
+    have = {r[0] for r in db.execute("SELECT name FROM main.sqlite_master WHERE type='table'")}
+    have |= {r[0] for r in db.execute("SELECT name FROM temp.sqlite_master WHERE type='table'")}
+    for name, sql in TABLE_SQL.items():
+        if name not in have:
+            db.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
     return db
 
 
-def _read_v1_as_v2(db: sqlite3.Connection) -> sqlite3.Connection:
+def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
+    """The current layout: tables dropped because they were empty are presented empty."""
+    return ensure_tables(db)
+
+
+def _read_v2_as_v3(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Version 2 kept every item and follower read in full: present the version 3 tables
+    empty (TEMP tables: the sealed file stays read-only and unchanged)."""
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS seen (record_class TEXT NOT NULL, platform_id TEXT NOT "
+        "NULL, content_hash TEXT NOT NULL, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL,"
+        " warc_length INTEGER NOT NULL, warc_record_id TEXT NOT NULL, warc_type TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS follower_diffs (seq INTEGER PRIMARY KEY, event TEXT NOT "
+        "NULL, platform_id TEXT NOT NULL, handle TEXT, display_name TEXT, url TEXT, warc_file "
+        "TEXT, warc_offset INTEGER, warc_length INTEGER)"
+    )
+    return db
+
+
+def _read_v1_as_v3(db: sqlite3.Connection) -> sqlite3.Connection:
     """Version 1 had no live removals and no coverage counts: present them empty (TEMP
     tables: the sealed file stays read-only and unchanged)."""
     db.execute(
@@ -49,13 +87,14 @@ def _read_v1_as_v2(db: sqlite3.Connection) -> sqlite3.Connection:
         "CREATE TEMP TABLE IF NOT EXISTS coverage (scope TEXT NOT NULL, thread_platform_id TEXT, "
         "reported INTEGER NOT NULL, captured INTEGER NOT NULL, reason TEXT NOT NULL)"
     )
-    return db
+    return _read_v2_as_v3(db)
 
 
 #: For each version this code reads: the adapter that presents it in the current layout.
 _READERS: dict[int, Callable[[sqlite3.Connection], sqlite3.Connection]] = {
-    1: _read_v1_as_v2,
-    2: _read_current,
+    1: _read_v1_as_v3,
+    2: _read_v2_as_v3,
+    3: _read_current,
 }
 assert CURRENT_VERSION in _READERS, "bundle.py writes a version bundle_format cannot read"
 

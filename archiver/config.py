@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from archiver.config_sections import key_problems
 from archiver.errors import ConfigError
 from archiver.secrets import read_secret
 
@@ -50,6 +51,9 @@ SITE_KEYS = {
     "cron",
     "full_sweep_every",
     "recheck_recent",
+    "follower_checkpoint_every",
+    "followers_every",
+    "thread_poll_ceiling",
     "enabled",
     "options",
     "retention",
@@ -102,6 +106,12 @@ class SiteConfig:
     token_expires: str | None
     cron: str | None = None
     """A crontab line ("m h dom mon dow", archive time zone) used instead of the interval."""
+    follower_checkpoint_seconds: int = 7 * 86400
+    """How often the whole follower list is sealed; runs in between seal only changes."""
+    thread_poll_ceiling_seconds: int = 7 * 86400
+    """Longest wait before an idle thread is read again outside a full sweep (0: every run)."""
+    followers_seconds: int = 0
+    """Read the follower list at most this often outside full sweeps (0: every run)."""
 
     @property
     def has_it_admin(self) -> bool:
@@ -326,6 +336,33 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
     if not isinstance(recheck, int) or isinstance(recheck, bool) or recheck < 0:
         c.error("must be a whole number ≥ 0", f"{prefix}recheck_recent")
         recheck = 40
+    checkpoint = 7 * 86400
+    try:
+        checkpoint = parse_duration(
+            table.get("follower_checkpoint_every", "7d"),
+            file=c.file,
+            key=f"{prefix}follower_checkpoint_every",
+        )
+    except ConfigError as exc:
+        c.errors.append(exc)
+    ceiling = 7 * 86400
+    raw_ceiling = table.get("thread_poll_ceiling", "7d")
+    if raw_ceiling in (0, "0"):
+        ceiling = 0
+    else:
+        try:
+            ceiling = parse_duration(raw_ceiling, file=c.file, key=f"{prefix}thread_poll_ceiling")
+        except ConfigError as exc:
+            c.errors.append(exc)
+    followers_every = 0
+    raw_followers = table.get("followers_every", 0)
+    if raw_followers not in (0, "0"):
+        try:
+            followers_every = parse_duration(
+                raw_followers, file=c.file, key=f"{prefix}followers_every"
+            )
+        except ConfigError as exc:
+            c.errors.append(exc)
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         c.error("must be true or false", f"{prefix}enabled")
@@ -357,6 +394,9 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
         retention=dict(retention),
         token_expires=token_expires,
         cron=cron,
+        follower_checkpoint_seconds=checkpoint,
+        thread_poll_ceiling_seconds=ceiling,
+        followers_seconds=followers_every,
     )
 
 
@@ -470,7 +510,7 @@ def check_config(
     *,
     platforms: set[str] | None = None,
     options: Callable[[str, str, Mapping[str, Any]], list[str]] | None = None,
-    deep: bool = False,
+    deep: Callable[[Config], list[ConfigError]] | None = None,
 ) -> tuple[Config | None, list[ConfigError], list[str]]:
     """Validate everything; return the config (if usable), all errors and all warnings.
 
@@ -481,8 +521,6 @@ def check_config(
     for it; ordinary commands check keys and enumerations only, and their own section when
     they use it.
     """
-    from archiver.config_sections import deep_problems, key_problems
-
     data = _read(path)
     file = str(path)
     c = _Collector(file)
@@ -564,7 +602,7 @@ def check_config(
             c.error(problem, f"sites[{i}].options")
     if not sites_raw:
         c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
-    if deep:
+    if deep is not None:
         _check_tokens(c, sites)
     cfg = Config(
         path=path,
@@ -577,8 +615,8 @@ def check_config(
         raw=data,
         warnings=tuple(c.warnings),
     )
-    if deep and not c.errors:
-        c.errors.extend(deep_problems(cfg))
+    if deep is not None and not c.errors:
+        c.errors.extend(deep(cfg))
     return (cfg if not c.errors else None), c.errors, c.warnings
 
 

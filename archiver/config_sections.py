@@ -7,24 +7,22 @@ its ``[smtp]``), which left ``config check`` saying OK for a misspelled key or
 
 * :func:`key_problems` — cheap structural checks run on every load: unknown keys with a
   did-you-mean, and enumerations with their allowed values.
-* :func:`deep_problems` — the features' own validators, run by ``config check`` so every value
-  problem is reported in one pass, not one per failed command.
+* ``archiver.cli.config_check.deep_problems`` — the features' own validators, run by
+  ``config check`` so every value problem is reported in one pass.
 
-The key sets are the features' own (imported, not copied), so a new key is added in one place.
+The key sets live here, as data, and the features import them from here, so a new key is
+added in one place and this foundation module imports no feature. The features' own
+validators (``deep`` checks) are run by :mod:`archiver.cli.config_check`, which sits above them.
 Per-site ``options`` belong to the connectors and are checked there.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Mapping
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from archiver.errors import ConfigError
-
-if TYPE_CHECKING:
-    from archiver.config import Config
 
 #: Keys of ``[retention]`` (mapping tables included); read by archiver.retention.
 RETENTION_KEYS = frozenset(
@@ -39,57 +37,83 @@ LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
 SMTP_SECURITY = ("starttls", "tls", "none")
 
 
-#: The feature sections whose keys are checked, in the order problems are reported.
-SECTIONS = (
-    "daemon",
-    "smtp",
-    "report",
-    "requests",
-    "retention",
-    "integrity",
-    "storage",
-    "fastlane",
-    "webhooks",
+#: Keys of ``[daemon]``; read by archiver.daemon.scheduler.
+DAEMON_KEYS = frozenset(
+    {
+        "jitter_seconds",
+        "fixity_sample",
+        "max_concurrent_harvests",
+        "stop_grace_seconds",
+        "max_job_runtime",
+        "fixity_schedule",
+        "verify_schedule",
+        "retention_schedule",
+    }
 )
-
-
-def keys_of(name: str) -> frozenset[str]:
-    """Allowed keys of one section, from the module that reads it (imported only when the
-    config has that section: loading a config must not load every feature, issue 14)."""
-    if name == "daemon":
-        from archiver.daemon.scheduler import DAEMON_KEYS
-
-        return frozenset(DAEMON_KEYS)
-    if name in ("smtp", "report"):
-        from archiver.report.settings import REPORT_KEYS, SMTP_KEYS
-
-        return frozenset(SMTP_KEYS if name == "smtp" else REPORT_KEYS)
-    if name == "requests":
-        from archiver.prr.deadlines import REQUEST_KEYS
-
-        return frozenset(REQUEST_KEYS)
-    if name == "retention":
-        return RETENTION_KEYS
-    if name == "integrity":
-        return INTEGRITY_KEYS
-    if name == "storage":
-        from archiver.storage.s3 import _CONFIG_KEYS as S3_KEYS
-
-        return LOCAL_STORAGE_KEYS | frozenset(S3_KEYS)
-    if name == "fastlane":
-        from archiver.fastlane.runner import FASTLANE_KEYS
-
-        return frozenset(FASTLANE_KEYS)
-    if name == "webhooks":
-        from archiver.fastlane.webhooks import WEBHOOK_KEYS
-
-        return frozenset(WEBHOOK_KEYS)
-    raise KeyError(name)
+#: Keys of ``[fastlane]``; read by archiver.fastlane.runner.
+FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
+#: Keys of ``[webhooks]``; read by archiver.fastlane.webhooks.
+WEBHOOK_KEYS = frozenset({"listen", "verify_token_env", "app_secret_env"})
+#: Keys of ``[requests]``; read by archiver.prr.deadlines.
+REQUEST_KEYS = frozenset(
+    {
+        "acknowledge_business_days",
+        "respond_business_days",
+        "fee_per_hour",
+        "free_minutes",
+        "holidays",
+    }
+)
+#: Keys of ``[smtp]``; read by archiver.report.settings.
+SMTP_KEYS = frozenset(
+    {
+        "host",
+        "port",
+        "security",
+        "username",
+        "password_secret",
+        "sender",
+        "recipients",
+        "timeout",
+        "cafile",
+        "attempts",
+        "backoff_seconds",
+    }
+)
+#: Keys of ``[report]``; read by archiver.report.settings.
+REPORT_KEYS = frozenset({"recipients", "schedule"})
+#: Keys of ``[storage]`` for the S3 backend with their TOML types; read by archiver.storage.s3.
+S3_STORAGE_KEYS: dict[str, type] = {
+    "backend": str,
+    "endpoint": str,
+    "bucket": str,
+    "secure": bool,
+    "region": str,
+    "prefix": str,
+    "access_key_secret": str,
+    "secret_key_secret": str,
+    "lock_mode": str,
+    "default_retention_days": int,
+    "allow_unsafe_worm": bool,
+    "ca_file": str,
+    # Read by retention (archiver.storage.base.rolling_lock_days); listed so it is not unknown.
+    "rolling_lock_days": int,
+}
 
 
 def section_keys() -> dict[str, frozenset[str]]:
-    """Allowed keys per section, from the modules that read them."""
-    return {name: keys_of(name) for name in SECTIONS}
+    """Allowed keys per section (the sections other than ``[archive]``, ``[http]``, sites)."""
+    return {
+        "daemon": DAEMON_KEYS,
+        "smtp": SMTP_KEYS,
+        "report": REPORT_KEYS,
+        "requests": REQUEST_KEYS,
+        "retention": RETENTION_KEYS,
+        "integrity": INTEGRITY_KEYS,
+        "storage": LOCAL_STORAGE_KEYS | frozenset(S3_STORAGE_KEYS),
+        "fastlane": FASTLANE_KEYS,
+        "webhooks": WEBHOOK_KEYS,
+    }
 
 
 def suggest(word: str, options: Collection[str], what: str = "allowed keys") -> str:
@@ -120,11 +144,10 @@ def _enum(
 def key_problems(data: Mapping[str, Any], *, file: str) -> list[ConfigError]:
     """Unknown keys and out-of-range enumerations in the feature sections of ``data``."""
     problems: list[ConfigError] = []
-    for name in SECTIONS:
+    for name, allowed in section_keys().items():
         section = data.get(name)
         if section is None:
             continue
-        allowed = keys_of(name)
         if not isinstance(section, Mapping):
             problems.append(
                 ConfigError("must be a table", file=file, key=name, hint=f"write [{name}]")
@@ -148,62 +171,4 @@ def key_problems(data: Mapping[str, Any], *, file: str) -> list[ConfigError]:
         bad = _enum(smtp, "security", SMTP_SECURITY, file=file, prefix="smtp")
         if bad is not None:
             problems.append(bad)
-    return problems
-
-
-def _collect(problems: list[ConfigError], check: Callable[[], object]) -> None:
-    try:
-        check()
-    except ConfigError as exc:
-        if str(exc) not in {str(p) for p in problems}:
-            problems.append(exc)
-
-
-def deep_problems(cfg: Config) -> list[ConfigError]:
-    """Run every feature's own validator on ``cfg``; one entry per section that fails.
-
-    A validator stops at its first problem, so a section can hide a second one until the
-    first is fixed; ``config check`` says so by being run again.
-    """
-    from archiver.compliance.settings import site_compliance
-    from archiver.daemon.scheduler import daemon_settings, desired_jobs
-    from archiver.fastlane.runner import FastLaneSettings
-    from archiver.fastlane.webhooks import WebhookSettings
-    from archiver.integrity.sealer import tsa_settings
-    from archiver.prr.deadlines import policy_from_config
-    from archiver.report.settings import report_settings, smtp_settings
-    from archiver.retention.eligibility import load_settings
-    from archiver.storage.base import rolling_lock_days
-    from archiver.storage.s3 import settings_from_config
-
-    problems: list[ConfigError] = []
-    file = str(cfg.path)
-    _collect(problems, lambda: desired_jobs(cfg, daemon_settings(cfg)))
-    _collect(problems, lambda: report_settings(cfg))
-    if cfg.section("smtp"):
-        _collect(problems, lambda: smtp_settings(cfg))
-    _collect(problems, lambda: policy_from_config(cfg))
-    _collect(problems, lambda: FastLaneSettings.from_section(cfg.section("fastlane")))
-    for site in cfg.sites:
-        _collect(problems, partial(site_compliance, cfg, site))
-    _collect(problems, lambda: WebhookSettings.from_section(cfg.section("webhooks")))
-    storage = cfg.section("storage")
-    if storage.get("backend") == "s3":  # the local backend has nothing more to check
-        _collect(
-            problems,
-            lambda: settings_from_config(storage, file=file, staging=cfg.staging_dir),
-        )
-    _collect(problems, lambda: rolling_lock_days(cfg.section("storage"), file=file))
-    _collect(problems, lambda: load_settings(cfg))
-    _collect(problems, lambda: tsa_settings(cfg))
-    self_approval = cfg.section("retention").get("allow_self_approval", False)
-    if not isinstance(self_approval, bool):
-        problems.append(
-            ConfigError(
-                f"must be true or false, not {self_approval!r}",
-                file=file,
-                key="retention.allow_self_approval",
-                hint="write allow_self_approval = true (or remove the line)",
-            )
-        )
     return problems

@@ -26,6 +26,7 @@ tells a person, *retriable* waits (``retry_after`` seconds when the platform sai
     ├── IntegrityError         a stored byte does not match its recorded digest
     ├── CatalogError           the catalog database refused an operation
     ├── RetentionError         schedules, holds, disposition rules
+    │   └── HoldCheckError         the hold check could not run: fatal, nothing is disposed
     ├── ExportError            public-records request exports
     └── ReportError            monthly report and mail delivery
 """
@@ -165,6 +166,14 @@ class CatalogError(ArchiverError):
 
 class RetentionError(ArchiverError):
     """Retention schedules, legal holds or disposition rules forbid or cannot do this."""
+
+
+class HoldCheckError(RetentionError):
+    """The legal-hold check could not run, so nothing may be disposed of (fatal).
+
+    A hold check fails closed: a missing table or an unreadable request never reads as
+    "no holds". Disposal stops until a person repairs the catalog (``archiver migrate``).
+    """
 
 
 class ExportError(ArchiverError):

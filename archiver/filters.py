@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import distinct, func, or_, select
 
-from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.errors import ArchiverError
+from archiver.parts import ArchiveParts
 from archiver.search import KINDS
 from connectors.registry import platforms as registered_platforms
 
@@ -26,20 +26,20 @@ class UnknownFilterError(ArchiverError):
     exit_code = 2
 
 
-def known_sites(app: App) -> list[str]:
+def known_sites(app: ArchiveParts) -> list[str]:
     """Configured sites and sites the catalog holds records of (a retired site stays)."""
     with app.catalog.begin() as conn:
         cataloged = {str(r[0]) for r in conn.execute(select(s.sites.c.id))}
     return sorted({c.id for c in app.cfg.sites} | cataloged)
 
 
-def known_platforms(app: App) -> list[str]:
+def known_platforms(app: ArchiveParts) -> list[str]:
     with app.catalog.begin() as conn:
         cataloged = {str(r[0]) for r in conn.execute(select(s.sites.c.platform))}
     return sorted(registered_platforms() | cataloged)
 
 
-def check_site(app: App, site: str | None) -> None:
+def check_site(app: ArchiveParts, site: str | None) -> None:
     if site is None:
         return
     sites = known_sites(app)
@@ -50,7 +50,7 @@ def check_site(app: App, site: str | None) -> None:
         )
 
 
-def check_platform(app: App, platform: str | None) -> None:
+def check_platform(app: ArchiveParts, platform: str | None) -> None:
     if platform is None:
         return
     plats = known_platforms(app)
@@ -70,7 +70,7 @@ def check_kinds(kinds: Iterable[str]) -> None:
             )
 
 
-def check_author(app: App, author: str | None) -> None:
+def check_author(app: ArchiveParts, author: str | None) -> None:
     """An author is known when some item has it as handle, id, or ``handle@instance``."""
     if author is None:
         return
@@ -98,7 +98,7 @@ def check_author(app: App, author: str | None) -> None:
 
 
 def check_filters(
-    app: App,
+    app: ArchiveParts,
     *,
     site: str | None = None,
     platform: str | None = None,

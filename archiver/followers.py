@@ -9,6 +9,8 @@ a count, there are no identities to list, and the answer says so.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,7 +20,10 @@ from sqlalchemy import select
 
 from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, BundleError
+
+#: (platform_id, handle, display_name, url) of one follower.
+FollowerRow = tuple[str, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +161,71 @@ def follower_report(
                 FollowerEvent(r.event, at, r.platform_id, r.handle, r.display_name, r.run_id)
             )
     return report
+
+
+def sealed_follower_list(
+    open_db: Callable[[str], sqlite3.Connection], bundle_id: str
+) -> list[FollowerRow]:
+    """The follower list as of the followers bundle ``bundle_id``, from sealed data alone.
+
+    A checkpoint bundle (or a format 1-2 bundle) holds the whole list; a diff or partial one
+    (format 3) names the list it extends (``followers_previous``), back to its checkpoint. The
+    list is the checkpoint's, with every later bundle's follows added and, for complete lists
+    only, its unfollows removed, in chain order. ``open_db`` opens a bundle's records.sqlite
+    (through :func:`archiver.bundle_format.open_records`); the caller closes what it opened.
+    """
+    chain: list[tuple[str, str, sqlite3.Connection]] = []
+    seen: set[str] = set()
+    bid = bundle_id
+    while True:
+        if bid in seen:
+            raise BundleError(f"follower list {bid} extends itself (a loop in the chain)")
+        seen.add(bid)
+        db = open_db(bid)
+        info = {r[0]: r[1] for r in db.execute("SELECT key, value FROM bundle_info")}
+        form = info.get("followers_form") or "checkpoint"
+        chain.append((bid, form, db))
+        if form == "checkpoint":
+            break
+        previous = info.get("followers_previous") or ""
+        if not previous:
+            raise BundleError(
+                f"follower list {bid} ({form}) does not name the list it extends",
+                hint="run `archiver verify --deep`; the bundle may be damaged",
+            )
+        bid = previous
+    chain.reverse()
+    current: dict[str, FollowerRow] = {}
+    for r in chain[0][2].execute(
+        "SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq"
+    ):
+        current.setdefault(r[0], (r[0], r[1], r[2], r[3]))
+    for _bid, form, db in chain[1:]:
+        for r in db.execute(
+            "SELECT event, platform_id, handle, display_name, url FROM follower_diffs ORDER BY seq"
+        ):
+            if r[0] == "followed":
+                current[r[1]] = (r[1], r[2], r[3], r[4])
+            elif form == "diff":
+                current.pop(r[1], None)
+    return list(current.values())
+
+
+def followers_at(catalog: Catalog, site_id: str, when: datetime) -> set[str]:
+    """Who followed ``site_id`` as of ``when`` by the catalog's follow and unfollow events
+    (each at the time of the list that showed it)."""
+    ev = s.follower_events
+    out: set[str] = set()
+    with catalog.begin() as conn:
+        for r in conn.execute(
+            select(ev.c.event, ev.c.at, ev.c.platform_id)
+            .where(ev.c.site_id == site_id)
+            .order_by(ev.c.at, ev.c.id)
+        ):
+            if _utc(r.at) > when:
+                break
+            if r.event == "followed":
+                out.add(r.platform_id)
+            else:
+                out.discard(r.platform_id)
+    return out

@@ -185,13 +185,28 @@ class _BundleSet:
                 w.lock.release()
 
 
+AfterSite = Callable[[Catalog, Config, SiteConfig, Any], None]
+"""``(catalog, cfg, site, log)`` after a site's run is cataloged; it must not raise for a
+problem of its own (it logs it): the sealed, cataloged harvest has already succeeded."""
+
+
 class Harvester:
     """Runs harvests against one archive (config + catalog + storage)."""
 
-    def __init__(self, cfg: Config, catalog: Catalog, storage: Storage) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        catalog: Catalog,
+        storage: Storage,
+        *,
+        after_site: AfterSite | None = None,
+    ) -> None:
         self.cfg = cfg
         self.catalog = catalog
         self.storage = storage
+        self.after_site = after_site
+        """Run after each site's harvest is sealed and cataloged (the policy compliance check,
+        passed in by the CLI and the daemon: the harvest knows nothing of what reads it)."""
 
     # -- recovery -----------------------------------------------------------------------------
     def recover(self) -> dict[str, int]:
@@ -284,6 +299,105 @@ class Harvester:
             seconds=site.full_sweep_seconds
         )
 
+    def thread_due(
+        self,
+        site: SiteConfig,
+        root_id: str,
+        replies: int | None,
+        now: datetime | None = None,
+        *,
+        touched: datetime | None = None,
+    ) -> bool:
+        """Adaptive re-polling for an incremental run: read a thread again when it is new, its
+        reply count changed, its post was edited since (``touched``), or its decayed interval
+        passed: every run while it had activity
+        in the last day, daily while in the last week, then weekly (capped by the site's
+        ``thread_poll_ceiling``; 0 reads every thread every run). Full sweeps never ask."""
+        ceiling = site.thread_poll_ceiling_seconds
+        if ceiling <= 0:
+            return True
+        polled_at, activity_at, direct = self.catalog.thread_poll(site.id, root_id)
+        if polled_at is None:
+            return True
+        if replies is not None and replies != direct:
+            return True
+        last_activity = datetime.fromisoformat(activity_at) if activity_at else None
+        if touched is not None and (last_activity is None or touched > last_activity):
+            return True  # the post itself was edited (or is newer) since: activity
+        now = now or datetime.now(UTC)
+        idle = now - last_activity if last_activity else timedelta(days=3650)
+        if idle < timedelta(days=1):
+            return True
+        interval = timedelta(days=1) if idle < timedelta(days=7) else timedelta(days=7)
+        interval = min(interval, timedelta(seconds=ceiling))
+        return now - datetime.fromisoformat(polled_at) >= interval
+
+    def followers_due(self, site: SiteConfig, now: datetime | None = None) -> bool:
+        """Whether an incremental run reads the follower list (``followers_every``)."""
+        if site.followers_seconds <= 0:
+            return True
+        last = self.catalog.last_follower_read(site.id)
+        now = now or datetime.now(UTC)
+        return last is None or now - last >= timedelta(seconds=site.followers_seconds)
+
+    def _lean(self, site: SiteConfig, bundles: _BundleSet, rlog: Any) -> None:
+        """Change-proportional storage (bundle format 3), decided just before sealing.
+
+        Items the catalog already holds in exactly this version keep only a ``seen`` row;
+        a complete follower list between checkpoints keeps only who followed and who left.
+        """
+        for record_class, w in bundles.writers.items():
+            pairs = list(w.item_hashes())
+            unchanged: dict[str, str] = {}
+            for start in range(0, len(pairs), 500):
+                chunk = pairs[start : start + 500]
+                current = self.catalog.current_hashes(
+                    site.id, record_class, [pid for pid, _ in chunk]
+                )
+                # An item read with its edit history: unchanged when its current version is
+                # the catalog's and every earlier one is archived already.
+                history = self.catalog.version_hashes(
+                    site.id, record_class, [pid for pid, h in chunk if len(set(h)) > 1]
+                )
+                unchanged.update(
+                    (pid, now)
+                    for pid, hashes in chunk
+                    if (now := current.get(pid)) in hashes
+                    and all(h == now or h in history.get(pid, ()) for h in hashes)
+                )
+            if unchanged:
+                w.move_to_seen(unchanged)
+        fw = bundles.writers.get("followers")
+        if fw is None or (not fw.counts.get("follower") and not fw.followers_complete()):
+            return  # no list read (a count only, or no followers at all on this platform)
+        last = self.catalog.last_follower_list(site.id)
+        checkpoint = last["checkpoint_bundle_id"] if last else None
+        if not fw.followers_complete():
+            if checkpoint is None or last is None:
+                return  # no chain yet: the part read is kept whole, as before format 3
+            active = self.catalog.active_followers(site.id)
+            listed = {r[0] for batch in fw.follower_ids() for r in batch}
+            fw.replace_followers_with_diffs(listed - set(active), [])
+            fw.set_follower_form("partial", checkpoint=checkpoint, previous=last["bundle_id"])
+            return
+        taken = last["checkpoint_taken_at"] if last else None
+        due = (
+            checkpoint is None
+            or taken is None
+            or bundles.run.started_at - datetime.fromisoformat(taken)
+            >= timedelta(seconds=site.follower_checkpoint_seconds)
+        )
+        if due:
+            fw.set_follower_form("checkpoint")
+            return
+        assert last is not None
+        active = self.catalog.active_followers(site.id)
+        listed = {r[0] for batch in fw.follower_ids() for r in batch}
+        left = [(pid, *who) for pid, who in sorted(active.items()) if pid not in listed]
+        fw.replace_followers_with_diffs(listed - set(active), left)
+        fw.set_follower_form("diff", checkpoint=checkpoint, previous=last["bundle_id"])
+        rlog.info("followers_diff", checkpoint=checkpoint, followed=len(listed - set(active)))
+
     def harvest_site(
         self,
         site: SiteConfig,
@@ -368,6 +482,10 @@ class Harvester:
                 recent_owner_posts=lambda since: self.catalog.owner_post_texts(
                     since, exclude_site=site.id
                 ),
+                thread_due=lambda root, replies, touched: self.thread_due(
+                    site, root, replies, touched=touched
+                ),
+                followers_due=full_sweep or self.followers_due(site),
                 log=rlog,
             )
             for record in connector_cls(ctx).harvest():
@@ -378,6 +496,7 @@ class Harvester:
                         "was sealed and the next run starts again from the last bookmark"
                     )
             result.counts = bundles.counts()
+            self._lean(site, bundles, rlog)
             sealed = bundles.seal_all(sealer)
             if bundles.token_expiry is not None:
                 self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
@@ -505,29 +624,9 @@ class Harvester:
             },
         )
         rlog.info("harvest_finished", bundles=len(result.bundles), counts=result.counts)
-        self._check_compliance(site, rlog)
+        if self.after_site is not None:
+            self.after_site(self.catalog, self.cfg, site, rlog)
         return result
-
-    def _check_compliance(self, site: SiteConfig, rlog: Any) -> None:
-        """The City's policy rules over what was just cataloged; alerts go out at once.
-
-        A compliance problem never fails the sealed, cataloged harvest: it is logged, and the
-        findings stay un-alerted so the next run (or `archiver compliance check`) retries.
-        """
-        from archiver.compliance import check_and_alert
-
-        try:
-            res = check_and_alert(self.catalog, self.cfg, site)
-        except ArchiverError as exc:
-            rlog.error("compliance_check_failed", error=str(exc))
-            return
-        if res.alert_error:
-            rlog.warning("compliance_alert_not_sent", reason=res.alert_error)
-        rlog.info(
-            "compliance_checked",
-            open=sum(1 for f in res.findings if f.open),
-            alerted=len(res.alerted),
-        )
 
     def _audit(self, action: str, subject: str, details: dict[str, object]) -> None:
         """Each in its own short transaction, so a busy catalog cannot undo a sealed run."""

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 
-from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.errors import ArchiverError
+from archiver.parts import ArchiveParts
 from archiver.search import SearchFilters, matching_item_ids
 from archiver.timefmt import iso_local, local_time
 
@@ -31,7 +31,7 @@ class NotInArchiveError(ArchiverError):
     """``archiver show`` was given something that names no record in the catalog."""
 
 
-def resolve_item(app: App, ref: str) -> int:
+def resolve_item(app: ArchiveParts, ref: str) -> int:
     """Catalog id, ``site:platform_id`` or the platform URL of a post or comment -> item id."""
     ref = ref.strip()
     i = s.items
@@ -137,7 +137,7 @@ def visibility_at(
     return out
 
 
-def item_story(app: App, item_id: int, *, at: Moment | None = None) -> dict[str, Any]:
+def item_story(app: ArchiveParts, item_id: int, *, at: Moment | None = None) -> dict[str, Any]:
     """Everything the catalog knows about one record, JSON-ready (times ISO with offset)."""
     from archiver.retention import holds as holds_mod
     from archiver.retention import tables as rt

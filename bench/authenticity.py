@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fakeplatforms.tsa import LocalTsa
 
 from archiver.bundle import RECORDS_DB, BundleWriter
 from archiver.catalog.ingest import ingest_bundle
@@ -33,7 +34,6 @@ from archiver.integrity.deep import deep_check
 from archiver.integrity.tsa import TsaSettings, request_token
 from archiver.model import Author, Item, WarcRef
 from archiver.storage.local import LocalStorage
-from archiver.testing.tsa import LocalTsa
 
 
 def _writer(staging: Path, started: datetime) -> BundleWriter:

@@ -21,11 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
+
 from archiver.app import open_app
 from archiver.fastlane.latency import percentile
 from archiver.fastlane.runner import FastLane, FastLaneSettings
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 

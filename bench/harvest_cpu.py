@@ -1,7 +1,7 @@
 """Benchmark: CPU of a real ``archiver harvest`` vs a minimal httpx + warcio fetch of the same pages.
 
 Issue 14 part 5 (target: <= 2x). The account is the demo city account
-(``archiver.testing.demo_data.build_demo_world``: timeline with threads, replies, media and a
+(``fakeplatforms.demo_data.build_demo_world``: timeline with threads, replies, media and a
 3,000-row follower list), served by the fake Mastodon in its own process. The harvest runs as
 a real ``archiver harvest`` subprocess; afterwards every URL it recorded (response records in
 its bundles' ``records.sqlite``) is fetched again by a ~40-line httpx + warcio script (request
@@ -65,8 +65,8 @@ MINIMAL = textwrap.dedent(
 
 
 def _serve(q: mp.Queue) -> None:  # type: ignore[type-arg]
-    from archiver.testing.demo_data import build_demo_world
-    from archiver.testing.server import FakeServer
+    from fakeplatforms.demo_data import build_demo_world
+    from fakeplatforms.server import FakeServer
 
     world, _city = build_demo_world()
     world.rate_limit = 10**9
@@ -76,7 +76,7 @@ def _serve(q: mp.Queue) -> None:  # type: ignore[type-arg]
 
 
 def _config(tmp: Path, url: str) -> Path:
-    from archiver.testing.demo_data import CITY_USERNAME
+    from fakeplatforms.demo_data import CITY_USERNAME
 
     cfg = tmp / "archiver.toml"
     cfg.write_text(

@@ -40,8 +40,8 @@ def _serve(followers: int, statuses: int, replies: int, q: mp.Queue) -> None:  #
     import random
     from datetime import UTC, datetime, timedelta
 
-    from archiver.testing.mastodon import MastodonWorld
-    from archiver.testing.server import FakeServer
+    from fakeplatforms.mastodon import MastodonWorld
+    from fakeplatforms.server import FakeServer
 
     rng = random.Random(14)
     start = datetime(2026, 1, 1, tzinfo=UTC)

@@ -55,6 +55,15 @@ class HarvestContext:
     # Text and HTML of City posts of the *other* sites captured since a time (the website
     # connector follows their links to the City's own pages: issue 18 part 5).
     recent_owner_posts: Callable[[datetime], list[str]] = field(default=lambda _since: [])
+    # Adaptive re-polling (issue 14): whether an incremental run should read a thread again,
+    # given the root id, the reply count the platform shows for it now and the root's latest
+    # post or edit time (None: unknown). A full sweep reads every thread whatever this says.
+    thread_due: Callable[[str, int | None, datetime | None], bool] = field(
+        default=lambda _root, _n, _at: True
+    )
+    # Whether this run reads the follower list (a site's ``followers_every``; always in a full
+    # sweep). A run that does not read it concludes nothing about followers.
+    followers_due: bool = True
     log: Any = field(default_factory=structlog.get_logger)
 
 

@@ -480,7 +480,7 @@ class YouTubeLive:
 
         channel = self.ctx.bookmarks.get("channel_id", "")
         if not channel:
-            channel = str(self.parser._channel()["id"])
+            channel = str(self.parser._channel()[0]["id"])
             yield BookmarkUpdate("channel_id", channel)
         self.parser.channel_id = channel
         since = self.ctx.bookmarks.get("live_threads_newest", "")

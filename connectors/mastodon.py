@@ -14,6 +14,8 @@ what lets a deletion anywhere be detected.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from itertools import chain
@@ -36,7 +38,7 @@ from archiver.model import (
 )
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
-from connectors._paging import PageGuard, followers_stream, link_pages, walk_timeline
+from connectors._paging import PageGuard, followers_stream, link_pages, paginate, walk_timeline
 from connectors._profile import profile_item
 from connectors.base import (
     SOCIAL,
@@ -61,6 +63,16 @@ STATUS_EXTRA: tuple[str, ...] = (
     "reblogs_count",
 )
 STATUS_EXTRA += ("favourites_count", "uri")
+
+
+#: Bookmark: the page cursors (``max_id``) of the last complete follower read.
+FOLLOWER_CURSORS = "follower_cursors"
+_MAX_ID = re.compile(r"max_id=(\d+)")
+
+
+def _max_id(url: str) -> int | None:
+    m = _MAX_ID.search(url)
+    return int(m.group(1)) if m else None
 
 
 def _id_num(value: str) -> int:
@@ -109,7 +121,8 @@ class MastodonConnector:
         if self.account_ref is not None:
             yield self._profile(account, self.account_ref)
         yield from self._statuses()
-        yield from self._followers(account)
+        if self.ctx.full_sweep or self.ctx.followers_due:
+            yield from self._followers(account)
 
     def _lookup(self) -> dict[str, Any]:
         acct = self.ctx.site.account.lstrip("@")
@@ -172,8 +185,7 @@ class MastodonConnector:
             key=lambda item: _id_num(item.platform_id),
             prepare=lambda item: with_captured_media(self.ctx, item),
             children=lambda item, status: chain(
-                self._history(status, item),
-                self._thread(item.platform_id, status.get("replies_count")),
+                self._history(status, item), self._thread_if_due(item, status)
             ),
             full=full,
             since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
@@ -258,6 +270,15 @@ class MastodonConnector:
             extra={k: status.get(k) for k in STATUS_EXTRA if k in status}
             | ({"reblog_of": reblog.get("url")} if isinstance(reblog, dict) else {}),
         )
+
+    def _thread_if_due(self, item: Item, status: Any) -> Iterator[HarvestRecord]:
+        """Every thread in a full sweep (deletions are found there); in an incremental run,
+        only threads that are active or due by the site's re-polling decay."""
+        reported = status.get("replies_count") if isinstance(status, dict) else None
+        count = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
+        touched = max((t for t in (item.posted_at, item.edited_at) if t is not None), default=None)
+        if self.ctx.full_sweep or self.ctx.thread_due(item.platform_id, count, touched):
+            yield from self._thread(item.platform_id, reported)
 
     def _thread(self, status_id: str, reported: object = None) -> Iterator[HarvestRecord]:
         endpoint = "GET /api/v1/statuses/:id/context"
@@ -395,8 +416,9 @@ class MastodonConnector:
         authorized-fetch mode, a token without ``read:accounts``), the account's count."""
         endpoint = "GET /api/v1/accounts/:id/followers"
         guard = PageGuard("followers")
+        cursors: list[int] = []
         yield from followers_stream(
-            self._list_pages("followers", 80, "followers", endpoint, guard),
+            self._follower_pages(endpoint, guard, cursors),
             parse=lambda acc, ref: self._follower(acc, ref, endpoint),
             guard=guard,
             declared=account.get("followers_count"),
@@ -405,6 +427,80 @@ class MastodonConnector:
             endpoint=endpoint,
             note="from the account's followers_count",
         )
+        if guard.complete and cursors:
+            yield BookmarkUpdate(FOLLOWER_CURSORS, json.dumps(cursors))
+
+    def _follower_pages(
+        self, endpoint: str, guard: PageGuard, cursors: list[int]
+    ) -> Iterator[tuple[WarcRef, list[Any]]]:
+        """The follower list on the page boundaries of the previous complete read.
+
+        The list is newest first, so a few new followers shift every page and every page
+        would be stored again. Where the next page's cursor is not one the previous read
+        used, one bridge page (``since_id`` just under the nearest earlier cursor below it)
+        reads the followers in between, and the walk goes on at that earlier cursor: the pages below
+        are then the same bytes as before (WARC revisits). A bridge that is itself full falls
+        back to the plain next page. The whole list is read either way. ``cursors`` collects
+        this read's boundaries (the bookmark for the next run)."""
+        url = f"{self.api}/accounts/{self.owner_id}/followers"
+        try:
+            before = sorted(
+                (int(c) for c in json.loads(self.ctx.bookmarks.get(FOLLOWER_CURSORS, "[]"))),
+                reverse=True,
+            )
+        except (ValueError, TypeError):
+            before = []
+        known = set(before)
+        pending: list[str] = []  # after a bridge: [anchor url, plain next url]
+
+        def fetch(next_url: str | None) -> RecordedResponse:
+            return self.ctx.http.get(
+                next_url or url,
+                params=None if next_url else {"limit": 80},
+                record_class="followers",
+                endpoint=endpoint,
+            )
+
+        def advance(page: RecordedResponse) -> str | None:
+            guard.seen.add(page.url)
+            natural = page.links.get("next") or None
+            if pending:
+                anchor, plain = pending
+                pending.clear()
+                if natural is None:  # the bridge held everyone in between
+                    return _note(anchor)
+                return _note(plain)
+            if natural is None:
+                return None
+            cursor = _max_id(natural)
+            if cursor is None or cursor in known or not before:
+                return _note(natural)
+            below = next((c for c in before if c < cursor), None)
+            if below is None:
+                return _note(natural)
+            anchor = _MAX_ID.sub(f"max_id={below}", natural, count=1)
+            if anchor in guard.seen:
+                return _note(natural)
+            if "?" not in natural:
+                return _note(natural)
+            pending[:] = [anchor, natural]
+            # The follower at the cursor itself ended the old page above: the bridge must
+            # hold it (since_id is exclusive, max_id too).
+            return f"{natural}&since_id={below - 1}"
+
+        def _note(next_url: str) -> str:
+            cursor = _max_id(next_url)
+            if cursor is not None:
+                cursors.append(cursor)
+            return next_url
+
+        for page in paginate(fetch, advance, guard, key=str):
+            data = page.json()
+            if not isinstance(data, list):
+                raise MalformedResponseError(
+                    "expected a list of followers", site=self.ctx.site.id, endpoint=endpoint
+                )
+            yield page.ref, data
 
     @staticmethod
     def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:

@@ -67,6 +67,7 @@ from connectors._paging import (
     read_page,
     walk_timeline,
 )
+from connectors._profile import profile_item
 from connectors.base import (
     SOCIAL,
     Capabilities,
@@ -94,6 +95,11 @@ TWEET_PARAMS: dict[str, str | int] = {
     "media.fields": "url,preview_image_url,type",
 }
 EP_LOOKUP = "GET /2/users/by/username/:username"
+# The lookup also gives the profile (issue 17); requesting more user fields costs nothing.
+PROFILE_FIELDS = (
+    "public_metrics,username,name,created_at,description,profile_image_url,url,"
+    "pinned_tweet_id,verified"
+)
 EP_USER = "GET /2/users/:id"
 EP_TWEETS = "GET /2/users/:id/tweets"
 EP_FOLLOWERS = "GET /2/users/:id/followers"
@@ -164,6 +170,7 @@ class XConnector:
         self.options = read_options(XOptions, ctx.site)
         self.search_refused = self.followers_refused = False
         self.chains: dict[str, str] = {}  # any version id -> first id of its edit chain
+        self.lookup_ref: WarcRef | None = None
         self.young_posts: list[str] = []  # conversations the window covers from their start
 
     # -- entry point --------------------------------------------------------------------------
@@ -171,9 +178,34 @@ class XConnector:
         user = self._lookup()
         self.owner_id = str(user["id"])
         yield BookmarkUpdate("user_id", self.owner_id)
+        if self.lookup_ref is not None:
+            yield self._profile(user, self.lookup_ref)
         yield from self._posts()
         yield from self._replies()
         yield from self._followers()
+
+    def _profile(self, user: dict[str, Any], ref: WarcRef) -> Item:
+        """The lookup answer holds the profile; keep it as a versioned record."""
+
+        def text(key: str) -> str | None:
+            value = user.get(key)
+            return value if isinstance(value, str) and value else None
+
+        verified = user.get("verified")
+        return profile_item(
+            self.ctx,
+            ref=ref,
+            account_id=self.owner_id,
+            handle=text("username"),
+            display_name=text("name"),
+            bio=text("description"),
+            avatar_url=text("profile_image_url"),
+            banner_url=None,  # API v2 has no banner field
+            website=text("url"),
+            pinned=text("pinned_tweet_id"),
+            verified=verified if isinstance(verified, bool) else None,
+            url=f"https://x.com/{self.username}",
+        )
 
     def _get(
         self,
@@ -199,12 +231,13 @@ class XConnector:
     def _lookup(self) -> dict[str, Any]:
         response, data = self._get(
             f"users/by/username/{self.username}",
-            {"user.fields": "public_metrics,username,name,created_at"},
+            {"user.fields": PROFILE_FIELDS},
             "posts",
             EP_LOOKUP,
         )
         user = data.get("data")
         if isinstance(user, dict) and "id" in user:
+            self.lookup_ref = response.ref
             return user
         if isinstance(data.get("errors"), list):
             raise NotFoundError(

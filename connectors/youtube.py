@@ -77,6 +77,7 @@ from connectors._paging import (
     walk_thread,
     walk_timeline,
 )
+from connectors._profile import profile_item
 from connectors.base import (
     SOCIAL,
     Capabilities,
@@ -345,9 +346,10 @@ class YouTubeConnector:
                 'options.moderation needs options.auth = "oauth" (the channel owner\'s token); '
                 "held-for-review and likely-spam comments were not captured",
             )
-        channel = self._channel()
+        channel, channel_ref = self._channel()
         self.channel_id = str(channel["id"])
         yield BookmarkUpdate("channel_id", self.channel_id)
+        yield self._profile(channel, channel_ref)
         uploads = (channel.get("contentDetails") or {}).get("relatedPlaylists", {}).get("uploads")
         if not isinstance(uploads, str) or not uploads:
             raise MalformedResponseError(
@@ -358,9 +360,12 @@ class YouTubeConnector:
         yield from self._videos(uploads, channel)
         yield from self._subscribers(channel)
 
-    def _channel(self) -> dict[str, Any]:
+    def _channel(self) -> tuple[dict[str, Any], WarcRef]:
         account = self.ctx.site.account.strip()
-        params: dict[str, str | int] = {"part": "snippet,contentDetails,statistics"}
+        # brandingSettings (the banner) costs no extra quota: channels.list is 1 unit.
+        params: dict[str, str | int] = {
+            "part": "snippet,contentDetails,statistics,brandingSettings"
+        }
         if account.startswith("UC") and len(account) == 24:
             params["id"] = account
         else:
@@ -380,7 +385,30 @@ class YouTubeConnector:
                 "channels.list items are not channels", site=self.ctx.site.id, endpoint=EP_CHANNELS
             )
         channel: dict[str, Any] = items[0]
-        return channel
+        return channel, response.ref
+
+    def _profile(self, channel: Mapping[str, Any], ref: WarcRef) -> Item:
+        """The channel answer holds the profile; keep it as a versioned record."""
+        snippet = channel.get("snippet") or {}
+        thumbs = snippet.get("thumbnails") or {}
+        best: Mapping[str, Any] = next(
+            (thumbs[k] for k in ("high", "medium", "default") if k in thumbs), {}
+        )
+        banner = ((channel.get("brandingSettings") or {}).get("image") or {}).get(
+            "bannerExternalUrl"
+        )
+        handle = snippet.get("customUrl")
+        return profile_item(
+            self.ctx,
+            ref=ref,
+            account_id=self.channel_id,
+            handle=handle if isinstance(handle, str) else None,
+            display_name=snippet.get("title") if isinstance(snippet.get("title"), str) else None,
+            bio=snippet.get("description") if isinstance(snippet.get("description"), str) else None,
+            avatar_url=best.get("url") if isinstance(best.get("url"), str) else None,
+            banner_url=banner if isinstance(banner, str) else None,
+            url=f"https://www.youtube.com/channel/{self.channel_id}",
+        )
 
     # -- videos -------------------------------------------------------------------------------
     def _videos(self, uploads: str, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:

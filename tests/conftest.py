@@ -13,6 +13,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+# The retention archive fixtures (world, server, make_archive) are used across areas.
+pytest_plugins = ["tests.retention_kit"]
+
 PG_ADMIN_DSN = os.environ.get("ARCHIVER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

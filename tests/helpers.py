@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.app import App, open_app
+from archiver.compliance.run import after_harvest
 from archiver.harvest import Harvester, RunResult
 
 
@@ -62,7 +63,7 @@ def write_config(
 def harvest(config: Path, site_id: str, *, full: bool | None = None) -> RunResult:
     app = open_app(str(config))
     try:
-        return Harvester(app.cfg, app.catalog, app.storage).harvest_site(
+        return Harvester(app.cfg, app.catalog, app.storage, after_site=after_harvest).harvest_site(
             app.cfg.site(site_id), full=full
         )
     finally:

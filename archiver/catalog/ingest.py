@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects import sqlite
 
 from archiver.bundle import RECORDS_DB, read_manifest, sha256_file
@@ -33,6 +33,7 @@ class IngestResult:
     new_versions: int = 0
     removed: int = 0
     reappeared: int = 0
+    seen: int = 0
     followed: int = 0
     unfollowed: int = 0
     skipped: bool = False
@@ -116,8 +117,16 @@ def ingest_bundle(conn: Connection, bundle_dir: Path, *, key: str, storage: str)
             ],
         )
         _ingest_items(conn, rec, result, site_id, run_id, when, bundle_id, record_class)
+        _ingest_seen(conn, rec, result, site_id, run_id, when, bundle_id)
         _ingest_sweeps(conn, rec, result, site_id, run_id, when, bundle_id)
-        _ingest_followers(conn, rec, result, site_id, run_id, when, bundle_id)
+        _ingest_thread_polls(conn, rec, site_id, when)
+        form = info.get("followers_form") or None
+        if form in ("diff", "partial"):
+            _ingest_follower_diffs(conn, rec, result, info, site_id, run_id, when, bundle_id)
+        else:
+            _ingest_followers(conn, rec, result, site_id, run_id, when, bundle_id)
+        if form is not None:
+            _record_follower_list(conn, info, form, site_id, when, bundle_id)
         _ingest_warc_index(conn, rec, site_id, bundle_id)
         _ingest_misc(conn, rec, site_id, run_id, when, bundle_id)
         _ingest_live_removals(conn, rec, result, site_id, run_id, bundle_id)
@@ -608,6 +617,296 @@ def _ingest_followers(
                 count=n,
                 identities=True,
                 note="complete follower list",
+            )
+        )
+
+
+def _ingest_seen(
+    conn: Connection,
+    rec: sqlite3.Connection,
+    result: IngestResult,
+    site_id: str,
+    run_id: str,
+    when: str,
+    bundle_id: str,
+) -> None:
+    """Items read again unchanged (format 3 ``seen`` rows): only "last seen" moves.
+
+    The evidence is the bundle's own WARC record (a revisit or response) named in the row; the
+    text stays in the bundle that first held this version. A seen item the catalog does not
+    hold in that version (a rebuild without the bundle that did) is kept as a known gap.
+    """
+    cur = rec.execute("SELECT record_class, platform_id, content_hash FROM seen")
+    unknown: list[str] = []
+    for rows in _batches(cur):
+        by_class: dict[str, dict[str, str]] = {}
+        for r in rows:
+            by_class.setdefault(r["record_class"], {})[r["platform_id"]] = r["content_hash"]
+        for record_class, hashes in by_class.items():
+            found = conn.execute(
+                select(
+                    s.items.c.id,
+                    s.items.c.platform_id,
+                    s.items.c.current_hash,
+                    s.items.c.disappeared_at,
+                ).where(
+                    s.items.c.site_id == site_id,
+                    s.items.c.record_class == record_class,
+                    s.items.c.platform_id.in_(list(hashes)),
+                )
+            ).all()
+            have = {row.platform_id: row for row in found}
+            ids: list[int] = []
+            events: list[dict[str, Any]] = []
+            for pid, digest in hashes.items():
+                row = have.get(pid)
+                if row is None or row.current_hash != digest:
+                    unknown.append(pid)
+                    continue
+                ids.append(row.id)
+                if row.disappeared_at is not None:
+                    conn.execute(
+                        update(s.items)
+                        .where(s.items.c.id == row.id)
+                        .values(disappeared_at=None, removal_state=None)
+                    )
+                    events.append(_event(row.id, "reappeared", when, run_id, bundle_id))
+                    result.reappeared += 1
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    update(s.items)
+                    .where(s.items.c.id.in_(ids[start : start + 500]))
+                    .values(last_seen_at=when, last_seen_run=run_id)
+                )
+            if events:
+                conn.execute(s.item_events.insert(), events)
+            result.seen += len(ids)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        conn.execute(
+            s.degradations.insert().values(
+                site_id=site_id,
+                run_id=run_id,
+                capability="seen_without_version",
+                reason=f"bundle {bundle_id} saw {len(unknown)} item(s) unchanged whose version "
+                f"the catalog does not hold ({shown}); the bundle that first held them is "
+                "missing from this catalog",
+                at=when,
+            )
+        )
+
+
+def _ingest_thread_polls(
+    conn: Connection, rec: sqlite3.Connection, site_id: str, when: str
+) -> None:
+    """When each thread was read (its sweep) and last showed activity (a reply or edit)."""
+    polled = {
+        r[0] for r in rec.execute("SELECT DISTINCT scope FROM sweeps WHERE record_class='comments'")
+    }
+    activity: dict[str, str] = {}
+    for root, posted, edited in rec.execute(
+        "SELECT root_id, max(posted_at), max(edited_at) FROM items WHERE root_id IS NOT NULL "
+        "GROUP BY root_id"
+    ):
+        latest = max((v for v in (posted, edited) if v), default=None)
+        if latest:
+            activity[root] = latest
+    roots = sorted(polled | set(activity))
+    tp = s.thread_polls
+    for start in range(0, len(roots), 500):
+        chunk = roots[start : start + 500]
+        existing = {
+            r.root_id: r
+            for r in conn.execute(
+                select(tp.c.root_id, tp.c.polled_at, tp.c.activity_at).where(
+                    tp.c.site_id == site_id, tp.c.root_id.in_(chunk)
+                )
+            )
+        }
+        new = []
+        for root in chunk:
+            act = activity.get(root)
+            old = existing.get(root)
+            if old is None:
+                new.append(
+                    {
+                        "site_id": site_id,
+                        "root_id": root,
+                        "polled_at": when if root in polled else None,
+                        "activity_at": act,
+                    }
+                )
+                continue
+            values: dict[str, Any] = {}
+            if root in polled and (old.polled_at or "") < when:
+                values["polled_at"] = when
+            if act and (old.activity_at or "") < act:
+                values["activity_at"] = act
+            if values:
+                conn.execute(
+                    update(tp).where(tp.c.site_id == site_id, tp.c.root_id == root).values(**values)
+                )
+        if new:
+            conn.execute(tp.insert(), new)
+
+
+def _record_follower_list(
+    conn: Connection, info: dict[str, str], form: str, site_id: str, when: str, bundle_id: str
+) -> None:
+    count = conn.execute(
+        select(func.count()).where(
+            s.followers.c.site_id == site_id, s.followers.c.unfollowed_at.is_(None)
+        )
+    ).scalar()
+    # A diff is read against the lists it extends: retention keeps them while it is kept,
+    # exactly as it keeps a revisit's original (eligibility follows revisit_refs).
+    refs = {info.get("followers_previous") or "", info.get("followers_checkpoint") or ""}
+    refs -= {"", bundle_id}
+    insert_ignore(
+        conn,
+        s.revisit_refs,
+        [{"bundle_id": bundle_id, "refers_to_bundle_id": r} for r in sorted(refs)],
+    )
+    insert_ignore(  # a bundle cataloged again by recovery keeps its one row
+        conn,
+        s.follower_lists,
+        [
+            {
+                "bundle_id": bundle_id,
+                "site_id": site_id,
+                "form": form,
+                "checkpoint_bundle_id": info.get("followers_checkpoint") or None,
+                "previous_bundle_id": info.get("followers_previous") or None,
+                "taken_at": when,
+                "count": int(count or 0),
+            }
+        ],
+    )
+
+
+def _ingest_follower_diffs(
+    conn: Connection,
+    rec: sqlite3.Connection,
+    result: IngestResult,
+    info: dict[str, str],
+    site_id: str,
+    run_id: str,
+    when: str,
+    bundle_id: str,
+) -> None:
+    """A format 3 diff (complete list: followed and left) or partial list (followed only)."""
+    form = info["followers_form"]
+    previous = info.get("followers_previous") or None
+    fl = s.follower_lists
+    last = conn.execute(
+        select(fl.c.bundle_id).where(fl.c.site_id == site_id).order_by(fl.c.taken_at.desc())
+    ).first()
+    if (last[0] if last else None) not in (previous, bundle_id):
+        conn.execute(
+            s.degradations.insert().values(
+                site_id=site_id,
+                run_id=run_id,
+                capability="follower_chain",
+                reason=f"follower diff {bundle_id} extends list {previous}, but the catalog's "
+                f"last list is {last[0] if last else 'none'}; its follows and unfollows are "
+                "applied to the catalog's list",
+                at=when,
+            )
+        )
+    f = s.followers
+    for rows in _batches(
+        rec.execute(
+            "SELECT event, platform_id, handle, display_name, url FROM follower_diffs ORDER BY seq"
+        )
+    ):
+        events: list[dict[str, Any]] = []
+        for r in rows:
+            pid = r["platform_id"]
+            if r["event"] == "followed":
+                row = conn.execute(
+                    select(f.c.unfollowed_at).where(f.c.site_id == site_id, f.c.platform_id == pid)
+                ).first()
+                values = {
+                    "handle": r["handle"],
+                    "display_name": r["display_name"],
+                    "url": r["url"],
+                    "last_seen_at": when,
+                    "last_seen_run": run_id,
+                }
+                if row is None:
+                    conn.execute(
+                        f.insert().values(
+                            site_id=site_id, platform_id=pid, first_seen_at=when, **values
+                        )
+                    )
+                elif row.unfollowed_at is None:
+                    continue  # already following (a diff read twice): nothing happened
+                else:
+                    conn.execute(
+                        update(f)
+                        .where(f.c.site_id == site_id, f.c.platform_id == pid)
+                        .values(unfollowed_at=None, **values)
+                    )
+                result.followed += 1
+            elif form == "diff":
+                n = conn.execute(
+                    update(f)
+                    .where(
+                        f.c.site_id == site_id, f.c.platform_id == pid, f.c.unfollowed_at.is_(None)
+                    )
+                    .values(unfollowed_at=when)
+                ).rowcount
+                if not n:
+                    continue
+                result.unfollowed += 1
+            else:
+                continue  # a partial list never says anyone left
+            events.append(
+                {
+                    "site_id": site_id,
+                    "platform_id": pid,
+                    "handle": r["handle"],
+                    "event": r["event"],
+                    "at": when,
+                    "run_id": run_id,
+                    "bundle_id": bundle_id,
+                }
+            )
+        if events:
+            conn.execute(s.follower_events.insert(), events)
+    if form == "diff":
+        # A complete list was read: everyone still following was seen in it.
+        conn.execute(
+            update(f)
+            .where(f.c.site_id == site_id, f.c.unfollowed_at.is_(None))
+            .values(last_seen_at=when, last_seen_run=run_id)
+        )
+        count = conn.execute(
+            select(func.count()).where(f.c.site_id == site_id, f.c.unfollowed_at.is_(None))
+        ).scalar()
+        conn.execute(
+            s.follower_snapshots.insert().values(
+                site_id=site_id,
+                run_id=run_id,
+                bundle_id=bundle_id,
+                taken_at=when,
+                count=int(count or 0),
+                identities=True,
+                note="complete follower list (kept as changes since checkpoint "
+                f"{info.get('followers_checkpoint')})",
+            )
+        )
+        return
+    for fc in rec.execute("SELECT * FROM follower_counts"):
+        conn.execute(
+            s.follower_snapshots.insert().values(
+                site_id=site_id,
+                run_id=run_id,
+                bundle_id=bundle_id,
+                taken_at=when,
+                count=fc["count"],
+                identities=bool(fc["identities_available"]),
+                note=fc["note"],
             )
         )
 

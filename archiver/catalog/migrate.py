@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError
 
 if TYPE_CHECKING:  # Alembic loads only to migrate or to explain a refusal (issue 14 part 2)
@@ -58,12 +59,7 @@ class SchemaVersionError(CatalogError):
 
 def target_metadata() -> MetaData:
     """``archiver.db.metadata`` with every feature's tables registered on it."""
-    import archiver.catalog.schema  # noqa: F401  (registers tables)
-    from archiver import features
-    from archiver.db import metadata
-
-    features.register_tables()
-    return metadata
+    return all_tables()
 
 
 def include_object(

@@ -82,6 +82,8 @@ def purge_bundle_records(conn: Connection, bundle_id: str) -> PurgeResult:
     ).first()
     if bundle is not None and bundle.record_class == "followers":
         conn.execute(delete(s.follower_events).where(s.follower_events.c.bundle_id == bundle_id))
+        # The next run then finds no list to extend and seals a new checkpoint.
+        conn.execute(delete(s.follower_lists).where(s.follower_lists.c.bundle_id == bundle_id))
         conn.execute(
             delete(s.follower_snapshots).where(s.follower_snapshots.c.bundle_id == bundle_id)
         )

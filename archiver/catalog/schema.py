@@ -195,6 +195,33 @@ follower_snapshots = Table(
     Column("note", Text),
 )
 
+# One row per follower list kept in the format 3 forms (issue 14): a checkpoint holds the whole
+# list, a diff or partial bundle only changes against ``previous_bundle_id``. Derived from the
+# bundles' ``bundle_info`` at ingest, so a rebuild recreates it.
+follower_lists = Table(
+    "follower_lists",
+    metadata,
+    Column("bundle_id", String(128), primary_key=True),
+    Column("site_id", String(64), nullable=False, index=True),
+    Column("form", String(16), nullable=False),  # checkpoint | diff | partial
+    Column("checkpoint_bundle_id", String(128)),
+    Column("previous_bundle_id", String(128)),
+    Column("taken_at", String(40), nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+# When each reply thread was last read and last showed activity (a reply posted or edited),
+# for adaptive re-polling; derived from the bundles' sweeps and items at ingest, and journaled
+# (a disposition may destroy the bundle that last read a thread).
+thread_polls = Table(
+    "thread_polls",
+    metadata,
+    Column("site_id", String(64), primary_key=True),
+    Column("root_id", String(256), primary_key=True),
+    Column("polled_at", String(40)),
+    Column("activity_at", String(40)),
+)
+
 bookmarks = Table(
     "bookmarks",
     metadata,

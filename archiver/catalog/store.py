@@ -25,15 +25,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archiver.catalog import migrate
 from archiver.catalog import schema as s
+from archiver.clock import now_iso as now_iso
 from archiver.config import SiteConfig
 from archiver.db import make_engine
 from archiver.errors import CatalogError
 from archiver.resources import catalog_error, fs_read_only
 from archiver.warc import RevisitTarget
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def uri_hash(uri: str) -> str:
@@ -279,6 +276,105 @@ class Catalog:
         with self.begin() as conn:
             row = conn.execute(_URI_SEEN, {"site": site_id, "uri_hash": uri_hash(uri)}).first()
         return row is not None
+
+    # -- change-proportional storage (issue 14) --------------------------------------------
+    def current_hashes(self, site_id: str, record_class: str, ids: list[str]) -> dict[str, str]:
+        """Content hash of the current version of each of ``ids`` still present upstream."""
+        out: dict[str, str] = {}
+        with self.begin() as conn:
+            for start in range(0, len(ids), 500):
+                for pid, digest in conn.execute(
+                    select(s.items.c.platform_id, s.items.c.current_hash).where(
+                        s.items.c.site_id == site_id,
+                        s.items.c.record_class == record_class,
+                        s.items.c.platform_id.in_(ids[start : start + 500]),
+                        s.items.c.disappeared_at.is_(None),
+                    )
+                ):
+                    out[pid] = digest
+        return out
+
+    def version_hashes(
+        self, site_id: str, record_class: str, ids: list[str]
+    ) -> dict[str, set[str]]:
+        """Every archived version's content hash of each of ``ids``."""
+        out: dict[str, set[str]] = {}
+        i, v = s.items, s.item_versions
+        with self.begin() as conn:
+            for start in range(0, len(ids), 500):
+                for pid, digest in conn.execute(
+                    select(i.c.platform_id, v.c.content_hash)
+                    .join(v, v.c.item_id == i.c.id)
+                    .where(
+                        i.c.site_id == site_id,
+                        i.c.record_class == record_class,
+                        i.c.platform_id.in_(ids[start : start + 500]),
+                    )
+                ):
+                    out.setdefault(pid, set()).add(digest)
+        return out
+
+    def last_follower_list(self, site_id: str) -> dict[str, Any] | None:
+        """The newest follower list of the site kept in a format 3 form, with the time of the
+        checkpoint it extends (``checkpoint_taken_at``)."""
+        fl = s.follower_lists
+        with self.begin() as conn:
+            row = conn.execute(
+                select(fl).where(fl.c.site_id == site_id).order_by(fl.c.taken_at.desc()).limit(1)
+            ).first()
+            if row is None:
+                return None
+            out = dict(row._mapping)
+            out["checkpoint_taken_at"] = conn.execute(
+                select(fl.c.taken_at).where(fl.c.bundle_id == row.checkpoint_bundle_id)
+            ).scalar()
+        return out
+
+    def last_follower_read(self, site_id: str) -> datetime | None:
+        """When the site's follower list (or count) was last read."""
+        snaps = s.follower_snapshots
+        with self.begin() as conn:
+            value = conn.execute(
+                select(func.max(snaps.c.taken_at)).where(snaps.c.site_id == site_id)
+            ).scalar()
+        return None if value is None else datetime.fromisoformat(value)
+
+    def active_followers(
+        self, site_id: str
+    ) -> dict[str, tuple[str | None, str | None, str | None]]:
+        """Who follows now, as far as the archive knows: id -> (handle, display name, url)."""
+        f = s.followers
+        with self.begin() as conn:
+            return {
+                r.platform_id: (r.handle, r.display_name, r.url)
+                for r in conn.execute(
+                    select(f.c.platform_id, f.c.handle, f.c.display_name, f.c.url).where(
+                        f.c.site_id == site_id, f.c.unfollowed_at.is_(None)
+                    )
+                )
+            }
+
+    def thread_poll(self, site_id: str, root_id: str) -> tuple[str | None, str | None, int]:
+        """(last polled, last activity, direct replies present) of a thread."""
+        tp, i = s.thread_polls, s.items
+        with self.begin() as conn:
+            row = conn.execute(
+                select(tp.c.polled_at, tp.c.activity_at).where(
+                    tp.c.site_id == site_id, tp.c.root_id == root_id
+                )
+            ).first()
+            direct = conn.execute(
+                select(func.count()).where(
+                    i.c.site_id == site_id,
+                    i.c.root_id == root_id,
+                    i.c.parent_id == root_id,
+                    i.c.record_class == "comments",
+                    i.c.disappeared_at.is_(None),
+                )
+            ).scalar()
+        if row is None:
+            return None, None, int(direct or 0)
+        return row.polled_at, row.activity_at, int(direct or 0)
 
     # -- bundles ----------------------------------------------------------------------------
     def bundle_ids(self) -> set[str]:

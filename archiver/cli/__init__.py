@@ -72,12 +72,13 @@ compliance.register(app)
 from archiver.cli import coverage_cmd  # noqa: E402
 
 coverage_cmd.register(app)
-if importlib.util.find_spec("archiver.testing") is not None:
-    # The demo needs the fake platform servers shipped in archiver.testing (imported when
-    # the demo runs, not at start-up).
+# The demo runs the fake platform servers (package fakeplatforms, `make setup`); a production
+# install leaves them out. Looked up, not imported: the demo imports them when it runs.
+if importlib.util.find_spec("fakeplatforms") is not None:
     from archiver.cli import demo
-
-    demo.register(app)
+else:
+    from archiver.cli import demo_missing as demo  # type: ignore[no-redef]
+demo.register(app)
 
 
 def main() -> None:

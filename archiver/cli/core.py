@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -22,6 +23,9 @@ from archiver.cli.common import (
 from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.model import KINDS
 
+if TYPE_CHECKING:
+    from archiver.app import App
+
 config_app = typer.Typer(help="Write or check the configuration file.", no_args_is_help=True)
 
 
@@ -29,12 +33,13 @@ config_app = typer.Typer(help="Write or check the configuration file.", no_args_
 @clerk_errors
 def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Validate the config and explain every problem (file, key, fix)."""
+    from archiver.cli.config_check import deep_problems
     from archiver.config import check_config, resolve_path
     from connectors.registry import option_problems, platforms
 
     path = resolve_path(config)
     cfg, errors, warnings = check_config(
-        path, platforms=platforms(), options=option_problems, deep=True
+        path, platforms=platforms(), options=option_problems, deep=deep_problems
     )
     if as_json:
         print_json({"ok": not errors, "errors": [str(e) for e in errors], "warnings": warnings})
@@ -100,7 +105,9 @@ def harvest(
 
     with app_context(config) as app:
         targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
-        harvester = Harvester(app.cfg, app.catalog, app.storage)
+        from archiver.compliance.run import after_harvest
+
+        harvester = Harvester(app.cfg, app.catalog, app.storage, after_site=after_harvest)
         results: list[dict[str, Any]] = []
         failed = 0
         for s in targets:
@@ -493,11 +500,38 @@ def _print_jobs(jobs: list[dict[str, Any]], tz: str) -> None:
     console.print(jobs_table(jobs, tz))
 
 
-def _status_extras(app: Any) -> dict[str, Any]:
-    """Sections other features add to status (jobs, report delivery); absent when unused."""
-    from archiver import status_extras
+def _status_extras(app: App) -> dict[str, Any]:
+    """Sections other parts add to status (jobs, report delivery, holds, integrity, ...).
 
-    return status_extras.collect(app)
+    Imported here, not at module top, so commands other than ``status`` start fast. A section
+    that cannot be read (an ArchiverError) becomes a note; any other error is a bug and shows.
+    """
+    from archiver.coverage import status_section as coverage_section
+    from archiver.daemon.scheduler import status_section as jobs_section
+    from archiver.fastlane.latency import status_section as fastlane_section
+    from archiver.integrity.status import status_section as integrity_section
+    from archiver.report.build import status_section as report_section
+    from archiver.retention.disposition import status_section as retention_section
+
+    sections: list[tuple[str, Callable[[App], dict[str, Any]]]] = [
+        ("jobs", jobs_section),
+        ("report", report_section),
+        ("retention", retention_section),
+        ("integrity", integrity_section),
+        ("fast lane", fastlane_section),
+        ("coverage", coverage_section),
+    ]
+    out: dict[str, Any] = {"notes": []}
+    for name, section in sections:
+        try:
+            part = section(app)
+        except ArchiverError as exc:
+            out["notes"].append(f"status section {name} unavailable: {exc}")
+            continue
+        notes = part.pop("notes", [])
+        out.update(part)
+        out["notes"].extend(notes)
+    return out
 
 
 def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:

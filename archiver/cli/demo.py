@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.markup import escape
 
-if TYPE_CHECKING:
-    from archiver.testing.mastodon import MastodonWorld
-
 from archiver.cli.common import clerk_errors, console, esc
 from archiver.errors import ArchiverError
+
+if TYPE_CHECKING:
+    from fakeplatforms.mastodon import MastodonWorld
 
 MARKER = ".archiver-demo"
 TIMEZONE = "America/Denver"
@@ -160,10 +160,9 @@ def demo(
     An existing demo archive is kept (it may hold requests or holds the user added); only
     ``--fresh`` deletes it, after saying what it removes.
     """
+    from fakeplatforms.demo_data import build_demo_feed, build_demo_world
+    from fakeplatforms.server import FakeServer
     from rich.rule import Rule
-
-    from archiver.testing.demo_data import build_demo_feed, build_demo_world
-    from archiver.testing.server import FakeServer
 
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / MARKER).exists():
@@ -333,9 +332,8 @@ def _show_versions(config: Path, changes: UpstreamChanges) -> None:
 
 def _export(config: Path, workdir: Path) -> None:
     """Answer a records request the way a clerk would, then check the package independently."""
+    from fakeplatforms.demo_data import DEMO_END
     from rich.rule import Rule
-
-    from archiver.testing.demo_data import DEMO_END
 
     console.print(Rule("A public records request: open it, export the package"))
     args = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -61,6 +62,26 @@ def check_and_alert(
         mark_alerted(conn, [f.id for f in pending], now)
     result.alerted = [f.id for f in pending]
     return result
+
+
+def after_harvest(catalog: Catalog, cfg: Config, site: SiteConfig, rlog: Any) -> None:
+    """The harvest's ``after_site`` hook: the City's policy rules over what was just cataloged.
+
+    A compliance problem never fails the sealed, cataloged harvest: it is logged, and the
+    findings stay un-alerted so the next run (or `archiver compliance check`) retries.
+    """
+    try:
+        res = check_and_alert(catalog, cfg, site)
+    except ArchiverError as exc:
+        rlog.error("compliance_check_failed", error=str(exc))
+        return
+    if res.alert_error:
+        rlog.warning("compliance_alert_not_sent", reason=res.alert_error)
+    rlog.info(
+        "compliance_checked",
+        open=sum(1 for f in res.findings if f.open),
+        alerted=len(res.alerted),
+    )
 
 
 def ack(catalog: Catalog, cfg: Config, finding_id: int, *, by: str, note: str) -> StoredFinding:

@@ -22,6 +22,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from archiver.app import App
+from archiver.compliance.run import after_harvest
 from archiver.config import Config, SiteConfig
 from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError, RateLimitedError
@@ -132,7 +133,7 @@ def _harvest_site(site_id: str) -> str:
             # Harvests share the staging folder: the foundation locks each in-flight bundle and
             # each site (archiver.bundle.BundleLock), so one harvest's recovery never touches
             # another's work, in this process or in a clerk's `archiver harvest`.
-            harvester = Harvester(cfg, catalog, rt.app.storage)
+            harvester = Harvester(cfg, catalog, rt.app.storage, after_site=after_harvest)
             result = harvester.harvest_site(site, stop=rt.abandon)
         except HarvestAborted as exc:
             sched.record_finish(catalog, pk, result="abandoned", error=str(exc))
@@ -256,28 +257,12 @@ def full_verify() -> str:
 
 
 def _retention(rt: Runtime) -> dict[str, Any]:
-    import importlib
-    import importlib.util
+    from archiver.retention.eligibility import refresh
 
-    name = "archiver.retention.eligibility"
-    if importlib.util.find_spec(name) is None:
-        log.info("retention_refresh_unavailable", module=name)
-        return {"skipped": f"{name} is not installed yet; nothing refreshed"}
-    module = importlib.import_module(name)
-    refresh = getattr(module, "refresh", None)
-    if refresh is not None:
-        outcome = refresh(rt.app)
-        return {"outcome": outcome if isinstance(outcome, dict | int | str) else str(outcome)}
-    compute = getattr(module, "compute_eligibility", None)
-    load = getattr(module, "load_settings", None)
-    if compute is None or load is None:
-        log.info("retention_refresh_unavailable", module=name, reason="no refresh function")
-        return {"skipped": f"{name} has no refresh function yet"}
-    results, warnings = compute(rt.app, load(rt.cfg))
-    detail: dict[str, Any] = {"bundles": len(results), "warnings": list(warnings)[:5]}
-    if warnings:
-        log.warning("retention_refresh_warnings", warnings=list(warnings)[:5])
-    return detail
+    outcome = refresh(rt.app)
+    if outcome["warnings"]:
+        log.warning("retention_refresh_warnings", warnings=outcome["warnings"])
+    return outcome
 
 
 def retention_refresh() -> str:

@@ -22,12 +22,6 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    String,
-    Table,
-    Text,
     delete,
     func,
     inspect,
@@ -36,9 +30,14 @@ from sqlalchemy import (
     update,
 )
 
+from archiver.clock import now_iso as now_iso
 from archiver.config import Config, SiteConfig, parse_duration
-from archiver.db import metadata
+from archiver.config_sections import DAEMON_KEYS as DAEMON_KEYS
+from archiver.daemon.tables import harvest_backoff as harvest_backoff
+from archiver.daemon.tables import job_runs as job_runs
 from archiver.errors import ConfigError
+from archiver.report.settings import report_settings
+from archiver.schedule import cron_trigger as cron_trigger
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -51,45 +50,6 @@ JOBS_TABLE = "apscheduler_jobs"
 JOBS_MODULE = "archiver.daemon.jobs"
 MAX_BACKOFF_SECONDS = 86_400
 """A failing site is still tried at least once a day, so a fixed token is noticed the next day."""
-
-job_runs = Table(
-    "job_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job_id", String(191), nullable=False, index=True),
-    Column("started_at", String(40), nullable=False, index=True),
-    Column("finished_at", String(40)),
-    # running | succeeded | failed | abandoned | skipped | rate_limited
-    Column("result", String(16), nullable=False),
-    Column("error", Text),
-    Column("detail_json", Text, nullable=False, default="{}"),
-)
-
-harvest_backoff = Table(
-    "harvest_backoff",
-    metadata,
-    Column("site_id", String(64), primary_key=True),
-    Column("consecutive_failures", Integer, nullable=False, default=0),
-    Column("last_failure_at", String(40)),
-    Column("last_error", Text),
-    Column("skip_until", String(40)),
-    Column("backoff_seconds", Float, nullable=False, default=0),
-)
-
-DAEMON_KEYS = {
-    "jitter_seconds",
-    "fixity_sample",
-    "max_concurrent_harvests",
-    "stop_grace_seconds",
-    "max_job_runtime",
-    "fixity_schedule",
-    "verify_schedule",
-    "retention_schedule",
-}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,38 +82,6 @@ def _positive_int(value: Any, *, file: str, key: str, hint: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{value!r} is not a whole number ≥ 1", file=file, key=key, hint=hint)
     return value
-
-
-def cron_trigger(
-    expr: str, tz: str, *, file: str, key: str, jitter: float | None = None
-) -> BaseTrigger:
-    """A crontab line ("m h dom mon dow") as a trigger in the archive's zone, or a ConfigError.
-
-    ``jitter`` (seconds) delays each run by a random amount up to that much, as for intervals.
-    """
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        fields = expr.split()
-        if len(fields) != 5:
-            raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
-        minute, hour, day, month, day_of_week = fields
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=day_of_week,
-            timezone=tz,
-            jitter=jitter,
-        )
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{expr!r} is not a crontab schedule ({exc})",
-            file=file,
-            key=key,
-            hint='five fields "minute hour day month weekday", e.g. "0 7 1 * *"',
-        ) from None
 
 
 def daemon_settings(cfg: Config) -> DaemonSettings:
@@ -298,8 +226,6 @@ def site_phase(site_id: str, spread: float) -> float:
 
 def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
     """What should be scheduled for this config: one harvest per enabled site + maintenance."""
-    from archiver.report.settings import report_settings
-
     file = str(cfg.path)
     specs: list[JobSpec] = []
     for site in cfg.sites:

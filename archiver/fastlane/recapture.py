@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archiver.app import App
 from archiver.catalog import schema as s
+from archiver.compliance.run import after_harvest
 from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
+from archiver.parts import ArchiveParts
 from archiver.retention.removal import resolve_item
 from connectors.base import HarvestContext
 from connectors.live import ItemRecapture
@@ -34,7 +35,7 @@ class Recaptured:
     reason: str | None = None
 
 
-def _latest(app: App, item_id: int) -> Any:
+def _latest(app: ArchiveParts, item_id: int) -> Any:
     with app.catalog.begin() as conn:
         return conn.execute(
             select(s.item_versions)
@@ -44,7 +45,7 @@ def _latest(app: App, item_id: int) -> Any:
         ).first()
 
 
-def recapture_item(app: App, ref: str) -> Recaptured:
+def recapture_item(app: ArchiveParts, ref: str) -> Recaptured:
     with app.catalog.begin() as conn:
         row = resolve_item(conn, ref)
     before = _latest(app, row.id)
@@ -59,9 +60,9 @@ def recapture_item(app: App, ref: str) -> Recaptured:
         )
 
     try:
-        result = Harvester(app.cfg, app.catalog, app.storage).harvest_site(
-            site, full=False, connector=source
-        )
+        result = Harvester(
+            app.cfg, app.catalog, app.storage, after_site=after_harvest
+        ).harvest_site(site, full=False, connector=source)
     except ArchiverError as exc:
         return Recaptured(
             row.id, False, before.text if before else None, before.version if before else None,

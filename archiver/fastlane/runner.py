@@ -18,14 +18,16 @@ from typing import Any
 
 import structlog
 
-from archiver.app import App
+from archiver.compliance.run import after_harvest
 from archiver.config import SiteConfig
+from archiver.config_sections import FASTLANE_KEYS as FASTLANE_KEYS
 from archiver.errors import ArchiverError, ConfigError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
 from archiver.fastlane.latency import DEFAULT_TARGET
 from archiver.fastlane.stream import StreamReader, run_stream_once
 from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, reroute_unrouted
 from archiver.harvest import Harvester
+from archiver.parts import ArchiveParts
 from archiver.secrets import read_secret
 
 log = structlog.get_logger()
@@ -34,7 +36,6 @@ WEBHOOK_PLATFORMS = ("facebook", "instagram")
 
 
 #: Keys of ``[fastlane]`` (checked by ``config check``).
-FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class FastLaneSettings:
 class FastLane:
     """Runs beside the scheduler; ``stop()`` waits for the current ticks to finish."""
 
-    def __init__(self, app: App, settings: FastLaneSettings) -> None:
+    def __init__(self, app: ArchiveParts, settings: FastLaneSettings) -> None:
         self.app = app
         self.settings = settings
         self.stopping = threading.Event()
@@ -118,7 +119,9 @@ class FastLane:
 
     def _follow(self, site: SiteConfig, pushed: bool) -> None:
         backoff = self.backoffs.setdefault(site.id, Backoff(base=self.settings.interval))
-        harvester = Harvester(self.app.cfg, self.app.catalog, self.app.storage)
+        harvester = Harvester(
+            self.app.cfg, self.app.catalog, self.app.storage, after_site=after_harvest
+        )
         flog = log.bind(site=site.id, lane="fast")
         while not self.stopping.is_set():
             try:

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import structlog
 
+from archiver.config_sections import WEBHOOK_KEYS as WEBHOOK_KEYS
 from archiver.errors import ConfigError
 from archiver.secrets import read_secret
 
@@ -39,7 +40,6 @@ log = structlog.get_logger()
 MAX_BODY = 1 << 20  # Meta's deliveries are a few KB; anything near this is not one
 MAX_PER_MINUTE = 600
 #: Keys of ``[webhooks]`` (checked by ``config check``).
-WEBHOOK_KEYS = frozenset({"listen", "verify_token_env", "app_secret_env"})
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-hub-signature", "user-agent")
 
 

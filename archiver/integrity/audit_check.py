@@ -7,12 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from archiver import audit
-from archiver.app import App
 from archiver.integrity.checkpoints import Checkpoint, check_against_checkpoint, write_checkpoint
 from archiver.integrity.sealer import tsa_settings
+from archiver.parts import ArchiveParts
 
 
-def verify_with_checkpoint(app: App) -> tuple[audit.AuditReport, dict[str, Any] | None]:
+def verify_with_checkpoint(app: ArchiveParts) -> tuple[audit.AuditReport, dict[str, Any] | None]:
     settings = tsa_settings(app.cfg)
     with app.catalog.begin() as conn:
         report = audit.verify(conn, anchor_path=app.cfg.audit_anchor)
@@ -31,7 +31,7 @@ def verify_with_checkpoint(app: App) -> tuple[audit.AuditReport, dict[str, Any] 
     return report, info
 
 
-def seal_checkpoint(app: App) -> Checkpoint:
+def seal_checkpoint(app: ArchiveParts) -> Checkpoint:
     """Only a log that verifies is checkpointed: sealing a tampered head would bless it."""
     report, _ = verify_with_checkpoint(app)
     report.raise_if_bad()

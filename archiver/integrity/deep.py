@@ -197,10 +197,13 @@ def check_bundle(conn: Connection, rec: sqlite3.Connection, b: dict[str, Any]) -
                             f"{reads[-1][n]!r}",
                         )
 
-    # 2. Every sealed record must be in the catalog (as a version of its item, any bundle).
+    # 2. Every sealed record must be in the catalog (as a version of its item, any bundle);
+    # a format 3 ``seen`` row names a version an earlier bundle sealed, which must be there too.
     by_pid: dict[str, set[str]] = {}
     for pid, digest in sealed:
         by_pid.setdefault(pid, set()).add(digest)
+    for r in rec.execute("SELECT platform_id, content_hash FROM seen"):
+        by_pid.setdefault(r[0], set()).add(r[1])
     pids = sorted(by_pid)
     for start in range(0, len(pids), _CHUNK):
         chunk = pids[start : start + _CHUNK]
@@ -229,7 +232,13 @@ def check_bundle(conn: Connection, rec: sqlite3.Connection, b: dict[str, Any]) -
                 )
 
     # 3. Followers.
-    fpids = [r[0] for r in rec.execute("SELECT DISTINCT platform_id FROM followers")]
+    fpids = [
+        r[0]
+        for r in rec.execute(
+            "SELECT DISTINCT platform_id FROM followers UNION SELECT platform_id FROM "
+            "follower_diffs WHERE event = 'followed'"
+        )
+    ]
     for start in range(0, len(fpids), _CHUNK):
         chunk = fpids[start : start + _CHUNK]
         have_f = {

@@ -16,7 +16,6 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from archiver import audit
-from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.errors import StorageError
 from archiver.integrity.keys import SigningKeyError as SigningKeyError
@@ -30,9 +29,10 @@ from archiver.integrity.keys import (
 from archiver.integrity.sealer import late_token_name, tsa_settings
 from archiver.integrity.tables import bundle_seals
 from archiver.integrity.tsa import TimestampError, request_token, token_info
+from archiver.parts import ArchiveParts
 
 
-def _stored_tag_sha(app: App, key: str) -> str | None:
+def _stored_tag_sha(app: ArchiveParts, key: str) -> str | None:
     try:
         with app.storage.open(key, "tagmanifest-sha256.txt") as fh:
             return hashlib.sha256(fh.read()).hexdigest()
@@ -40,7 +40,7 @@ def _stored_tag_sha(app: App, key: str) -> str | None:
         return None
 
 
-def enable_signing(app: App) -> tuple[TrustStore, int]:
+def enable_signing(app: ArchiveParts) -> tuple[TrustStore, int]:
     """``keys init``: the first key, and the inventory of bundles that may stay unsigned.
 
     Only bundles the catalog already holds, whose stored tagmanifest still has the digest
@@ -79,7 +79,7 @@ def enable_signing(app: App) -> tuple[TrustStore, int]:
     return store, left_out
 
 
-def rotate(app: App) -> TrustStore:
+def rotate(app: ArchiveParts) -> TrustStore:
     store = require_trust(app)
     old = store.current.fingerprint
     new = rotate_keys(app.cfg.root, store)
@@ -95,7 +95,7 @@ def rotate(app: App) -> TrustStore:
     return store
 
 
-def require_trust(app: App) -> TrustStore:
+def require_trust(app: ArchiveParts) -> TrustStore:
     store = TrustStore.load(trusted_keys_path(app.cfg.root))
     if store is None:
         raise SigningKeyError(
@@ -104,7 +104,7 @@ def require_trust(app: App) -> TrustStore:
     return store
 
 
-def _publish(app: App, store: TrustStore) -> str:
+def _publish(app: ArchiveParts, store: TrustStore) -> str:
     """A copy of the trusted-keys file beside the bundles, named by its content digest."""
     body = (json.dumps(store.as_dict(), indent=2) + "\n").encode()
     digest = hashlib.sha256(body).hexdigest()[:16]
@@ -123,7 +123,7 @@ class StampResult:
     errors: list[str] | None = None
 
 
-def pending_count(app: App) -> int:
+def pending_count(app: ArchiveParts) -> int:
     with app.catalog.begin() as conn:
         return len(
             conn.execute(
@@ -132,7 +132,7 @@ def pending_count(app: App) -> int:
         )
 
 
-def retry_timestamps(app: App) -> StampResult:
+def retry_timestamps(app: ArchiveParts) -> StampResult:
     """Stamp every signed bundle whose TSA request failed at sealing."""
     result = StampResult(errors=[])
     tsa = tsa_settings(app.cfg)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +32,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from archiver.clock import now_iso as now_iso
 from archiver.errors import ArchiverError, IntegrityError
+from archiver.fsutil import atomic_write
 
 CREDENTIAL_NAME = "ARCHIVER_SIGNING_KEY"
 TRUSTED_KEYS = "trusted-keys.json"
@@ -42,10 +43,6 @@ PRIVATE_KEY = "signing-key.pem"
 
 class SigningKeyError(ArchiverError):
     """The signing key or the trusted-keys file is missing, unreadable or inconsistent."""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def fingerprint(public: Ed25519PublicKey) -> str:
@@ -190,17 +187,7 @@ def private_key_path(root: Path) -> Path:
 
 def _atomic_write(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=mode)
 
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> None:

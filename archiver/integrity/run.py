@@ -6,20 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from archiver.app import App
 from archiver.integrity.authenticate import authenticate
 from archiver.integrity.deep import deep_check
 from archiver.integrity.sealer import tsa_settings
+from archiver.parts import ArchiveParts
 from archiver.verify import VerifyReport, verify_archive
 
 
-def tsa_ca(app: App) -> Path | None:
+def tsa_ca(app: ArchiveParts) -> Path | None:
     settings = tsa_settings(app.cfg)
     return settings.ca_file if settings is not None else None
 
 
 def check_archive(
-    app: App,
+    app: ArchiveParts,
     *,
     sample: int | None = None,
     site_id: str | None = None,

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, and_, select
 
 from archiver import audit
 from archiver.catalog import schema as s
+from archiver.clock import now_iso
 from archiver.journal.model import (
     _APPEND_ONLY,
     _IMMUTABLE_CHILDREN,
@@ -31,7 +32,6 @@ from archiver.journal.model import (
     JournalError,
     JournalReadOnlyError,
     _image,
-    _now,
     _pk,
     _thread_lock,
     journaled_tables,
@@ -337,7 +337,7 @@ def capture(catalog_conn: Connection, folder: Path) -> int:
             # written without one (job history, eligibility cache, WORM checks, back-off)
             # wait for the next audited change; they are in the catalog meanwhile.
             return 0
-        entries, digests, marks = _changes(catalog_conn, db, _now())
+        entries, digests, marks = _changes(catalog_conn, db, now_iso())
         if not entries:
             return 0
         pending = folder / _PENDING

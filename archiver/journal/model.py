@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Table
 
-from archiver.db import metadata
+from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError, IntegrityError
 from archiver.storage.base import JOURNAL_PREFIX
 
@@ -29,6 +27,7 @@ BUNDLE_DERIVED: Final = frozenset(
         "followers",
         "follower_events",
         "follower_snapshots",
+        "follower_lists",
         "bookmarks",
         "payload_index",
         "revisit_refs",
@@ -124,10 +123,6 @@ def _canonical(value: Any) -> str:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 def journal_dir(root: Path) -> Path:
     """Where the local journal files live: ``<archive root>/journal``."""
     return root / "journal"
@@ -135,22 +130,13 @@ def journal_dir(root: Path) -> Path:
 
 def journaled_tables() -> list[Table]:
     """Every catalog table not rebuilt from bundles, parents before children."""
-    from archiver import features
-
-    features.register_tables()
-    return [t for t in metadata.sorted_tables if t.name not in BUNDLE_DERIVED or t.name in _RESIDUE]
+    return [
+        t for t in all_tables().sorted_tables if t.name not in BUNDLE_DERIVED or t.name in _RESIDUE
+    ]
 
 
 def _pk(table: Table) -> list[str]:
     return [c.name for c in table.primary_key.columns]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- capture -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from archiver.catalog import schema as s
+from archiver.catalog.tables import all_tables
 from archiver.db import metadata
 from archiver.journal.model import (
     _APPEND_ONLY,
@@ -58,9 +59,7 @@ def replay(conn: Connection, segments: Sequence[Segment]) -> int:
     the end: those still leftovers when last journaled replace what the stored bundles
     rebuilt, because in the original catalog they were there first.
     """
-    from archiver import features
-
-    features.register_tables()
+    all_tables()
     items = _ItemIds(conn)
     residue: dict[tuple[str, str], tuple[list[Any], dict[str, Any] | None]] = {}
     count = 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import structlog
 
+from archiver.clock import now_iso
+from archiver.fsutil import atomic_write, fsync_dir
 from archiver.journal.model import (
     _HEAD,
     _NAME_RE,
@@ -20,8 +21,6 @@ from archiver.journal.model import (
     JournalIntegrityError,
     Segment,
     _canonical,
-    _fsync_dir,
-    _now,
 )
 from archiver.storage.base import JOURNAL_PREFIX, Storage
 
@@ -59,15 +58,8 @@ def read_head(folder: Path) -> tuple[int, str] | None:
 
 def _write_head(folder: Path, seq: int, sha: str, name: str) -> None:
     path = folder / _HEAD
-    tmp = folder / f".{_HEAD}.tmp"
-    body = _canonical({"seq": seq, "sha256": sha, "name": name, "written_at": _now()}) + "\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(folder)
+    body = _canonical({"seq": seq, "sha256": sha, "name": name, "written_at": now_iso()}) + "\n"
+    atomic_write(path, body.encode("utf-8"), mode=0o640)
 
 
 def _body_of(data: bytes) -> bytes:
@@ -104,7 +96,7 @@ def seal(folder: Path, storage: Storage) -> str | None:
         "journal": FORMAT,
         "segment": seq + 1,
         "prev_sha256": prev,
-        "created_at": _now(),
+        "created_at": now_iso(),
         "entries": count,
     }
     data = (_canonical(header) + "\n").encode("utf-8") + body
@@ -113,7 +105,7 @@ def seal(folder: Path, storage: Storage) -> str | None:
     key = storage.put_journal(name, data)
     _write_head(folder, seq + 1, sha, name)
     pending.unlink()
-    _fsync_dir(folder)
+    fsync_dir(folder)
     log.info("journal_sealed", key=key, entries=count)
     return key
 

@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from archiver import audit
-from archiver.app import App
 from archiver.bundle import RECORDS_DB
 from archiver.bundle_format import open_records
 from archiver.errors import ExportError, StorageError
@@ -47,6 +46,7 @@ from archiver.integrity.seal import (
 )
 from archiver.integrity.sealer import late_token_name, tsa_settings
 from archiver.integrity.tsa import TimestampError, request_token
+from archiver.parts import ArchiveParts
 from archiver.prr.wacz_sign import WaczSignature
 
 EVIDENCE_DIR = "authenticity"
@@ -71,12 +71,12 @@ class Evidence:
     wacz: WaczSignature | None = None
 
 
-def signing_enabled(app: App) -> bool:
+def signing_enabled(app: ArchiveParts) -> bool:
     """Whether the archive signs (its trusted-keys file exists); exports then sign too."""
     return load_trust(app.cfg.root) is not None
 
 
-def check_against_bundles(app: App, hits: list[dict[str, Any]]) -> dict[str, SealCheck]:
+def check_against_bundles(app: ArchiveParts, hits: list[dict[str, Any]]) -> dict[str, SealCheck]:
     """Refuse the export unless every version's text is the sealed text of a sound bundle."""
     trust = load_trust(app.cfg.root)
     by_bundle: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -145,7 +145,7 @@ def _copy_bytes(data: bytes | None, dest: Path) -> bool:
 
 
 def write_evidence(
-    app: App,
+    app: ArchiveParts,
     package: Path,
     seals: Mapping[str, SealCheck],
     *,
@@ -323,7 +323,7 @@ def verify_md(ev: Evidence, *, package_signed: bool) -> str:
     return "\n".join(lines)
 
 
-def chain_of_custody(app: App, seals: Mapping[str, SealCheck], request_id: str) -> str:
+def chain_of_custody(app: ArchiveParts, seals: Mapping[str, SealCheck], request_id: str) -> str:
     """Every audit event that touched the exported records: the harvest runs and seals of
     their bundles, quarantines, verifications, key changes, holds and dispositions, and this
     request. CSV with each entry's hash, so it can be matched against the audit log."""
@@ -354,7 +354,7 @@ def chain_of_custody(app: App, seals: Mapping[str, SealCheck], request_id: str) 
     return buf.getvalue()
 
 
-def certification_section(app: App, ev: Evidence, *, actor: str) -> str:
+def certification_section(app: ArchiveParts, ev: Evidence, *, actor: str) -> str:
     """A certificate of authenticity shaped to Federal Rule of Evidence 902(14)."""
     states: dict[str, int] = defaultdict(int)
     for c in ev.seals.values():
@@ -414,7 +414,7 @@ def certification_section(app: App, ev: Evidence, *, actor: str) -> str:
     return "\n".join(lines)
 
 
-def sign_package(app: App, package: Path) -> list[str]:
+def sign_package(app: ArchiveParts, package: Path) -> list[str]:
     """Sign (and timestamp) the package's tagmanifest; returns the files written."""
     tag = (package / "tagmanifest-sha256.txt").read_bytes()
     written: list[str] = []

@@ -27,20 +27,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from archiver.config import Config
+from archiver.config_sections import REQUEST_KEYS as REQUEST_KEYS
 from archiver.errors import ConfigError
 
 LEGAL_BASIS: Final = (
     'MCA 2-6-1006(2): a local government must respond "in a timely manner"; '
     "the business-day targets are the City's own, not statutory deadlines"
-)
-REQUEST_KEYS: Final = frozenset(
-    {
-        "acknowledge_business_days",
-        "respond_business_days",
-        "fee_per_hour",
-        "free_minutes",
-        "holidays",
-    }
 )
 
 

@@ -40,12 +40,14 @@ import structlog
 from sqlalchemy import select
 
 from archiver import __version__, audit, filters
-from archiver.app import App
 from archiver.bundle import remove_tree, sha256_file
 from archiver.catalog import schema as s
 from archiver.csvsafe import SafeDictWriter
 from archiver.errors import ExportError
 from archiver.filters import UnknownFilterError as UnknownFilterError
+from archiver.followers import sealed_follower_list
+from archiver.fsutil import fsync_dir, fsync_tree
+from archiver.parts import ArchiveParts
 from archiver.prr import authenticity, certify, media, readable
 from archiver.prr import threads as threads_mod
 from archiver.prr.originals import (
@@ -190,7 +192,7 @@ def _check_target(out: Path, *, zip_: bool) -> None:
             break
 
 
-def check_filters(app: App, f: SearchFilters) -> None:
+def check_filters(app: ArchiveParts, f: SearchFilters) -> None:
     """Refuse a filter value that names nothing (see :mod:`archiver.filters`).
 
     Otherwise a typo gives a valid, empty package whose certification says no records
@@ -199,7 +201,9 @@ def check_filters(app: App, f: SearchFilters) -> None:
     filters.check_filters(app, site=f.site, platform=f.platform, kinds=f.kinds, author=f.author)
 
 
-def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) -> ExportResult:
+def run_export(
+    app: ArchiveParts, opts: ExportOptions, *, on_step: Step | None = None
+) -> ExportResult:
     """Search, verify sources, build the bag in ``<out>.partial``, record custody, rename."""
     step: Step = on_step or (lambda _s: None)
     req = get_request(app.catalog, opts.request_id)
@@ -252,7 +256,7 @@ def run_export(app: App, opts: ExportOptions, *, on_step: Step | None = None) ->
         zip_tmp.unlink(missing_ok=True)
 
 
-def _with_every_version(app: App, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_every_version(app: ArchiveParts, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A text query matches single versions; a requester gets every version of a matched item.
 
     Otherwise an edit that removed the searched words would hide the earlier wording, which
@@ -297,7 +301,7 @@ def _stable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _item_classes(app: App, item_ids: list[int]) -> dict[int, str]:
+def _item_classes(app: ArchiveParts, item_ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     with app.catalog.begin() as conn:
         for i in range(0, len(item_ids), 900):
@@ -309,7 +313,7 @@ def _item_classes(app: App, item_ids: list[int]) -> dict[int, str]:
     return out
 
 
-def _snapshots(app: App, sites: set[str], f: SearchFilters) -> list[dict[str, Any]]:
+def _snapshots(app: ArchiveParts, sites: set[str], f: SearchFilters) -> list[dict[str, Any]]:
     """Follower snapshots of the sites in the date range, or the latest per site without one."""
     if not sites:
         return []
@@ -338,7 +342,7 @@ def _snapshots(app: App, sites: set[str], f: SearchFilters) -> list[dict[str, An
 
 
 def _verify_sources(
-    app: App, bundles: Mapping[str, Mapping[str, Any]], ids: Iterable[str]
+    app: ArchiveParts, bundles: Mapping[str, Mapping[str, Any]], ids: Iterable[str]
 ) -> list[dict[str, Any]]:
     results = []
     for bid in sorted(ids):
@@ -367,7 +371,7 @@ def _verify_sources(
 
 
 def _build(
-    app: App,
+    app: ArchiveParts,
     opts: ExportOptions,
     req: RecordsRequest,
     out: Path,
@@ -708,7 +712,7 @@ def _build(
     bag.save()  # rewrites tagmanifest-sha256.txt to cover certification.txt and the log
     authenticity.sign_package(app, staging)
     package_sha256 = sha256_file(staging / "tagmanifest-sha256.txt")
-    _fsync_tree(staging)
+    fsync_tree(staging)
 
     # -- publish ------------------------------------------------------------------------------
     step("publishing")
@@ -755,7 +759,7 @@ def _build(
             if out.is_dir():
                 out.rmdir()  # empty, checked above
             os.rename(staging, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     return ExportResult(
         request_id=req.id,
         path=out,
@@ -818,7 +822,7 @@ def _drop_withheld(
     return list(kept.values())
 
 
-def _attach_removal_reviews(app: App, hits: list[dict[str, Any]]) -> None:
+def _attach_removal_reviews(app: ArchiveParts, hits: list[dict[str, Any]]) -> None:
     """Add the removed-comment review trail (policy category, who recorded the removal and
     when, the City Attorney's decision) to each version of an item that has one."""
     item_ids = sorted({int(h["item_id"]) for h in hits})
@@ -914,18 +918,17 @@ def _follower_rows(index: BundleIndex, snapshots: list[dict[str, Any]]) -> list[
         if not snap["identities"]:
             continue  # a count: the platform names no one
         bid = str(snap["bundle_id"])
-        for r in index.db(bid).execute(
-            "SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq"
-        ):
+        # A format 3 diff bundle keeps only changes: the list is its checkpoint plus diffs.
+        for pid, handle, display_name, url in sealed_follower_list(index.db, bid):
             rows.append(
                 {
                     "site_id": snap["site_id"],
                     "snapshot_taken_at": snap["taken_at"],
                     "bundle_id": bid,
-                    "platform_id": r["platform_id"],
-                    "handle": r["handle"],
-                    "display_name": r["display_name"],
-                    "url": r["url"],
+                    "platform_id": pid,
+                    "handle": handle,
+                    "display_name": display_name,
+                    "url": url,
                 }
             )
     return rows
@@ -1016,7 +1019,7 @@ def _query_text(opts: ExportOptions) -> str:
 
 
 def _certification(
-    app: App,
+    app: ArchiveParts,
     opts: ExportOptions,
     req: RecordsRequest,
     *,
@@ -1172,23 +1175,6 @@ def _zip_bag(bag_dir: Path, zip_path: Path, top: str) -> None:
             stored = p.suffix in (".gz", ".wacz", ".pdf", ".zip")
             z.write(p, f"{top}/{rel}", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
     fd = os.open(zip_path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(top: Path) -> None:
-    for p in [*top.rglob("*"), top]:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -22,10 +22,10 @@ from typing import Any, Final
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.catalog.store import uri_hash
 from archiver.csvsafe import SafeDictWriter
+from archiver.parts import ArchiveParts
 from archiver.prr.originals import CopiedRecord
 from archiver.recorder import redact_url
 
@@ -64,7 +64,7 @@ class MediaFile:
     note: str
 
 
-def media_of(app: App, hits: Iterable[Mapping[str, Any]]) -> list[MediaRef]:
+def media_of(app: ArchiveParts, hits: Iterable[Mapping[str, Any]]) -> list[MediaRef]:
     """Every attachment of the given versions, with its original record where one exists."""
     by_version = {int(h["version_id"]): h for h in hits}
     ids = sorted(by_version)
@@ -104,7 +104,7 @@ def media_of(app: App, hits: Iterable[Mapping[str, Any]]) -> list[MediaRef]:
     return out
 
 
-def _resolve_earlier_captures(app: App, refs: list[MediaRef]) -> None:
+def _resolve_earlier_captures(app: ArchiveParts, refs: list[MediaRef]) -> None:
     """Media downloaded in an earlier run: find that capture (same site and URL)."""
     p = s.payload_index
     found: dict[tuple[str, str], tuple[str, str, str]] = {}

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import jinja2
 
@@ -69,6 +70,10 @@ class ThreadView:
     root_id: str
     flat: list[ItemView] = field(default_factory=list)
     posted: str = ""
+    #: Earliest and latest posting time of the thread's items, in the City's zone with the
+    #: zone named ("" when no item has a posting time).
+    first_post: str = ""
+    last_post: str = ""
 
 
 def fmt_time(value: str | None, tz: str) -> str:
@@ -220,6 +225,14 @@ def build_threads(
             _flatten(top, 0, t.flat, set())
         first = t.root or (t.flat[0] if t.flat else None)
         t.posted = first.posted_raw if first else ""
+        dated = []
+        for i in t.flat:
+            stamp = _utc_stamp(i.posted_raw)
+            if stamp is not None:
+                dated.append((stamp, i.posted))
+        dated.sort()
+        if dated:
+            t.first_post, t.last_post = dated[0][1], dated[-1][1]
         if t.root is not None:
             text = t.root.versions[-1].text if t.root.versions else ""
             t.title = _shorten(text, 90) or f"post {t.root_id}"
@@ -233,6 +246,15 @@ def build_threads(
         out.append(t)
     out.sort(key=lambda t: (t.posted, t.slug), reverse=True)
     return out
+
+
+def _utc_stamp(value: str) -> float | None:
+    """A posting time as seconds since the epoch, for ordering (None if not a timestamp)."""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _flatten(v: ItemView, depth: int, acc: list[ItemView], seen: set[str]) -> None:
@@ -271,26 +293,35 @@ def write_site(out_dir: Path, threads: list[ThreadView], context: Mapping[str, A
     return written
 
 
-#: Versions per xhtml2pdf run. xhtml2pdf holds a whole document (DOM and story) in memory,
-#: about 40 kB per version, so large exports are rendered in parts and joined (xhtml2pdf's
-#: own ``pisaPDF``), keeping memory flat whatever the size of the request.
-PDF_CHUNK_VERSIONS = 1000
+#: Versions per PDF volume. WeasyPrint lays a whole document out before writing it (that is
+#: how it knows M in "page N of M"), about 100 kB of memory per version, so a large export is
+#: printed as several volumes, each its own PDF/A-2b file numbered "page N of M", keeping
+#: memory flat whatever the size of the request. Threads are never split across volumes.
+PDF_VOLUME_VERSIONS = 1500
 
 
-def _pdf_chunks(threads: list[ThreadView], limit: int) -> list[list[ThreadView]]:
-    chunks: list[list[ThreadView]] = []
+def pdf_volumes(threads: list[ThreadView], limit: int) -> list[list[ThreadView]]:
+    """``threads`` in order, cut into volumes of about ``limit`` versions (at least one)."""
+    volumes: list[list[ThreadView]] = []
     current: list[ThreadView] = []
     size = 0
     for t in threads:
         n = sum(len(i.versions) for i in t.flat) or 1
         if current and size + n > limit:
-            chunks.append(current)
+            volumes.append(current)
             current, size = [], 0
         current.append(t)
         size += n
-    if current or not chunks:
-        chunks.append(current)
-    return chunks
+    if current or not volumes:
+        volumes.append(current)
+    return volumes
+
+
+def volume_name(out: Path, volume: int, volumes: int) -> Path:
+    """``export.pdf`` for a one-volume print, else ``export-volume-02-of-05.pdf``."""
+    if volumes == 1:
+        return out
+    return out.with_name(f"{out.stem}-volume-{volume:02d}-of-{volumes:02d}{out.suffix}")
 
 
 def write_pdf(
@@ -298,41 +329,40 @@ def write_pdf(
     threads: list[ThreadView],
     context: Mapping[str, Any],
     *,
-    chunk_versions: int = PDF_CHUNK_VERSIONS,
-) -> None:
-    """The same content as one PDF (xhtml2pdf), for requesters who want a single document."""
-    from xhtml2pdf import pisa
-    from xhtml2pdf.pdf import pisaPDF
+    volume_versions: int = PDF_VOLUME_VERSIONS,
+) -> list[tuple[Path, int]]:
+    """The same content as PDF/A-2b documents; returns each file written and its page count.
 
+    One file (``out``) unless the export is larger than ``volume_versions`` versions, then
+    volumes named by :func:`volume_name`. Rendered with WeasyPrint (see :mod:`archiver.pdf`)
+    from a lean template: plain paragraphs, no images (media files are named and are in
+    data/readable/), every page headed with the request (and volume) and numbered
+    "page N of M".
+    """
+    from archiver import pdf
+
+    request = context["request"]
+    rid = request["id"] if isinstance(request, Mapping) else request.id
     template = _env().get_template("document.html.j2")
-    chunks = _pdf_chunks(threads, chunk_versions)
-
-    def render(dest: BinaryIO, part: list[ThreadView], first: bool) -> None:
-        html = template.render(threads=part, first=first, all_threads=threads, **context)
-        status = pisa.CreatePDF(html, dest=dest, encoding="utf-8")
-        if status.err:
+    volumes = pdf_volumes(threads, volume_versions)
+    written: list[tuple[Path, int]] = []
+    for k, part in enumerate(volumes, start=1):
+        header = f"{context['city']} — public records request {rid}"
+        if len(volumes) > 1:
+            header += f", volume {k} of {len(volumes)}"
+        html = template.render(
+            threads=part,
+            all_threads=threads,
+            volume=k,
+            volumes=len(volumes),
+            pdf_css=pdf.page_css(header),
+            **context,
+        )
+        path = volume_name(out, k, len(volumes))
+        try:
+            written.append((path, pdf.write_pdf(html, path)))
+        except pdf.PdfRenderError as exc:
             raise ExportError(
-                f"xhtml2pdf could not render {out.name} ({status.err} error(s))",
-                hint="the HTML copy in data/readable/ is complete; report this as a bug",
-            )
-
-    if len(chunks) == 1:
-        with out.open("wb") as fh:
-            render(fh, chunks[0], True)
-        return
-    parts = []
-    joined = pisaPDF()
-    try:
-        for n, chunk in enumerate(chunks):
-            part = out.parent / f".{out.name}.part{n:04d}"
-            with part.open("wb") as fh:
-                render(fh, chunk, n == 0)
-            parts.append(part)
-            joined.addFromFile(part.open("rb"))
-        with out.open("wb") as fh:
-            joined.join(fh)
-    finally:
-        for f in joined.files:
-            f.close()
-        for part in parts:
-            part.unlink(missing_ok=True)
+                str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
+            ) from exc
+    return written

@@ -16,13 +16,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Column,
     Connection,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     func,
     select,
     update,
@@ -31,48 +25,14 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from archiver import audit
 from archiver.catalog.store import Catalog, now_iso
-from archiver.db import metadata
 from archiver.errors import ExportError
 from archiver.prr import deadlines
 from archiver.prr.deadlines import RequestPolicy
+from archiver.prr.tables import exports as exports
+from archiver.prr.tables import records_requests as records_requests
 
 STATUS_OPEN: Final = "open"
 STATUS_CLOSED: Final = "closed"
-
-records_requests = Table(
-    "records_requests",
-    metadata,
-    Column("id", String(16), primary_key=True),  # PRR-YYYY-NNNN
-    Column("year", Integer, nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("requester", Text, nullable=False),
-    Column("received", String(10), nullable=False),  # YYYY-MM-DD (City's local date)
-    Column("description", Text, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("acknowledge_by", String(10), nullable=False),
-    Column("respond_by", String(10), nullable=False),
-    Column("estimated_minutes", Integer),
-    Column("fee_estimate", String(16)),
-    Column("opened_at", String(40), nullable=False),
-    Column("opened_by", String(200), nullable=False),
-    Column("closed_at", String(40)),
-    Column("closed_by", String(200)),
-    Column("outcome", Text),
-    UniqueConstraint("year", "seq", name="uq_records_requests_year_seq"),
-)
-
-exports = Table(
-    "exports",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("request_id", String(16), nullable=False, index=True),
-    Column("actor", String(200), nullable=False),
-    Column("at", String(40), nullable=False),
-    Column("out_path", Text, nullable=False),
-    Column("package_sha256", String(64), nullable=False),  # sha256 of tagmanifest-sha256.txt
-    Column("counts_json", Text, nullable=False),
-    Column("query_json", Text, nullable=False),
-)
 
 
 class RequestError(ExportError):

@@ -25,14 +25,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import (
-    Boolean,
-    Column,
     Connection,
-    Integer,
     MetaData,
-    String,
     Table,
-    Text,
     func,
     inspect,
     select,
@@ -42,7 +37,6 @@ from archiver import audit
 from archiver.catalog import schema as s
 from archiver.config import SiteConfig
 from archiver.coverage import CoverageGap, all_gaps
-from archiver.db import metadata
 from archiver.errors import ArchiverError, ReportError
 from archiver.prr import requests as prr
 from archiver.prr.deadlines import is_overdue
@@ -63,10 +57,11 @@ from archiver.report.model import (
     SiteSection,
     Totals,
 )
+from archiver.report.tables import report_deliveries as report_deliveries
 from archiver.retention import tables as rt
 
 if TYPE_CHECKING:
-    from archiver.app import App
+    from archiver.parts import ArchiveParts
 
 log = structlog.get_logger(__name__)
 
@@ -74,19 +69,6 @@ HISTORY_MONTHS = 12
 COMMENT_KINDS = ("comment", "reply")
 REMOVAL_EVENTS = ("removed_upstream", "hidden_upstream")
 _AWAITING_APPROVAL = "proposed"  # disposition_batches.status before anyone approves
-
-report_deliveries = Table(
-    "report_deliveries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("month", String(7), nullable=False, index=True),
-    Column("attempted_at", String(40), nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Column("recipients", Integer, nullable=False, default=0),
-    Column("endpoint", Text),
-    Column("out_dir", Text, nullable=False),
-    Column("error", Text),
-)
 
 
 def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
@@ -383,7 +365,7 @@ def _disposition(conn: Connection, now: datetime) -> DispositionSection | None:
     return DispositionSection(windows[0], windows[1], windows[2], awaiting, flags)
 
 
-def long_retention_sentences(app: App) -> list[str]:
+def long_retention_sentences(app: ArchiveParts) -> list[str]:
     """One sentence per mapped schedule item kept more than 10 years (ARM 44.14.202).
 
     Why in the monthly report: the current rule (amended 2015) asks that the electronic system
@@ -474,7 +456,7 @@ def _requests(conn: Connection, today: date) -> RequestsSection:
     return RequestsSection(open=len(rows), overdue=overdue)
 
 
-def build_report_data(app: App, month: str, *, now: datetime | None = None) -> ReportData:
+def build_report_data(app: ArchiveParts, month: str, *, now: datetime | None = None) -> ReportData:
     """Everything the report for ``month`` says, read from the catalog and the config."""
     tz = app.cfg.timezone
     start, end = month_bounds(month, tz)
@@ -501,7 +483,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
             )
         ).scalar()
         fixity = _fixity(conn)
-        from archiver.storage.worm_state import warning_lines
+        from archiver.catalog.worm_state import warning_lines
 
         storage_warnings = warning_lines(app.cfg, conn)
         disposition = _disposition(conn, generated)
@@ -540,7 +522,7 @@ def build_report_data(app: App, month: str, *, now: datetime | None = None) -> R
 
 
 def _fastlane(
-    conn: Connection, app: App, start: datetime, end: datetime
+    conn: Connection, app: ArchiveParts, start: datetime, end: datetime
 ) -> dict[str, FastLaneLine]:
     """Per followed site: the month's fast-lane latency (sealed in the month) and misses."""
     from archiver.fastlane import latency
@@ -578,7 +560,7 @@ def _compliance(conn: Connection, w: _Window) -> ComplianceSection:
 
 
 def _coverage(
-    conn: Connection, app: App, start: datetime, end: datetime, generated: datetime
+    conn: Connection, app: ArchiveParts, start: datetime, end: datetime, generated: datetime
 ) -> list[CoverageGap]:
     """Coverage gaps (archiver.coverage) that were seen or open during the month."""
     upto = min(end, generated)
@@ -587,7 +569,7 @@ def _coverage(
 
 
 def capture_history(
-    app: App, month: str, months: int = HISTORY_MONTHS
+    app: ArchiveParts, month: str, months: int = HISTORY_MONTHS
 ) -> dict[str, dict[str, int]]:
     """Posts + comments first captured per site for the ``months`` before ``month``."""
     tz = app.cfg.timezone
@@ -620,12 +602,12 @@ class ReportOutcome:
     data: ReportData | None = None
 
 
-def report_dir(app: App, month: str) -> Path:
+def report_dir(app: ArchiveParts, month: str) -> Path:
     return app.cfg.root / "reports" / month
 
 
 def produce_report(
-    app: App, month: str, *, send: bool, out_dir: Path | None = None
+    app: ArchiveParts, month: str, *, send: bool, out_dir: Path | None = None
 ) -> ReportOutcome:
     """Build, keep on disk (always), then optionally e-mail; a failed send is recorded, not raised.
 
@@ -662,7 +644,9 @@ def produce_report(
     return outcome
 
 
-def _record_delivery(app: App, outcome: ReportOutcome, endpoint: str | None, n: int) -> None:
+def _record_delivery(
+    app: ArchiveParts, outcome: ReportOutcome, endpoint: str | None, n: int
+) -> None:
     with app.catalog.begin() as conn:
         conn.execute(
             report_deliveries.insert().values(
@@ -716,7 +700,7 @@ def to_json(data: ReportData) -> dict[str, Any]:
     return plain
 
 
-def authenticity_line(app: App) -> AuthenticityLine:
+def authenticity_line(app: ArchiveParts) -> AuthenticityLine:
     """Read-only: the audit head, newest checkpoint, keys, quarantine, waiting timestamps."""
     from archiver.errors import StorageError
     from archiver.integrity.admit import quarantined

@@ -321,7 +321,7 @@ class ReportData:
     fixity: FixityLine | None
     requests: RequestsSection | None
     notes: list[str] = field(default_factory=list)
-    # The store failed its WORM self-check (archiver.storage.worm_state): a needs-attention item.
+    # The store failed its WORM self-check (archiver.catalog.worm_state): a needs-attention item.
     storage_warnings: list[str] = field(default_factory=list)
     authenticity: AuthenticityLine | None = None
     compliance: ComplianceSection | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import jinja2
 from archiver.coverage import CoverageGap
 from archiver.csvsafe import SafeWriter, cell
 from archiver.errors import ReportError
+from archiver.fsutil import atomic_write
 from archiver.report.model import TOKEN_WARNING_DAYS, ReportData, SiteSection, iter_due
 from archiver.timefmt import local_time
 
@@ -419,21 +419,6 @@ def render_chart_png(
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write via a temp file and rename, so a reader never sees a half-written report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o640)  # owner and group only: reports name requesters
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     data: ReportData,
     out_dir: Path,
@@ -453,7 +438,7 @@ def write_report(
         paths = []
         for name, payload in payloads.items():
             path = out_dir / name
-            _atomic_write(path, payload)
+            atomic_write(path, payload, mode=0o640)  # owner and group: reports name requesters
             paths.append(path)
         dir_fd = os.open(out_dir, os.O_RDONLY)
         try:

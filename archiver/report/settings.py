@@ -14,23 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from archiver.config import Config
+from archiver.config_sections import REPORT_KEYS as REPORT_KEYS
+from archiver.config_sections import SMTP_KEYS as SMTP_KEYS
 from archiver.errors import ConfigError, ReportError
 from archiver.report.mailer import SmtpSettings
+from archiver.schedule import cron_trigger
 
-SMTP_KEYS = {
-    "host",
-    "port",
-    "security",
-    "username",
-    "password_secret",
-    "sender",
-    "recipients",
-    "timeout",
-    "cafile",
-    "attempts",
-    "backoff_seconds",
-}
-REPORT_KEYS = {"recipients", "schedule"}
 DEFAULT_SCHEDULE = "0 7 1 * *"
 """07:00 on the 1st, in the archive's zone (America/Denver): last month is complete and the
 report is waiting when the Clerk's office opens."""
@@ -43,7 +32,7 @@ class ReportSettings:
     recipients: tuple[str, ...]
 
 
-def _unknown(raw: Mapping[str, Any], allowed: set[str], section: str, file: str) -> None:
+def _unknown(raw: Mapping[str, Any], allowed: frozenset[str], section: str, file: str) -> None:
     for k in raw:
         if k not in allowed:
             raise ConfigError(
@@ -84,8 +73,6 @@ def report_settings(cfg: Config) -> ReportSettings:
         raise ConfigError(
             "must be a crontab string", file=file, key="report.schedule", hint='"0 7 1 * *"'
         )
-    from archiver.daemon.scheduler import cron_trigger
-
     cron_trigger(schedule, cfg.timezone, file=file, key="report.schedule")
     recipients = _addresses(raw.get("recipients"), file=file, key="report.recipients")
     return ReportSettings(schedule=schedule, recipients=tuple(recipients))

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from archiver import audit
-from archiver.app import App
 from archiver.errors import RetentionError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 from archiver.retention.schedules import ScheduleItem, ScheduleSet
 
@@ -142,7 +142,7 @@ def current_refs(conn: Connection, schedules: ScheduleSet) -> set[str]:
 
 
 def confirm(
-    app: App, settings: RetentionSettings, *, ref: str, by: str, note: str = ""
+    app: ArchiveParts, settings: RetentionSettings, *, ref: str, by: str, note: str = ""
 ) -> dict[str, Any]:
     item = settings.schedules.item(ref)  # unknown ref: RetentionError with a suggestion
     if not by.strip():
@@ -181,6 +181,6 @@ def confirm(
     return {"ref": ref, "confirmed_by": by, "confirmed_at": at, "note": note, "digest": digest}
 
 
-def list_confirmations(app: App, schedules: ScheduleSet) -> dict[str, Confirmation]:
+def list_confirmations(app: ArchiveParts, schedules: ScheduleSet) -> dict[str, Confirmation]:
     with app.catalog.begin() as conn:
         return confirmations(conn, schedules)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -240,3 +240,11 @@ def long_retention_flag(item: ScheduleItem) -> bool:
     if retention.permanent or retention.event is not None:
         return True
     return retention.years is not None and retention.years > LONG_RETENTION_YEARS
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Catalog times are ISO-8601 UTC strings; a naive one is taken as UTC."""
+    if not value:
+        return None
+    d = datetime.fromisoformat(value)
+    return d if d.tzinfo is not None else d.replace(tzinfo=UTC)

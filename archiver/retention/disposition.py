@@ -1,4 +1,6 @@
-"""Approved disposition: due list, frozen batches, approval, the 50-year offer, execution.
+"""Approved disposition (the workflow): due list, frozen batches, approval, the 50-year offer,
+execution. Read views live in :mod:`archiver.retention.views`, the disposal records
+(render + store) in :mod:`archiver.retention.records`; their public names are re-exported.
 
 Destroying a public record cannot be undone, so every step re-checks what the previous one
 decided: a batch is a frozen list proposed by one person and approved by another (by name
@@ -25,28 +27,23 @@ Object Lock until keep-until and verified by hash. Where each copy went is kept 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection, func, select, update
 
 from archiver import audit
-from archiver.app import App
-from archiver.bundle import sha256_file
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
-from archiver.catalog.store import Catalog
+from archiver.clock import now_iso
 from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 from archiver.retention.dates import (
-    DISPOSAL_LOG_RETENTION_YEARS,
     HISTORICAL_OFFER_NOTICE_DAYS,
-    add_years,
     long_retention_flag,
     needs_historical_offer,
 )
@@ -59,10 +56,17 @@ from archiver.retention.eligibility import (
     unusable_refs,
 )
 from archiver.retention.holds import held_bundles, sync_store_holds
+from archiver.retention.records import render_record, store_records
 from archiver.retention.schedules import Disposal
-
-if TYPE_CHECKING:
-    import jinja2
+from archiver.retention.views import (
+    ACTIVE_BATCH,
+    _batch,
+    _confidential,
+    batch_detail,
+    in_progress,
+    list_batches,
+    status_section,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -72,20 +76,16 @@ __all__ = [
     "batch_detail",
     "due",
     "execute",
+    "in_progress",
     "list_batches",
     "mark_confidential",
     "offer",
     "propose",
+    "render_record",
+    "roll_forward",
     "status_section",
     "store_records",
 ]
-
-TEMPLATES = Path(__file__).parent / "templates"
-ACTIVE_BATCH = ("proposed", "approved", "executing")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _today(settings: RetentionSettings) -> date:
@@ -103,7 +103,7 @@ def _in_open_batch(conn: Connection) -> set[str]:
 
 
 def due(
-    app: App, settings: RetentionSettings, *, as_of: date | None = None
+    app: ArchiveParts, settings: RetentionSettings, *, as_of: date | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """(due, blocked, warnings): bundles eligible by ``as_of``, and eligible ones that may not go.
 
@@ -179,7 +179,7 @@ def due(
     return out, blocked, warnings
 
 
-def _store_lock(app: App, bundle_id: str, key: str) -> date | None:
+def _store_lock(app: ArchiveParts, bundle_id: str, key: str) -> date | None:
     """The store's retain-until for a bundle (None: not locked), kept in ``worm_until``."""
     locked = app.storage.retained_until(key)
     if locked is not None:
@@ -201,7 +201,7 @@ def _path_for(items: list[Any]) -> str:
 
 
 def propose(
-    app: App, settings: RetentionSettings, *, by: str, as_of: date | None = None
+    app: ArchiveParts, settings: RetentionSettings, *, by: str, as_of: date | None = None
 ) -> dict[str, Any]:
     """Freeze the current due list into a batch; renders the RM60 request where needed."""
     if not by.strip():
@@ -242,7 +242,7 @@ def propose(
                 path=path,
                 status="proposed",
                 proposed_by=by,
-                proposed_at=_now(),
+                proposed_at=now_iso(),
             )
         )
         for r in rows:
@@ -273,21 +273,8 @@ def propose(
     return detail
 
 
-def _batch(conn: Connection, batch_id: str) -> Any:
-    row = conn.execute(
-        select(t.disposition_batches).where(t.disposition_batches.c.id == batch_id)
-    ).first()
-    if row is None:
-        known = [r[0] for r in conn.execute(select(t.disposition_batches.c.id))]
-        raise RetentionError(
-            f"no disposition batch {batch_id!r}",
-            hint="batches: " + (", ".join(known[-5:]) or "none") + " (archiver disposition list)",
-        )
-    return row
-
-
 def approve(
-    app: App,
+    app: ArchiveParts,
     *,
     batch_id: str,
     by: str,
@@ -334,7 +321,7 @@ def approve(
                 status="approved",
                 approved_by=by,
                 approved_title=title,
-                approved_at=_now(),
+                approved_at=now_iso(),
                 authority=authority,
                 rm60_approved=rm60_approved.isoformat() if rm60_approved else None,
             )
@@ -353,7 +340,7 @@ def _already(batch_id: str, b: Any) -> RetentionError:
     )
 
 
-def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[str, Any]:
+def offer(app: ArchiveParts, *, batch_id: str, to: str, notified: date, by: str) -> dict[str, Any]:
     """Record the MCA 2-6-1205 offer of records more than 50 years old (30 days' notice)."""
     if not to.strip():
         raise RetentionError('an offer needs --to, e.g. "Montana Historical Society"')
@@ -377,7 +364,7 @@ def offer(app: App, *, batch_id: str, to: str, notified: date, by: str) -> dict[
 
 
 def mark_confidential(
-    app: App, *, batch_id: str, bundle_ids: list[str], by: str, reason: str
+    app: ArchiveParts, *, batch_id: str, bundle_ids: list[str], by: str, reason: str
 ) -> dict[str, Any]:
     """Mark bundles of a batch confidential: they are never offered under MCA 2-6-1205.
 
@@ -409,7 +396,7 @@ def mark_confidential(
             details={"step": "confidential", "bundles": sorted(bundle_ids), "reason": reason},
             anchor_path=app.cfg.audit_anchor,
         )  # fmt: skip
-        at = _now()
+        at = now_iso()
         for bundle_id in sorted(set(bundle_ids)):
             conn.execute(
                 t.confidential_bundles.delete().where(
@@ -442,7 +429,7 @@ class ExecuteResult:
 
 
 def execute(
-    app: App,
+    app: ArchiveParts,
     settings: RetentionSettings,
     *,
     batch_id: str,
@@ -561,7 +548,7 @@ def execute(
             conn.execute(
                 update(t.disposition_batches)
                 .where(t.disposition_batches.c.id == batch_id)
-                .values(status="executed", executed_by=by, executed_at=_now())
+                .values(status="executed", executed_by=by, executed_at=now_iso())
             )
     result.status = status
     if status == "executed" and _any_disposed(app, batch_id):
@@ -579,12 +566,7 @@ def execute(
     return result
 
 
-def _confidential(conn: Connection, batch_id: str) -> set[str]:
-    c = t.confidential_bundles
-    return {r[0] for r in conn.execute(select(c.c.bundle_id).where(c.c.batch_id == batch_id))}
-
-
-def _any_disposed(app: App, batch_id: str) -> bool:
+def _any_disposed(app: ArchiveParts, batch_id: str) -> bool:
     """An RM88 record documents a destruction; a batch that destroyed nothing gets none."""
     with app.catalog.begin() as conn:
         return (
@@ -602,7 +584,7 @@ def _same_person(a: str, b: str | None) -> bool:
     return b is not None and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-def _self_approval_allowed(app: App) -> bool:
+def _self_approval_allowed(app: ArchiveParts) -> bool:
     value = app.cfg.section("retention").get("allow_self_approval", False)
     if not isinstance(value, bool):
         raise ConfigError(
@@ -612,7 +594,7 @@ def _self_approval_allowed(app: App) -> bool:
     return value
 
 
-def _delete(app: App, key: str, batch_id: str) -> None:
+def _delete(app: ArchiveParts, key: str, batch_id: str) -> None:
     try:
         app.storage.delete(key)
     except ArchiverError as exc:
@@ -624,7 +606,7 @@ def _delete(app: App, key: str, batch_id: str) -> None:
         ) from exc
 
 
-def _locked_until(app: App, row: Any, batch_id: str) -> date | None:
+def _locked_until(app: ArchiveParts, row: Any, batch_id: str) -> date | None:
     try:
         return _store_lock(app, row.bundle_id, row.key)
     except ArchiverError as exc:
@@ -635,7 +617,7 @@ def _locked_until(app: App, row: Any, batch_id: str) -> date | None:
         ) from exc
 
 
-def _exists(app: App, key: str, batch_id: str) -> bool:
+def _exists(app: ArchiveParts, key: str, batch_id: str) -> bool:
     try:
         return app.storage.exists(key)
     except ArchiverError as exc:
@@ -708,10 +690,12 @@ def _approvals(b: Any) -> dict[str, Any]:
     }
 
 
-def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id: str) -> None:
+def _tombstone(
+    app: ArchiveParts, row: Any, approvals: dict[str, Any], by: str, batch_id: str
+) -> None:
     """Tombstone, status, the catalog's copy of the records, and the audit entry in one
     transaction (after the bytes are gone): a destroyed record must not stay searchable."""
-    at = _now()
+    at = now_iso()
     with app.catalog.begin() as conn:
         purged = purge_bundle_records(conn, row.bundle_id)
         audit.append(
@@ -760,299 +744,7 @@ def _tombstone(app: App, row: Any, approvals: dict[str, Any], by: str, batch_id:
         conn.execute(t.store_holds.delete().where(t.store_holds.c.bundle_id == row.bundle_id))
 
 
-def list_batches(app: App) -> list[dict[str, Any]]:
-    with app.catalog.begin() as conn:
-        rows = conn.execute(select(t.disposition_batches).order_by(t.disposition_batches.c.id))
-        out = []
-        for r in rows:
-            d = dict(r._mapping)
-            counts = conn.execute(
-                select(t.batch_bundles.c.state, func.count())
-                .where(t.batch_bundles.c.batch_id == r.id)
-                .group_by(t.batch_bundles.c.state)
-            )
-            d["bundles"] = {state: n for state, n in counts}
-            out.append(d)
-    return out
-
-
-def batch_detail(app: App, batch_id: str) -> dict[str, Any]:
-    with app.catalog.begin() as conn:
-        b = dict(_batch(conn, batch_id)._mapping)
-        b["bundles"] = [
-            dict(r._mapping)
-            for r in conn.execute(
-                select(t.batch_bundles)
-                .where(t.batch_bundles.c.batch_id == batch_id)
-                .order_by(t.batch_bundles.c.bundle_id)
-            )
-        ]
-        confidential = _confidential(conn, batch_id)
-        for r in b["bundles"]:
-            r["schedule_items"] = json.loads(r.pop("refs_json"))
-            r["confidential"] = r["bundle_id"] in confidential
-        b["records"] = [
-            dict(r._mapping)
-            for r in conn.execute(
-                select(t.disposal_records).where(t.disposal_records.c.batch_id == batch_id)
-            )
-        ]
-        copies = t.disposal_record_copies
-        stored: dict[str, dict[str, str]] = {}
-        for c in conn.execute(select(copies).where(copies.c.batch_id == batch_id)):
-            stored.setdefault(c.form, {})[c.kind] = f"{c.storage}:{c.storage_key}"
-        for rec in b["records"]:
-            rec["stored"] = stored.get(rec["form"], {})
-    b["totals"] = {
-        "bundles": len(b["bundles"]),
-        "records": sum(r["record_count"] for r in b["bundles"]),
-        "bytes": sum(r["size_bytes"] for r in b["bundles"]),
-    }
-    b["schedule_items"] = sorted({i for r in b["bundles"] for i in r["schedule_items"]})
-    return b
-
-
-def _env() -> jinja2.Environment:
-    import jinja2  # only to render a certificate: `status` reads this module's tables
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render_record(app: App, settings: RetentionSettings, batch_id: str, *, form: str) -> list[str]:
-    """Write the RM88 disposal record (or RM60 request) as HTML and PDF; register it once."""
-    from xhtml2pdf import pisa
-
-    detail = batch_detail(app, batch_id)
-    items = [
-        settings.schedules.item(r) for r in detail["schedule_items"] if r in settings.schedules
-    ]
-    with app.catalog.begin() as conn:
-        tombs = {
-            r.bundle_id: r
-            for r in conn.execute(select(t.tombstones).where(t.tombstones.c.batch_id == batch_id))
-        }
-    rows = []
-    for r in detail["bundles"]:
-        tomb = tombs.get(r["bundle_id"])
-        rows.append(
-            {
-                **r,
-                "tagmanifest_sha256": tomb.tagmanifest_sha256 if tomb else "",
-                "executed_at": tomb.executed_at if tomb else "",
-                "executed_by": tomb.executed_by if tomb else "",
-            }
-        )
-    destroyed = [r for r in rows if r["state"] == "disposed"]
-    executed_on = (detail.get("executed_at") or _now())[:10]
-    keep_until = (
-        add_years(date.fromisoformat(executed_on), DISPOSAL_LOG_RETENTION_YEARS).isoformat()
-        if form == "RM88"
-        else None
-    )
-    html = (
-        _env()
-        .get_template("disposal_record.html.j2")
-        .render(
-            form=form,
-            city=app.cfg.city,
-            batch=detail,
-            items=items,
-            rows=rows if form == "RM60" else destroyed,
-            skipped=[r for r in rows if r["state"] == "skipped"],
-            keep_until=keep_until,
-            generated_at=_now(),
-        )
-    )
-    folder = app.cfg.root / "disposal-records"
-    folder.mkdir(parents=True, exist_ok=True)
-    html_path = folder / f"{batch_id}-{form}.html"
-    pdf_path = folder / f"{batch_id}-{form}.pdf"
-    html_path.write_text(html, encoding="utf-8")
-    with pdf_path.open("wb") as fh:
-        status = pisa.CreatePDF(html, dest=fh)
-    if status.err:
-        raise RetentionError(
-            f"could not render {pdf_path.name}: xhtml2pdf reported {status.err} error(s)",
-            hint=f"the HTML record is at {html_path}; report this as a bug",
-        )
-    values = {
-        "html_path": str(html_path),
-        "pdf_path": str(pdf_path),
-        "html_sha256": hashlib.sha256(html_path.read_bytes()).hexdigest(),
-        "pdf_sha256": hashlib.sha256(pdf_path.read_bytes()).hexdigest(),
-        "created_at": _now(),
-        "keep_until": keep_until,
-    }
-    with app.catalog.begin() as conn:
-        exists = conn.execute(
-            select(t.disposal_records.c.id).where(
-                t.disposal_records.c.batch_id == batch_id, t.disposal_records.c.form == form
-            )
-        ).first()
-        if exists is None:
-            conn.execute(t.disposal_records.insert().values(batch_id=batch_id, form=form, **values))
-        else:
-            conn.execute(
-                update(t.disposal_records)
-                .where(t.disposal_records.c.id == exists.id)
-                .values(**values)
-            )
-    return [str(html_path), str(pdf_path)]
-
-
-def store_records(app: App, batch_id: str) -> list[str]:
-    """Put the batch's disposal record files in the configured storage; returns warnings.
-
-    Each file is stored once per content: a ``disposal_record_copies`` row with the file's
-    current SHA-256 means done. The store verifies the upload by hash, and the copy is locked
-    until the record's keep-until date (30 years for an RM88; an RM60 request, which has no
-    keep-until of its own, gets the store's default lock). A failure is a warning, not an
-    error: the disposal already happened and the local record exists; the next ``disposition
-    execute`` of the batch tries again.
-    """
-    copies = t.disposal_record_copies
-    with app.catalog.begin() as conn:
-        records = list(
-            conn.execute(
-                select(t.disposal_records)
-                .where(t.disposal_records.c.batch_id == batch_id)
-                .order_by(t.disposal_records.c.form)
-            )
-        )
-        done = {
-            (c.form, c.kind): c.sha256
-            for c in conn.execute(select(copies).where(copies.c.batch_id == batch_id))
-        }
-    warnings: list[str] = []
-    for rec in records:
-        keep = date.fromisoformat(rec.keep_until) if rec.keep_until else None
-        for kind, path, sha in (
-            ("html", rec.html_path, rec.html_sha256),
-            ("pdf", rec.pdf_path, rec.pdf_sha256),
-        ):
-            if done.get((rec.form, kind)) == sha:
-                continue
-            source = Path(path)
-            try:
-                if not source.is_file() or sha256_file(source) != sha:
-                    raise RetentionError(
-                        f"{source} is missing or no longer matches its registered sha256"
-                    )
-                key = app.storage.put_document(
-                    source, f"{batch_id}-{rec.form}.{kind}", retain_until=keep
-                )
-            except (ArchiverError, OSError) as exc:
-                warnings.append(
-                    f"disposal record {source.name} not stored in {app.storage.name} storage: "
-                    f"{exc}; run archiver disposition execute {batch_id} again to store it"
-                )
-                continue
-            with app.catalog.begin() as conn:
-                conn.execute(
-                    copies.delete().where(
-                        copies.c.batch_id == batch_id,
-                        copies.c.form == rec.form,
-                        copies.c.kind == kind,
-                    )
-                )
-                conn.execute(
-                    copies.insert().values(
-                        batch_id=batch_id,
-                        form=rec.form,
-                        kind=kind,
-                        storage=app.storage.name,
-                        storage_key=key,
-                        sha256=sha,
-                        retain_until=rec.keep_until,
-                        stored_at=_now(),
-                    )
-                )
-    return warnings
-
-
-def status_section(app: App) -> dict[str, Any]:
-    """``archiver status``: holds, open batches and removals awaiting the City Attorney.
-
-    Reads stored state only (no recomputation), so status stays fast on a large archive.
-    A store that failed the WORM self-check (overridden with allow_unsafe_worm) comes first.
-    """
-    from archiver.storage.worm_state import warning_lines
-
-    with app.catalog.begin() as conn:
-        worm_warnings = warning_lines(app.cfg, conn)
-        holds = conn.execute(
-            select(func.count())
-            .select_from(t.legal_holds)
-            .where(t.legal_holds.c.status == "active")
-        ).scalar_one()
-        batches = [
-            (r.id, r.status)
-            for r in conn.execute(
-                select(t.disposition_batches.c.id, t.disposition_batches.c.status).where(
-                    t.disposition_batches.c.status.in_(ACTIVE_BATCH)
-                )
-            )
-        ]
-        awaiting = conn.execute(
-            select(func.count())
-            .select_from(t.comment_removals)
-            .where(t.comment_removals.c.reviewed.is_(False))
-        ).scalar_one()
-        eligible = conn.execute(
-            select(func.count())
-            .select_from(s.bundles)
-            .where(s.bundles.c.status == "sealed", s.bundles.c.eligible_on.is_not(None))
-        ).scalar_one()
-    notes = worm_warnings + [
-        f"disposition batch {bid} is {status}: "
-        + (
-            f"archiver disposition execute {bid}"
-            if status != "proposed"
-            else f"archiver disposition approve {bid} --by NAME --title TITLE"
-        )
-        for bid, status in batches
-    ]
-    if awaiting:
-        notes.append(
-            f"{awaiting} removed comment(s) await City Attorney review (archiver removal list)"
-        )
-    return {
-        "retention": {
-            "active_holds": holds,
-            "open_batches": [b for b, _ in batches],
-            "removals_awaiting_review": awaiting,
-            "bundles_with_disposal_date": eligible,
-        },
-        "storage_worm_warnings": worm_warnings,
-        "notes": notes,
-    }
-
-
-# -- interrupted execution ------------------------------------------------------------------
-def in_progress(catalog: Catalog) -> dict[str, str]:
-    """Bundles whose disposal was started and not finished (bundle id -> batch id).
-
-    An ``executing`` intent row is committed before the delete; a process killed after it
-    leaves the row, and the bundle partly or wholly gone from storage. ``verify`` reports
-    these as "disposal in progress", not as missing; ``recover`` finishes them. Read-only.
-    """
-    bb, db = t.batch_bundles, t.disposition_batches
-    with catalog.begin() as conn:
-        rows = conn.execute(
-            select(bb.c.bundle_id, bb.c.batch_id)
-            .join(db, db.c.id == bb.c.batch_id)
-            .where(db.c.status == "executing", bb.c.state == "executing")
-        ).all()
-    return {str(r[0]): str(r[1]) for r in rows}
-
-
-def roll_forward(app: App, *, by: str | None = None) -> list[ExecuteResult]:
+def roll_forward(app: ArchiveParts, *, by: str | None = None) -> list[ExecuteResult]:
     """Finish every batch whose execution was interrupted (``recover``, daemon start).
 
     Runs ``execute`` again for the batch: it was approved and a person started executing

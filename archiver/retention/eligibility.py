@@ -26,12 +26,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 import archiver
-from archiver.app import App
 from archiver.catalog import schema as s
 from archiver.config import Config
 from archiver.errors import ArchiverError, ConfigError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
-from archiver.retention.dates import bundle_eligible_on, eligible_on, propagate_revisits
+from archiver.retention.dates import bundle_eligible_on, eligible_on, parse_time, propagate_revisits
+from archiver.retention.holds import sync_store_holds
 from archiver.retention.mapping import ClassMapping, load_mapping
 from archiver.retention.schedules import ScheduleItem, ScheduleSet, load_schedules
 from archiver.storage.base import rolling_lock_days
@@ -160,14 +161,6 @@ def record_class_for(kind: str, by_owner: bool, *, removed: bool = False) -> str
     if kind == "message":
         return "direct_message"
     return "public_comment"
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """Catalog times are ISO-8601 UTC strings; a naive one is taken as UTC."""
-    if not value:
-        return None
-    d = datetime.fromisoformat(value)
-    return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -344,7 +337,7 @@ def _why_none(item: ScheduleItem) -> str:
 
 
 def compute_eligibility(
-    app: App,
+    app: ArchiveParts,
     settings: RetentionSettings,
     *,
     today: date | None = None,
@@ -415,7 +408,7 @@ def compute_eligibility(
 
 
 def _extend_store_retention(
-    app: App, results: dict[str, BundleEligibility], existing: dict[str, Any], today: date
+    app: ArchiveParts, results: dict[str, BundleEligibility], existing: dict[str, Any], today: date
 ) -> list[str]:
     """Ask the store to refuse deletion before each future eligibility date; extend only.
 
@@ -464,14 +457,12 @@ def _iso(d: date | None) -> str | None:
     return d.isoformat() if d is not None else None
 
 
-def refresh(app: App) -> dict[str, Any]:
+def refresh(app: ArchiveParts) -> dict[str, Any]:
     """The daemon's daily job: recompute dates, extend store retention, sync store holds.
 
     Never disposes of anything. Holds are queries, so yesterday's captures may have come
     under one; syncing here puts the store-level hold on them within a day.
     """
-    from archiver.retention.holds import sync_store_holds
-
     settings = load_settings(app.cfg)
     results, warnings = compute_eligibility(app, settings)
     warnings += sync_store_holds(app)

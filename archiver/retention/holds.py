@@ -12,21 +12,21 @@ Open public records requests block disposal the same way (``open_request_holds``
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, inspect, select, text, update
 
 from archiver import audit
-from archiver.app import App
 from archiver.catalog import schema as s
-from archiver.errors import ArchiverError, RetentionError
+from archiver.clock import now_iso
+from archiver.errors import ArchiverError, HoldCheckError, RetentionError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
-from archiver.retention.eligibility import parse_time
+from archiver.retention.dates import parse_time
 from archiver.search import SearchFilters, search
 
 __all__ = [
@@ -55,12 +55,8 @@ class Hold:
         return bool(self.query or self.author)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 def add_hold(
-    app: App,
+    app: ArchiveParts,
     *,
     name: str,
     matter: str,
@@ -116,14 +112,14 @@ def add_hold(
                 query=query,
                 author=author,
                 placed_by=by,
-                placed_at=_now(),
+                placed_at=now_iso(),
                 status="active",
             )
         )
     return sync_store_holds(app)
 
 
-def release_hold(app: App, *, name: str, reason: str, by: str) -> list[str]:
+def release_hold(app: ArchiveParts, *, name: str, reason: str, by: str) -> list[str]:
     if not reason.strip():
         raise RetentionError(f"releasing hold {name!r} needs a --reason")
     with app.catalog.begin() as conn:
@@ -144,7 +140,7 @@ def release_hold(app: App, *, name: str, reason: str, by: str) -> list[str]:
         done = conn.execute(
             update(t.legal_holds)
             .where(t.legal_holds.c.name == name, t.legal_holds.c.status == "active")
-            .values(status="released", released_by=by, released_at=_now(), release_reason=reason)
+            .values(status="released", released_by=by, released_at=now_iso(), release_reason=reason)
         )
         if done.rowcount != 1:  # released concurrently: roll back our audit entry too
             raise _released(name, conn.execute(
@@ -199,7 +195,7 @@ def _period_bundles(conn: Connection, hold: Hold, tz: ZoneInfo) -> set[str]:
     return out
 
 
-def _hold_matches(app: App, conn: Connection, hold: Hold) -> set[str]:
+def _hold_matches(app: ArchiveParts, conn: Connection, hold: Hold) -> set[str]:
     if not hold.is_query:
         return _period_bundles(conn, hold, ZoneInfo(app.cfg.timezone))
     filters = SearchFilters(
@@ -235,11 +231,11 @@ def _with_originals(conn: Connection, held: dict[str, list[str]]) -> dict[str, l
     return held
 
 
-def held_bundles(app: App) -> dict[str, list[str]]:
+def held_bundles(app: ArchiveParts) -> dict[str, list[str]]:
     """Bundle id -> names of the active holds (and open requests) that cover it."""
     out: dict[str, list[str]] = {}
     with app.catalog.begin() as conn:
-        holds = _active(conn) + open_request_holds(conn)
+        holds = _active(conn) + open_request_holds(conn, app.cfg.timezone)
     for hold in holds:
         with app.catalog.begin() as conn:
             for bid in _hold_matches(app, conn, hold):
@@ -248,21 +244,31 @@ def held_bundles(app: App) -> dict[str, list[str]]:
         return _with_originals(conn, out)
 
 
-def open_request_holds(conn: Connection) -> list[Hold]:
+def open_request_holds(conn: Connection, tz: str) -> list[Hold]:
     """OPEN public records requests as holds, from the filters of their exports.
 
     ``archiver.prr`` stores a request's description as text; the only machine-readable
     filters are the ``query_json`` of exports made for it (keys ``query``, ``site``,
     ``since``, ``until``, ``author``, any may be missing). An open request with no export
     yet has nothing to narrow it, so it holds every record that existed when it was received
-    (posted up to its received date): a request can concern any of those, and records subject
-    to a pending request must not be destroyed. Exporting narrows it; closing releases it.
+    (posted up to its received date, or today in the City's zone ``tz`` when that date is
+    unreadable): a request can concern any of those, and records subject to a pending
+    request must not be destroyed. Exporting narrows it; closing releases it.
+
+    Fails closed: when the request tables cannot be read this raises
+    :class:`~archiver.errors.HoldCheckError` rather than answering "no holds".
     """
-    if importlib.util.find_spec("archiver.prr") is None:
-        return []
     insp = inspect(conn)
-    if not insp.has_table("records_requests") or not insp.has_table("exports"):
-        return []
+    missing = [n for n in ("records_requests", "exports") if not insp.has_table(n)]
+    if missing:
+        raise HoldCheckError(
+            "the legal-hold check cannot run: catalog table "
+            + ", ".join(repr(n) for n in missing)
+            + " is missing, so open public records requests cannot be read",
+            hint="nothing is disposed of until it can; run `archiver migrate` to repair "
+            "the catalog",
+        )
+    today = datetime.now(ZoneInfo(tz)).date()
     out: list[Hold] = []
     unexported = conn.execute(
         text(
@@ -272,17 +278,8 @@ def open_request_holds(conn: Connection) -> list[Hold]:
         )
     )
     for rid, description, received in unexported:
-        out.append(
-            Hold(
-                name=f"open request {rid} (not exported yet: all records up to {received})",
-                matter=str(description),
-                site_id=None,
-                since=None,
-                until=_date_or_none(received) or date.today(),
-                query=None,
-                author=None,
-            )
-        )
+        name = f"open request {rid} (not exported yet: all records up to {received})"
+        out.append(_all_records(name, description, until=_date_or_none(received) or today))
     rows = conn.execute(
         text(
             "SELECT r.id, r.description, e.query_json FROM records_requests r "
@@ -293,8 +290,10 @@ def open_request_holds(conn: Connection) -> list[Hold]:
         try:
             q = json.loads(query_json or "{}")
         except ValueError:
-            continue
-        if not isinstance(q, dict):
+            q = None
+        if not isinstance(q, dict):  # unreadable filters: hold everything (fail closed)
+            name = f"open request {rid} (export filters unreadable: all records)"
+            out.append(_all_records(name, description, until=None))
             continue
         out.append(
             Hold(
@@ -310,6 +309,11 @@ def open_request_holds(conn: Connection) -> list[Hold]:
     return out
 
 
+def _all_records(name: str, matter: object, *, until: date | None) -> Hold:
+    """A hold on every record of every site (posted up to ``until`` when given)."""
+    return Hold(name, str(matter), site_id=None, since=None, until=until, query=None, author=None)
+
+
 def _str_or_none(v: object) -> str | None:
     return str(v) if v else None
 
@@ -321,7 +325,7 @@ def _date_or_none(v: object) -> date | None:
         return None
 
 
-def list_holds(app: App) -> list[dict[str, Any]]:
+def list_holds(app: ArchiveParts) -> list[dict[str, Any]]:
     """Every hold (active first) with how many bundles an active one covers now."""
     held = held_bundles(app)
     counts: dict[str, int] = {}
@@ -341,7 +345,7 @@ def list_holds(app: App) -> list[dict[str, Any]]:
     return out
 
 
-def sync_store_holds(app: App, held: dict[str, list[str]] | None = None) -> list[str]:
+def sync_store_holds(app: ArchiveParts, held: dict[str, list[str]] | None = None) -> list[str]:
     """Set the store-level legal hold on every held bundle; clear it where none covers any more.
 
     Returns warnings for store calls that failed; the catalog check still blocks disposal.
@@ -365,7 +369,9 @@ def sync_store_holds(app: App, held: dict[str, list[str]] | None = None) -> list
             warnings.append(f"store legal hold not set on {keys[bid]}: {exc}")
             continue
         with app.catalog.begin() as conn:
-            conn.execute(t.store_holds.insert().values(bundle_id=bid, key=keys[bid], set_at=_now()))
+            conn.execute(
+                t.store_holds.insert().values(bundle_id=bid, key=keys[bid], set_at=now_iso())
+            )
     for bid in sorted(set(flagged) - set(held)):
         try:
             if bid in keys:

@@ -11,15 +11,15 @@ item for removed comments allows disposal. The captured versions themselves are 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from archiver import audit
-from archiver.app import App
 from archiver.catalog import schema as s
+from archiver.clock import now_iso
 from archiver.errors import RetentionError
+from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 
 __all__ = ["CATEGORIES", "DECISIONS", "list_removals", "record_removal", "resolve_item", "review"]
@@ -41,10 +41,6 @@ CATEGORIES: dict[int, str] = {
 }
 
 DECISIONS = ("approve", "reject")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def resolve_item(conn: Connection, ref: str) -> Any:
@@ -81,7 +77,7 @@ def resolve_item(conn: Connection, ref: str) -> Any:
 
 
 def record_removal(
-    app: App, *, item: str, category: int, by: str, note: str = ""
+    app: ArchiveParts, *, item: str, category: int, by: str, note: str = ""
 ) -> dict[str, Any]:
     if category not in CATEGORIES:
         listed = "; ".join(f"{n} {name}" for n, name in CATEGORIES.items())
@@ -120,7 +116,7 @@ def record_removal(
                 platform_id=row.platform_id,
                 category=category,
                 recorded_by=by,
-                recorded_at=_now(),
+                recorded_at=now_iso(),
                 note=note,
                 reviewed=False,
             )
@@ -128,7 +124,9 @@ def record_removal(
     return _one(app, row.id)
 
 
-def review(app: App, *, item: str, attorney: str, decision: str, note: str) -> dict[str, Any]:
+def review(
+    app: ArchiveParts, *, item: str, attorney: str, decision: str, note: str
+) -> dict[str, Any]:
     if decision not in DECISIONS:
         raise RetentionError(f"--decision {decision!r} must be approve or reject")
     if not attorney.strip() or not note.strip():
@@ -160,7 +158,7 @@ def review(app: App, *, item: str, attorney: str, decision: str, note: str) -> d
             .values(
                 decision=decision,
                 attorney=attorney,
-                reviewed_at=_now(),
+                reviewed_at=now_iso(),
                 review_note=note,
                 reviewed=True,
             )
@@ -168,11 +166,11 @@ def review(app: App, *, item: str, attorney: str, decision: str, note: str) -> d
     return _one(app, row.id)
 
 
-def _one(app: App, item_id: int) -> dict[str, Any]:
+def _one(app: ArchiveParts, item_id: int) -> dict[str, Any]:
     return next(r for r in list_removals(app) if r["item_id"] == item_id)
 
 
-def list_removals(app: App) -> list[dict[str, Any]]:
+def list_removals(app: ArchiveParts) -> list[dict[str, Any]]:
     """Every recorded removal with the poster's identity and time, as the policy requires."""
     cr, i = t.comment_removals, s.items
     with app.catalog.begin() as conn:

@@ -235,7 +235,7 @@ comment_removals = Table(
     Column("reviewed", Boolean, nullable=False, default=False),
 )
 
-#: The last start-up WORM self-check per S3 endpoint and bucket (``archiver.storage.worm_state``),
+#: The last start-up WORM self-check per S3 endpoint and bucket (``archiver.catalog.worm_state``),
 #: so ``archiver status`` and the monthly report can say loudly when the store is not WORM or
 #: the check was overridden. One row per store, replaced by each check; the history is in logs.
 worm_checks = Table(

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from archiver.bundle import sha256_file
 from archiver.errors import StorageError
+from archiver.fsutil import fsync_dir
 from archiver.resources import mkdir_private
 from archiver.storage.base import (
     DOCUMENTS_PREFIX,
@@ -32,15 +33,6 @@ from archiver.storage.base import (
 )
 
 SEAL_MARKER = "tagmanifest-sha256.txt"
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory entry so a rename survives power loss."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalStorage:

@@ -17,11 +17,11 @@ import pytest
 import structlog
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.report.test_mailer import free_port
 

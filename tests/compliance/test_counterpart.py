@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.rss import FeedWorld
 
 from archiver.compliance.engine import StoredFinding, evaluate_site
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.rss import FeedWorld
 from tests.helpers import harvest, open_test_app, site_toml, write_config
 
 T0 = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 A new connector adds one ``Adapter`` subclass here (and a line in ``ADAPTERS``); the suite in
 ``test_conformance.py`` then runs every case against it. An adapter knows only its fake world
-(``archiver/testing/<platform>.py``): how to build a site config pointing at it, how to plant a
+(``fakes/fakeplatforms/<platform>.py``): how to build a site config pointing at it, how to plant a
 post, comment, reply, edit, deletion or follower, and which URL paths hold which list, so
 generic faults (``FakeServer.inject``) can be aimed at "the second page of the posts list".
 
@@ -18,16 +18,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from archiver.testing import FakeServer, FeedWorld, MastodonWorld
-from archiver.testing.bluesky import BlueskyWorld
-from archiver.testing.linkedin import LinkedInWorld
-from archiver.testing.mastodon import png_bytes
-from archiver.testing.messages import MessagesWorld
-from archiver.testing.meta import MetaWorld
-from archiver.testing.threads import ThreadsWorld
-from archiver.testing.website import WebsiteWorld
-from archiver.testing.x import XWorld
-from archiver.testing.youtube import YouTubeWorld
+from fakeplatforms import FakeServer, FeedWorld, MastodonWorld
+from fakeplatforms.bluesky import BlueskyWorld
+from fakeplatforms.linkedin import LinkedInWorld
+from fakeplatforms.mastodon import png_bytes
+from fakeplatforms.messages import MessagesWorld
+from fakeplatforms.meta import MetaWorld
+from fakeplatforms.threads import ThreadsWorld
+from fakeplatforms.website import WebsiteWorld
+from fakeplatforms.x import XWorld
+from fakeplatforms.youtube import YouTubeWorld
 
 PAGE = 2  # items per page in every fake that pages: three planted items make two pages
 CITY = "cityofbozeman"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer
 
-from archiver.testing import FakeServer
 from connectors.registry import BUILTIN
 from tests.conformance.adapters import ADAPTERS
 from tests.conformance.kit import TOKEN_ENV, Scene, token_for

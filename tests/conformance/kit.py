@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer
 
 from archiver import config as config_module
 from archiver.config import HttpSettings
 from archiver.errors import ArchiverError, RateLimitedError
 from archiver.harvest import RunResult
-from archiver.testing import FakeServer
 from connectors.base import Capabilities
 from connectors.registry import get_connector
 from tests.conformance.adapters import PAGE, Adapter

@@ -5,7 +5,7 @@ Each case is one property, run once per platform (``test_gzip_bomb[youtube]``). 
 skipped for a platform only where the connector's declared ``Capabilities`` say the feature
 does not exist (RSS has no comments), and the skip asserts that declaration. Harvests are real:
 recorder, WARC, bundles, catalog, over loopback HTTP; hostile answers come from
-``FakeServer.inject`` (archiver/testing/server.py), aimed at the lists the adapter names.
+``FakeServer.inject`` (fakes/fakeplatforms/server.py), aimed at the lists the adapter names.
 """
 
 from __future__ import annotations
@@ -324,7 +324,7 @@ def test_expired_token_is_fatal_and_names_the_fix(scene: Scene) -> None:
 
 def test_survives_a_lone_surrogate_in_a_comment(scene: Scene) -> None:
     need(scene, "comments")
-    from archiver.testing.server import SURROGATE_MARKER
+    from fakeplatforms.server import SURROGATE_MARKER
 
     scene.plant(posts=PAGE + 1, comments=1)
     scene.ids["BAD"] = scene.adapter.comment(scene.ids["P0"], f"broken emoji {SURROGATE_MARKER}!")

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer
+from fakeplatforms.bluesky import BlueskyWorld
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
 from archiver.errors import MalformedResponseError, NotFoundError, RetriableFetchError
 from archiver.recorder import retry_after_seconds
-from archiver.testing import FakeServer
-from archiver.testing.bluesky import BlueskyWorld
 from connectors.bluesky import BlueskyConnector
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from fakeplatforms.meta import MetaWorld
+from fakeplatforms.server import FakeServer
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
 from archiver.errors import AuthError, ConfigError, MalformedResponseError, NotFoundError
-from archiver.testing.meta import MetaWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 SITE = "bozeman-fb"

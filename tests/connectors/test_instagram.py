@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import structlog
+from fakeplatforms.meta import MetaWorld
+from fakeplatforms.server import FakeServer
 
 from archiver.errors import AuthError
-from archiver.testing.meta import MetaWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 SITE = "bozeman-ig"

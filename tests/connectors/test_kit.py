@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.server import FakeResponse
 
 from archiver.model import Author, Degradation, Follower, Item, Sweep, Unparseable, WarcRef
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.server import FakeResponse
 from connectors._paging import (
     FollowersWalk,
     Gap,

@@ -1,5 +1,5 @@
 """LinkedIn organization page (issue 18 part 3): real harvests of the fake Community Management
-API (archiver/testing/linkedin.py): posts and nested comments with LinkedIn's headers and
+API (fakes/fakeplatforms/linkedin.py): posts and nested comments with LinkedIn's headers and
 encoded URNs, the follower count with the list recorded as a coverage gap, scopes and the API
 version named in every refusal, and paging without links."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from fakeplatforms import FakeServer
+from fakeplatforms.linkedin import LinkedInWorld
 
 from archiver.errors import AuthError, ConfigError, FatalFetchError
-from archiver.testing import FakeServer
-from archiver.testing.linkedin import LinkedInWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 TOKEN = "AQVlinkedinFakeMemberToken0123456789"
@@ -191,7 +191,7 @@ def test_a_looping_comment_list_is_bounded_and_recorded(page: Page) -> None:
 
 
 def test_a_lone_surrogate_in_a_comment_is_stored_replaced(page: Page) -> None:
-    from archiver.testing.server import SURROGATE_MARKER
+    from fakeplatforms.server import SURROGATE_MARKER
 
     w = page.world
     post = w.post("Fireworks tonight")

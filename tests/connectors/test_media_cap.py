@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.bluesky import BlueskyWorld
+from fakeplatforms.meta import MetaWorld
+from fakeplatforms.x import XWorld
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.bluesky import BlueskyWorld
-from archiver.testing.meta import MetaWorld
-from archiver.testing.x import XWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 SITE = "capped"

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer
+from fakeplatforms.messages import MessagesWorld
 
 from archiver.app import open_app
 from archiver.errors import AuthError
 from archiver.prr.export import ExportOptions, run_export
 from archiver.search import SearchFilters, search
-from archiver.testing import FakeServer
-from archiver.testing.messages import MessagesWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 TOKEN = "EAAGmessagesFakePageToken0123456789"

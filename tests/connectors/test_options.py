@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer
+from fakeplatforms.x import XWorld
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
 from archiver.errors import ConfigError
-from archiver.testing import FakeServer
-from archiver.testing.x import XWorld
 from connectors.registry import BUILTIN, get_connector, option_problems
 from tests.helpers import harvest, site_toml, write_config
 

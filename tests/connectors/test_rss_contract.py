@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms import FakeServer, FeedWorld
+from fakeplatforms.server import FakeResponse
 
 from archiver.errors import MalformedResponseError, NotFoundError
-from archiver.testing import FakeServer, FeedWorld
-from archiver.testing.server import FakeResponse
 from connectors.rss import RssConnector
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 

@@ -1,4 +1,4 @@
-"""Threads (issue 18 part 2): real harvests of the fake Threads API (archiver/testing/threads.py):
+"""Threads (issue 18 part 2): real harvests of the fake Threads API (fakes/fakeplatforms/threads.py):
 posts and reply trees with hidden replies marked, the follower count from insights or a
 recorded gap, scopes named in every refusal, cursor-only paging, and bad input bounded."""
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer
+from fakeplatforms.server import SURROGATE_MARKER
+from fakeplatforms.threads import ThreadsWorld
 
 from archiver.errors import AuthError, ConfigError
-from archiver.testing import FakeServer
-from archiver.testing.server import SURROGATE_MARKER
-from archiver.testing.threads import ThreadsWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 TOKEN = "THAAthreadsFakeUserToken0123456789"

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer, FeedWorld
+from fakeplatforms.website import WebsiteWorld
 
-from archiver.testing import FakeServer, FeedWorld
-from archiver.testing.website import WebsiteWorld
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 OPTS = {"delay_seconds": 0, "max_per_path": 4, "max_pages": 40}

@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fakeplatforms import FakeServer, MastodonWorld
+
 from archiver.coverage import site_interval
 from archiver.model import Coverage, Follower, WarcRef
 from archiver.report.build import build_report_data, month_bounds
 from archiver.report.render import attention_items, render_text
-from archiver.testing import FakeServer, MastodonWorld
 from connectors._paging import PageGuard, followers_stream
-from tests.export.test_export import cli
+from tests.export.helpers import cli
 from tests.helpers import harvest, open_test_app, site_toml, write_config
 
 SITE = "bozeman-mastodon"

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
-from archiver.testing import FakeResponse, FakeServer, MastodonWorld
+from fakeplatforms import FakeResponse, FakeServer, MastodonWorld
 
 REPO = Path(__file__).resolve().parents[2]
 

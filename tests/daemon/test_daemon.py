@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.testing import FakeServer
+from fakeplatforms import FakeServer
+
 from tests.daemon.conftest import (
     REPO,
     DaemonProcess,

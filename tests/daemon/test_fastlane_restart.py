@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
+
 from tests.daemon.conftest import DaemonProcess, NotifySocket, rows, wait_for
 from tests.helpers import harvest, site_toml, write_config
 

@@ -7,10 +7,7 @@ from pathlib import Path
 
 from tests.daemon.conftest import DaemonProcess, NotifySocket, rows, wait_for
 from tests.resources.test_interrupted import kill_disposition_mid_delete
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory
 
 
 def test_daemon_start_finishes_an_interrupted_disposal(

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer
 
 from archiver.config import load_config
 from archiver.daemon.scheduler import daemon_settings
 from archiver.daemon.service import liveness_problem
 from archiver.errors import ConfigError
-from archiver.testing import FakeServer
 from tests.daemon.conftest import DaemonProcess, NotifySocket, SlowApp, runs, wait_for
 from tests.daemon.test_daemon import config_for
 from tests.helpers import site_toml, write_config

@@ -8,12 +8,9 @@ import sqlite3
 from pathlib import Path
 
 from archiver.retention.holds import add_hold
-from tests.dr.test_rebuild import cli, snapshot
+from tests.dr.helpers import cli, snapshot
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, app_for
 
 
 def test_online_backup_restores_to_a_verified_catalog(

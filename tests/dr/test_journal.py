@@ -19,12 +19,9 @@ from archiver.errors import StorageError
 from archiver.retention.holds import add_hold
 from archiver.storage.local import LocalStorage
 from connectors.registry import platforms
-from tests.dr.test_rebuild import cli
+from tests.dr.helpers import cli
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, app_for
 
 
 def _segments(config: Path) -> list[journal.Segment]:

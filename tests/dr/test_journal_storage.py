@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 from minio.error import S3Error
 
@@ -16,11 +17,9 @@ from archiver.retention.holds import add_hold
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from archiver.storage.s3 import S3Storage
-from archiver.testing.server import FakeServer
-from tests.dr.test_rebuild import snapshot
+from tests.dr.helpers import snapshot
 from tests.helpers import harvest, site_toml, write_config
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import app_for, retention_head
+from tests.retention_kit import app_for, retention_head
 from tests.storage.conftest import (
     ACCESS,
     SECRET,
@@ -33,7 +32,6 @@ from tests.storage.conftest import (
     s3_storage,
 )
 
-world, server = base.world, base.server
 __all__ = [  # pytest fixtures used by name below
     "bucket",
     "local_storage",

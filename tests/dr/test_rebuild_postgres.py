@@ -10,24 +10,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archiver import features
 from archiver.catalog.store import Catalog
+from archiver.catalog.tables import all_tables
 from archiver.db import make_engine, metadata
 from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.requests import open_request
 from archiver.retention.holds import add_hold, list_holds
 from archiver.retention.removal import record_removal, review
-from tests.dr.test_rebuild import ITEM_REFS, RENUMBERED, cli
+from tests.dr.helpers import ITEM_REFS, RENUMBERED, cli
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, app_for
 
 
 def snapshot_url(url: str) -> dict[str, list[str]]:
     """Like ``test_rebuild.snapshot`` but through SQLAlchemy, so any dialect compares."""
-    features.register_tables()
+    all_tables()
     engine = make_engine(url)
     try:
         with engine.connect() as conn:

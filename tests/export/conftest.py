@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
 
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
 from tests.helpers import harvest, site_toml, write_config
 
 SITE = "bozeman-mastodon"
@@ -96,7 +96,7 @@ class FbArchive:
 
 
 def build_fb_archive(base: Path) -> FbArchive:
-    from archiver.testing.meta import MetaWorld
+    from fakeplatforms.meta import MetaWorld
 
     world = MetaWorld(token=FB_TOKEN)
     album = world.add_post("Snow plows are out on arterials tonight.", photos=2)

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
 from sqlalchemy import event, select
 
 from archiver.app import open_app
@@ -14,9 +16,7 @@ from archiver.catalog import schema as s
 from archiver.csvsafe import SafeDictWriter, SafeWriter, cell
 from archiver.prr import certify, threads
 from archiver.search import SearchFilters
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
-from tests.export.test_export import cli, validate_package, warc_records
+from tests.export.helpers import cli, validate_package, warc_records
 from tests.helpers import harvest, site_toml, write_config
 
 FORMULAS = [

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests.export.conftest import SITE, Archive
-from tests.export.test_export import cli, open_request
+from tests.export.helpers import cli, open_request
 
 REPO = Path(__file__).resolve().parents[2]
 FLAGS = [

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
 
 from archiver.cli.demo import _change_upstream as change_upstream
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
-from tests.export.test_export import cli, validate_package, warc_records
+from tests.export.helpers import cli, validate_package, warc_records
 from tests.helpers import harvest, site_toml, write_config
 
 SITE = "bozeman-mastodon"

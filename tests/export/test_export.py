@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,99 +23,18 @@ from archiver.prr.export import COUNT_ONLY, ExportOptions, run_export
 from archiver.prr.redact import parse_rules
 from archiver.search import SearchFilters
 from tests.export.conftest import PHONE_TEXT, SITE, Archive, copy_archive
-
-VENV = Path(sys.executable).parent
-ARCHIVER = str(VENV / "archiver")
-
-
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="200", ARCHIVER_LOG_LEVEL="WARNING")
-    return subprocess.run(
-        [ARCHIVER, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
-
-
-def open_request(archive: Archive, received: str = "2026-11-20") -> str:
-    r = cli(
-        archive.config,
-        "request", "open", "--requester", "Jane Q. Reporter", "--received", received,
-        "--description", "City posts about snow plowing and the replies", "--json",
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return str(json.loads(r.stdout)["id"])
-
-
-def validate_package(bag: Path) -> None:
-    r = subprocess.run(
-        [str(VENV / "bagit.py"), "--validate", str(bag)], capture_output=True, text=True
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "is valid" in r.stderr
-    for warc in sorted((bag / "data" / "originals").glob("*.warc.gz")):
-        r = subprocess.run(
-            [str(VENV / "warcio"), "check", str(warc)], capture_output=True, text=True
-        )
-        assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run(
-        [str(VENV / "wacz"), "validate", "-f", str(bag / "data" / "replay" / "export.wacz")],
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "Validation succeeded" in r.stdout
-
-
-def warc_records(path: Path) -> list[dict[str, object]]:
-    out = []
-    with path.open("rb") as fh:
-        it = ArchiveIterator(fh)
-        for rec in it:
-            payload = rec.content_stream().read()
-            out.append(
-                {
-                    "id": rec.rec_headers.get_header("WARC-Record-ID"),
-                    "type": rec.rec_type,
-                    "uri": rec.rec_headers.get_header("WARC-Target-URI"),
-                    "refers_to": rec.rec_headers.get_header("WARC-Refers-To"),
-                    "concurrent_to": rec.rec_headers.get_header("WARC-Concurrent-To"),
-                    "date": rec.rec_headers.get_header("WARC-Date"),
-                    "payload_sha256": hashlib.sha256(payload).hexdigest(),
-                    "payload": payload,
-                    "offset": it.get_record_offset(),
-                }
-            )
-    return out
-
-
-def payload_of(record: dict[str, object]) -> bytes:
-    payload = record["payload"]
-    assert isinstance(payload, bytes)
-    return payload
-
-
-def read_member(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        return fh.read(length)
-
-
-def catalog(archive: Archive, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-    db = sqlite3.connect(archive.root / "catalog.sqlite")
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
-
-
-def bundle_path(archive: Archive, bundle_id: str) -> Path:
-    key = str(catalog(archive, "SELECT key FROM bundles WHERE id = ?", (bundle_id,))[0]["key"])
-    return archive.root / "bundles" / key
+from tests.export.helpers import (
+    ARCHIVER,
+    bundle_path,
+    catalog,
+    cli,
+    one_error_line,
+    open_request,
+    payload_of,
+    read_member,
+    validate_package,
+    warc_records,
+)
 
 
 @pytest.fixture(scope="module")
@@ -333,15 +251,6 @@ def test_zip_package_validates_after_unzip(archive: Archive, tmp_path: Path) -> 
     validate_package(tmp_path / "unzipped" / "pkg")
 
 
-def one_error_line(r: subprocess.CompletedProcess[str]) -> str:
-    assert r.returncode != 0
-    lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("error:")
-    assert "Traceback" not in r.stderr
-    return lines[0]
-
-
 def test_existing_non_empty_out_is_refused(archive: Archive, tmp_path: Path) -> None:
     rid = open_request(archive)
     out = tmp_path / "busy"
@@ -475,8 +384,8 @@ def test_redaction_rules_parse() -> None:
     assert [r.name for r in rules] == ["ssn", "card", "address"]
 
 
-def test_large_pdf_is_rendered_in_parts_and_joined(archive: Archive, tmp_path: Path) -> None:
-    """Every version appears exactly once and the header once, whatever the part size."""
+def test_pdf_holds_every_version_once(archive: Archive, tmp_path: Path) -> None:
+    """Printed in volumes, every version appears exactly once; each volume is numbered alone."""
     import pypdf
 
     from archiver.catalog.store import Catalog
@@ -497,17 +406,28 @@ def test_large_pdf_is_rendered_in_parts_and_joined(archive: Archive, tmp_path: P
         "redacted": False, "rules": "",
     }  # fmt: skip
     out = tmp_path / "export.pdf"
-    readable.write_pdf(out, threads, context, chunk_versions=7)
-    assert len(readable._pdf_chunks(threads, 7)) > 3
-    text = "".join(p.extract_text() for p in pypdf.PdfReader(out).pages)
+    written = readable.write_pdf(out, threads, context, volume_versions=7)
+    volumes = len(readable.pdf_volumes(threads, 7))
+    assert volumes > 3 and len(written) == volumes
+    assert [p.name for p, _ in written] == [
+        f"export-volume-{k:02d}-of-{volumes:02d}.pdf" for k in range(1, volumes + 1)
+    ]
+    assert sorted(tmp_path.iterdir()) == sorted(p for p, _ in written)
+    text = ""
+    for k, (path, pages) in enumerate(written, start=1):
+        reader = pypdf.PdfReader(path)
+        assert len(reader.pages) == pages
+        first = " ".join(reader.pages[0].extract_text().split())
+        assert f"public records request PRR-TEST, volume {k} of {volumes}" in first
+        assert f"page 1 of {pages}" in first
+        text += "".join(p.extract_text() for p in reader.pages)
     compact = "".join(text.split())
-    assert text.count("public records request PRR-TEST") == 1
+    assert text.count("Requested by x, received 2026-11-20") == 1  # the cover, in volume 1
     from collections import Counter
 
     expected = Counter(str(h["content_hash"]) for h in hits)  # equal texts share a hash
     for digest, n in expected.items():
         assert compact.count(digest) == n, digest
-    assert not list(tmp_path.glob(".export.pdf.part*"))
 
 
 def test_killed_export_leaves_only_partial_names(archive: Archive, tmp_path: Path) -> None:

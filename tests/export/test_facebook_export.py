@@ -11,7 +11,7 @@ from pathlib import Path
 
 from archiver.prr.export import COUNT_ONLY
 from tests.export.conftest import FB_SITE, FbArchive
-from tests.export.test_export import (
+from tests.export.helpers import (
     bundle_path,
     cli,
     open_request,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.export.conftest import SITE, Archive
-from tests.export.test_export import catalog, cli, open_request
+from tests.export.helpers import catalog, cli, open_request
 from tests.helpers import write_config
 
 
@@ -47,7 +47,7 @@ def _refused(r: object, *expected: str) -> str:
     "flag,value,expected",
     [
         ("--site", "bozeman-mastodn", f"sites: {SITE}"),
-        ("--platform", "mastadon", "platforms: bluesky, facebook, instagram, mastodon"),
+        ("--platform", "mastadon", "platforms: bluesky, facebook, instagram, linkedin, mastodon"),
         ("--kind", "coment", "use one of post, comment, reply, media"),
         ("--author", "cityofbozemann", "did you mean @cityofbozeman"),
     ],

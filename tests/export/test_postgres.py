@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.export.conftest import SITE, build_archive
-from tests.export.test_export import cli, open_request, validate_package
+from tests.export.helpers import cli, open_request, validate_package
 
 
 @pytest.mark.postgres

@@ -8,7 +8,7 @@ import pytest
 
 from archiver.prr.redact import DETECTORS, RedactionRuleError, parse_rules, redact_text
 from tests.export.conftest import Archive
-from tests.export.test_export import cli, one_error_line, open_request
+from tests.export.helpers import cli, one_error_line, open_request
 
 
 def redacted(rule: str, text: str) -> str:

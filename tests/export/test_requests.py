@@ -10,7 +10,7 @@ from pathlib import Path
 from archiver.prr import deadlines
 from archiver.prr.deadlines import RequestPolicy
 from tests.export.conftest import Archive
-from tests.export.test_export import catalog, cli, one_error_line
+from tests.export.helpers import catalog, cli, one_error_line
 from tests.helpers import write_config
 
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tests.export.conftest import SITE, Archive, copy_archive
-from tests.export.test_export import catalog, cli, open_request
+from tests.export.helpers import catalog, cli, open_request
 
 
 def test_show_an_edited_post_by_every_kind_of_reference(archive: Archive, tmp_path: Path) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fakeplatforms.live import LiveBluesky
+from fakeplatforms.server import FakeServer
+
 from archiver.fastlane import run_once
 from archiver.harvest import Harvester
-from archiver.testing.live import LiveBluesky
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, open_test_app, site_toml, write_config
 
 CITY = "bozeman.gov"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakeplatforms import meta_webhooks
+from fakeplatforms.meta import MetaWorld
+from fakeplatforms.server import FakeServer
 
 from archiver.fastlane import run_webhooks_once
 from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, pending, spool_dir
 from archiver.harvest import Harvester
-from archiver.testing import meta_webhooks
-from archiver.testing.meta import MetaWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, open_test_app, site_toml, write_config
 
 TOKEN_ENV = "BOZEMAN_FB_TOKEN"

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
 
 from archiver.fastlane import run_once
 from archiver.harvest import Harvester
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.errors import ArchiverError
 from archiver.fastlane.stream import StreamReader, run_stream_once
 from archiver.harvest import Harvester
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
 from connectors.live import MastodonLive
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 

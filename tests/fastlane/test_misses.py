@@ -13,6 +13,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import structlog
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
@@ -20,8 +22,6 @@ from archiver.fastlane import latency, run_once
 from archiver.harvest import Harvester
 from archiver.report.build import build_report_data
 from archiver.report.render import render_csv, render_html, render_text
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

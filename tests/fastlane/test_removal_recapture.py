@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fakeplatforms import FakeServer, FeedWorld
+
 from archiver.fastlane import run_once
 from archiver.harvest import Harvester
-from archiver.testing import FakeServer, FeedWorld
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fakeplatforms.live import LiveMastodon
+from fakeplatforms.server import FakeServer
+
 from archiver.app import open_app
 from archiver.fastlane.runner import FastLane, FastLaneSettings
-from archiver.testing.live import LiveMastodon
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakeplatforms.live import LiveX
+from fakeplatforms.server import FakeServer
 
 from archiver.fastlane import run_once
 from archiver.harvest import Harvester
-from archiver.testing.live import LiveX
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, open_test_app, site_toml, write_config
 
 TOKEN = "x-live-test-bearer"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakeplatforms import FakeServer
+from fakeplatforms.youtube import YouTubeWorld
 
 from archiver.fastlane import run_once
 from archiver.harvest import Harvester
-from archiver.testing import FakeServer
-from archiver.testing.youtube import YouTubeWorld
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
 API_KEY = "AIzaSyFakeKeyForTests0000000000000000"

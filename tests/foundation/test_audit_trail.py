@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
+
 from tests.helpers import catalog_rows, site_toml, write_config
 
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeServer, Fault
 
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer, Fault
 from tests.helpers import catalog_rows, site_toml, write_config
 
 

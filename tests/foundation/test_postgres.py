@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
 from sqlalchemy import text
 
 from archiver.search import SearchFilters, search
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
 from archiver.verify import verify_archive
 from tests.helpers import harvest, open_test_app, site_toml, write_config
 

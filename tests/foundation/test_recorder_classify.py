@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakeplatforms.server import FakeResponse, FakeServer, json_response
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import HttpSettings
@@ -21,7 +22,6 @@ from archiver.errors import (
     SkippableFetchError,
 )
 from archiver.recorder import RecordingClient, status_classifier
-from archiver.testing.server import FakeResponse, FakeServer, json_response
 from archiver.verdict import Fatal, Ok, Retry, Skip, Verdict
 from archiver.warc import WarcSink
 

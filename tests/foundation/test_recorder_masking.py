@@ -20,14 +20,14 @@ from urllib.parse import quote
 
 import pytest
 import structlog
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.server import FakeResponse, json_response
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import HttpSettings
 from archiver.masking import SecretMasker
 from archiver.recorder import MASKED_HEADER, ORIG_PREFIX, RecordingClient
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.server import FakeResponse, json_response
 from archiver.warc import WarcSink
 from tests.helpers import harvest, site_toml, write_config
 

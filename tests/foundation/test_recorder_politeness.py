@@ -14,6 +14,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.server import FakeResponse, json_response
 
 from archiver.config import HttpSettings
 from archiver.daemon import jobs
@@ -21,9 +24,6 @@ from archiver.daemon import scheduler as sched
 from archiver.errors import RateLimitedError, RetriableFetchError
 from archiver.ratelimit import HostLimits
 from archiver.recorder import RecordingClient
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.server import FakeResponse, json_response
 from archiver.warc import WarcSink
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 

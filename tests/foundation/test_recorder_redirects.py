@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakeplatforms.server import FakeResponse, FakeServer
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.config import HttpSettings
 from archiver.errors import FetchError
 from archiver.recorder import MAX_REDIRECTS, RecordingClient
-from archiver.testing.server import FakeResponse, FakeServer
 from archiver.warc import WarcSink
 from connectors._paging import link_pages as follow_links
 

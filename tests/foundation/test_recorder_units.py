@@ -74,9 +74,10 @@ def test_usage_pressure_reads_meta_headers() -> None:
 
 
 def test_token_goes_only_to_the_api_host(tmp_path: Path) -> None:
+    from fakeplatforms.server import FakeResponse, FakeServer
+
     from archiver.config import HttpSettings
     from archiver.recorder import RecordingClient
-    from archiver.testing.server import FakeResponse, FakeServer
     from archiver.warc import WarcSink
 
     class Echo:
@@ -151,9 +152,10 @@ def test_retry_after_and_an_exhausted_quota_are_waited_out(tmp_path: Path) -> No
     The client's sleep is recorded instead of slept; the server is real."""
     import time
 
+    from fakeplatforms.server import FakeResponse, FakeServer
+
     from archiver.config import HttpSettings
     from archiver.recorder import RecordingClient
-    from archiver.testing.server import FakeResponse, FakeServer
     from archiver.warc import WarcSink
 
     class Limited:

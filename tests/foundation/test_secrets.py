@@ -16,8 +16,9 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.server import FakeServer
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.server import FakeServer
+
 from tests.connectors.test_mastodon_contract import make_world
 from tests.helpers import site_toml, write_config
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.demo_data import CITY_USERNAME
+from fakeplatforms.server import FakeResponse
 
 from archiver.recorder import RecordedResponse
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.demo_data import CITY_USERNAME
-from archiver.testing.server import FakeResponse
 from archiver.textclean import clean_text, decode_text, parse_json
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
+from fakeplatforms.tsa import LocalTsa
 
 from archiver.integrity.tsa import TsaSettings, request_token
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
-from archiver.testing.tsa import LocalTsa
 from tests.helpers import harvest, site_toml, write_config
 
 

@@ -8,9 +8,10 @@ import os
 import sqlite3
 from pathlib import Path
 
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
-from archiver.testing.tsa import LocalTsa
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
+from fakeplatforms.tsa import LocalTsa
+
 from tests.helpers import harvest, site_toml, write_config
 from tests.integrity.conftest import Archive
 

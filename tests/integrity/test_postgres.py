@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.server import FakeServer
+from fakeplatforms.tsa import LocalTsa
 
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.server import FakeServer
-from archiver.testing.tsa import LocalTsa
 from tests.helpers import harvest, site_toml, write_config
 from tests.integrity.conftest import Archive, integrity_toml
 

@@ -37,7 +37,7 @@ def test_the_fixture_holds_bundles_of_every_format_ever_written() -> None:
             db.close()
     # The fixture holds format 1 bundles (read through the v1 adapter); format 2 (issue 13's
     # live_removals) is what this code writes and every other test reads.
-    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 2
+    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 3
 
 
 def test_every_old_bundle_is_ingested_by_the_new_code(tmp_path: Path) -> None:
@@ -75,13 +75,13 @@ def _with_version(tmp_path: Path, value: str | None) -> Path:
 
 
 def test_a_bundle_of_a_newer_format_is_refused(tmp_path: Path) -> None:
-    bundle = _with_version(tmp_path, "3")
+    bundle = _with_version(tmp_path, "4")
     catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     try:
         with pytest.raises(BundleError) as caught, catalog.begin() as conn:
             ingest_bundle(conn, bundle, key=f"site/2026/{bundle.name}", storage="local")
         assert str(caught.value) == (
-            f"bundle site/2026/{bundle.name} has format version 3; this archiver reads up to 2; "
+            f"bundle site/2026/{bundle.name} has format version 4; this archiver reads up to 3; "
             "upgrade the software"
         )
         assert catalog.bundle_ids() == set()  # nothing half-cataloged
@@ -123,7 +123,7 @@ def test_recover_refuses_a_newer_bundle_in_storage_with_one_line(
     )
     out = CliRunner().invoke(cli_app, ["recover", "--config", str(config)])
     assert out.exit_code == 2, out.output
-    assert "has format version 7; this archiver reads up to 2; upgrade the software" in out.output
+    assert "has format version 7; this archiver reads up to 3; upgrade the software" in out.output
     assert "Traceback" not in out.output
 
 
@@ -136,3 +136,48 @@ def test_a_format_1_bundle_reads_with_empty_format_2_tables() -> None:
             assert db.execute("SELECT count(*) FROM coverage").fetchone()[0] == 0
         finally:
             db.close()
+
+
+def _as_format_2(tmp_path: Path, source: Path) -> Path:
+    """A copy of an old bundle laid out exactly as format 2 wrote it (format 1 plus
+    live_removals and coverage), manifests recomputed."""
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    for p in [copy, *copy.rglob("*")]:
+        p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    db = sqlite3.connect(copy / RECORDS_DB)
+    db.executescript(
+        "CREATE TABLE live_removals (platform_id TEXT NOT NULL, reported_at TEXT NOT NULL,"
+        " detail TEXT NOT NULL, warc_file TEXT, warc_offset INTEGER, warc_length INTEGER);"
+        "CREATE TABLE coverage (scope TEXT NOT NULL, thread_platform_id TEXT, reported INTEGER"
+        " NOT NULL, captured INTEGER NOT NULL, reason TEXT NOT NULL);"
+        "UPDATE bundle_info SET value = '2' WHERE key = 'schema_version';"
+    )
+    db.commit()
+    db.close()
+    bagit.Bag(str(copy)).save(manifests=True)
+    return copy
+
+
+def test_a_format_2_bundle_reads_with_empty_format_3_tables(tmp_path: Path) -> None:
+    """Format 2 (every item and follower in full) reads and ingests under format 3 code."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    new_items = 0
+    try:
+        for source in OLD_BUNDLES:
+            bundle = _as_format_2(tmp_path, source)
+            db = open_records(bundle / RECORDS_DB, bundle=bundle.name)
+            try:
+                assert db.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
+                assert db.execute("SELECT count(*) FROM follower_diffs").fetchone()[0] == 0
+            finally:
+                db.close()
+            key = f"site/2026/{bundle.name}"
+            with catalog.begin() as conn:
+                result = ingest_bundle(conn, bundle, key=key, storage="local")
+            assert not result.skipped and result.seen == 0
+            new_items += result.new_items
+        assert new_items > 0
+        assert catalog.bundle_ids() == {b.name for b in OLD_BUNDLES}
+    finally:
+        catalog.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakeplatforms import FakeServer, MastodonWorld
 
 from archiver.errors import ArchiverError
 from archiver.report.build import (
@@ -18,7 +19,6 @@ from archiver.report.build import (
     report_dir,
 )
 from archiver.report.render import render_text
-from archiver.testing import FakeServer, MastodonWorld
 from archiver.verify import verify_archive
 from tests.helpers import harvest, open_test_app, site_toml, write_config
 

@@ -10,10 +10,8 @@ from archiver.report.build import build_report_data
 from archiver.report.render import render_html, render_text
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import load_settings
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
-world, server, make_archive = base.world, base.server, base.make_archive
 DENVER = ZoneInfo("America/Denver")
 
 

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeServer
 
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import site_toml, write_config
 from tests.resources.conftest import Tmpfs, no_traceback, one_error_line, run_cli
 

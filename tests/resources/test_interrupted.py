@@ -22,18 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeplatforms.demo_data import build_demo_world
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeServer
 
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import load_settings
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeServer
 from tests.helpers import catalog_rows, site_toml, write_config
 from tests.resources.conftest import no_traceback, run_cli
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 HANG_IN_CATALOG = textwrap.dedent(
     """

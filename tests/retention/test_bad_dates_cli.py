@@ -6,11 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.retention import test_audit_cli as cli
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, cli
 
 
 def _one_error(r: object, *needles: str) -> None:
@@ -24,18 +20,18 @@ def _one_error(r: object, *needles: str) -> None:
 
 def test_hold_add_with_an_impossible_since(make_archive: ArchiveFactory) -> None:
     config = make_archive()
-    r = cli._cli(
+    r = cli(
         config,
         "hold", "add", "feb", "--matter", "m", "--since", "2025-02-30", "--by", "Clerk Kim",
     )  # fmt: skip
     _one_error(r, "--since", "2025-02-30")
-    held = cli._cli(config, "hold", "list", "--json")
+    held = cli(config, "hold", "list", "--json")
     assert held.returncode == 0 and '"feb"' not in held.stdout
 
 
 def test_disposition_due_with_an_impossible_date(make_archive: ArchiveFactory) -> None:
     config = make_archive()
-    r = cli._cli(config, "disposition", "due", "--as-of", "2025-13-01")
+    r = cli(config, "disposition", "due", "--as-of", "2025-13-01")
     _one_error(r, "--as-of", "2025-13-01")
 
 
@@ -61,20 +57,20 @@ def test_old_option_spellings_point_to_the_new_ones(
     make_archive: ArchiveFactory, args: tuple[str, ...], needles: tuple[str, ...]
 ) -> None:
     config = make_archive()
-    r = cli._cli(config, *args)
+    r = cli(config, *args)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
-    listed = cli._cli(config, "disposition", "list", "--json")
+    listed = cli(config, "disposition", "list", "--json")
     assert listed.stdout.strip() == "[]", "nothing was proposed"
 
 
 def test_as_of_and_on_are_the_same_date_option(make_archive: ArchiveFactory) -> None:
     config = make_archive()
-    a = cli._cli(config, "disposition", "due", "--as-of", "2031-01-01", "--json")
-    b = cli._cli(config, "disposition", "due", "--on", "2031-01-01", "--json")
+    a = cli(config, "disposition", "due", "--as-of", "2031-01-01", "--json")
+    b = cli(config, "disposition", "due", "--on", "2031-01-01", "--json")
     assert a.returncode == 0 and a.stdout == b.stdout
 
 
@@ -95,5 +91,5 @@ def test_impossible_audit_received_date_in_config(
     config = make_archive()
     text = config.read_text().replace("[retention]\n", f"[retention]\n{line}\n", 1)
     Path(config).write_text(text)
-    r = cli._cli(config, "disposition", "due")
+    r = cli(config, "disposition", "due")
     _one_error(r, *needles)

@@ -11,11 +11,7 @@ from archiver.retention.confirmations import confirm, item_digest
 from archiver.retention.eligibility import confirmed_refs, load_settings
 from archiver.retention.schedules import load_schedules
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
-from tests.retention.test_audit_cli import _cli
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for, cli
 
 
 def _edit_item_4(config: Path, old: str, new: str) -> None:
@@ -30,15 +26,15 @@ def test_editing_a_confirmed_item_voids_the_confirmation_and_check_says_why(
     make_archive: ArchiveFactory,
 ) -> None:
     config = make_archive({"public_comment": "TEST.2026-4"})
-    r = _cli(config, "schedules", "confirm", "TEST.2026-4", "--by", "Rita Records")
+    r = cli(config, "schedules", "confirm", "TEST.2026-4", "--by", "Rita Records")
     assert r.returncode == 0, r.stderr
-    data = json.loads(_cli(config, "schedules", "check", "--json").stdout)
+    data = json.loads(cli(config, "schedules", "check", "--json").stdout)
     assert data["unverified"][0]["confirmed_by"] == "Rita Records"
     assert "stale_confirmation" not in data["unverified"][0]
 
     _edit_item_4(config, "retention = { years = 1 }", "retention = { years = 2 }")
 
-    r = _cli(config, "schedules", "check", "--json")
+    r = cli(config, "schedules", "check", "--json")
     assert r.returncode == 0, r.stderr  # a warning, like any unconfirmed item
     (u,) = json.loads(r.stdout)["unverified"]
     assert u["ref"] == "TEST.2026-4" and u["confirmed_by"] is None and u["confirmed_at"] is None
@@ -47,7 +43,7 @@ def test_editing_a_confirmed_item_voids_the_confirmation_and_check_says_why(
     assert stale["reason"] == (
         "item changed since it was confirmed: retention was 1 years, now 2 years"
     )
-    r = _cli(config, "schedules", "check")
+    r = cli(config, "schedules", "check")
     assert "TEST.2026-4" in r.stderr and "NOT confirmed any more" in r.stderr
     assert "confirmed by Rita Records" in r.stderr and "retention was 1 years" in r.stderr
     assert "archiver schedules confirm TEST.2026-4" in r.stderr
@@ -68,7 +64,7 @@ def test_editing_a_confirmed_item_voids_the_confirmation_and_check_says_why(
             assert confirmed_refs(conn, settings.schedules) == {"TEST.2026-4"}
     finally:
         app.close()
-    data = json.loads(_cli(config, "schedules", "check", "--json").stdout)
+    data = json.loads(cli(config, "schedules", "check", "--json").stdout)
     assert data["unverified"][0]["confirmed_by"] == "Sam Supervisor"
     assert "stale_confirmation" not in data["unverified"][0]
     # Both confirmations stay on record, and the audit log has both.
@@ -80,10 +76,10 @@ def test_editing_a_confirmed_item_voids_the_confirmation_and_check_says_why(
 
 def test_confirming_an_unchanged_item_twice_is_refused(make_archive: ArchiveFactory) -> None:
     config = make_archive({"public_comment": "TEST.2026-4"})
-    assert _cli(config, "schedules", "confirm", "TEST.2026-4", "--by", "Rita").returncode == 0
+    assert cli(config, "schedules", "confirm", "TEST.2026-4", "--by", "Rita").returncode == 0
     # Notes and description are not part of what is confirmed: editing them keeps it.
     _edit_item_4(config, 'notes = "Invented', 'notes = "Edited note. Invented')
-    r = _cli(config, "schedules", "confirm", "TEST.2026-4", "--by", "Rita")
+    r = cli(config, "schedules", "confirm", "TEST.2026-4", "--by", "Rita")
     assert r.returncode == 2 and "already confirmed by Rita" in r.stderr
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms.mastodon import MastodonWorld
 from sqlalchemy import func, select
 
 from archiver.audit import verify
@@ -25,12 +26,9 @@ from archiver.retention.confirmations import confirm
 from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.search import SearchFilters, search
-from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.pdfcheck import assert_pdf_a_2b, page_text
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 
 def _stored(config: Path) -> set[str]:
@@ -123,7 +121,13 @@ def test_approved_batch_executes_once_with_tombstones_and_rm88(
     assert [r["form"] for r in records] == ["RM88"]
     html = Path(records[0]["html_path"]).read_text()
     assert "RM88" in html and "Mia Mayor" in html and tombs[0]["tagmanifest_sha256"] in html
-    assert Path(records[0]["pdf_path"]).read_bytes().startswith(b"%PDF")
+    # The printed record is archival (PDF/A-2b), headed with the disposition and numbered.
+    pdf_path = Path(records[0]["pdf_path"])
+    pages = assert_pdf_a_2b(pdf_path)
+    first = page_text(pdf_path, 1)
+    assert f"page 1 of {pages}" in first
+    assert f"Records disposal record (RM88 equivalent), disposition {bid}" in first
+    assert "Mia Mayor" in first
     assert (
         records[0]["keep_until"]
         == f"{int(records[0]['created_at'][:4]) + 30}{records[0]['created_at'][4:10]}"

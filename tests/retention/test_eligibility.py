@@ -1,136 +1,28 @@
 """Eligibility from real harvests: record classes, revisit propagation, unknowable dates.
 
-Also home of the shared fixtures for the retention workflow tests: a fake Mastodon world, a
-config whose ``[retention]`` table points at a small test schedule, and real harvests.
+The shared fixtures and helpers live in ``tests/retention_kit.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import pytest
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeResponse, FakeServer, json_response
 
-from archiver.app import App, open_app
 from archiver.retention.eligibility import compute_eligibility, load_settings, record_class_for
-from archiver.testing.demo_data import build_demo_world
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeResponse, FakeServer, json_response
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
-
-FAR_FUTURE = date(2031, 1, 1)
-DENVER = ZoneInfo("America/Denver")
-
-TEST_SCHEDULE = """
-[schedule]
-key = "TEST.2026"
-number = "99"
-title = "Test schedule"
-revised = "2026"
-status = "current"
-source = "tests/retention: invented for tests only"
-
-[[items]]
-number = 1
-title = "ONE YEAR, NO PERMISSION"
-retention = { years = 1 }
-trigger = "creation"
-disposal = "RM88"
-source = "test"
-verified = true
-
-[[items]]
-number = 2
-title = "PERMANENT"
-retention = { permanent = true }
-source = "test"
-verified = true
-
-[[items]]
-number = 3
-title = "ONE YEAR, SUBCOMMITTEE"
-retention = { years = 1 }
-trigger = "creation"
-disposal = "RM60"
-source = "test"
-verified = true
-
-[[items]]
-number = 4
-title = "ONE YEAR, UNVERIFIED"
-retention = { years = 1 }
-trigger = "creation"
-disposal = "RM88"
-source = "test"
-verified = false
-notes = "Invented unverified item: the tests confirm it before use."
-"""
-
-CLASSES = (
-    "city_post",
-    "city_reply",
-    "public_comment",
-    "comment_reply",
-    "removed_comment",
-    "follower_list",
-    "media",
-    "direct_message",
+from tests.retention_kit import (
+    DENVER,
+    FAR_FUTURE,
+    ArchiveFactory,
+    app_for,
+    retention_head,
 )
-
-ArchiveFactory = Callable[..., Path]
-
-
-@pytest.fixture
-def world() -> tuple[MastodonWorld, str]:
-    w, city = build_demo_world(statuses=20, followers=25, seed=11)
-    w.rate_limit = 1_000_000
-    return w, city
-
-
-@pytest.fixture
-def server(world: tuple[MastodonWorld, str]) -> Iterator[FakeServer]:
-    with FakeServer(world[0]) as srv:
-        yield srv
-
-
-def retention_head(tmp_path: Path, overrides: dict[str, str] | None = None) -> str:
-    schedules = tmp_path / "schedules"
-    schedules.mkdir(exist_ok=True)
-    (schedules / "test.toml").write_text(TEST_SCHEDULE)
-    refs = {c: "TEST.2026-1" for c in CLASSES}
-    refs.update(overrides or {})
-    lines = ["[retention]", f'schedules_dir = "{schedules}"', "", "[retention.classes]"]
-    lines += [f'{c} = "{r}"' for c, r in refs.items()]
-    return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def make_archive(tmp_path: Path, server: FakeServer) -> ArchiveFactory:
-    """A config with the test schedule and one harvested Mastodon site ("city")."""
-
-    def make(
-        overrides: dict[str, str] | None = None, *, runs: int = 1, catalog_url: str | None = None
-    ) -> Path:
-        config = write_config(
-            tmp_path,
-            site_toml("city", "mastodon", server.url, "cityofbozeman", token_env="TEST_RET_TOKEN"),
-            head=retention_head(tmp_path, overrides),
-            catalog_url=catalog_url,
-        )
-        os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
-        for _ in range(runs):
-            assert harvest(config, "city").status == "succeeded"
-        return config
-
-    return make
-
-
-def app_for(config: Path) -> App:
-    return open_app(str(config))
 
 
 def test_record_classes() -> None:

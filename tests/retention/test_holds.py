@@ -6,9 +6,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fakeplatforms.mastodon import MastodonWorld
+from sqlalchemy import create_engine, text
 
 from archiver.audit import verify
-from archiver.errors import RetentionError
+from archiver.errors import HoldCheckError, RetentionError
+from archiver.prr import requests as requests_tables
 from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.export import ExportOptions, run_export
 from archiver.prr.requests import close_request, open_request
@@ -16,15 +19,12 @@ from archiver.retention.holds import (
     add_hold,
     held_bundles,
     list_holds,
+    open_request_holds,
     release_hold,
 )
 from archiver.search import SearchFilters
-from archiver.testing.mastodon import MastodonWorld
 from tests.helpers import catalog_rows, harvest
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import ArchiveFactory, app_for
 
 
 def _bundles_with(config: Path, word: str) -> set[str]:
@@ -172,5 +172,58 @@ def test_open_records_request_blocks_like_a_hold(
         assert all(f"open request {req.id}" in held[b] for b in expected)
         close_request(app.catalog, req.id, outcome="records sent")
         assert held_bundles(app) == {}
+    finally:
+        app.close()
+
+
+def test_hold_check_with_missing_request_tables_raises_instead_of_answering_no_holds() -> None:
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn, pytest.raises(HoldCheckError) as err:
+        open_request_holds(conn, "America/Denver")
+    assert "'records_requests', 'exports'" in str(err.value)
+    assert "archiver migrate" in str(err.value)
+    assert err.value.exit_code != 0
+
+
+def test_held_bundles_raises_when_the_exports_table_is_gone(make_archive: ArchiveFactory) -> None:
+    config = make_archive()
+    app = app_for(config)
+    try:
+        add_hold(app, name="all-city", matter="Audit 2026", site="city", by="Clerk")
+        with app.catalog.begin() as conn:
+            conn.execute(text("DROP TABLE exports"))
+        with pytest.raises(HoldCheckError, match="'exports' is missing"):
+            held_bundles(app)
+    finally:
+        app.close()
+
+
+def test_open_request_with_unreadable_export_filters_holds_every_bundle(
+    make_archive: ArchiveFactory,
+) -> None:
+    config = make_archive()
+    every = {r["id"] for r in catalog_rows(config, "SELECT id FROM bundles")}
+    assert every
+    app = app_for(config)
+    try:
+        with app.catalog.begin() as conn:
+            conn.execute(
+                requests_tables.records_requests.insert().values(
+                    id="PRR-2026-0001", year=2026, seq=1, requester="R", received="2026-01-01",
+                    description="all posts", status="open", acknowledge_by="2026-01-05",
+                    respond_by="2026-01-20", opened_at="2026-01-01T00:00:00+00:00", opened_by="C",
+                )
+            )  # fmt: skip
+            conn.execute(
+                requests_tables.exports.insert().values(
+                    request_id="PRR-2026-0001", actor="C", at="2026-01-02T00:00:00+00:00",
+                    out_path="/x", package_sha256="0" * 64, counts_json="{}",
+                    query_json="not json",
+                )
+            )  # fmt: skip
+        with app.catalog.begin() as conn:
+            names = [h.name for h in open_request_holds(conn, "America/Denver")]
+        assert names == ["open request PRR-2026-0001 (export filters unreadable: all records)"]
+        assert set(held_bundles(app)) == every
     finally:
         app.close()

@@ -11,10 +11,7 @@ from archiver.retention import disposition as d
 from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.removal import CATEGORIES, list_removals, record_removal, review
 from tests.helpers import catalog_rows
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, ArchiveFactory, app_for
-
-world, server, make_archive = base.world, base.server, base.make_archive
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
 
 
 def _public_comment(config: Path) -> tuple[str, str, set[str]]:

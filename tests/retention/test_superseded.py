@@ -11,8 +11,7 @@ from archiver.retention.eligibility import load_settings
 from archiver.retention.mapping import superseded_uses
 from connectors.registry import platforms
 from tests.helpers import site_toml, write_config
-from tests.retention.test_audit_cli import _cli
-from tests.retention.test_eligibility import CLASSES, retention_head
+from tests.retention_kit import CLASSES, cli, retention_head
 
 REPO_SCHEDULES = Path(__file__).resolve().parents[2] / "retention_schedules"
 
@@ -53,7 +52,7 @@ def test_check_warns_for_each_class_on_a_superseded_edition(tmp_path: Path) -> N
         {"city_post": "TEST.2020-7", "media": "TEST.2020-7"},
         extra='\n[retention.sites.city]\npublic_comment = "TEST.2020-7"\n',
     )
-    r = _cli(config, "schedules", "check", "--json")
+    r = cli(config, "schedules", "check", "--json")
     assert r.returncode == 0, r.stderr  # a warning, not a failure
     data = json.loads(r.stdout)
     assert data["ok"] is True and data["problems"] == []
@@ -66,7 +65,7 @@ def test_check_warns_for_each_class_on_a_superseded_edition(tmp_path: Path) -> N
         assert u["ref"] == "TEST.2020-7" and u["schedule"] == "TEST.2020"
         assert u["current_editions"] == ["TEST.2026"]
 
-    r = _cli(config, "schedules", "check")
+    r = cli(config, "schedules", "check")
     assert r.returncode == 0
     assert "3 mapping(s) use a superseded edition" in r.stdout
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("superseded:")]
@@ -80,9 +79,9 @@ def test_check_warns_for_each_class_on_a_superseded_edition(tmp_path: Path) -> N
 
 def test_no_warning_when_every_class_maps_to_a_current_edition(tmp_path: Path) -> None:
     config = _config(tmp_path, {})
-    r = _cli(config, "schedules", "check", "--json")
+    r = cli(config, "schedules", "check", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["superseded"] == []
-    r = _cli(config, "schedules", "check")
+    r = cli(config, "schedules", "check")
     assert "superseded" not in r.stderr and r.stdout.strip().endswith(": OK")
 
 
@@ -106,7 +105,7 @@ def test_shipped_lg1_2006_items_are_flagged_against_lg1_2017(tmp_path: Path) -> 
         head=f'[retention]\nschedules_dir = "{schedules}"\n\n[retention.classes]\n'
         + "".join(f'{c} = "LG1.2006-1"\n' for c in CLASSES),
     )
-    data = json.loads(_cli(config, "schedules", "check", "--json").stdout)
+    data = json.loads(cli(config, "schedules", "check", "--json").stdout)
     assert data["ok"] is True
     assert len(data["superseded"]) == len(CLASSES)
     assert {u["schedule"] for u in data["superseded"]} == {"LG1.2006"}

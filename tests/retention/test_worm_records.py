@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 
 from archiver.app import App, open_app
@@ -26,11 +27,9 @@ from archiver.harvest import Harvester
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import load_settings
 from archiver.storage.s3 import S3Settings, S3Storage
-from archiver.testing.server import FakeServer
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, retention_head
+from tests.retention_kit import CLASSES, FAR_FUTURE, retention_head
 from tests.storage import conftest as storage_fixtures
 
 bucket, moto_endpoint, s3_client = (
@@ -39,7 +38,6 @@ bucket, moto_endpoint, s3_client = (
     storage_fixtures.s3_client,
 )
 s3_env, s3_settings = storage_fixtures.s3_env, storage_fixtures.s3_settings
-world, server = base.world, base.server
 
 
 # Everything is due at once, so no eligibility date puts a store lock on a bundle and moto
@@ -58,7 +56,7 @@ verified = true
 
 def _config(tmp_path: Path, server: FakeServer) -> Path:
     os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
-    head = retention_head(tmp_path, {c: "TEST.2026-9" for c in base.CLASSES})
+    head = retention_head(tmp_path, {c: "TEST.2026-9" for c in CLASSES})
     schedule = tmp_path / "schedules" / "test.toml"
     schedule.write_text(schedule.read_text() + ZERO_YEARS)
     return write_config(

@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 
 from archiver.app import App
@@ -30,11 +31,9 @@ from archiver.harvest import Harvester
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import compute_eligibility, load_settings, refresh
 from archiver.storage.s3 import S3Settings, S3Storage
-from archiver.testing.server import FakeServer
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, site_toml, write_config
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import retention_head
+from tests.retention_kit import CLASSES, retention_head
 from tests.storage import conftest as storage_fixtures
 
 bucket, moto_endpoint, s3_client = (
@@ -47,7 +46,6 @@ s3_env, s3_settings, s3_storage = (
     storage_fixtures.s3_settings,
     storage_fixtures.s3_storage,
 )
-world, server = base.world, base.server
 
 FIVE_YEARS = """
 [[items]]
@@ -71,7 +69,7 @@ class Archive:
         os.environ["TEST_RET_TOKEN"] = "retention-test-token-123456"
 
     def remap(self, item: str, *, rolling_lock_days: int | None = None) -> App:
-        head = retention_head(self.tmp_path, {c: item for c in base.CLASSES})
+        head = retention_head(self.tmp_path, {c: item for c in CLASSES})
         schedule = self.tmp_path / "schedules" / "test.toml"
         schedule.write_text(schedule.read_text() + FIVE_YEARS)
         if rolling_lock_days is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeplatforms.server import FakeServer
 from minio import Minio
 from sqlalchemy import select, text
 
@@ -30,11 +31,9 @@ from archiver.retention import disposition as d
 from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, held_bundles, release_hold
 from archiver.storage.s3 import S3Settings, S3Storage
-from archiver.testing.server import FakeServer
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
-from tests.retention import test_eligibility as base
-from tests.retention.test_eligibility import FAR_FUTURE, retention_head
+from tests.retention_kit import FAR_FUTURE, retention_head
 from tests.storage import conftest as storage_fixtures
 
 bucket, moto_endpoint, s3_client = (
@@ -47,8 +46,6 @@ s3_env, s3_settings, s3_storage = (
     storage_fixtures.s3_settings,
     storage_fixtures.s3_storage,
 )
-
-world, server = base.world, base.server
 
 
 @pytest.fixture

@@ -29,8 +29,11 @@ from archiver.storage.s3 import (
     SHA256_META,
     S3Settings,
     S3Storage,
-    check_worm,
     settings_from_config,
+)
+from archiver.storage.s3_worm import (
+    check_worm,
+    self_check,
 )
 
 from .conftest import BundleFactory
@@ -276,7 +279,7 @@ def test_shortening_is_refused_locally_and_the_store_date_is_unchanged(
 def test_self_check_refuses_moto(s3_settings: S3Settings, s3_storage: S3Storage) -> None:
     strict = S3Storage(replace(s3_settings, allow_unsafe_worm=False), client=s3_storage.client)
     with pytest.raises(StorageError) as err:
-        strict.self_check()
+        self_check(strict)
     msg = str(err.value)
     assert "does not enforce WORM" in msg
     assert "COMPLIANCE retention could be shortened" in msg
@@ -287,7 +290,7 @@ def test_self_check_with_allow_unsafe_warns_loudly(
     s3_storage: S3Storage, s3_client: Minio, bucket: str
 ) -> None:
     with structlog.testing.capture_logs() as logs:
-        result = s3_storage.self_check()
+        result = self_check(s3_storage)
     assert result.unsafe
     assert result.versioning_enabled
     assert not result.compliance_shorten_refused  # moto's gap
@@ -306,7 +309,7 @@ def test_self_check_reports_suspended_versioning(
     s3_storage: S3Storage, s3_client: Minio, bucket: str
 ) -> None:
     s3_client.set_bucket_versioning(bucket, VersioningConfig(SUSPENDED))  # moto allows this
-    result = s3_storage.self_check()
+    result = self_check(s3_storage)
     assert "bucket versioning is not Enabled" in result.problems
     # moto then even deletes a COMPLIANCE-locked version: the canary catches that too.
     assert "a COMPLIANCE-locked version could be deleted" in result.problems
@@ -316,14 +319,14 @@ def test_bucket_without_object_lock_is_refused(s3_settings: S3Settings, s3_clien
     s3_client.make_bucket(s3_settings.bucket + "-nolock")
     storage = S3Storage(replace(s3_settings, bucket=s3_settings.bucket + "-nolock"))
     with pytest.raises(StorageError, match="has no Object Lock") as err:
-        storage.self_check()
+        self_check(storage)
     assert "mc mb --with-lock" in str(err.value)
 
 
 def test_missing_bucket_is_one_line(s3_settings: S3Settings) -> None:
     storage = S3Storage(replace(s3_settings, bucket="no-such-bucket-here"))
     with pytest.raises(StorageError, match="bucket no-such-bucket-here does not exist") as err:
-        storage.self_check()
+        self_check(storage)
     assert "\n" not in str(err.value)
 
 
@@ -339,7 +342,7 @@ def test_unreachable_endpoint_is_one_line_and_fast(s3_settings: S3Settings) -> N
     storage = S3Storage(replace(s3_settings, endpoint=endpoint))
     start = time.monotonic()
     with pytest.raises(StorageError, match=f"cannot reach S3 endpoint {endpoint}") as err:
-        storage.self_check()
+        self_check(storage)
     assert time.monotonic() - start < 15
     assert "\n" not in str(err.value)
     assert "Connection refused" in str(err.value)

@@ -29,17 +29,20 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 
 from archiver.app import open_app
+from archiver.catalog.worm_state import last_check
 from archiver.report.build import build_report_data
 from archiver.report.render import attention_items, render_text
 from archiver.storage import s3 as s3_module
+from archiver.storage import s3_worm as s3_worm_module
 from archiver.storage.s3 import (
     S3Settings,
     S3Storage,
-    WormRefusedError,
     _checksum_headers,
+)
+from archiver.storage.s3_worm import (
+    WormRefusedError,
     check_worm,
 )
-from archiver.storage.worm_state import last_check
 
 from .conftest import ACCESS, SECRET
 
@@ -264,7 +267,7 @@ def test_default_retention_on_moto_still_reports_moto_as_unsafe(
 
 
 def _fields(settings: S3Settings) -> dict[str, Any]:
-    return {f: getattr(settings, f) for f in S3Settings.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(settings, f) for f in S3Settings.__slots__}
 
 
 def test_the_probe_runs_once_then_on_demand_and_a_refusal_stands(
@@ -278,14 +281,14 @@ def test_the_probe_runs_once_then_on_demand_and_a_refusal_stands(
     quarter second) once the store was checked; the daemon and ``check_storage`` probe
     again; a recorded refusal refuses every command until a probe passes."""
     probes: list[str] = []
-    real = S3Storage.self_check
+    real = s3_worm_module.self_check
 
-    def counting(self: S3Storage) -> Any:
-        probes.append(self.bucket)
-        return real(self)
+    def counting(storage: S3Storage) -> Any:
+        probes.append(storage.bucket)
+        return real(storage)
 
     permissive = s3_module.make_client
-    monkeypatch.setattr(S3Storage, "self_check", counting)
+    monkeypatch.setattr(s3_worm_module, "self_check", counting)
     monkeypatch.setattr(s3_module, "make_client", _strict_client)
     config = _config(tmp_path, moto_endpoint, bucket)
     open_app(str(config)).close()  # never checked: probed

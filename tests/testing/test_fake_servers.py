@@ -17,15 +17,14 @@ from typing import Any
 import feedparser
 import httpx
 import pytest
-
-from archiver.testing import FAULTS, FakeServer, FeedWorld, MastodonWorld
-from archiver.testing.demo_data import (
+from fakeplatforms import FAULTS, FakeServer, FeedWorld, MastodonWorld
+from fakeplatforms.demo_data import (
     CITY_USERNAME,
     DEMO_END,
     build_demo_feed,
     build_demo_world,
 )
-from archiver.testing.server import FakeResponse
+from fakeplatforms.server import FakeResponse
 
 T0 = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
-from archiver.testing import FakeServer, MastodonWorld
-from archiver.testing.server import HOSTILE_FAULTS, SURROGATE_MARKER
+from fakeplatforms import FakeServer, MastodonWorld
+from fakeplatforms.server import HOSTILE_FAULTS, SURROGATE_MARKER
 
 TOKEN = "hostile-test-token-0123"
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.testing.server import FakeResponse, header
+from fakeplatforms.server import FakeResponse, header
 
 __all__ = ["MessagesWorld"]
 

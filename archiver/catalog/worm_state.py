@@ -1,6 +1,6 @@
 """The last WORM self-check, kept in the catalog so status and the monthly report can show it.
 
-``open_app`` runs the check at start-up (``archiver.storage.s3.check_worm``) and records the
+``open_app`` runs the check at start-up (``archiver.storage.s3_worm.check_worm``) and records the
 result here, including a refusal. Readers look only at the store the configuration names now,
 so an old row for a bucket no longer used is never shown.
 """
@@ -17,7 +17,7 @@ from archiver.config import Config
 from archiver.retention.tables import worm_checks
 
 if TYPE_CHECKING:  # the S3 code (and its client library) loads only for an S3 store
-    from archiver.storage.s3 import WormCheckResult
+    from archiver.storage.s3_worm import WormCheckResult
 
 __all__ = ["configured_store", "last_check", "record_check", "warning_lines"]
 
@@ -57,7 +57,7 @@ def last_check(conn: Connection, endpoint: str, bucket: str) -> tuple[WormCheckR
     ).first()
     if row is None:
         return None
-    from archiver.storage.s3 import WormCheckResult
+    from archiver.storage.s3_worm import WormCheckResult
 
     return WormCheckResult.from_dict(json.loads(row.result_json)), bool(row.refused)
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.testing.server import FakeResponse, header, iso_ms, iso_us, json_response
+from fakeplatforms.server import FakeResponse, header, iso_ms, iso_us, json_response
 
 __all__ = ["DEFAULT_CLOCK_START", "MastodonWorld", "png_bytes"]
 

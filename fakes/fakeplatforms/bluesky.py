@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from archiver.testing.mastodon import png_bytes
-from archiver.testing.server import FakeResponse, header, iso_ms, json_response
+from fakeplatforms.mastodon import png_bytes
+from fakeplatforms.server import FakeResponse, header, iso_ms, json_response
 
 __all__ = ["BlueskyWorld"]
 

@@ -21,10 +21,10 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from archiver.testing.bluesky import BlueskyWorld
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.server import FakeResponse, header, iso_ms, json_response
-from archiver.testing.x import XWorld
+from fakeplatforms.bluesky import BlueskyWorld
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.server import FakeResponse, header, iso_ms, json_response
+from fakeplatforms.x import XWorld
 
 
 class LiveMastodon(MastodonWorld):

@@ -14,8 +14,8 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.testing.mastodon import MastodonWorld
-from archiver.testing.rss import FeedWorld
+from fakeplatforms.mastodon import MastodonWorld
+from fakeplatforms.rss import FeedWorld
 
 __all__ = [
     "CITY_DISPLAY_NAME",

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.testing.mastodon import png_bytes
-from archiver.testing.server import FakeResponse, header, iso_ms, json_response
+from fakeplatforms.mastodon import png_bytes
+from fakeplatforms.server import FakeResponse, header, iso_ms, json_response
 
 __all__ = ["TWITTER_EPOCH_MS", "XWorld", "snowflake_time"]
 
@@ -67,6 +67,8 @@ class _User:
     username: str
     name: str
     extra_followers: int = 0  # followers the count shows beyond the listed ones
+    description: str = ""
+    avatar_rev: int = 0  # ``set_profile(new_avatar=True)``: new image bytes under a new URL
 
 
 @dataclass
@@ -150,6 +152,16 @@ class XWorld:
             self._by_username[username.lower()] = uid
             self._follows[uid] = []
             return uid
+
+    def set_profile(
+        self, uid: str, *, description: str | None = None, new_avatar: bool = False
+    ) -> None:
+        with self._lock:
+            u = self._users[uid]
+            if description is not None:
+                u.description = description
+            if new_avatar:
+                u.avatar_rev += 1
 
     def post(
         self,
@@ -356,7 +368,17 @@ class XWorld:
             uid = self._by_username.get(parts[3].lower())
             if uid is None:
                 return json_response({"errors": [_not_found_user(parts[3])]})
-            return json_response({"data": self._user_json(self._users[uid], user_fields)})
+            data = self._user_json(self._users[uid], user_fields)
+            u = self._users[uid]
+            if "description" in user_fields:
+                data["description"] = u.description
+            if "profile_image_url" in user_fields:
+                key = f"avatar-{uid}-{u.avatar_rev}"
+                self._media.setdefault(
+                    key, _Media(key, "photo", (60, 80 + 30 * u.avatar_rev % 170, 140))
+                )
+                data["profile_image_url"] = f"{base}/media/{key}.png"
+            return json_response({"data": data})
         if len(parts) == 2 and parts[0] == "users":
             found = self._users.get(parts[1])
             if found is None:

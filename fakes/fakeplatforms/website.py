@@ -14,7 +14,7 @@ import html
 import threading
 from collections.abc import Mapping, Sequence
 
-from archiver.testing.server import FakeResponse, header
+from fakeplatforms.server import FakeResponse, header
 
 __all__ = ["WebsiteWorld"]
 

@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from archiver.testing.server import FakeResponse, header, json_response
+from fakeplatforms.server import FakeResponse, header, json_response
 
 __all__ = ["LinkedInWorld"]
 

@@ -22,7 +22,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from archiver.testing.server import FakeResponse, header
+from fakeplatforms.server import FakeResponse, header
 
 __all__ = ["FeedWorld"]
 

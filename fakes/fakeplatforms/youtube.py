@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from archiver.testing.mastodon import png_bytes
-from archiver.testing.server import FakeResponse, header, json_response
+from fakeplatforms.mastodon import png_bytes
+from fakeplatforms.server import FakeResponse, header, json_response
 
 __all__ = ["YouTubeWorld"]
 
@@ -78,6 +78,8 @@ class _Channel:
     extra_subscribers: int = 0
     video_ids: list[str] = field(default_factory=list)  # upload order, oldest first
     subscribers: list[str] = field(default_factory=list)  # channel ids, oldest first
+    description: str = ""
+    avatar_rev: int = 0  # a new channel picture gets a new URL, as on YouTube
 
 
 @dataclass
@@ -166,6 +168,16 @@ class YouTubeWorld:
             if owner:
                 self.owner_channel = cid
             return cid
+
+    def set_channel_profile(
+        self, channel_id: str, *, description: str | None = None, new_avatar: bool = False
+    ) -> None:
+        with self._lock:
+            ch = self._channels[channel_id]
+            if description is not None:
+                ch.description = description
+            if new_avatar:
+                ch.avatar_rev += 1
 
     def add_video(
         self,
@@ -310,11 +322,16 @@ class YouTubeWorld:
         if "snippet" in parts:
             out["snippet"] = {
                 "title": ch.title,
-                "description": f"Official channel of the {ch.title}.",
+                "description": ch.description or f"Official channel of the {ch.title}.",
                 "customUrl": f"@{ch.handle.lower()}",
                 "publishedAt": "2012-05-01T15:00:00Z",
-                "thumbnails": {"default": {"url": f"{base}/ch/{ch.id}/s88.png"}},
+                "thumbnails": {"default": {"url": f"{base}/ch/{ch.id}/s88-{ch.avatar_rev}.png"}},
                 "country": "US",
+            }
+        if "brandingSettings" in parts:
+            out["brandingSettings"] = {
+                "channel": {"title": ch.title},
+                "image": {"bannerExternalUrl": f"{base}/ch/{ch.id}/banner.png"},
             }
         if "contentDetails" in parts:
             out["contentDetails"] = {"relatedPlaylists": {"likes": "", "uploads": "UU" + ch.id[2:]}}
@@ -409,6 +426,10 @@ class YouTubeWorld:
         host = header(headers, "Host") or "i.ytimg.example"
         base = f"http://{host}"
         with self._lock:
+            if path.startswith("/ch/") and path.endswith(".png"):
+                digest = hashlib.sha1(path.encode()).digest()
+                rgb = (digest[0], digest[1], digest[2])
+                return FakeResponse(200, png_bytes(88, 88, rgb), {"Content-Type": "image/png"})
             if path.startswith("/vi/") and path.endswith(".jpg"):
                 vid = path.split("/")[2]
                 if vid not in self._videos:

@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.testing.mastodon import png_bytes
-from archiver.testing.server import FakeResponse, header, json_response
+from fakeplatforms.mastodon import png_bytes
+from fakeplatforms.server import FakeResponse, header, json_response
 
 __all__ = ["DEFAULT_CLOCK_START", "GRAPH_VERSION", "MetaWorld", "graph_time"]
 

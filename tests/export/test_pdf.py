@@ -1,0 +1,117 @@
+"""The printed copy of an export: PDF/A-2b, page numbers, running header, embedded fonts.
+
+Checked with poppler's own tools (``pdfinfo``, ``pdftotext``, ``pdffonts``), as a records
+officer or a court would open the file, not with the library that wrote it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from archiver import pdf
+from archiver.catalog.store import Catalog
+from archiver.prr import readable
+from archiver.search import SearchFilters, search
+from tests.export.conftest import SITE, Archive
+from tests.export.test_export import catalog, cli, open_request
+from tests.pdfcheck import assert_pdf_a_2b, fonts, info, page_text, poppler
+
+
+@pytest.fixture(scope="module")
+def exported(archive: Archive, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    rid = open_request(archive)
+    out = tmp_path_factory.mktemp("pdf") / "package"
+    r = cli(archive.config, "export", rid, "--site", SITE, "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    return rid, out
+
+
+def test_export_pdf_is_pdf_a_2b_with_page_numbers_and_header(
+    exported: tuple[str, Path],
+) -> None:
+    rid, out = exported
+    path = out / "data" / "readable" / "export.pdf"
+    pages = assert_pdf_a_2b(path)
+    assert info(path)["Title"] == f"City of Bozeman — public records request {rid}"
+    first = page_text(path, 1)
+    assert f"page 1 of {pages}" in first
+    assert f"City of Bozeman — public records request {rid}" in first
+    last = page_text(path, pages)
+    assert f"page {pages} of {pages}" in last
+    assert f"public records request {rid}" in last  # the running header, on every page
+    names = " ".join(f["name"] for f in fonts(path))
+    assert "DejaVu" in names
+
+
+def test_emoji_are_drawn_from_an_embedded_emoji_font(archive: Archive, tmp_path: Path) -> None:
+    """A comment full of emoji prints them, not black boxes: the emoji font is embedded."""
+    assert pdf.missing_fonts() == [], pdf.font_hint(pdf.missing_fonts())
+    cat = Catalog(f"sqlite:///{archive.root / 'catalog.sqlite'}")
+    try:
+        hits = search(cat, "", SearchFilters(site=SITE, all_versions=True), limit=None)
+    finally:
+        cat.close()
+    hits = [dict(h) for h in hits]
+    hits[0]["text"] = "Snow day ❄️🚧 thanks crews 👍🎉 café"
+    threads = readable.build_threads(hits, "America/Denver")
+    context = {
+        "city": 'City of "Bozeman" </style>', "request": {"id": "PRR-EMOJI", "requester": "x",
+        "received": "2026-11-20", "description": "d"}, "query_text": "q", "exported_at": "now",
+        "actor": "me", "tz": "America/Denver", "counts": {"items": 1, "versions": len(hits)},
+        "redacted": False, "rules": "",
+    }  # fmt: skip
+    out = tmp_path / "export.pdf"
+    [(path, pages)] = readable.write_pdf(out, threads, context)
+    assert path == out and assert_pdf_a_2b(out) == pages
+    names = [f["name"] for f in fonts(out)]
+    assert any("Noto-Color-Emoji" in n for n in names), names
+    text = " ".join(poppler("pdftotext", str(out), "-").split())
+    assert "❄" in text and "🚧" in text and "👍" in text and "café" in text
+    # A hostile city name cannot end the header's CSS string or the style element.
+    assert 'City of "Bozeman" </style> — public records request PRR-EMOJI' in page_text(out, 1)
+    compact = "".join(text.split())
+    for h in hits:  # every version is in the document, whole
+        assert str(h["content_hash"]) in compact
+
+
+def test_css_string_escapes_everything_that_could_end_it() -> None:
+    s = str(pdf.css_string('a"b\\c</style>\n{x}'))
+    assert s.startswith('"') and s.endswith('"')
+    inner = s[1:-1]
+    assert not any(ch in inner for ch in '"<>{}\n') and "\\" in inner
+    assert inner.count("\\") == 8  # " \ < / > \n { } written as hex escapes
+
+
+def test_index_lists_each_thread_with_its_dates(
+    archive: Archive, exported: tuple[str, Path]
+) -> None:
+    """Each thread in index.html shows its first and last posting time, City zone named."""
+    _rid, out = exported
+    index = html.unescape((out / "data" / "readable" / "index.html").read_text("utf-8"))
+    entries = re.findall(r"<li><a href=\"posts/[^\"]+\.html\">.*?</li>", index, re.S)
+    assert len(entries) > 3
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d M[SD]T"
+    for entry in entries:
+        dated = re.search(rf"posted {stamp}( to {stamp})?</span>", entry)
+        undated = re.search(rf"no posting date from the platform; first captured {stamp}<", entry)
+        assert dated or (undated and "profile" in entry), entry
+    # The edited post's thread: its dates are those of the post and its replies, in Denver.
+    posted = sorted(
+        r["posted_at"]
+        for r in catalog(
+            archive,
+            "SELECT posted_at FROM items WHERE site_id = ? AND (platform_id = ? OR root_id = ?)"
+            " AND posted_at IS NOT NULL",
+            (SITE, archive.edited_id, archive.edited_id),
+        )
+    )
+    assert len(posted) > 1
+    first = readable.fmt_time(posted[0], "America/Denver")
+    last = readable.fmt_time(posted[-1], "America/Denver")
+    assert first != last and first.endswith(("MST", "MDT"))
+    (entry,) = [e for e in entries if f'href="posts/{SITE}-{archive.edited_id}.html"' in e]
+    assert f"posted {first} to {last}" in entry

@@ -1,0 +1,349 @@
+"""Change-proportional storage (issue 14): bundle format 3 keeps what changed, and proves the
+rest was seen.
+
+Real harvests of a fake Mastodon account on loopback, through the real recorder, bundles,
+storage and catalog; "from sealed data" means a catalog rebuilt from storage alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fakeplatforms import FakeServer, MastodonWorld
+from typer.testing import CliRunner
+
+from archiver.bundle import RECORDS_DB
+from archiver.bundle_format import open_records
+from archiver.catalog import Catalog
+from archiver.catalog.rebuild import rebuild
+from archiver.cli import app as cli_app
+from archiver.followers import followers_at, sealed_follower_list
+from archiver.harvest import Harvester
+from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
+
+OLD = datetime.now(UTC) - timedelta(days=30)
+
+
+@dataclass
+class Account:
+    world: MastodonWorld
+    server: FakeServer
+    config: Path
+    city: str
+    ids: dict[str, str]
+
+
+@pytest.fixture
+def account(tmp_path: Path) -> Iterator[Account]:
+    """A quiet city account: two posts a month old, a thread with a nested reply, and 120
+    followers over several pages."""
+    world = MastodonWorld(clock_start=OLD)
+    world.page_cap = 40
+    city = world.add_account("cityofbozeman", "City of Bozeman", created_at=OLD)["id"]
+    ids: dict[str, str] = {}
+    for name in ("maria", "dale"):
+        ids[name] = world.add_account(name, name.title(), created_at=OLD)["id"]
+    ids["P"] = world.post_status(city, "Water main break.", created_at=OLD)["id"]
+    ids["R1"] = world.post_status(
+        ids["maria"], "brown water?", in_reply_to_id=ids["P"], created_at=OLD
+    )["id"]
+    ids["R2"] = world.post_status(
+        ids["dale"], "@maria same here", in_reply_to_id=ids["R1"], created_at=OLD
+    )["id"]
+    ids["Q"] = world.post_status(city, "Snow plow routes.", created_at=OLD)["id"]
+    for i in range(120):
+        acc = world.add_account(f"follower{i}", f"Follower {i}", created_at=OLD)
+        world.follow(city, str(acc["id"]), at=OLD + timedelta(seconds=i))
+    with FakeServer(world) as server:
+        config = write_config(tmp_path, site_toml("masto", "mastodon", server.url, "cityofbozeman"))
+        yield Account(world, server, config, city, ids)
+
+
+def _bundle_dbs(config: Path, run_id: str) -> dict[str, sqlite3.Connection]:
+    """record class -> the sealed records.sqlite of that run's bundle."""
+    out = {}
+    for r in catalog_rows(
+        config, "SELECT record_class, key FROM bundles WHERE run_id = ?", (run_id,)
+    ):
+        path = config.parent / "archive" / "bundles" / r["key"] / RECORDS_DB
+        out[r["record_class"]] = open_records(path)
+    return out
+
+
+def _last_seen(config: Path) -> dict[tuple[str, str], str]:
+    rows = catalog_rows(config, "SELECT record_class, platform_id, last_seen_run FROM items")
+    return {(r["record_class"], r["platform_id"]): r["last_seen_run"] for r in rows}
+
+
+def _rebuilt(config: Path, tmp: Path) -> Catalog:
+    app = open_test_app(config)
+    try:
+        rebuild(app.cfg, app.storage, str(tmp / "rebuilt.sqlite"))
+    finally:
+        app.close()
+    return Catalog(f"sqlite:///{tmp / 'rebuilt.sqlite'}")
+
+
+def test_an_unchanged_run_seals_no_copy_and_still_proves_last_seen(
+    account: Account, tmp_path: Path
+) -> None:
+    first = harvest(account.config, "masto")
+    assert first.full_sweep
+    second = harvest(account.config, "masto", full=True)  # nothing changed upstream
+    assert second.status == "succeeded"
+
+    dbs = _bundle_dbs(account.config, second.run_id)
+    try:
+        assert set(dbs) == {"posts", "comments", "followers"}
+        for record_class in ("posts", "comments"):
+            db = dbs[record_class]
+            # No second copy of any text: only the ledger of what was seen, and where.
+            assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 0
+            ledger = db.execute(
+                "SELECT platform_id, warc_file, warc_record_id FROM seen"
+            ).fetchall()
+            assert ledger
+            for pid, warc_file, record_id in ledger:
+                row = db.execute(
+                    "SELECT record_type FROM warc_records WHERE record_id = ? AND warc_file = ?",
+                    (record_id, warc_file),
+                ).fetchone()
+                assert row is not None and row[0] in ("revisit", "response"), pid
+        fdb = dbs["followers"]
+        info = dict(fdb.execute("SELECT key, value FROM bundle_info").fetchall())
+        assert info["followers_form"] == "diff"
+        assert fdb.execute("SELECT count(*) FROM followers").fetchone()[0] == 0
+        assert fdb.execute("SELECT count(*) FROM follower_diffs").fetchone()[0] == 0
+    finally:
+        for db in dbs.values():
+            db.close()
+
+    # Every item and every follower was last seen by the unchanged run ...
+    seen = _last_seen(account.config)
+    assert len(seen) == 5  # profile, P, Q, R1, R2
+    assert set(seen.values()) == {second.run_id}
+    followers = catalog_rows(account.config, "SELECT last_seen_run FROM followers")
+    assert len(followers) == 120 and {r[0] for r in followers} == {second.run_id}
+    assert not catalog_rows(account.config, "SELECT * FROM item_events WHERE event != 'captured'")
+
+    # ... and a catalog rebuilt from the sealed bundles alone says the same.
+    catalog = _rebuilt(account.config, tmp_path)
+    try:
+        with catalog.begin() as conn:
+            rebuilt = {
+                (r[0], r[1]): r[2]
+                for r in conn.exec_driver_sql(
+                    "SELECT record_class, platform_id, last_seen_run FROM items"
+                )
+            }
+            rebuilt_followers = {
+                r[0] for r in conn.exec_driver_sql("SELECT last_seen_run FROM followers")
+            }
+            versions = conn.exec_driver_sql("SELECT count(*) FROM item_versions").scalar()
+            gaps = conn.exec_driver_sql("SELECT count(*) FROM degradations").scalar()
+    finally:
+        catalog.close()
+    assert rebuilt == seen
+    assert rebuilt_followers == {second.run_id}
+    assert versions == 5 and gaps == 0
+
+    out = CliRunner().invoke(cli_app, ["verify", "--deep", "--config", str(account.config)])
+    assert out.exit_code == 0, out.output
+
+
+def test_a_follower_list_from_checkpoint_plus_diffs_equals_the_list_fetched(
+    account: Account, tmp_path: Path
+) -> None:
+    world, city = account.world, account.city
+    fetched: dict[str, set[str]] = {}
+    first = harvest(account.config, "masto")
+    fetched[first.run_id] = set(world.follower_ids(city))
+    runs = [first]
+    for step in range(3):
+        # Two long-time followers leave (spread over the pages), three people follow.
+        for gone in world.follower_ids(city)[-(40 * step + 2) :][:2]:
+            world.unfollow(city, gone)
+        for i in range(3):
+            acc = world.add_account(f"new{step}x{i}", f"New {step} {i}")
+            world.follow(city, str(acc["id"]))
+        run = harvest(account.config, "masto")
+        assert run.status == "succeeded"
+        fetched[run.run_id] = set(world.follower_ids(city))
+        runs.append(run)
+
+    rows = catalog_rows(
+        account.config,
+        "SELECT b.run_id, b.id, b.key FROM bundles b WHERE b.record_class = 'followers'",
+    )
+    by_run = {r["run_id"]: (r["id"], r["key"]) for r in rows}
+    root = account.config.parent / "archive" / "bundles"
+    opened: dict[str, sqlite3.Connection] = {}
+    keys = {bid: key for bid, key in by_run.values()}
+
+    def open_db(bundle_id: str) -> sqlite3.Connection:
+        if bundle_id not in opened:
+            opened[bundle_id] = open_records(root / keys[bundle_id] / RECORDS_DB)
+        return opened[bundle_id]
+
+    checkpoint = by_run[first.run_id][0]
+    try:
+        forms = []
+        for run in runs:
+            bid = by_run[run.run_id][0]
+            info = dict(open_db(bid).execute("SELECT key, value FROM bundle_info").fetchall())
+            forms.append(info["followers_form"])
+            assert info["followers_checkpoint"] == checkpoint  # the checkpoint it extends
+            # The list rebuilt from the sealed checkpoint and diffs is the list fetched then.
+            listed = {row[0] for row in sealed_follower_list(open_db, bid)}
+            assert listed == fetched[run.run_id]
+        assert forms == ["checkpoint", "diff", "diff", "diff"]
+        diff_rows = (
+            open_db(by_run[runs[1].run_id][0])
+            .execute("SELECT event, count(*) FROM follower_diffs GROUP BY event")
+            .fetchall()
+        )
+        assert dict(diff_rows) == {"followed": 3, "unfollowed": 2}
+    finally:
+        for db in opened.values():
+            db.close()
+
+    # The catalog (and one rebuilt from storage) answers "who followed on date D".
+    app = open_test_app(account.config)
+    try:
+        for run in runs:
+            started = catalog_rows(
+                account.config, "SELECT started_at FROM runs WHERE id = ?", (run.run_id,)
+            )[0][0]
+            at = datetime.fromisoformat(started)
+            assert followers_at(app.catalog, "masto", at) == fetched[run.run_id]
+    finally:
+        app.close()
+    catalog = _rebuilt(account.config, tmp_path)
+    try:
+        last = runs[-1]
+        at = datetime.now(UTC)
+        assert followers_at(catalog, "masto", at) == fetched[last.run_id]
+    finally:
+        catalog.close()
+    out = CliRunner().invoke(
+        cli_app, ["followers", "masto", "--json", "--config", str(account.config)]
+    )
+    assert out.exit_code == 0, out.output
+    assert '"followed": 9' in out.output and '"unfollowed": 6' in out.output
+
+
+def test_a_new_checkpoint_is_sealed_when_the_interval_has_passed(account: Account) -> None:
+    text = account.config.read_text()
+    account.config.write_text(
+        text.replace("[[sites]]\n", '[[sites]]\nfollower_checkpoint_every = "1s"\n', 1)
+    )
+    first = harvest(account.config, "masto")
+    time.sleep(1.1)
+    third = harvest(account.config, "masto")
+    rows = catalog_rows(
+        account.config,
+        "SELECT bundle_id, form, checkpoint_bundle_id FROM follower_lists ORDER BY taken_at",
+    )
+    assert rows[0]["form"] == "checkpoint" and first.bundles
+    assert rows[-1]["form"] == "checkpoint" and rows[-1]["bundle_id"] in third.bundles
+
+
+def test_adaptive_repolling_skips_idle_threads_but_never_a_full_sweep(account: Account) -> None:
+    ids, world = account.ids, account.world
+    harvest(account.config, "masto")
+    context = f"/api/v1/statuses/{ids['P']}/context"
+    before = len(account.server.requests_to(context))
+    # A nested reply is deleted: the post's reply count (direct replies) does not change.
+    world.delete_status(ids["R2"])
+
+    quick = harvest(account.config, "masto", full=False)
+    assert not quick.full_sweep
+    assert len(account.server.requests_to(context)) == before  # idle thread: not read again
+    removed = catalog_rows(
+        account.config, "SELECT platform_id FROM items WHERE removal_state = 'removed_upstream'"
+    )
+    assert removed == []  # not read, so nothing is concluded about it
+
+    sweep = harvest(account.config, "masto", full=True)
+    assert sweep.full_sweep
+    assert len(account.server.requests_to(context)) == before + 1
+    removed = catalog_rows(
+        account.config, "SELECT platform_id FROM items WHERE removal_state = 'removed_upstream'"
+    )
+    assert [r[0] for r in removed] == [ids["R2"]]
+
+
+def test_the_repolling_decay_and_its_ceiling(account: Account) -> None:
+    harvest(account.config, "masto")
+    app = open_test_app(account.config)
+    try:
+        h = Harvester(app.cfg, app.catalog, app.storage)
+        site = app.cfg.site("masto")
+        p = account.ids["P"]
+        polled, activity, direct = app.catalog.thread_poll("masto", p)
+        assert polled is not None and activity is not None and direct == 1
+        polled_at = datetime.fromisoformat(polled)
+        # Idle for a month: read weekly.
+        assert not h.thread_due(site, p, 1, now=polled_at + timedelta(days=6))
+        assert h.thread_due(site, p, 1, now=polled_at + timedelta(days=7))
+        # A changed reply count is activity: read now.
+        assert h.thread_due(site, p, 2, now=polled_at + timedelta(minutes=1))
+        # Never read before: read.
+        assert h.thread_due(site, "no-such-thread", None)
+        # Activity in the last day: every run.
+        act = datetime.fromisoformat(activity)
+        assert h.thread_due(site, p, 1, now=act + timedelta(hours=1))
+        # The per-site ceiling caps the decay; 0 reads every thread every run.
+        capped = replace(site, thread_poll_ceiling_seconds=3600)
+        assert h.thread_due(capped, p, 1, now=polled_at + timedelta(hours=1))
+        assert not h.thread_due(capped, p, 1, now=polled_at + timedelta(minutes=30))
+        assert h.thread_due(replace(site, thread_poll_ceiling_seconds=0), p, 1, now=polled_at)
+    finally:
+        app.close()
+
+
+def test_new_followers_do_not_make_every_follower_page_new(account: Account) -> None:
+    """Pages are re-read on the previous read's boundaries, so the pages below a few new
+    followers are the same bytes (revisits), and the whole list is still read."""
+    world, city = account.world, account.city
+    harvest(account.config, "masto")
+    for i in range(2):
+        acc = world.add_account(f"newcomer{i}", f"Newcomer {i}")
+        world.follow(city, str(acc["id"]))
+    run = harvest(account.config, "masto")
+    dbs = _bundle_dbs(account.config, run.run_id)
+    try:
+        kinds = dict(
+            dbs["followers"]
+            .execute(
+                "SELECT record_type, count(*) FROM warc_records WHERE target_uri LIKE "
+                "'%/followers%' AND record_type != 'request' GROUP BY record_type"
+            )
+            .fetchall()
+        )
+        form = (
+            dbs["followers"]
+            .execute("SELECT value FROM bundle_info WHERE key = 'followers_form'")
+            .fetchone()[0]
+        )
+    finally:
+        for db in dbs.values():
+            db.close()
+    # 122 followers in pages of 40: the first page and one bridge are new; the 3 pages below
+    # the previous boundaries are unchanged.
+    assert kinds.get("revisit", 0) >= 2, kinds
+    assert form == "diff"
+    active = catalog_rows(
+        account.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NULL"
+    )
+    assert {r[0] for r in active} == set(world.follower_ids(city))
+    events = catalog_rows(
+        account.config, "SELECT event FROM follower_events WHERE run_id = ?", (run.run_id,)
+    )
+    assert [e[0] for e in events] == ["followed", "followed"]
