@@ -72,9 +72,17 @@ def make_storage(cfg: Config, *, read_only: bool = False) -> Storage:
 
 
 def open_app(
-    config_path: str | None = None, *, read_only: bool = False, read_only_ok: bool = False
+    config_path: str | None = None,
+    *,
+    read_only: bool = False,
+    read_only_ok: bool = False,
+    check_storage: bool = False,
 ) -> App:
     """Open the archive for a command.
+
+    ``check_storage=True`` (the daemon, ``status --check-storage``) runs the S3 store's WORM
+    self-check now; otherwise the last recorded result is used and the check runs only if the
+    store was never checked or the override setting changed since (see :func:`self_check`).
 
     ``read_only=True`` never writes (no folders, no WORM self-check, no config-change audit
     entry): ``audit verify`` uses it so that it checks before anything is appended.
@@ -90,7 +98,7 @@ def open_app(
         if reason is not None:
             return _open_read_only(cfg, reason)
         try:
-            return _open_writable(cfg)
+            return _open_writable(cfg, check_storage=check_storage)
         except (StorageError, CatalogError) as exc:
             reason = unwritable_reason(cfg)
             if reason is None:
@@ -99,7 +107,7 @@ def open_app(
                 return _open_read_only(cfg, reason)
             except (StorageError, CatalogError):
                 raise exc from None
-    return _open_writable(cfg)
+    return _open_writable(cfg, check_storage=check_storage)
 
 
 def unwritable_reason(cfg: Config) -> str | None:
@@ -133,7 +141,7 @@ def _open_read_only(cfg: Config, reason: str) -> App:
     return app
 
 
-def _open_writable(cfg: Config) -> App:
+def _open_writable(cfg: Config, *, check_storage: bool = False) -> App:
     try:
         mkdir_private(cfg.root)
         mkdir_private(cfg.staging_dir)
@@ -145,7 +153,7 @@ def _open_writable(cfg: Config) -> App:
     storage = make_storage(cfg)
     catalog = Catalog(cfg.catalog_url)
     try:
-        worm = self_check(storage, catalog)
+        worm = self_check(storage, catalog, force=check_storage)
         record_config_change(catalog, cfg)
     except BaseException:
         catalog.close()
@@ -153,15 +161,34 @@ def _open_writable(cfg: Config) -> App:
     return App(cfg, catalog, storage, worm)
 
 
-def self_check(storage: Storage, catalog: Catalog) -> WormCheckResult | None:
-    """Run the S3 store's WORM self-check and keep the result, a refusal included."""
-    from archiver.catalog.worm_state import record_check
+def self_check(storage: Storage, catalog: Catalog, *, force: bool = True) -> WormCheckResult | None:
+    """The S3 store's WORM self-check, kept in the catalog, a refusal included.
+
+    Only an S3 store is checked (a local folder imports nothing of the S3 code). With
+    ``force=False`` the last recorded result of this store stands in for a new probe (a
+    probe writes canary objects and takes a quarter of a second): a recorded refusal refuses
+    again; a store never checked, or checked under a different ``allow_unsafe_worm``, is
+    probed now. The daemon probes at every start; ``status --check-storage`` on demand.
+    """
+    if getattr(storage, "name", None) != "s3":
+        return None
+    from archiver.catalog.worm_state import last_check, record_check
     from archiver.storage.s3 import S3Storage
-    from archiver.storage.s3_worm import WormRefusedError
+    from archiver.storage.s3_worm import WormRefusedError, worm_refusal
     from archiver.storage.s3_worm import self_check as worm_self_check
 
     if not isinstance(storage, S3Storage):
         return None
+    if not force:
+        allow = storage.settings.allow_unsafe_worm
+        with catalog.begin() as conn:
+            found = last_check(conn, storage.settings.endpoint, storage.settings.bucket)
+        if found is not None:
+            result, refused = found
+            if refused and not allow:
+                raise worm_refusal(storage.settings, result)
+            if not result.unsafe or (allow and result.overridden and not refused):
+                return result
     try:
         result = worm_self_check(storage)
     except WormRefusedError as exc:

@@ -20,6 +20,10 @@ ItemKind = Literal["post", "comment", "reply", "media", "message", "profile"]
 """``profile``: the account's own page (name, bio, avatar, banner, link), one per site, kept
 with versions like a post so a change to it is evidence (see ``connectors._profile``)."""
 
+#: The kinds a search can ask for (``--kind``): item kinds, and "media" for records that
+#: carry attachments. Here, not in archiver.search, so the CLI lists them without SQLAlchemy.
+KINDS = ("post", "comment", "reply", "media", "message", "profile")
+
 
 @dataclass(frozen=True, slots=True)
 class WarcRef:

@@ -7,6 +7,8 @@ so punctuation in a query can never become FTS syntax or an error.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,14 +16,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Connection, and_, func, literal_column, or_, select, text
 
 from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import ArchiverError
-
-KINDS = ("post", "comment", "reply", "media", "message", "profile")
-
+from archiver.model import KINDS as KINDS  # defined there so the CLI lists them cheaply
 
 _i, _v = s.items, s.item_versions
 #: The columns of a search hit (one row per item version), shared with the export's
@@ -109,9 +109,21 @@ def _bounds(f: SearchFilters) -> list[ColumnElement[bool]]:
 
 
 def _conditions(
-    catalog: Catalog, query: str, filters: SearchFilters
+    catalog: Catalog,
+    query: str,
+    filters: SearchFilters,
+    *,
+    walk: bool = False,
+    known_ids: bool = False,
 ) -> list[ColumnElement[bool]] | None:
-    """The WHERE clauses of a search; None when the query can match nothing."""
+    """The WHERE clauses of a search; None when the query can match nothing.
+
+    ``walk`` (SQLite): the full-text match is written ``id + 0 IN (...)`` so SQLite cannot
+    drive the join from the match list and instead walks items newest posted first (index
+    ``ix_items_posted_at``), testing each against the match set and stopping at the limit.
+    ``known_ids`` (SQLite): the matches were already read from the FTS index and are passed
+    as the JSON list ``:fts_ids``, so the index is not searched twice.
+    """
     if filters.since and filters.until and filters.since > filters.until:
         raise ArchiverError(
             f"--since {filters.since} is after --until {filters.until}",
@@ -125,13 +137,19 @@ def _conditions(
             match = fts_query(q)
             if not match:
                 return None
-            cond.append(
-                v.c.id.in_(
-                    select(text("rowid"))
-                    .select_from(text("item_versions_fts"))
-                    .where(text("item_versions_fts MATCH :match"))
+            matched = (v.c.id + literal_column("0")) if walk else v.c.id
+            if known_ids:
+                cond.append(
+                    v.c.id.in_(select(text("value")).select_from(text("json_each(:fts_ids)")))
                 )
-            )
+            else:
+                cond.append(
+                    matched.in_(
+                        select(text("rowid"))
+                        .select_from(text("item_versions_fts"))
+                        .where(text("item_versions_fts MATCH :match"))
+                    )
+                )
         else:
             cond.append(
                 # websearch_to_tsquery: words AND-ed and "quoted phrases" kept, as with FTS5.
@@ -211,21 +229,77 @@ def matching_item_ids(
     return out
 
 
+#: Fewest full-text matches for which walking items newest-first beats sorting every match.
+#: The walk reads about limit x items / matches rows; sorting reads every match: they cost the
+#: same near sqrt(limit x items) matches (10,000 for a page of 100 in 1M items).
+_MIN_WALK = 1000
+
+
+def _break_even(limit: int, items: int) -> int:
+    return max(_MIN_WALK, math.isqrt(max(1, limit) * items))
+
+
+def _few_matches(conn: Connection, match: str, limit: int) -> list[int] | None:
+    """Every match of a SQLite full-text query if there are fewer than the break-even number
+    (then sorting them is cheapest, and they are passed on rather than searched again);
+    None if there are more (then walking items newest-first is). FTS5 stops reading at the
+    break-even number, so asking is cheap either way."""
+    top = conn.execute(select(func.max(s.items.c.id))).scalar() or 0
+    k = _break_even(limit, int(top))
+    ids = [
+        int(r[0])
+        for r in conn.execute(
+            text(
+                "SELECT rowid FROM item_versions_fts WHERE item_versions_fts MATCH :match LIMIT :k"
+            ),
+            {"match": match, "k": k},
+        )
+    ]
+    return ids if len(ids) < k else None
+
+
 def search(
     catalog: Catalog, query: str, filters: SearchFilters, *, limit: int | None = 100
 ) -> list[dict[str, Any]]:
-    """Matching item versions (newest posted first), with where their originals are."""
-    cond = _conditions(catalog, query, filters)
-    if cond is None:
-        return []
+    """Matching item versions (newest posted first), with where their originals are.
+
+    With a ``limit``, two phases: the ids of the first ``limit`` matches in order (narrow rows,
+    so sorting or walking never carries text), then those rows in full. On SQLite a query
+    with many matches walks items newest posted first and stops at the limit instead of
+    sorting every match (issue 14 part 3); PostgreSQL plans the same ids-first query itself.
+    """
     v, i = s.item_versions, s.items
-    stmt = (
-        select(*RESULT_COLUMNS)
-        .select_from(v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id))
-        .where(and_(*cond))
-        .order_by(i.c.posted_at.desc(), i.c.id, v.c.version)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    joined = v.join(i, i.c.id == v.c.item_id).join(s.sites, s.sites.c.id == i.c.site_id)
+    order = (i.c.posted_at.desc(), i.c.id, v.c.version)
+    params = _params(catalog, query)
     with catalog.begin() as conn:
-        return [dict(r._mapping) for r in conn.execute(stmt, _params(catalog, query))]
+        if limit is None:
+            cond = _conditions(catalog, query, filters)
+            if cond is None:
+                return []
+            stmt = select(*RESULT_COLUMNS).select_from(joined).where(and_(*cond)).order_by(*order)
+            return [dict(r._mapping) for r in conn.execute(stmt, params)]
+        walk = known = False
+        if "match" in params:
+            few = _few_matches(conn, params["match"], limit)
+            if few is not None:
+                known = True
+                params = {**params, "fts_ids": json.dumps(few)}
+            else:
+                walk = not filters.author  # an author's few records: sorting them is cheaper
+        cond = _conditions(catalog, query, filters, walk=walk, known_ids=known)
+        if cond is None:
+            return []
+        ids = [
+            int(r[0])
+            for r in conn.execute(
+                select(v.c.id).select_from(joined).where(and_(*cond)).order_by(*order).limit(limit),
+                params,
+            )
+        ]
+        rows: dict[int, dict[str, Any]] = {}
+        for n in range(0, len(ids), 900):
+            chunk = ids[n : n + 900]
+            stmt = select(*RESULT_COLUMNS).select_from(joined).where(v.c.id.in_(chunk))
+            rows.update((int(r.version_id), dict(r._mapping)) for r in conn.execute(stmt))
+    return [rows[vid] for vid in ids]

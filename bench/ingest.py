@@ -4,8 +4,12 @@ Run: ``.venv/bin/python bench/ingest.py [--sizes 10000 100000]``
 
 The fake platform runs in its own process so the harvest's memory is measured alone (the
 harvest runs as a real ``archiver harvest`` subprocess; its peak RSS comes from ``wait4``).
-Items are Mastodon followers (80 per page) plus statuses (40 per page, each with a thread
-request), the two shapes that dominate a city account's volume.
+Two mixes (issue 14 part 5):
+
+* ``followers``: 95% Mastodon followers (80 per page) plus statuses (40 per page, each with a
+  thread request), the historical shape: cheap per item, so it flatters items per second;
+* ``city``: the proportions of a municipal account: 12% posts, 38% replies (in threads under
+  40% of the posts, up to three levels deep, some by the city), 50% followers.
 
 Baselines measured in the same run:
 * recorder overhead: fetching the same pages with plain httpx and writing them with plain
@@ -32,34 +36,63 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 
-def _serve(followers: int, statuses: int, q: mp.Queue) -> None:  # type: ignore[type-arg]
+def _serve(followers: int, statuses: int, replies: int, q: mp.Queue) -> None:  # type: ignore[type-arg]
+    import random
     from datetime import UTC, datetime, timedelta
 
     from fakeplatforms.mastodon import MastodonWorld
     from fakeplatforms.server import FakeServer
 
+    rng = random.Random(14)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     world = MastodonWorld(clock_start=start, rate_limit=10**9)
     city = str(world.add_account("cityofbozeman", "City of Bozeman")["id"])
+    posts = []
     for i in range(statuses):
-        world.post_status(
+        st = world.post_status(
             city,
             f"City update number {i}: snow plows on routes {i % 7}, "
             "Main Street parking, Bridger Canyon Road work.",
             created_at=start + timedelta(minutes=i),
         )
+        posts.append(str(st["id"]))
+    residents = []
     for i in range(followers):
         acc = world.add_account(f"resident{i}", f"Resident {i}")
         world.follow(city, str(acc["id"]), at=start + timedelta(seconds=i))
+        residents.append(str(acc["id"]))
+    if replies and residents:
+        # Replies go to 40% of the posts; each reply answers the post or an earlier reply of
+        # its thread (depth up to 3); one in eight is the city answering.
+        threads = [p for p in posts if rng.random() < 0.4] or posts[:1]
+        tree: dict[str, list[tuple[str, int]]] = {t: [(t, 0)] for t in threads}
+        for n in range(replies):
+            root = rng.choice(threads)
+            parent, depth = rng.choice([x for x in tree[root] if x[1] < 3])
+            author = city if n % 8 == 0 else rng.choice(residents)
+            st = world.post_status(
+                author,
+                f"Reply {n}: thanks, is the Bridger Canyon Road closure still on for today?",
+                in_reply_to_id=parent,
+                created_at=start + timedelta(minutes=statuses + n),
+            )
+            tree[root].append((str(st["id"]), depth + 1))
     with FakeServer(world) as server:
         q.put(server.url)
         q.get()  # wait for "stop"
 
 
-def _start(followers: int, statuses: int) -> tuple[str, mp.Process, mp.Queue]:  # type: ignore[type-arg]
+MIXES = {
+    # name: (posts, replies, followers) as shares of the items
+    "followers": (0.05, 0.0, 0.95),
+    "city": (0.12, 0.38, 0.50),
+}
+
+
+def _start(followers: int, statuses: int, replies: int = 0) -> tuple[str, mp.Process, mp.Queue]:  # type: ignore[type-arg]
     ctx = mp.get_context("fork")
     q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    p = ctx.Process(target=_serve, args=(followers, statuses, q), daemon=True)
+    p = ctx.Process(target=_serve, args=(followers, statuses, replies, q), daemon=True)
     p.start()
     url = q.get(timeout=600)
     return url, p, q
@@ -151,37 +184,52 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--mixes", nargs="+", choices=sorted(MIXES), default=["followers", "city"])
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     results = []
-    for size in args.sizes:
-        statuses = size // 20
-        followers = size - statuses
-        url, proc, q = _start(followers, statuses)
-        try:
-            with tempfile.TemporaryDirectory() as d:
-                tmp = Path(d)
-                if size == args.sizes[0]:
-                    raw, ours, pages = _recorder_overhead(url, tmp)
+    per_cpu: dict[tuple[str, int], float] = {}
+    for mix in args.mixes:
+        post_share, reply_share, _ = MIXES[mix]
+        for size in args.sizes:
+            statuses = int(size * post_share)
+            replies = int(size * reply_share)
+            followers = size - statuses - replies
+            url, proc, q = _start(followers, statuses, replies)
+            try:
+                with tempfile.TemporaryDirectory() as d:
+                    tmp = Path(d)
+                    if mix == args.mixes[0] and size == args.sizes[0]:
+                        raw, ours, pages = _recorder_overhead(url, tmp)
+                        print(
+                            f"recorder overhead on {pages} follower pages: plain httpx+warcio "
+                            f"{raw:.2f} s, RecordingClient+WarcSink {ours:.2f} s, "
+                            f"ratio {ours / raw:.2f}x"
+                        )
+                    cfg = _config(tmp, url)
+                    secs, cpu, rss_kib, code = _harvest(cfg)
+                    if code != 0:
+                        raise SystemExit(f"harvest of {size} items failed (exit {code})")
+                    if mix == "followers":
+                        results.append((size, secs, rss_kib))
+                    per_cpu[(mix, size)] = size / cpu
                     print(
-                        f"recorder overhead on {pages} follower pages: plain httpx+warcio "
-                        f"{raw:.2f} s, RecordingClient+WarcSink {ours:.2f} s, "
-                        f"ratio {ours / raw:.2f}x"
+                        f"[{mix:>9}] {size:>8,} items ({statuses:,} posts + {replies:,} replies "
+                        f"+ {followers:,} followers): wall {secs:6.1f} s = {size / secs:7,.0f} "
+                        f"items/s (the fake server shares the cores); harvest CPU {cpu:5.1f} s = "
+                        f"{size / cpu:7,.0f} items per CPU-second; peak RSS "
+                        f"{rss_kib / 1024:6.1f} MiB"
                     )
-                cfg = _config(tmp, url)
-                secs, cpu, rss_kib, code = _harvest(cfg)
-                if code != 0:
-                    raise SystemExit(f"harvest of {size} items failed (exit {code})")
-                results.append((size, secs, rss_kib))
-                print(
-                    f"{size:>8,} items ({statuses:,} statuses + {followers:,} followers): "
-                    f"wall {secs:6.1f} s = {size / secs:7,.0f} items/s (the fake server shares "
-                    f"the 2 cores); harvest process CPU {cpu:5.1f} s = {size / cpu:7,.0f} "
-                    f"items per CPU-second; peak RSS {rss_kib / 1024:6.1f} MiB"
-                )
-        finally:
-            q.put("stop")
-            proc.join(timeout=10)
+            finally:
+                q.put("stop")
+                proc.join(timeout=10)
+    for size in args.sizes:
+        if ("followers", size) in per_cpu and ("city", size) in per_cpu:
+            print(
+                f"{size:,} items: the city mix runs at "
+                f"{per_cpu[('city', size)] / per_cpu[('followers', size)]:.2f}x the items per "
+                "CPU-second of the follower-heavy mix"
+            )
     if len(results) >= 2:
         (s0, _t0, m0), (s1, _t1, m1) = results[0], results[-1]
         print(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.errors import ConfigError
 from connectors._options import option_errors
-from connectors.base import Connector
+
+if TYPE_CHECKING:  # the connectors (and the HTTP stack) load only when a site is harvested
+    from connectors.base import Connector
 
 BUILTIN = {
     "mastodon": "connectors.mastodon:MastodonConnector",

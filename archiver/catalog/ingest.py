@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from archiver.bundle import RECORDS_DB, read_manifest, sha256_file
 from archiver.bundle_format import open_records
@@ -44,6 +44,9 @@ def insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     if conn.dialect.name == "postgresql":
+        # Loaded here: a SQLite harvest need not import the PostgreSQL dialect (issue 14).
+        from sqlalchemy.dialects import postgresql
+
         conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
     else:
         conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)

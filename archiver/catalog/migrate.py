@@ -13,23 +13,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError
+
+if TYPE_CHECKING:  # Alembic loads only to migrate or to explain a refusal (issue 14 part 2)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BASELINE = "0001_baseline"
@@ -72,6 +73,8 @@ def include_object(
 
 def alembic_config(script_location: Path | None = None) -> Config:
     """The Alembic configuration, built in code: no ``alembic.ini`` is needed at run time."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
     return cfg
@@ -79,6 +82,8 @@ def alembic_config(script_location: Path | None = None) -> Config:
 
 @functools.cache
 def _scripts(script_location: Path) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(script_location))
 
 
@@ -124,6 +129,8 @@ def _safe_url(engine: Engine) -> str:
 
 def read_state(engine: Engine, script_location: Path | None = None) -> CatalogState:
     """Read the catalog's revision without writing anything (works on a read-only copy)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
         current = MigrationContext.configure(conn).get_current_revision()
@@ -182,8 +189,54 @@ def check_revision(engine: Engine) -> None:
         raise problem
 
 
+_REVISION_LINE = re.compile(
+    r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:\"([^\"]*)\"|'([^']*)'|None)\s*$", re.M
+)
+
+
+def _quick_head() -> str | None:
+    """The head revision read from the revision files' ``revision``/``down_revision`` lines,
+    without Alembic; None if they do not form one simple chain (then Alembic decides)."""
+    return _quick_head_of(MIGRATIONS_DIR / "versions")
+
+
+@functools.cache
+def _quick_head_of(versions: Path) -> str | None:
+    revs: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        found = dict(
+            (m.group(1), m.group(2) or m.group(3) or None)
+            for m in _REVISION_LINE.finditer(path.read_text("utf-8"))
+        )
+        if "revision" not in found:
+            continue
+        if "down_revision" not in found or found["revision"] is None:
+            return None
+        revs[str(found["revision"])] = found["down_revision"]
+    parents = {d for d in revs.values() if d is not None}
+    heads = [r for r in revs if r not in parents]
+    return heads[0] if len(heads) == 1 else None
+
+
+def _at_head_quickly(engine: Engine) -> bool:
+    """True when the catalog's recorded revision is this code's head, checked with one query
+    and without importing Alembic (every command opens the catalog); False means "ask
+    Alembic" (new catalog, behind, ahead, unversioned), never "refuse"."""
+    head = _quick_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    except SQLAlchemyError:
+        return False
+    return [r[0] for r in rows] == [head]
+
+
 def open_catalog(engine: Engine) -> None:
     """Create a new, empty catalog at head; otherwise insist it is at head already."""
+    if _at_head_quickly(engine):
+        return
     state = read_state(engine)
     if state.empty:
         try:
@@ -231,6 +284,8 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
 
 def upgrade(engine: Engine, target: str = "head", *, script_location: Path | None = None) -> None:
     """Run every revision from the catalog's current one to ``target`` in one transaction."""
+    from alembic import command
+
     cfg = alembic_config(script_location)
     with _transaction(engine) as conn:
         cfg.attributes["connection"] = conn

@@ -8,6 +8,7 @@ so an old row for a bucket no longer used is never shown.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from archiver.catalog.store import Catalog
 from archiver.config import Config
 from archiver.retention.tables import worm_checks
-from archiver.storage.s3_worm import WormCheckResult
+
+if TYPE_CHECKING:  # the S3 code (and its client library) loads only for an S3 store
+    from archiver.storage.s3_worm import WormCheckResult
 
 __all__ = ["configured_store", "last_check", "record_check", "warning_lines"]
 
@@ -67,6 +70,8 @@ def last_check(conn: Connection, endpoint: str, bucket: str) -> tuple[WormCheckR
     ).first()
     if row is None:
         return None
+    from archiver.storage.s3_worm import WormCheckResult
+
     return WormCheckResult.from_dict(json.loads(row.result_json)), bool(row.refused)
 
 

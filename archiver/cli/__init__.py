@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import typer
 
 from archiver import __version__
 from archiver.cli import core
-from archiver.log import configure
 from archiver.resources import restrict_umask
 
 app = typer.Typer(
@@ -37,6 +37,8 @@ def _setup(
         None, "--config", "-c", help="Config file for every command (sets ARCHIVER_CONFIG)."
     ),
 ) -> None:
+    from archiver.log import configure
+
     if config:
         os.environ["ARCHIVER_CONFIG"] = config
     configure(json=log_json, level=log_level)
@@ -73,11 +75,11 @@ coverage_cmd.register(app)
 from archiver.cli import cluster_cmds  # noqa: E402
 
 cluster_cmds.register(app)
-try:  # the demo runs the fake platform servers (package fakeplatforms, `make setup`)
+# The demo runs the fake platform servers (package fakeplatforms, `make setup`); a production
+# install leaves them out. Looked up, not imported: the demo imports them when it runs.
+if importlib.util.find_spec("fakeplatforms") is not None:
     from archiver.cli import demo
-except ModuleNotFoundError as exc:  # a production install leaves them out
-    if not (exc.name or "").startswith("fakeplatforms"):
-        raise
+else:
     from archiver.cli import demo_missing as demo  # type: ignore[no-redef]
 demo.register(app)
 

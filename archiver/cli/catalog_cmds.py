@@ -12,9 +12,6 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from archiver import journal
-from archiver.app import make_storage
-from archiver.catalog.rebuild import rebuild
 from archiver.cli.common import (
     ConfigOption,
     JsonOption,
@@ -23,9 +20,7 @@ from archiver.cli.common import (
     console,
     print_json,
 )
-from archiver.config import load_config
 from archiver.errors import CatalogError
-from connectors.registry import platforms
 
 catalog_app = typer.Typer(help="Back up and rebuild the catalog database.", no_args_is_help=True)
 journal_app = typer.Typer(
@@ -44,6 +39,11 @@ def rebuild_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """Recreate the catalog from storage alone: every sealed bundle, then the journal."""
+    from archiver.app import make_storage
+    from archiver.catalog.rebuild import rebuild
+    from archiver.config import load_config
+    from connectors.registry import platforms
+
     cfg = load_config(config, platforms=platforms())
     report = rebuild(cfg, make_storage(cfg), into)
     if as_json:
@@ -88,6 +88,8 @@ def backup_cmd(
     config: str | None = ConfigOption,
 ) -> None:
     """Copy a live SQLite catalog with SQLite's online backup API (journal flushed first)."""
+    from archiver import journal
+
     with app_context(config) as app:
         url = app.catalog.engine.url
         if app.catalog.dialect != "sqlite" or not url.database:
@@ -130,6 +132,8 @@ def backup_cmd(
 @clerk_errors
 def flush_cmd(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Journal what changed in the catalog and seal it into storage now."""
+    from archiver import journal
+
     with app_context(config) as app:
         result = journal.flush(app.cfg.root, app.catalog.engine, app.storage)
     if as_json:
@@ -147,6 +151,11 @@ def flush_cmd(config: str | None = ConfigOption, as_json: bool = JsonOption) -> 
 @clerk_errors
 def verify_cmd(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Check every journal segment's hash and the chain between them (exit 1 on a problem)."""
+    from archiver import journal
+    from archiver.app import make_storage
+    from archiver.config import load_config
+    from connectors.registry import platforms
+
     cfg = load_config(config, platforms=platforms())
     head = journal.read_head(journal.journal_dir(cfg.root))
     segments = journal.read_chain(make_storage(cfg), head=head)

@@ -7,17 +7,16 @@ say the same numbers in words, with times in the archive's zone and the zone nam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from archiver.followers import FollowerReport
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console
-from archiver.followers import FollowerReport, day_bounds, follower_report
-from archiver.search import parse_date
-from archiver.timefmt import local_time
 
 _PLURALS = {"reply": "replies", "media": "media files", "person": "people"}
 _SINGULARS = {"media": "media file"}
@@ -90,6 +89,10 @@ def recover_sentence(report: Mapping[str, Any]) -> str:
 
 
 def print_followers(report: FollowerReport, tz: str) -> None:
+    from rich.table import Table
+
+    from archiver.timefmt import local_time
+
     span = []
     if report.since is not None:
         span.append(f"from {report.since.astimezone(ZoneInfo(tz)):%Y-%m-%d}")
@@ -151,6 +154,9 @@ def followers(
     as_json: bool = JsonOption,
 ) -> None:
     """Who followed and who left a site in a period, with times in the City's time zone."""
+    from archiver.followers import day_bounds, follower_report
+    from archiver.search import parse_date
+
     with app_context(config) as app:
         lo, hi = day_bounds(
             parse_date(since, option="--since"),

@@ -8,22 +8,51 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import OperationalError
 
-from archiver.app import App, open_app
 from archiver.errors import ArchiverError
 from archiver.resources import as_archiver_error
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from archiver.app import App
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use: ``archiver --help`` and commands that print
+    nothing through rich do not pay for importing it (issue 14 part 2)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._console: Console | None = None
+
+    def _get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._kwargs)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+def real_console(c: Console) -> Console:
+    """The rich Console behind one of the lazy consoles (for rich objects such as
+    ``Progress`` that keep a console of their own)."""
+    return c._get() if isinstance(c, _LazyConsole) else c
+
+
+# Typed as Console for callers; the proxy forwards every attribute.
+console: Console = _LazyConsole()  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 ConfigOption = typer.Option(
     None, "--config", "-c", help="Config file (default: $ARCHIVER_CONFIG or ./archiver.toml)."
@@ -55,7 +84,7 @@ def clerk_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except ArchiverError as exc:
             _print_error(exc)
             raise typer.Exit(exc.exit_code) from None
-        except (OSError, sqlite3.OperationalError, OperationalError) as exc:
+        except _translatable() as exc:
             mapped = as_archiver_error(exc)
             if mapped is None:
                 raise
@@ -68,6 +97,14 @@ def clerk_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _translatable() -> tuple[type[BaseException], ...]:
+    """Errors ``archiver.resources`` may translate: OS and SQLite errors, and SQLAlchemy's
+    OperationalError when SQLAlchemy is loaded (if it is not, none can have been raised)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    extra = (sa_exc.OperationalError,) if sa_exc is not None else ()
+    return (OSError, sqlite3.OperationalError, *extra)
+
+
 def _print_error(exc: ArchiverError) -> None:
     # Escaped: messages carry paths and hints such as "[archive] root" that rich would eat.
     err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -75,14 +112,22 @@ def _print_error(exc: ArchiverError) -> None:
 
 @contextmanager
 def app_context(
-    config: str | None, *, read_only: bool = False, read_only_ok: bool = False
+    config: str | None,
+    *,
+    read_only: bool = False,
+    read_only_ok: bool = False,
+    check_storage: bool = False,
 ) -> Iterator[App]:
     """The opened archive; see ``open_app`` for the read-only modes.
 
     Notes the command collected (something it could not record on a read-only archive) are
     printed on stderr, one line each, when it ends: a skipped write is never silent.
     """
-    app = open_app(config, read_only=read_only, read_only_ok=read_only_ok)
+    from archiver.app import open_app
+
+    app = open_app(
+        config, read_only=read_only, read_only_ok=read_only_ok, check_storage=check_storage
+    )
     try:
         yield app
     finally:

@@ -11,13 +11,6 @@ from rich.markup import escape
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console
 from archiver.cli.common import print_json as print_json
-from archiver.compliance import (
-    ack,
-    check_and_alert,
-    expect_profile_change,
-    site_findings,
-)
-from archiver.compliance.policy import POLICY
 
 compliance_app = typer.Typer(
     help="Findings against the City's Social Media Use Policy (open ones by default).",
@@ -42,6 +35,9 @@ def compliance_list(
     as_json: bool = JsonOption,
 ) -> None:
     """Open findings: failing or unknown, not acknowledged."""
+    from archiver.compliance import site_findings
+    from archiver.compliance.policy import POLICY
+
     if ctx.invoked_subcommand is not None:
         return
     with app_context(config, read_only_ok=True) as app:
@@ -83,6 +79,8 @@ def compliance_check(
     config: str | None = ConfigOption,
 ) -> None:
     """Evaluate now (a harvest does this too) and e-mail new failures."""
+    from archiver.compliance import check_and_alert
+
     with app_context(config) as app:
         sites = [app.cfg.site(site)] if site else list(app.cfg.sites)
         for s in sites:
@@ -105,6 +103,8 @@ def compliance_ack(
     config: str | None = ConfigOption,
 ) -> None:
     """Close a finding after review (recorded in the audit log)."""
+    from archiver.compliance import ack
+
     with app_context(config) as app:
         f = ack(app.catalog, app.cfg, finding, by=by, note=note)
     console.print(
@@ -122,6 +122,8 @@ def profile_expect(
     config: str | None = ConfigOption,
 ) -> None:
     """Announce a profile change beforehand, so it is not reported as vandalism."""
+    from archiver.compliance import expect_profile_change
+
     with app_context(config) as app:
         rid = expect_profile_change(app.catalog, app.cfg, site, by=by, note=note)
     console.print(

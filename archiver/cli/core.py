@@ -8,10 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from archiver.cli.clerk_output import harvest_sentence, recover_sentence
 from archiver.cli.common import (
     ConfigOption,
     JsonOption,
@@ -21,18 +18,10 @@ from archiver.cli.common import (
     err_console,
     esc,
     print_json,
+    real_console,
 )
-from archiver.cli.config_check import deep_problems
-from archiver.config import check_config, resolve_path
 from archiver.errors import ArchiverError, CatalogError, StorageError
-from archiver.filters import check_filters, check_kinds
-from archiver.harvest import Harvester
-from archiver.integrity.run import check_archive
-from archiver.liveness import abandon_dead_runs, mark_interrupted
-from archiver.search import KINDS, SearchFilters, count_matches, parse_date, search
-from archiver.timefmt import local_time
-from archiver.verify import record_audit
-from connectors.registry import option_problems, platforms
+from archiver.model import KINDS
 
 if TYPE_CHECKING:
     from archiver.app import App
@@ -44,6 +33,10 @@ config_app = typer.Typer(help="Write or check the configuration file.", no_args_
 @clerk_errors
 def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Validate the config and explain every problem (file, key, fix)."""
+    from archiver.cli.config_check import deep_problems
+    from archiver.config import check_config, resolve_path
+    from connectors.registry import option_problems, platforms
+
     path = resolve_path(config)
     cfg, errors, warnings = check_config(
         path, platforms=platforms(), options=option_problems, deep=deep_problems
@@ -68,6 +61,8 @@ def config_check(config: str | None = ConfigOption, as_json: bool = JsonOption) 
 
 def sites(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """List the configured sites."""
+    from rich.table import Table
+
     with app_context(config) as app:
         rows: list[dict[str, Any]] = [
             {
@@ -105,6 +100,9 @@ def harvest(
     as_json: bool = JsonOption,
 ) -> None:
     """Harvest every enabled site (or one) now: capture, seal, catalog."""
+    from archiver.cli.clerk_output import harvest_sentence
+    from archiver.harvest import Harvester
+
     with app_context(config) as app:
         targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
         from archiver.compliance.run import after_harvest
@@ -164,11 +162,23 @@ def verify(
     deep: bool = typer.Option(
         False, "--deep", help="Also recompute the catalog from every sealed records.sqlite."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Bundles hashed at a time (default: the number of cores); --deep uses them too.",
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Re-hash every sealed file, check each bundle's signature and timestamp, and (--deep)
     the catalog against the sealed records; exit 1 on any mismatch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from archiver.filters import check_filters
+    from archiver.integrity.run import check_archive
+    from archiver.verify import record_audit
+
     with app_context(config, read_only_ok=True) as app:
         check_filters(app, site=site)
         total = len(app.catalog.bundles(site_id=site))
@@ -177,7 +187,7 @@ def verify(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err_console,
+            console=real_console(err_console),
             disable=as_json,
             transient=True,
         ) as progress:
@@ -189,6 +199,7 @@ def verify(
                 deep=deep,
                 on_bundle=lambda _b: progress.advance(task),
                 in_disposal=_in_disposal(app),
+                workers=workers,
             )
         if report.bundles_checked == 0 and not report.uncataloged and not report.problems:
             # Zero bundles checked proves nothing: never print "OK" for an empty selection.
@@ -307,6 +318,10 @@ def search_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """Search the archive (full text plus filters)."""
+    from archiver.filters import check_filters, check_kinds
+    from archiver.search import SearchFilters, count_matches, parse_date, search
+    from archiver.timefmt import local_time
+
     check_kinds(kind)
     with app_context(config, read_only_ok=True) as app:
         check_filters(app, site=site, platform=platform, author=author)
@@ -359,6 +374,8 @@ def search_cmd(
 
 def markers(h: dict[str, Any], tz: str) -> list[str]:
     """The state words shown beside a hit: earlier version, edited, removed/hidden upstream."""
+    from archiver.timefmt import local_time
+
     flags = []
     if h["version"] != h["current_version"]:
         flags.append(f"earlier version v{h['version']} of {h['current_version']}")
@@ -370,9 +387,22 @@ def markers(h: dict[str, Any], tz: str) -> list[str]:
     return flags
 
 
-def status(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
+def status(
+    config: str | None = ConfigOption,
+    as_json: bool = JsonOption,
+    check_storage: bool = typer.Option(
+        False,
+        "--check-storage",
+        help="Run the S3 WORM self-check now (otherwise its last recorded result is shown).",
+    ),
+) -> None:
     """Each site's last run, what is archived, and problems needing attention."""
-    with app_context(config, read_only_ok=True) as app:
+    from rich.table import Table
+
+    from archiver.liveness import mark_interrupted
+    from archiver.timefmt import local_time
+
+    with app_context(config, read_only_ok=True, check_storage=check_storage) as app:
         rows = mark_interrupted(app.catalog.site_status(), app.cfg.staging_dir)
         configured = {s.id: s for s in app.cfg.sites}
         for r in rows:
@@ -506,6 +536,10 @@ def _status_extras(app: App) -> dict[str, Any]:
 
 def recover(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Finish what a killed run left behind (publish/catalog sealed bundles, drop partial ones)."""
+    from archiver.cli.clerk_output import recover_sentence
+    from archiver.harvest import Harvester
+    from archiver.liveness import abandon_dead_runs
+
     with app_context(config) as app:
         report: dict[str, Any] = dict(Harvester(app.cfg, app.catalog, app.storage).recover())
         from archiver.integrity.keyops import retry_timestamps

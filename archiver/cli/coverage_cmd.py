@@ -8,9 +8,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console, esc
-from archiver.coverage import all_gaps, gap_json, gap_line
 from archiver.errors import ArchiverError
-from archiver.filters import check_site
 
 
 def parse_since(value: str, tz: str) -> datetime:
@@ -35,6 +33,9 @@ def coverage(
     as_json: bool = JsonOption,
 ) -> None:
     """Threads whose reported count exceeds what was captured, and periods without a harvest."""
+    from archiver.coverage import all_gaps, gap_json, gap_line
+    from archiver.filters import check_site
+
     with app_context(config) as app:
         check_site(app, site)
         tz = app.cfg.timezone

@@ -20,20 +20,17 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import typer
-from fakeplatforms.demo_data import DEMO_END, build_demo_feed, build_demo_world
-from fakeplatforms.mastodon import MastodonWorld
-from fakeplatforms.server import FakeServer
 from rich.markup import escape
-from rich.rule import Rule
 
 from archiver.cli.common import clerk_errors, console, esc
 from archiver.errors import ArchiverError
-from archiver.timefmt import local_time
+
+if TYPE_CHECKING:
+    from fakeplatforms.mastodon import MastodonWorld
 
 MARKER = ".archiver-demo"
 TIMEZONE = "America/Denver"
@@ -99,6 +96,8 @@ def _run(config: Path, *args: str) -> int:
 
 def _change_upstream(world: MastodonWorld, city_id: str, url: str) -> UpstreamChanges:
     """One edit, one deleted reply, new followers, one unfollow: what the second run must see."""
+    import httpx
+
     recent = world.status_ids(city_id)[:30]
     edited = deleted = ""
     with httpx.Client(base_url=url) as client:
@@ -161,6 +160,10 @@ def demo(
     An existing demo archive is kept (it may hold requests or holds the user added); only
     ``--fresh`` deletes it, after saying what it removes.
     """
+    from fakeplatforms.demo_data import build_demo_feed, build_demo_world
+    from fakeplatforms.server import FakeServer
+    from rich.rule import Rule
+
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / MARKER).exists():
             raise ArchiverError(
@@ -267,6 +270,8 @@ def _json_cli(config: Path, args: tuple[str, ...]) -> Any:
 
 def _local(stamp: str | None) -> str:
     """An ISO timestamp from the catalog, in the City's time zone, to the second."""
+    from archiver.timefmt import local_time
+
     return local_time(stamp, TIMEZONE, seconds=True) or "?"
 
 
@@ -327,6 +332,9 @@ def _show_versions(config: Path, changes: UpstreamChanges) -> None:
 
 def _export(config: Path, workdir: Path) -> None:
     """Answer a records request the way a clerk would, then check the package independently."""
+    from fakeplatforms.demo_data import DEMO_END
+    from rich.rule import Rule
+
     console.print(Rule("A public records request: open it, export the package"))
     args = (
         "request",
@@ -414,6 +422,8 @@ def _show_removed(config: Path, changes: UpstreamChanges) -> None:
 
 def _show_follower_diff(workdir: Path, changes: UpstreamChanges) -> None:
     """Who followed and who left since the previous run, by handle, from the catalog."""
+    from rich.rule import Rule
+
     db = sqlite3.connect(workdir / "archive" / "catalog.sqlite")
     try:
         last = db.execute(

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console
 from archiver.cli.common import print_json as print_json
-from archiver.integrity import keyops
-from archiver.integrity.keys import private_key_path
 
 keys_app = typer.Typer(help="Signing keys and trusted timestamps.", no_args_is_help=True)
 
@@ -18,6 +15,9 @@ keys_app = typer.Typer(help="Signing keys and trusted timestamps.", no_args_is_h
 @clerk_errors
 def keys_init(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Create the archive's Ed25519 signing key; every bundle sealed from now on is signed."""
+    from archiver.integrity import keyops
+    from archiver.integrity.keys import private_key_path
+
     with app_context(config) as app:
         store, left_out = keyops.enable_signing(app)
         key = store.current
@@ -50,6 +50,8 @@ def keys_init(config: str | None = ConfigOption, as_json: bool = JsonOption) -> 
 @clerk_errors
 def keys_rotate(config: str | None = ConfigOption) -> None:
     """Replace the signing key; the old public key stays trusted for the period it signed."""
+    from archiver.integrity import keyops
+
     with app_context(config) as app:
         store = keyops.rotate(app)
     console.print(f"new signing key: ed25519 {store.current.fingerprint}", highlight=False)
@@ -59,6 +61,10 @@ def keys_rotate(config: str | None = ConfigOption) -> None:
 @clerk_errors
 def keys_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Trusted public keys with their fingerprints and validity periods."""
+    from rich.table import Table
+
+    from archiver.integrity import keyops
+
     with app_context(config) as app:
         store = keyops.require_trust(app)
     if as_json:
@@ -74,6 +80,8 @@ def keys_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> 
 @clerk_errors
 def keys_timestamp(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Ask the TSA again for every bundle sealed while it was unreachable."""
+    from archiver.integrity import keyops
+
     with app_context(config) as app:
         result = keyops.retry_timestamps(app)
     if as_json:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from sqlalchemy import Engine, create_engine
 
-from archiver.catalog import migrate as m
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from archiver.catalog import migrate as m
+
 from archiver.cli.common import ConfigOption, clerk_errors, console
-from archiver.config import load_config
-from archiver.db import make_engine
 from archiver.errors import CatalogError, StorageError
-from connectors.registry import platforms
 
 
 def migrate(
@@ -31,6 +32,10 @@ def migrate(
     config: str | None = ConfigOption,
 ) -> None:
     """Upgrade the catalog schema (backs up an SQLite catalog first)."""
+    from archiver.config import load_config
+    from archiver.db import make_engine
+    from connectors.registry import platforms
+
     cfg = load_config(config, platforms=platforms())
     try:
         if not dry_run:
@@ -48,6 +53,10 @@ def migrate(
 
 
 def _migrate(engine: Engine, url: str, anchor: Path, *, dry_run: bool) -> None:
+    from sqlalchemy import create_engine
+
+    from archiver.catalog import migrate as m
+
     path = m.sqlite_path(engine)
     if path is not None and not path.exists():
         # Connecting would create the file; plan from an empty in-memory database instead.

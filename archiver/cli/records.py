@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
+
+from archiver.model import KINDS
+
+if TYPE_CHECKING:
+    from archiver.prr import requests as prr
 
 from archiver.cli.common import (
     ConfigOption,
@@ -18,12 +22,8 @@ from archiver.cli.common import (
     err_console,
     esc,
     print_json,
+    real_console,
 )
-from archiver.filters import check_kinds
-from archiver.prr import deadlines
-from archiver.prr import requests as prr
-from archiver.search import KINDS
-from archiver.timefmt import local_time
 
 request_app = typer.Typer(help="Track public-records requests.", no_args_is_help=True)
 
@@ -48,6 +48,9 @@ def open_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """Log a new request; prints its id PRR-YYYY-NNNN and the City's target dates."""
+    from archiver.prr import deadlines
+    from archiver.prr import requests as prr
+
     day = prr.parse_received(received)
     with app_context(config) as app:
         policy = deadlines.policy_from_config(app.cfg)
@@ -81,6 +84,10 @@ def list_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """Requests: open first, overdue first, then by response target."""
+    from rich.table import Table
+
+    from archiver.prr import requests as prr
+
     with app_context(config) as app:
         today = prr.today_in(app.cfg.timezone)
         rows = prr.list_requests(app.catalog, today=today, include_closed=not open_only)
@@ -111,6 +118,9 @@ def show_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """One request with its dates, fee estimate and exports."""
+    from archiver.prr import requests as prr
+    from archiver.timefmt import local_time
+
     with app_context(config) as app:
         today = prr.today_in(app.cfg.timezone)
         req = prr.get_request(app.catalog, request_id)
@@ -143,6 +153,8 @@ def close_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """Close a request with its outcome (audit entry request.close)."""
+    from archiver.prr import requests as prr
+
     with app_context(config) as app:
         today = prr.today_in(app.cfg.timezone)
         req = prr.close_request(
@@ -191,6 +203,7 @@ def export_cmd(
     """Write a BagIt package answering a request: originals, WACZ, readable copy, index."""
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
+    from archiver.filters import check_kinds
     from archiver.prr.export import ExportOptions, run_export
     from archiver.prr.redact import parse_rules
     from archiver.search import SearchFilters, parse_date
@@ -225,7 +238,7 @@ def export_cmd(
         with Progress(
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
-            console=err_console,
+            console=real_console(err_console),
             disable=as_json,
             transient=True,
         ) as progress:

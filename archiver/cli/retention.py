@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import shlex
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy import select
 
-from archiver import audit
+if TYPE_CHECKING:
+    from rich.table import Table
+
 from archiver.cli.common import (
     ConfigOption,
     JsonOption,
@@ -26,17 +26,7 @@ from archiver.cli.common import (
     esc,
     print_json,
 )
-from archiver.config import load_config
 from archiver.errors import ArchiverError, RetentionError
-from archiver.filters import check_filters
-from archiver.retention import confirmations, disposition, holds, removal
-from archiver.retention.dates import long_retention_flag
-from archiver.retention.eligibility import load_settings, schedules_dir_for
-from archiver.retention.mapping import load_mapping, superseded_uses
-from archiver.retention.schedules import check_schedules, load_schedules
-from archiver.search import parse_date
-from archiver.timefmt import local_time
-from connectors.registry import platforms
 
 schedules_app = typer.Typer(
     help="Retention schedule items (data in retention_schedules/).", no_args_is_help=True
@@ -84,6 +74,8 @@ def require_person(value: str | None, command: str) -> str:
 
 
 def _date(value: str | None, option: str) -> date | None:
+    from archiver.search import parse_date
+
     try:
         return parse_date(value, option=option)
     except ArchiverError as exc:
@@ -97,6 +89,14 @@ def _date(value: str | None, option: str) -> date | None:
 @clerk_errors
 def schedules_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Every schedule item with retention, trigger, disposal path and verification."""
+    from rich.table import Table
+
+    from archiver.config import load_config
+    from archiver.retention.dates import long_retention_flag
+    from archiver.retention.eligibility import schedules_dir_for
+    from archiver.retention.schedules import load_schedules
+    from connectors.registry import platforms
+
     cfg = load_config(config, platforms=platforms())
     schedules = load_schedules(schedules_dir_for(cfg))
     rows: list[dict[str, Any]] = [
@@ -135,6 +135,12 @@ def schedules_show(
     as_json: bool = JsonOption,
 ) -> None:
     """One item in full, with its source and notes."""
+    from archiver.config import load_config
+    from archiver.retention.dates import long_retention_flag
+    from archiver.retention.eligibility import schedules_dir_for
+    from archiver.retention.schedules import load_schedules
+    from connectors.registry import platforms
+
     cfg = load_config(config, platforms=platforms())
     i = load_schedules(schedules_dir_for(cfg)).item(item)
     data = {
@@ -162,6 +168,13 @@ def schedules_show(
 @clerk_errors
 def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Every problem in the schedule files and the class mapping; unverified items in use."""
+    from archiver.config import load_config
+    from archiver.retention import confirmations
+    from archiver.retention.eligibility import schedules_dir_for
+    from archiver.retention.mapping import load_mapping, superseded_uses
+    from archiver.retention.schedules import check_schedules, load_schedules
+    from connectors.registry import platforms
+
     cfg = load_config(config, platforms=platforms())
     directory = schedules_dir_for(cfg)
     problems = [str(p) for p in check_schedules(directory)]
@@ -267,6 +280,9 @@ def schedules_confirm(
     config: str | None = ConfigOption,
 ) -> None:
     """Confirm an unverified item against the published schedule so disposal may use it."""
+    from archiver.retention import confirmations
+    from archiver.retention.eligibility import load_settings
+
     with app_context(config) as app:
         row = confirmations.confirm(app, load_settings(app.cfg), ref=item, by=by, note=note)
     console.print(
@@ -291,6 +307,9 @@ def hold_add(
     config: str | None = ConfigOption,
 ) -> None:
     """Place a legal hold; it also covers matching records captured later."""
+    from archiver.filters import check_filters
+    from archiver.retention import holds
+
     with app_context(config) as app:
         check_filters(app, site=site, author=author)
         warnings = holds.add_hold(
@@ -309,6 +328,11 @@ def hold_add(
 @clerk_errors
 def hold_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Active and released holds, with how many bundles each active one covers now."""
+    from rich.table import Table
+
+    from archiver.retention import holds
+    from archiver.timefmt import local_time
+
     with app_context(config) as app:
         rows = holds.list_holds(app)
         tz = app.cfg.timezone
@@ -340,6 +364,8 @@ def hold_release(
     config: str | None = ConfigOption,
 ) -> None:
     """Release a hold (its row and audit entries stay)."""
+    from archiver.retention import holds
+
     with app_context(config) as app:
         warnings = holds.release_hold(app, name=name, reason=reason, by=by)
     _warn(warnings)
@@ -350,6 +376,8 @@ def hold_release(
 
 
 def _due_table(rows: list[dict[str, Any]], title: str) -> Table:
+    from rich.table import Table
+
     table = Table("bundle", "class", "eligible", "items", "path", "records", "flags", title=title)
     for r in rows:
         flags = []
@@ -381,6 +409,9 @@ def disposition_due(
     as_json: bool = JsonOption,
 ) -> None:
     """Bundles eligible for disposal, not held and not in a batch; and what blocks the rest."""
+    from archiver.retention import disposition
+    from archiver.retention.eligibility import load_settings
+
     if old_by is not None:
         raise renamed_option("disposition due", "--by", "--as-of", old_by)
     with app_context(config) as app:
@@ -411,6 +442,9 @@ def disposition_propose(
     as_json: bool = JsonOption,
 ) -> None:
     """Freeze today's due list into a batch for approval."""
+    from archiver.retention import disposition
+    from archiver.retention.eligibility import load_settings
+
     if old_by_name is not None:
         raise renamed_option("disposition propose", "--by-name", "--by", old_by_name)
     person = require_person(by, "disposition propose")
@@ -452,6 +486,8 @@ def disposition_approve(
     config: str | None = ConfigOption,
 ) -> None:
     """Approve a proposed batch (once)."""
+    from archiver.retention import disposition
+
     with app_context(config) as app:
         b = disposition.approve(
             app, batch_id=batch, by=by, title=title, authority=authority,
@@ -473,6 +509,9 @@ def disposition_offer(
     config: str | None = ConfigOption,
 ) -> None:
     """Record the MCA 2-6-1205 offer for records more than 50 years old (30 days' notice)."""
+    from archiver import audit
+    from archiver.retention import disposition
+
     when = _date(notified, "--notified")
     assert when is not None
     with app_context(config) as app:
@@ -493,6 +532,8 @@ def disposition_confidential(
     config: str | None = ConfigOption,
 ) -> None:
     """Mark bundles confidential: never offered to the MCA 2-6-1205 registry."""
+    from archiver.retention import disposition
+
     with app_context(config) as app:
         disposition.mark_confidential(app, batch_id=batch, bundle_ids=bundles, by=by, reason=reason)
     console.print(escape(f"{len(bundles)} bundle(s) of {batch} marked confidential"))
@@ -507,6 +548,9 @@ def disposition_execute(
     as_json: bool = JsonOption,
 ) -> None:
     """Dispose of an approved batch; re-checks every bundle; safe to run again."""
+    from archiver.retention import disposition
+    from archiver.retention.eligibility import load_settings
+
     with app_context(config) as app:
         r = disposition.execute(app, load_settings(app.cfg), batch_id=batch, by=by)
     _warn(r.warnings)
@@ -527,6 +571,10 @@ def disposition_execute(
 @clerk_errors
 def disposition_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Every disposition batch and its state."""
+    from rich.table import Table
+
+    from archiver.retention import disposition
+
     with app_context(config) as app:
         rows = disposition.list_batches(app)
     if as_json:
@@ -551,6 +599,8 @@ def disposition_show(
     batch: str = typer.Argument(...), config: str | None = ConfigOption, as_json: bool = JsonOption
 ) -> None:
     """One batch with its bundles and disposal records."""
+    from archiver.retention import disposition
+
     with app_context(config) as app:
         b = disposition.batch_detail(app, batch)
     if as_json:
@@ -585,6 +635,7 @@ def removal_record(
     removed is archived as it stands now; the command says what it captured.
     """
     from archiver.fastlane.recapture import recapture_item
+    from archiver.retention import removal
 
     with app_context(config) as app:
         got = recapture_item(app, item)
@@ -624,6 +675,8 @@ def removal_review(
     config: str | None = ConfigOption,
 ) -> None:
     """The City Attorney's decision on a recorded removal."""
+    from archiver.retention import removal
+
     with app_context(config) as app:
         r = removal.review(app, item=item, attorney=attorney, decision=decision, note=note)
     console.print(escape(f"item {r['item_id']}: {r['decision']} by {r['attorney']}"))
@@ -633,6 +686,11 @@ def removal_review(
 @clerk_errors
 def removal_list(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Recorded removals with poster, time, category and review status."""
+    from rich.table import Table
+
+    from archiver.retention import removal
+    from archiver.timefmt import local_time
+
     with app_context(config) as app:
         rows = removal.list_removals(app)
         tz = app.cfg.timezone
@@ -723,6 +781,12 @@ def audit_log_cmd(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest audit entries, newest first."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from archiver import audit
+    from archiver.timefmt import local_time
+
     a = audit.audit_log
     with app_context(config, read_only_ok=True) as app, app.catalog.begin() as conn:
         rows = [

@@ -9,7 +9,10 @@ import typer
 from rich.markup import escape
 
 from archiver.cli.common import clerk_errors, console
-from archiver.config_init import DEFAULT_PLATFORMS, PLATFORM_EXAMPLES, example_config
+from archiver.config_init import (
+    DEFAULT_PLATFORMS,  # used at import time
+    PLATFORM_EXAMPLES,  # used at import time
+)
 from archiver.errors import ConfigError
 
 
@@ -24,6 +27,8 @@ def config_init(
     out: Path = typer.Option(Path("archiver.toml"), "--out", "-o", help="Where to write it."),
 ) -> None:
     """Write a commented example archiver.toml (never overwrites an existing file)."""
+    from archiver.config_init import PLATFORM_EXAMPLES, example_config
+
     unknown = [p for p in platform if p not in PLATFORM_EXAMPLES]
     if unknown:
         raise ConfigError(

@@ -7,8 +7,6 @@ from typing import Any
 import typer
 
 from archiver.cli.common import ConfigOption, JsonOption, app_context, clerk_errors, console, esc
-from archiver.story import item_story, parse_at, resolve_item
-from archiver.timefmt import local_time
 
 
 def show(
@@ -22,6 +20,8 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """Every version, the four times, where the originals lie, removal, holds, requests."""
+    from archiver.story import item_story, parse_at, resolve_item
+
     with app_context(config) as app:
         tz = app.cfg.timezone
         moment = parse_at(at, tz) if at else None
@@ -35,6 +35,8 @@ def show(
 
 
 def _when(value: str | None, tz: str) -> str:
+    from archiver.timefmt import local_time
+
     return local_time(value, tz) or "-"
 
 

@@ -158,7 +158,7 @@ class Daemon:
         )
 
     def start(self) -> None:
-        app = open_app(self.config_path)
+        app = open_app(self.config_path, check_storage=True)  # the daemon probes WORM at start
         self.app = app
         settings = sched.daemon_settings(app.cfg)
         specs = sched.desired_jobs(app.cfg, settings)  # validate everything before starting

@@ -13,20 +13,26 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archiver.config import SiteConfig
 from archiver.errors import ArchiverError
-from archiver.fastlane.webhooks import pending, spool_dir
-from archiver.harvest import Harvester, RunResult
-from connectors.live import LIVE_SOURCES, Delivery, FacebookLive, InstagramLive
+
+if TYPE_CHECKING:  # loaded when a tick runs, not by `status` reading the latency table
+    from archiver.config import SiteConfig
+    from archiver.harvest import Harvester, RunResult
+    from connectors.live import Delivery
 
 
 def has_live_source(site: SiteConfig) -> bool:
+    from connectors.live import LIVE_SOURCES
+
     return site.platform in LIVE_SOURCES
 
 
 def run_once(harvester: Harvester, site: SiteConfig) -> RunResult:
     """One fast-lane tick for ``site``: read the live source, seal what it revealed."""
+    from connectors.live import LIVE_SOURCES
+
     source = LIVE_SOURCES.get(site.platform)
     if source is None:
         raise ArchiverError(
@@ -76,6 +82,9 @@ class Backoff:
 
 def read_deliveries(folder: Path) -> list[Delivery]:
     """The spooled webhook deliveries of one site, oldest first."""
+    from archiver.fastlane.webhooks import pending
+    from connectors.live import Delivery
+
     out = []
     for path in pending(folder):
         env = json.loads(path.read_text("utf-8"))
@@ -92,6 +101,9 @@ def read_deliveries(folder: Path) -> list[Delivery]:
 
 def run_webhooks_once(harvester: Harvester, site: SiteConfig) -> RunResult | None:
     """Seal what the spooled deliveries of ``site`` reveal; remove them only once sealed."""
+    from archiver.fastlane.webhooks import spool_dir
+    from connectors.live import FacebookLive, InstagramLive
+
     began = datetime.now(UTC)
     folder = spool_dir(harvester.cfg.staging_dir, site.id)
     deliveries = read_deliveries(folder)

@@ -20,7 +20,6 @@ in both directions:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -38,7 +37,7 @@ from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import StorageError
 from archiver.storage.base import Storage
-from archiver.verify import Problem
+from archiver.verify import Problem, default_workers, hash_file, in_parallel
 
 _VERSION_FIELDS = (
     ("text", "text"),
@@ -72,9 +71,9 @@ class DeepReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def sealed_records(storage: Storage, key: str, want_sha: str | None) -> Iterator[Path]:
-    """The bundle's records.sqlite as a local file, checked against its sealed digest."""
+def _fetch_records(storage: Storage, key: str, want_sha: str | None) -> tuple[Path, Path | None]:
+    """The bundle's records.sqlite as a local file checked against its sealed digest, and the
+    temporary folder holding it when it had to be copied out of storage (caller removes)."""
     local = storage.local_path(key)
     tmp: Path | None = None
     if local is not None and (local / RECORDS_DB).is_file():
@@ -85,13 +84,20 @@ def sealed_records(storage: Storage, key: str, want_sha: str | None) -> Iterator
         with storage.open(key, RECORDS_DB) as src, path.open("wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
     try:
-        if want_sha is not None:
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
-            if h.hexdigest() != want_sha:
-                raise StorageError(f"{RECORDS_DB} of {key} does not match its sealed digest")
+        if want_sha is not None and hash_file(path)[0] != want_sha:
+            raise StorageError(f"{RECORDS_DB} of {key} does not match its sealed digest")
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path, tmp
+
+
+@contextlib.contextmanager
+def sealed_records(storage: Storage, key: str, want_sha: str | None) -> Iterator[Path]:
+    """The bundle's records.sqlite as a local file, checked against its sealed digest."""
+    path, tmp = _fetch_records(storage, key, want_sha)
+    try:
         yield path
     finally:
         if tmp is not None:
@@ -263,22 +269,40 @@ def deep_check(
     bundles: list[dict[str, Any]],
     scan_storage: bool,
     on_bundle: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> DeepReport:
     report = DeepReport()
-    for b in bundles:
-        files = catalog.bundle_files(b["id"])
-        want = files.get(RECORDS_DB, (None, 0))[0]
+    jobs = [(b, catalog.bundle_files(b["id"]).get(RECORDS_DB, (None, 0))[0]) for b in bundles]
+
+    def fetch(job: tuple[dict[str, Any], str | None]) -> tuple[Path, Path | None] | Exception:
         try:
-            with sealed_records(storage, b["key"], want) as path:
-                rec = open_records(path)
-                try:
-                    with catalog.begin() as conn:
-                        part = check_bundle(conn, rec, b)
-                finally:
-                    rec.close()
+            return _fetch_records(storage, job[0]["key"], job[1])
+        except (StorageError, OSError) as exc:
+            return exc
+
+    # Copying and hashing run in ``workers`` threads (as ``verify``); comparing rows with the
+    # catalog stays in this thread, so the catalog is only ever used from one thread.
+    n_workers = default_workers() if workers is None else max(1, workers)
+    for (b, _want), fetched in in_parallel(fetch, jobs, n_workers):
+        if isinstance(fetched, Exception):
+            report.problems.append(
+                Problem(b["id"], b["key"], RECORDS_DB, "unreadable", str(fetched))
+            )
+            continue
+        path, tmp = fetched
+        try:
+            rec = open_records(path)
+            try:
+                with catalog.begin() as conn:
+                    part = check_bundle(conn, rec, b)
+            finally:
+                rec.close()
         except (StorageError, OSError, sqlite3.Error) as exc:
             report.problems.append(Problem(b["id"], b["key"], RECORDS_DB, "unreadable", str(exc)))
             continue
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
         report.bundles += part.bundles
         report.rows_compared += part.rows_compared
         report.problems.extend(part.problems)

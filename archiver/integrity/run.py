@@ -26,7 +26,9 @@ def check_archive(
     deep: bool = False,
     on_bundle: Callable[[str], None] | None = None,
     in_disposal: Mapping[str, str] | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
+    """``workers``: bundles hashed at a time by fixity and the deep check (default: cores)."""
     report = verify_archive(
         app.catalog,
         app.storage,
@@ -34,6 +36,7 @@ def check_archive(
         site_id=site_id,
         on_bundle=on_bundle,
         in_disposal=in_disposal,
+        workers=workers,
     )
     everything = sample is None and site_id is None
     # Seal checks read only the small tag files, so even the nightly sample checks them all.
@@ -54,7 +57,9 @@ def check_archive(
     report.problems.extend(auth.problems)
     report.extra.update(auth.as_dict())
     if deep:
-        d = deep_check(app.catalog, app.storage, bundles=bundles, scan_storage=everything)
+        d = deep_check(
+            app.catalog, app.storage, bundles=bundles, scan_storage=everything, workers=workers
+        )
         report.problems.extend(d.problems)
         report.extra["deep"] = {"bundles": d.bundles, "rows_compared": d.rows_compared}
     return report

@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from archiver.errors import ArchiverError, ConfigError
 
 _TIME_RE = re.compile(r"^Time stamp:\s*(.+)$", re.MULTILINE)
@@ -87,6 +85,8 @@ def make_request(digest_hex: str) -> bytes:
 
 def request_token(settings: TsaSettings, digest_hex: str) -> bytes:
     """Ask the TSA; returns the DER TimeStampResp, already verified against the CA bundle."""
+    import httpx  # only when asking a TSA: checking a stored token needs no HTTP stack
+
     req = make_request(digest_hex)
     try:
         resp = httpx.post(

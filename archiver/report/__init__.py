@@ -7,28 +7,65 @@ department's site administrators.
 
 from __future__ import annotations
 
-from archiver.report.mailer import SmtpSettings, build_message, send_report
-from archiver.report.model import (
-    BatchLine,
-    DispositionSection,
-    DueLine,
-    FailureLine,
-    FixityLine,
-    HoldLine,
-    ReportData,
-    RequestLine,
-    RequestsSection,
-    SiteSection,
-    Totals,
-)
-from archiver.report.render import (
-    attention_items,
-    render_chart_png,
-    render_csv,
-    render_html,
-    render_text,
-    write_report,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archiver.report.mailer import SmtpSettings, build_message, send_report
+    from archiver.report.model import (
+        BatchLine,
+        DispositionSection,
+        DueLine,
+        FailureLine,
+        FixityLine,
+        HoldLine,
+        ReportData,
+        RequestLine,
+        RequestsSection,
+        SiteSection,
+        Totals,
+    )
+    from archiver.report.render import (
+        attention_items,
+        render_chart_png,
+        render_csv,
+        render_html,
+        render_text,
+        write_report,
+    )
+
+# Loaded on first use (PEP 562): `archiver status` reads report settings without loading the
+# renderers and the mail code (issue 14 part 2).
+_WHERE = {
+    "BatchLine": "archiver.report.model",
+    "DispositionSection": "archiver.report.model",
+    "DueLine": "archiver.report.model",
+    "FailureLine": "archiver.report.model",
+    "FixityLine": "archiver.report.model",
+    "HoldLine": "archiver.report.model",
+    "ReportData": "archiver.report.model",
+    "RequestLine": "archiver.report.model",
+    "RequestsSection": "archiver.report.model",
+    "SiteSection": "archiver.report.model",
+    "SmtpSettings": "archiver.report.mailer",
+    "Totals": "archiver.report.model",
+    "attention_items": "archiver.report.render",
+    "build_message": "archiver.report.mailer",
+    "render_chart_png": "archiver.report.render",
+    "render_csv": "archiver.report.render",
+    "render_html": "archiver.report.render",
+    "render_text": "archiver.report.render",
+    "send_report": "archiver.report.mailer",
+    "write_report": "archiver.report.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "BatchLine",

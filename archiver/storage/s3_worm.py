@@ -38,7 +38,7 @@ from archiver.storage.s3 import (
     storage_error,
 )
 
-__all__ = ["WormCheckResult", "WormRefusedError", "check_worm", "self_check"]
+__all__ = ["WormCheckResult", "WormRefusedError", "check_worm", "self_check", "worm_refusal"]
 
 log = structlog.get_logger(__name__)
 
@@ -110,6 +110,19 @@ class WormRefusedError(StorageError):
     def __init__(self, message: str, *, hint: str, result: WormCheckResult) -> None:
         super().__init__(message, hint=hint)
         self.result = result
+
+
+def worm_refusal(settings: S3Settings, result: WormCheckResult) -> WormRefusedError:
+    """The refusal for a store whose check found it unsafe (also re-raised from the recorded
+    result of an earlier check, ``archiver.app.self_check``)."""
+    return WormRefusedError(
+        f"S3 bucket {settings.bucket} at {settings.endpoint} does not enforce WORM "
+        f"({'; '.join(result.problems)}); refusing to run",
+        hint="point [storage] at MinIO or S3 with Object Lock in COMPLIANCE mode "
+        "(mc mb --with-lock, see docs/storage.md); allow_unsafe_worm = true is for "
+        "tests only",
+        result=result,
+    )
 
 
 def _canary_name(settings: S3Settings, now: dt.datetime, kind: str) -> str:
@@ -292,16 +305,8 @@ def check_worm(client: Minio, settings: S3Settings, *, clock: Clock = _utcnow) -
         overridden=bool(problems) and settings.allow_unsafe_worm,
     )
     if result.unsafe:
-        summary = "; ".join(problems)
         if not settings.allow_unsafe_worm:
-            raise WormRefusedError(
-                f"S3 bucket {settings.bucket} at {settings.endpoint} does not enforce WORM "
-                f"({summary}); refusing to run",
-                hint="point [storage] at MinIO or S3 with Object Lock in COMPLIANCE mode "
-                "(mc mb --with-lock, see docs/storage.md); allow_unsafe_worm = true is for "
-                "tests only",
-                result=result,
-            )
+            raise worm_refusal(settings, result)
         log.error(
             "storage_worm_not_enforced",
             bucket=settings.bucket,

@@ -99,3 +99,34 @@ def test_catalog_item_author_edit_is_named(archive: Archive) -> None:
     db.execute("UPDATE items SET author_handle='mallory' WHERE id=(SELECT min(id) FROM items)")
     _code, data = _deep(archive)
     assert any("items.author_handle 'mallory'" in d for d in _kinds(data)["catalog_item"])
+
+
+def test_workers_find_the_same_problems_as_one(archive: Archive) -> None:
+    """``verify --workers N`` (issue 14 part 4): hashing and the deep check run in N threads
+    across bundles; the verdict and every problem are the same as with one worker."""
+    db = _db(archive)
+    vid = db.execute("SELECT min(id) FROM item_versions").fetchone()[0]
+    db.execute("UPDATE item_versions SET text='FORGED' WHERE id=?", (vid,))
+    key = db.execute("SELECT key FROM bundles ORDER BY sealed_at DESC LIMIT 1").fetchone()[0]
+    warc = next((archive.root / "bundles" / key / "data").rglob("*.warc.gz"))
+    warc.chmod(0o644)
+    data = bytearray(warc.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    runs = {}
+    for workers in ("1", "2", "3"):
+        res = archive.cli("verify", "--deep", "--json", "--workers", workers)
+        assert res.returncode == 1
+        runs[workers] = json.loads(res.stdout)
+    one = runs["1"]
+    kinds = _kinds(one)
+    assert len(kinds["catalog_text"]) == 1 and "modified" in kinds
+    assert any(warc.name in p["relpath"] for p in one["problems"] if p["kind"] == "modified")
+    for workers in ("2", "3"):
+        other = runs[workers]
+        assert sorted(map(json.dumps, other["problems"])) == sorted(
+            map(json.dumps, one["problems"])
+        )
+        for k in ("bundles_checked", "files_checked", "bytes_checked"):
+            assert other[k] == one[k]
+        assert other["deep"] == one["deep"]

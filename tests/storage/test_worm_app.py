@@ -33,6 +33,7 @@ from archiver.catalog.worm_state import last_check
 from archiver.report.build import build_report_data
 from archiver.report.render import attention_items, render_text
 from archiver.storage import s3 as s3_module
+from archiver.storage import s3_worm as s3_worm_module
 from archiver.storage.s3 import (
     S3Settings,
     S3Storage,
@@ -267,3 +268,46 @@ def test_default_retention_on_moto_still_reports_moto_as_unsafe(
 
 def _fields(settings: S3Settings) -> dict[str, Any]:
     return {f: getattr(settings, f) for f in S3Settings.__slots__}
+
+
+def test_the_probe_runs_once_then_on_demand_and_a_refusal_stands(
+    tmp_path: Path,
+    moto_endpoint: str,
+    bucket: str,
+    s3_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 14 part 2: a command reuses the recorded WORM result (no canary objects, no
+    quarter second) once the store was checked; the daemon and ``check_storage`` probe
+    again; a recorded refusal refuses every command until a probe passes."""
+    probes: list[str] = []
+    real = s3_worm_module.self_check
+
+    def counting(storage: S3Storage) -> Any:
+        probes.append(storage.bucket)
+        return real(storage)
+
+    permissive = s3_module.make_client
+    monkeypatch.setattr(s3_worm_module, "self_check", counting)
+    monkeypatch.setattr(s3_module, "make_client", _strict_client)
+    config = _config(tmp_path, moto_endpoint, bucket)
+    open_app(str(config)).close()  # never checked: probed
+    assert probes == [bucket]
+    app = open_app(str(config))  # checked and safe: the recorded result stands
+    try:
+        assert probes == [bucket]
+        assert app.worm_check is not None and not app.worm_check.unsafe
+    finally:
+        app.close()
+    open_app(str(config), check_storage=True).close()  # asked: probed again
+    assert probes == [bucket, bucket]
+
+    # The same bucket through moto's permissive client fails; the refusal is recorded and
+    # then refuses without a new probe, until the store passes a probe again.
+    monkeypatch.setattr(s3_module, "make_client", permissive)
+    with pytest.raises(WormRefusedError):
+        open_app(str(config), check_storage=True)
+    assert len(probes) == 3
+    with pytest.raises(WormRefusedError) as err:
+        open_app(str(config))
+    assert len(probes) == 3 and "does not enforce WORM" in str(err.value)

@@ -1,0 +1,61 @@
+"""Start-up imports only what a command uses (issue 14 part 2).
+
+Not timed (speed is measured by ``bench/startup.py``): these check *which* modules load, in a
+fresh interpreter, so a module-level import of a heavy library in the CLI shows up here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("sqlalchemy", "alembic", "minio", "boto3", "httpx", "structlog", "jinja2", "asyncio")
+
+
+def _loaded_after(code: str, env_config: Path | None = None) -> set[str]:
+    probe = (
+        "import sys, json\n"
+        f"{code}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    env = None
+    if env_config is not None:
+        import os
+
+        env = dict(os.environ, ARCHIVER_CONFIG=str(env_config))
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_cli_loads_no_database_storage_or_http_library() -> None:
+    loaded = _loaded_after("import archiver.cli")
+    assert "archiver" in loaded and "typer" in loaded  # the probe can see imports
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_help_loads_no_database_storage_or_http_library() -> None:
+    code = (
+        "sys.argv = ['archiver', '--help']\n"
+        "from archiver.cli import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass"
+    )
+    loaded = _loaded_after(code)
+    assert not loaded & {"sqlalchemy", "alembic", "minio", "boto3", "httpx"}, sorted(loaded)
+
+
+def test_status_on_local_storage_loads_neither_s3_client_nor_alembic(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    config = tmp_path / "archiver.toml"
+    config.write_text(f'[archive]\nroot = "{root}"\ncity = "City of Bozeman"\n', "utf-8")
+    run = "sys.argv = ['archiver', 'status', '--json']\nfrom archiver.cli import app\n"
+    run += "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code"
+    # The first status creates the catalog (Alembic runs); the next one only opens it.
+    first = _loaded_after(run, config)
+    assert "sqlalchemy" in first and "alembic" in first
+    second = _loaded_after(run, config)
+    assert "sqlalchemy" in second  # status reads the catalog
+    assert not second & {"alembic", "minio", "boto3"}, sorted(second & {"alembic", "minio"})
