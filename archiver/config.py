@@ -38,6 +38,7 @@ KNOWN_SECTIONS = {
     "daemon",
     "requests",
     "compliance",
+    "cluster",  # read by archiver.cluster (issue 19)
 }
 SITE_KEYS = {
     "id",

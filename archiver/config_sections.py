@@ -50,6 +50,10 @@ DAEMON_KEYS = frozenset(
         "retention_schedule",
     }
 )
+#: Keys of ``[cluster]``; read by archiver.cluster.settings (issue 19).
+CLUSTER_KEYS = frozenset(
+    {"concurrency", "heartbeat_seconds", "stalled_seconds", "metrics_port", "metrics_host"}
+)
 #: Keys of ``[fastlane]``; read by archiver.fastlane.runner.
 FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
 #: Keys of ``[webhooks]``; read by archiver.fastlane.webhooks.
@@ -105,6 +109,7 @@ def section_keys() -> dict[str, frozenset[str]]:
     """Allowed keys per section (the sections other than ``[archive]``, ``[http]``, sites)."""
     return {
         "daemon": DAEMON_KEYS,
+        "cluster": CLUSTER_KEYS,
         "smtp": SMTP_KEYS,
         "report": REPORT_KEYS,
         "requests": REQUEST_KEYS,

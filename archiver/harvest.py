@@ -193,6 +193,14 @@ problem of its own (it logs it): the sealed, cataloged harvest has already succe
 class Harvester:
     """Runs harvests against one archive (config + catalog + storage)."""
 
+    scoped_recovery = False
+    """Before a run, look in storage only for the harvested site's uncataloged bundles.
+
+    Set by the cluster worker (``archiver.cluster``): other workers publish bundles of other
+    sites at the same moment, and only the worker holding a site's lock may catalog its
+    leftovers. The embedded daemon looks at the whole store, as it is the only writer.
+    """
+
     def __init__(
         self,
         cfg: Config,
@@ -209,8 +217,12 @@ class Harvester:
         passed in by the CLI and the daemon: the harvest knows nothing of what reads it)."""
 
     # -- recovery -----------------------------------------------------------------------------
-    def recover(self) -> dict[str, int]:
-        """Finish what a killed process left: never lose a sealed bundle, never show a partial."""
+    def recover(self, *, site_id: str | None = None, scan_storage: bool = True) -> dict[str, int]:
+        """Finish what a killed process left: never lose a sealed bundle, never show a partial.
+
+        ``site_id`` limits the look for published-but-uncataloged bundles to that site's keys;
+        ``scan_storage=False`` skips that look (only this machine's staging is dealt with).
+        """
         report = {"discarded": 0, "published": 0, "cataloged": 0}
         staging = self.cfg.staging_dir
         for state, path in stale_staging(staging):
@@ -226,9 +238,11 @@ class Harvester:
             if self._ingest(key, path if path.exists() else None):
                 report["cataloged"] += 1
             remove_tree(path)
+        if not scan_storage:
+            return report
         known = self.catalog.bundle_ids()
         held = {q["key"] for q in quarantined(self.catalog)}
-        for key in self.storage.list_bundles():
+        for key in self.storage.list_bundles(site_id=site_id):
             bundle_id = key.rsplit("/", 1)[-1]
             if bundle_id in known or key in held or is_in_flight(staging, bundle_id):
                 continue
@@ -431,7 +445,10 @@ class Harvester:
         stop: threading.Event | None,
         connector: Callable[[HarvestContext], Any] | None = None,
     ) -> RunResult:
-        self.recover()
+        if self.scoped_recovery:
+            self.recover(site_id=site.id)
+        else:
+            self.recover()
         # Load the key before fetching anything: a missing key must stop the run, not
         # produce bundles that would all be quarantined.
         sealer = Sealer.from_config(self.cfg)

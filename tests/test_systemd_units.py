@@ -21,6 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD_DIR = ROOT / "systemd"
 UNIT = SYSTEMD_DIR / "archiver.service"
+WORKER_UNIT = SYSTEMD_DIR / "archiver-worker.service"
+UNITS = pytest.mark.parametrize("unit_file", [UNIT, WORKER_UNIT], ids=["daemon", "worker"])
 EXEC_START = "/opt/archiver/.venv/bin/archiver"
 MAX_EXPOSURE = 2.5
 
@@ -34,9 +36,14 @@ def _tool(name: str) -> str:
     return path
 
 
-def _unit_copy(tmp_path: Path, extra: str = "", uncomment_credentials: bool = False) -> Path:
+def _unit_copy(
+    tmp_path: Path,
+    extra: str = "",
+    uncomment_credentials: bool = False,
+    unit_file: Path = UNIT,
+) -> Path:
     """The unit with ExecStart on a binary that exists here; verify rejects a missing one."""
-    text = UNIT.read_text(encoding="utf-8")
+    text = unit_file.read_text(encoding="utf-8")
     assert f"ExecStart={EXEC_START} " in text
     text = text.replace(f"ExecStart={EXEC_START} ", f"ExecStart={sys.executable} ")
     if uncomment_credentials:
@@ -44,7 +51,7 @@ def _unit_copy(tmp_path: Path, extra: str = "", uncomment_credentials: bool = Fa
         assert n >= 3, "the credential examples in the unit's comments went missing"
     if extra:
         text = text.replace("[Service]\n", f"[Service]\n{extra}\n", 1)
-    out = tmp_path / "archiver.service"
+    out = tmp_path / unit_file.name
     out.write_text(text, encoding="utf-8")
     return out
 
@@ -71,16 +78,18 @@ def _unit_settings(path: Path) -> dict[str, list[str]]:
     return settings
 
 
-def test_verify_is_silent(tmp_path: Path) -> None:
-    result = _verify(_unit_copy(tmp_path))
+@UNITS
+def test_verify_is_silent(tmp_path: Path, unit_file: Path) -> None:
+    result = _verify(_unit_copy(tmp_path, unit_file=unit_file))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout == ""
 
 
-def test_verify_is_silent_with_credential_examples_enabled(tmp_path: Path) -> None:
+@UNITS
+def test_verify_is_silent_with_credential_examples_enabled(tmp_path: Path, unit_file: Path) -> None:
     """The LoadCredential lines the comments tell admins to copy must themselves be valid."""
-    result = _verify(_unit_copy(tmp_path, uncomment_credentials=True))
+    result = _verify(_unit_copy(tmp_path, uncomment_credentials=True, unit_file=unit_file))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
@@ -92,8 +101,9 @@ def test_verify_gate_catches_a_bad_key(tmp_path: Path) -> None:
     assert "BogusHardening" in result.stderr
 
 
-def test_security_exposure_is_ok(tmp_path: Path) -> None:
-    unit = _unit_copy(tmp_path)
+@UNITS
+def test_security_exposure_is_ok(tmp_path: Path, unit_file: Path) -> None:
+    unit = _unit_copy(tmp_path, unit_file=unit_file)
     result = subprocess.run(
         [_tool("systemd-analyze"), "security", "--offline=yes", "--no-pager", str(unit)],
         capture_output=True,

@@ -35,6 +35,19 @@ sites = Table(
     Column("base_url", Text, nullable=False, default=""),
     Column("created_at", String(40), nullable=False),
     Column("token_expires", String(40)),
+    # The tenant (city, county, department) the site belongs to; None on a one-city archive.
+    Column("organization_id", String(64), index=True),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    # The PostgreSQL role whose row-level security policies show this organization's rows.
+    Column("db_role", String(63)),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("db_role", name="uq_organizations_db_role"),
 )
 
 runs = Table(

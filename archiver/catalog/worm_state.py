@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from archiver.catalog.store import Catalog
 from archiver.config import Config
@@ -23,7 +24,19 @@ __all__ = ["configured_store", "last_check", "record_check", "warning_lines"]
 
 
 def record_check(catalog: Catalog, result: WormCheckResult, *, refused: bool = False) -> None:
-    """Replace the stored result for this endpoint and bucket."""
+    """Replace the stored result for this endpoint and bucket.
+
+    Several cluster workers (docs/scale-out.md) start at once and check the same bucket: when
+    another one's row lands between our delete and our insert, the insert is tried once more
+    (its delete now sees that row), so the newest result stays and no start-up fails.
+    """
+    try:
+        _replace(catalog, result, refused)
+    except IntegrityError:
+        _replace(catalog, result, refused)
+
+
+def _replace(catalog: Catalog, result: WormCheckResult, refused: bool) -> None:
     where = (worm_checks.c.endpoint == result.endpoint, worm_checks.c.bucket == result.bucket)
     with catalog.begin() as conn:
         conn.execute(worm_checks.delete().where(*where))

@@ -72,6 +72,9 @@ compliance.register(app)
 from archiver.cli import coverage_cmd  # noqa: E402
 
 coverage_cmd.register(app)
+from archiver.cli import cluster_cmds  # noqa: E402
+
+cluster_cmds.register(app)
 # The demo runs the fake platform servers (package fakeplatforms, `make setup`); a production
 # install leaves them out. Looked up, not imported: the demo imports them when it runs.
 if importlib.util.find_spec("fakeplatforms") is not None:

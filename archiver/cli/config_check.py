@@ -42,6 +42,13 @@ def deep_problems(cfg: Config) -> list[ConfigError]:
     file = str(cfg.path)
     _collect(problems, lambda: desired_jobs(cfg, daemon_settings(cfg)))
     _collect(problems, lambda: report_settings(cfg))
+    if cfg.section("cluster"):  # a worker's config: its settings and every site's slots
+        from archiver.cluster.settings import cluster_settings
+        from archiver.cluster.slots import site_slots
+
+        _collect(problems, lambda: cluster_settings(cfg))
+        for site in cfg.sites:
+            _collect(problems, partial(site_slots, cfg, site))
     if cfg.section("smtp"):
         _collect(problems, lambda: smtp_settings(cfg))
     _collect(problems, lambda: policy_from_config(cfg))

@@ -41,6 +41,10 @@ class Runtime:
     """Set at SIGTERM: jobs that have not started yet return at once."""
     abandon: threading.Event = field(default_factory=threading.Event)
     """Set when the stop grace period is over: running harvests discard their unsealed data."""
+    harvester_class: type[Harvester] = Harvester
+    """What runs a harvest; the cluster worker (``archiver.cluster``) scopes recovery per site."""
+    journal: bool = True
+    """Flush the workflow journal after each job (the embedded daemon; see docs/scale-out.md)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _active: dict[str, float] = field(default_factory=dict)
 
@@ -91,19 +95,24 @@ def _flush_journal(rt: Runtime) -> None:
     """Seal what the job changed into the storage's workflow journal (``archiver.journal``)."""
     from archiver import journal
 
-    journal.flush_quietly(rt.cfg.root, rt.app.catalog.engine, rt.app.storage)
+    if rt.journal:
+        journal.flush_quietly(rt.cfg.root, rt.app.catalog.engine, rt.app.storage)
 
 
-def harvest_site(site_id: str) -> str:
-    """One scheduled harvest; returns the result word it recorded."""
+def harvest_site(site_id: str, *, slot: str | None = None) -> str:
+    """One scheduled harvest; returns the result word it recorded.
+
+    ``slot`` (the cluster's scheduled time, ISO 8601) is kept in the run's detail, so the
+    cluster can show that each site was harvested once per slot.
+    """
     try:
-        return _harvest_site(site_id)
+        return _harvest_site(site_id, slot)
     finally:
         if _runtime is not None:
             _flush_journal(_runtime)
 
 
-def _harvest_site(site_id: str) -> str:
+def _harvest_site(site_id: str, slot: str | None = None) -> str:
     rt = _rt()
     job_id = sched.harvest_job_id(site_id)
     catalog = rt.app.catalog
@@ -133,7 +142,7 @@ def _harvest_site(site_id: str) -> str:
             # Harvests share the staging folder: the foundation locks each in-flight bundle and
             # each site (archiver.bundle.BundleLock), so one harvest's recovery never touches
             # another's work, in this process or in a clerk's `archiver harvest`.
-            harvester = Harvester(cfg, catalog, rt.app.storage, after_site=after_harvest)
+            harvester = rt.harvester_class(cfg, catalog, rt.app.storage, after_site=after_harvest)
             result = harvester.harvest_site(site, stop=rt.abandon)
         except HarvestAborted as exc:
             sched.record_finish(catalog, pk, result="abandoned", error=str(exc))
@@ -158,12 +167,14 @@ def _harvest_site(site_id: str) -> str:
         finally:
             rt.end(job_id)
         sched.note_success(catalog, site_id)
-        sched.record_finish(
-            catalog,
-            pk,
-            result="succeeded",
-            detail={"run": result.run_id, "bundles": result.bundles, "counts": result.counts},
-        )
+        detail: dict[str, Any] = {
+            "run": result.run_id,
+            "bundles": result.bundles,
+            "counts": result.counts,
+        }
+        if slot is not None:
+            detail["slot"] = slot
+        sched.record_finish(catalog, pk, result="succeeded", detail=detail)
         return "succeeded"
 
 

@@ -32,6 +32,8 @@ records_requests = Table(
     Column("closed_at", String(40)),
     Column("closed_by", String(200)),
     Column("outcome", Text),
+    # The tenant whose clerk opened it (issue 19); None on a one-city archive.
+    Column("organization_id", String(64), index=True),
     UniqueConstraint("year", "seq", name="uq_records_requests_year_seq"),
 )
 

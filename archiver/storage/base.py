@@ -85,8 +85,8 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def list_bundles(self) -> Iterator[str]:
-        """Keys of every complete bundle in the store."""
+    def list_bundles(self, *, site_id: str | None = None) -> Iterator[str]:
+        """Keys of every complete bundle in the store (only that site's with ``site_id``)."""
         ...
 
     def list_files(self, key: str) -> list[BundleFile]: ...

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import glob
 import os
 import shutil
 import stat
@@ -96,10 +97,11 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return (self._path(key) / SEAL_MARKER).is_file()
 
-    def list_bundles(self) -> Iterator[str]:
+    def list_bundles(self, *, site_id: str | None = None) -> Iterator[str]:
         if not self.root.exists():
             return
-        for marker in sorted(self.root.glob(f"*/*/*/{SEAL_MARKER}")):
+        site = "*" if site_id is None else glob.escape(site_id)
+        for marker in sorted(self.root.glob(f"{site}/*/*/{SEAL_MARKER}")):
             if marker.parent.name.endswith(".deleting"):
                 continue  # a disposal interrupted mid-delete (see ``delete``): never a bundle
             yield marker.parent.relative_to(self.root).as_posix()

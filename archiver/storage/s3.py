@@ -372,12 +372,15 @@ class S3Storage:
             raise self._err(exc, f"checking bundle {key}") from exc
         return True
 
-    def list_bundles(self) -> Iterator[str]:
+    def list_bundles(self, *, site_id: str | None = None) -> Iterator[str]:
         root = f"{self._prefix}/" if self._prefix else ""
         suffix = "/" + SEAL_MARKER
         keys = []
+        # One site's bundles are one prefix: a cluster worker's per-harvest recovery lists
+        # only those, not the whole bucket.
+        prefix = root + (f"{site_id}/" if site_id is not None else "")
         try:
-            for obj in self.client.list_objects(self.bucket, prefix=root or None, recursive=True):
+            for obj in self.client.list_objects(self.bucket, prefix=prefix or None, recursive=True):
                 name: str = obj.object_name
                 parts = name[len(root) :].split("/")
                 # Same shape as the local backend: <site>/<yyyy>/<bundle>/tagmanifest-sha256.txt.
