@@ -273,7 +273,8 @@ def _retention(rt: Runtime) -> dict[str, Any]:
     outcome = refresh(rt.app)
     if outcome["warnings"]:
         log.warning("retention_refresh_warnings", warnings=outcome["warnings"])
-    return outcome
+    # The run detail keeps the shape it had before the explicit-wiring change ("outcome").
+    return {"outcome": outcome}
 
 
 def retention_refresh() -> str:
