@@ -501,18 +501,8 @@ def _ingest_followers(
         and not rec.execute("SELECT 1 FROM unparseable LIMIT 1").fetchone()
     )
     # A complete list is its own count; a platform-declared count is kept only without one.
-    for fc in [] if complete else rec.execute("SELECT * FROM follower_counts"):
-        conn.execute(
-            s.follower_snapshots.insert().values(
-                site_id=site_id,
-                run_id=run_id,
-                bundle_id=bundle_id,
-                taken_at=when,
-                count=fc["count"],
-                identities=bool(fc["identities_available"]),
-                note=fc["note"],
-            )
-        )
+    if not complete:
+        _declared_counts(conn, rec, site_id, run_id, bundle_id, when)
     if n == 0 and not complete:
         return
     cur = rec.execute("SELECT platform_id, handle, display_name, url FROM followers ORDER BY seq")
@@ -897,6 +887,13 @@ def _ingest_follower_diffs(
             )
         )
         return
+    _declared_counts(conn, rec, site_id, run_id, bundle_id, when)
+
+
+def _declared_counts(
+    conn: Connection, rec: sqlite3.Connection, site_id: str, run_id: str, bundle_id: str, when: str
+) -> None:
+    """The follower counts the platform declared, one snapshot row each."""
     for fc in rec.execute("SELECT * FROM follower_counts"):
         conn.execute(
             s.follower_snapshots.insert().values(
