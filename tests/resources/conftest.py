@@ -60,8 +60,9 @@ class Runner:
 def nobody(tmp_path: Path) -> Iterator[Runner]:
     """The CLI as user ``nobody``.
 
-    The interpreter may live where ``nobody`` cannot enter (``/root/.pyenv``), so its prefix is
-    bind-mounted read-only under ``tmp_path`` and the project's packages are put on the path.
+    The interpreter may live where ``nobody`` cannot enter (``/root/.pyenv``), and so may the
+    checkout with its virtualenv (a clone under ``mktemp -d`` is mode 0700): both are
+    bind-mounted read-only under ``tmp_path`` and the mounted packages are put on the path.
     """
     if os.geteuid() != 0 or shutil.which("runuser") is None:
         pytest.skip("needs root and runuser to run a command as another user")
@@ -77,14 +78,38 @@ def nobody(tmp_path: Path) -> Iterator[Runner]:
         pytest.skip(f"cannot bind-mount the interpreter: {done.stderr.strip()}")
     exe = mnt / Path(sys._base_executable).relative_to(sys.base_prefix)
     project = Path(__file__).resolve().parents[2]
-    path = os.pathsep.join([*site.getsitepackages(), str(project)])
+    # The checkout's root may be closed to others, so its package folders are mounted one by
+    # one into an open folder (a mount keeps the permissions of what it shows).
+    seen = tmp_path / "project"
+    mounts = [mnt]
+    for name in ("archiver", "connectors", "fakes", ".venv"):
+        if not (project / name).is_dir():
+            continue
+        (seen / name).mkdir(parents=True)
+        done = subprocess.run(
+            ["mount", "--bind", "-o", "ro", str(project / name), str(seen / name)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            for m in mounts:
+                subprocess.run(["umount", "-l", str(m)], check=False)
+            pytest.skip(f"cannot bind-mount {project / name}: {done.stderr.strip()}")
+        mounts.append(seen / name)
+
+    def visible(p: str) -> str:
+        return str(seen / Path(p).relative_to(project)) if Path(p).is_relative_to(project) else p
+
+    path = os.pathsep.join([*map(visible, site.getsitepackages()), str(seen)])
     try:
         # A shared-library build finds its own libpython through the mount, not the system's
         # (another 3.11 whose extension-module ABI differs: `_ssl` would fail to load).
         env = {"PYTHONPATH": path, "LD_LIBRARY_PATH": str(mnt / "lib")}
         yield Runner(["runuser", "-u", "nobody", "--", str(exe)], env)
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", str(m)], check=False)
 
 
 class Tmpfs:
