@@ -24,8 +24,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import structlog
 from markupsafe import Markup
+
+from archiver.log import get_logger
 
 #: fontconfig family names, in fallback order; the first sets the text.
 TEXT_FONT = "DejaVu Sans"
@@ -39,7 +40,7 @@ FONT_PACKAGES = {
 }
 PDF_VARIANT = "pdf/a-2b"
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class PdfRenderError(Exception):

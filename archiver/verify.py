@@ -16,14 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
-
 from archiver.bundle import read_manifest
 from archiver.catalog.store import Catalog
 from archiver.errors import StorageError
+from archiver.log import get_logger
 from archiver.storage.base import Storage
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
@@ -30,7 +30,11 @@ from archiver.config import SiteConfig
 from archiver.db import make_engine
 from archiver.errors import CatalogError
 from archiver.resources import catalog_error, fs_read_only
-from archiver.warc import RevisitTarget
+
+if TYPE_CHECKING:
+    # warcio (under archiver.warc) is for harvests; commands that only read the catalog
+    # (status, search) do not load it (issue 14 part 2).
+    from archiver.warc import RevisitTarget
 
 
 def uri_hash(uri: str) -> str:
@@ -246,6 +250,8 @@ class Catalog:
             ).first()
         if row is None:
             return None
+        from archiver.warc import RevisitTarget
+
         return RevisitTarget(
             record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=row[3]
         )

@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from archiver.compliance.run import after_harvest
 from archiver.config import SiteConfig
 from archiver.config_sections import FASTLANE_KEYS as FASTLANE_KEYS
@@ -27,10 +25,11 @@ from archiver.fastlane.latency import DEFAULT_TARGET
 from archiver.fastlane.stream import StreamReader, run_stream_once
 from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, reroute_unrouted
 from archiver.harvest import Harvester
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.secrets import read_secret
 
-log = structlog.get_logger()
+log = get_logger()
 
 WEBHOOK_PLATFORMS = ("facebook", "instagram")
 

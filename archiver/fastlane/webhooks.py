@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import structlog
-
 from archiver.config_sections import WEBHOOK_KEYS as WEBHOOK_KEYS
 from archiver.errors import ConfigError
+from archiver.log import get_logger
 from archiver.secrets import read_secret
 
-log = structlog.get_logger()
+log = get_logger()
 
 MAX_BODY = 1 << 20  # Meta's deliveries are a few KB; anything near this is not one
 MAX_PER_MINUTE = 600

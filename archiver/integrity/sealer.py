@@ -12,15 +12,15 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archiver.config import Config
 from archiver.integrity.keys import TrustStore, load_private_key, trusted_keys_path
 from archiver.integrity.seal import TIMESTAMP_FILE, signature_files
 from archiver.integrity.tsa import TimestampError, TsaSettings, request_token
+from archiver.log import get_logger
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def late_token_name(bundle_id: str) -> str:

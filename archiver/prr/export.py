@@ -36,7 +36,6 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import bagit
-import structlog
 from sqlalchemy import select
 
 from archiver import __version__, audit, filters
@@ -47,6 +46,7 @@ from archiver.errors import ExportError
 from archiver.filters import UnknownFilterError as UnknownFilterError
 from archiver.followers import sealed_follower_list
 from archiver.fsutil import fsync_dir, fsync_tree
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.prr import authenticity, certify, media, readable
 from archiver.prr import threads as threads_mod
@@ -66,7 +66,7 @@ from archiver.retention.removal import CATEGORIES
 from archiver.search import SearchFilters, search
 from archiver.verify import verify_bundle
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 WARC_NAME: Final = "export-00000.warc.gz"
 #: Said wherever a follower snapshot holds only the number the platform reports.

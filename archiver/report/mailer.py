@@ -20,7 +20,6 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal
 
-import structlog
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -30,11 +29,12 @@ from tenacity import (
 )
 
 from archiver.errors import ReportError, SecretError
+from archiver.log import get_logger
 from archiver.report.model import ReportData
 from archiver.report.render import render_csv, render_html, render_text, title
 from archiver.secrets import read_secret
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Security = Literal["starttls", "tls", "none"]
 _SECURITY: tuple[Security, ...] = ("starttls", "tls", "none")

@@ -11,14 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.config import Config
 from archiver.config_sections import REPORT_KEYS as REPORT_KEYS
 from archiver.config_sections import SMTP_KEYS as SMTP_KEYS
 from archiver.errors import ConfigError, ReportError
-from archiver.report.mailer import SmtpSettings
 from archiver.schedule import cron_trigger
+
+if TYPE_CHECKING:
+    # The mailer loads jinja2, tenacity and smtplib; ``archiver status`` and the scheduler
+    # read the report schedule without sending anything (issue 14 part 2).
+    from archiver.report.mailer import SmtpSettings
 
 DEFAULT_SCHEDULE = "0 7 1 * *"
 """07:00 on the 1st, in the archive's zone (America/Denver): last month is complete and the
@@ -109,6 +113,8 @@ def smtp_settings(cfg: Config) -> SmtpSettings:
     for r in report_settings(cfg).recipients:
         if r.lower() not in {x.lower() for x in recipients}:
             recipients.append(r)
+    from archiver.report.mailer import SmtpSettings
+
     security = raw.get("security", "starttls")
     port = raw.get("port", {"starttls": 587, "tls": 465}.get(str(security), 25))
     try:

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-import structlog
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
@@ -46,6 +45,7 @@ from minio.retention import Retention
 
 from archiver.config_sections import S3_STORAGE_KEYS as _CONFIG_KEYS
 from archiver.errors import ConfigError, StorageError
+from archiver.log import get_logger
 from archiver.secrets import read_secret
 from archiver.storage.base import (
     DOCUMENTS_PREFIX,
@@ -55,7 +55,7 @@ from archiver.storage.base import (
     check_journal_name,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SEAL_MARKER = "tagmanifest-sha256.txt"
 PAYLOAD_MANIFEST = "manifest-sha256.txt"
