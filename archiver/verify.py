@@ -113,6 +113,10 @@ def record_audit(
 BLOCK = 1 << 20
 
 
+#: Bundles whose "last verified" notes are written in one catalog transaction.
+MARK_BATCH = 256
+
+
 def default_workers() -> int:
     """The cores this process may run on (``verify --workers`` default)."""
     try:
@@ -254,26 +258,36 @@ def verify_archive(
     if sample is not None and sample < len(bundles):
         chosen = random.sample(bundles, sample)
     report = VerifyReport()
-    todo: list[tuple[dict[str, Any], dict[str, tuple[str, int]]]] = []
+    checked: list[dict[str, Any]] = []
     for b in chosen:
         if in_disposal and b["id"] in in_disposal:
             report.disposal_in_progress[b["id"]] = in_disposal[b["id"]]
             if on_bundle:
                 on_bundle(b["id"])
             continue  # neither a failure nor a pass: it is being destroyed as approved
-        todo.append((b, catalog.bundle_files(b["id"])))
-    # Bundles are hashed by worker threads; the catalog is written from this thread only.
+        checked.append(b)
+    recorded = catalog.bundle_files_many([b["id"] for b in checked])
+    todo = [(b, recorded[b["id"]]) for b in checked]
+    # Bundles are hashed by worker threads; the catalog is written from this thread only,
+    # its notes a batch at a time (a commit per bundle cost more than hashing a small one).
     n_workers = default_workers() if workers is None else max(1, workers)
-    for (b, _files), (problems, files, nbytes) in in_parallel(
-        lambda job: verify_bundle(storage, job[0], job[1]), todo, n_workers
-    ):
-        report.bundles_checked += 1
-        report.files_checked += files
-        report.bytes_checked += nbytes
-        report.problems.extend(problems)
-        catalog.mark_verified(b["id"], not problems)
-        if on_bundle:
-            on_bundle(b["id"])
+    marks: list[tuple[str, bool]] = []
+    try:
+        for (b, _files), (problems, files, nbytes) in in_parallel(
+            lambda job: verify_bundle(storage, job[0], job[1]), todo, n_workers
+        ):
+            report.bundles_checked += 1
+            report.files_checked += files
+            report.bytes_checked += nbytes
+            report.problems.extend(problems)
+            marks.append((b["id"], not problems))
+            if len(marks) >= MARK_BATCH:
+                catalog.mark_verified_many(marks)
+                marks = []
+            if on_bundle:
+                on_bundle(b["id"])
+    finally:
+        catalog.mark_verified_many(marks)  # what was checked stays noted, also when stopped
     if sample is None and site_id is None:
         known = {b["key"] for b in bundles} | {b["key"] for b in catalog.bundles(status="disposed")}
         for key in storage.list_bundles():
