@@ -219,13 +219,18 @@ class WarcSink:
                 warc_headers_dict={"WARC-Refers-To": revisit_of.record_id, **(warc_headers or {})},
             )
         else:
+            # The payload digest is known (the dedup lookup needed it): given to warcio in
+            # the headers it would build, in the same order, so it does not hash the body a
+            # second time (issue 14 part 5). warcio still computes the block digest.
+            rec_headers = writer._init_warc_headers(uri, "response", dict(warc_headers or {}))
+            rec_headers.add_header("WARC-Payload-Digest", digest)
             record = writer.create_warc_record(
                 uri,
                 "response",
                 payload=io.BytesIO(body),
                 length=len(body),
                 http_headers=http_headers,
-                warc_headers_dict=dict(warc_headers or {}),
+                warc_headers=rec_headers,
             )
         ref = self._write(
             record, status=status, digest=digest, refers_to=revisit_of, concurrent_to=None
