@@ -4,9 +4,11 @@ structlog is not imported until something logs (issue 14 part 2): importing it l
 console renderer's rich tracebacks and the asyncio-aware stdlib bridge, a cost paid by the
 start-up of ``archiver status``, which logs nothing (about 25 ms of 0.4 s). So modules take
 their logger from :func:`get_logger` (a lazy stand-in), and :func:`configure` keeps the
-settings until the first log call, or applies them at once if structlog is already loaded
-(an in-process test run, a daemon that imported it). Every logger in archiver and connectors
-comes from here, so none can log before the settings are applied.
+settings until the first log call at or above the level (a call below it does nothing, as
+structlog's filtering logger would, without loading it), or applies them at once if
+structlog is already loaded (an in-process test run, a daemon that imported it). Every
+logger in archiver and connectors comes from here, so none can log before the settings are
+applied.
 """
 
 from __future__ import annotations
@@ -100,9 +102,27 @@ def _apply() -> None:
     )
 
 
+# The level of each logging method of structlog's filtering bound logger.
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _nop(*_args: Any, **_kw: Any) -> None:
+    return None
+
+
 class _LazyLogger:
     """Stands in for ``structlog.get_logger(name)``; imports and configures structlog on the
-    first log call. Each call asks structlog afresh, as its own lazy proxy does, so a later
+    first log call that is not filtered out. Each call asks structlog afresh, as its own lazy proxy does, so a later
     ``configure`` (or a test's ``capture_logs``) applies to loggers made before it."""
 
     __slots__ = ("_args",)
@@ -112,6 +132,8 @@ class _LazyLogger:
 
     def __getattr__(self, name: str) -> Any:
         if _pending is not None:
+            if _LEVELS.get(name, logging.CRITICAL + 1) < _pending[1]:
+                return _nop  # what structlog's filtering logger would do, without loading it
             _apply()
         import structlog
 
