@@ -84,6 +84,23 @@ SMTP_KEYS = frozenset(
         "backoff_seconds",
     }
 )
+#: Keys of ``[compliance]`` and of its ``[compliance.sites.<site id>]`` tables.
+COMPLIANCE_KEYS = frozenset(
+    {
+        "domains",
+        "aup_text",
+        "aup_url",
+        "disclosure_text",
+        "interactive",
+        "grace",
+        "emergency_tags",
+        "emergency_grace",
+        "burst_posts",
+        "burst_window",
+        "alert_to",
+        "disabled",
+    }
+)
 #: Keys of ``[report]``; read by archiver.report.settings.
 REPORT_KEYS = frozenset({"recipients", "schedule"})
 #: Keys of ``[storage]`` for the S3 backend with their TOML types; read by archiver.storage.s3.
