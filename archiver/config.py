@@ -649,8 +649,8 @@ def check_config(
     if deep is not None:
         _check_tokens(c, sites)
     sections = _Sections(c, data, key_errors)
-    ctx_file, zone = file, str(tz)
-    report = sections.build("report", lambda r: report_from(r, file=ctx_file, timezone=zone))
+    zone = str(tz)
+    report = sections.build("report", lambda r: report_from(r, file=file, timezone=zone))
     site_ids = [site.id for site in sites]
     compliance_raw = {} if "compliance" in sections.skip else _table(data, "compliance")
     compliance, compliance_errors = compliance_from(compliance_raw, file=file, site_ids=site_ids)
@@ -663,19 +663,19 @@ def check_config(
         city=city,
         http=http,
         sites=tuple(sites),
-        storage=sections.build("storage", lambda r: storage_from(r, file=ctx_file, root=root)),
+        storage=sections.build("storage", lambda r: storage_from(r, file=file, root=root)),
         retention=sections.build(
-            "retention", lambda r: retention_from(r, file=ctx_file, config_dir=path.parent)
+            "retention", lambda r: retention_from(r, file=file, config_dir=path.parent)
         ),
-        daemon=sections.build("daemon", lambda r: daemon_from(r, file=ctx_file, timezone=zone)),
+        daemon=sections.build("daemon", lambda r: daemon_from(r, file=file, timezone=zone)),
         report=report,
-        smtp=sections.build("smtp", lambda r: smtp_from(r, file=ctx_file, report=report)),
-        integrity=sections.build("integrity", lambda r: integrity_from(r, file=ctx_file)),
-        requests=sections.build("requests", lambda r: requests_from(r, file=ctx_file)),
-        fastlane=sections.build("fastlane", lambda r: fastlane_from(r, file=ctx_file)),
-        webhooks=sections.build("webhooks", lambda r: webhooks_from(r, file=ctx_file)),
+        smtp=sections.build("smtp", lambda r: smtp_from(r, file=file, report=report)),
+        integrity=sections.build("integrity", lambda r: integrity_from(r, file=file)),
+        requests=sections.build("requests", lambda r: requests_from(r, file=file)),
+        fastlane=sections.build("fastlane", lambda r: fastlane_from(r, file=file)),
+        webhooks=sections.build("webhooks", lambda r: webhooks_from(r, file=file)),
         compliance=compliance,
-        cluster=sections.build("cluster", lambda r: cluster_from(r, file=ctx_file)),
+        cluster=sections.build("cluster", lambda r: cluster_from(r, file=file)),
         warnings=tuple(c.warnings),
     )
     if deep is not None and not c.errors:
