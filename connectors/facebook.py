@@ -191,8 +191,6 @@ class FacebookConnector:
             endpoint=endpoint,
             guard=guards[0],
         ):
-            if page is None:
-                continue
             for raw in entries:
                 yield self._comment_item(raw, post_id, page.ref, endpoint)
                 if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:

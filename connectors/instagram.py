@@ -21,12 +21,14 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from archiver.model import Author, HarvestRecord, Item, Media, Unparseable, WarcRef
+from archiver.recorder import RecordedResponse
 from connectors._graph import (
     GRAPH_MAX_LIMIT,
     GraphClient,
     account_read,
     capture,
     graph_timeline,
+    next_page,
     token_expiry,
 )
 from connectors._options import NoOptions
@@ -41,6 +43,7 @@ MEDIA_FIELDS = (
 # ``from`` and ``hidden`` are [unverified] in the notes: samples show only id/text/timestamp.
 _COMMENT = "id,text,timestamp,username,from,hidden,like_count,parent_id"
 COMMENT_FIELDS = f"{_COMMENT},replies{{{_COMMENT}}}"
+REPLIES = "GET /{ig-comment-id}/replies"
 FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count is available"
 
 
@@ -129,26 +132,26 @@ class InstagramConnector:
             endpoint=endpoint,
             guard=guards[0],
         ):
-            if page is None:
-                continue
-            ref = page.ref
             for raw in entries:
-                item = self._comment_item(raw, media_id, None, ref, endpoint)
+                item = self._comment_item(raw, media_id, None, page.ref, endpoint)
                 yield item
                 replies = raw.get("replies") if isinstance(raw, dict) else None
                 if not isinstance(item, Item) or not isinstance(replies, dict):
                     continue
                 guards.append(PageGuard(f"replies to comment {item.platform_id}"))
-                for reply_page, more in self.graph.pages(
-                    "",
-                    endpoint="GET /{ig-comment-id}/replies",
-                    record_class="comments",
-                    guard=guards[-1],
-                    first=replies,
-                ):
-                    at = reply_page.ref if reply_page is not None else ref
-                    for reply in more:
-                        yield self._comment_item(reply, media_id, item.platform_id, at, endpoint)
+                for at, rows in self._reply_pages(page, replies, guards[-1]):
+                    for reply in rows:
+                        yield self._comment_item(
+                            reply, media_id, item.platform_id, at.ref, endpoint
+                        )
+
+    def _reply_pages(
+        self, page: RecordedResponse, replies: Any, guard: PageGuard
+    ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
+        """A comment's replies: the first page inline in the comment, then ``paging.next``."""
+        yield page, self.graph.listing(replies, REPLIES)
+        if nxt := next_page(replies):
+            yield from self.graph.pages(nxt, endpoint=REPLIES, record_class="comments", guard=guard)
 
     def _comment_item(
         self, raw: Any, media_id: str, top_id: str | None, ref: WarcRef, endpoint: str

@@ -175,10 +175,10 @@ class MastodonConnector:
 
     # -- statuses -----------------------------------------------------------------------------
     def _statuses(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
         endpoint = "GET /api/v1/accounts/:id/statuses"
         guard = PageGuard("statuses")
         yield from walk_timeline(
+            self.ctx,
             self._list_pages("statuses", 40, "posts", endpoint, guard),
             guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
@@ -187,10 +187,7 @@ class MastodonConnector:
             children=lambda item, status: chain(
                 self._history(status, item), self._thread_if_due(item, status)
             ),
-            full=full,
-            since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
             start=0,
-            window=self.ctx.site.recheck_recent,
             bookmark="since_id",
         )
 
@@ -473,15 +470,9 @@ class MastodonConnector:
             if natural is None:
                 return None
             cursor = _max_id(natural)
-            if cursor is None or cursor in known or not before:
-                return _note(natural)
-            below = next((c for c in before if c < cursor), None)
-            if below is None:
-                return _note(natural)
+            below = next((c for c in before if cursor is not None and c < cursor), None)
             anchor = _MAX_ID.sub(f"max_id={below}", natural, count=1)
-            if anchor in guard.seen:
-                return _note(natural)
-            if "?" not in natural:
+            if cursor in known or below is None or anchor in guard.seen or "?" not in natural:
                 return _note(natural)
             pending[:] = [anchor, natural]
             # The follower at the cursor itself ended the old page above: the bridge must

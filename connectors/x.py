@@ -61,6 +61,7 @@ from connectors._options import read_options
 from connectors._paging import (
     PageGuard,
     UnreadablePage,
+    bookmark_since,
     cursor_pages,
     followers_stream,
     listing,
@@ -185,25 +186,18 @@ class XConnector:
         yield from self._followers()
 
     def _profile(self, user: dict[str, Any], ref: WarcRef) -> Item:
-        """The lookup answer holds the profile; keep it as a versioned record."""
-
-        def text(key: str) -> str | None:
-            value = user.get(key)
-            return value if isinstance(value, str) and value else None
-
-        verified = user.get("verified")
+        """The lookup answer holds the profile (API v2 has no banner); keep it versioned."""
         return profile_item(
             self.ctx,
             ref=ref,
             account_id=self.owner_id,
-            handle=text("username"),
-            display_name=text("name"),
-            bio=text("description"),
-            avatar_url=text("profile_image_url"),
-            banner_url=None,  # API v2 has no banner field
-            website=text("url"),
-            pinned=text("pinned_tweet_id"),
-            verified=verified if isinstance(verified, bool) else None,
+            handle=user.get("username"),
+            display_name=user.get("name"),
+            bio=user.get("description"),
+            avatar_url=user.get("profile_image_url"),
+            website=user.get("url"),
+            pinned=user.get("pinned_tweet_id"),
+            verified=user.get("verified"),
             url=f"https://x.com/{self.username}",
         )
 
@@ -273,11 +267,10 @@ class XConnector:
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
-        since = "" if full else self.ctx.bookmarks.get("since_id", "")
+        since = bookmark_since(self.ctx, "since_id", 0)
         params: dict[str, str | int] = {**TWEET_PARAMS, "max_results": 100}
-        if since.isdigit() and self.ctx.site.recheck_recent == 0:
-            params["since_id"] = since  # nothing to re-check: let X skip what we have
+        if since and self.ctx.site.recheck_recent == 0:
+            params["since_id"] = str(since)  # nothing to re-check: let X skip what we have
         guard = PageGuard("timeline")
         pages = self._pages(
             f"users/{self.owner_id}/tweets",
@@ -288,15 +281,13 @@ class XConnector:
             guard=guard,
         )
         yield from walk_timeline(
+            self.ctx,
             self._entries(pages, EP_TWEETS),
             parse=lambda entry, ref: self._item(entry[0], entry[1], ref, EP_TWEETS),
             key=lambda item: int(item.extra["current_id"]),
             prepare=lambda item: with_captured_media(self.ctx, item),
             children=self._note_young,
-            full=full,
-            since=int(since) if since.isdigit() else 0,
             start=0,
-            window=self.ctx.site.recheck_recent,
             bookmark="since_id",
             guard=guard,
             cap=TIMELINE_CAP,
