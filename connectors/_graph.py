@@ -187,6 +187,12 @@ class GraphClient:
             raise NotFoundError(err.describe(), **kw)
         raise FetchError(err.describe(), **kw)
 
+    stop_on_empty = False  # whether an empty page ends a list whatever cursor it carries
+
+    def next_url(self, data: Any) -> str | None:
+        """Where a page says the next one is."""
+        return next_page(data)
+
     def pages(
         self,
         path: str,
@@ -204,7 +210,9 @@ class GraphClient:
 
         start = path if path.startswith(("http://", "https://")) else self.url(path)
         walk = guard or PageGuard(endpoint)
-        for response, data in url_pages(get, start, params, next_url=next_page, guard=walk):
+        empty = (lambda data: not self.listing(data, endpoint)) if self.stop_on_empty else None
+        pages = url_pages(get, start, params, next_url=self.next_url, guard=walk, empty=empty)
+        for response, data in pages:
             yield response, self.listing(data, endpoint)
 
     def listing(self, data: Any, endpoint: str) -> list[Any]:

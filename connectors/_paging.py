@@ -156,44 +156,25 @@ def url_pages(
     *,
     next_url: Callable[[Any], str | None],
     guard: PageGuard,
+    empty: Callable[[Any], bool] | None = None,
 ) -> Iterator[tuple[RecordedResponse, Any]]:
-    """Next-URL pagination (Graph API ``paging.next``: absolute URLs that carry the cursor
-    and the fields already; a ``Link`` header): ``get(url, params)`` fetches and decodes."""
+    """Pages whose next one the answer names (``next_url(data)``): a URL that carries its
+    query (Graph API ``paging.next``, a ``Link`` header), or ``name=value``: ``url`` asked
+    again with that parameter (Threads ``after``, LinkedIn ``start``). ``get(url, params)``
+    fetches and decodes a page; an ``empty`` one ends the list (an API at its end may still
+    hand out a cursor)."""
 
-    def fetch(nxt: str | None) -> tuple[RecordedResponse, Any]:
-        return get(nxt, None) if nxt else get(url, params)
+    def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
+        name, eq, value = (token or "").partition("=")
+        if token is None or (eq and name.isidentifier()):
+            return get(url, {**(params or {}), name: value} if token else params)
+        return get(token, None)
 
     def advance(page: tuple[RecordedResponse, Any]) -> str | None:
         guard.seen.add(page[0].url)
         return next_url(page[1])
 
-    yield from paginate(fetch, advance, guard)
-
-
-def body_pages(
-    get: Callable[[str, Params | None], tuple[RecordedResponse, list[Any]]],
-    url: str,
-    params: Params,
-    *,
-    next_token: Callable[[Any], str | None],
-    guard: PageGuard,
-) -> Iterator[tuple[RecordedResponse, list[Any]]]:
-    """Pages whose body names the next one: a URL (it carries its query), or ``name=value``,
-    ``url`` asked again with that parameter (Threads ``after``, LinkedIn ``start``).
-    ``get(url, params)`` fetches a page's rows; an empty page ends the list (an API at its
-    end may still hand out a cursor)."""
-
-    def fetch(token: str | None) -> tuple[RecordedResponse, list[Any]]:
-        name, eq, value = (token or "").partition("=")
-        if token is None or (eq and name.isidentifier()):
-            return get(url, {**params, name: value} if token else params)
-        return get(token, None)
-
-    def advance(page: tuple[RecordedResponse, list[Any]]) -> str | None:
-        guard.seen.add(page[0].url)
-        return next_token(page[0].json()) if page[1] else None
-
-    yield from paginate(fetch, advance, guard)
+    yield from paginate(fetch, advance, guard, empty=(lambda p: empty(p[1])) if empty else None)
 
 
 class UnreadablePage(MalformedResponseError):
@@ -428,6 +409,26 @@ def walk_followers(
                 walk.listed += 1
             yield record
     walk.stopped = guard.stopped
+
+
+def follower(
+    entry: Any,
+    ref: WarcRef,
+    endpoint: str,
+    *,
+    key: str = "id",
+    handle: str | None = None,
+    name: str = "name",
+    url: Callable[[str, Any], str | None] | None = None,
+) -> Follower | Unparseable:
+    """A listed account (``entry[key]`` its id, ``entry[handle]`` and ``entry[name]``) as a
+    Follower, its ``url(id, handle)`` or else the entry's own ``url``; or an Unparseable."""
+    fid = entry.get(key) if isinstance(entry, dict) else None
+    if not isinstance(fid, str | int) or isinstance(fid, bool) or fid == "":
+        return Unparseable("followers", endpoint, f"follower without {key}", ref)
+    nick = entry.get(handle) if handle else None
+    link = url(str(fid), nick) if url else entry.get("url")
+    return Follower(str(fid), ref, handle=nick, display_name=entry.get(name), url=link)
 
 
 def followers_stream(

@@ -33,7 +33,6 @@ from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFo
 from archiver.model import (
     Author,
     BookmarkUpdate,
-    Follower,
     HarvestRecord,
     Item,
     ItemKind,
@@ -49,6 +48,7 @@ from connectors._paging import (
     Gap,
     PageGuard,
     cursor_pages,
+    follower,
     followers_stream,
     listing,
     walk_thread,
@@ -391,7 +391,15 @@ class BlueskyConnector:
         guard, pages = self._pages(FOLLOWERS, params, "followers", "followers")
         yield from followers_stream(
             pages,
-            parse=lambda acc, ref: _follower(acc, ref, endpoint),
+            parse=lambda acc, ref: follower(
+                acc,
+                ref,
+                endpoint,
+                key="did",
+                handle="handle",
+                name="displayName",
+                url=lambda _, h: _profile_url(h),
+            ),
             guard=guard,
             declared=profile.get("followersCount"),
             declared_ref=profile_response.ref,
@@ -399,18 +407,6 @@ class BlueskyConnector:
             endpoint=endpoint,
             note="from the profile's followersCount",
         )
-
-
-def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:
-    if not isinstance(acc, dict) or not isinstance(acc.get("did"), str):
-        return Unparseable("followers", endpoint, "follower without a did", ref)
-    return Follower(
-        platform_id=acc["did"],
-        ref=ref,
-        handle=acc.get("handle"),
-        display_name=acc.get("displayName"),
-        url=_profile_url(acc.get("handle")),
-    )
 
 
 def _refused(exc: FetchError) -> bool:

@@ -5,14 +5,9 @@ Endpoints (Graph API, shared/platforms/README.md §5): ``GET /{page-id}`` for na
 ``GET /{post-id}/comments?filter=stream`` which lists comments *and* replies at any depth flat,
 each reply naming its ``parent``, and ``GET /debug_token`` for the token's expiry.
 
-What the API does not give, and how we cope:
-* no follower list: only ``followers_count``/``fan_count`` (recorded as a count snapshot);
-* no edit history and no edited flag: ``updated_time`` also moves when someone comments, so it
-  is kept as metadata only; an edit shows up as changed text, which makes a new version;
-* no deletion flag: a deleted post or comment is simply absent, so removals are detected by
-  sweeps (all posts on a full sweep, the whole thread of every post we re-read);
-* hidden comments and the commenter's identity (``from``) come back only to a token allowed
-  to MODERATE the Page; without it hidden comments are missing, not flagged.
+What the API does not give (follower list, edit history, deletion flags, hidden comments
+without MODERATE) is in ``capabilities.notes``. ``updated_time`` also moves when someone
+comments, so it is kept as metadata only, never taken for an edit.
 
 Incremental runs read newest-first back to the ``since`` bookmark (unix time of the newest
 post seen) and always re-read the ``recheck_recent`` newest posts with their threads, where

@@ -7,10 +7,8 @@ with their ``replies{...}`` nested) and ``GET /{ig-comment-id}/replies`` for fur
 pages. Instagram threads are one level deep: a reply to a reply is listed under the top
 comment, so every reply's parent is its top-level comment.
 
-What the API does not give: the follower list (count only), edit history (a changed caption
-is seen as changed text and makes a new version), deletion flags (removals are found by
-sweeps), and comments the account has not been granted ``instagram_manage_comments`` for.
-``hidden`` is returned to the account owner only [unverified: samples do not show it].
+What the API does not give is in ``capabilities.notes``; comments also need
+``instagram_manage_comments``. ``hidden`` is returned to the account owner only [unverified: samples do not show it].
 Media URLs are signed and expire within days, so they are downloaded on first sight.
 """
 

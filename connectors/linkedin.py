@@ -58,7 +58,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse, platform_message, status_classifier
 from archiver.verdict import Fatal, Verdict
 from connectors._options import read_options
-from connectors._paging import PageGuard, body_pages, walk_thread, walk_timeline
+from connectors._paging import PageGuard, url_pages, walk_thread, walk_timeline
 from connectors.base import Capabilities, HarvestContext, platform_words
 
 PAGE_COUNT = 50
@@ -189,19 +189,23 @@ class LinkedInClient:
         """``start``/``count`` paging: the ``next`` link when given, else ``start + count``
         while below ``paging.total``; an empty page ends the list."""
 
-        def get(
-            url: str, params: Mapping[str, str | int] | None
-        ) -> tuple[RecordedResponse, list[Any]]:
+        def get(url: str, params: Mapping[str, str | int] | None) -> tuple[RecordedResponse, Any]:
             url = url if params is None else self.url(url, params)
             response, data = self.get(url, endpoint=endpoint, record_class=record_class)
-            rows = data.get("elements", [])
-            if not isinstance(rows, list):
+            if not isinstance(data.get("elements", []), list):
                 raise MalformedResponseError(
                     "expected an elements list", site=self.site, endpoint=endpoint
                 )
-            return response, rows
+            return response, data
 
-        yield from body_pages(get, path, query, next_token=_next, guard=guard)
+        empty = lambda data: not _rows(data)  # noqa: E731
+        for response, data in url_pages(get, path, query, next_url=_next, guard=guard, empty=empty):
+            yield response, _rows(data)
+
+
+def _rows(data: Any) -> list[Any]:
+    rows: list[Any] = data.get("elements", [])
+    return rows
 
 
 def _next(data: Any) -> str | None:

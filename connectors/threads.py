@@ -56,7 +56,7 @@ from connectors._graph import (
     comment_thread,
 )
 from connectors._options import read_options
-from connectors._paging import PageGuard, body_pages, walk_timeline
+from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time, platform_words
 
 POST_FIELDS = (
@@ -79,7 +79,9 @@ SCOPE = {
 
 class ThreadsClient(GraphClient):
     """GraphClient for ``graph.threads.net``: its own fix for an expired token, the scope a
-    refused endpoint needs, and cursor-or-next paging."""
+    refused endpoint needs, and cursor-or-next paging (an empty page ends a list)."""
+
+    stop_on_empty = True
 
     def __init__(self, ctx: HarvestContext) -> None:
         super().__init__(ctx)
@@ -112,39 +114,16 @@ class ThreadsClient(GraphClient):
                 f"named by token_env ({self.ctx.site.token_env or 'token_env'})",
             ) from None
 
-    def cursor_pages(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        record_class: RecordClass,
-        params: Mapping[str, str | int],
-        guard: PageGuard,
-    ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
-        """Follow ``paging.next``; without one, ask again with ``after=paging.cursors.after``
-        until a page comes back empty. ``guard`` refuses a repeated URL or cursor."""
-
-        def get(
-            url: str, query: Mapping[str, str | int] | None
-        ) -> tuple[RecordedResponse, list[Any]]:
-            response, data = self.get(
-                url, endpoint=endpoint, record_class=record_class, params=query
-            )
-            return response, self.listing(data, endpoint)
-
-        yield from body_pages(get, self.url(path), params, next_token=_next, guard=guard)
-
-
-def _next(data: Any) -> str | None:
-    """``paging.next``, else ``after=`` the ``paging.cursors.after`` cursor."""
-    paging = data.get("paging") if isinstance(data, dict) else None
-    paging = paging if isinstance(paging, dict) else {}
-    nxt = paging.get("next")
-    if isinstance(nxt, str) and nxt:
-        return nxt
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    return f"after={after}" if isinstance(after, str) and after else None
+    def next_url(self, data: Any) -> str | None:
+        """``paging.next``, else ``after=`` the ``paging.cursors.after`` cursor."""
+        paging = data.get("paging") if isinstance(data, dict) else None
+        paging = paging if isinstance(paging, dict) else {}
+        nxt = paging.get("next")
+        if isinstance(nxt, str) and nxt:
+            return nxt
+        cursors = paging.get("cursors")
+        after = cursors.get("after") if isinstance(cursors, dict) else None
+        return f"after={after}" if isinstance(after, str) and after else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +217,7 @@ class ThreadsConnector:
     def _posts(self) -> Iterator[HarvestRecord]:
         endpoint = "GET /{user-id}/threads"
         guard = PageGuard("posts")
-        pages = self.client.cursor_pages(
+        pages = self.client.pages(
             f"{self.user_id}/threads",
             params={"fields": POST_FIELDS, "limit": PAGE_LIMIT},
             record_class="posts",
@@ -314,7 +293,7 @@ class ThreadsConnector:
             guard = guards[0] if node == post_id else PageGuard(f"replies to {node}")
             if node != post_id:
                 guards.append(guard)
-            for page, rows in self.client.cursor_pages(
+            for page, rows in self.client.pages(
                 f"{node}/replies",
                 params={"fields": REPLY_FIELDS, "reverse": "false", "limit": PAGE_LIMIT},
                 record_class="comments",
@@ -330,7 +309,7 @@ class ThreadsConnector:
     def _conversation(
         self, post_id: str, endpoint: str, guard: PageGuard
     ) -> Generator[HarvestRecord, None, None]:
-        for page, rows in self.client.cursor_pages(
+        for page, rows in self.client.pages(
             f"{post_id}/conversation",
             params={"fields": REPLY_FIELDS, "reverse": "false", "limit": PAGE_LIMIT},
             record_class="comments",

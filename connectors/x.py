@@ -20,7 +20,6 @@ Deletions have no flag: a full sweep that walks the whole timeline marks missing
 and a conversation search known to cover the whole conversation (it started inside the search
 window, or full-archive search) marks missing replies removed; an older conversation's replies
 written in the window are captured but prove nothing about the rest.
-Hidden replies cannot be listed by any read endpoint, so they are captured as ordinary replies.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from archiver.model import (
     Author,
     BookmarkUpdate,
     Degradation,
-    Follower,
     FollowerCount,
     HarvestRecord,
     Item,
@@ -63,6 +61,7 @@ from connectors._paging import (
     UnreadablePage,
     bookmark_since,
     cursor_pages,
+    follower,
     followers_stream,
     listing,
     read_page,
@@ -523,7 +522,9 @@ class XConnector:
                 (page.ref, listing(data, "data", site=site, endpoint=EP_FOLLOWERS))
                 for page, data in pages
             ),
-            parse=_follower,
+            parse=lambda user, ref: follower(
+                user, ref, EP_FOLLOWERS, handle="username", url=_x_url
+            ),
             guard=guard,
             refused=lambda exc: isinstance(exc, SkippableFetchError),
             endpoint=EP_FOLLOWERS,
@@ -567,17 +568,8 @@ class XConnector:
         )
 
 
-def _follower(user: Any, ref: WarcRef) -> Follower | Unparseable:
-    if not isinstance(user, dict) or "id" not in user:
-        return Unparseable("followers", EP_FOLLOWERS, "follower without an id", ref)
-    handle = user.get("username")
-    return Follower(
-        platform_id=str(user["id"]),
-        ref=ref,
-        handle=handle,
-        display_name=user.get("name"),
-        url=f"https://x.com/{handle}" if handle else None,
-    )
+def _x_url(_id: str, handle: Any) -> str | None:
+    return f"https://x.com/{handle}" if handle else None
 
 
 def _includes(data: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -21,10 +21,8 @@ client. Each run first exchanges the refresh token at Google's token endpoint
 (``options.token_url``, default ``https://oauth2.googleapis.com/token``) for an access token
 (``archiver.secrets.refreshed_access_token``: not recorded, the answer is a live credential).
 
-Edits: videos have no edit timestamp, so a changed title or description is a new version;
-comments carry ``updatedAt`` (the only edit signal; there is no history). Deleted or newly
-private videos disappear from the uploads list and are marked removed by a full sweep. The API
-offers no way to download video files; thumbnails are captured instead.
+What the API does not give (video files, edit history) is in ``capabilities.notes``. Deleted
+or newly private videos disappear from the uploads list and are marked removed by a full sweep.
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ from archiver.model import (
     Author,
     BookmarkUpdate,
     Degradation,
-    Follower,
     FollowerCount,
     HarvestRecord,
     Item,
@@ -71,6 +68,7 @@ from connectors._options import read_options
 from connectors._paging import (
     PageGuard,
     cursor_pages,
+    follower,
     followers_stream,
     read_page,
     walk_thread,
@@ -470,8 +468,7 @@ class YouTubeConnector:
                 media.append(Media(f"{vid}:thumbnail:{size}", "image", str(thumb["url"])))
                 break
         status = video.get("status") if isinstance(video.get("status"), dict) else {}
-        ch_snippet = channel.get("snippet") or {}
-        handle = ch_snippet.get("customUrl")
+        owner = str(snippet.get("channelId") or self.channel_id)
         extra: dict[str, Any] = {
             "title": title,
             "privacy_status": status.get("privacyStatus"),
@@ -484,10 +481,10 @@ class YouTubeConnector:
             kind="post",
             platform_id=vid,
             author=Author(
-                id=str(snippet.get("channelId") or self.channel_id),
-                handle=handle,
+                id=owner,
+                handle=(channel.get("snippet") or {}).get("customUrl"),
                 display_name=snippet.get("channelTitle"),
-                url=f"https://www.youtube.com/channel/{snippet.get('channelId') or self.channel_id}",
+                url=f"https://www.youtube.com/channel/{owner}",
             ),
             text=f"{title}\n\n{description}".strip(),
             ref=ref,
@@ -495,7 +492,7 @@ class YouTubeConnector:
             url=f"https://www.youtube.com/watch?v={vid}",
             root_id=vid,
             media=tuple(media),
-            by_owner=str(snippet.get("channelId") or self.channel_id) == self.channel_id,
+            by_owner=owner == self.channel_id,
             extra={k: v for k, v in extra.items() if v is not None},
         )
 
@@ -715,7 +712,14 @@ class YouTubeConnector:
         )
         yield from followers_stream(
             ((page.ref, data["items"]) for page, data in pages),
-            parse=_subscriber,
+            parse=lambda sub, ref: follower(
+                sub.get("subscriberSnippet") if isinstance(sub, dict) else None,
+                ref,
+                EP_SUBSCRIPTIONS,
+                key="channelId",
+                name="title",
+                url=lambda cid, _: f"https://www.youtube.com/channel/{cid}",
+            ),
             guard=guard,
             refused=lambda exc: isinstance(exc, SkippableFetchError),
             endpoint=EP_SUBSCRIPTIONS,
@@ -730,16 +734,3 @@ class YouTubeConnector:
             f"{EP_SUBSCRIPTIONS} refused ({reason}); only the public count was recorded",
         )
         yield from self._subscriber_count(f"subscriber list refused: {reason}")
-
-
-def _subscriber(sub: Any, ref: WarcRef) -> Follower | Unparseable:
-    snip = sub.get("subscriberSnippet") if isinstance(sub, dict) else None
-    cid = snip.get("channelId") if isinstance(snip, dict) else None
-    if not isinstance(snip, dict) or not isinstance(cid, str) or not cid:
-        return Unparseable("followers", EP_SUBSCRIPTIONS, "subscriber without a channelId", ref)
-    return Follower(
-        platform_id=cid,
-        ref=ref,
-        display_name=snip.get("title"),
-        url=f"https://www.youtube.com/channel/{cid}",
-    )
