@@ -28,7 +28,7 @@ redacts URLs and headers but not bodies.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -400,11 +400,26 @@ def graph_timeline(
     noun: str,
     parse: Callable[[Any, WarcRef, str], Item | Unparseable],
     comments_endpoint: str,
-    comment_pages: Callable[[str, str, list[PageGuard]], Iterator[HarvestRecord]],
+    comment_params: Mapping[str, str | int],
+    comment: Callable[[Any, str, RecordedResponse, list[PageGuard]], Iterable[HarvestRecord]],
 ) -> Iterator[HarvestRecord]:
     """A Page's posts or an Instagram account's media, newest first, each with its comment
-    thread (:func:`comment_thread` over ``comment_pages(id, comments_endpoint, guards)``);
-    the bookmark ``since`` is the unix time of the newest one seen."""
+    thread (:func:`comment_thread`: every entry of ``{id}/comments`` handed to
+    ``comment(raw, id, page, guards)``); the bookmark ``since`` is the unix time of the
+    newest one seen."""
+
+    def comments(post_id: str, guards: list[PageGuard]) -> Iterator[HarvestRecord]:
+        query = {**comment_params, "limit": GRAPH_MAX_LIMIT}
+        for page, rows in graph.pages(
+            f"{post_id}/comments",
+            params=query,
+            record_class="comments",
+            endpoint=comments_endpoint,
+            guard=guards[0],
+        ):
+            for raw in rows:
+                yield from comment(raw, post_id, page, guards)
+
     guard = PageGuard(noun)
     params: dict[str, str | int] = {"fields": fields, "limit": GRAPH_MAX_LIMIT}
     pages = graph.pages(edge, params=params, record_class="posts", endpoint=endpoint, guard=guard)
@@ -416,7 +431,7 @@ def graph_timeline(
         key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
         children=lambda item, _raw: comment_thread(
             graph,
-            partial(comment_pages, item.platform_id, comments_endpoint),
+            partial(comments, item.platform_id),
             root_id=item.platform_id,
             noun=noun.removesuffix("s"),  # "post" of "posts"; "media"
             endpoint=comments_endpoint,

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from archiver.model import Author, HarvestRecord, Item, Media, Unparseable, WarcRef
 from archiver.recorder import RecordedResponse
 from connectors._graph import (
-    GRAPH_MAX_LIMIT,
     GraphClient,
     account_read,
     capture,
@@ -41,6 +40,7 @@ MEDIA_FIELDS = (
 # ``from`` and ``hidden`` are [unverified] in the notes: samples show only id/text/timestamp.
 _COMMENT = "id,text,timestamp,username,from,hidden,like_count,parent_id"
 COMMENT_FIELDS = f"{_COMMENT},replies{{{_COMMENT}}}"
+COMMENTS = "GET /{ig-media-id}/comments"
 REPLIES = "GET /{ig-comment-id}/replies"
 FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count is available"
 
@@ -88,8 +88,9 @@ class InstagramConnector:
             fields=MEDIA_FIELDS,
             noun="media",
             parse=self._media_item,
-            comments_endpoint="GET /{ig-media-id}/comments",
-            comment_pages=self._comment_pages,
+            comments_endpoint=COMMENTS,
+            comment_params={"fields": COMMENT_FIELDS},
+            comment=self._comment,
         )
 
     def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -120,28 +121,19 @@ class InstagramConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comment_pages(
-        self, media_id: str, endpoint: str, guards: list[PageGuard]
+    def _comment(
+        self, raw: Any, media_id: str, page: RecordedResponse, guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:
-        for page, entries in self.graph.pages(
-            f"{media_id}/comments",
-            params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
-            record_class="comments",
-            endpoint=endpoint,
-            guard=guards[0],
-        ):
-            for raw in entries:
-                item = self._comment_item(raw, media_id, None, page.ref, endpoint)
-                yield item
-                replies = raw.get("replies") if isinstance(raw, dict) else None
-                if not isinstance(item, Item) or not isinstance(replies, dict):
-                    continue
-                guards.append(PageGuard(f"replies to comment {item.platform_id}"))
-                for at, rows in self._reply_pages(page, replies, guards[-1]):
-                    for reply in rows:
-                        yield self._comment_item(
-                            reply, media_id, item.platform_id, at.ref, endpoint
-                        )
+        """A top comment, then its replies (one more PageGuard for their pages)."""
+        item = self._comment_item(raw, media_id, None, page.ref, COMMENTS)
+        yield item
+        replies = raw.get("replies") if isinstance(raw, dict) else None
+        if not isinstance(item, Item) or not isinstance(replies, dict):
+            return
+        guards.append(PageGuard(f"replies to comment {item.platform_id}"))
+        for at, rows in self._reply_pages(page, replies, guards[-1]):
+            for reply in rows:
+                yield self._comment_item(reply, media_id, item.platform_id, at.ref, COMMENTS)
 
     def _reply_pages(
         self, page: RecordedResponse, replies: Any, guard: PageGuard

@@ -255,14 +255,18 @@ class XConnector:
         endpoint: str,
         guard: PageGuard,
         context: str | None = None,
-    ) -> Iterator[tuple[RecordedResponse, Any]]:
-        return cursor_pages(
+    ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
+        """(ref, [(entry, includes)]) per page: every entry carries its page's ``includes``."""
+        for page, data in cursor_pages(
             lambda query: self._get(path, query, record_class, endpoint, context=context),
             params,
             cursor_param=cursor,
             next_cursor=lambda data: (data.get("meta") or {}).get("next_token"),
             guard=guard,
-        )
+        ):
+            rows = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
+            includes = _includes(data)
+            yield page.ref, [(row, includes) for row in rows]
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
@@ -281,7 +285,7 @@ class XConnector:
         )
         yield from walk_timeline(
             self.ctx,
-            self._entries(pages, EP_TWEETS),
+            pages,
             parse=lambda entry, ref: self._item(entry[0], entry[1], ref, EP_TWEETS),
             key=lambda item: int(item.extra["current_id"]),
             prepare=lambda item: with_captured_media(self.ctx, item),
@@ -291,15 +295,6 @@ class XConnector:
             guard=guard,
             cap=TIMELINE_CAP,
         )
-
-    def _entries(
-        self, pages: Iterable[tuple[RecordedResponse, Any]], endpoint: str
-    ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
-        """(ref, [(tweet, includes)]) per page: every entry carries its page's ``includes``."""
-        for page, data in pages:
-            tweets = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
-            includes = _includes(data)
-            yield page.ref, [(tweet, includes) for tweet in tweets]
 
     def _note_young(self, post: Item, entry: Any) -> Iterator[HarvestRecord]:
         """A post of the search window that starts a conversation is worth reading whole."""
@@ -472,7 +467,7 @@ class XConnector:
             context=what,
         )
         try:
-            for ref, entries in self._entries(pages, endpoint):
+            for ref, entries in pages:
                 for tweet, includes in entries:
                     yield from take(tweet, includes, ref)
         except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
@@ -516,14 +511,10 @@ class XConnector:
             endpoint=EP_FOLLOWERS,
             guard=guard,
         )
-        site = self.ctx.site.id
         yield from followers_stream(
-            (
-                (page.ref, listing(data, "data", site=site, endpoint=EP_FOLLOWERS))
-                for page, data in pages
-            ),
-            parse=lambda user, ref: follower(
-                user, ref, EP_FOLLOWERS, handle="username", url=_x_url
+            pages,
+            parse=lambda entry, ref: follower(
+                entry[0], ref, EP_FOLLOWERS, handle="username", url=_x_url
             ),
             guard=guard,
             refused=lambda exc: isinstance(exc, SkippableFetchError),
