@@ -26,7 +26,7 @@ from connectors._paging import (
     walk_followers,
     walk_thread,
 )
-from tests.connectors.test_mastodon_contract import Tamper
+from tests.connectors.mastodon_scene import Tamper
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 FOLLOWERS = 3000
