@@ -3,8 +3,12 @@
 A test module that imports from another drags that module's tests, fixtures and import-time
 work along, hides where a helper really lives, and under pytest-xdist can register fixtures
 twice. Shared pieces belong in an area's ``conftest.py`` (fixtures) or in a non-test helper
-module (``tests/helpers.py``, ``tests/retention_kit.py``, ``tests/<area>/helpers.py``,
-``tests/connectors/<platform>_scene.py``).
+module (``tests/helpers.py``, ``tests/retention_kit.py``, ``tests/storage_kit.py``,
+``tests/<area>/helpers.py``, ``tests/connectors/<platform>_scene.py``).
+
+Nor does a module import another area's ``conftest.py``: re-exporting its fixtures makes a
+second copy of each (a second session-scoped S3 server per importing module); fixtures used
+across areas are registered once as plugins in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -61,5 +65,35 @@ def test_no_test_module_imports_another() -> None:
     ]
     assert offenders == [], (
         "move the shared code into the area's conftest.py or a helper module:\n"
+        + "\n".join(offenders)
+    )
+
+
+def foreign_conftests(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every ``conftest`` imported by ``path`` that is not in one of its
+    own folders (its area's or the suite root's, which pytest already applies to it)."""
+    own = {
+        ".".join((*d.relative_to(TESTS.parent).parts, "conftest"))
+        for d in path.parents
+        if d == TESTS or TESTS in d.parents
+    }
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            found += [(node.lineno, n) for n in names if n.endswith(".conftest") and n not in own]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.endswith(".conftest")]
+    return found
+
+
+def test_no_module_imports_another_areas_conftest() -> None:
+    offenders = [
+        f"{path.relative_to(TESTS.parent)}:{line}: imports {module}"
+        for path in sorted(TESTS.rglob("*.py"))
+        for line, module in foreign_conftests(path)
+    ]
+    assert offenders == [], (
+        "register shared fixtures as a plugin in tests/conftest.py instead:\n"
         + "\n".join(offenders)
     )
