@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from structlog.testing import capture_logs
 
@@ -15,7 +17,7 @@ def _config(tmp_path: Path, storage: str, daemon: str) -> Path:
     return write_config(tmp_path, site, head=f"[storage]\n{storage}\n[daemon]\n{daemon}\n")
 
 
-def _partial(logs: list[dict[str, object]]) -> list[str]:
+def _partial(logs: Sequence[Mapping[str, Any]]) -> list[str]:
     return [str(e.get("reason")) for e in logs if e.get("event") == "daemon_reload_partial"]
 
 
