@@ -14,10 +14,10 @@ so ``list_bundles`` never mistakes one for the other.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 #: Reserved top-level prefix for standalone documents (``put_document``); never a bundle.
 DOCUMENTS_PREFIX = "disposal-records"
@@ -148,23 +148,3 @@ class Storage(Protocol):
     def read_journal(self, name: str) -> bytes:
         """The bytes of one journal segment; ``StorageError`` if it is missing."""
         ...
-
-
-#: How far ahead a bundle with no disposal date (permanent or event items, unmapped classes)
-#: is kept locked in a WORM store; the daily refresh renews it when half has run out.
-DEFAULT_ROLLING_LOCK_DAYS = 365
-
-
-def rolling_lock_days(section: Mapping[str, Any], *, file: str) -> int:
-    """``[storage] rolling_lock_days``: the rolling retain-until for undated bundles."""
-    from archiver.errors import ConfigError
-
-    value = section.get("rolling_lock_days", DEFAULT_ROLLING_LOCK_DAYS)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-        raise ConfigError(
-            f"must be a whole number of days, 2 or more (got {value!r})",
-            file=file,
-            key="storage.rolling_lock_days",
-            hint=f"e.g. rolling_lock_days = {DEFAULT_ROLLING_LOCK_DAYS}",
-        )
-    return value

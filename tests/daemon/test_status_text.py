@@ -37,7 +37,7 @@ def status_text(config: Path) -> subprocess.CompletedProcess[str]:
 def seed(config: Path) -> None:
     app = open_test_app(config)
     try:
-        settings = sched.daemon_settings(app.cfg)
+        settings = app.cfg.daemon
         scheduler = sched.build_scheduler(app.catalog.engine, settings, app.cfg.timezone)
         scheduler.start(paused=True)
         try:

@@ -145,9 +145,9 @@ def test_permanent_bundle_gets_a_rolling_lock_on_refresh(
 
 
 def test_rolling_lock_days_is_validated(archive: Archive) -> None:
-    app = archive.remap("TEST.2026-2", rolling_lock_days=0)
+    """Refused when the config is loaded, not at the first nightly refresh."""
     with pytest.raises(ConfigError, match=r"storage\.rolling_lock_days"):
-        refresh(app)
+        archive.remap("TEST.2026-2", rolling_lock_days=0)
 
 
 def test_mapping_changes_move_the_store_lock(
