@@ -1,0 +1,200 @@
+"""Bundle format 4: the WARC index and the ``seen`` rows stored compactly, presented whole.
+
+Why: a run that finds nothing new still reads dozens of pages, and format 3 kept, for every
+WARC record, a ~450-byte index row (two UUID strings, the URL twice, the bundle id of the
+original, the file name) and, for every item seen again, a ~220-byte row repeating the WARC
+location of the page that showed it. Every one of those values is either in the WARC record
+itself or repeated from a neighbouring row, so on WORM storage they were paid for again every
+hour. Format 4 keeps exactly the same facts with each repeated string stored once:
+
+* ``strings(id, value)``: every URL, WARC file name, record type, record class and bundle id
+  the bundle's index uses, once;
+* ``warc_index``: one row per WARC record (``warc_records`` of format 3), strings as ids into
+  ``strings`` and ``urn:uuid`` record ids as their 16 bytes (any other id stays text);
+* ``seen_index``: one row per item seen unchanged (``seen`` of format 3): the content hash
+  as its 32 bytes and the record that showed it as the ``warc_index`` row id (an explicit
+  location only if the record is not in this bundle's index).
+
+:func:`compact` converts a bundle's tables at sealing; :func:`expand` (the format 4 reader,
+see :mod:`archiver.bundle_format`) presents them as the format 3 ``warc_records`` and
+``seen`` tables, in TEMP tables of the reading connection (the sealed file is not changed),
+so no reader knows the difference. The expansion is pure SQL (``hex``, ``substr``, joins): a
+reader without this software can recover every value with the statements below.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable
+
+_UUID_PREFIX = "<urn:uuid:"
+
+
+def _rid_blob(value: str | None) -> bytes | str | None:
+    """A WARC record id ``<urn:uuid:…>`` as its 16 bytes, if it round-trips exactly."""
+    if value is None or not value.startswith(_UUID_PREFIX) or not value.endswith(">"):
+        return value
+    try:
+        raw = uuid.UUID(value[len(_UUID_PREFIX) : -1]).bytes
+    except ValueError:
+        return value
+    return raw if f"{_UUID_PREFIX}{uuid.UUID(bytes=raw)}>" == value else value
+
+
+def _hash_blob(value: str) -> bytes | str:
+    """A lower-case hex SHA-256 as its 32 bytes (anything else stays text)."""
+    if len(value) == 64 and value == value.lower():
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return value
+    return value
+
+
+def rid_sql(column: str) -> str:
+    """SQL giving back the text record id of a ``warc_index`` id column."""
+    h = f"lower(hex({column}))"
+    parts = " || '-' || ".join(
+        f"substr({h}, {start}, {n})" for start, n in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    )
+    return f"CASE WHEN typeof({column}) = 'blob' THEN '{_UUID_PREFIX}' || {parts} || '>' ELSE {column} END"
+
+
+def hash_sql(column: str) -> str:
+    """SQL giving back the hex content hash of a ``seen_index.content_hash``."""
+    return f"CASE WHEN typeof({column}) = 'blob' THEN lower(hex({column})) ELSE {column} END"
+
+
+COMPACT_SCHEMA = """
+CREATE TABLE strings (id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE warc_index (
+  id INTEGER PRIMARY KEY, record_id NOT NULL, record_type INTEGER NOT NULL, target_uri INTEGER,
+  warc_date TEXT, warc_file INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  payload_digest TEXT, http_status INTEGER, concurrent_to, refers_to_record_id,
+  refers_to_uri INTEGER, refers_to_date TEXT, refers_to_bundle INTEGER);
+CREATE TABLE seen_index (
+  record_class INTEGER NOT NULL, platform_id TEXT NOT NULL, content_hash NOT NULL,
+  warc INTEGER, warc_file INTEGER, warc_offset INTEGER, warc_length INTEGER, warc_record_id,
+  warc_type INTEGER);
+"""
+
+
+#: The format 3 tables this module converts, as the run writes them (``archiver.bundle``).
+_FORMAT_3 = {
+    "warc_records": "CREATE TABLE warc_records (record_id TEXT PRIMARY KEY, record_type TEXT NOT"
+    " NULL, target_uri TEXT, warc_date TEXT, warc_file TEXT NOT NULL, offset INTEGER NOT NULL,"
+    " length INTEGER NOT NULL, payload_digest TEXT, http_status INTEGER, concurrent_to TEXT,"
+    " refers_to_record_id TEXT, refers_to_uri TEXT, refers_to_date TEXT, refers_to_bundle TEXT)",
+    "seen": "CREATE TABLE seen (record_class TEXT NOT NULL, platform_id TEXT NOT NULL,"
+    " content_hash TEXT NOT NULL, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL,"
+    " warc_length INTEGER NOT NULL, warc_record_id TEXT NOT NULL, warc_type TEXT NOT NULL)",
+}
+
+
+class _Strings:
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, value: str | None) -> int | None:
+        if value is None:
+            return None
+        found = self.ids.get(value)
+        if found is None:
+            found = self.ids[value] = len(self.ids) + 1
+        return found
+
+    def rows(self) -> Iterable[tuple[int, str]]:
+        return ((i, v) for v, i in self.ids.items())
+
+
+def compact(db: sqlite3.Connection) -> None:
+    """Replace ``warc_records`` and ``seen`` (format 3 layout, as written during the run) by
+    ``strings``, ``warc_index`` and ``seen_index``. Runs inside the sealing step, before VACUUM."""
+    sid = _Strings()
+    for name, sql in _FORMAT_3.items():  # a sealed format 3 bundle may lack an empty one
+        if not _has(db, name):
+            db.execute(sql)
+    db.executescript(COMPACT_SCHEMA)
+    index_rows = []
+    where: dict[tuple[str, int], int] = {}
+    strings_at = (1, 2, 4, 11, 13)  # record_type, target_uri, warc_file, refers_to_*
+    ids_at = (0, 9, 10)  # record_id, concurrent_to, refers_to_record_id
+    for n, row in enumerate(
+        db.execute(
+            "SELECT record_id, record_type, target_uri, warc_date, warc_file, offset, length,"
+            " payload_digest, http_status, concurrent_to, refers_to_record_id, refers_to_uri,"
+            " refers_to_date, refers_to_bundle FROM warc_records ORDER BY rowid"
+        ),
+        start=1,
+    ):
+        where.setdefault((row[4], row[5]), n)
+        values: list[object] = list(row)
+        for i in strings_at:
+            values[i] = sid(row[i])
+        for i in ids_at:
+            values[i] = _rid_blob(row[i])
+        index_rows.append((n, *values))
+    db.executemany(f"INSERT INTO warc_index VALUES ({','.join('?' * 15)})", index_rows)
+    seen_rows: list[tuple[object, ...]] = []
+    for r in db.execute(
+        "SELECT record_class, platform_id, content_hash, warc_file, warc_offset, warc_length,"
+        " warc_record_id, warc_type FROM seen ORDER BY rowid"
+    ):
+        head = (sid(r[0]), r[1], _hash_blob(r[2]))
+        at = where.get((r[3], r[4]))
+        if at is not None:
+            seen_rows.append((*head, at, None, None, None, None, None))
+        else:  # not a record of this bundle's index: keep the location itself
+            seen_rows.append((*head, None, sid(r[3]), r[4], r[5], _rid_blob(r[6]), sid(r[7])))
+    db.executemany("INSERT INTO seen_index VALUES (?,?,?,?,?,?,?,?,?)", seen_rows)
+    db.executemany("INSERT INTO strings VALUES (?, ?)", sid.rows())
+    db.execute("DROP TABLE warc_records")
+    db.execute("DROP TABLE seen")
+
+
+def _has(db: sqlite3.Connection, name: str) -> bool:
+    return (
+        db.execute(
+            "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        is not None
+    )
+
+
+def expand(db: sqlite3.Connection) -> None:
+    """Present ``warc_index``/``seen_index`` as the format 3 ``warc_records``/``seen`` (TEMP
+    tables of this connection; a table the bundle dropped because it was empty stays absent,
+    for :func:`archiver.bundle_format.ensure_tables` to present empty)."""
+
+    def s(alias: str, column: str) -> str:
+        return f"(SELECT value FROM main.strings {alias} WHERE {alias}.id = {column})"
+
+    if _has(db, "warc_index"):
+        db.execute(
+            "CREATE TEMP TABLE warc_records AS SELECT "
+            f"{rid_sql('w.record_id')} AS record_id, {s('a', 'w.record_type')} AS record_type, "
+            f"{s('b', 'w.target_uri')} AS target_uri, w.warc_date AS warc_date, "
+            f"{s('c', 'w.warc_file')} AS warc_file, w.offset AS offset, w.length AS length, "
+            "w.payload_digest AS payload_digest, w.http_status AS http_status, "
+            f"{rid_sql('w.concurrent_to')} AS concurrent_to, "
+            f"{rid_sql('w.refers_to_record_id')} AS refers_to_record_id, "
+            f"{s('d', 'w.refers_to_uri')} AS refers_to_uri, w.refers_to_date AS refers_to_date, "
+            f"{s('e', 'w.refers_to_bundle')} AS refers_to_bundle "
+            "FROM main.warc_index w ORDER BY w.id"
+        )
+        db.execute("CREATE INDEX temp.warc_records_id ON warc_records(record_id)")
+    if _has(db, "seen_index"):
+        db.execute(
+            "CREATE TEMP TABLE seen AS SELECT "
+            f"{s('a', 'x.record_class')} AS record_class, x.platform_id AS platform_id, "
+            f"{hash_sql('x.content_hash')} AS content_hash, "
+            f"coalesce({s('b', 'w.warc_file')}, {s('c', 'x.warc_file')}) AS warc_file, "
+            "coalesce(w.offset, x.warc_offset) AS warc_offset, "
+            "coalesce(w.length, x.warc_length) AS warc_length, "
+            f"coalesce({rid_sql('w.record_id')}, {rid_sql('x.warc_record_id')}) "
+            "AS warc_record_id, "
+            f"coalesce({s('d', 'w.record_type')}, {s('e', 'x.warc_type')}) AS warc_type "
+            "FROM main.seen_index x LEFT JOIN main.warc_index w ON w.id = x.warc "
+            "ORDER BY x.rowid"
+        )
