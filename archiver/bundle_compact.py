@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 _UUID_PREFIX = "<urn:uuid:"
 
@@ -67,12 +67,12 @@ def hash_sql(column: str) -> str:
 
 
 COMPACT_SCHEMA = """
-CREATE TABLE strings (id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE strings (id INTEGER PRIMARY KEY, base INTEGER, shared INTEGER, value TEXT NOT NULL);
 CREATE TABLE warc_index (
   id INTEGER PRIMARY KEY, record_id NOT NULL, record_type INTEGER NOT NULL, target_uri INTEGER,
-  warc_date TEXT, warc_file INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  warc_date, warc_file INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
   payload_digest TEXT, http_status INTEGER, concurrent_to, refers_to_record_id,
-  refers_to_uri INTEGER, refers_to_date TEXT, refers_to_bundle INTEGER);
+  refers_to_uri INTEGER, refers_to_date, refers_to_bundle INTEGER);
 CREATE TABLE seen_index (
   record_class INTEGER NOT NULL, platform_id TEXT NOT NULL, content_hash NOT NULL,
   warc INTEGER, warc_file INTEGER, warc_offset INTEGER, warc_length INTEGER, warc_record_id,
@@ -93,19 +93,74 @@ _FORMAT_3 = {
 
 
 class _Strings:
+    """Interns strings; a string sharing a long prefix with an earlier whole one (the pages
+    of one list differ only in their cursor) is stored as (that string, how many of its
+    characters, the rest): one level, so the reader needs no recursion."""
+
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
+        self.stored: list[tuple[int, int | None, int | None, str]] = []
+        self.whole: list[tuple[int, str]] = []  # the most recent strings stored whole
 
     def __call__(self, value: str | None) -> int | None:
         if value is None:
             return None
         found = self.ids.get(value)
-        if found is None:
-            found = self.ids[value] = len(self.ids) + 1
+        if found is not None:
+            return found
+        found = self.ids[value] = len(self.ids) + 1
+        best, shared = None, 0
+        for base_id, base in self.whole:
+            n = _shared(base, value)
+            if n > shared:
+                best, shared = base_id, n
+        if best is not None and shared >= MIN_SHARED:
+            self.stored.append((found, best, shared, value[shared:]))
+        else:
+            self.stored.append((found, None, None, value))
+            self.whole = [*self.whole[-(RECENT_WHOLE - 1) :], (found, value)]
         return found
 
-    def rows(self) -> Iterable[tuple[int, str]]:
-        return ((i, v) for v, i in self.ids.items())
+
+def _shared(a: str, b: str) -> int:
+    """How many leading characters ``a`` and ``b`` have in common."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+#: A prefix shorter than this is not worth a reference; the last this-many whole strings are
+#: candidates (a bundle's URLs come in runs: one list's pages, one kind of thread read).
+MIN_SHARED = 16
+RECENT_WHOLE = 8
+
+
+def _date_int(value: str | None) -> int | str | None:
+    """A WARC-Date (``2026-12-05T05:42:12.354505Z``) as microseconds since 1970, if the SQL
+    of :func:`date_sql` gives back exactly the same text."""
+    if value is None or len(value) != 27 or not value.endswith("Z"):
+        return value
+    try:
+        when = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return value
+    micros = (when - _EPOCH) // timedelta(microseconds=1)
+    return micros if micros >= 0 else value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def date_sql(column: str) -> str:
+    """SQL giving back the WARC-Date text of a ``warc_index`` date column."""
+    return (
+        f"CASE WHEN typeof({column}) = 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', "
+        f"{column} / 1000000, 'unixepoch') || printf('.%06dZ', {column} % 1000000) "
+        f"ELSE {column} END"
+    )
 
 
 def compact(db: sqlite3.Connection) -> None:
@@ -134,6 +189,8 @@ def compact(db: sqlite3.Connection) -> None:
             values[i] = sid(row[i])
         for i in ids_at:
             values[i] = _rid_blob(row[i])
+        for i in (3, 12):  # warc_date, refers_to_date
+            values[i] = _date_int(row[i])
         index_rows.append((n, *values))
     db.executemany(f"INSERT INTO warc_index VALUES ({','.join('?' * 15)})", index_rows)
     seen_rows: list[tuple[object, ...]] = []
@@ -148,7 +205,7 @@ def compact(db: sqlite3.Connection) -> None:
         else:  # not a record of this bundle's index: keep the location itself
             seen_rows.append((*head, None, sid(r[3]), r[4], r[5], _rid_blob(r[6]), sid(r[7])))
     db.executemany("INSERT INTO seen_index VALUES (?,?,?,?,?,?,?,?,?)", seen_rows)
-    db.executemany("INSERT INTO strings VALUES (?, ?)", sid.rows())
+    db.executemany("INSERT INTO strings VALUES (?, ?, ?, ?)", sid.stored)
     db.execute("DROP TABLE warc_records")
     db.execute("DROP TABLE seen")
 
@@ -168,18 +225,26 @@ def expand(db: sqlite3.Connection) -> None:
     for :func:`archiver.bundle_format.ensure_tables` to present empty)."""
 
     def s(alias: str, column: str) -> str:
-        return f"(SELECT value FROM main.strings {alias} WHERE {alias}.id = {column})"
+        return f"(SELECT value FROM temp.bundle_strings {alias} WHERE {alias}.id = {column})"
+
+    if _has(db, "strings"):
+        db.execute(
+            "CREATE TEMP TABLE bundle_strings AS SELECT s.id AS id, CASE WHEN s.base IS NULL "
+            "THEN s.value ELSE substr(b.value, 1, s.shared) || s.value END AS value "
+            "FROM main.strings s LEFT JOIN main.strings b ON b.id = s.base"
+        )
+        db.execute("CREATE UNIQUE INDEX temp.bundle_strings_id ON bundle_strings(id)")
 
     if _has(db, "warc_index"):
         db.execute(
             "CREATE TEMP TABLE warc_records AS SELECT "
             f"{rid_sql('w.record_id')} AS record_id, {s('a', 'w.record_type')} AS record_type, "
-            f"{s('b', 'w.target_uri')} AS target_uri, w.warc_date AS warc_date, "
+            f"{s('b', 'w.target_uri')} AS target_uri, {date_sql('w.warc_date')} AS warc_date, "
             f"{s('c', 'w.warc_file')} AS warc_file, w.offset AS offset, w.length AS length, "
             "w.payload_digest AS payload_digest, w.http_status AS http_status, "
             f"{rid_sql('w.concurrent_to')} AS concurrent_to, "
             f"{rid_sql('w.refers_to_record_id')} AS refers_to_record_id, "
-            f"{s('d', 'w.refers_to_uri')} AS refers_to_uri, w.refers_to_date AS refers_to_date, "
+            f"{s('d', 'w.refers_to_uri')} AS refers_to_uri, {date_sql('w.refers_to_date')} AS refers_to_date, "
             f"{s('e', 'w.refers_to_bundle')} AS refers_to_bundle "
             "FROM main.warc_index w ORDER BY w.id"
         )
