@@ -19,8 +19,8 @@ sweep, not in the hourly runs between):
   followers are not read in this run (they are found by the next daily read, which costs
   what the default section's third row shows).
 
-Bytes are the sizes of every file of every bundle in storage (what WORM keeps), measured in
-this run; each figure is a ratio to the first harvest of the same run. The records.sqlite share
+Bytes are the sizes of every file of every bundle in storage and of the sealed journal
+segments beside them (what WORM keeps), measured in this run; each figure is a ratio to the first harvest of the same run. The records.sqlite share
 of each run is printed too, since that is what a run that finds nothing new should not copy.
 """
 
@@ -35,8 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _sizes(app: object) -> tuple[int, int]:
-    """(all bundle bytes, records.sqlite bytes) in storage."""
+def _sizes(app: object) -> tuple[int, int, int]:
+    """(all bytes in storage, records.sqlite bytes, journal bytes): every bundle's files and
+    the sealed workflow-journal segments (stored beside the bundles, WORM on S3 too)."""
     storage = app.storage  # type: ignore[attr-defined]
     total = db = 0
     for key in storage.list_bundles():
@@ -44,7 +45,8 @@ def _sizes(app: object) -> tuple[int, int]:
             total += f.size
             if f.relpath.endswith("records.sqlite"):
                 db += f.size
-    return total, db
+    journal = sum(len(storage.read_journal(name)) for name in storage.list_journal())
+    return total + journal, db, journal
 
 
 def main() -> int:
@@ -94,56 +96,62 @@ def main() -> int:
             'department = "Bench"\nadministrators = [{ name = "IT", role = "IT" }]\n'
         )
 
-        def run(full: bool | None) -> tuple[int, int]:
+        def run(full: bool | None) -> tuple[int, int, int]:
             app = open_app(str(cfg))
             try:
                 Harvester(app.cfg, app.catalog, app.storage).harvest_site(
                     app.cfg.site("bench"), full=full
                 )
-                return _sizes(app)
             finally:
-                app.close()
+                app.close()  # seals what the run changed into the journal, as the CLI does
+            return _sizes(app)
 
-        first, first_db = run(None)
-        rows = [("first harvest (full)", first, first_db, None)]
-        before = (first, first_db)
-        after = run(False)
-        rows.append(("unchanged incremental", after[0] - before[0], after[1] - before[1], 2.0))
-        before = after
-        after = run(True)
-        rows.append(("unchanged full sweep", after[0] - before[0], after[1] - before[1], 10.0))
-        before = after
+        Row = tuple[str, tuple[int, int, int], float | None]
+        rows: list[Row] = []
+        state = (0, 0, 0)
+
+        def measure(name: str, full: bool | None, target: float | None) -> None:
+            nonlocal state
+            after = run(full)
+            rows.append(
+                (name, (after[0] - state[0], after[1] - state[1], after[2] - state[2]), target)
+            )
+            state = after
+
+        measure("first harvest (full)", None, None)
+        measure("unchanged incremental", False, 2.0)
+        measure("unchanged full sweep", True, 10.0)
         world.edit_status(posts[-1], "City update: snow plows on all routes tonight (edited).")
         for i in range(5):
             acc = world.add_account(f"newfollower{i}", f"New follower {i}")
             world.follow(city, str(acc["id"]))
-        after = run(False)
-        rows.append(("1 edit + 5 new followers", after[0] - before[0], after[1] - before[1], 5.0))
+        measure("1 edit + 5 new followers", False, 5.0)
         # The same account with the follower list read daily (and in every full sweep)
         # rather than every run: an hourly incremental run then reads the posts only.
         cfg.write_text(
             cfg.read_text().replace("[[sites]]\n", '[[sites]]\nfollowers_every = "1d"\n', 1)
         )
-        rows.append(('followers_every = "1d":', 0, 0, None))
-        before = after
-        after = run(False)
-        rows.append(("unchanged incremental", after[0] - before[0], after[1] - before[1], 2.0))
+        rows.append(('followers_every = "1d":', (0, 0, 0), None))
+        measure("unchanged incremental", False, 2.0)
         world.edit_status(posts[-2], "City update: Main Street parking rules (edited).")
         for i in range(5):
             acc = world.add_account(f"laterfollower{i}", f"Later follower {i}")
             world.follow(city, str(acc["id"]))
-        before = after
-        after = run(False)
-        rows.append(("1 edit, list not due", after[0] - before[0], after[1] - before[1], None))
+        measure("1 edit, list not due", False, None)
 
+    first, first_db, first_journal = rows[0][1]
     print(
         f"account: {args.posts} posts x {args.replies} replies, {args.followers} followers; "
-        f"first harvest sealed {first:,} bytes ({first_db:,} of them records.sqlite)"
+        f"first harvest sealed {first:,} bytes ({first_db:,} of them records.sqlite, "
+        f"{first_journal:,} journal)"
     )
-    print(f"{'run':28} {'bytes added':>12} {'% of first':>10} {'db bytes':>10} {'target':>8}")
+    print(
+        f"{'run':28} {'bytes added':>12} {'% of first':>10} {'db bytes':>10} {'journal':>8} "
+        f"{'target':>8}"
+    )
     failed = False
     print("followers_every = 0 (the default: the list is read in every run):")
-    for name, added, db, target in rows:
+    for name, (added, db, journal), target in rows:
         if name.endswith(":"):
             print(name)
             continue
@@ -152,7 +160,7 @@ def main() -> int:
         if target is not None:
             mark = f"< {target:g} %" + (" ok" if pct < target else " MISSED")
             failed |= pct >= target
-        print(f"{name:28} {added:>12,} {pct:>9.2f}% {db:>10,} {mark:>8}")
+        print(f"{name:28} {added:>12,} {pct:>9.2f}% {db:>10,} {journal:>8,} {mark:>8}")
     return 1 if failed else 0
 
 
