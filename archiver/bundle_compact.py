@@ -250,6 +250,14 @@ def expand(db: sqlite3.Connection) -> None:
         )
         db.execute("CREATE INDEX temp.warc_records_id ON warc_records(record_id)")
     if _has(db, "seen_index"):
+        # Every seen row names its location itself when the bundle holds no WARC record (the
+        # items were shown by records another class's bundle of the run wrote).
+        index = (
+            "main.warc_index"
+            if _has(db, "warc_index")
+            else "(SELECT NULL AS id, NULL AS offset, NULL AS length, NULL AS record_id,"
+            " NULL AS record_type, NULL AS warc_file WHERE 0)"
+        )
         db.execute(
             "CREATE TEMP TABLE seen AS SELECT "
             f"{s('a', 'x.record_class')} AS record_class, x.platform_id AS platform_id, "
@@ -260,6 +268,6 @@ def expand(db: sqlite3.Connection) -> None:
             f"coalesce({rid_sql('w.record_id')}, {rid_sql('x.warc_record_id')}) "
             "AS warc_record_id, "
             f"coalesce({s('d', 'w.record_type')}, {s('e', 'x.warc_type')}) AS warc_type "
-            "FROM main.seen_index x LEFT JOIN main.warc_index w ON w.id = x.warc "
+            f"FROM main.seen_index x LEFT JOIN {index} w ON w.id = x.warc "
             "ORDER BY x.rowid"
         )
