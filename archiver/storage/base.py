@@ -24,10 +24,14 @@ DOCUMENTS_PREFIX = "disposal-records"
 
 #: Reserved top-level prefix for the workflow journal's sealed segments (``archiver.journal``).
 JOURNAL_PREFIX = "journal"
+#: Names a journal segment may end with: ``.jsonl`` (plain, the first journal format's
+#: container) and ``.jsonl.gz`` (the same lines, gzip-compressed).
+JOURNAL_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 def check_journal_name(name: str) -> str:
-    """A journal segment's name below ``journal/``: ``<seq>-<sha256>.jsonl``, nothing else.
+    """A journal segment's name below ``journal/``: ``<seq>-<sha256>.jsonl`` (or ``.jsonl.gz``,
+    gzip-compressed, as written since bundle format 4), nothing else.
 
     Flat (no year folders): a key of two parts can never be mistaken for a bundle's three.
     """
@@ -35,10 +39,10 @@ def check_journal_name(name: str) -> str:
 
     from archiver.errors import StorageError
 
-    if not re.fullmatch(r"[0-9]{8,}-[0-9a-f]{64}\.jsonl", name):
+    if not re.fullmatch(r"[0-9]{8,}-[0-9a-f]{64}\.jsonl(\.gz)?", name):
         raise StorageError(
             f"refusing unsafe journal segment name {name!r}",
-            hint="a segment name looks like 00000001-<64 hex digits>.jsonl",
+            hint="a segment name looks like 00000001-<64 hex digits>.jsonl.gz",
         )
     return name
 

@@ -51,6 +51,7 @@ from archiver.settings.storage import S3Settings as S3Settings
 from archiver.storage.base import (
     DOCUMENTS_PREFIX,
     JOURNAL_PREFIX,
+    JOURNAL_SUFFIXES,
     BundleFile,
     check_document_name,
     check_journal_name,
@@ -595,7 +596,7 @@ class S3Storage:
             ]
         except _CLIENT_ERRORS as exc:
             raise self._err(exc, "listing journal segments") from exc
-        return sorted(n for n in names if n.endswith(".jsonl"))
+        return sorted(n for n in names if n.endswith(JOURNAL_SUFFIXES))
 
     def read_journal(self, name: str) -> bytes:
         obj = self._journal_obj(name)

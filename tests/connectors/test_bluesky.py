@@ -21,6 +21,7 @@ from fakeplatforms import FakeServer
 from fakeplatforms.bluesky import BlueskyWorld
 from typer.testing import CliRunner
 
+from archiver.bundle_format import open_records
 from archiver.cli import app as cli_app
 from archiver.errors import MalformedResponseError, NotFoundError, RetriableFetchError
 from archiver.recorder import retry_after_seconds
@@ -48,7 +49,7 @@ def run_warc_stats(config: Path, run_id: str) -> tuple[Counter[str], int]:
     size = 0
     for b in catalog_rows(config, "SELECT key FROM bundles WHERE run_id = ?", (run_id,)):
         folder = config.parent / "archive" / "bundles" / b["key"]
-        db = sqlite3.connect(f"file:{folder / 'data' / 'records.sqlite'}?mode=ro", uri=True)
+        db = open_records(folder / "data" / "records.sqlite")
         try:
             types.update(r[0] for r in db.execute("SELECT record_type FROM warc_records"))
         finally:

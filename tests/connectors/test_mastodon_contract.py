@@ -22,6 +22,7 @@ from fakeplatforms.demo_data import CITY_USERNAME
 from fakeplatforms.server import FakeResponse, json_response
 from typer.testing import CliRunner
 
+from archiver.bundle_format import open_records
 from archiver.cli import app as cli_app
 from archiver.errors import (
     AuthError,
@@ -74,7 +75,7 @@ def run_warc_stats(config: Path, run_id: str) -> tuple[Counter[str], int]:
     size = 0
     for b in catalog_rows(config, "SELECT key FROM bundles WHERE run_id = ?", (run_id,)):
         folder = config.parent / "archive" / "bundles" / b["key"]
-        db = sqlite3.connect(f"file:{folder / 'data' / 'records.sqlite'}?mode=ro", uri=True)
+        db = open_records(folder / "data" / "records.sqlite")
         try:
             for kind, length in db.execute("SELECT record_type, length FROM warc_records"):
                 types[kind] += 1
