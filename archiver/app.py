@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archiver.catalog.store import Catalog, sqlite_path
 from archiver.config import Config, load_config
-from archiver.errors import CatalogError, ConfigError, StorageError
+from archiver.errors import CatalogError, StorageError
 from archiver.resources import free_bytes, fs_read_only, mkdir_private
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
@@ -54,21 +53,11 @@ class App:
 
 def make_storage(cfg: Config, *, read_only: bool = False) -> Storage:
     """The configured backend, not yet checked (``open_app`` runs the WORM self-check)."""
-    section = cfg.section("storage")
-    backend = section.get("backend", "local")
-    if backend == "local":
-        root = Path(str(section.get("path", cfg.bundles_dir)))
-        return LocalStorage(root, read_only=read_only)
-    if backend == "s3":
-        from archiver.storage.s3 import S3Storage, settings_from_config
+    if cfg.storage.s3 is None:
+        return LocalStorage(cfg.storage.path, read_only=read_only)
+    from archiver.storage.s3 import S3Storage
 
-        return S3Storage(settings_from_config(section, file=str(cfg.path), staging=cfg.staging_dir))
-    raise ConfigError(
-        f"unknown storage backend {backend!r}",
-        file=str(cfg.path),
-        key="storage.backend",
-        hint='use "local" (default) or "s3"',
-    )
+    return S3Storage(cfg.storage.s3)
 
 
 def open_app(

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver import __version__
+from archiver.bundle_compact import compact
 from archiver.errors import BundleError
 from archiver.fsutil import fsync_dir, fsync_file
 from archiver.model import (
@@ -48,10 +49,13 @@ from archiver.textclean import clean_record
 from archiver.warc import RevisitTarget, WarcSink, WrittenRecord
 
 RECORDS_DB = "data/records.sqlite"
-BUNDLE_SCHEMA_VERSION = 3
+BUNDLE_SCHEMA_VERSION = 4
 #: Small pages: a run that finds little writes a small records.sqlite (one page per table even
 #: when empty: 4 KiB pages made an empty bundle's database 60 KiB).
 PAGE_SIZE = 1024
+#: A sealed database of at most this many 1 KiB pages is stored with 512-byte pages.
+SMALL_DB_PAGES = 64
+SMALL_PAGE_SIZE = 512
 
 _SCHEMA = """
 CREATE TABLE bundle_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -493,12 +497,7 @@ class BundleWriter:
         # bundle looks records up by URI and digest (the catalog's payload_index does).
         self.db.execute("DROP INDEX IF EXISTS warc_records_dedup")
         self.db.execute("DROP INDEX IF EXISTS items_by_id")
-        # An empty table costs a page and tells nothing: format 3 readers present a table a
-        # bundle does not have as empty (bundle_format.ensure_tables).
-        for name in TABLES:
-            if name != "bundle_info" and not self.db.execute(f"SELECT 1 FROM {name}").fetchone():
-                self.db.execute(f"DROP TABLE {name}")
-        self.db.execute("VACUUM")  # give the pages of moved rows back: the file is what WORM keeps
+        finish_records_db(self.db)
         self.db.close()
         self.sink.close()
         try:
@@ -620,6 +619,38 @@ def is_in_flight(staging: Path, bundle_id: str) -> bool:
         lock.release()
         return False
     return True
+
+
+def finish_records_db(db: sqlite3.Connection) -> None:
+    """The sealing-time layout (format 4) of a records database written in the format 3 layout.
+
+    The WARC index and the ``seen`` rows become their compact form (``archiver.bundle_compact``);
+    the key-value tables become ``WITHOUT ROWID`` (the key is the table: no second index
+    page); an empty table is dropped (it costs a page and tells nothing: readers present a
+    table a bundle does not have as empty, ``bundle_format.ensure_tables``); then the file is
+    vacuumed at the page size that makes it smallest (the file is what WORM keeps).
+    """
+    compact(db)
+    for name in ("bundle_info", "bookmarks"):
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
+            continue  # a sealed format 3 bundle without bookmarks (a migration test)
+        db.execute(f"ALTER TABLE {name} RENAME TO {name}_rowid")
+        db.execute(f"CREATE TABLE {name} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+        db.execute(f"INSERT INTO {name} SELECT key, value FROM {name}_rowid")
+        db.execute(f"DROP TABLE {name}_rowid")
+    names = [
+        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    ]
+    for name in names:
+        if name != "bundle_info" and not db.execute(f"SELECT 1 FROM {name}").fetchone():
+            db.execute(f"DROP TABLE {name}")
+    db.execute("VACUUM")  # give the pages of moved rows back
+    # Half-KiB pages halve what each table's last, part-filled page wastes, which is most of a
+    # run that found little; a big bundle keeps 1 KiB pages (fewer page headers and
+    # interior pages).
+    if db.execute("PRAGMA page_count").fetchone()[0] <= SMALL_DB_PAGES:
+        db.execute(f"PRAGMA page_size={SMALL_PAGE_SIZE}")
+        db.execute("VACUUM")
 
 
 def _loc(ref: WarcRef) -> tuple[str, int, int]:

@@ -26,6 +26,13 @@ Versions ever written (check ``git log -p -- archiver/bundle.py`` before adding 
    bundle is presented with both tables empty and no ``followers_form`` (its list is whole
    or partial, as its sweeps say).
 
+4. compact index (issue 14): ``warc_records`` and ``seen`` are stored as ``strings``,
+   ``warc_index`` and ``seen_index`` (every repeated string once, record ids and content
+   hashes as bytes; :mod:`archiver.bundle_compact`), ``bundle_info`` and ``bookmarks`` are
+   ``WITHOUT ROWID`` tables, and a small database uses 512-byte pages. The same facts as
+   format 3: the reader presents both tables in the format 3 layout (TEMP tables), so the
+   current layout is still format 3's, and a format 3 bundle is read as it is.
+
 A change to the layout written by ``bundle.py`` bumps ``BUNDLE_SCHEMA_VERSION`` there and adds
 the new version here with an adapter for the old one, plus a committed fixture bundle.
 """
@@ -37,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from archiver.bundle import BUNDLE_SCHEMA_VERSION, TABLE_SQL
+from archiver.bundle_compact import expand
 from archiver.errors import BundleError
 
 CURRENT_VERSION = BUNDLE_SCHEMA_VERSION
@@ -55,7 +63,15 @@ def ensure_tables(db: sqlite3.Connection) -> sqlite3.Connection:
 
 
 def _read_current(db: sqlite3.Connection) -> sqlite3.Connection:
-    """The current layout: tables dropped because they were empty are presented empty."""
+    """Format 4: the compact WARC index and seen rows presented in the format 3 layout
+    (:func:`archiver.bundle_compact.expand`); tables dropped because they were empty are
+    presented empty."""
+    expand(db)
+    return _read_v3(db)
+
+
+def _read_v3(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Format 3: tables dropped because they were empty are presented empty."""
     return ensure_tables(db)
 
 
@@ -94,7 +110,8 @@ def _read_v1_as_v3(db: sqlite3.Connection) -> sqlite3.Connection:
 _READERS: dict[int, Callable[[sqlite3.Connection], sqlite3.Connection]] = {
     1: _read_v1_as_v3,
     2: _read_v2_as_v3,
-    3: _read_current,
+    3: _read_v3,
+    4: _read_current,
 }
 assert CURRENT_VERSION in _READERS, "bundle.py writes a version bundle_format cannot read"
 

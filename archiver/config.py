@@ -13,15 +13,31 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiver.config_sections import key_problems
 from archiver.errors import ConfigError
 from archiver.secrets import read_secret
+from archiver.settings.cluster import ClusterSettings, cluster_from
+from archiver.settings.compliance import ComplianceSettings, compliance_from
+from archiver.settings.daemon import DaemonSettings, daemon_from
+from archiver.settings.fastlane import (
+    FastLaneSettings,
+    WebhookSettings,
+    fastlane_from,
+    webhooks_from,
+)
+from archiver.settings.integrity import IntegritySettings, integrity_from
+from archiver.settings.report import ReportSettings, report_from
+from archiver.settings.requests import RequestPolicy, requests_from
+from archiver.settings.retention import RetentionConfig, retention_from
+from archiver.settings.smtp import SmtpSettings, smtp_from
+from archiver.settings.storage import StorageSettings, storage_from
+from archiver.settings.values import parse_duration as parse_duration
 
 DEFAULT_CONFIG = "archiver.toml"
 KNOWN_SECTIONS = {
@@ -72,8 +88,6 @@ HTTP_KEYS = {
     "run_budget",
 }
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,8 @@ class HttpSettings:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The whole file, every section typed and checked (:mod:`archiver.settings`)."""
+
     path: Path
     root: Path
     catalog_url: str
@@ -148,7 +164,20 @@ class Config:
     city: str
     http: HttpSettings
     sites: tuple[SiteConfig, ...]
-    raw: Mapping[str, Any] = field(repr=False)
+    storage: StorageSettings
+    retention: RetentionConfig
+    daemon: DaemonSettings
+    report: ReportSettings
+    smtp: SmtpSettings | None
+    """None without ``[smtp]``: the report is built but cannot be e-mailed."""
+    integrity: IntegritySettings
+    requests: RequestPolicy
+    fastlane: FastLaneSettings
+    webhooks: WebhookSettings | None
+    """None without ``[webhooks]``: no listener for Meta's deliveries."""
+    compliance: ComplianceSettings
+    cluster: ClusterSettings | None
+    """None without ``[cluster]``: a one-server archive (``archiver daemon``)."""
     warnings: tuple[str, ...] = ()
 
     def site(self, site_id: str) -> SiteConfig:
@@ -163,11 +192,6 @@ class Config:
             hint=f"known sites: {known}",
         )
 
-    def section(self, name: str) -> Mapping[str, Any]:
-        """A raw section for feature modules that validate their own keys."""
-        value = self.raw.get(name, {})
-        return value if isinstance(value, Mapping) else {}
-
     @property
     def staging_dir(self) -> Path:
         return self.root / "staging"
@@ -180,22 +204,6 @@ class Config:
     def audit_anchor(self) -> Path:
         """The audit log's head, kept outside the database so truncation is detectable."""
         return self.root / "audit-head.json"
-
-
-def parse_duration(value: Any, *, file: str, key: str) -> int:
-    """Seconds from ``"90m"``, ``"1h"``, ``"1d"`` or an integer number of seconds."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        if m and int(m.group(1)) > 0:
-            return int(m.group(1)) * _UNITS[m.group(2)]
-    raise ConfigError(
-        f"{value!r} is not a duration",
-        file=file,
-        key=key,
-        hint='write a number with a unit, e.g. "30m", "6h", "1d", or whole seconds',
-    )
 
 
 def _suggest(word: str, options: set[str]) -> str:
@@ -506,6 +514,40 @@ def _check_tokens(c: _Collector, sites: list[SiteConfig]) -> None:
             )
 
 
+_T = TypeVar("_T")
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    return value if isinstance(value, Mapping) else {}
+
+
+class _Sections:
+    """Builds each feature section once, collecting its problem instead of stopping.
+
+    A section whose keys already failed (unknown key, bad enumeration) is not built: its one
+    line is already reported, and a second about the same table would only repeat it.
+    """
+
+    def __init__(
+        self, c: _Collector, data: Mapping[str, Any], key_errors: list[ConfigError]
+    ) -> None:
+        self.c = c
+        self.data = data
+        self.skip = {e.key.split(".")[0] for e in key_errors if e.key}
+
+    def build(self, name: str, build: Callable[[Mapping[str, Any]], _T]) -> _T:
+        raw = _table(self.data, name)
+        if name in self.skip:
+            raw = {}  # the defaults stand in; the config is refused anyway
+        try:
+            return build(raw)
+        except ConfigError as exc:
+            if str(exc) not in {str(e) for e in self.c.errors}:
+                self.c.errors.append(exc)
+            return build({})
+
+
 def check_config(
     path: Path,
     *,
@@ -517,10 +559,10 @@ def check_config(
 
     ``options(platform, site_id, table)`` names what is wrong with a site's ``options`` (the
     connector's typed Options decide; this module does not know the connectors).
-    ``deep`` also runs every feature's own validator (``[daemon]``, ``[smtp]``, schedules,
-    the retention mapping...) and checks that token variables are set: ``config check`` asks
-    for it; ordinary commands check keys and enumerations only, and their own section when
-    they use it.
+    Every section is built into its typed settings and checked here, for every command.
+    ``deep`` also runs the checks that need more than the file (the retention mapping against
+    the schedule files, a worker's slots) and checks that token variables are set: ``config
+    check`` asks for it.
     """
     data = _read(path)
     file = str(path)
@@ -528,7 +570,8 @@ def check_config(
     for k in data:
         if k not in KNOWN_SECTIONS:
             c.error("unknown section", k, _suggest(k, KNOWN_SECTIONS))
-    c.errors.extend(key_problems(data, file=file))
+    key_errors = key_problems(data, file=file)
+    c.errors.extend(key_errors)
     archive = data.get("archive")
     if not isinstance(archive, Mapping):
         c.error("is required", "archive", 'add [archive] with root = "/var/lib/archiver"')
@@ -605,6 +648,13 @@ def check_config(
         c.warnings.append(f"{file}: sites: no [[sites]] configured; nothing will be harvested")
     if deep is not None:
         _check_tokens(c, sites)
+    sections = _Sections(c, data, key_errors)
+    zone = str(tz)
+    report = sections.build("report", lambda r: report_from(r, file=file, timezone=zone))
+    site_ids = [site.id for site in sites]
+    compliance_raw = {} if "compliance" in sections.skip else _table(data, "compliance")
+    compliance, compliance_errors = compliance_from(compliance_raw, file=file, site_ids=site_ids)
+    c.errors.extend(compliance_errors)
     cfg = Config(
         path=path,
         root=root,
@@ -613,7 +663,19 @@ def check_config(
         city=city,
         http=http,
         sites=tuple(sites),
-        raw=data,
+        storage=sections.build("storage", lambda r: storage_from(r, file=file, root=root)),
+        retention=sections.build(
+            "retention", lambda r: retention_from(r, file=file, config_dir=path.parent)
+        ),
+        daemon=sections.build("daemon", lambda r: daemon_from(r, file=file, timezone=zone)),
+        report=report,
+        smtp=sections.build("smtp", lambda r: smtp_from(r, file=file, report=report)),
+        integrity=sections.build("integrity", lambda r: integrity_from(r, file=file)),
+        requests=sections.build("requests", lambda r: requests_from(r, file=file)),
+        fastlane=sections.build("fastlane", lambda r: fastlane_from(r, file=file)),
+        webhooks=sections.build("webhooks", lambda r: webhooks_from(r, file=file)),
+        compliance=compliance,
+        cluster=sections.build("cluster", lambda r: cluster_from(r, file=file)),
         warnings=tuple(c.warnings),
     )
     if deep is not None and not c.errors:

@@ -1,19 +1,14 @@
-"""Key-by-key checks of the config sections other than ``[archive]``, ``[http]`` and sites.
+"""The allowed keys of the config sections other than ``[archive]``, ``[http]`` and sites.
 
-Each feature validates its own section when it runs (the daemon its ``[daemon]``, the report
-its ``[smtp]``), which left ``config check`` saying OK for a misspelled key or
-``backend = "s4"`` that only failed weeks later, or never. This module gives ``config check``
-(and every command, through :func:`archiver.config.check_config`) the same knowledge up front:
+Every command, through :func:`archiver.config.check_config`, runs :func:`key_problems` first:
+unknown keys with a did-you-mean, and enumerations with their allowed values, one line each
+for the whole file. Then each section is built into its typed settings
+(:mod:`archiver.settings`), which checks the values; a section whose keys already failed is
+not built again, so one typo is one line.
 
-* :func:`key_problems` — cheap structural checks run on every load: unknown keys with a
-  did-you-mean, and enumerations with their allowed values.
-* ``archiver.cli.config_check.deep_problems`` — the features' own validators, run by
-  ``config check`` so every value problem is reported in one pass.
-
-The key sets live here, as data, and the features import them from here, so a new key is
-added in one place and this foundation module imports no feature. The features' own
-validators (``deep`` checks) are run by :mod:`archiver.cli.config_check`, which sits above them.
-Per-site ``options`` belong to the connectors and are checked there.
+The key sets live here, as data, so a new key is added in one place (the docs test reads
+them too) and this foundation module imports no feature. Per-site ``options`` belong to the
+connectors and are checked there.
 """
 
 from __future__ import annotations
@@ -24,11 +19,11 @@ from typing import Any
 
 from archiver.errors import ConfigError
 
-#: Keys of ``[retention]`` (mapping tables included); read by archiver.retention.
+#: Keys of ``[retention]`` (mapping tables included); built by archiver.settings.retention.
 RETENTION_KEYS = frozenset(
     {"schedules_dir", "audit_received", "allow_self_approval", "classes", "sites"}
 )
-#: Keys of ``[integrity]``; read by archiver.integrity.tsa (the trusted timestamp authority).
+#: Keys of ``[integrity]``; built by archiver.settings.integrity (the trusted timestamp authority).
 INTEGRITY_KEYS = frozenset({"tsa_url", "tsa_ca_file", "tsa_timeout"})
 #: Keys of ``[storage]`` for the local backend (``path`` overrides <root>/bundles).
 LOCAL_STORAGE_KEYS = frozenset({"backend", "path", "rolling_lock_days"})
@@ -37,7 +32,7 @@ LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
 SMTP_SECURITY = ("starttls", "tls", "none")
 
 
-#: Keys of ``[daemon]``; read by archiver.daemon.scheduler.
+#: Keys of ``[daemon]``; built by archiver.settings.daemon.
 DAEMON_KEYS = frozenset(
     {
         "jitter_seconds",
@@ -50,15 +45,15 @@ DAEMON_KEYS = frozenset(
         "retention_schedule",
     }
 )
-#: Keys of ``[cluster]``; read by archiver.cluster.settings (issue 19).
+#: Keys of ``[cluster]``; built by archiver.settings.cluster.
 CLUSTER_KEYS = frozenset(
     {"concurrency", "heartbeat_seconds", "stalled_seconds", "metrics_port", "metrics_host"}
 )
-#: Keys of ``[fastlane]``; read by archiver.fastlane.runner.
+#: Keys of ``[fastlane]``; built by archiver.settings.fastlane.
 FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
-#: Keys of ``[webhooks]``; read by archiver.fastlane.webhooks.
+#: Keys of ``[webhooks]``; built by archiver.settings.fastlane.
 WEBHOOK_KEYS = frozenset({"listen", "verify_token_env", "app_secret_env"})
-#: Keys of ``[requests]``; read by archiver.prr.deadlines.
+#: Keys of ``[requests]``; built by archiver.settings.requests.
 REQUEST_KEYS = frozenset(
     {
         "acknowledge_business_days",
@@ -68,7 +63,7 @@ REQUEST_KEYS = frozenset(
         "holidays",
     }
 )
-#: Keys of ``[smtp]``; read by archiver.report.settings.
+#: Keys of ``[smtp]``; built by archiver.settings.smtp.
 SMTP_KEYS = frozenset(
     {
         "host",
@@ -84,9 +79,26 @@ SMTP_KEYS = frozenset(
         "backoff_seconds",
     }
 )
-#: Keys of ``[report]``; read by archiver.report.settings.
+#: Keys of ``[compliance]`` and of its ``[compliance.sites.<site id>]`` tables.
+COMPLIANCE_KEYS = frozenset(
+    {
+        "domains",
+        "aup_text",
+        "aup_url",
+        "disclosure_text",
+        "interactive",
+        "grace",
+        "emergency_tags",
+        "emergency_grace",
+        "burst_posts",
+        "burst_window",
+        "alert_to",
+        "disabled",
+    }
+)
+#: Keys of ``[report]``; built by archiver.settings.report.
 REPORT_KEYS = frozenset({"recipients", "schedule"})
-#: Keys of ``[storage]`` for the S3 backend with their TOML types; read by archiver.storage.s3.
+#: Keys of ``[storage]`` for the S3 backend with their TOML types; built by archiver.settings.storage.
 S3_STORAGE_KEYS: dict[str, type] = {
     "backend": str,
     "endpoint": str,
@@ -100,7 +112,7 @@ S3_STORAGE_KEYS: dict[str, type] = {
     "default_retention_days": int,
     "allow_unsafe_worm": bool,
     "ca_file": str,
-    # Read by retention (archiver.storage.base.rolling_lock_days); listed so it is not unknown.
+    # For every backend (the rolling lock of undated bundles); listed so it is not unknown.
     "rolling_lock_days": int,
 }
 

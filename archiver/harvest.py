@@ -50,7 +50,7 @@ from archiver.integrity.admit import (
     record_seal,
 )
 from archiver.integrity.seal import TIMESTAMP_FILE, SealCheck, check_seal
-from archiver.integrity.sealer import Sealer, tsa_settings
+from archiver.integrity.sealer import Sealer
 from archiver.log import get_logger
 from archiver.model import (
     BookmarkUpdate,
@@ -258,7 +258,7 @@ class Harvester:
         entry here, since the run that sealed it died before writing one.
         """
         trust = load_trust(self.cfg.root)
-        tsa = tsa_settings(self.cfg)
+        tsa = self.cfg.integrity.tsa
         with self._materialize(key, staged) as folder:
             check = check_folder(folder, key, trust, tsa.ca_file if tsa else None)
             with self.catalog.begin() as conn:
@@ -662,7 +662,7 @@ def _stamp_state(folder: Path, check: SealCheck, cfg: Config) -> str:
     """stamped (token in the bundle) | pending (TSA configured, no token yet) | none."""
     if (folder / TIMESTAMP_FILE).is_file():
         return "stamped"
-    if check.state == "signed" and tsa_settings(cfg) is not None:
+    if check.state == "signed" and cfg.integrity.tsa is not None:
         return "pending"
     return "none"
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from archiver.bundle_format import open_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -111,7 +112,7 @@ def _child(cmd: list[str]) -> float:
 def _recorded_urls(root: Path) -> list[str]:
     urls: list[str] = []
     for db in sorted(root.glob("bundles/**/data/records.sqlite")):
-        con = sqlite3.connect(db)
+        con = open_records(db)
         urls += [
             r[0]
             for r in con.execute(

@@ -4,7 +4,7 @@ Every ``archiver ...`` command in README.md and docs/*.md (fenced blocks and inl
 resolve in the Typer app, and every key of every ``toml`` example, plus inline mentions such
 as ```[daemon] fixity_sample``` or ```http.max_body_bytes```, must be a key the config loader
 accepts. The key sets are the loader's own (archiver.config, archiver.config_sections,
-archiver.compliance.settings), so a renamed key fails here until the docs follow.
+archiver.settings), so a renamed key fails here until the docs follow.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import pytest
 import typer
 
 from archiver.cli import app
-from archiver.compliance.settings import KEYS as COMPLIANCE_KEYS
 from archiver.config import ARCHIVE_KEYS, HTTP_KEYS, KNOWN_SECTIONS, SITE_KEYS
-from archiver.config_sections import section_keys
+from archiver.config_sections import COMPLIANCE_KEYS, section_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

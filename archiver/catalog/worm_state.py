@@ -20,7 +20,7 @@ from archiver.retention.tables import worm_checks
 if TYPE_CHECKING:  # the S3 code (and its client library) loads only for an S3 store
     from archiver.storage.s3_worm import WormCheckResult
 
-__all__ = ["configured_store", "last_check", "record_check", "warning_lines"]
+__all__ = ["last_check", "record_check", "warning_lines"]
 
 
 def record_check(catalog: Catalog, result: WormCheckResult, *, refused: bool = False) -> None:
@@ -53,14 +53,6 @@ def _replace(catalog: Catalog, result: WormCheckResult, refused: bool) -> None:
         )
 
 
-def configured_store(cfg: Config) -> tuple[str, str] | None:
-    """(endpoint, bucket) of the configured S3 store, or None for the local backend."""
-    section = cfg.section("storage")
-    if section.get("backend", "local") != "s3":
-        return None
-    return str(section.get("endpoint", "")).strip(), str(section.get("bucket", "")).strip()
-
-
 def last_check(conn: Connection, endpoint: str, bucket: str) -> tuple[WormCheckResult, bool] | None:
     """(result, refused) of the last check of that store, or None if it was never checked."""
     row = conn.execute(
@@ -77,7 +69,7 @@ def last_check(conn: Connection, endpoint: str, bucket: str) -> tuple[WormCheckR
 
 def warning_lines(cfg: Config, conn: Connection) -> list[str]:
     """Loud one-line warnings for status and the report; empty when the store checked out."""
-    store = configured_store(cfg)
+    store = cfg.storage.store
     if store is None:
         return []
     found = last_check(conn, *store)

@@ -53,7 +53,7 @@ def open_cmd(
 
     day = prr.parse_received(received)
     with app_context(config) as app:
-        policy = deadlines.policy_from_config(app.cfg)
+        policy = app.cfg.requests
         today = prr.today_in(app.cfg.timezone)
         req = prr.open_request(
             app.catalog,

@@ -182,7 +182,7 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
     superseded: list[dict[str, Any]] = []
     if not problems:
         schedules = load_schedules(directory)
-        if "classes" not in cfg.section("retention"):
+        if cfg.retention.classes is None:
             problems.append(
                 f"{cfg.path}: retention.classes: missing — nothing will ever be eligible for "
                 "disposal; copy retention_schedules/mapping.example.toml"
@@ -190,7 +190,7 @@ def schedules_check(config: str | None = ConfigOption, as_json: bool = JsonOptio
         else:
             try:
                 mapping = load_mapping(
-                    cfg.raw, file=str(cfg.path), schedules=schedules,
+                    cfg.retention.mapping_document(), file=str(cfg.path), schedules=schedules,
                     known_sites=[s.id for s in cfg.sites],
                 )  # fmt: skip
             except ArchiverError as exc:

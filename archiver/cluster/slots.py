@@ -47,10 +47,8 @@ def site_cron(cfg: Config, site: SiteConfig, settings: DaemonSettings) -> str:
 
 
 def site_slots(cfg: Config, site: SiteConfig) -> str:
-    """``site_cron`` with the ``[daemon]`` settings read from ``cfg`` (for ``config check``)."""
-    from archiver.daemon.scheduler import daemon_settings
-
-    return site_cron(cfg, site, daemon_settings(cfg))
+    """``site_cron`` with the ``[daemon]`` settings of ``cfg`` (for ``config check``)."""
+    return site_cron(cfg, site, cfg.daemon)
 
 
 def local_cron_to_utc(expr: str, tz: str) -> str:

@@ -36,7 +36,6 @@ from archiver.cluster.slots import site_cron
 from archiver.cluster.status import cluster_figures
 from archiver.config import load_config
 from archiver.daemon import jobs
-from archiver.daemon import scheduler as sched
 from archiver.errors import CatalogError
 from archiver.harvest import Harvester
 from archiver.log import get_logger
@@ -66,7 +65,7 @@ def open_worker_app(config_path: str | None) -> tuple[App, ClusterSettings]:
     cfg = load_config(config_path, platforms=platforms())
     require_cluster(cfg)
     settings = cluster_settings(cfg)
-    daemon = sched.daemon_settings(cfg)
+    daemon = cfg.daemon
     for site in cfg.sites:  # every site's slots, before anything is opened
         if site.enabled:
             site_cron(cfg, site, daemon)
@@ -83,7 +82,7 @@ def open_worker_app(config_path: str | None) -> tuple[App, ClusterSettings]:
 class ClusterWorker:
     def __init__(self, config_path: str | None) -> None:
         self.app, self.settings = open_worker_app(config_path)
-        self.daemon = sched.daemon_settings(self.app.cfg)
+        self.daemon = self.app.cfg.daemon
         self.runtime = jobs.Runtime(
             app=self.app, settings=self.daemon, harvester_class=ClusterHarvester, journal=False
         )

@@ -15,8 +15,8 @@ from email.utils import formatdate, make_msgid
 
 from archiver.compliance.engine import StoredFinding
 from archiver.compliance.policy import POLICY
-from archiver.compliance.settings import VANDALISM_RULES
 from archiver.report.mailer import SmtpSettings, send_report
+from archiver.settings.compliance import VANDALISM_RULES
 
 
 def build_alert(

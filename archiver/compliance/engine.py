@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from archiver.compliance import rules as r
-from archiver.compliance.settings import SiteCompliance, site_compliance
 from archiver.compliance.tables import compliance_findings
 from archiver.config import Config, SiteConfig
+from archiver.settings.compliance import SiteCompliance
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ def evaluate_site(
     """Store this evaluation's findings; return every stored finding of the site."""
     now = now or datetime.now(UTC)
     stamp = now.isoformat(timespec="microseconds")
-    sc = site_compliance(cfg, site)
+    sc = cfg.compliance.for_site(site.id)
     t = compliance_findings
     for f in _findings(conn, cfg, site, sc, now):
         evidence = json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str)

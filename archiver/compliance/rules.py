@@ -18,9 +18,9 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from archiver.catalog import schema as s
 from archiver.catalog.store import uri_hash
-from archiver.compliance.settings import SiteCompliance
 from archiver.compliance.tables import profile_expectations
 from archiver.config import Config, SiteConfig
+from archiver.settings.compliance import SiteCompliance
 
 PROFILE_COMPARED = ("display_name", "handle", "bio", "website", "avatar_url", "banner_url")
 

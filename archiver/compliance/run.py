@@ -16,7 +16,6 @@ from archiver.compliance.engine import (
     mark_alerted,
     to_alert,
 )
-from archiver.compliance.settings import site_compliance
 from archiver.compliance.tables import compliance_findings, profile_expectations
 from archiver.config import Config, SiteConfig
 from archiver.errors import ArchiverError, ConfigError, ReportError
@@ -41,7 +40,7 @@ def check_and_alert(
     pending = to_alert(findings)
     if not pending:
         return result
-    contacts = site_compliance(cfg, site).alert_to
+    contacts = cfg.compliance.for_site(site.id).alert_to
     if not contacts:
         result.alert_error = (
             f"{len(pending)} new failing finding(s) not e-mailed: no alert_to contacts "

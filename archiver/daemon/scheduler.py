@@ -31,13 +31,11 @@ from sqlalchemy import (
 )
 
 from archiver.clock import now_iso as now_iso
-from archiver.config import Config, SiteConfig, parse_duration
-from archiver.config_sections import DAEMON_KEYS as DAEMON_KEYS
+from archiver.config import Config, SiteConfig
 from archiver.daemon.tables import harvest_backoff as harvest_backoff
 from archiver.daemon.tables import job_runs as job_runs
-from archiver.errors import ConfigError
-from archiver.report.settings import report_settings
 from archiver.schedule import cron_trigger as cron_trigger
+from archiver.settings.daemon import DaemonSettings as DaemonSettings
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -50,100 +48,6 @@ JOBS_TABLE = "apscheduler_jobs"
 JOBS_MODULE = "archiver.daemon.jobs"
 MAX_BACKOFF_SECONDS = 86_400
 """A failing site is still tried at least once a day, so a fixed token is noticed the next day."""
-
-
-@dataclass(frozen=True, slots=True)
-class DaemonSettings:
-    """``[daemon]``: how many harvests at once, how long to wait at shutdown, maintenance times.
-
-    Maintenance schedules are crontab lines in the archive's time zone; the defaults put the
-    nightly fixity sample at 02:30, the weekly full verify on Sunday 03:30 and the retention
-    refresh at 04:00, after the night's harvests and before office hours.
-    """
-
-    jitter_seconds: float | None = None
-    fixity_sample: int = 20
-    max_concurrent_harvests: int = 2
-    stop_grace_seconds: float = 120.0
-    max_job_runtime: float = 6 * 3600.0
-    """A job running longer than this counts as hung: the daemon stops its watchdog pings."""
-    fixity_schedule: str = "30 2 * * *"
-    verify_schedule: str = "30 3 * * sun"
-    retention_schedule: str = "0 4 * * *"
-
-    def jitter_for(self, interval_seconds: int) -> float:
-        """Spread harvests so sites sharing an interval do not all hit the network at once."""
-        if self.jitter_seconds is not None:
-            return min(self.jitter_seconds, interval_seconds / 2)
-        return min(interval_seconds * 0.1, 300.0)
-
-
-def _positive_int(value: Any, *, file: str, key: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{value!r} is not a whole number ≥ 1", file=file, key=key, hint=hint)
-    return value
-
-
-def daemon_settings(cfg: Config) -> DaemonSettings:
-    """Validate ``[daemon]``; every problem names the file, the key and the fix."""
-    raw = cfg.section("daemon")
-    file = str(cfg.path)
-    for k in raw:
-        if k not in DAEMON_KEYS:
-            raise ConfigError(
-                "unknown key",
-                file=file,
-                key=f"daemon.{k}",
-                hint="allowed keys: " + ", ".join(sorted(DAEMON_KEYS)),
-            )
-    d = DaemonSettings()
-    jitter = raw.get("jitter_seconds")
-    if jitter is not None and (
-        isinstance(jitter, bool) or not isinstance(jitter, int | float) or jitter < 0
-    ):
-        raise ConfigError(
-            f"{jitter!r} is not a number of seconds ≥ 0",
-            file=file,
-            key="daemon.jitter_seconds",
-            hint="e.g. jitter_seconds = 60; leave it out for 10% of each interval (≤ 300 s)",
-        )
-    sample = _positive_int(
-        raw.get("fixity_sample", d.fixity_sample),
-        file=file,
-        key="daemon.fixity_sample",
-        hint="how many bundles the nightly fixity check re-hashes, e.g. 20",
-    )
-    concurrent = _positive_int(
-        raw.get("max_concurrent_harvests", d.max_concurrent_harvests),
-        file=file,
-        key="daemon.max_concurrent_harvests",
-        hint="e.g. 2; each harvest holds one network connection at a time",
-    )
-    grace = parse_duration(
-        raw.get("stop_grace_seconds", int(d.stop_grace_seconds)),
-        file=file,
-        key="daemon.stop_grace_seconds",
-    )
-    max_runtime = parse_duration(
-        raw.get("max_job_runtime", "6h"), file=file, key="daemon.max_job_runtime"
-    )
-    schedules: dict[str, str] = {}
-    for key in ("fixity_schedule", "verify_schedule", "retention_schedule"):
-        expr = raw.get(key, getattr(d, key))
-        if not isinstance(expr, str):
-            raise ConfigError(
-                "must be a crontab string", file=file, key=f"daemon.{key}", hint='e.g. "30 2 * * *"'
-            )
-        cron_trigger(expr, cfg.timezone, file=file, key=f"daemon.{key}")
-        schedules[key] = expr
-    return DaemonSettings(
-        jitter_seconds=None if jitter is None else float(jitter),
-        fixity_sample=sample,
-        max_concurrent_harvests=concurrent,
-        stop_grace_seconds=float(grace),
-        max_job_runtime=float(max_runtime),
-        **schedules,
-    )
 
 
 # -- the job plan ---------------------------------------------------------------------------
@@ -263,7 +167,7 @@ def desired_jobs(cfg: Config, settings: DaemonSettings) -> list[JobSpec]:
             day,
         ),
     ]
-    report = report_settings(cfg)
+    report = cfg.report
     maintenance.append(
         ("report:monthly", "monthly_report", report.schedule, "report.schedule", 14 * day)
     )

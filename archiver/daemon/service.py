@@ -159,7 +159,7 @@ class Daemon:
     def start(self) -> None:
         app = open_app(self.config_path, check_storage=True)  # the daemon probes WORM at start
         self.app = app
-        settings = sched.daemon_settings(app.cfg)
+        settings = app.cfg.daemon
         specs = sched.desired_jobs(app.cfg, settings)  # validate everything before starting
         self.runtime = jobs.Runtime(app=app, settings=settings)
         jobs.install(self.runtime)
@@ -179,9 +179,9 @@ class Daemon:
 
     def _start_fastlane(self, app: App) -> None:
         """The near-real-time lane beside the sweeps, when ``[fastlane] enabled`` (issue 13)."""
-        from archiver.fastlane.runner import FastLane, FastLaneSettings
+        from archiver.fastlane.runner import FastLane
 
-        settings = FastLaneSettings.from_section(app.cfg.section("fastlane"))
+        settings = app.cfg.fastlane
         if settings.enabled:
             self.fastlane = FastLane(app, settings)
             self.fastlane.start()
@@ -193,15 +193,13 @@ class Daemon:
         self.notifier.reloading()
         try:
             cfg = load_config(self.config_path, platforms=platforms())
-            settings = sched.daemon_settings(cfg)
+            settings = cfg.daemon
             specs = sched.desired_jobs(cfg, settings)
         except ArchiverError as exc:
             log.error("daemon_reload_failed", error=str(exc))
             self.notifier.ready(f"config reload failed, still running the old config: {exc}")
             return
-        if cfg.catalog_url != self.app.cfg.catalog_url or cfg.section(
-            "storage"
-        ) != self.app.cfg.section("storage"):
+        if cfg.catalog_url != self.app.cfg.catalog_url or cfg.storage != self.app.cfg.storage:
             log.warning(
                 "daemon_reload_partial",
                 reason="catalog_url or [storage] changed; restart the daemon to use them",

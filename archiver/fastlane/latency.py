@@ -20,7 +20,6 @@ from archiver.catalog import schema as s
 from archiver.fastlane.tables import fastlane_latency
 
 #: Seconds from creation to sealed beyond which a comment a sweep captured first is a miss.
-DEFAULT_TARGET = 120.0
 #: Bookmark (per site) holding when the fast lane first followed the site.
 SINCE_KEY = "fastlane_since"
 
@@ -45,12 +44,6 @@ def mark_following(conn: Connection, site_id: str, since: datetime) -> None:
                 updated_at=datetime.now(UTC).isoformat(),
             )
         )
-
-
-def target_seconds(app: Any) -> float:
-    """``[fastlane] target`` of the config (checked by ``config check``), else the default."""
-    value = app.cfg.section("fastlane").get("target", DEFAULT_TARGET)
-    return float(value) if isinstance(value, int | float) else DEFAULT_TARGET
 
 
 def record(conn: Connection, site_id: str, bundle_ids: list[str]) -> int:
@@ -210,7 +203,7 @@ def status_section(app: Any) -> dict[str, Any]:
     """``archiver status``: fast-lane latency and misses per site (``--json``:
     ``fastlane_latency`` with ``count``/``p50``/``p95``/``misses`` per site). The CLI escapes
     the notes when it prints them."""
-    target = target_seconds(app)
+    target = app.cfg.fastlane.target
     with app.catalog.begin() as conn:
         figures = per_site(conn)
         missed = miss_counts(conn, target)

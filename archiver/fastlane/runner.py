@@ -12,55 +12,22 @@ in the catalog's bookmarks, so a restarted daemon resumes after the last sealed 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from archiver.compliance.run import after_harvest
 from archiver.config import SiteConfig
-from archiver.config_sections import FASTLANE_KEYS as FASTLANE_KEYS
-from archiver.errors import ArchiverError, ConfigError
+from archiver.errors import ArchiverError
 from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
-from archiver.fastlane.latency import DEFAULT_TARGET
 from archiver.fastlane.stream import StreamReader, run_stream_once
-from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, reroute_unrouted
+from archiver.fastlane.webhooks import WebhookServer, reroute_unrouted
 from archiver.harvest import Harvester
 from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.secrets import read_secret
+from archiver.settings.fastlane import FastLaneSettings as FastLaneSettings
 
 log = get_logger()
 
 WEBHOOK_PLATFORMS = ("facebook", "instagram")
-
-
-#: Keys of ``[fastlane]`` (checked by ``config check``).
-
-
-@dataclass(frozen=True)
-class FastLaneSettings:
-    enabled: bool = False
-    interval: float = 60.0
-    target: float = DEFAULT_TARGET
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> FastLaneSettings:
-        enabled = section.get("enabled", False)
-        interval = section.get("interval", 60)
-        if not isinstance(enabled, bool):
-            raise ConfigError(f"fastlane.enabled = {enabled!r} must be true or false")
-        if not isinstance(interval, int | float) or not 5 <= interval <= 3600:
-            raise ConfigError(
-                f"fastlane.interval = {interval!r} must be seconds between 5 and 3600",
-                hint="e.g. interval = 60",
-            )
-        target = section.get("target", DEFAULT_TARGET)
-        if not isinstance(target, int | float) or isinstance(target, bool) or target < 10:
-            raise ConfigError(
-                f"fastlane.target = {target!r} must be seconds, at least 10",
-                hint="e.g. target = 120 (a comment sealed later than this by a sweep is a miss)",
-            )
-        return cls(enabled, float(interval), float(target))
 
 
 class FastLane:
@@ -76,7 +43,7 @@ class FastLane:
         self.readers: dict[str, StreamReader] = {}
 
     def start(self) -> None:
-        hooks = WebhookSettings.from_section(self.app.cfg.section("webhooks"))
+        hooks = self.app.cfg.webhooks
         sites = [s for s in self.app.cfg.sites if s.enabled]
         if hooks is not None:
             pages = {s.account: s.id for s in sites if s.platform in WEBHOOK_PLATFORMS}

@@ -22,53 +22,19 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.config_sections import WEBHOOK_KEYS as WEBHOOK_KEYS
-from archiver.errors import ConfigError
 from archiver.log import get_logger
 from archiver.secrets import read_secret
+from archiver.settings.fastlane import WebhookSettings as WebhookSettings
 
 log = get_logger()
 
-MAX_BODY = 1 << 20  # Meta's deliveries are a few KB; anything near this is not one
-MAX_PER_MINUTE = 600
-#: Keys of ``[webhooks]`` (checked by ``config check``).
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-hub-signature", "user-agent")
-
-
-@dataclass(frozen=True)
-class WebhookSettings:
-    host: str
-    port: int
-    verify_token_env: str = "ARCHIVER_WEBHOOK_VERIFY_TOKEN"
-    app_secret_env: str = "ARCHIVER_META_APP_SECRET"
-    max_body: int = MAX_BODY
-    max_per_minute: int = MAX_PER_MINUTE
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> WebhookSettings | None:
-        """``[webhooks]`` of the config, or None when it is absent."""
-        if not section:
-            return None
-        listen = str(section.get("listen", ""))
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit():
-            raise ConfigError(
-                f"webhooks.listen = {listen!r} is not HOST:PORT",
-                hint='e.g. listen = "127.0.0.1:8089" (the reverse proxy forwards to it)',
-            )
-        return cls(
-            host,
-            int(port),
-            str(section.get("verify_token_env", cls.verify_token_env)),
-            str(section.get("app_secret_env", cls.app_secret_env)),
-        )
 
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:

@@ -8,12 +8,11 @@ from typing import Any
 
 from archiver import audit
 from archiver.integrity.checkpoints import Checkpoint, check_against_checkpoint, write_checkpoint
-from archiver.integrity.sealer import tsa_settings
 from archiver.parts import ArchiveParts
 
 
 def verify_with_checkpoint(app: ArchiveParts) -> tuple[audit.AuditReport, dict[str, Any] | None]:
-    settings = tsa_settings(app.cfg)
+    settings = app.cfg.integrity.tsa
     with app.catalog.begin() as conn:
         report = audit.verify(conn, anchor_path=app.cfg.audit_anchor)
         cp, extra = check_against_checkpoint(
@@ -36,4 +35,4 @@ def seal_checkpoint(app: ArchiveParts) -> Checkpoint:
     report, _ = verify_with_checkpoint(app)
     report.raise_if_bad()
     with app.catalog.begin() as conn:
-        return write_checkpoint(conn, app.storage, root=app.cfg.root, tsa=tsa_settings(app.cfg))
+        return write_checkpoint(conn, app.storage, root=app.cfg.root, tsa=app.cfg.integrity.tsa)

@@ -26,7 +26,7 @@ from archiver.integrity.keys import (
     rotate_keys,
     trusted_keys_path,
 )
-from archiver.integrity.sealer import late_token_name, tsa_settings
+from archiver.integrity.sealer import late_token_name
 from archiver.integrity.tables import bundle_seals
 from archiver.integrity.tsa import TimestampError, request_token, token_info
 from archiver.parts import ArchiveParts
@@ -135,7 +135,7 @@ def pending_count(app: ArchiveParts) -> int:
 def retry_timestamps(app: ArchiveParts) -> StampResult:
     """Stamp every signed bundle whose TSA request failed at sealing."""
     result = StampResult(errors=[])
-    tsa = tsa_settings(app.cfg)
+    tsa = app.cfg.integrity.tsa
     with app.catalog.begin() as conn:
         rows = conn.execute(
             select(s.bundles.c.id, s.bundles.c.key)

@@ -8,13 +8,12 @@ from pathlib import Path
 
 from archiver.integrity.authenticate import authenticate
 from archiver.integrity.deep import deep_check
-from archiver.integrity.sealer import tsa_settings
 from archiver.parts import ArchiveParts
 from archiver.verify import VerifyReport, verify_archive
 
 
 def tsa_ca(app: ArchiveParts) -> Path | None:
-    settings = tsa_settings(app.cfg)
+    settings = app.cfg.integrity.tsa
     return settings.ca_file if settings is not None else None
 
 

@@ -31,10 +31,6 @@ def late_token_name(bundle_id: str) -> str:
     return f"timestamp-{bundle_id}.tsr"
 
 
-def tsa_settings(cfg: Config) -> TsaSettings | None:
-    return TsaSettings.from_section(cfg.section("integrity"), file=str(cfg.path))
-
-
 @dataclass
 class Sealer:
     """Signs with the current key; remembers which tagmanifests got no timestamp."""
@@ -48,7 +44,7 @@ class Sealer:
         """None while signing has not been enabled (no trusted-keys file)."""
         if TrustStore.load(trusted_keys_path(cfg.root)) is None:
             return None
-        return cls(load_private_key(cfg.root), tsa_settings(cfg))
+        return cls(load_private_key(cfg.root), cfg.integrity.tsa)
 
     def __call__(self, tagmanifest: bytes) -> dict[str, bytes]:
         files = signature_files(self.key, tagmanifest)

@@ -18,13 +18,12 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from archiver.errors import ArchiverError, ConfigError
+from archiver.errors import ArchiverError
+from archiver.settings.integrity import TsaSettings as TsaSettings
 
 _TIME_RE = re.compile(r"^Time stamp:\s*(.+)$", re.MULTILINE)
 _IMPRINT_RE = re.compile(r"^Message data:\s*\n((?:\s+[0-9a-f]{4} - .*\n)+)", re.MULTILINE)
@@ -32,36 +31,6 @@ _IMPRINT_RE = re.compile(r"^Message data:\s*\n((?:\s+[0-9a-f]{4} - .*\n)+)", re.
 
 class TimestampError(ArchiverError):
     """The TSA could not be reached or refused; the bundle is sealed and the stamp retried."""
-
-
-@dataclass(frozen=True)
-class TsaSettings:
-    url: str
-    ca_file: Path
-    timeout: float = 10.0
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any], *, file: str) -> TsaSettings | None:
-        url = section.get("tsa_url")
-        if url is None:
-            return None
-        ca = section.get("tsa_ca_file")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"tsa_url must be an http(s) URL (got {url!r})",
-                file=file,
-                key="integrity.tsa_url",
-                hint='e.g. tsa_url = "https://freetsa.org/tsr"',
-            )
-        if not isinstance(ca, str) or not Path(ca).is_file():
-            raise ConfigError(
-                f"tsa_ca_file must name the TSA's CA certificate bundle (got {ca!r})",
-                file=file,
-                key="integrity.tsa_ca_file",
-                hint="download the TSA's root certificate (PEM) and give its path",
-            )
-        timeout = section.get("tsa_timeout", 10)
-        return cls(url=url, ca_file=Path(ca), timeout=float(timeout))
 
 
 def _openssl() -> str:

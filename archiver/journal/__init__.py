@@ -21,7 +21,8 @@ How, in three steps, each safe to interrupt:
    yet. ``bench/journal_capture.py`` prints these costs; a trigger-fed change table would
    make a scan O(changes) if large catalogs need it.
 2. **seal** turns the pending file into one immutable segment object
-   ``journal/<seq>-<sha256>.jsonl`` in storage: a header line (format, segment number, the
+   ``journal/<seq>-<sha256>.jsonl.gz`` in storage (gzip; ``.jsonl`` before compression, still
+   read): a header line (format, segment number, the
    previous segment's SHA-256, time, entry count) and the entries, one JSON object per line.
    The name carries the segment's own SHA-256 and the header the previous one's, so the
    segments form a hash chain: an edited, missing or reordered segment is named by

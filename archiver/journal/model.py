@@ -61,7 +61,7 @@ _APPEND_ONLY: Final = {"audit_log": "seq"}
 #: Columns holding an ``items.id``; journaled with the item's natural key as ``_item``.
 _ITEM_REFS: Final = {"comment_removals": "item_id"}
 
-_NAME_RE: Final = re.compile(r"([0-9]{8,})-([0-9a-f]{64})\.jsonl")
+_NAME_RE: Final = re.compile(r"([0-9]{8,})-([0-9a-f]{64})\.jsonl(?:\.gz)?")
 _PENDING: Final = "pending.jsonl"
 _STATE: Final = "state.sqlite"
 _HEAD: Final = "head.json"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import zlib
 from pathlib import Path
 
 from archiver.clock import now_iso
@@ -65,6 +67,21 @@ def _body_of(data: bytes) -> bytes:
     return data.split(b"\n", 1)[1] if b"\n" in data else b""
 
 
+def _lines_of(name: str, stored: bytes) -> bytes:
+    """The JSON lines of a stored segment: a ``.jsonl.gz`` one is gzip-compressed (written
+    so since bundle format 4: a run's segment is mostly repeated keys and digests, and WORM
+    storage keeps every one), a ``.jsonl`` one is stored as is."""
+    if not name.endswith(".gz"):
+        return stored
+    try:
+        return gzip.decompress(stored)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise JournalIntegrityError(
+            f"journal segment {JOURNAL_PREFIX}/{name} is not a whole gzip file: {exc}",
+            hint="restore this segment from a backup of the storage; nothing was rebuilt",
+        ) from exc
+
+
 def seal(folder: Path, storage: Storage) -> str | None:
     """Store the pending entries as the next segment; return its key (None: nothing pending)."""
     pending = folder / _PENDING
@@ -85,7 +102,7 @@ def seal(folder: Path, storage: Storage) -> str | None:
             f"(storage ends at segment {seq}); not sealing onto a broken chain",
             hint="restore the missing journal segments from backup",
         )
-    if names and _body_of(storage.read_journal(names[-1][2])) == body:
+    if names and _body_of(_lines_of(names[-1][2], storage.read_journal(names[-1][2]))) == body:
         # A crash after storing the segment but before clearing the pending file.
         _write_head(folder, seq, prev, names[-1][2])
         pending.unlink()
@@ -98,9 +115,11 @@ def seal(folder: Path, storage: Storage) -> str | None:
         "created_at": now_iso(),
         "entries": count,
     }
-    data = (_canonical(header) + "\n").encode("utf-8") + body
+    lines = (_canonical(header) + "\n").encode("utf-8") + body
+    # The name's hash is of the stored object, so a segment is checked before it is unpacked.
+    data = gzip.compress(lines, compresslevel=9, mtime=0)
     sha = hashlib.sha256(data).hexdigest()
-    name = f"{seq + 1:08d}-{sha}.jsonl"
+    name = f"{seq + 1:08d}-{sha}.jsonl.gz"
     key = storage.put_journal(name, data)
     _write_head(folder, seq + 1, sha, name)
     pending.unlink()
@@ -120,7 +139,7 @@ def _parse_segment(seq: int, name: str, sha: str, data: bytes, prev: str) -> Seg
             f"journal segment {key} was altered: its content hashes to {actual}",
             hint="restore this segment from a backup of the storage; nothing was rebuilt",
         )
-    lines = data.decode("utf-8").split("\n")
+    lines = _lines_of(name, data).decode("utf-8").split("\n")
     try:
         header = json.loads(lines[0])
         entries = [json.loads(line) for line in lines[1:] if line]

@@ -44,7 +44,7 @@ from archiver.integrity.seal import (
     SealCheck,
     check_seal,
 )
-from archiver.integrity.sealer import late_token_name, tsa_settings
+from archiver.integrity.sealer import late_token_name
 from archiver.integrity.tsa import TimestampError, request_token
 from archiver.parts import ArchiveParts
 from archiver.prr.wacz_sign import WaczSignature
@@ -190,7 +190,7 @@ def write_evidence(
             )
             + "\n"
         )
-    settings = tsa_settings(app.cfg)
+    settings = app.cfg.integrity.tsa
     if settings is not None:
         ev.tsa_ca = f"{EVIDENCE_DIR}/tsa-ca.pem"
         shutil.copyfile(settings.ca_file, package / ev.tsa_ca)
@@ -427,7 +427,7 @@ def sign_package(app: ArchiveParts, package: Path) -> list[str]:
             f"ed25519 {fingerprint(key.public_key())}\n", encoding="ascii"
         )
         written += [PACKAGE_SIGNATURE, PACKAGE_SIGNATURE_KEY]
-    settings = tsa_settings(app.cfg)
+    settings = app.cfg.integrity.tsa
     if settings is not None:
         try:
             token = request_token(settings, hashlib.sha256(tag).hexdigest())

@@ -47,7 +47,7 @@ _WHERE = {
     "RequestLine": "archiver.report.model",
     "RequestsSection": "archiver.report.model",
     "SiteSection": "archiver.report.model",
-    "SmtpSettings": "archiver.report.mailer",
+    "SmtpSettings": "archiver.settings.smtp",
     "Totals": "archiver.report.model",
     "attention_items": "archiver.report.render",
     "build_message": "archiver.report.mailer",

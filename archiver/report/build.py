@@ -528,7 +528,7 @@ def _fastlane(
     """Per followed site: the month's fast-lane latency (sealed in the month) and misses."""
     from archiver.fastlane import latency
 
-    target = latency.target_seconds(app)
+    target = app.cfg.fastlane.target
     figures = latency.per_site(conn, lo=start, hi=end)
     missed = latency.miss_counts(conn, target, lo=start, hi=end)
     out: dict[str, FastLaneLine] = {}

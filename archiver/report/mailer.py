@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Literal
 
 from tenacity import (
     RetryCallState,
@@ -33,68 +31,10 @@ from archiver.log import get_logger
 from archiver.report.model import ReportData
 from archiver.report.render import render_csv, render_html, render_text, title
 from archiver.secrets import read_secret
+from archiver.settings.smtp import Security as Security
+from archiver.settings.smtp import SmtpSettings as SmtpSettings
 
 log = get_logger(__name__)
-
-Security = Literal["starttls", "tls", "none"]
-_SECURITY: tuple[Security, ...] = ("starttls", "tls", "none")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to send the report.
-
-    ``security``: "starttls" (port 587, the usual choice), "tls" (implicit TLS, port 465) or
-    "none" (a relay on the local network; AUTH is refused in that mode so a password never
-    crosses the wire in clear). ``password_secret`` is the *name* of a systemd credential or
-    environment variable holding the password, never the password itself. ``cafile`` adds a CA
-    for a private or test server on top of the system trust store. Waits between attempts are
-    ``backoff_seconds``, then double, then double again.
-    """
-
-    host: str
-    port: int
-    security: Security
-    username: str | None
-    password_secret: str | None
-    sender: str
-    recipients: list[str]
-    timeout: float = 30
-    cafile: str | None = None
-    attempts: int = 4
-    backoff_seconds: float = 30
-
-    def __post_init__(self) -> None:
-        if self.security not in _SECURITY:
-            raise ReportError(
-                f"SMTP security {self.security!r} is not one of starttls, tls, none",
-                hint="use starttls for port 587 or tls for port 465",
-            )
-        if not 0 < self.port < 65536:
-            raise ReportError(f"SMTP port {self.port} is out of range", hint="use 587 or 465")
-        if not self.recipients:
-            raise ReportError(
-                "the report has no recipients",
-                hint="list the City Clerk, the IT Director and the site administrators",
-            )
-        if self.attempts < 1:
-            raise ReportError(f"SMTP attempts must be at least 1, not {self.attempts}")
-        if self.backoff_seconds < 0 or self.timeout <= 0:
-            raise ReportError("SMTP timeout must be positive and backoff_seconds not negative")
-        if (self.username is None) != (self.password_secret is None):
-            raise ReportError(
-                "SMTP username and password_secret must be set together",
-                hint="set both for an authenticated server, or neither for an open relay",
-            )
-        if self.username is not None and self.security == "none":
-            raise ReportError(
-                f"refusing to send the SMTP password to {self.endpoint} without encryption",
-                hint='set security = "starttls" (port 587) or "tls" (port 465)',
-            )
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 def build_message(

@@ -38,7 +38,7 @@ from archiver import audit
 from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
 from archiver.clock import now_iso
-from archiver.errors import ArchiverError, ConfigError, RetentionError, StorageError
+from archiver.errors import ArchiverError, RetentionError, StorageError
 from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
@@ -289,7 +289,7 @@ def approve(
         b = _batch(conn, batch_id)
     if b.status != "proposed":
         raise _already(batch_id, b)
-    if _same_person(by, b.proposed_by) and not _self_approval_allowed(app):
+    if _same_person(by, b.proposed_by) and not app.cfg.retention.allow_self_approval:
         raise RetentionError(
             f"{by.strip()} proposed batch {batch_id}; another person must approve it",
             hint="the approval is the check on the proposal: ask the approving authority (e.g. "
@@ -582,16 +582,6 @@ def _any_disposed(app: ArchiveParts, batch_id: str) -> bool:
 
 def _same_person(a: str, b: str | None) -> bool:
     return b is not None and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
-def _self_approval_allowed(app: ArchiveParts) -> bool:
-    value = app.cfg.section("retention").get("allow_self_approval", False)
-    if not isinstance(value, bool):
-        raise ConfigError(
-            f"{app.cfg.path}: [retention] allow_self_approval must be true or false, not {value!r}",
-            hint="write allow_self_approval = true (or remove the line)",
-        )
-    return value
 
 
 def _delete(app: ArchiveParts, key: str, batch_id: str) -> None:

@@ -28,14 +28,13 @@ from sqlalchemy import Connection, select, update
 import archiver
 from archiver.catalog import schema as s
 from archiver.config import Config
-from archiver.errors import ArchiverError, ConfigError
+from archiver.errors import ArchiverError
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 from archiver.retention.dates import bundle_eligible_on, eligible_on, parse_time, propagate_revisits
 from archiver.retention.holds import sync_store_holds
 from archiver.retention.mapping import ClassMapping, load_mapping
 from archiver.retention.schedules import ScheduleItem, ScheduleSet, load_schedules
-from archiver.storage.base import rolling_lock_days
 
 __all__ = [
     "BundleEligibility",
@@ -75,16 +74,18 @@ def load_settings(cfg: Config) -> RetentionSettings:
     A missing class mapping is not an error here (nothing becomes eligible, which is safe);
     a broken schedule file or a bad audit date is, because it would silently change dates.
     """
-    section = cfg.section("retention")
+    section = cfg.retention
     file = str(cfg.path)
     schedules_dir = schedules_dir_for(cfg)
     schedules = load_schedules(schedules_dir)
-    audit_received = _audit_received(section.get("audit_received", {}), file)
     mapping: ClassMapping | None = None
     problem: str | None = None
-    if "classes" in section:
+    if section.classes is not None:
         mapping = load_mapping(
-            cfg.raw, file=file, schedules=schedules, known_sites=[x.id for x in cfg.sites]
+            section.mapping_document(),
+            file=file,
+            schedules=schedules,
+            known_sites=[x.id for x in cfg.sites],
         )
     else:
         problem = f"no [retention.classes] mapping in {file}"
@@ -93,57 +94,14 @@ def load_settings(cfg: Config) -> RetentionSettings:
         schedules=schedules,
         mapping=mapping,
         mapping_problem=problem,
-        audit_received=audit_received,
+        audit_received=section.audit_received,
         tz=ZoneInfo(cfg.timezone),
     )
 
 
 def schedules_dir_for(cfg: Config) -> Path:
     """``[retention] schedules_dir`` (relative to the config file), else the shipped folder."""
-    raw_dir = cfg.section("retention").get("schedules_dir")
-    if raw_dir is None:
-        return default_schedules_dir()
-    if not isinstance(raw_dir, str):
-        raise ConfigError(
-            "must be a folder path string", file=str(cfg.path), key="retention.schedules_dir"
-        )
-    path = Path(raw_dir)
-    return path if path.is_absolute() else cfg.path.parent / path
-
-
-def _audit_received(raw: object, file: str) -> dict[int, date]:
-    key = "retention.audit_received"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(
-            "must be a table of fiscal year = date",
-            file=file,
-            key=key,
-            hint='write e.g. audit_received = { 2025 = "2025-12-15" }',
-        )
-    out: dict[int, date] = {}
-    for fy, value in raw.items():
-        try:
-            year = int(fy)
-        except ValueError:
-            raise ConfigError(
-                f"fiscal year {fy!r} is not a year",
-                file=file,
-                key=f"{key}.{fy}",
-                hint="name the fiscal year by the year it ends, e.g. 2025",
-            ) from None
-        if isinstance(value, date) and not isinstance(value, datetime):
-            out[year] = value
-            continue
-        try:
-            out[year] = date.fromisoformat(str(value))
-        except ValueError:
-            raise ConfigError(
-                f"{value!r} is not a date",
-                file=file,
-                key=f"{key}.{fy}",
-                hint="write the date the final audit report arrived as YYYY-MM-DD",
-            ) from None
-    return out
+    return cfg.retention.schedules_dir or default_schedules_dir()
 
 
 def record_class_for(kind: str, by_owner: bool, *, removed: bool = False) -> str:
@@ -418,7 +376,7 @@ def _extend_store_retention(
     back to the short lock it got at publish. ``worm_until`` records the date the store
     holds (the store's own, later date when it already retained the bundle longer).
     """
-    rolling = rolling_lock_days(app.cfg.section("storage"), file=str(app.cfg.path))
+    rolling = app.cfg.storage.rolling_lock_days
     warnings: list[str] = []
     for bid, res in results.items():
         previous = existing.get(bid)

@@ -14,20 +14,24 @@ so ``list_bundles`` never mistakes one for the other.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 #: Reserved top-level prefix for standalone documents (``put_document``); never a bundle.
 DOCUMENTS_PREFIX = "disposal-records"
 
 #: Reserved top-level prefix for the workflow journal's sealed segments (``archiver.journal``).
 JOURNAL_PREFIX = "journal"
+#: Names a journal segment may end with: ``.jsonl`` (plain, the first journal format's
+#: container) and ``.jsonl.gz`` (the same lines, gzip-compressed).
+JOURNAL_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 def check_journal_name(name: str) -> str:
-    """A journal segment's name below ``journal/``: ``<seq>-<sha256>.jsonl``, nothing else.
+    """A journal segment's name below ``journal/``: ``<seq>-<sha256>.jsonl`` (or ``.jsonl.gz``,
+    gzip-compressed, as written since bundle format 4), nothing else.
 
     Flat (no year folders): a key of two parts can never be mistaken for a bundle's three.
     """
@@ -35,10 +39,10 @@ def check_journal_name(name: str) -> str:
 
     from archiver.errors import StorageError
 
-    if not re.fullmatch(r"[0-9]{8,}-[0-9a-f]{64}\.jsonl", name):
+    if not re.fullmatch(r"[0-9]{8,}-[0-9a-f]{64}\.jsonl(\.gz)?", name):
         raise StorageError(
             f"refusing unsafe journal segment name {name!r}",
-            hint="a segment name looks like 00000001-<64 hex digits>.jsonl",
+            hint="a segment name looks like 00000001-<64 hex digits>.jsonl.gz",
         )
     return name
 
@@ -148,23 +152,3 @@ class Storage(Protocol):
     def read_journal(self, name: str) -> bytes:
         """The bytes of one journal segment; ``StorageError`` if it is missing."""
         ...
-
-
-#: How far ahead a bundle with no disposal date (permanent or event items, unmapped classes)
-#: is kept locked in a WORM store; the daily refresh renews it when half has run out.
-DEFAULT_ROLLING_LOCK_DAYS = 365
-
-
-def rolling_lock_days(section: Mapping[str, Any], *, file: str) -> int:
-    """``[storage] rolling_lock_days``: the rolling retain-until for undated bundles."""
-    from archiver.errors import ConfigError
-
-    value = section.get("rolling_lock_days", DEFAULT_ROLLING_LOCK_DAYS)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-        raise ConfigError(
-            f"must be a whole number of days, 2 or more (got {value!r})",
-            file=file,
-            key="storage.rolling_lock_days",
-            hint=f"e.g. rolling_lock_days = {DEFAULT_ROLLING_LOCK_DAYS}",
-        )
-    return value

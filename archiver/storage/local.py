@@ -28,6 +28,7 @@ from archiver.resources import mkdir_private
 from archiver.storage.base import (
     DOCUMENTS_PREFIX,
     JOURNAL_PREFIX,
+    JOURNAL_SUFFIXES,
     BundleFile,
     check_document_name,
     check_journal_name,
@@ -255,8 +256,8 @@ class LocalStorage:
             return []
         return sorted(
             p.relative_to(base).as_posix()
-            for p in base.glob("*.jsonl")
-            if p.is_file() and not p.name.startswith(".")
+            for p in base.glob("*.jsonl*")
+            if p.is_file() and not p.name.startswith(".") and p.name.endswith(JOURNAL_SUFFIXES)
         )
 
     def read_journal(self, name: str) -> bytes:

@@ -31,10 +31,10 @@ import os
 import shutil
 import stat
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import urllib3
 from minio import Minio
@@ -43,13 +43,15 @@ from minio.error import MinioException, S3Error
 from minio.helpers import MAX_PART_SIZE, DictType
 from minio.retention import Retention
 
-from archiver.config_sections import S3_STORAGE_KEYS as _CONFIG_KEYS
-from archiver.errors import ConfigError, StorageError
+from archiver.errors import StorageError
 from archiver.log import get_logger
 from archiver.secrets import read_secret
+from archiver.settings.storage import LockMode as LockMode
+from archiver.settings.storage import S3Settings as S3Settings
 from archiver.storage.base import (
     DOCUMENTS_PREFIX,
     JOURNAL_PREFIX,
+    JOURNAL_SUFFIXES,
     BundleFile,
     check_document_name,
     check_journal_name,
@@ -64,92 +66,11 @@ CANARY_DIR = ".worm-check"
 _CHUNK = 1024 * 1024
 _LOCK_ERRORS = {"AccessDenied", "InvalidRequest", "ObjectLocked", "MethodNotAllowed"}
 
-LockMode = Literal["COMPLIANCE", "GOVERNANCE"]
 Clock = Callable[[], dt.datetime]
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class S3Settings:
-    """Where the bucket is and how hard it locks; secrets are named here, never stored."""
-
-    endpoint: str
-    bucket: str
-    secure: bool = True
-    region: str | None = None
-    prefix: str = ""
-    access_key_secret: str = "ARCHIVER_S3_ACCESS_KEY"
-    secret_key_secret: str = "ARCHIVER_S3_SECRET_KEY"
-    lock_mode: LockMode = "COMPLIANCE"
-    # Until the catalog knows the eligibility date, a freshly published bundle must still be
-    # undeletable; 0 sends no retention at publish (tests and demos only).
-    default_retention_days: int = 30
-    allow_unsafe_worm: bool = False
-    # Bundles are sealed here before upload; it must be on local disk with room for one bundle.
-    staging_dir: Path = field(default_factory=lambda: Path("staging"))
-    # A private CA bundle (PEM) for a MinIO with an internal certificate.
-    ca_file: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.lock_mode not in ("COMPLIANCE", "GOVERNANCE"):
-            raise StorageError(
-                f"unknown S3 lock_mode {self.lock_mode!r} for bucket {self.bucket}",
-                hint='set [storage] lock_mode = "COMPLIANCE" (or "GOVERNANCE")',
-            )
-        if self.default_retention_days < 0:
-            raise StorageError(
-                f"default_retention_days must not be negative for bucket {self.bucket}",
-                hint="set [storage] default_retention_days to 1 or more (30 is a safe default)",
-            )
-        if "://" in self.endpoint or "/" in self.endpoint:
-            raise StorageError(
-                f"S3 endpoint {self.endpoint!r} must be host:port without scheme or path",
-                hint="e.g. endpoint = minio.city.local:9000 and secure = true for https",
-            )
-
-
-def settings_from_config(section: Mapping[str, Any], *, file: str, staging: Path) -> S3Settings:
-    """Build settings from the ``[storage]`` table; secrets are named there, never written."""
-    for k, v in section.items():
-        want = _CONFIG_KEYS.get(k)
-        if want is None:
-            raise ConfigError(
-                "unknown key",
-                file=file,
-                key=f"storage.{k}",
-                hint="allowed keys: " + ", ".join(sorted(_CONFIG_KEYS)),
-            )
-        if not isinstance(v, want) or (want is int and isinstance(v, bool)):
-            raise ConfigError(f"must be a {want.__name__}", file=file, key=f"storage.{k}")
-    for k in ("endpoint", "bucket"):
-        if not str(section.get(k, "")).strip():
-            raise ConfigError(
-                'is required for backend = "s3"',
-                file=file,
-                key=f"storage.{k}",
-                hint='e.g. endpoint = "minio.city.local:9000", bucket = "social-archive"',
-            )
-    ca = section.get("ca_file")
-    try:
-        return S3Settings(
-            endpoint=section["endpoint"].strip(),
-            bucket=section["bucket"].strip(),
-            secure=section.get("secure", True),
-            region=section.get("region"),
-            prefix=section.get("prefix", ""),
-            access_key_secret=section.get("access_key_secret", "ARCHIVER_S3_ACCESS_KEY"),
-            secret_key_secret=section.get("secret_key_secret", "ARCHIVER_S3_SECRET_KEY"),
-            lock_mode=section.get("lock_mode", "COMPLIANCE"),
-            default_retention_days=section.get("default_retention_days", 30),
-            allow_unsafe_worm=section.get("allow_unsafe_worm", False),
-            staging_dir=staging,
-            ca_file=Path(ca) if ca else None,
-        )
-    except StorageError as exc:
-        raise ConfigError(exc.message, file=file, key="storage", hint=exc.hint) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,7 +596,7 @@ class S3Storage:
             ]
         except _CLIENT_ERRORS as exc:
             raise self._err(exc, "listing journal segments") from exc
-        return sorted(n for n in names if n.endswith(".jsonl"))
+        return sorted(n for n in names if n.endswith(JOURNAL_SUFFIXES))
 
     def read_journal(self, name: str) -> bytes:
         obj = self._journal_obj(name)

@@ -16,7 +16,6 @@ from sqlalchemy import create_engine, text
 from archiver.cluster.settings import cluster_settings, procrastinate_dsn
 from archiver.cluster.tasks import build_app
 from archiver.config import load_config
-from archiver.daemon.scheduler import daemon_settings
 from tests.cluster.conftest import cluster_config
 
 pytestmark = pytest.mark.postgres
@@ -47,7 +46,7 @@ def test_skewed_clocks_defer_each_slot_once(tmp_path: Path, pg_url: str) -> None
         base_url="http://127.0.0.1:9",
     )
     cfg = load_config(str(config))
-    app = build_app(procrastinate_dsn(pg_url), cfg, daemon_settings(cfg), cluster_settings(cfg))
+    app = build_app(procrastinate_dsn(pg_url), cfg, cfg.daemon, cluster_settings(cfg))
 
     slots: list[int] = []
 

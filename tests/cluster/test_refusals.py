@@ -89,7 +89,6 @@ def test_missing_queue_schema_then_version_mismatch_are_refused(
 def test_interval_that_cannot_be_slotted_is_refused(tmp_path: Path) -> None:
     from archiver.cluster.slots import site_cron
     from archiver.config import load_config
-    from archiver.daemon.scheduler import daemon_settings
     from archiver.errors import ConfigError
 
     config = cluster_config(
@@ -101,7 +100,7 @@ def test_interval_that_cannot_be_slotted_is_refused(tmp_path: Path) -> None:
         base_url="http://127.0.0.1:9",
     )
     cfg = load_config(str(config))
-    settings = daemon_settings(cfg)
+    settings = cfg.daemon
     with pytest.raises(ConfigError, match=r"sites\[0\]\.interval"):
         site_cron(cfg, cfg.sites[0], settings)
     fields = site_cron(cfg, cfg.sites[1], settings).split()

@@ -12,7 +12,6 @@ import random
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,42 +21,20 @@ from fakeplatforms import FakeServer
 from fakeplatforms.bluesky import BlueskyWorld
 from typer.testing import CliRunner
 
+from archiver.bundle_format import open_records
 from archiver.cli import app as cli_app
 from archiver.errors import MalformedResponseError, NotFoundError, RetriableFetchError
 from archiver.recorder import retry_after_seconds
 from connectors.bluesky import BlueskyConnector
+from tests.connectors.bluesky_scene import CITY, World, bluesky_world
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
-
-CITY = "bozeman.gov"
-
-
-@dataclass
-class World:
-    world: BlueskyWorld
-    server: FakeServer
-    config: Path
-    ids: dict[str, str]
 
 
 @pytest.fixture
 def bsky(tmp_path: Path) -> Iterator[World]:
     """City with two posts; thread under A: B (maria) <- C (dale, hidden) and D (city)."""
-    w = BlueskyWorld()
-    ids: dict[str, str] = {}
-    ids["city"] = w.add_actor(CITY, "City of Bozeman")["did"]
-    for name in ("maria", "dale", "priya"):
-        ids[name] = w.add_actor(f"{name}.bsky.social", name.title())["did"]
-    ids["A"] = w.add_post(ids["city"], "Water main break at Babcock and Willson.", images=["map"])
-    ids["B"] = w.reply(ids["A"], ids["maria"], "Is that why my water is brown?")
-    ids["C"] = w.reply(ids["B"], ids["dale"], "Same here on Olive St.")
-    w.hide_reply(ids["C"])
-    ids["D"] = w.reply(ids["A"], ids["city"], "Update: repaired, flush your taps.")
-    ids["E"] = w.add_post(ids["city"], "Leaf pickup starts Monday.")
-    for name in ("maria", "dale"):
-        w.follow(ids[name], ids["city"])
-    with FakeServer(w) as server:
-        config = write_config(tmp_path, site_toml("bsky", "bluesky", server.url, CITY))
-        yield World(w, server, config, ids)
+    with bluesky_world(tmp_path) as world:
+        yield world
 
 
 def items(config: Path) -> dict[str, sqlite3.Row]:
@@ -72,7 +49,7 @@ def run_warc_stats(config: Path, run_id: str) -> tuple[Counter[str], int]:
     size = 0
     for b in catalog_rows(config, "SELECT key FROM bundles WHERE run_id = ?", (run_id,)):
         folder = config.parent / "archive" / "bundles" / b["key"]
-        db = sqlite3.connect(f"file:{folder / 'data' / 'records.sqlite'}?mode=ro", uri=True)
+        db = open_records(folder / "data" / "records.sqlite")
         try:
             types.update(r[0] for r in db.execute("SELECT record_type FROM warc_records"))
         finally:

@@ -19,6 +19,7 @@ import pytest
 from fakeplatforms import FakeServer, FeedWorld
 from fakeplatforms.server import FakeResponse
 
+from archiver.bundle_format import open_records
 from archiver.errors import MalformedResponseError, NotFoundError
 from connectors.rss import RssConnector
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
@@ -79,7 +80,7 @@ def run_warc_stats(config: Path, run_id: str) -> tuple[Counter[str], int]:
     size = 0
     for b in catalog_rows(config, "SELECT key FROM bundles WHERE run_id = ?", (run_id,)):
         folder = config.parent / "archive" / "bundles" / b["key"]
-        db = sqlite3.connect(f"file:{folder / 'data' / 'records.sqlite'}?mode=ro", uri=True)
+        db = open_records(folder / "data" / "records.sqlite")
         try:
             for kind, length in db.execute("SELECT record_type, length FROM warc_records"):
                 types[kind] += 1

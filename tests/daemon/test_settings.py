@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from archiver.config import load_config
-from archiver.daemon.scheduler import daemon_settings, desired_jobs
+from archiver.daemon.scheduler import desired_jobs
 from archiver.errors import ConfigError
-from archiver.report.settings import report_settings, smtp_settings
+from archiver.report.settings import smtp_settings
 from tests.helpers import site_toml, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def test_daemon_refuses_to_start_with_a_bad_setting(tmp_path: Path, head: str, k
     path = config(tmp_path, head)
     with pytest.raises(ConfigError) as err:
         cfg = load_config(path)
-        desired_jobs(cfg, daemon_settings(cfg))
+        desired_jobs(cfg, cfg.daemon)
     assert f"{path}: {key}" in str(err.value)
     result = subprocess.run(
         [sys.executable, "-m", "archiver", "--config", str(path), "daemon"],
@@ -54,11 +54,11 @@ def test_daemon_refuses_to_start_with_a_bad_setting(tmp_path: Path, head: str, k
 
 def test_defaults_and_jitter(tmp_path: Path) -> None:
     cfg = load_config(config(tmp_path, "", interval="2h"))
-    d = daemon_settings(cfg)
+    d = cfg.daemon
     assert (d.max_concurrent_harvests, d.fixity_sample, d.stop_grace_seconds) == (2, 20, 120.0)
     assert d.jitter_for(7200) == 300.0  # 10 % capped at 5 minutes
     assert d.jitter_for(60) == 6.0
-    assert report_settings(cfg).schedule == "0 7 1 * *"
+    assert cfg.report.schedule == "0 7 1 * *"
     jobs = {j.id: j for j in desired_jobs(cfg, d)}
     assert jobs["harvest:s1"].misfire_grace_time is None
     assert str(jobs["report:monthly"].trigger.timezone) == "America/Denver"
@@ -112,7 +112,7 @@ def test_a_site_can_be_harvested_on_a_cron_schedule_with_jitter(tmp_path: Path) 
     assert site.cron == "0 */2 * * *"
     assert site_period_seconds(site) == 7200
     assert backoff_seconds(site, 3) == 3 * 7200  # back-off counts in the cron's periods
-    job = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"]
+    job = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["harvest:s1"]
     trigger = job.trigger
     assert isinstance(trigger, CronTrigger)
     assert trigger.jitter == 300.0  # 10 % of two hours, capped at five minutes
@@ -124,11 +124,11 @@ def test_a_site_can_be_harvested_on_a_cron_schedule_with_jitter(tmp_path: Path) 
     cfg = load_config(
         cron_config(tmp_path, 'cron = "30 7 * * *"', head="[daemon]\njitter_seconds = 45\n")
     )
-    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
+    trigger = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["harvest:s1"].trigger
     assert isinstance(trigger, CronTrigger) and trigger.jitter == 45.0
     # Without cron the interval trigger is unchanged.
     cfg = load_config(cron_config(tmp_path, 'interval = "2h"'))
-    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
+    trigger = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["harvest:s1"].trigger
     assert isinstance(trigger, IntervalTrigger) and trigger.jitter is None
     from archiver.daemon.scheduler import site_phase
 
@@ -143,7 +143,7 @@ def test_a_caught_up_interval_job_is_next_due_in_the_future(tmp_path: Path) -> N
     cfg = load_config(
         cron_config(tmp_path, 'interval = "10m"', head="[daemon]\njitter_seconds = 60\n")
     )
-    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"].trigger
+    trigger = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["harvest:s1"].trigger
     for n in range(300):
         now = datetime.now(UTC) + timedelta(seconds=n * 7.3)
         next_run: datetime | None = now - timedelta(days=5)  # stored before the downtime
@@ -164,7 +164,7 @@ def test_reconcile_keeps_an_unchanged_cron_job(tmp_path: Path) -> None:
     keys = set()
     for _ in range(2):
         cfg = load_config(path)
-        job = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["harvest:s1"]
+        job = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["harvest:s1"]
         keys.add(_trigger_key(job.trigger))
     assert len(keys) == 1
 
@@ -201,6 +201,6 @@ def test_the_weekly_verify_runs_on_sunday(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     cfg = load_config(config(tmp_path, ""))
-    trigger = {j.id: j for j in desired_jobs(cfg, daemon_settings(cfg))}["verify:weekly"].trigger
+    trigger = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["verify:weekly"].trigger
     fire = trigger.get_next_fire_time(None, datetime(2026, 12, 2, tzinfo=UTC))
     assert fire is not None and fire.strftime("%A %H:%M") == "Sunday 03:30"

@@ -15,11 +15,16 @@ import pytest
 from fakeplatforms import FakeServer
 
 from archiver.config import load_config
-from archiver.daemon.scheduler import daemon_settings
 from archiver.daemon.service import liveness_problem
 from archiver.errors import ConfigError
-from tests.daemon.conftest import DaemonProcess, NotifySocket, SlowApp, runs, wait_for
-from tests.daemon.test_daemon import config_for
+from tests.daemon.conftest import (
+    DaemonProcess,
+    NotifySocket,
+    SlowApp,
+    config_for,
+    runs,
+    wait_for,
+)
 from tests.helpers import site_toml, write_config
 
 SITE = "bozeman-mastodon"
@@ -67,12 +72,12 @@ def test_a_dead_scheduler_thread_stops_the_pings() -> None:
 
 def test_max_job_runtime_setting(tmp_path: Path) -> None:
     site = site_toml("s1", "mastodon", "http://127.0.0.1:9", "x")
-    assert daemon_settings(load_config(write_config(tmp_path, site))).max_job_runtime == 6 * HOUR
+    assert load_config(write_config(tmp_path, site)).daemon.max_job_runtime == 6 * HOUR
     cfg = load_config(write_config(tmp_path, site, head='[daemon]\nmax_job_runtime = "90m"\n'))
-    assert daemon_settings(cfg).max_job_runtime == 5400.0
+    assert cfg.daemon.max_job_runtime == 5400.0
     path = write_config(tmp_path, site, head='[daemon]\nmax_job_runtime = "forever"\n')
     with pytest.raises(ConfigError) as err:
-        daemon_settings(load_config(path))
+        load_config(path)
     assert f"{path}: daemon.max_job_runtime" in str(err.value)
 
 

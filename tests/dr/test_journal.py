@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import stat
@@ -57,10 +59,10 @@ def test_segments_form_a_hash_chain(make_archive: ArchiveFactory) -> None:
     assert len(segments) >= 3
     prev = journal.GENESIS
     for n, seg in enumerate(segments, 1):
-        data = (_journal_dir(config) / seg.name).read_bytes()
+        data = gzip.decompress((_journal_dir(config) / seg.name).read_bytes())
         header = json.loads(data.split(b"\n", 1)[0])
         assert header["segment"] == n and header["prev_sha256"] == prev
-        assert seg.name == f"{n:08d}-{seg.sha256}.jsonl"
+        assert seg.name == f"{n:08d}-{seg.sha256}.jsonl.gz"
         for line in data.splitlines()[1:]:
             entry = json.loads(line)
             assert entry["at"].endswith("+00:00") and entry["op"] in ("put", "delete")
@@ -70,7 +72,9 @@ def test_segments_form_a_hash_chain(make_archive: ArchiveFactory) -> None:
     audited = [e.row["action"] for e in _entries(config, "audit_log") if e.row]
     assert audited.count("hold.add") == 2 and "seal" in audited
     # Segments are stored read-only and are not bundles.
-    assert all(not (p.stat().st_mode & stat.S_IWUSR) for p in _journal_dir(config).glob("*.jsonl"))
+    assert all(
+        not (p.stat().st_mode & stat.S_IWUSR) for p in _journal_dir(config).glob("*.jsonl.gz")
+    )
     r = cli(config, "journal", "verify")
     assert r.returncode == 0, r.stderr
     assert f"{len(segments)} segment(s)" in r.stdout
@@ -83,13 +87,15 @@ def test_rebuild_names_a_tampered_or_missing_segment(
     config = make_archive()
     _hold(config, "first")
     _hold(config, "second")
-    names = sorted(p.name for p in _journal_dir(config).glob("*.jsonl"))
+    names = sorted(p.name for p in _journal_dir(config).glob("*.jsonl.gz"))
     assert len(names) >= 3
     folder = _journal_dir(config)
     victim = folder / names[1]
     if damage == "edit":
         _writable(victim)
-        victim.write_bytes(victim.read_bytes().replace(b"Cara Clerk", b"Cara Clerc"))
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0x01  # one bit of the stored (compressed) object
+        victim.write_bytes(bytes(data))
         expect = f"journal segment journal/{names[1]} was altered"
     elif damage == "delete_middle":
         victim.unlink()
@@ -232,3 +238,65 @@ def test_a_read_only_archive_is_not_journaled_and_not_an_error(
     finally:
         monkeypatch.undo()
         app.close()
+
+
+def _as_plain_segments(config: Path) -> list[str]:
+    """Rewrite the archive's journal as the first journal release stored it: each segment
+    plain ``.jsonl``, named and chained by the hash of those bytes (head.json is dropped,
+    as an operator restoring such a journal would)."""
+    folder = _journal_dir(config)
+    prev = journal.GENESIS
+    names = []
+    for seg in _segments(config):
+        path = folder / seg.name
+        lines = gzip.decompress(path.read_bytes()).split(b"\n", 1)
+        header = json.loads(lines[0])
+        header["prev_sha256"] = prev
+        data = (json.dumps(header, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        data += lines[1]
+        prev = hashlib.sha256(data).hexdigest()
+        name = f"{seg.seq:08d}-{prev}.jsonl"
+        _writable(path)
+        path.unlink()
+        (folder / name).write_bytes(data)
+        names.append(name)
+    (config.parent / "archive" / "journal" / "head.json").unlink()
+    return names
+
+
+def test_plain_segments_of_the_first_release_still_read_and_chain_on(
+    make_archive: ArchiveFactory, tmp_path: Path
+) -> None:
+    """Segments sealed before compression (``.jsonl``) verify and rebuild, and the next
+    compressed segment chains onto the last plain one."""
+    config = make_archive()
+    _hold(config, "first")
+    plain = _as_plain_segments(config)
+    assert len(plain) >= 2
+    _hold(config, "second")
+    segments = _segments(config)
+    assert [s.name for s in segments[: len(plain)]] == plain
+    assert segments[-1].name.endswith(".jsonl.gz")
+    assert segments[-1].prev_sha256 == plain[-1].split("-", 1)[1].removesuffix(".jsonl")
+    holds = [e.row["name"] for e in _entries(config, "legal_holds") if e.row]
+    assert holds == ["first", "second"]
+    r = cli(config, "journal", "verify")
+    assert r.returncode == 0, r.stdout + r.stderr
+    target = tmp_path / "rebuilt.sqlite"
+    r = cli(config, "catalog", "rebuild", "--into", str(target))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {row["name"] for row in catalog_rows_at(target, "SELECT name FROM legal_holds")} == {
+        "first",
+        "second",
+    }
+
+
+def catalog_rows_at(path: Path, sql: str) -> list[dict[str, object]]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(sql)]
+    finally:
+        db.close()

@@ -9,7 +9,6 @@ import html
 import io
 import json
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.app import open_app
+from archiver.bundle_format import open_records
 from archiver.csvsafe import cell
 from archiver.errors import ExportError
 from archiver.prr.export import COUNT_ONLY, ExportOptions, run_export
@@ -136,7 +136,7 @@ def test_every_revisit_has_its_original_in_the_package(
     _rid, out = full_export
     home: dict[str, str] = {}
     for b in catalog(archive, "SELECT id FROM bundles"):
-        db = sqlite3.connect(bundle_path(archive, b["id"]) / "data" / "records.sqlite")
+        db = open_records(bundle_path(archive, b["id"]) / "data" / "records.sqlite")
         home.update({rid: b["id"] for (rid,) in db.execute("SELECT record_id FROM warc_records")})
         db.close()
     recs = warc_records(out / "data" / "originals" / "export-00000.warc.gz")

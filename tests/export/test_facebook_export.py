@@ -9,6 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from archiver.bundle_format import open_records
 from archiver.prr.export import COUNT_ONLY
 from tests.export.conftest import FB_SITE, FbArchive
 from tests.export.helpers import (
@@ -95,9 +96,7 @@ def test_media_of_every_exported_version_is_in_the_package(
         rec = by_id[rid]
         assert m["original_in_package"] == "True" and rec["type"] in ("response", "revisit")
         # Byte for byte the sealed gzip member of the source bundle.
-        src_db = sqlite3.connect(
-            bundle_path(fb_archive, m["bundle_id"]) / "data" / "records.sqlite"
-        )
+        src_db = open_records(bundle_path(fb_archive, m["bundle_id"]) / "data" / "records.sqlite")
         wf, off, length = src_db.execute(
             "SELECT warc_file, offset, length FROM warc_records WHERE record_id = ?", (rid,)
         ).fetchone()

@@ -128,8 +128,8 @@ def test_target_is_checked() -> None:
     import pytest
 
     from archiver.errors import ConfigError
-    from archiver.fastlane.runner import FastLaneSettings
+    from archiver.settings.fastlane import fastlane_from
 
-    assert FastLaneSettings.from_section({"target": 300}).target == 300.0
+    assert fastlane_from({"target": 300}, file="a.toml").target == 300.0
     with pytest.raises(ConfigError, match=r"fastlane\.target"):
-        FastLaneSettings.from_section({"target": "soon"})
+        fastlane_from({"target": "soon"}, file="a.toml")

@@ -12,6 +12,7 @@ from fakeplatforms.server import FakeServer
 
 from archiver.app import open_app
 from archiver.fastlane.runner import FastLane, FastLaneSettings
+from archiver.settings.fastlane import fastlane_from
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -86,6 +87,6 @@ def test_settings_are_checked() -> None:
 
     from archiver.errors import ConfigError
 
-    assert FastLaneSettings.from_section({}) == FastLaneSettings(False, 60.0)
+    assert fastlane_from({}, file="a.toml") == FastLaneSettings(False, 60.0)
     with pytest.raises(ConfigError, match="between 5 and 3600"):
-        FastLaneSettings.from_section({"enabled": True, "interval": 1})
+        fastlane_from({"enabled": True, "interval": 1}, file="a.toml")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from fakeplatforms.mastodon import MastodonWorld
 from fakeplatforms.server import FakeServer
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.bundle_format import open_records
 from archiver.search import SearchFilters, search
 from tests.helpers import catalog_rows, harvest, open_test_app, site_toml, write_config
 
@@ -157,10 +157,7 @@ def test_unchanged_responses_become_revisits(two_runs: tuple[Path, dict[str, str
     ]
     types: dict[str, int] = {}
     for key in keys:
-        db = sqlite3.connect(
-            f"file:{config.parent / 'archive' / 'bundles' / key / 'data' / 'records.sqlite'}?mode=ro&immutable=1",
-            uri=True,
-        )
+        db = open_records(config.parent / "archive" / "bundles" / key / "data" / "records.sqlite")
         for t, n in db.execute(
             "SELECT record_type, count(*) FROM warc_records GROUP BY record_type"
         ):

@@ -214,7 +214,7 @@ def test_long_reset_ends_the_run_as_rate_limited_and_the_daemon_waits_for_it(
         # skipped until the platform's reset, then go ahead.
         application = open_test_app(config)
         try:
-            runtime = jobs.Runtime(app=application, settings=sched.daemon_settings(application.cfg))
+            runtime = jobs.Runtime(app=application, settings=application.cfg.daemon)
             jobs.install(runtime)
             assert jobs.harvest_site("city") == "rate_limited"
             backoff = sched.backoff_of(application.catalog, "city")

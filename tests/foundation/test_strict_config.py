@@ -85,6 +85,55 @@ def test_bad_key_or_value_is_one_line_naming_file_key_and_fix(
     assert f"{config}: {key}: " in one_line(status.stderr)
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ("[daemon]\nmax_concurrent_harvests = 0", "daemon.max_concurrent_harvests"),
+        ("[report]\nschedule = 'soon'", "report.schedule"),
+        ("[requests]\nfee_per_hour = -1", "requests.fee_per_hour"),
+        ("[fastlane]\ninterval = 1", "fastlane.interval"),
+        ('[webhooks]\nlisten = "8089"', "webhooks.listen"),
+        ("[cluster]\nheartbeat_seconds = 10\nstalled_seconds = 15", "cluster.stalled_seconds"),
+        ('[integrity]\ntsa_url = "ftp://tsa"', "integrity.tsa_url"),
+        ("[storage]\nrolling_lock_days = 1", "storage.rolling_lock_days"),
+        ('[storage]\nbackend = "s3"\nbucket = "b"', "storage.endpoint"),
+        ('[retention]\naudit_received = { 2025 = "soon" }', "retention.audit_received.2025"),
+        ("[compliance]\nburst_posts = 0", "compliance.sites.city-mastodon.burst_posts"),
+        ('[smtp]\nsender = "a@b.net"\nrecipients = ["c@b.net"]', "smtp.host"),
+    ],
+)
+def test_every_section_value_is_checked_when_any_command_loads(
+    tmp_path: Path, body: str, key: str
+) -> None:
+    """Each section is typed and checked at load: an ordinary command refuses a bad value,
+    not only ``config check`` (or the nightly job that would have read it weeks later)."""
+    config = write(tmp_path, body)
+    status = run("--config", str(config), "status")
+    assert status.exit_code == 2
+    assert f"{config}: {key}: " in one_line(status.stderr)
+    check = run("config", "check", "--config", str(config))
+    assert check.exit_code == 2
+    assert f"{config}: {key}: " in one_line(check.stderr)
+
+
+def test_sections_are_typed_attributes_that_compare_by_value(tmp_path: Path) -> None:
+    from archiver.config import load_config
+
+    config = write(tmp_path, "[storage]\nrolling_lock_days = 30\n[daemon]\nfixity_sample = 5")
+    first, again = load_config(config), load_config(config)
+    assert first.storage == again.storage and first.daemon == again.daemon
+    assert (first.storage.backend, first.storage.rolling_lock_days) == ("local", 30)
+    assert first.storage.path == first.root / "bundles" and first.storage.s3 is None
+    assert first.daemon.fixity_sample == 5 and first.report.schedule == "0 7 1 * *"
+    assert (first.smtp, first.webhooks, first.cluster, first.integrity.tsa) == (None,) * 4
+    assert first.retention.classes is None and not first.retention.allow_self_approval
+    assert not hasattr(first, "section"), "features read typed sections, never raw tables"
+    config.write_text(
+        config.read_text().replace("rolling_lock_days = 30", "rolling_lock_days = 40")
+    )
+    assert load_config(config).storage != first.storage
+
+
 def test_a_misspelled_compliance_key_is_named_by_config_check(tmp_path: Path) -> None:
     config = write(tmp_path, '[compliance]\ndomians = ["bozeman.net"]')
     check = run("config", "check", "--config", str(config))

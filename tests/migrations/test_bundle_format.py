@@ -11,7 +11,7 @@ import bagit
 import pytest
 from typer.testing import CliRunner
 
-from archiver.bundle import BUNDLE_SCHEMA_VERSION, RECORDS_DB
+from archiver.bundle import BUNDLE_SCHEMA_VERSION, RECORDS_DB, finish_records_db
 from archiver.bundle_format import CURRENT_VERSION, open_records
 from archiver.catalog import Catalog
 from archiver.catalog.ingest import ingest_bundle
@@ -37,7 +37,7 @@ def test_the_fixture_holds_bundles_of_every_format_ever_written() -> None:
             db.close()
     # The fixture holds format 1 bundles (read through the v1 adapter); format 2 (issue 13's
     # live_removals) is what this code writes and every other test reads.
-    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 3
+    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 4
 
 
 def test_every_old_bundle_is_ingested_by_the_new_code(tmp_path: Path) -> None:
@@ -75,13 +75,13 @@ def _with_version(tmp_path: Path, value: str | None) -> Path:
 
 
 def test_a_bundle_of_a_newer_format_is_refused(tmp_path: Path) -> None:
-    bundle = _with_version(tmp_path, "4")
+    bundle = _with_version(tmp_path, "5")
     catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     try:
         with pytest.raises(BundleError) as caught, catalog.begin() as conn:
             ingest_bundle(conn, bundle, key=f"site/2026/{bundle.name}", storage="local")
         assert str(caught.value) == (
-            f"bundle site/2026/{bundle.name} has format version 4; this archiver reads up to 3; "
+            f"bundle site/2026/{bundle.name} has format version 5; this archiver reads up to 4; "
             "upgrade the software"
         )
         assert catalog.bundle_ids() == set()  # nothing half-cataloged
@@ -123,7 +123,7 @@ def test_recover_refuses_a_newer_bundle_in_storage_with_one_line(
     )
     out = CliRunner().invoke(cli_app, ["recover", "--config", str(config)])
     assert out.exit_code == 2, out.output
-    assert "has format version 7; this archiver reads up to 3; upgrade the software" in out.output
+    assert "has format version 7; this archiver reads up to 4; upgrade the software" in out.output
     assert "Traceback" not in out.output
 
 
@@ -181,3 +181,79 @@ def test_a_format_2_bundle_reads_with_empty_format_3_tables(tmp_path: Path) -> N
         assert catalog.bundle_ids() == {b.name for b in OLD_BUNDLES}
     finally:
         catalog.close()
+
+
+V3 = Path(__file__).parent.parent / "fixtures" / "v3_lean" / "bundles"
+V3_BUNDLES = sorted(
+    (p.parent.parent for p in V3.glob("*/*/*/data/records.sqlite")),
+    key=lambda b: (b / "bag-info.txt").read_text().split("Sealed-At: ")[1],
+)
+
+
+def _rows(bundle: Path, table: str) -> list[tuple[object, ...]]:
+    db = open_records(bundle / RECORDS_DB, bundle=bundle.name)
+    try:
+        return [tuple(r) for r in db.execute(f"SELECT * FROM {table}")]
+    finally:
+        db.close()
+
+
+def test_format_3_bundles_are_read_and_ingested_by_the_new_code(tmp_path: Path) -> None:
+    """Format 3 (seen rows, follower checkpoint and diffs) as sealed in the field: every
+    bundle reads, ingests in seal order, and "last seen" and the follower diff apply."""
+    assert len(V3_BUNDLES) == 12
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    seen = followed = 0
+    try:
+        for bundle in V3_BUNDLES:
+            db = open_records(bundle / RECORDS_DB, bundle=bundle.name)
+            try:
+                assert (
+                    db.execute(
+                        "SELECT value FROM bundle_info WHERE key = 'schema_version'"
+                    ).fetchone()[0]
+                    == "3"
+                )
+            finally:
+                db.close()
+            with catalog.begin() as conn:
+                result = ingest_bundle(
+                    conn, bundle, key=f"bench/2026/{bundle.name}", storage="local"
+                )
+            assert not result.skipped
+            seen += result.seen
+            followed += result.followed
+        assert seen > 0 and followed == 90 + 5  # the checkpoint, then the diff
+        assert catalog.bundle_ids() == {b.name for b in V3_BUNDLES}
+    finally:
+        catalog.close()
+
+
+def _as_format_4(tmp_path: Path, source: Path) -> Path:
+    """A writable copy of a format 3 bundle with its records database sealed as format 4."""
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    for p in [copy, *copy.rglob("*")]:
+        p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    db = sqlite3.connect(copy / RECORDS_DB, isolation_level=None)
+    db.execute("UPDATE bundle_info SET value = '4' WHERE key = 'schema_version'")
+    finish_records_db(db)
+    db.close()
+    return copy
+
+
+def test_format_4_keeps_every_index_fact_of_format_3_in_fewer_bytes(tmp_path: Path) -> None:
+    """The compact WARC index and seen rows read back exactly as the format 3 rows they
+    replace (record ids, URIs, digests, revisit links, the record that showed a seen item)."""
+    before = after = 0
+    checked = {"warc_records": 0, "seen": 0}
+    for source in V3_BUNDLES:
+        compact = _as_format_4(tmp_path, source)
+        for table in checked:
+            old = _rows(source, table)
+            assert _rows(compact, table) == old, (source.name, table)
+            checked[table] += len(old)
+        before += (source / RECORDS_DB).stat().st_size
+        after += (compact / RECORDS_DB).stat().st_size
+    assert checked["warc_records"] > 50 and checked["seen"] > 20
+    assert after < before * 0.8, (before, after)

@@ -34,18 +34,6 @@ from archiver.storage.s3 import S3Settings, S3Storage
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, site_toml, write_config
 from tests.retention_kit import CLASSES, retention_head
-from tests.storage import conftest as storage_fixtures
-
-bucket, moto_endpoint, s3_client = (
-    storage_fixtures.bucket,
-    storage_fixtures.moto_endpoint,
-    storage_fixtures.s3_client,
-)
-s3_env, s3_settings, s3_storage = (
-    storage_fixtures.s3_env,
-    storage_fixtures.s3_settings,
-    storage_fixtures.s3_storage,
-)
 
 FIVE_YEARS = """
 [[items]]
@@ -157,9 +145,9 @@ def test_permanent_bundle_gets_a_rolling_lock_on_refresh(
 
 
 def test_rolling_lock_days_is_validated(archive: Archive) -> None:
-    app = archive.remap("TEST.2026-2", rolling_lock_days=0)
+    """Refused when the config is loaded, not at the first nightly refresh."""
     with pytest.raises(ConfigError, match=r"storage\.rolling_lock_days"):
-        refresh(app)
+        archive.remap("TEST.2026-2", rolling_lock_days=0)
 
 
 def test_mapping_changes_move_the_store_lock(

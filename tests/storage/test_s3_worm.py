@@ -25,18 +25,17 @@ from minio.error import S3Error
 from minio.versioningconfig import SUSPENDED, VersioningConfig
 
 from archiver.errors import ConfigError, SecretError, StorageError
+from archiver.settings.storage import s3_settings
 from archiver.storage.s3 import (
     SHA256_META,
     S3Settings,
     S3Storage,
-    settings_from_config,
 )
 from archiver.storage.s3_worm import (
     check_worm,
     self_check,
 )
-
-from .conftest import BundleFactory
+from tests.storage_kit import BundleFactory
 
 KEY = "site-7/2026/b-0001"
 
@@ -444,7 +443,7 @@ def test_moto_gaps_are_as_documented(s3_client: Minio, bucket: str) -> None:
     assert _versions(s3_client, bucket, prefix="gap/short") == []
 
 
-def test_settings_from_config(tmp_path: Path) -> None:
+def test_s3_settings_from_the_storage_table(tmp_path: Path) -> None:
     section = {
         "backend": "s3",
         "endpoint": "minio.city.local:9000",
@@ -454,7 +453,7 @@ def test_settings_from_config(tmp_path: Path) -> None:
         "secret_key_secret": "S3_SECRET_KEY",
         "default_retention_days": 60,
     }
-    s = settings_from_config(section, file="archiver.toml", staging=tmp_path)
+    s = s3_settings(section, file="archiver.toml", staging=tmp_path)
     assert (s.endpoint, s.bucket, s.secure, s.lock_mode) == (
         "minio.city.local:9000",
         "social-archive",
@@ -468,13 +467,13 @@ def test_settings_from_config(tmp_path: Path) -> None:
     )
     assert not s.allow_unsafe_worm
     with pytest.raises(ConfigError, match=r"storage\.secret_key: unknown key"):
-        settings_from_config({**section, "secret_key": "oops"}, file="a.toml", staging=tmp_path)
+        s3_settings({**section, "secret_key": "oops"}, file="a.toml", staging=tmp_path)
     with pytest.raises(ConfigError, match=r"storage\.bucket: is required"):
-        settings_from_config({"endpoint": "m:9000"}, file="a.toml", staging=tmp_path)
+        s3_settings({"endpoint": "m:9000"}, file="a.toml", staging=tmp_path)
     with pytest.raises(ConfigError, match=r"storage\.secure: must be a bool"):
-        settings_from_config({**section, "secure": "yes"}, file="a.toml", staging=tmp_path)
+        s3_settings({**section, "secure": "yes"}, file="a.toml", staging=tmp_path)
     with pytest.raises(ConfigError, match="lock_mode"):
-        settings_from_config({**section, "lock_mode": "LOCKED"}, file="a.toml", staging=tmp_path)
+        s3_settings({**section, "lock_mode": "LOCKED"}, file="a.toml", staging=tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["COMPLIANCE", "GOVERNANCE"])

@@ -1,4 +1,4 @@
-"""``[compliance]`` from the config: the City's domains, notice texts, alert contacts.
+"""``[compliance]``: the City's domains, notice texts, alert contacts.
 
 Defaults sit in ``[compliance]``; a site overrides any of them in
 ``[compliance.sites.<site-id>]``. A rule is switched off per site with a recorded reason
@@ -8,12 +8,15 @@ reason is shown wherever the rule would have been, so nothing is silently skippe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from archiver.config import Config, SiteConfig, parse_duration
+from archiver.config_sections import COMPLIANCE_KEYS as KEYS
+from archiver.config_sections import suggest
 from archiver.errors import ConfigError
+from archiver.settings.values import parse_duration
 
 RULES = (
     "aup_notice",
@@ -27,20 +30,6 @@ RULES = (
     "deleted_by_city",
 )
 VANDALISM_RULES = frozenset({"profile_change", "post_burst", "deleted_by_city"})
-KEYS = {
-    "domains",
-    "aup_text",
-    "aup_url",
-    "disclosure_text",
-    "interactive",
-    "grace",
-    "emergency_tags",
-    "emergency_grace",
-    "burst_posts",
-    "burst_window",
-    "alert_to",
-    "disabled",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +54,15 @@ def _strings(value: Any, file: str, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _merged(cfg: Config, site_id: str) -> dict[str, Any]:
-    raw = cfg.section("compliance")
-    file = str(cfg.path)
+def _merged(
+    raw: Mapping[str, Any], site_id: str, *, file: str, site_ids: Collection[str]
+) -> dict[str, Any]:
     base = {k: v for k, v in raw.items() if k != "sites"}
     sites = raw.get("sites", {})
     if not isinstance(sites, Mapping):
         raise ConfigError("must be a table of site ids", file=file, key="compliance.sites")
     for sid in sites:
-        if sid not in {s.id for s in cfg.sites}:
+        if sid not in site_ids:
             raise ConfigError(
                 f"no site with id {sid!r}",
                 file=file,
@@ -90,16 +79,17 @@ def _merged(cfg: Config, site_id: str) -> dict[str, Any]:
                     "unknown key",
                     file=file,
                     key=f"{where}.{k}",
-                    hint="allowed keys: " + ", ".join(sorted(KEYS)),
+                    hint=suggest(k, KEYS),
                 )
     return base | dict(own)
 
 
-def site_compliance(cfg: Config, site: SiteConfig) -> SiteCompliance:
+def site_compliance(
+    section: Mapping[str, Any], site_id: str, *, file: str, site_ids: Collection[str]
+) -> SiteCompliance:
     """The site's effective compliance settings; a ConfigError names the key to fix."""
-    raw = _merged(cfg, site.id)
-    file = str(cfg.path)
-    key = f"compliance.sites.{site.id}"
+    raw = _merged(section, site_id, file=file, site_ids=site_ids)
+    key = f"compliance.sites.{site_id}" if site_id else "compliance"
     disabled = raw.get("disabled", {})
     if not isinstance(disabled, Mapping) or not all(
         isinstance(v, str) and v.strip() for v in disabled.values()
@@ -146,3 +136,37 @@ def site_compliance(cfg: Config, site: SiteConfig) -> SiteCompliance:
         alert_to=_strings(raw.get("alert_to", []), file, "alert_to"),
         disabled={str(k): str(v) for k, v in disabled.items()},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceSettings:
+    """Every configured site's effective ``[compliance]`` settings, checked at load."""
+
+    sites: Mapping[str, SiteCompliance]
+    default: SiteCompliance
+
+    def for_site(self, site_id: str) -> SiteCompliance:
+        """The site's settings; a site the config does not list gets the city-wide defaults."""
+        return self.sites.get(site_id, self.default)
+
+
+def compliance_from(
+    raw: Mapping[str, Any], *, file: str, site_ids: Collection[str]
+) -> tuple[ComplianceSettings, list[ConfigError]]:
+    """Each site's settings, with one problem per site that has one (defaults stand in)."""
+    errors: list[ConfigError] = []
+    base = {k: v for k, v in raw.items() if k != "sites"}
+    try:
+        default = site_compliance(base, "", file=file, site_ids=())
+    except ConfigError as exc:
+        if not site_ids:  # otherwise each site names the problem under its own key
+            errors.append(exc)
+        default = site_compliance({}, "", file=file, site_ids=())
+    sites: dict[str, SiteCompliance] = {}
+    for site_id in site_ids:
+        try:
+            sites[site_id] = site_compliance(raw, site_id, file=file, site_ids=site_ids)
+        except ConfigError as exc:
+            if str(exc) not in {str(e) for e in errors}:
+                errors.append(exc)
+    return ComplianceSettings(sites=MappingProxyType(sites), default=default), errors
