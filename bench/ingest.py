@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,7 +38,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 
-def _serve(followers: int, statuses: int, replies: int, q: mp.Queue) -> None:  # type: ignore[type-arg]
+def _serve(followers: int, statuses: int, replies: int, q: Queue[str]) -> None:
     import random
     from datetime import UTC, datetime, timedelta
 
@@ -89,9 +91,9 @@ MIXES = {
 }
 
 
-def _start(followers: int, statuses: int, replies: int = 0) -> tuple[str, mp.Process, mp.Queue]:  # type: ignore[type-arg]
+def _start(followers: int, statuses: int, replies: int = 0) -> tuple[str, BaseProcess, Queue[str]]:
     ctx = mp.get_context("fork")
-    q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    q: Queue[str] = ctx.Queue()
     p = ctx.Process(target=_serve, args=(followers, statuses, replies, q), daemon=True)
     p.start()
     url = q.get(timeout=600)

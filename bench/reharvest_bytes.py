@@ -97,7 +97,9 @@ def main() -> int:
                 app.close()
 
         first, first_db = run(None)
-        rows = [("first harvest (full)", first, first_db, None)]
+        rows: list[tuple[str, int, int, float | None]] = [
+            ("first harvest (full)", first, first_db, None)
+        ]
         before = (first, first_db)
         after = run(False)
         rows.append(("unchanged incremental", after[0] - before[0], after[1] - before[1], 2.0))

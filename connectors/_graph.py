@@ -28,7 +28,7 @@ redacts URLs and headers but not bodies.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -109,9 +109,17 @@ class GraphError:
         return self.code in RATE_LIMIT_CODES
 
 
-def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -> Verdict:
-    """Graph error codes the recorder acts on: an expired token (Fatal), rate limits and
-    transient errors (Retry, after ``estimated_time_to_regain_access`` when given)."""
+def classify(
+    status: int,
+    headers: httpx.Headers,
+    body: bytes,
+    token_env: str,
+    token: str = "the Page access token",
+    what: str = "",
+) -> Verdict:
+    """Graph error codes the recorder acts on: an expired token (Fatal: renew ``token``;
+    ``what`` prefixes the message), rate limits and transient errors (Retry, after
+    ``estimated_time_to_regain_access`` when given). Threads speaks the same shape."""
     try:
         err = GraphError.from_body(json.loads(body))
     except ValueError:
@@ -119,8 +127,8 @@ def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -
     if err is None:
         return status_classifier(status, headers, body)
     if err.is_auth:
-        hint = f"renew the Page access token and put it in {token_env}"
-        return Fatal(err.describe(), hint, auth=True)
+        hint = f"renew {token} and put it in the variable {token_env}"
+        return Fatal(f"{what}{err.describe()}", hint, auth=True)
     if err.is_rate_limit or err.transient:
         return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
     return status_classifier(status, headers, body)
@@ -179,6 +187,12 @@ class GraphClient:
             raise NotFoundError(err.describe(), **kw)
         raise FetchError(err.describe(), **kw)
 
+    stop_on_empty = False  # whether an empty page ends a list whatever cursor it carries
+
+    def next_url(self, data: Any) -> str | None:
+        """Where a page says the next one is."""
+        return next_page(data)
+
     def pages(
         self,
         path: str,
@@ -187,26 +201,27 @@ class GraphClient:
         record_class: RecordClass,
         params: Mapping[str, str | int] | None = None,
         guard: PageGuard | None = None,
-        first: Any = None,
-    ) -> Iterator[tuple[RecordedResponse | None, list[Any]]]:
+    ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
         """Follow ``paging.next`` (absolute URLs that already carry the cursor and fields)
-        to the last page, which has no ``next``. ``first``: a nested edge's listing
-        (``replies{...}`` inside a comment) whose first page came inline (response None)."""
-        walk = guard or PageGuard(endpoint)
+        from ``path`` (or a ``paging.next`` URL) to the last page, which has no ``next``."""
 
         def get(url: str, query: Mapping[str, str | int] | None) -> tuple[Any, Any]:
-            if not url:
-                return None, first
             return self.get(url, endpoint=endpoint, record_class=record_class, params=query)
 
-        start = "" if first is not None else self.url(path)
-        for response, data in url_pages(get, start, params, next_url=next_page, guard=walk):
-            items = data.get("data") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise MalformedResponseError(
-                    "expected a {data: [...]} listing", site=self.site, endpoint=endpoint
-                )
-            yield response, items
+        start = path if path.startswith(("http://", "https://")) else self.url(path)
+        walk = guard or PageGuard(endpoint)
+        empty = (lambda data: not self.listing(data, endpoint)) if self.stop_on_empty else None
+        pages = url_pages(get, start, params, next_url=self.next_url, guard=walk, empty=empty)
+        for response, data in pages:
+            yield response, self.listing(data, endpoint)
+
+    def listing(self, data: Any, endpoint: str) -> list[Any]:
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise MalformedResponseError(
+                "expected a {data: [...]} listing", site=self.site, endpoint=endpoint
+            )
+        return items
 
     def _check_origin(self, url: str, endpoint: str) -> None:
         """Never follow a paging URL to another host: it would receive the bearer token."""
@@ -385,30 +400,42 @@ def graph_timeline(
     noun: str,
     parse: Callable[[Any, WarcRef, str], Item | Unparseable],
     comments_endpoint: str,
-    comment_pages: Callable[[str, str, list[PageGuard]], Iterator[HarvestRecord]],
+    comment_params: Mapping[str, str | int],
+    comment: Callable[[Any, str, RecordedResponse, list[PageGuard]], Iterable[HarvestRecord]],
 ) -> Iterator[HarvestRecord]:
     """A Page's posts or an Instagram account's media, newest first, each with its comment
-    thread (:func:`comment_thread` over ``comment_pages(id, comments_endpoint, guards)``);
-    the bookmark ``since`` is the unix time of the newest one seen."""
-    ctx, full, guard = graph.ctx, graph.ctx.full_sweep, PageGuard(noun)
+    thread (:func:`comment_thread`: every entry of ``{id}/comments`` handed to
+    ``comment(raw, id, page, guards)``); the bookmark ``since`` is the unix time of the
+    newest one seen."""
+
+    def comments(post_id: str, guards: list[PageGuard]) -> Iterator[HarvestRecord]:
+        query = {**comment_params, "limit": GRAPH_MAX_LIMIT}
+        for page, rows in graph.pages(
+            f"{post_id}/comments",
+            params=query,
+            record_class="comments",
+            endpoint=comments_endpoint,
+            guard=guards[0],
+        ):
+            for raw in rows:
+                yield from comment(raw, post_id, page, guards)
+
+    guard = PageGuard(noun)
     params: dict[str, str | int] = {"fields": fields, "limit": GRAPH_MAX_LIMIT}
     pages = graph.pages(edge, params=params, record_class="posts", endpoint=endpoint, guard=guard)
-    since = ctx.bookmarks.get("since") or ""
     yield from walk_timeline(
-        ((page.ref, entries) for page, entries in pages if page is not None),
+        graph.ctx,
+        ((page.ref, entries) for page, entries in pages),
         guard=guard,
         parse=lambda raw, ref: parse(raw, ref, endpoint),
         key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
         children=lambda item, _raw: comment_thread(
             graph,
-            partial(comment_pages, item.platform_id, comments_endpoint),
+            partial(comments, item.platform_id),
             root_id=item.platform_id,
             noun=noun.removesuffix("s"),  # "post" of "posts"; "media"
             endpoint=comments_endpoint,
         ),
-        full=full,
-        since=int(since) if since.isdigit() and not full else 0,
         start=0,
-        window=ctx.site.recheck_recent,
         bookmark="since",
     )

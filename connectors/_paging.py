@@ -35,7 +35,7 @@ from archiver.model import (
 )
 from archiver.recorder import RecordedResponse, RecordingClient, status_classifier
 from archiver.verdict import Classifier
-from connectors.base import platform_words
+from connectors.base import HarvestContext, platform_words
 
 MAX_PAGES = 100_000
 P = TypeVar("P")
@@ -120,12 +120,9 @@ def link_pages(
         return response, response
 
     walk = guard or PageGuard(endpoint)
-    for _, response in url_pages(get, url, params, next_url=_next_link, guard=walk):
+    next_url = lambda response: response.links.get("next") or None  # noqa: E731
+    for _, response in url_pages(get, url, params, next_url=next_url, guard=walk):
         yield response
-
-
-def _next_link(response: RecordedResponse) -> str | None:
-    return response.links.get("next") or None
 
 
 def cursor_pages(
@@ -153,26 +150,31 @@ def cursor_pages(
 
 
 def url_pages(
-    get: Callable[[str, Params | None], tuple[RecordedResponse | None, Any]],
+    get: Callable[[str, Params | None], tuple[RecordedResponse, Any]],
     url: str,
     params: Params | None,
     *,
     next_url: Callable[[Any], str | None],
     guard: PageGuard,
-) -> Iterator[tuple[RecordedResponse | None, Any]]:
-    """Next-URL-in-the-body pagination (Graph API ``paging.next``: absolute URLs that carry
-    the cursor and the fields already). ``get`` may answer the first page without a request
-    (response None: a nested edge's first page comes inline in its parent)."""
+    empty: Callable[[Any], bool] | None = None,
+) -> Iterator[tuple[RecordedResponse, Any]]:
+    """Pages whose next one the answer names (``next_url(data)``): a URL that carries its
+    query (Graph API ``paging.next``, a ``Link`` header), or ``name=value``: ``url`` asked
+    again with that parameter (Threads ``after``, LinkedIn ``start``). ``get(url, params)``
+    fetches and decodes a page; an ``empty`` one ends the list (an API at its end may still
+    hand out a cursor)."""
 
-    def fetch(nxt: str | None) -> tuple[RecordedResponse | None, Any]:
-        return get(nxt, None) if nxt else get(url, params)
+    def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
+        name, eq, value = (token or "").partition("=")
+        if token is None or (eq and name.isidentifier()):
+            return get(url, {**(params or {}), name: value} if token else params)
+        return get(token, None)
 
-    def advance(page: tuple[RecordedResponse | None, Any]) -> str | None:
-        if page[0] is not None:
-            guard.seen.add(page[0].url)
+    def advance(page: tuple[RecordedResponse, Any]) -> str | None:
+        guard.seen.add(page[0].url)
         return next_url(page[1])
 
-    yield from paginate(fetch, advance, guard)
+    yield from paginate(fetch, advance, guard, empty=(lambda p: empty(p[1])) if empty else None)
 
 
 class UnreadablePage(MalformedResponseError):
@@ -218,15 +220,13 @@ def listing(data: Any, key: str, *, site: str, endpoint: str) -> list[Any]:
 
 
 def walk_timeline(
+    ctx: HarvestContext,
     pages: Iterable[tuple[WarcRef, Iterable[Any]]],
     *,
     parse: Callable[[Any, WarcRef], Item | Unparseable],
     key: Callable[[Item], K],
     children: Callable[[Item, Any], Iterable[HarvestRecord]],
-    full: bool,
-    since: K,
     start: K,
-    window: int,
     bookmark: str,
     guard: PageGuard | None = None,
     prepare: Callable[[Item], Item] | None = None,
@@ -237,14 +237,14 @@ def walk_timeline(
     """Read an account's timeline newest first, as every incremental connector does.
 
     Why this shape: a run must not re-read everything, yet edits, new comments and deletions
-    land on recent posts. So an incremental run (``full`` false) reads back until a page
-    reaches the ``since`` bookmark (an id or a timestamp, compared through ``key``) *and* at
-    least ``window`` (``recheck_recent``) items were seen, then stops; that run proves nothing
+    land on recent posts. So an incremental run (not ``ctx.full_sweep``) reads back until a page
+    reaches the ``bookmark`` (an id or a timestamp, compared through ``key``) *and* at least
+    the site's ``recheck_recent`` items were seen, then stops; that run proves nothing
     about older posts, so it yields no Sweep. A full walk yields ``Sweep("posts", "account")``
     only if it read every page (``guard`` complete), every entry was readable (an unreadable
     one may be a known post) and the API's ``cap`` on how far back it reaches was not hit;
     otherwise a ``Degradation("deletion_detection")`` says why posts were not checked.
-    Last comes the new bookmark, the newest key seen (never older than ``since``).
+    Last comes the new bookmark, the newest key seen (never older than the old one).
 
     ``pages`` gives ``(WarcRef, entries)`` newest first; it is not advanced past the page that
     stops the walk. ``parse(entry, ref)`` makes an Item or an Unparseable (yielded as is).
@@ -253,6 +253,8 @@ def walk_timeline(
     ``children(item, entry)`` yields its comments. ``start`` is where the newest key starts:
     the key type's zero, so that a run that saw nothing yields no bookmark.
     """
+    full, window = ctx.full_sweep, ctx.site.recheck_recent
+    since = bookmark_since(ctx, bookmark, start)
     seen = unreadable = 0
     ids: set[str] = set()
     newest = start
@@ -295,6 +297,15 @@ def walk_timeline(
             )
     if newest:
         yield BookmarkUpdate(bookmark, str(max(newest, since)))
+
+
+def bookmark_since(ctx: HarvestContext, bookmark: str, start: K) -> K:
+    """The ``bookmark`` an incremental run reads back to, of ``start``'s type (a full sweep
+    reads everything: ``start``)."""
+    raw = "" if ctx.full_sweep else ctx.bookmarks.get(bookmark, "")
+    if isinstance(start, int):
+        return int(raw) if raw.isdigit() else start
+    return raw
 
 
 # -- threads --------------------------------------------------------------------------------
@@ -398,6 +409,26 @@ def walk_followers(
                 walk.listed += 1
             yield record
     walk.stopped = guard.stopped
+
+
+def follower(
+    entry: Any,
+    ref: WarcRef,
+    endpoint: str,
+    *,
+    key: str = "id",
+    handle: str | None = None,
+    name: str = "name",
+    url: Callable[[str, Any], str | None] | None = None,
+) -> Follower | Unparseable:
+    """A listed account (``entry[key]`` its id, ``entry[handle]`` and ``entry[name]``) as a
+    Follower, its ``url(id, handle)`` or else the entry's own ``url``; or an Unparseable."""
+    fid = entry.get(key) if isinstance(entry, dict) else None
+    if not isinstance(fid, str | int) or isinstance(fid, bool) or fid == "":
+        return Unparseable("followers", endpoint, f"follower without {key}", ref)
+    nick = entry.get(handle) if handle else None
+    link = url(str(fid), nick) if url else entry.get("url")
+    return Follower(str(fid), ref, handle=nick, display_name=entry.get(name), url=link)
 
 
 def followers_stream(

@@ -29,25 +29,31 @@ def profile_item(
     *,
     ref: WarcRef,
     account_id: str,
-    handle: str | None,
-    display_name: str | None,
-    bio: str | None,
-    avatar_url: str | None,
-    banner_url: str | None,
-    website: str | None = None,
-    pinned: str | None = None,
-    verified: bool | None = None,
-    url: str | None = None,
+    handle: Any,
+    display_name: Any,
+    bio: Any,
+    avatar_url: Any,
+    banner_url: Any = None,
+    website: Any = None,
+    pinned: Any = None,
+    verified: Any = None,
+    url: Any = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Item:
-    """Build the profile ``Item`` and capture avatar and banner bytes (once per URL)."""
+    """Build the profile ``Item`` and capture avatar and banner bytes (once per URL).
+
+    The values are taken as the platform's JSON gave them: anything but a non-empty string
+    (``verified``: a bool) counts as absent, so every connector need not check each field.
+    """
+    handle, display_name, bio = _str(handle), _str(display_name), _str(bio)
+    avatar_url, banner_url, url = _str(avatar_url), _str(banner_url), _str(url)
     fields: dict[str, Any] = {
         "display_name": display_name or "",
         "handle": handle or "",
         "bio": bio or "",
-        "website": website or "",
-        "pinned": pinned or "",
-        "verified": verified,
+        "website": _str(website) or "",
+        "pinned": _str(pinned) or "",
+        "verified": verified if isinstance(verified, bool) else None,
         "avatar_url": avatar_url or "",
         "banner_url": banner_url or "",
     }
@@ -69,3 +75,7 @@ def profile_item(
         by_owner=True,
         extra={"profile": fields} | dict(extra or {}),
     )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

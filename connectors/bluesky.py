@@ -33,7 +33,6 @@ from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFo
 from archiver.model import (
     Author,
     BookmarkUpdate,
-    Follower,
     HarvestRecord,
     Item,
     ItemKind,
@@ -49,6 +48,7 @@ from connectors._paging import (
     Gap,
     PageGuard,
     cursor_pages,
+    follower,
     followers_stream,
     listing,
     walk_thread,
@@ -166,12 +166,12 @@ class BlueskyConnector:
             self.ctx,
             ref=response.ref,
             account_id=self.owner_did,
-            handle=_text(data.get("handle")),
-            display_name=_text(data.get("displayName")),
-            bio=_text(data.get("description")),
-            avatar_url=_text(data.get("avatar")),
-            banner_url=_text(data.get("banner")),
-            pinned=_text(pinned.get("uri")) if isinstance(pinned, dict) else None,
+            handle=data.get("handle"),
+            display_name=data.get("displayName"),
+            bio=data.get("description"),
+            avatar_url=data.get("avatar"),
+            banner_url=data.get("banner"),
+            pinned=pinned.get("uri") if isinstance(pinned, dict) else None,
             verified=verification.get("verifiedStatus") == "valid"
             if isinstance(verification, dict)
             else None,
@@ -199,7 +199,6 @@ class BlueskyConnector:
         )
 
     def _posts(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
         endpoint = f"GET {FEED}"
         params: dict[str, str | int] = {
             "actor": self.owner_did,
@@ -208,6 +207,7 @@ class BlueskyConnector:
         }
         guard, pages = self._pages(FEED, params, "posts", "feed")
         yield from walk_timeline(
+            self.ctx,
             pages,
             parse=lambda entry, ref: self._feed_item(entry, ref, endpoint),
             key=lambda item: item.posted_at.isoformat() if item.posted_at else "",
@@ -215,10 +215,7 @@ class BlueskyConnector:
             children=lambda item, entry: (
                 self._thread(item.platform_id) if self._walk_thread(entry) else iter(())
             ),
-            full=full,
-            since="" if full else self.ctx.bookmarks.get("newest_created_at", ""),
             start="",
-            window=self.ctx.site.recheck_recent,
             bookmark="newest_created_at",
             guard=guard,
             distinct=True,
@@ -394,7 +391,15 @@ class BlueskyConnector:
         guard, pages = self._pages(FOLLOWERS, params, "followers", "followers")
         yield from followers_stream(
             pages,
-            parse=lambda acc, ref: _follower(acc, ref, endpoint),
+            parse=lambda acc, ref: follower(
+                acc,
+                ref,
+                endpoint,
+                key="did",
+                handle="handle",
+                name="displayName",
+                url=lambda _, h: _profile_url(h),
+            ),
             guard=guard,
             declared=profile.get("followersCount"),
             declared_ref=profile_response.ref,
@@ -402,18 +407,6 @@ class BlueskyConnector:
             endpoint=endpoint,
             note="from the profile's followersCount",
         )
-
-
-def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:
-    if not isinstance(acc, dict) or not isinstance(acc.get("did"), str):
-        return Unparseable("followers", endpoint, "follower without a did", ref)
-    return Follower(
-        platform_id=acc["did"],
-        ref=ref,
-        handle=acc.get("handle"),
-        display_name=acc.get("displayName"),
-        url=_profile_url(acc.get("handle")),
-    )
 
 
 def _refused(exc: FetchError) -> bool:
@@ -426,10 +419,6 @@ def _refused(exc: FetchError) -> bool:
 def _not_found(message: Any) -> bool:
     text = str(message or "").lower()
     return "not found" in text or "unable to resolve" in text
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _profile_url(handle: Any) -> str | None:

@@ -5,14 +5,9 @@ Endpoints (Graph API, shared/platforms/README.md §5): ``GET /{page-id}`` for na
 ``GET /{post-id}/comments?filter=stream`` which lists comments *and* replies at any depth flat,
 each reply naming its ``parent``, and ``GET /debug_token`` for the token's expiry.
 
-What the API does not give, and how we cope:
-* no follower list: only ``followers_count``/``fan_count`` (recorded as a count snapshot);
-* no edit history and no edited flag: ``updated_time`` also moves when someone comments, so it
-  is kept as metadata only; an edit shows up as changed text, which makes a new version;
-* no deletion flag: a deleted post or comment is simply absent, so removals are detected by
-  sweeps (all posts on a full sweep, the whole thread of every post we re-read);
-* hidden comments and the commenter's identity (``from``) come back only to a token allowed
-  to MODERATE the Page; without it hidden comments are missing, not flagged.
+What the API does not give (follower list, edit history, deletion flags, hidden comments
+without MODERATE) is in ``capabilities.notes``. ``updated_time`` also moves when someone
+comments, so it is kept as metadata only, never taken for an edit.
 
 Incremental runs read newest-first back to the ``since`` bookmark (unix time of the newest
 post seen) and always re-read the ``recheck_recent`` newest posts with their threads, where
@@ -26,8 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
 from archiver.model import Author, Degradation, HarvestRecord, Item, Media, Unparseable, WarcRef
+from archiver.recorder import RecordedResponse
 from connectors._graph import (
-    GRAPH_MAX_LIMIT,
     GraphClient,
     GraphPermissionError,
     account_read,
@@ -51,6 +46,7 @@ COMMENT_FIELDS = (
     "id,message,created_time,from,parent{id},is_hidden,attachment,permalink_url,like_count,"
     "comment_count"
 )
+COMMENTS = "GET /{post-id}/comments"
 FOLLOWER_NOTE = "The Graph API does not list a Page's followers; only the count is available"
 
 
@@ -143,8 +139,9 @@ class FacebookConnector:
             fields=POST_FIELDS,
             noun="posts",
             parse=self._post_item,
-            comments_endpoint="GET /{post-id}/comments",
-            comment_pages=self._comment_pages,
+            comments_endpoint=COMMENTS,
+            comment_params={"filter": "stream", "order": "chronological", "fields": COMMENT_FIELDS},
+            comment=self._comment,
         )
 
     def _post_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -175,33 +172,18 @@ class FacebookConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comment_pages(
-        self, post_id: str, endpoint: str, guards: list[PageGuard]
+    def _comment(
+        self, raw: Any, post_id: str, page: RecordedResponse, _guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:
-        """The whole thread of one post (``filter=stream``: replies at any depth, flat)."""
-        for page, entries in self.graph.pages(
-            f"{post_id}/comments",
-            params={
-                "filter": "stream",
-                "order": "chronological",
-                "fields": COMMENT_FIELDS,
-                "limit": GRAPH_MAX_LIMIT,
-            },
-            record_class="comments",
-            endpoint=endpoint,
-            guard=guards[0],
-        ):
-            if page is None:
-                continue
-            for raw in entries:
-                yield self._comment_item(raw, post_id, page.ref, endpoint)
-                if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:
-                    self.warned_ids = True
-                    yield Degradation(
-                        "comments",
-                        f"site {self.ctx.site.id}: {endpoint}: comments came without ids; "
-                        "since Graph API v11 that means the token cannot MODERATE the Page",
-                    )
+        """One entry of a post's whole thread (``filter=stream``: replies at any depth, flat)."""
+        yield self._comment_item(raw, post_id, page.ref, COMMENTS)
+        if isinstance(raw, dict) and "id" not in raw and not self.warned_ids:
+            self.warned_ids = True
+            yield Degradation(
+                "comments",
+                f"site {self.ctx.site.id}: {COMMENTS}: comments came without ids; "
+                "since Graph API v11 that means the token cannot MODERATE the Page",
+            )
 
     def _comment_item(
         self, raw: Any, post_id: str, ref: WarcRef, endpoint: str

@@ -7,10 +7,8 @@ with their ``replies{...}`` nested) and ``GET /{ig-comment-id}/replies`` for fur
 pages. Instagram threads are one level deep: a reply to a reply is listed under the top
 comment, so every reply's parent is its top-level comment.
 
-What the API does not give: the follower list (count only), edit history (a changed caption
-is seen as changed text and makes a new version), deletion flags (removals are found by
-sweeps), and comments the account has not been granted ``instagram_manage_comments`` for.
-``hidden`` is returned to the account owner only [unverified: samples do not show it].
+What the API does not give is in ``capabilities.notes``; comments also need
+``instagram_manage_comments``. ``hidden`` is returned to the account owner only [unverified: samples do not show it].
 Media URLs are signed and expire within days, so they are downloaded on first sight.
 """
 
@@ -21,12 +19,13 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from archiver.model import Author, HarvestRecord, Item, Media, Unparseable, WarcRef
+from archiver.recorder import RecordedResponse
 from connectors._graph import (
-    GRAPH_MAX_LIMIT,
     GraphClient,
     account_read,
     capture,
     graph_timeline,
+    next_page,
     token_expiry,
 )
 from connectors._options import NoOptions
@@ -41,6 +40,8 @@ MEDIA_FIELDS = (
 # ``from`` and ``hidden`` are [unverified] in the notes: samples show only id/text/timestamp.
 _COMMENT = "id,text,timestamp,username,from,hidden,like_count,parent_id"
 COMMENT_FIELDS = f"{_COMMENT},replies{{{_COMMENT}}}"
+COMMENTS = "GET /{ig-media-id}/comments"
+REPLIES = "GET /{ig-comment-id}/replies"
 FOLLOWER_NOTE = "The Instagram Graph API does not list followers; only the count is available"
 
 
@@ -87,8 +88,9 @@ class InstagramConnector:
             fields=MEDIA_FIELDS,
             noun="media",
             parse=self._media_item,
-            comments_endpoint="GET /{ig-media-id}/comments",
-            comment_pages=self._comment_pages,
+            comments_endpoint=COMMENTS,
+            comment_params={"fields": COMMENT_FIELDS},
+            comment=self._comment,
         )
 
     def _media_item(self, raw: Any, ref: WarcRef, endpoint: str) -> Item | Unparseable:
@@ -119,36 +121,27 @@ class InstagramConnector:
         )
 
     # -- comments -----------------------------------------------------------------------------
-    def _comment_pages(
-        self, media_id: str, endpoint: str, guards: list[PageGuard]
+    def _comment(
+        self, raw: Any, media_id: str, page: RecordedResponse, guards: list[PageGuard]
     ) -> Iterator[HarvestRecord]:
-        for page, entries in self.graph.pages(
-            f"{media_id}/comments",
-            params={"fields": COMMENT_FIELDS, "limit": GRAPH_MAX_LIMIT},
-            record_class="comments",
-            endpoint=endpoint,
-            guard=guards[0],
-        ):
-            if page is None:
-                continue
-            ref = page.ref
-            for raw in entries:
-                item = self._comment_item(raw, media_id, None, ref, endpoint)
-                yield item
-                replies = raw.get("replies") if isinstance(raw, dict) else None
-                if not isinstance(item, Item) or not isinstance(replies, dict):
-                    continue
-                guards.append(PageGuard(f"replies to comment {item.platform_id}"))
-                for reply_page, more in self.graph.pages(
-                    "",
-                    endpoint="GET /{ig-comment-id}/replies",
-                    record_class="comments",
-                    guard=guards[-1],
-                    first=replies,
-                ):
-                    at = reply_page.ref if reply_page is not None else ref
-                    for reply in more:
-                        yield self._comment_item(reply, media_id, item.platform_id, at, endpoint)
+        """A top comment, then its replies (one more PageGuard for their pages)."""
+        item = self._comment_item(raw, media_id, None, page.ref, COMMENTS)
+        yield item
+        replies = raw.get("replies") if isinstance(raw, dict) else None
+        if not isinstance(item, Item) or not isinstance(replies, dict):
+            return
+        guards.append(PageGuard(f"replies to comment {item.platform_id}"))
+        for at, rows in self._reply_pages(page, replies, guards[-1]):
+            for reply in rows:
+                yield self._comment_item(reply, media_id, item.platform_id, at.ref, COMMENTS)
+
+    def _reply_pages(
+        self, page: RecordedResponse, replies: Any, guard: PageGuard
+    ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
+        """A comment's replies: the first page inline in the comment, then ``paging.next``."""
+        yield page, self.graph.listing(replies, REPLIES)
+        if nxt := next_page(replies):
+            yield from self.graph.pages(nxt, endpoint=REPLIES, record_class="comments", guard=guard)
 
     def _comment_item(
         self, raw: Any, media_id: str, top_id: str | None, ref: WarcRef, endpoint: str

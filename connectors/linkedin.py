@@ -58,7 +58,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse, platform_message, status_classifier
 from archiver.verdict import Fatal, Verdict
 from connectors._options import read_options
-from connectors._paging import PageGuard, paginate, walk_thread, walk_timeline
+from connectors._paging import PageGuard, url_pages, walk_thread, walk_timeline
 from connectors.base import Capabilities, HarvestContext, platform_words
 
 PAGE_COUNT = 50
@@ -189,40 +189,38 @@ class LinkedInClient:
         """``start``/``count`` paging: the ``next`` link when given, else ``start + count``
         while below ``paging.total``; an empty page ends the list."""
 
-        def fetch(token: str | None) -> tuple[RecordedResponse, list[Any]]:
-            if token is None:
-                url = self.url(path, query)
-            elif token.startswith("start="):
-                url = self.url(path, {**query, "start": int(token[len("start=") :])})
-            else:
-                url = token
+        def get(url: str, params: Mapping[str, str | int] | None) -> tuple[RecordedResponse, Any]:
+            url = url if params is None else self.url(url, params)
             response, data = self.get(url, endpoint=endpoint, record_class=record_class)
-            rows = data.get("elements", [])
-            if not isinstance(rows, list):
+            if not isinstance(data.get("elements", []), list):
                 raise MalformedResponseError(
                     "expected an elements list", site=self.site, endpoint=endpoint
                 )
-            return response, rows
+            return response, data
 
-        def advance(page: tuple[RecordedResponse, list[Any]]) -> str | None:
-            response, rows = page
-            guard.seen.add(response.url)
-            if not rows:
-                return None
-            data = response.json()
-            paging = data.get("paging") if isinstance(data, dict) else None
-            paging = paging if isinstance(paging, dict) else {}
-            for link in paging.get("links") or []:
-                if isinstance(link, dict) and link.get("rel") == "next":
-                    href = link.get("href")
-                    if isinstance(href, str) and href:
-                        return href
-            start, count, total = (paging.get(k) for k in ("start", "count", "total"))
-            if all(isinstance(v, int) for v in (start, count, total)) and count:
-                return f"start={start + count}" if start + count < total else None
-            return None
+        empty = lambda data: not _rows(data)  # noqa: E731
+        for response, data in url_pages(get, path, query, next_url=_next, guard=guard, empty=empty):
+            yield response, _rows(data)
 
-        yield from paginate(fetch, advance, guard)
+
+def _rows(data: Any) -> list[Any]:
+    rows: list[Any] = data.get("elements", [])
+    return rows
+
+
+def _next(data: Any) -> str | None:
+    """The ``next`` link, else ``start=`` the next offset while below ``paging.total``."""
+    paging = data.get("paging") if isinstance(data, dict) else None
+    paging = paging if isinstance(paging, dict) else {}
+    for link in paging.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "next":
+            href = link.get("href")
+            if isinstance(href, str) and href:
+                return href
+    start, count, total = (paging.get(k) for k in ("start", "count", "total"))
+    if all(isinstance(v, int) for v in (start, count, total)) and count:
+        return f"start={start + count}" if start + count < total else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,18 +316,14 @@ class LinkedInConnector:
             record_class="posts",
             guard=guard,
         )
-        since = self.ctx.bookmarks.get("since") or ""
-        full = self.ctx.full_sweep
         yield from walk_timeline(
+            self.ctx,
             ((page.ref, rows) for page, rows in pages),
             guard=guard,
             parse=lambda raw, ref: self._post(raw, ref, endpoint),
             key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
             children=lambda item, _raw: self._comments(item.platform_id),
-            full=full,
-            since=int(since) if since.isdigit() and not full else 0,
             start=0,
-            window=self.ctx.site.recheck_recent,
             bookmark="since",
         )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
@@ -27,7 +27,6 @@ from archiver.model import (
     BookmarkUpdate,
     Coverage,
     Degradation,
-    Follower,
     HarvestRecord,
     Item,
     Media,
@@ -38,7 +37,14 @@ from archiver.model import (
 )
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
-from connectors._paging import PageGuard, followers_stream, link_pages, paginate, walk_timeline
+from connectors._paging import (
+    PageGuard,
+    follower,
+    followers_stream,
+    link_pages,
+    paginate,
+    walk_timeline,
+)
 from connectors._profile import profile_item
 from connectors.base import (
     SOCIAL,
@@ -175,11 +181,22 @@ class MastodonConnector:
 
     # -- statuses -----------------------------------------------------------------------------
     def _statuses(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
         endpoint = "GET /api/v1/accounts/:id/statuses"
         guard = PageGuard("statuses")
         yield from walk_timeline(
-            self._list_pages("statuses", 40, "posts", endpoint, guard),
+            self.ctx,
+            self._lists(
+                link_pages(
+                    self.ctx.http,
+                    f"{self.api}/accounts/{self.owner_id}/statuses",
+                    params={"limit": 40},
+                    record_class="posts",
+                    endpoint=endpoint,
+                    guard=guard,
+                ),
+                "statuses",
+                endpoint,
+            ),
             guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
             key=lambda item: _id_num(item.platform_id),
@@ -187,30 +204,19 @@ class MastodonConnector:
             children=lambda item, status: chain(
                 self._history(status, item), self._thread_if_due(item, status)
             ),
-            full=full,
-            since=_id_num(self.ctx.bookmarks.get("since_id", "")) if not full else 0,
             start=0,
-            window=self.ctx.site.recheck_recent,
             bookmark="since_id",
         )
 
-    def _list_pages(
-        self, edge: str, limit: int, record_class: RecordClass, endpoint: str, guard: PageGuard
+    def _lists(
+        self, pages: Iterable[RecordedResponse], what: str, endpoint: str
     ) -> Iterator[tuple[WarcRef, list[Any]]]:
-        """``accounts/:id/<edge>`` over its ``Link`` pages, each a JSON list."""
-        url = f"{self.api}/accounts/{self.owner_id}/{edge}"
-        for page in link_pages(
-            self.ctx.http,
-            url,
-            params={"limit": limit},
-            record_class=record_class,
-            endpoint=endpoint,
-            guard=guard,
-        ):
+        """Each page's JSON list of ``what``."""
+        for page in pages:
             data = page.json()
             if not isinstance(data, list):
                 raise MalformedResponseError(
-                    f"expected a list of {edge}", site=self.ctx.site.id, endpoint=endpoint
+                    f"expected a list of {what}", site=self.ctx.site.id, endpoint=endpoint
                 )
             yield page.ref, data
 
@@ -418,8 +424,8 @@ class MastodonConnector:
         guard = PageGuard("followers")
         cursors: list[int] = []
         yield from followers_stream(
-            self._follower_pages(endpoint, guard, cursors),
-            parse=lambda acc, ref: self._follower(acc, ref, endpoint),
+            self._lists(self._follower_pages(endpoint, guard, cursors), "followers", endpoint),
+            parse=lambda acc, ref: follower(acc, ref, endpoint, handle="acct", name="display_name"),
             guard=guard,
             declared=account.get("followers_count"),
             declared_ref=self.account_ref,
@@ -432,7 +438,7 @@ class MastodonConnector:
 
     def _follower_pages(
         self, endpoint: str, guard: PageGuard, cursors: list[int]
-    ) -> Iterator[tuple[WarcRef, list[Any]]]:
+    ) -> Iterator[RecordedResponse]:
         """The follower list on the page boundaries of the previous complete read.
 
         The list is newest first, so a few new followers shift every page and every page
@@ -473,15 +479,9 @@ class MastodonConnector:
             if natural is None:
                 return None
             cursor = _max_id(natural)
-            if cursor is None or cursor in known or not before:
-                return _note(natural)
-            below = next((c for c in before if c < cursor), None)
-            if below is None:
-                return _note(natural)
+            below = next((c for c in before if cursor is not None and c < cursor), None)
             anchor = _MAX_ID.sub(f"max_id={below}", natural, count=1)
-            if anchor in guard.seen:
-                return _note(natural)
-            if "?" not in natural:
+            if cursor in known or below is None or anchor in guard.seen or "?" not in natural:
                 return _note(natural)
             pending[:] = [anchor, natural]
             # The follower at the cursor itself ended the old page above: the bridge must
@@ -494,22 +494,4 @@ class MastodonConnector:
                 cursors.append(cursor)
             return next_url
 
-        for page in paginate(fetch, advance, guard, key=str):
-            data = page.json()
-            if not isinstance(data, list):
-                raise MalformedResponseError(
-                    "expected a list of followers", site=self.ctx.site.id, endpoint=endpoint
-                )
-            yield page.ref, data
-
-    @staticmethod
-    def _follower(acc: Any, ref: WarcRef, endpoint: str) -> Follower | Unparseable:
-        if not isinstance(acc, dict) or "id" not in acc:
-            return Unparseable("followers", endpoint, "follower without an id", ref)
-        return Follower(
-            platform_id=str(acc["id"]),
-            ref=ref,
-            handle=acc.get("acct"),
-            display_name=acc.get("display_name"),
-            url=acc.get("url"),
-        )
+        return paginate(fetch, advance, guard)

@@ -118,8 +118,6 @@ class MetaMessagesConnector:
             endpoint=endpoint,
             guard=guard,
         ):
-            if response is None:
-                continue
             for raw in entries:
                 item = self._item(inbox, cid, raw, response.ref)
                 if item is None:

@@ -25,18 +25,14 @@ owner: they are kept and marked hidden.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Literal
 
-import httpx
-
 from archiver.errors import (
     FatalFetchError,
     FetchError,
-    MalformedResponseError,
     NotFoundError,
     RetriableFetchError,
 )
@@ -51,18 +47,16 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse, status_classifier
-from archiver.verdict import Fatal, Retry, Verdict
+from archiver.recorder import RecordedResponse
 from connectors._graph import (
     GraphClient,
-    GraphError,
     GraphPermissionError,
     capture,
+    classify,
     comment_thread,
-    regain_minutes,
 )
 from connectors._options import read_options
-from connectors._paging import PageGuard, paginate, walk_timeline
+from connectors._paging import PageGuard, walk_timeline
 from connectors.base import Capabilities, HarvestContext, parse_time, platform_words
 
 POST_FIELDS = (
@@ -83,32 +77,20 @@ SCOPE = {
 }
 
 
-def classify(status: int, headers: httpx.Headers, body: bytes, token_env: str) -> Verdict:
-    """Graph error codes as the recorder must act on them, with the Threads fix for 190."""
-    try:
-        err = GraphError.from_body(json.loads(body))
-    except ValueError:
-        return status_classifier(status, headers, body)
-    if err is None:
-        return status_classifier(status, headers, body)
-    if err.is_auth:
-        hint = (
-            f"renew the Threads user access token (scopes {SCOPES}; long-lived tokens last 60 "
-            f"days) and put it in the variable {token_env}"
-        )
-        return Fatal(f"the Threads token is not valid: {err.describe()}", hint, auth=True)
-    if err.is_rate_limit or err.transient:
-        return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
-    return status_classifier(status, headers, body)
-
-
 class ThreadsClient(GraphClient):
     """GraphClient for ``graph.threads.net``: its own fix for an expired token, the scope a
-    refused endpoint needs, and cursor-or-next paging."""
+    refused endpoint needs, and cursor-or-next paging (an empty page ends a list)."""
+
+    stop_on_empty = True
 
     def __init__(self, ctx: HarvestContext) -> None:
         super().__init__(ctx)
-        self._classify = partial(classify, token_env=ctx.site.token_env or "token_env")
+        self._classify = partial(
+            classify,
+            token_env=ctx.site.token_env or "token_env",
+            token=f"the Threads user access token (scopes {SCOPES}; long-lived tokens last 60 days)",
+            what="the Threads token is not valid: ",
+        )
 
     def get(
         self,
@@ -132,52 +114,16 @@ class ThreadsClient(GraphClient):
                 f"named by token_env ({self.ctx.site.token_env or 'token_env'})",
             ) from None
 
-    def cursor_pages(
-        self,
-        path: str,
-        *,
-        endpoint: str,
-        record_class: RecordClass,
-        params: Mapping[str, str | int],
-        guard: PageGuard,
-    ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
-        """Follow ``paging.next``; without one, ask again with ``after=paging.cursors.after``
-        until a page comes back empty. ``guard`` refuses a repeated URL or cursor."""
-
-        def fetch(token: str | None) -> tuple[RecordedResponse, list[Any]]:
-            query: dict[str, str | int] | None
-            if token is None:
-                url, query = self.url(path), dict(params)
-            elif token.startswith("after="):
-                url, query = self.url(path), {**params, "after": token[len("after=") :]}
-            else:
-                url, query = token, None  # the next URL carries its query
-            response, data = self.get(
-                url, endpoint=endpoint, record_class=record_class, params=query
-            )
-            rows = data.get("data") if isinstance(data, dict) else None
-            if not isinstance(rows, list):
-                raise MalformedResponseError(
-                    "expected a {data: [...]} listing", site=self.site, endpoint=endpoint
-                )
-            return response, rows
-
-        def advance(page: tuple[RecordedResponse, list[Any]]) -> str | None:
-            response, rows = page
-            guard.seen.add(response.url)
-            if not rows:
-                return None
-            data = response.json()
-            paging = data.get("paging") if isinstance(data, dict) else None
-            paging = paging if isinstance(paging, dict) else {}
-            nxt = paging.get("next")
-            if isinstance(nxt, str) and nxt:
-                return nxt
-            cursors = paging.get("cursors")
-            after = cursors.get("after") if isinstance(cursors, dict) else None
-            return f"after={after}" if isinstance(after, str) and after else None
-
-        yield from paginate(fetch, advance, guard)
+    def next_url(self, data: Any) -> str | None:
+        """``paging.next``, else ``after=`` the ``paging.cursors.after`` cursor."""
+        paging = data.get("paging") if isinstance(data, dict) else None
+        paging = paging if isinstance(paging, dict) else {}
+        nxt = paging.get("next")
+        if isinstance(nxt, str) and nxt:
+            return nxt
+        cursors = paging.get("cursors")
+        after = cursors.get("after") if isinstance(cursors, dict) else None
+        return f"after={after}" if isinstance(after, str) and after else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,25 +216,22 @@ class ThreadsConnector:
     # -- posts ------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
         endpoint = "GET /{user-id}/threads"
-        ctx, full, guard = self.ctx, self.ctx.full_sweep, PageGuard("posts")
-        pages = self.client.cursor_pages(
+        guard = PageGuard("posts")
+        pages = self.client.pages(
             f"{self.user_id}/threads",
             params={"fields": POST_FIELDS, "limit": PAGE_LIMIT},
             record_class="posts",
             endpoint=endpoint,
             guard=guard,
         )
-        since = ctx.bookmarks.get("since") or ""
         yield from walk_timeline(
+            self.ctx,
             ((page.ref, rows) for page, rows in pages),
             guard=guard,
             parse=lambda raw, ref: self._post(raw, ref, endpoint),
             key=lambda item: int(item.posted_at.timestamp()) if item.posted_at else 0,
             children=lambda item, _raw: self._replies(item.platform_id),
-            full=full,
-            since=int(since) if since.isdigit() and not full else 0,
             start=0,
-            window=ctx.site.recheck_recent,
             bookmark="since",
         )
 
@@ -350,7 +293,7 @@ class ThreadsConnector:
             guard = guards[0] if node == post_id else PageGuard(f"replies to {node}")
             if node != post_id:
                 guards.append(guard)
-            for page, rows in self.client.cursor_pages(
+            for page, rows in self.client.pages(
                 f"{node}/replies",
                 params={"fields": REPLY_FIELDS, "reverse": "false", "limit": PAGE_LIMIT},
                 record_class="comments",
@@ -366,7 +309,7 @@ class ThreadsConnector:
     def _conversation(
         self, post_id: str, endpoint: str, guard: PageGuard
     ) -> Generator[HarvestRecord, None, None]:
-        for page, rows in self.client.cursor_pages(
+        for page, rows in self.client.pages(
             f"{post_id}/conversation",
             params={"fields": REPLY_FIELDS, "reverse": "false", "limit": PAGE_LIMIT},
             record_class="comments",

@@ -20,7 +20,6 @@ Deletions have no flag: a full sweep that walks the whole timeline marks missing
 and a conversation search known to cover the whole conversation (it started inside the search
 window, or full-archive search) marks missing replies removed; an older conversation's replies
 written in the window are captured but prove nothing about the rest.
-Hidden replies cannot be listed by any read endpoint, so they are captured as ordinary replies.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from archiver.model import (
     Author,
     BookmarkUpdate,
     Degradation,
-    Follower,
     FollowerCount,
     HarvestRecord,
     Item,
@@ -61,7 +59,9 @@ from connectors._options import read_options
 from connectors._paging import (
     PageGuard,
     UnreadablePage,
+    bookmark_since,
     cursor_pages,
+    follower,
     followers_stream,
     listing,
     read_page,
@@ -185,25 +185,18 @@ class XConnector:
         yield from self._followers()
 
     def _profile(self, user: dict[str, Any], ref: WarcRef) -> Item:
-        """The lookup answer holds the profile; keep it as a versioned record."""
-
-        def text(key: str) -> str | None:
-            value = user.get(key)
-            return value if isinstance(value, str) and value else None
-
-        verified = user.get("verified")
+        """The lookup answer holds the profile (API v2 has no banner); keep it versioned."""
         return profile_item(
             self.ctx,
             ref=ref,
             account_id=self.owner_id,
-            handle=text("username"),
-            display_name=text("name"),
-            bio=text("description"),
-            avatar_url=text("profile_image_url"),
-            banner_url=None,  # API v2 has no banner field
-            website=text("url"),
-            pinned=text("pinned_tweet_id"),
-            verified=verified if isinstance(verified, bool) else None,
+            handle=user.get("username"),
+            display_name=user.get("name"),
+            bio=user.get("description"),
+            avatar_url=user.get("profile_image_url"),
+            website=user.get("url"),
+            pinned=user.get("pinned_tweet_id"),
+            verified=user.get("verified"),
             url=f"https://x.com/{self.username}",
         )
 
@@ -262,22 +255,25 @@ class XConnector:
         endpoint: str,
         guard: PageGuard,
         context: str | None = None,
-    ) -> Iterator[tuple[RecordedResponse, Any]]:
-        return cursor_pages(
+    ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
+        """(ref, [(entry, includes)]) per page: every entry carries its page's ``includes``."""
+        for page, data in cursor_pages(
             lambda query: self._get(path, query, record_class, endpoint, context=context),
             params,
             cursor_param=cursor,
             next_cursor=lambda data: (data.get("meta") or {}).get("next_token"),
             guard=guard,
-        )
+        ):
+            rows = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
+            includes = _includes(data)
+            yield page.ref, [(row, includes) for row in rows]
 
     # -- posts --------------------------------------------------------------------------------
     def _posts(self) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
-        since = "" if full else self.ctx.bookmarks.get("since_id", "")
+        since = bookmark_since(self.ctx, "since_id", 0)
         params: dict[str, str | int] = {**TWEET_PARAMS, "max_results": 100}
-        if since.isdigit() and self.ctx.site.recheck_recent == 0:
-            params["since_id"] = since  # nothing to re-check: let X skip what we have
+        if since and self.ctx.site.recheck_recent == 0:
+            params["since_id"] = str(since)  # nothing to re-check: let X skip what we have
         guard = PageGuard("timeline")
         pages = self._pages(
             f"users/{self.owner_id}/tweets",
@@ -288,28 +284,17 @@ class XConnector:
             guard=guard,
         )
         yield from walk_timeline(
-            self._entries(pages, EP_TWEETS),
+            self.ctx,
+            pages,
             parse=lambda entry, ref: self._item(entry[0], entry[1], ref, EP_TWEETS),
             key=lambda item: int(item.extra["current_id"]),
             prepare=lambda item: with_captured_media(self.ctx, item),
             children=self._note_young,
-            full=full,
-            since=int(since) if since.isdigit() else 0,
             start=0,
-            window=self.ctx.site.recheck_recent,
             bookmark="since_id",
             guard=guard,
             cap=TIMELINE_CAP,
         )
-
-    def _entries(
-        self, pages: Iterable[tuple[RecordedResponse, Any]], endpoint: str
-    ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
-        """(ref, [(tweet, includes)]) per page: every entry carries its page's ``includes``."""
-        for page, data in pages:
-            tweets = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
-            includes = _includes(data)
-            yield page.ref, [(tweet, includes) for tweet in tweets]
 
     def _note_young(self, post: Item, entry: Any) -> Iterator[HarvestRecord]:
         """A post of the search window that starts a conversation is worth reading whole."""
@@ -482,7 +467,7 @@ class XConnector:
             context=what,
         )
         try:
-            for ref, entries in self._entries(pages, endpoint):
+            for ref, entries in pages:
                 for tweet, includes in entries:
                     yield from take(tweet, includes, ref)
         except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
@@ -526,13 +511,11 @@ class XConnector:
             endpoint=EP_FOLLOWERS,
             guard=guard,
         )
-        site = self.ctx.site.id
         yield from followers_stream(
-            (
-                (page.ref, listing(data, "data", site=site, endpoint=EP_FOLLOWERS))
-                for page, data in pages
+            pages,
+            parse=lambda entry, ref: follower(
+                entry[0], ref, EP_FOLLOWERS, handle="username", url=_x_url
             ),
-            parse=_follower,
             guard=guard,
             refused=lambda exc: isinstance(exc, SkippableFetchError),
             endpoint=EP_FOLLOWERS,
@@ -576,17 +559,8 @@ class XConnector:
         )
 
 
-def _follower(user: Any, ref: WarcRef) -> Follower | Unparseable:
-    if not isinstance(user, dict) or "id" not in user:
-        return Unparseable("followers", EP_FOLLOWERS, "follower without an id", ref)
-    handle = user.get("username")
-    return Follower(
-        platform_id=str(user["id"]),
-        ref=ref,
-        handle=handle,
-        display_name=user.get("name"),
-        url=f"https://x.com/{handle}" if handle else None,
-    )
+def _x_url(_id: str, handle: Any) -> str | None:
+    return f"https://x.com/{handle}" if handle else None
 
 
 def _includes(data: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:

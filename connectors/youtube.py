@@ -18,13 +18,11 @@ Unattended owner OAuth (``options.refresh = true``): an access token lives one h
 ``token_env`` then names the owner's *refresh* token and ``options.client_id_env`` /
 ``options.client_secret_env`` name the variables (or systemd credentials) holding the OAuth
 client. Each run first exchanges the refresh token at Google's token endpoint
-(``options.token_url``, default ``https://oauth2.googleapis.com/token``) for an access token.
-That exchange is not recorded: its answer is a live credential, not a record of the City's.
+(``options.token_url``, default ``https://oauth2.googleapis.com/token``) for an access token
+(``archiver.secrets.refreshed_access_token``: not recorded, the answer is a live credential).
 
-Edits: videos have no edit timestamp, so a changed title or description is a new version;
-comments carry ``updatedAt`` (the only edit signal; there is no history). Deleted or newly
-private videos disappear from the uploads list and are marked removed by a full sweep. The API
-offers no way to download video files; thumbnails are captured instead.
+What the API does not give (video files, edit history) is in ``capabilities.notes``. Deleted
+or newly private videos disappear from the uploads list and are marked removed by a full sweep.
 """
 
 from __future__ import annotations
@@ -48,14 +46,12 @@ from archiver.errors import (
     FetchError,
     MalformedResponseError,
     NotFoundError,
-    RetriableFetchError,
     SkippableFetchError,
 )
 from archiver.model import (
     Author,
     BookmarkUpdate,
     Degradation,
-    Follower,
     FollowerCount,
     HarvestRecord,
     Item,
@@ -66,12 +62,13 @@ from archiver.model import (
     WarcRef,
 )
 from archiver.recorder import RecordedResponse, retry_after_seconds, status_classifier
-from archiver.secrets import read_secret
+from archiver.secrets import refreshed_access_token
 from archiver.verdict import Fatal, Retry, Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
     PageGuard,
     cursor_pages,
+    follower,
     followers_stream,
     read_page,
     walk_thread,
@@ -222,9 +219,7 @@ class YouTubeConnector:
             ctx.http.use_auth_header(f"Bearer {self._access_token_from_refresh(options)}")
 
     def _access_token_from_refresh(self, options: YouTubeOptions) -> str:
-        """Exchange the owner's refresh token for a one-hour access token (RFC 6749 §6)."""
         site = self.ctx.site.id
-        endpoint = "POST oauth2/token"
         for key in ("client_id_env", "client_secret_env"):
             if not getattr(options, key):
                 raise ConfigError(
@@ -240,45 +235,17 @@ class YouTubeConnector:
                 key="token_env",
                 hint="set token_env to the variable holding the refresh token",
             )
-        form = {"grant_type": "refresh_token", "refresh_token": self.ctx.token}
-        for name in ("client_id", "client_secret"):
-            purpose = f"OAuth {name.replace('_', ' ')} of {site}"
-            form[name] = read_secret(getattr(options, f"{name}_env"), purpose=purpose) or ""
-        url = options.token_url
-        try:
-            answer = httpx.post(url, data=form, timeout=30.0)
-        except httpx.HTTPError as exc:
-            raise RetriableFetchError(
-                f"cannot reach the OAuth token endpoint {url}: {type(exc).__name__}",
-                site=site,
-                endpoint=endpoint,
-                hint="check the network; the next scheduled run will try again",
-            ) from None
-        try:
-            data = answer.json()
-        except ValueError:
-            data = None
-        if answer.status_code != 200 or not isinstance(data, dict):
-            words = ""
-            if isinstance(data, dict):
-                words = ": ".join(
-                    str(data[k]) for k in ("error", "error_description") if data.get(k)
-                )
-            raise AuthError(
-                f"Google refused the refresh token (HTTP {answer.status_code}"
-                f"{': ' + words if words else ''})",
-                site=site,
-                endpoint=endpoint,
-                hint="the channel owner must authorize again (a new refresh token) and the "
-                "variable named by token_env be updated; a Google Cloud app left in 'Testing' "
-                "issues refresh tokens that expire after 7 days, so publish it to production",
-            )
-        token = data.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise MalformedResponseError(
-                "the token endpoint answered without an access_token", site=site, endpoint=endpoint
-            )
-        return token
+        return refreshed_access_token(
+            options.token_url,
+            self.ctx.token,
+            client_id_env=options.client_id_env,
+            client_secret_env=options.client_secret_env,
+            site=site,
+            issuer="Google",
+            hint="the channel owner must authorize again (a new refresh token) and the "
+            "variable named by token_env be updated; a Google Cloud app left in 'Testing' "
+            "issues refresh tokens that expire after 7 days, so publish it to production",
+        )
 
     # -- requests -----------------------------------------------------------------------------
     def _get(
@@ -397,25 +364,23 @@ class YouTubeConnector:
         banner = ((channel.get("brandingSettings") or {}).get("image") or {}).get(
             "bannerExternalUrl"
         )
-        handle = snippet.get("customUrl")
         return profile_item(
             self.ctx,
             ref=ref,
             account_id=self.channel_id,
-            handle=handle if isinstance(handle, str) else None,
-            display_name=snippet.get("title") if isinstance(snippet.get("title"), str) else None,
-            bio=snippet.get("description") if isinstance(snippet.get("description"), str) else None,
-            avatar_url=best.get("url") if isinstance(best.get("url"), str) else None,
-            banner_url=banner if isinstance(banner, str) else None,
+            handle=snippet.get("customUrl"),
+            display_name=snippet.get("title"),
+            bio=snippet.get("description"),
+            avatar_url=best.get("url"),
+            banner_url=banner,
             url=f"https://www.youtube.com/channel/{self.channel_id}",
         )
 
     # -- videos -------------------------------------------------------------------------------
     def _videos(self, uploads: str, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
-        full = self.ctx.full_sweep
         guard = PageGuard("uploads")
-        since = "" if full else self.ctx.bookmarks.get("newest_video", "")
         yield from walk_timeline(
+            self.ctx,
             self._video_pages(uploads, guard),
             parse=lambda entry, _ref: (
                 entry
@@ -425,10 +390,7 @@ class YouTubeConnector:
             key=lambda item: item.posted_at.astimezone(UTC).isoformat() if item.posted_at else "",
             prepare=self._with_comments,
             children=lambda item, _entry: self.pending.pop(item.platform_id, []),
-            full=full,
-            since=since,
             start="",
-            window=self.ctx.site.recheck_recent,
             bookmark="newest_video",
             guard=guard,
             noun="uploads",
@@ -506,8 +468,7 @@ class YouTubeConnector:
                 media.append(Media(f"{vid}:thumbnail:{size}", "image", str(thumb["url"])))
                 break
         status = video.get("status") if isinstance(video.get("status"), dict) else {}
-        ch_snippet = channel.get("snippet") or {}
-        handle = ch_snippet.get("customUrl")
+        owner = str(snippet.get("channelId") or self.channel_id)
         extra: dict[str, Any] = {
             "title": title,
             "privacy_status": status.get("privacyStatus"),
@@ -520,10 +481,10 @@ class YouTubeConnector:
             kind="post",
             platform_id=vid,
             author=Author(
-                id=str(snippet.get("channelId") or self.channel_id),
-                handle=handle,
+                id=owner,
+                handle=(channel.get("snippet") or {}).get("customUrl"),
                 display_name=snippet.get("channelTitle"),
-                url=f"https://www.youtube.com/channel/{snippet.get('channelId') or self.channel_id}",
+                url=f"https://www.youtube.com/channel/{owner}",
             ),
             text=f"{title}\n\n{description}".strip(),
             ref=ref,
@@ -531,7 +492,7 @@ class YouTubeConnector:
             url=f"https://www.youtube.com/watch?v={vid}",
             root_id=vid,
             media=tuple(media),
-            by_owner=str(snippet.get("channelId") or self.channel_id) == self.channel_id,
+            by_owner=owner == self.channel_id,
             extra={k: v for k, v in extra.items() if v is not None},
         )
 
@@ -751,7 +712,14 @@ class YouTubeConnector:
         )
         yield from followers_stream(
             ((page.ref, data["items"]) for page, data in pages),
-            parse=_subscriber,
+            parse=lambda sub, ref: follower(
+                sub.get("subscriberSnippet") if isinstance(sub, dict) else None,
+                ref,
+                EP_SUBSCRIPTIONS,
+                key="channelId",
+                name="title",
+                url=lambda cid, _: f"https://www.youtube.com/channel/{cid}",
+            ),
             guard=guard,
             refused=lambda exc: isinstance(exc, SkippableFetchError),
             endpoint=EP_SUBSCRIPTIONS,
@@ -766,16 +734,3 @@ class YouTubeConnector:
             f"{EP_SUBSCRIPTIONS} refused ({reason}); only the public count was recorded",
         )
         yield from self._subscriber_count(f"subscriber list refused: {reason}")
-
-
-def _subscriber(sub: Any, ref: WarcRef) -> Follower | Unparseable:
-    snip = sub.get("subscriberSnippet") if isinstance(sub, dict) else None
-    cid = snip.get("channelId") if isinstance(snip, dict) else None
-    if not isinstance(snip, dict) or not isinstance(cid, str) or not cid:
-        return Unparseable("followers", EP_SUBSCRIPTIONS, "subscriber without a channelId", ref)
-    return Follower(
-        platform_id=cid,
-        ref=ref,
-        display_name=snip.get("title"),
-        url=f"https://www.youtube.com/channel/{cid}",
-    )

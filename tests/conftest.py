@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-# The retention archive fixtures (world, server, make_archive) are used across areas.
-pytest_plugins = ["tests.retention_kit"]
+# Fixtures used across areas: the retention archive (world, server, make_archive) and real S3
+# on moto (moto_endpoint, bucket, s3_settings, s3_storage, make_bundle, ...).
+pytest_plugins = ["tests.retention_kit", "tests.storage_kit"]
 
 PG_ADMIN_DSN = os.environ.get("ARCHIVER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -22,7 +23,9 @@ from fakeplatforms.mastodon import MastodonWorld
 from fakeplatforms.server import FakeServer
 
 from archiver.app import App, open_app
-from tests.helpers import harvest, site_toml, write_config
+from archiver.retention import disposition as d
+from archiver.retention.eligibility import load_settings
+from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 FAR_FUTURE = date(2031, 1, 1)
 DENVER = ZoneInfo("America/Denver")
@@ -144,3 +147,58 @@ def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env=dict(os.environ, COLUMNS="200"),
         check=False,
     )
+
+
+KILL_AT_DELETE = textwrap.dedent(
+    """
+    import os, shutil, sys
+    from datetime import date
+    import archiver.storage.local as local
+    from archiver.app import open_app
+    from archiver.retention import disposition
+    from archiver.retention.eligibility import load_settings
+
+    real_rmtree = shutil.rmtree
+
+    def die_at_delete(path, *args, **kwargs):
+        if str(path).endswith(".deleting"):
+            os._exit(137)  # renamed out of sight, not yet removed: killed mid-delete
+        return real_rmtree(path, *args, **kwargs)
+
+    local.shutil.rmtree = die_at_delete
+    app = open_app(sys.argv[1])
+    disposition.execute(
+        app, load_settings(app.cfg), batch_id=sys.argv[2], by="Ed Executor",
+        today=date.fromisoformat(sys.argv[3]),
+    )
+    """
+)
+
+
+def kill_disposition_mid_delete(config: Path) -> tuple[str, str, str]:
+    """Propose and approve a batch, then run ``execute`` in a subprocess that dies at the
+    first bundle's delete (renamed out of sight, not yet removed). Returns the batch id and
+    the interrupted bundle's id and key."""
+    app = app_for(config)
+    try:
+        batch = d.propose(app, load_settings(app.cfg), by="Rita Records", as_of=FAR_FUTURE)
+        bid = str(batch["id"])
+        d.approve(app, batch_id=bid, by="Mia Mayor", title="City Manager", authority="Res 5555")
+    finally:
+        app.close()
+    assert len(batch["bundles"]) >= 2
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AT_DELETE, str(config), bid, FAR_FUTURE.isoformat()],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, ARCHIVER_LOG_LEVEL="CRITICAL"),
+    )
+    assert killed.returncode == 137, killed.stderr
+    executing = catalog_rows(
+        config, "SELECT bundle_id, key FROM batch_bundles WHERE state = 'executing'"
+    )
+    assert len(executing) == 1
+    bundles = config.parent / "archive" / "bundles"
+    assert (bundles / f"{executing[0]['key']}.deleting").is_dir()  # half deleted
+    return bid, str(executing[0]["bundle_id"]), str(executing[0]["key"])

@@ -102,7 +102,9 @@ def harvest(
     """Harvest every enabled site (or one) now: capture, seal, catalog."""
     from archiver.cli.clerk_output import harvest_sentence
     from archiver.harvest import Harvester
+    from archiver.log import said_by_caller
 
+    said_by_caller("harvest_failed", "harvest_rate_limited")  # each is printed as "error: ..."
     with app_context(config) as app:
         targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
         from archiver.compliance.run import after_harvest

@@ -12,14 +12,14 @@ from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from archiver.storage.s3 import S3Settings, S3Storage
 from tests.cluster.conftest import ACCESS, SECRET
-from tests.storage.conftest import _seal
+from tests.storage_kit import seal_bag
 
 KEYS = ["city/2026/city-a", "city-parks/2026/city-parks-b", "city/2025/city-c"]
 
 
 def _fill(storage: Storage, tmp_path: Path) -> None:
     for n, key in enumerate(KEYS):
-        folder = _seal(tmp_path / f"staged-{n}", {"data/x.txt": key.encode()})
+        folder = seal_bag(tmp_path / f"staged-{n}", {"data/x.txt": key.encode()})
         storage.publish(folder, key)
 
 

@@ -22,8 +22,11 @@ from fakeplatforms.demo_data import CITY_USERNAME
 from typer.testing import CliRunner
 
 from archiver.cli import app as cli_app
+from tests.connectors.facebook_scene import SITE as FB_SITE
+from tests.connectors.facebook_scene import Scene as FbScene
+from tests.connectors.facebook_scene import facebook_scene
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
-from tests.report.test_mailer import free_port
+from tests.report.helpers import free_port
 
 T0 = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 BIO = (
@@ -248,14 +251,12 @@ def test_findings_appear_in_the_monthly_report(site: Site) -> None:
 
 
 def test_facebook_page_picture_and_about_change_is_a_profile_change(
-    fb_scene: Any,
+    fb_scene: FbScene,
 ) -> None:
-    from tests.connectors.test_facebook import SITE
-
-    harvest(fb_scene.config, SITE)
+    harvest(fb_scene.config, FB_SITE)
     fb_scene.world.page_about = "Totally not the City"
     fb_scene.world.page_picture = "avatar-2"
-    harvest(fb_scene.config, SITE)
+    harvest(fb_scene.config, FB_SITE)
     change = by_rule(fb_scene.config, "profile_change")
     assert len(change) == 1 and change[0]["status"] == "fail"
     assert set(change[0]["evidence"]["changed"]) == {"bio", "avatar_url"}
@@ -264,10 +265,9 @@ def test_facebook_page_picture_and_about_change_is_a_profile_change(
 
 
 @pytest.fixture
-def fb_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from tests.connectors import test_facebook
-
-    yield from test_facebook.scene.__wrapped__(tmp_path, monkeypatch)  # type: ignore[attr-defined]
+def fb_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FbScene]:
+    with facebook_scene(tmp_path, monkeypatch) as scene:
+        yield scene
 
 
 def test_city_deleting_its_post_and_a_burst_of_posts_are_vandalism_signals(site: Site) -> None:

@@ -417,9 +417,10 @@ class RssAdapter(Adapter):
     paged = False
 
     def make_world(self) -> FeedWorld:
-        self.world = FeedWorld()
+        world = FeedWorld()
+        self.world = world
         self._clock = datetime.fromisoformat("2026-11-20T18:00:00+00:00")
-        return self.world
+        return world
 
     def _tick(self) -> datetime:
         self._clock += timedelta(minutes=1)
@@ -468,10 +469,11 @@ class WebAdapter(Adapter):
     paged = False
 
     def make_world(self) -> WebsiteWorld:
-        self.world = WebsiteWorld()
+        world = WebsiteWorld()
+        self.world = world
         self.news: dict[str, str] = {}  # path -> title
         self._index()
-        return self.world
+        return world
 
     def _index(self) -> None:
         self.world.set_page("/news", "City news", "News releases", sorted(self.news))
@@ -511,16 +513,17 @@ class MessagesAdapter(Adapter):
     plants = frozenset()
 
     def make_world(self) -> MessagesWorld:
-        self.world = MessagesWorld(token=self.token)
-        self.world.page_size = PAGE
-        return self.world
+        world = MessagesWorld(token=self.token)
+        world.page_size = PAGE
+        self.world = world
+        return world
 
     def site(self, server: FakeServer) -> Site:
         return Site(f"{server.url}/v21.0", self.world.page_id)
 
     def post(self, text: str, *, age: timedelta | None = None) -> str:
         conv = self.world.add_conversation()
-        return self.world.add_message(conv, text)
+        return str(self.world.add_message(conv, text))
 
     def delete_post(self, post_id: str) -> None:
         self.world.delete_message(post_id)

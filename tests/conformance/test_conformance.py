@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import tracemalloc
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -341,7 +342,7 @@ def test_survives_a_lone_surrogate_in_a_comment(scene: Scene) -> None:
 # -- secrets ----------------------------------------------------------------------------------
 
 
-def _assert_no_token(scene: Scene, logs: list[dict[str, object]]) -> None:
+def _assert_no_token(scene: Scene, logs: Iterable[Mapping[str, object]]) -> None:
     token = scene.token.encode()
     for path, data in scene.archive_files():
         assert token not in data, f"the token is in {path.relative_to(scene.tmp)}"

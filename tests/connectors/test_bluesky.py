@@ -12,7 +12,6 @@ import random
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,38 +25,15 @@ from archiver.cli import app as cli_app
 from archiver.errors import MalformedResponseError, NotFoundError, RetriableFetchError
 from archiver.recorder import retry_after_seconds
 from connectors.bluesky import BlueskyConnector
+from tests.connectors.bluesky_scene import CITY, World, bluesky_world
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
-
-CITY = "bozeman.gov"
-
-
-@dataclass
-class World:
-    world: BlueskyWorld
-    server: FakeServer
-    config: Path
-    ids: dict[str, str]
 
 
 @pytest.fixture
 def bsky(tmp_path: Path) -> Iterator[World]:
     """City with two posts; thread under A: B (maria) <- C (dale, hidden) and D (city)."""
-    w = BlueskyWorld()
-    ids: dict[str, str] = {}
-    ids["city"] = w.add_actor(CITY, "City of Bozeman")["did"]
-    for name in ("maria", "dale", "priya"):
-        ids[name] = w.add_actor(f"{name}.bsky.social", name.title())["did"]
-    ids["A"] = w.add_post(ids["city"], "Water main break at Babcock and Willson.", images=["map"])
-    ids["B"] = w.reply(ids["A"], ids["maria"], "Is that why my water is brown?")
-    ids["C"] = w.reply(ids["B"], ids["dale"], "Same here on Olive St.")
-    w.hide_reply(ids["C"])
-    ids["D"] = w.reply(ids["A"], ids["city"], "Update: repaired, flush your taps.")
-    ids["E"] = w.add_post(ids["city"], "Leaf pickup starts Monday.")
-    for name in ("maria", "dale"):
-        w.follow(ids[name], ids["city"])
-    with FakeServer(w) as server:
-        config = write_config(tmp_path, site_toml("bsky", "bluesky", server.url, CITY))
-        yield World(w, server, config, ids)
+    with bluesky_world(tmp_path) as world:
+        yield world
 
 
 def items(config: Path) -> dict[str, sqlite3.Row]:

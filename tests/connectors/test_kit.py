@@ -26,7 +26,7 @@ from connectors._paging import (
     walk_followers,
     walk_thread,
 )
-from tests.connectors.test_mastodon_contract import Tamper
+from tests.connectors.mastodon_scene import Tamper
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 FOLLOWERS = 3000
@@ -71,7 +71,9 @@ def test_thread_walk_is_iterative_and_a_gap_costs_the_sweep_only() -> None:
     """A 5,000-deep chain (far past Python's recursion limit) is walked whole; a withheld
     node anywhere means no Sweep, so nothing in the thread can be marked removed."""
     depth = 5000
-    nodes = [{"id": str(i), "replies": [i + 1] if i + 1 < depth else []} for i in range(depth)]
+    nodes: list[dict[str, Any]] = [
+        {"id": str(i), "replies": [i + 1] if i + 1 < depth else []} for i in range(depth)
+    ]
 
     def children(node: dict[str, Any], _item: Any) -> Iterator[dict[str, Any]]:
         return (nodes[i] for i in node["replies"])

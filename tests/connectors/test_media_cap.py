@@ -155,10 +155,10 @@ def test_media_over_the_cap_is_skipped_and_the_skip_recorded(tmp_path: Path, nam
     assert all("larger than the configured cap" in note["reason"] for _, note in skipped)
     # Neither a response record nor anything else in the archive holds the image bytes.
     assert not any(PNG in payload for _, _, payload in records)
-    for path in (config.parent / "archive").rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert PNG not in (gzip.decompress(data) if path.name.endswith(".gz") else data)
+    for file in (config.parent / "archive").rglob("*"):
+        if file.is_file():
+            data = file.read_bytes()
+            assert PNG not in (gzip.decompress(data) if file.name.endswith(".gz") else data)
 
 
 @pytest.mark.usefixtures("token")

@@ -11,13 +11,34 @@ removed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.connectors.test_bluesky import CITY, World, bsky  # noqa: F401 (fixture)
-from tests.connectors.test_mastodon_contract import Site, site  # noqa: F401 (fixture)
-from tests.connectors.test_youtube import SITE as YT_SITE
-from tests.connectors.test_youtube import Scene, scene  # noqa: F401 (fixture)
+import pytest
+
+from tests.connectors.bluesky_scene import CITY, World, bluesky_world
+from tests.connectors.mastodon_scene import Site, mastodon_site
+from tests.connectors.youtube_scene import SITE as YT_SITE
+from tests.connectors.youtube_scene import Scene, youtube_scene
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
+
+
+@pytest.fixture
+def bsky(tmp_path: Path) -> Iterator[World]:
+    with bluesky_world(tmp_path) as world:
+        yield world
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    with mastodon_site(tmp_path) as site:
+        yield site
+
+
+@pytest.fixture
+def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
+    with youtube_scene(tmp_path, monkeypatch) as scene:
+        yield scene
 
 
 def _comments(config: Path, site_id: str) -> dict[str, dict[str, object]]:
@@ -45,7 +66,7 @@ def _late_replies_are_archived(
     assert all(c["removal_state"] != "removed_upstream" for c in comments.values())
 
 
-def test_mastodon_reply_to_an_old_status(site: Site, tmp_path: Path) -> None:  # noqa: F811
+def test_mastodon_reply_to_an_old_status(site: Site, tmp_path: Path) -> None:
     world, ids = site.world, site.ids
     url = site.server.url
     write_config(
@@ -59,7 +80,7 @@ def test_mastodon_reply_to_an_old_status(site: Site, tmp_path: Path) -> None:  #
     _late_replies_are_archived(site.config, "masto", ids["A"], first, second)
 
 
-def test_bluesky_reply_to_an_old_post(bsky: World, tmp_path: Path) -> None:  # noqa: F811
+def test_bluesky_reply_to_an_old_post(bsky: World, tmp_path: Path) -> None:
     w, ids = bsky.world, bsky.ids
     write_config(
         tmp_path, site_toml("bsky", "bluesky", bsky.server.url, CITY) + "recheck_recent = 1\n"
@@ -72,7 +93,7 @@ def test_bluesky_reply_to_an_old_post(bsky: World, tmp_path: Path) -> None:  # n
     _late_replies_are_archived(bsky.config, "bsky", ids["A"], first, second)
 
 
-def test_youtube_reply_to_an_old_video(scene: Scene) -> None:  # noqa: F811
+def test_youtube_reply_to_an_old_video(scene: Scene) -> None:
     world, ids = scene.world, scene.ids
     config = scene.config()
     config.write_text(config.read_text().replace("recheck_recent", "#") + "recheck_recent = 1\n")

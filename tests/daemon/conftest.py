@@ -9,6 +9,7 @@ row in the catalog) with generous deadlines, never fixed sleeps.
 from __future__ import annotations
 
 import os
+import pickle
 import shlex
 import signal
 import socket
@@ -19,11 +20,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from fakeplatforms import FakeResponse, FakeServer, MastodonWorld
+
+from tests.helpers import site_toml, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,6 +187,37 @@ def runs(config: Path, site: str, status: str | None = None) -> list[sqlite3.Row
         sql += " AND status = ?"
         params += (status,)
     return rows(config, sql + " ORDER BY started_at", params)
+
+
+def config_for(tmp_path: Path, url: str, *sites: tuple[str, str, str], grace: int = 1) -> Path:
+    """``sites`` are (id, account, interval); a short stop grace period unless told otherwise."""
+    head = f"[daemon]\nstop_grace_seconds = {grace}\n"
+    return write_config(
+        tmp_path,
+        *(
+            site_toml(i, "mastodon", url, acct, extra=f'interval = "{every}"')
+            for i, acct, every in sites
+        ),
+        head=head,
+    )
+
+
+def set_next_run(config: Path, job_id: str, when: datetime) -> None:
+    """What a long outage looks like in the job store: a next run time far in the past."""
+    db = sqlite3.connect(config.parent / "archive" / "catalog.sqlite", timeout=30)
+    try:
+        (blob,) = db.execute(
+            "SELECT job_state FROM apscheduler_jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        state: dict[str, Any] = pickle.loads(blob)
+        state["next_run_time"] = when
+        db.execute(
+            "UPDATE apscheduler_jobs SET job_state = ?, next_run_time = ? WHERE id = ?",
+            (pickle.dumps(state, pickle.HIGHEST_PROTOCOL), when.timestamp(), job_id),
+        )
+        db.commit()
+    finally:
+        db.close()
 
 
 def small_world() -> tuple[MastodonWorld, str]:

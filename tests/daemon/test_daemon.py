@@ -20,27 +20,16 @@ from tests.daemon.conftest import (
     DaemonProcess,
     NotifySocket,
     SlowApp,
+    config_for,
     rows,
     runs,
+    set_next_run,
     wait_for,
 )
 from tests.helpers import harvest, site_toml, write_config
 
 SITE = "bozeman-mastodon"
 Start = Callable[[Path], DaemonProcess]
-
-
-def config_for(tmp_path: Path, url: str, *sites: tuple[str, str, str], grace: int = 1) -> Path:
-    """``sites`` are (id, account, interval); a short stop grace period unless told otherwise."""
-    head = f"[daemon]\nstop_grace_seconds = {grace}\n"
-    return write_config(
-        tmp_path,
-        *(
-            site_toml(i, "mastodon", url, acct, extra=f'interval = "{every}"')
-            for i, acct, every in sites
-        ),
-        head=head,
-    )
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -125,26 +114,6 @@ def test_ready_watchdog_harvests_and_sigterm_mid_harvest_leaves_nothing_half_sea
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def _set_next_run(config: Path, job_id: str, when: datetime) -> None:
-    """What a long outage looks like in the job store: a next run time far in the past."""
-    import sqlite3
-
-    db = sqlite3.connect(config.parent / "archive" / "catalog.sqlite", timeout=30)
-    try:
-        (blob,) = db.execute(
-            "SELECT job_state FROM apscheduler_jobs WHERE id = ?", (job_id,)
-        ).fetchone()
-        state: dict[str, Any] = pickle.loads(blob)
-        state["next_run_time"] = when
-        db.execute(
-            "UPDATE apscheduler_jobs SET job_state = ?, next_run_time = ? WHERE id = ?",
-            (pickle.dumps(state, pickle.HIGHEST_PROTOCOL), when.timestamp(), job_id),
-        )
-        db.commit()
-    finally:
-        db.close()
-
-
 def test_restart_keeps_the_schedule_and_a_long_missed_harvest_runs_once(
     tmp_path: Path,
     platform: tuple[FakeServer, SlowApp],
@@ -163,7 +132,7 @@ def test_restart_keeps_the_schedule_and_a_long_missed_harvest_runs_once(
     assert len(runs(config, SITE)) == 1  # the 10-minute interval has not come round yet
 
     # Down for five days: 720 runs missed. coalesce must turn them into exactly one.
-    _set_next_run(config, f"harvest:{SITE}", datetime.now(UTC) - timedelta(days=5))
+    set_next_run(config, f"harvest:{SITE}", datetime.now(UTC) - timedelta(days=5))
     second = start_daemon(config)
     notify.wait_line("READY=1", at_least=2)
     wait_for("the catch-up harvest", lambda: len(runs(config, SITE, "succeeded")) >= 2)
@@ -302,7 +271,7 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
     notify: NotifySocket,
     start_daemon: Start,
 ) -> None:
-    from tests.report.test_report_cli import Inbox, smtp_server, smtp_toml
+    from tests.report.helpers import Inbox, smtp_server, smtp_toml
 
     server, _ = platform
     inbox = Inbox()
@@ -315,9 +284,9 @@ def test_nightly_fixity_and_monthly_report_run_from_the_daemon(
         harvest(config, SITE)
         # Both were due while the daemon was down (e.g. the server was off over the 1st).
         past = datetime.now(UTC) - timedelta(hours=2)
-        _set_next_run(config, "fixity:nightly", past)
-        _set_next_run(config, "report:monthly", past)
-        _set_next_run(config, "retention:daily", past)
+        set_next_run(config, "fixity:nightly", past)
+        set_next_run(config, "report:monthly", past)
+        set_next_run(config, "retention:daily", past)
         second = start_daemon(config)
         notify.wait_line("READY=1", at_least=2)
 
@@ -486,7 +455,7 @@ def test_weekly_full_verify_runs_from_the_daemon_and_catches_a_flipped_byte(
     assert bundles
 
     # A clean archive: the weekly job checks every bundle and records success.
-    _set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
+    set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
     second = start_daemon(config)
     notify.wait_line("READY=1", at_least=2)
     [clean] = wait_for("the weekly verify", lambda: _finished_runs(config, "verify:weekly"))
@@ -504,7 +473,7 @@ def test_weekly_full_verify_runs_from_the_daemon_and_catches_a_flipped_byte(
     assert warcs, "the harvest stored no WARC"
     damaged = warcs[0]
     _flip_one_byte(damaged)
-    _set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
+    set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
     third = start_daemon(config)
     notify.wait_line("READY=1", at_least=3)
 
@@ -623,7 +592,7 @@ def test_weekly_verify_is_deep_and_seals_an_audit_checkpoint(
         "UPDATE item_versions SET text='FORGED' WHERE id=(SELECT min(id) FROM item_versions)"
     )
     db.close()
-    _set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
+    set_next_run(config, "verify:weekly", datetime.now(UTC) - timedelta(hours=2))
     second = start_daemon(config)
     notify.wait_line("READY=1", at_least=2)
     [done] = wait_for("the weekly verify", lambda: _finished_runs(config, "verify:weekly"))

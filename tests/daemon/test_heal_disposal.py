@@ -6,8 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.daemon.conftest import DaemonProcess, NotifySocket, rows, wait_for
-from tests.resources.test_interrupted import kill_disposition_mid_delete
-from tests.retention_kit import ArchiveFactory
+from tests.retention_kit import ArchiveFactory, kill_disposition_mid_delete
 
 
 def test_daemon_start_finishes_an_interrupted_disposal(

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from archiver.config import SiteConfig
 from archiver.daemon import scheduler as sched
-from tests.daemon.conftest import REPO
-from tests.daemon.test_daemon import _set_next_run, config_for
+from tests.daemon.conftest import REPO, config_for, set_next_run
 from tests.helpers import open_test_app
 
 NEXT_GOOD = datetime(2031, 7, 4, 18, 30, tzinfo=UTC)  # 12:30 MDT
@@ -57,8 +56,8 @@ def seed(config: Path) -> None:
         sched.record_start(app.catalog, "fixity:nightly")  # still running
     finally:
         app.close()
-    _set_next_run(config, "harvest:good-site", NEXT_GOOD)
-    _set_next_run(config, "harvest:bad-site", NEXT_BAD)
+    set_next_run(config, "harvest:good-site", NEXT_GOOD)
+    set_next_run(config, "harvest:bad-site", NEXT_BAD)
 
 
 def test_plain_status_shows_next_run_last_result_and_backoff(tmp_path: Path) -> None:

@@ -18,8 +18,14 @@ from archiver.config import load_config
 from archiver.daemon.scheduler import daemon_settings
 from archiver.daemon.service import liveness_problem
 from archiver.errors import ConfigError
-from tests.daemon.conftest import DaemonProcess, NotifySocket, SlowApp, runs, wait_for
-from tests.daemon.test_daemon import config_for
+from tests.daemon.conftest import (
+    DaemonProcess,
+    NotifySocket,
+    SlowApp,
+    config_for,
+    runs,
+    wait_for,
+)
 from tests.helpers import site_toml, write_config
 
 SITE = "bozeman-mastodon"

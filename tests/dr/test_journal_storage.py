@@ -20,27 +20,7 @@ from archiver.storage.s3 import S3Storage
 from tests.dr.helpers import snapshot
 from tests.helpers import harvest, site_toml, write_config
 from tests.retention_kit import app_for, retention_head
-from tests.storage.conftest import (
-    ACCESS,
-    SECRET,
-    bucket,
-    local_storage,
-    moto_endpoint,
-    s3_client,
-    s3_env,
-    s3_settings,
-    s3_storage,
-)
-
-__all__ = [  # pytest fixtures used by name below
-    "bucket",
-    "local_storage",
-    "moto_endpoint",
-    "s3_client",
-    "s3_env",
-    "s3_settings",
-    "s3_storage",
-]
+from tests.storage_kit import ACCESS, SECRET
 
 NAME = "00000001-" + "ab" * 32 + ".jsonl"
 

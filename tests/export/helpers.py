@@ -12,13 +12,22 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.export.conftest import Archive
-
 VENV = Path(sys.executable).parent
 ARCHIVER = str(VENV / "archiver")
+
+
+class ArchiveDirs(Protocol):
+    """What these helpers need of an archive (conftest's ``Archive`` and ``FbArchive``)."""
+
+    @property
+    def config(self) -> Path: ...
+
+    @property
+    def root(self) -> Path: ...
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -33,7 +42,7 @@ def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def open_request(archive: Archive, received: str = "2026-11-20") -> str:
+def open_request(archive: ArchiveDirs, received: str = "2026-11-20") -> str:
     r = cli(
         archive.config,
         "request", "open", "--requester", "Jane Q. Reporter", "--received", received,
@@ -97,7 +106,7 @@ def read_member(path: Path, offset: int, length: int) -> bytes:
         return fh.read(length)
 
 
-def catalog(archive: Archive, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+def catalog(archive: ArchiveDirs, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
     db = sqlite3.connect(archive.root / "catalog.sqlite")
     db.row_factory = sqlite3.Row
     try:
@@ -106,7 +115,7 @@ def catalog(archive: Archive, sql: str, params: tuple[object, ...] = ()) -> list
         db.close()
 
 
-def bundle_path(archive: Archive, bundle_id: str) -> Path:
+def bundle_path(archive: ArchiveDirs, bundle_id: str) -> Path:
     key = str(catalog(archive, "SELECT key FROM bundles WHERE id = ?", (bundle_id,))[0]["key"])
     return archive.root / "bundles" / key
 

@@ -95,7 +95,7 @@ def test_a_10000_reply_thread_is_gathered_in_bounded_queries(tmp_path: Path) -> 
                 id="b1", key="city/b1", site_id="city", run_id="r1", record_class="comments",
                 storage="local", started_at=now, sealed_at=now, cataloged_at=now,
                 tagmanifest_sha256="0" * 64, size_bytes=0, file_count=0, record_count=n + 1))  # fmt: skip
-            items = [dict(site_id="city", platform_id="p0", record_class="posts", kind="post",
+            items: list[dict[str, object]] = [dict(site_id="city", platform_id="p0", record_class="posts", kind="post",
                           parent_id=None, root_id="p0")]  # fmt: skip
             for k in range(1, n + 1):
                 # Every tenth reply answers the previous reply: depth as well as breadth.

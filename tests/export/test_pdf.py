@@ -17,7 +17,7 @@ from archiver.catalog.store import Catalog
 from archiver.prr import readable
 from archiver.search import SearchFilters, search
 from tests.export.conftest import SITE, Archive
-from tests.export.test_export import catalog, cli, open_request
+from tests.export.helpers import catalog, cli, open_request
 from tests.pdfcheck import assert_pdf_a_2b, fonts, info, page_text, poppler
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from fakeplatforms.demo_data import build_demo_world
 from fakeplatforms.server import FakeServer
@@ -25,7 +26,7 @@ def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _trail(config: Path) -> list[tuple[str, str, dict[str, object]]]:
+def _trail(config: Path) -> list[tuple[str, str, dict[str, Any]]]:
     rows = catalog_rows(config, "SELECT action, subject, details FROM audit_log ORDER BY seq")
     return [(r["action"], r["subject"], json.loads(r["details"])) for r in rows]
 
@@ -66,7 +67,7 @@ def test_harvest_seal_verify_and_config_change_are_audited(tmp_path: Path) -> No
     assert len(verifies) == 1
     scope, detail = verifies[0]
     assert scope == "archive" and detail["ok"] is False and detail["problems"] >= 1
-    assert any(warc.name in p for p in detail["first_problems"])  # type: ignore[union-attr]
+    assert any(warc.name in p for p in detail["first_problems"])
 
     # Editing the config is recorded the next time it is used, with its new digest.
     config.write_text(config.read_text() + "\n# reviewed by the records manager\n")

@@ -19,7 +19,7 @@ from pathlib import Path
 from fakeplatforms.demo_data import CITY_USERNAME
 from fakeplatforms.server import FakeServer
 
-from tests.connectors.test_mastodon_contract import make_world
+from tests.connectors.mastodon_scene import make_world
 from tests.helpers import site_toml, write_config
 
 GOOD = "good-token-0123456789abcdef"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from tests.integrity.conftest import Archive
 
@@ -17,7 +18,7 @@ def _drop_guards(db: sqlite3.Connection) -> None:
     db.execute("DROP TRIGGER audit_log_no_update")
 
 
-def _audit_verify(archive: Archive) -> tuple[int, dict[str, object]]:
+def _audit_verify(archive: Archive) -> tuple[int, dict[str, Any]]:
     res = archive.cli("audit", "verify", "--json")
     return res.returncode, json.loads(res.stdout)
 
@@ -31,7 +32,7 @@ def test_checkpoint_is_signed_stamped_and_audit_verify_reports_it(archive: Archi
     )
     assert doc["signature"] and doc["timestamp"] and doc["key"]
     code, data = _audit_verify(archive)
-    assert code == 0 and data["checkpoint"]["n"] == n  # type: ignore[index]
+    assert code == 0 and data["checkpoint"]["n"] == n
 
 
 def test_audit_wipe_with_trigger_dropped_is_detected_and_verify_writes_nothing(
@@ -66,7 +67,7 @@ def test_newest_entry_delete_survives_the_next_append(archive: Archive) -> None:
     assert db.execute("SELECT max(seq) FROM audit_log").fetchone()[0] >= head
     code, data = _audit_verify(archive)
     assert code == 1
-    reasons = [p["reason"] for p in data["problems"] if p["kind"] == "truncated"]  # type: ignore[union-attr, index]
+    reasons = [p["reason"] for p in data["problems"] if p["kind"] == "truncated"]
     assert any(f"recorded entry seq {head} as" in r for r in reasons)
 
 
@@ -78,7 +79,7 @@ def test_newest_entry_delete_after_checkpoint_is_named(archive: Archive) -> None
     db.execute("DELETE FROM audit_log WHERE seq=?", (head,))
     code, data = _audit_verify(archive)
     assert code == 1
-    kinds = {p["kind"] for p in data["problems"]}  # type: ignore[union-attr, index]
+    kinds = {p["kind"] for p in data["problems"]}
     assert "truncated" in kinds
     # Even if the anchor evidence is also destroyed and the log appended to again, the sealed
     # checkpoint names the rewritten entry.
@@ -89,7 +90,7 @@ def test_newest_entry_delete_after_checkpoint_is_named(archive: Archive) -> None
     assert code == 1
     assert any(
         p["kind"] == "checkpoint" and f"entry seq {head} is not the one" in p["reason"]
-        for p in data["problems"]  # type: ignore[union-attr]
+        for p in data["problems"]
     )
 
 
@@ -99,4 +100,4 @@ def test_edited_entry_is_still_named(archive: Archive) -> None:
     db.execute("UPDATE audit_log SET actor='mallory' WHERE seq=2")
     code, data = _audit_verify(archive)
     assert code == 1
-    assert any(p["kind"] == "edited" and p["seq"] == 2 for p in data["problems"])  # type: ignore[union-attr, index]
+    assert any(p["kind"] == "edited" and p["seq"] == 2 for p in data["problems"])

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import pytest
-from fakeplatforms import FakeServer, MastodonWorld
-
-from archiver.errors import ArchiverError
 from archiver.report.build import (
     build_report_data,
     capture_history,
@@ -20,58 +14,8 @@ from archiver.report.build import (
 )
 from archiver.report.render import render_text
 from archiver.verify import verify_archive
-from tests.helpers import harvest, open_test_app, site_toml, write_config
-
-SITE = "bozeman-mastodon"
-DENVER = ZoneInfo("America/Denver")
-
-
-def this_month() -> str:
-    return datetime.now(DENVER).strftime("%Y-%m")
-
-
-@dataclass
-class Archive:
-    config: Path
-    token_expires: str
-
-
-def harvested_archive(tmp_path: Path, *, smtp: str = "") -> Archive:
-    """Two harvests with changes in between, then one failed run.
-
-    First harvest: 4 city posts, 2 replies from residents, 3 followers (the baseline).
-    Between the harvests: 1 new post, 1 edit, 1 deletion, 2 new followers, 1 unfollow.
-    """
-    world = MastodonWorld()
-    world.rate_limit = 1_000_000
-    city = world.add_account("cityofbozeman", "City of Bozeman")["id"]
-    people = [world.add_account(f"resident{i}", f"Resident {i}")["id"] for i in range(6)]
-    posts = [world.post_status(city, f"Council agenda item {i}")["id"] for i in range(4)]
-    first_reply = world.post_status(people[0], "When is public comment?", in_reply_to_id=posts[0])
-    world.post_status(people[1], "Agreed, please post times", in_reply_to_id=first_reply["id"])
-    for p in people[:3]:
-        world.follow(city, p)
-    expires = (datetime.now(DENVER).date() + timedelta(days=10)).isoformat()
-    with FakeServer(world) as server:
-        config = write_config(
-            tmp_path,
-            site_toml(
-                SITE, "mastodon", server.url, "cityofbozeman", extra=f'token_expires = "{expires}"'
-            ),
-            head=smtp,
-        )
-        harvest(config, SITE, full=True)
-        world.post_status(city, "Snow emergency declared")
-        world.edit_status(posts[1], "Council agenda item 1 (corrected time)")
-        world.delete_status(posts[2])
-        world.follow(city, people[3])
-        world.follow(city, people[4])
-        world.unfollow(city, people[0])
-        harvest(config, SITE, full=True)
-        server.inject("/api/v1/accounts/lookup", "unauthorized_401", times=10)
-        with pytest.raises(ArchiverError):
-            harvest(config, SITE, full=True)
-    return Archive(config, expires)
+from tests.helpers import open_test_app, write_config
+from tests.report.helpers import DENVER, SITE, harvested_archive, this_month
 
 
 def test_figures_from_a_real_archive(tmp_path: Path) -> None:

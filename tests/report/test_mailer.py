@@ -10,8 +10,6 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
@@ -20,13 +18,11 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from archiver.errors import ReportError
 from archiver.report import SmtpSettings, build_message, render_chart_png, send_report
-
-from .test_render import PNG_SIGNATURE, sample_report
+from tests.report.helpers import PNG_SIGNATURE, free_port, sample_report, smtp_server
 
 USER = "report-bot"
 PASSWORD = "s3cret-Tr0ub4dor&3"
@@ -64,24 +60,6 @@ class Authenticator:
             and auth_data.password == PASSWORD.encode()
         )
         return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def smtp_server(handler: object, **kwargs: Any) -> Iterator[int]:
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,24 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from archiver.errors import ReportError
 from archiver.report import (
-    BatchLine,
-    DispositionSection,
-    DueLine,
     FailureLine,
     FixityLine,
-    HoldLine,
-    ReportData,
-    RequestLine,
     RequestsSection,
-    SiteSection,
     Totals,
     attention_items,
     render_chart_png,
@@ -31,119 +23,14 @@ from archiver.report import (
     render_text,
     write_report,
 )
-
-DENVER = ZoneInfo("America/Denver")
-GENERATED = datetime(2026, 11, 1, 6, 0, tzinfo=DENVER)
-TODAY = GENERATED.date()
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
-
-
-def sample_sites() -> list[SiteSection]:
-    mastodon = SiteSection(
-        site_id="city-mastodon",
-        platform="Mastodon",
-        account="@bozeman@mastodon.example",
-        department="City Manager's Office",
-        administrators=["Dana Ortiz (Communications)", "Sam Reed (IT)"],
-        has_it_admin=True,
-        posts_captured=42,
-        comments_captured=310,
-        followers_gained=15,
-        followers_lost=3,
-        follower_count=1204,
-        follower_identities=True,
-        edits_detected=2,
-        removals_detected=1,
-        runs_ok=29,
-        runs_failed=2,
-        failures=[
-            FailureLine(
-                datetime(2026, 10, 14, 9, 0, tzinfo=UTC),
-                "site city-mastodon: /api/v1/accounts/1/statuses: 503 Service Unavailable",
-            ),
-            FailureLine(
-                datetime(2026, 10, 15, 9, 0, tzinfo=UTC),
-                "site city-mastodon: connection reset by peer",
-            ),
-        ],
-        token_expires=TODAY + timedelta(days=10),
-        degradations=[],
-    )
-    facebook = SiteSection(
-        site_id="fire-facebook",
-        platform="Facebook",
-        account="Bozeman Fire Department",
-        department="Fire",
-        administrators=["Pat Lee (Fire)"],
-        has_it_admin=False,
-        posts_captured=18,
-        comments_captured=95,
-        followers_gained=0,
-        followers_lost=0,
-        follower_count=8400,
-        follower_identities=False,
-        edits_detected=0,
-        removals_detected=0,
-        runs_ok=31,
-        runs_failed=0,
-        failures=[],
-        token_expires=TODAY + timedelta(days=55),
-        degradations=[f"Comment removed by its author before capture: {HOSTILE}"],
-    )
-    return [mastodon, facebook]
-
-
-def sample_report(**overrides: object) -> ReportData:
-    sites = sample_sites()
-    data = ReportData(
-        month="2026-10",
-        generated_at=GENERATED,
-        city="Bozeman",
-        sites=sites,
-        totals=Totals.from_sites(sites, bundles_sealed=62, bytes_stored=3_500_000_000),
-        disposition=DispositionSection(
-            due_30=[
-                DueLine(
-                    "city-mastodon",
-                    "b-2023-10-city-mastodon",
-                    "1 (General)",
-                    date(2026, 11, 20),
-                    400,
-                )
-            ],
-            due_60=[],
-            due_90=[],
-            awaiting_approval=[BatchLine("d-7", date(2026, 10, 2), 4, 900, "City Clerk")],
-            long_retention_flags=[],
-        ),
-        holds=[
-            HoldLine(
-                "Hold 2026-03",
-                "Smith v. City of Bozeman",
-                datetime(2026, 3, 2, 15, 30, tzinfo=UTC),
-                "City Attorney",
-            )
-        ],
-        fixity=FixityLine(
-            datetime(2026, 10, 31, 8, 0, tzinfo=UTC),
-            62,
-            ["bundle b-2026-09-fire-facebook: warc/00001.warc.gz sha256 does not match"],
-        ),
-        requests=RequestsSection(
-            open=3,
-            overdue=[
-                RequestLine(
-                    "PRR-2026-041",
-                    date(2026, 9, 20),
-                    date(2026, 10, 4),
-                    "All Fire Department posts about the Bridger fire",
-                )
-            ],
-        ),
-        notes=["Mastodon instance moved to a new server on 2026-10-20."],
-    )
-    return replace(data, **overrides)  # type: ignore[arg-type]
+from tests.report.helpers import (
+    GENERATED,
+    HOSTILE,
+    PNG_SIGNATURE,
+    TODAY,
+    sample_report,
+    sample_sites,
+)
 
 
 def attention_block(text: str) -> str:

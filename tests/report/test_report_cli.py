@@ -5,62 +5,20 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-
-from tests.report.test_build import harvested_archive, this_month
+from tests.report.helpers import (
+    Inbox,
+    free_port,
+    harvested_archive,
+    smtp_server,
+    smtp_toml,
+    this_month,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def smtp_server(inbox: Inbox) -> Iterator[int]:
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
-
-
-def smtp_toml(port: int) -> str:
-    return (
-        "[smtp]\n"
-        'host = "127.0.0.1"\n'
-        f"port = {port}\n"
-        'security = "none"\n'
-        'sender = "archiver@bozeman.net"\n'
-        'recipients = ["clerk@bozeman.net"]\n'
-        "attempts = 2\n"
-        "backoff_seconds = 0\n"
-        "timeout = 5\n\n"
-        "[report]\n"
-        'recipients = ["it-director@bozeman.net", "clerk@bozeman.net"]\n'
-    )
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -76,7 +76,9 @@ def nobody(tmp_path: Path) -> Iterator[Runner]:
     )
     if done.returncode != 0:
         pytest.skip(f"cannot bind-mount the interpreter: {done.stderr.strip()}")
-    exe = mnt / Path(sys._base_executable).relative_to(sys.base_prefix)
+    # CPython's own record of the interpreter a venv was made from; typeshed does not list it.
+    base_exe = sys._base_executable  # type: ignore[attr-defined]
+    exe = mnt / Path(base_exe).relative_to(sys.base_prefix)
     project = Path(__file__).resolve().parents[2]
     # The checkout's root may be closed to others, so its package folders are mounted one by
     # one into an open folder (a mount keeps the permissions of what it shows).

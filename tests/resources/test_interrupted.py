@@ -30,7 +30,7 @@ from archiver.retention import disposition as d
 from archiver.retention.eligibility import load_settings
 from tests.helpers import catalog_rows, site_toml, write_config
 from tests.resources.conftest import no_traceback, run_cli
-from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for
+from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for, kill_disposition_mid_delete
 
 HANG_IN_CATALOG = textwrap.dedent(
     """
@@ -95,61 +95,6 @@ def test_killed_harvest_shows_interrupted(tmp_path: Path, mastodon: FakeServer) 
     assert report["runs_interrupted"] == 1 and report["cataloged"] >= 1
     assert catalog_rows(config, "SELECT status FROM runs")[0]["status"] == "abandoned"
     assert run_cli(config, "verify", "--all").returncode == 0
-
-
-KILL_AT_DELETE = textwrap.dedent(
-    """
-    import os, shutil, sys
-    from datetime import date
-    import archiver.storage.local as local
-    from archiver.app import open_app
-    from archiver.retention import disposition
-    from archiver.retention.eligibility import load_settings
-
-    real_rmtree = shutil.rmtree
-
-    def die_at_delete(path, *args, **kwargs):
-        if str(path).endswith(".deleting"):
-            os._exit(137)  # renamed out of sight, not yet removed: killed mid-delete
-        return real_rmtree(path, *args, **kwargs)
-
-    local.shutil.rmtree = die_at_delete
-    app = open_app(sys.argv[1])
-    disposition.execute(
-        app, load_settings(app.cfg), batch_id=sys.argv[2], by="Ed Executor",
-        today=date.fromisoformat(sys.argv[3]),
-    )
-    """
-)
-
-
-def kill_disposition_mid_delete(config: Path) -> tuple[str, str, str]:
-    """Propose and approve a batch, then run ``execute`` in a subprocess that dies at the
-    first bundle's delete (renamed out of sight, not yet removed). Returns the batch id and
-    the interrupted bundle's id and key."""
-    app = app_for(config)
-    try:
-        batch = d.propose(app, load_settings(app.cfg), by="Rita Records", as_of=FAR_FUTURE)
-        bid = str(batch["id"])
-        d.approve(app, batch_id=bid, by="Mia Mayor", title="City Manager", authority="Res 5555")
-    finally:
-        app.close()
-    assert len(batch["bundles"]) >= 2
-    killed = subprocess.run(
-        [sys.executable, "-c", KILL_AT_DELETE, str(config), bid, FAR_FUTURE.isoformat()],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=dict(os.environ, ARCHIVER_LOG_LEVEL="CRITICAL"),
-    )
-    assert killed.returncode == 137, killed.stderr
-    executing = catalog_rows(
-        config, "SELECT bundle_id, key FROM batch_bundles WHERE state = 'executing'"
-    )
-    assert len(executing) == 1
-    bundles = config.parent / "archive" / "bundles"
-    assert (bundles / f"{executing[0]['key']}.deleting").is_dir()  # half deleted
-    return bid, str(executing[0]["bundle_id"]), str(executing[0]["key"])
 
 
 def test_killed_disposition_is_in_progress_then_healed_by_recover(

@@ -41,7 +41,8 @@ def _stored(config: Path) -> set[str]:
 
 def _a_word_of_a_post(config: Path) -> str:
     text = catalog_rows(config, "SELECT text FROM item_versions ORDER BY id LIMIT 1")[0]["text"]
-    return max(re.findall(r"[A-Za-z]+", text), key=len)
+    words: list[str] = re.findall(r"[A-Za-z]+", text)
+    return max(words, key=len)
 
 
 def _search(config: Path, word: str) -> list[Any]:

@@ -30,15 +30,6 @@ from archiver.storage.s3 import S3Settings, S3Storage
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.retention_kit import CLASSES, FAR_FUTURE, retention_head
-from tests.storage import conftest as storage_fixtures
-
-bucket, moto_endpoint, s3_client = (
-    storage_fixtures.bucket,
-    storage_fixtures.moto_endpoint,
-    storage_fixtures.s3_client,
-)
-s3_env, s3_settings = storage_fixtures.s3_env, storage_fixtures.s3_settings
-
 
 # Everything is due at once, so no eligibility date puts a store lock on a bundle and moto
 # lets the executed batch really delete it.

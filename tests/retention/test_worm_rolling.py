@@ -34,18 +34,6 @@ from archiver.storage.s3 import S3Settings, S3Storage
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, site_toml, write_config
 from tests.retention_kit import CLASSES, retention_head
-from tests.storage import conftest as storage_fixtures
-
-bucket, moto_endpoint, s3_client = (
-    storage_fixtures.bucket,
-    storage_fixtures.moto_endpoint,
-    storage_fixtures.s3_client,
-)
-s3_env, s3_settings, s3_storage = (
-    storage_fixtures.s3_env,
-    storage_fixtures.s3_settings,
-    storage_fixtures.s3_storage,
-)
 
 FIVE_YEARS = """
 [[items]]

@@ -1,6 +1,6 @@
 """Eligibility dates and holds reach the store: retain-until and legal hold, read back by HEAD.
 
-Harvests run through the real harvester into moto's S3 server (tests/storage/conftest.py);
+Harvests run through the real harvester into moto's S3 server (tests/storage_kit.py);
 what we assert is what a HEAD request shows on every object of the bundle. moto is not
 evidence of WORM (docs/storage.md); these tests show that our code *asks* for the locks.
 LocalStorage has no locks, so there the same calls must be harmless no-ops.
@@ -34,18 +34,6 @@ from archiver.storage.s3 import S3Settings, S3Storage
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.retention_kit import FAR_FUTURE, retention_head
-from tests.storage import conftest as storage_fixtures
-
-bucket, moto_endpoint, s3_client = (
-    storage_fixtures.bucket,
-    storage_fixtures.moto_endpoint,
-    storage_fixtures.s3_client,
-)
-s3_env, s3_settings, s3_storage = (
-    storage_fixtures.s3_env,
-    storage_fixtures.s3_settings,
-    storage_fixtures.s3_storage,
-)
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from archiver.errors import StorageError
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
 from archiver.storage.s3 import S3Settings, S3Storage
-
-from .conftest import BundleFactory
+from tests.storage_kit import BundleFactory
 
 KEY = "site-7/2026/b-0001"
 OTHER = "site-7/2026/b-0002"

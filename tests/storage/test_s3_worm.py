@@ -35,8 +35,7 @@ from archiver.storage.s3_worm import (
     check_worm,
     self_check,
 )
-
-from .conftest import BundleFactory
+from tests.storage_kit import BundleFactory
 
 KEY = "site-7/2026/b-0001"
 

@@ -1,6 +1,6 @@
 """The start-up WORM self-check as the archiver runs it: ``open_app`` with ``backend = "s3"``.
 
-Against moto (tests/storage/conftest.py starts its real S3 server) the check must fail,
+Against moto (tests/storage_kit.py starts its real S3 server) the check must fail,
 because moto lets a COMPLIANCE retention be shortened: ``open_app`` refuses to run and says
 why and what to do; with ``allow_unsafe_worm`` it runs and ``archiver status`` and the
 monthly report say loudly that the store is not WORM. A client wrapped to refuse what real S3
@@ -43,8 +43,7 @@ from archiver.storage.s3_worm import (
     WormRefusedError,
     check_worm,
 )
-
-from .conftest import ACCESS, SECRET
+from tests.storage_kit import ACCESS, SECRET
 
 
 def _denied(bucket: str, name: str, why: str) -> S3Error:

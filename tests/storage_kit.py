@@ -1,5 +1,9 @@
 """Storage fixtures: one real moto S3 server per session on 127.0.0.1, a fresh bucket per test.
 
+Registered for the whole suite by ``tests/conftest.py`` (``pytest_plugins``): the storage,
+retention and disaster-recovery tests all publish to S3. Helpers (``seal_bag``,
+``BundleFactory``, the credentials) are imported from here.
+
 moto is a functional S3 double. It enforces "a locked version cannot be deleted" but not the
 immutability of retention itself (see docs/storage.md), so tests here check that our code sets
 and honours locks, never that a store is WORM.
@@ -75,7 +79,7 @@ def s3_storage(s3_settings: S3Settings) -> S3Storage:
     return S3Storage(s3_settings)
 
 
-def _seal(folder: Path, files: dict[str, bytes]) -> Path:
+def seal_bag(folder: Path, files: dict[str, bytes]) -> Path:
     """A minimal BagIt bag: payload under data/, sha256 manifest, tag manifest last."""
     for rel, body in files.items():
         p = folder / rel
@@ -113,7 +117,7 @@ def make_bundle(tmp_path: Path) -> BundleFactory:
                 "data/warc/2026-11-25-000.warc.gz": uuid.uuid4().bytes * 5000,
                 "data/empty.txt": b"",
             }
-        _seal(folder, files)
+        seal_bag(folder, files)
         if not sealed:
             (folder / "tagmanifest-sha256.txt").unlink()
         return folder
