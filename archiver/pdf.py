@@ -15,14 +15,39 @@ the subset of each font that a document uses, so a PDF reads the same on any mac
 
 Page furniture comes from CSS paged media: :func:`page_css` gives a running header naming the
 document (the request, or the disposition) and a footer "page N of M".
+
+Speed (issue 16: printing must not become a bigger share of an export than xhtml2pdf's was).
+WeasyPrint spends most of its time per box, so three things that add nothing to the page are
+cut, each measured on ``bench/pdf_share.py``:
+
+* the cascade of WeasyPrint's full HTML user-agent stylesheet (forms, lists, tables, ``[dir]``
+  and ``::marker``/footnote rules tried on every element) is replaced, for documents made only
+  of the few elements in :data:`LEAN_UA_TAGS`, by :data:`LEAN_UA_CSS`: the same declarations
+  the full stylesheet gives those elements, so the pages are drawn identically (a test
+  rasterises both and compares them); any other element or a ``hidden``/``dir`` attribute
+  gets the full stylesheet;
+* content streams are deflated at zlib's default level 6 instead of pydyf's fixed level 9
+  (a third of the PDF writing time for about 5 % more bytes);
+* volumes of one export are rendered in parallel worker processes (:func:`write_pdfs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import re
 import shutil
 import subprocess
+import types
+import zlib
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 
@@ -105,23 +130,207 @@ def font_hint(missing: list[str]) -> str:
     return f"install {' '.join(packages)} (apt-get install {' '.join(packages)})"
 
 
+#: Elements the lean user-agent stylesheet covers: those of the export's document template.
+LEAN_UA_TAGS = frozenset(
+    {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "span", "code"}
+)
+#: Attributes whose full-stylesheet rules the lean one does not carry.
+_LEAN_UA_UNSUPPORTED_ATTRIBUTES = frozenset({"hidden", "dir"})
+#: What WeasyPrint's html5_ua.css says about :data:`LEAN_UA_TAGS` (WeasyPrint 66-70), rule
+#: for rule, and its ``@page`` margin-box alignment. tests/export/test_pdf.py proves that a
+#: document printed with it looks exactly as with the full stylesheet.
+LEAN_UA_CSS = """
+head, meta, style, title { display: none }
+body, h1, h2, html, p { display: block }
+p { margin-top: 1em; margin-bottom: 1em }
+body { margin: 8px }
+h1 { margin-top: .67em; margin-bottom: .67em }
+h2 { margin-top: .83em; margin-bottom: .83em }
+html { color-scheme: light }
+b { font-weight: bold }
+code { font-family: monospace }
+h1 { font-size: 2em; font-weight: bold }
+h2 { font-size: 1.5em; font-weight: bold }
+h1 { bookmark-level: 1 }
+h2 { bookmark-level: 2 }
+h1, h2 { bookmark-label: content(text) }
+h1, h2 { hyphens: manual; break-after: avoid; break-inside: avoid }
+@page {
+  margin: 75px;
+  @top-left            { text-align: left;   vertical-align: middle }
+  @bottom-right        { text-align: right;  vertical-align: middle }
+}
+"""
+#: zlib level for the PDF's streams (pydyf always uses 9).
+DEFLATE_LEVEL = 6
+
+
+#: Page-margin boxes the lean stylesheet aligns (those :func:`page_css` fills).
+_LEAN_UA_MARGIN_BOXES = frozenset({"@top-left", "@bottom-right"})
+_MARGIN_BOX = re.compile(
+    r"@(?:footnote|(?:top|bottom)-(?:left|center|right)(?:-corner)?|(?:left|right)-(?:top|middle|bottom))\b"
+)
+
+
+def lean_ua_applies(root: Any) -> bool:
+    """True if the parsed document (an ElementTree root) is covered by :data:`LEAN_UA_CSS`.
+
+    Every element must be one of :data:`LEAN_UA_TAGS` without a ``hidden`` or ``dir``
+    attribute, and its style sheets may fill only the page-margin boxes the lean sheet aligns.
+    """
+    for element in root.iter():
+        tag = element.tag
+        if not isinstance(tag, str):  # comments and processing instructions draw nothing
+            continue
+        if tag not in LEAN_UA_TAGS or _LEAN_UA_UNSUPPORTED_ATTRIBUTES & set(element.attrib):
+            return False
+        if tag == "style" and not set(_MARGIN_BOX.findall(element.text or "")) <= (
+            _LEAN_UA_MARGIN_BOXES
+        ):
+            return False
+    return True
+
+
+@functools.cache
+def _weasy() -> Any:
+    """WeasyPrint, its HTML class with the lean user-agent stylesheet, and a font config.
+
+    Imported on first use: the module pulls in Pango through cffi, which most commands never
+    need. One FontConfiguration serves every document of a process (fontconfig is set up once).
+    """
+    try:
+        import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
+    except (ImportError, OSError) as exc:  # OSError: Pango or its friends are not installed
+        raise PdfRenderError(f"WeasyPrint cannot be loaded ({exc})") from exc
+    lean = weasyprint.CSS(string=LEAN_UA_CSS)
+
+    class LeanHTML(weasyprint.HTML):  # type: ignore[misc]
+        """HTML whose user-agent stylesheet is the lean one when the document allows it."""
+
+        lean_ua = False
+
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            if self.lean_ua and not forms:
+                return [lean]
+            return list(super()._ua_stylesheets(forms))
+
+    return types.SimpleNamespace(HTML=LeanHTML, font_config=FontConfiguration())
+
+
+@contextlib.contextmanager
+def _deflate_level(level: int) -> Iterator[None]:
+    """pydyf's streams deflated at ``level`` while the block runs.
+
+    pydyf calls ``zlib.compressobj(level=9)`` with no way to choose; its module's ``zlib`` is
+    swapped for one whose compressors use ``level``, and put back afterwards. Level 9 spends a
+    third of WeasyPrint's PDF writing for about 5 % fewer bytes than the default 6. If pydyf
+    no longer uses a module-level ``zlib`` the swap is skipped and nothing changes but speed.
+    """
+    import pydyf
+
+    real = getattr(pydyf, "zlib", None)
+    if real is not zlib:
+        yield
+        return
+    shim = types.SimpleNamespace(
+        compressobj=lambda *args, **kwargs: zlib.compressobj(level),
+        compress=lambda data, *args, **kwargs: zlib.compress(data, level),
+    )
+    pydyf.zlib = shim
+    try:
+        yield
+    finally:
+        pydyf.zlib = real
+
+
+def render_pdf(html: str, out: Path, *, base_url: str | None = None, lean: bool = True) -> int:
+    """Render ``html`` to ``out`` as PDF/A-2b and return the page count; no logging.
+
+    ``lean=False`` forces WeasyPrint's full user-agent stylesheet (for comparisons). Raises
+    :class:`PdfRenderError`, never a bare WeasyPrint exception.
+    """
+    weasy = _weasy()
+    try:
+        document_html = weasy.HTML(string=html, base_url=base_url)
+        document_html.lean_ua = lean and lean_ua_applies(document_html.etree_element)
+        document = document_html.render(font_config=weasy.font_config)
+        pages = len(document.pages)
+        with _deflate_level(DEFLATE_LEVEL):
+            document.write_pdf(out, pdf_variant=PDF_VARIANT)
+    except (ValueError, OSError, AssertionError) as exc:
+        raise PdfRenderError(f"could not render {out.name}: {exc}") from exc
+    return pages
+
+
+def _warn_missing_fonts(out: Path) -> None:
+    missing = missing_fonts()
+    if missing:
+        log.warning("pdf_fonts_missing", fonts=missing, file=out.name, fix=font_hint(missing))
+
+
 def write_pdf(html: str, out: Path, *, base_url: str | None = None) -> int:
     """Render ``html`` to ``out`` as PDF/A-2b; returns the number of pages.
 
     Raises :class:`PdfRenderError` (never a bare WeasyPrint exception) when the document cannot
     be laid out or written.
     """
+    _weasy()  # a missing WeasyPrint is reported before a missing font
+    _warn_missing_fonts(out)
+    return render_pdf(html, out, base_url=base_url)
+
+
+def pdf_workers(documents: int) -> int:
+    """How many processes print ``documents`` documents: one per usable core, at most one each.
+
+    Each worker holds one document's layout at a time, so memory is bounded by the cores
+    times the largest document (export volumes are capped for that reason).
+    """
     try:
-        import weasyprint
-    except (ImportError, OSError) as exc:  # OSError: Pango or its friends are not installed
-        raise PdfRenderError(f"WeasyPrint cannot be loaded ({exc})") from exc
-    missing = missing_fonts()
-    if missing:
-        log.warning("pdf_fonts_missing", fonts=missing, file=out.name, fix=font_hint(missing))
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, documents))
+
+
+def write_pdfs(
+    documents: Iterable[tuple[str, Path]],
+    *,
+    workers: int,
+    base_url: str | None = None,
+) -> list[int]:
+    """Render independent documents (HTML, output path) as PDF/A-2b; page counts in order.
+
+    WeasyPrint runs on one core, and an export's volumes do not depend on one another, so
+    they are printed by a pool of ``workers`` processes (see :func:`pdf_workers`; 1 renders
+    here, in this process). ``documents`` is consumed lazily and at most two per worker wait
+    or render at once, so memory stays bounded however many volumes there are. Each file is
+    the same, byte for byte, as :func:`write_pdf` writes alone. The processes are started
+    fresh (``spawn``): the caller may hold database connections and threads that a forked
+    child must not inherit.
+    """
+    _weasy()  # a missing WeasyPrint is reported here, not from a worker
+    pages: list[int] = []
+    if workers <= 1:
+        for html, out in documents:
+            _warn_missing_fonts(out)
+            pages.append(render_pdf(html, out, base_url=base_url))
+        return pages
+    pending: deque[Future[int]] = deque()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
     try:
-        document = weasyprint.HTML(string=html, base_url=base_url).render()
-        pages = len(document.pages)
-        document.write_pdf(out, pdf_variant=PDF_VARIANT)
-    except (ValueError, OSError, AssertionError) as exc:
-        raise PdfRenderError(f"could not render {out.name}: {exc}") from exc
+        for html, out in documents:
+            _warn_missing_fonts(out)
+            if len(pending) >= 2 * workers:
+                pages.append(pending.popleft().result())
+            pending.append(pool.submit(render_pdf, html, out, base_url=base_url))
+        while pending:
+            pages.append(pending.popleft().result())
+    except BrokenProcessPool as exc:
+        raise PdfRenderError(
+            f"a PDF worker process died (out of memory?) while printing {len(pending)} "
+            f"volume(s): {exc}"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return pages

@@ -9,6 +9,11 @@ synthetic archive (``bench/search_export.py``'s generator, real WARC bundles and
 * before: the same threads rendered by xhtml2pdf from the template the project used until
   then (``bench/legacy/``), substituted for the WeasyPrint step in the same export's total.
 
+Both are also given in CPU seconds (every process, the PDF workers included). On a machine
+shared with other sessions the wall-clock share depends on how busy it is (Linux gives each
+session one share of the cores, so parallel workers only help on idle cores); the CPU share
+does not, but it also cannot show what parallel volumes gain on free cores.
+
 xhtml2pdf is no longer a dependency; install it into the venv to measure "before"
 (``.venv/bin/pip install 'xhtml2pdf>=0.2.16,<0.3'``), otherwise only "after" is printed.
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,11 +53,45 @@ def _threads(work: Path, out: Path) -> tuple[list[Any], dict[str, Any]]:
     return threads, context
 
 
-def before_pdf_seconds(work: Path, out: Path) -> float | None:
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def export_with_pdf_cpu(work: Path) -> dict[str, Any]:
+    """``search_export.bench_export`` with the CPU seconds of the export and of its PDF step."""
+    import search_export
+
+    from archiver.prr import readable
+
+    real = readable.write_pdf
+    spent = [0.0]
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = _cpu()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[0] += _cpu() - started
+
+    readable.write_pdf = timed
+    started = _cpu()
+    try:
+        result = dict(search_export.bench_export(work))
+    finally:
+        readable.write_pdf = real
+    result["cpu_seconds"] = round(_cpu() - started, 2)
+    result["pdf_cpu_seconds"] = round(spent[0], 2)
+    return result
+
+
+def before_pdf_seconds(work: Path, out: Path) -> tuple[float, float] | None:
     """xhtml2pdf on the old template, in chunks of 1,000 versions as the old code did."""
     try:
-        from xhtml2pdf import pisa  # type: ignore[import-not-found,unused-ignore]
-        from xhtml2pdf.pdf import pisaPDF  # type: ignore[import-not-found,unused-ignore]
+        from xhtml2pdf import pisa  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        from xhtml2pdf.pdf import pisaPDF  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
     import jinja2
@@ -75,6 +115,7 @@ def before_pdf_seconds(work: Path, out: Path) -> float | None:
         chunks[-1].append(t)
         size += n
     started = time.perf_counter()
+    cpu = _cpu()
     joined = pisaPDF()
     parts = []
     for n, chunk in enumerate(chunks):
@@ -88,7 +129,7 @@ def before_pdf_seconds(work: Path, out: Path) -> float | None:
         joined.join(fh)
     for f in parts:
         f.close()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu() - cpu
 
 
 def _phase(args: list[str]) -> dict[str, Any]:
@@ -116,11 +157,12 @@ def main() -> None:
         print("{}")
         return
     if args.phase == "export":
-        print(json.dumps(search_export.bench_export(args.workdir)))
+        print(json.dumps(export_with_pdf_cpu(args.workdir)))
         return
     if args.phase == "before":
         out = next(args.workdir.glob("export-*"))
-        print(json.dumps({"seconds": before_pdf_seconds(args.workdir, out)}))
+        measured = before_pdf_seconds(args.workdir, out)
+        print(json.dumps({"seconds": measured and measured[0], "cpu": measured and measured[1]}))
         return
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pdf-"))
@@ -156,6 +198,15 @@ def main() -> None:
             f"PDF share after/before = {share_after / share_before:.2f} "
             f"(< 1 means the PDF's share dropped); PDF time after/before = "
             f"{pdf_after / pdf_before:.2f}"
+        )
+        cpu_total, cpu_after = float(after["cpu_seconds"]), float(after["pdf_cpu_seconds"])
+        cpu_before = float(before["cpu"])
+        cpu_share_after = cpu_after / cpu_total
+        cpu_share_before = cpu_before / (cpu_total - cpu_after + cpu_before)
+        print(
+            f"CPU seconds (all processes): PDF after {cpu_after:.1f} of {cpu_total:.1f} = "
+            f"{cpu_share_after:.0%}, before {cpu_before:.1f} = {cpu_share_before:.0%}; "
+            f"PDF CPU after/before = {cpu_after / cpu_before:.2f}"
         )
     finally:
         if args.workdir is None:

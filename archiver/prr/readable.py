@@ -11,7 +11,7 @@ rules apply; the originals in ``data/originals/`` are never altered.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -330,6 +330,7 @@ def write_pdf(
     context: Mapping[str, Any],
     *,
     volume_versions: int = PDF_VOLUME_VERSIONS,
+    workers: int | None = None,
 ) -> list[tuple[Path, int]]:
     """The same content as PDF/A-2b documents; returns each file written and its page count.
 
@@ -337,7 +338,9 @@ def write_pdf(
     volumes named by :func:`volume_name`. Rendered with WeasyPrint (see :mod:`archiver.pdf`)
     from a lean template: plain paragraphs, no images (media files are named and are in
     data/readable/), every page headed with the request (and volume) and numbered
-    "page N of M".
+    "page N of M". Volumes are printed in parallel, ``workers`` processes at most (default:
+    one per core, see :func:`archiver.pdf.write_pdfs`); each volume's HTML is built only
+    when a worker is about to take it.
     """
     from archiver import pdf
 
@@ -345,24 +348,29 @@ def write_pdf(
     rid = request["id"] if isinstance(request, Mapping) else request.id
     template = _env().get_template("document.html.j2")
     volumes = pdf_volumes(threads, volume_versions)
-    written: list[tuple[Path, int]] = []
-    for k, part in enumerate(volumes, start=1):
-        header = f"{context['city']} — public records request {rid}"
-        if len(volumes) > 1:
-            header += f", volume {k} of {len(volumes)}"
-        html = template.render(
-            threads=part,
-            all_threads=threads,
-            volume=k,
-            volumes=len(volumes),
-            pdf_css=pdf.page_css(header),
-            **context,
+    paths = [volume_name(out, k, len(volumes)) for k in range(1, len(volumes) + 1)]
+
+    def documents() -> Iterator[tuple[str, Path]]:
+        for k, part in enumerate(volumes, start=1):
+            header = f"{context['city']} — public records request {rid}"
+            if len(volumes) > 1:
+                header += f", volume {k} of {len(volumes)}"
+            html = template.render(
+                threads=part,
+                all_threads=threads,
+                volume=k,
+                volumes=len(volumes),
+                pdf_css=pdf.page_css(header),
+                **context,
+            )
+            yield html, paths[k - 1]
+
+    try:
+        pages = pdf.write_pdfs(
+            documents(), workers=pdf.pdf_workers(len(volumes)) if workers is None else workers
         )
-        path = volume_name(out, k, len(volumes))
-        try:
-            written.append((path, pdf.write_pdf(html, path)))
-        except pdf.PdfRenderError as exc:
-            raise ExportError(
-                str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
-            ) from exc
-    return written
+    except pdf.PdfRenderError as exc:
+        raise ExportError(
+            str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
+        ) from exc
+    return list(zip(paths, pages, strict=True))

@@ -115,3 +115,85 @@ def test_index_lists_each_thread_with_its_dates(
     assert first != last and first.endswith(("MST", "MDT"))
     (entry,) = [e for e in entries if f'href="posts/{SITE}-{archive.edited_id}.html"' in e]
     assert f"posted {first} to {last}" in entry
+
+
+def _every_branch_threads(archive: Archive) -> tuple[list[readable.ThreadView], dict[str, object]]:
+    """Threads and context that use every part of the document template."""
+    cat = Catalog(f"sqlite:///{archive.root / 'catalog.sqlite'}")
+    try:
+        hits = [dict(h) for h in search(cat, "", SearchFilters(site=SITE, all_versions=True))]
+    finally:
+        cat.close()
+    hits[0]["text"] = "Snow day ❄️🚧 thanks crews 👍 café <b>not bold</b> & ‘quotes’"
+    hits[0]["redacted"] = True
+    hits[0]["media"] = [{"type": "photo", "description": "plow", "file": "m/1.jpg", "note": "n"}]
+    hits[1]["removal_state"] = "hidden_upstream"
+    hits[1]["disappeared_at"] = "2026-11-20T10:00:00Z"
+    hits[2]["city_removal_category"] = 3
+    hits[2]["city_removal_note"] = "threat"
+    hits[3]["parent_id"] = "not-exported"  # an orphan reply
+    threads = readable.build_threads(hits, "America/Denver")
+    context: dict[str, object] = {
+        "city": "City of Bozeman", "request": {"id": "PRR-LEAN", "requester": "x",
+        "received": "2026-11-20", "description": "d"}, "query_text": "q", "exported_at": "now",
+        "actor": "me", "tz": "America/Denver", "counts": {"items": 1, "versions": len(hits)},
+        "redacted": True, "rules": "ssn", "gaps": ["a known gap"],
+        "followers": [{"site_id": SITE, "taken": "now", "count": 3, "statement": "s",
+                       "note": "count only"}],
+    }  # fmt: skip
+    return threads, context
+
+
+#: fontTools stamps the emoji font's subset with the time it was made unless this is set; the
+#: byte comparisons below fix it so that a second ticking over between two renders is no diff.
+REPRODUCIBLE = "1700000000"
+
+
+def test_lean_user_agent_stylesheet_prints_the_same_bytes(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lean stylesheet is a speed-up only: each volume is byte for byte what WeasyPrint's
+    full HTML stylesheet prints (cover page, later volume, emoji, every kind of paragraph)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", REPRODUCIBLE)
+    threads, context = _every_branch_threads(archive)
+    template = readable._env().get_template("document.html.j2")
+    volumes = readable.pdf_volumes(threads, 7)
+    assert len(volumes) > 1
+    for k in (1, 2):
+        html_text = template.render(
+            threads=volumes[k - 1], all_threads=threads, volume=k, volumes=len(volumes),
+            pdf_css=pdf.page_css(f"header of volume {k}"), **context,
+        )  # fmt: skip
+        weasy = pdf._weasy()
+        assert pdf.lean_ua_applies(weasy.HTML(string=html_text).etree_element)
+        lean, full = tmp_path / f"lean-{k}.pdf", tmp_path / f"full-{k}.pdf"
+        assert pdf.render_pdf(html_text, lean) == pdf.render_pdf(html_text, full, lean=False)
+        assert lean.read_bytes() == full.read_bytes()
+        assert_pdf_a_2b(lean)
+    weasy = pdf._weasy()
+    for other in (
+        "<table><tr><td>x</td></tr></table>",
+        "<p hidden>x</p>",
+        '<p dir="rtl">x</p>',
+        '<a href="https://example.org">x</a>',
+        "<style>@page { @top-center { content: 'x' } }</style><p>x</p>",
+    ):
+        assert not pdf.lean_ua_applies(weasy.HTML(string=other).etree_element), other
+
+
+def test_volumes_printed_in_parallel_are_those_printed_one_by_one(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes change only the speed: same files, same bytes, same page counts."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", REPRODUCIBLE)  # the workers inherit it
+    threads, context = _every_branch_threads(archive)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "pool").mkdir()
+    serial = readable.write_pdf(tmp_path / "one" / "export.pdf", threads, context,
+                                volume_versions=7, workers=1)  # fmt: skip
+    parallel = readable.write_pdf(tmp_path / "pool" / "export.pdf", threads, context,
+                                  volume_versions=7, workers=2)  # fmt: skip
+    assert len(serial) > 2
+    assert [(p.name, n) for p, n in serial] == [(p.name, n) for p, n in parallel]
+    for (a, _), (b, _) in zip(serial, parallel, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
