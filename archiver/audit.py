@@ -48,7 +48,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import structlog
 from sqlalchemy import (
     DDL,
     Column,
@@ -65,8 +64,9 @@ from sqlalchemy import (
 from archiver.db import metadata
 from archiver.errors import CatalogError, IntegrityError
 from archiver.fsutil import atomic_write
+from archiver.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = [
     "ACTIONS",

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import structlog
-
 from archiver.bundle import (
     BundleLock,
     BundleWriter,
@@ -53,6 +51,7 @@ from archiver.integrity.admit import (
 )
 from archiver.integrity.seal import TIMESTAMP_FILE, SealCheck, check_seal
 from archiver.integrity.sealer import Sealer
+from archiver.log import get_logger
 from archiver.model import (
     BookmarkUpdate,
     Coverage,
@@ -74,7 +73,7 @@ from archiver.warc import RevisitTarget, WarcSink
 from connectors.base import HarvestContext, bearer
 from connectors.registry import get_connector
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 class HarvestAborted(ArchiverError):

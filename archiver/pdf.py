@@ -49,8 +49,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import structlog
 from markupsafe import Markup
+
+from archiver.log import get_logger
 
 #: fontconfig family names, in fallback order; the first sets the text.
 TEXT_FONT = "DejaVu Sans"
@@ -64,7 +65,7 @@ FONT_PACKAGES = {
 }
 PDF_VARIANT = "pdf/a-2b"
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class PdfRenderError(Exception):

@@ -31,7 +31,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from archiver.bodyread import Body, read_body
@@ -47,6 +46,7 @@ from archiver.errors import (
     RetriableFetchError,
     SkippableFetchError,
 )
+from archiver.log import get_logger
 from archiver.masking import SecretMasker
 from archiver.model import RecordClass, WarcRef
 from archiver.ratelimit import HostLimits, quota_exhausted
@@ -317,7 +317,7 @@ class RecordingClient:
         self.clock = clock
         self.limits = limits if limits is not None else HostLimits()
         self.timezone = timezone
-        self.log = structlog.get_logger().bind(site=site_id)
+        self.log = get_logger().bind(site=site_id)
         headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
         self._masker = SecretMasker(secrets)
         # The token goes only to the platform's API host, never to media CDNs or other hosts

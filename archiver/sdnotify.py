@@ -17,9 +17,9 @@ import socket
 import time
 from collections.abc import Mapping
 
-import structlog
+from archiver.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["Notifier"]
 

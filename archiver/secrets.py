@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
-
 from archiver.errors import AuthError, MalformedResponseError, RetriableFetchError, SecretError
 
 
@@ -50,6 +48,8 @@ def refreshed_access_token(
         so it must never reach a WARC. ``hint`` says how the owner authorizes again when ``issuer``
     (e.g. "Google") refuses.
     """
+    import httpx  # here, not at the top: every command reads secrets, few refresh tokens
+
     endpoint = "POST oauth2/token"
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     for name, env in (("client_id", client_id_env), ("client_secret", client_secret_env)):

@@ -16,14 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
-
 from archiver.bundle import read_manifest
 from archiver.catalog.store import Catalog
 from archiver.errors import StorageError
+from archiver.log import get_logger
 from archiver.storage.base import Storage
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +111,10 @@ def record_audit(
 #: Hashing block: large enough that hashlib releases the GIL for nearly all the work (it does
 #: for buffers over 2 KiB) and per-call overhead vanishes, small enough to stay in cache.
 BLOCK = 1 << 20
+
+
+#: Bundles whose "last verified" notes are written in one catalog transaction.
+MARK_BATCH = 256
 
 
 def default_workers() -> int:
@@ -255,26 +258,36 @@ def verify_archive(
     if sample is not None and sample < len(bundles):
         chosen = random.sample(bundles, sample)
     report = VerifyReport()
-    todo: list[tuple[dict[str, Any], dict[str, tuple[str, int]]]] = []
+    checked: list[dict[str, Any]] = []
     for b in chosen:
         if in_disposal and b["id"] in in_disposal:
             report.disposal_in_progress[b["id"]] = in_disposal[b["id"]]
             if on_bundle:
                 on_bundle(b["id"])
             continue  # neither a failure nor a pass: it is being destroyed as approved
-        todo.append((b, catalog.bundle_files(b["id"])))
-    # Bundles are hashed by worker threads; the catalog is written from this thread only.
+        checked.append(b)
+    recorded = catalog.bundle_files_many([b["id"] for b in checked])
+    todo = [(b, recorded[b["id"]]) for b in checked]
+    # Bundles are hashed by worker threads; the catalog is written from this thread only,
+    # its notes a batch at a time (a commit per bundle cost more than hashing a small one).
     n_workers = default_workers() if workers is None else max(1, workers)
-    for (b, _files), (problems, files, nbytes) in in_parallel(
-        lambda job: verify_bundle(storage, job[0], job[1]), todo, n_workers
-    ):
-        report.bundles_checked += 1
-        report.files_checked += files
-        report.bytes_checked += nbytes
-        report.problems.extend(problems)
-        catalog.mark_verified(b["id"], not problems)
-        if on_bundle:
-            on_bundle(b["id"])
+    marks: list[tuple[str, bool]] = []
+    try:
+        for (b, _files), (problems, files, nbytes) in in_parallel(
+            lambda job: verify_bundle(storage, job[0], job[1]), todo, n_workers
+        ):
+            report.bundles_checked += 1
+            report.files_checked += files
+            report.bytes_checked += nbytes
+            report.problems.extend(problems)
+            marks.append((b["id"], not problems))
+            if len(marks) >= MARK_BATCH:
+                catalog.mark_verified_many(marks)
+                marks = []
+            if on_bundle:
+                on_bundle(b["id"])
+    finally:
+        catalog.mark_verified_many(marks)  # what was checked stays noted, also when stopped
     if sample is None and site_id is None:
         known = {b["key"] for b in bundles} | {b["key"] for b in catalog.bundles(status="disposed")}
         for key in storage.list_bundles():

@@ -16,13 +16,16 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archiver import __version__
 from archiver.model import WarcRef
+
+if TYPE_CHECKING:
+    from warcio.warcwriter import WARCWriter
+
+# warcio is imported where records are written: this module is reached from the storage and
+# bundle code that every command loads (``archiver status`` writes no WARC; issue 14 part 2).
 
 # warcio compresses at zlib level 9; level 6 keeps nearly the same size (JSON pages) at a
 # fraction of the CPU, and compression was the largest share of harvest CPU after the network.
@@ -126,6 +129,8 @@ class WarcSink:
         self._name = f"{self.prefix}-{self._index:05d}.warc.gz"
         self.directory.mkdir(parents=True, exist_ok=True)
         self._fh = (self.directory / self._name).open("xb")
+        from warcio.warcwriter import WARCWriter
+
         self._writer = WARCWriter(self._member, gzip=False, warc_version="WARC/1.1")
         info = {
             "software": f"muni-archiver/{__version__} (warcio)",
@@ -198,6 +203,8 @@ class WarcSink:
         ``warc_headers``: extra named fields for the response record (``WARC-Truncated``, a
         masking note); warcio computes the digests over ``body`` as written.
         """
+        from warcio.statusandheaders import StatusAndHeaders
+
         writer = self._ensure_open()
         digest = digest or payload_digest(body)
         http_headers = StatusAndHeaders(status_line, list(response_headers), protocol="HTTP/1.1")
@@ -212,13 +219,18 @@ class WarcSink:
                 warc_headers_dict={"WARC-Refers-To": revisit_of.record_id, **(warc_headers or {})},
             )
         else:
+            # The payload digest is known (the dedup lookup needed it): given to warcio in
+            # the headers it would build, in the same order, so it does not hash the body a
+            # second time (issue 14 part 5). warcio still computes the block digest.
+            rec_headers = writer._init_warc_headers(uri, "response", dict(warc_headers or {}))
+            rec_headers.add_header("WARC-Payload-Digest", digest)
             record = writer.create_warc_record(
                 uri,
                 "response",
                 payload=io.BytesIO(body),
                 length=len(body),
                 http_headers=http_headers,
-                warc_headers_dict=dict(warc_headers or {}),
+                warc_headers=rec_headers,
             )
         ref = self._write(
             record, status=status, digest=digest, refers_to=revisit_of, concurrent_to=None

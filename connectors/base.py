@@ -15,10 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
-import structlog
-
 from archiver.config import SiteConfig
 from archiver.errors import FetchError
+from archiver.log import get_logger
 from archiver.model import HarvestRecord, Item, Media
 from archiver.recorder import RecordingClient
 
@@ -64,7 +63,7 @@ class HarvestContext:
     # Whether this run reads the follower list (a site's ``followers_every``; always in a full
     # sweep). A run that does not read it concludes nothing about followers.
     followers_due: bool = True
-    log: Any = field(default_factory=structlog.get_logger)
+    log: Any = field(default_factory=get_logger)
 
 
 class Connector(Protocol):

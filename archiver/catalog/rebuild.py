@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
 from sqlalchemy import Connection, Integer, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,9 +30,10 @@ from archiver.catalog.store import Catalog
 from archiver.config import Config
 from archiver.db import make_engine
 from archiver.errors import CatalogError
+from archiver.log import get_logger
 from archiver.storage.base import Storage
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["RebuildReport", "rebuild", "target_url"]
 

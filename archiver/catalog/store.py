@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
@@ -30,7 +30,11 @@ from archiver.config import SiteConfig
 from archiver.db import make_engine
 from archiver.errors import CatalogError
 from archiver.resources import catalog_error, fs_read_only
-from archiver.warc import RevisitTarget
+
+if TYPE_CHECKING:
+    # warcio (under archiver.warc) is for harvests; commands that only read the catalog
+    # (status, search) do not load it (issue 14 part 2).
+    from archiver.warc import RevisitTarget
 
 
 def uri_hash(uri: str) -> str:
@@ -246,6 +250,8 @@ class Catalog:
             ).first()
         if row is None:
             return None
+        from archiver.warc import RevisitTarget
+
         return RevisitTarget(
             record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=row[3]
         )
@@ -399,15 +405,37 @@ class Catalog:
             )
             return {r[0]: (r[1], r[2]) for r in rows}
 
+    def bundle_files_many(self, bundle_ids: list[str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """:meth:`bundle_files` of many bundles in a few queries (``verify`` of an archive
+        of many small bundles paid one query per bundle; issue 14 part 4)."""
+        out: dict[str, dict[str, tuple[str, int]]] = {bid: {} for bid in bundle_ids}
+        f = s.bundle_files.c
+        with self.begin() as conn:
+            for start in range(0, len(bundle_ids), 500):
+                chunk = bundle_ids[start : start + 500]
+                rows = conn.execute(
+                    select(f.bundle_id, f.relpath, f.sha256, f.size).where(f.bundle_id.in_(chunk))
+                )
+                for bid, rel, digest, size in rows:
+                    out[bid][rel] = (digest, size)
+        return out
+
     def mark_verified(self, bundle_id: str, ok: bool) -> None:
         """Note when a bundle was last verified (a note a check may skip: ``note``)."""
-        self.note(
-            lambda conn: conn.execute(
-                update(s.bundles)
-                .where(s.bundles.c.id == bundle_id)
-                .values(last_verified_at=now_iso(), last_verify_ok=ok)
-            )
+        self.mark_verified_many([(bundle_id, ok)])
+
+    def mark_verified_many(self, results: list[tuple[str, bool]]) -> None:
+        """:meth:`mark_verified` for many bundles in one transaction (one commit, so one
+        fsync, instead of one per bundle)."""
+        if not results:
+            return
+        at = now_iso()
+        stmt = (
+            update(s.bundles)
+            .where(s.bundles.c.id == bindparam("bid"))
+            .values(last_verified_at=at, last_verify_ok=bindparam("ok"))
         )
+        self.note(lambda conn: conn.execute(stmt, [{"bid": b, "ok": ok} for b, ok in results]))
 
     def note(self, write: Callable[[Connection], object]) -> bool:
         """Run a bookkeeping ``write`` that a check must survive without; True if it was made.

@@ -512,8 +512,8 @@ def _status_extras(app: App) -> dict[str, Any]:
     from archiver.daemon.scheduler import status_section as jobs_section
     from archiver.fastlane.latency import status_section as fastlane_section
     from archiver.integrity.status import status_section as integrity_section
-    from archiver.report.build import status_section as report_section
-    from archiver.retention.disposition import status_section as retention_section
+    from archiver.report.status import status_section as report_section
+    from archiver.retention.views import status_section as retention_section
 
     sections: list[tuple[str, Callable[[App], dict[str, Any]]]] = [
         ("jobs", jobs_section),

@@ -35,8 +35,9 @@ from archiver.config import Config
 from archiver.daemon import jobs
 from archiver.daemon.scheduler import DaemonSettings
 from archiver.errors import ArchiverError
+from archiver.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 HARVEST_QUEUE = "harvest"
 MAINTENANCE_QUEUE = "maintenance"

@@ -20,7 +20,6 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from procrastinate.worker import Worker
 from sqlalchemy import Engine, text
 
@@ -39,9 +38,10 @@ from archiver.config import load_config
 from archiver.daemon import jobs
 from archiver.errors import CatalogError
 from archiver.harvest import Harvester
+from archiver.log import get_logger
 from connectors.registry import platforms
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class ClusterHarvester(Harvester):

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from structlog.contextvars import bound_contextvars
 
 from archiver.app import App
@@ -27,8 +26,9 @@ from archiver.config import Config, SiteConfig
 from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError, RateLimitedError
 from archiver.harvest import HarvestAborted, Harvester
+from archiver.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

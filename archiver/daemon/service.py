@@ -29,8 +29,6 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-import structlog
-
 from archiver.app import App, open_app
 from archiver.config import load_config
 from archiver.daemon import jobs
@@ -38,12 +36,13 @@ from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError
 from archiver.harvest import Harvester
 from archiver.liveness import abandon_dead_runs
+from archiver.log import get_logger
 from archiver.resources import restrict_umask
 from archiver.retention import disposition
 from archiver.sdnotify import Notifier
 from connectors.registry import platforms
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ABANDON_WAIT_SECONDS = 60.0
 """After the grace period, how long abandoning harvests get to discard staging and return."""

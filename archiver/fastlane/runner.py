@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import threading
 
-import structlog
-
 from archiver.compliance.run import after_harvest
 from archiver.config import SiteConfig
 from archiver.errors import ArchiverError
@@ -22,11 +20,12 @@ from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_o
 from archiver.fastlane.stream import StreamReader, run_stream_once
 from archiver.fastlane.webhooks import WebhookServer, reroute_unrouted
 from archiver.harvest import Harvester
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.secrets import read_secret
 from archiver.settings.fastlane import FastLaneSettings as FastLaneSettings
 
-log = structlog.get_logger()
+log = get_logger()
 
 WEBHOOK_PLATFORMS = ("facebook", "instagram")
 

@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import structlog
 
 from archiver.config import Config, SiteConfig
 from archiver.fastlane.webhooks import pending, write_spool
 from archiver.harvest import Harvester, RunResult
+from archiver.log import get_logger
 from archiver.recorder import redact_headers
 from connectors.live import (
     STREAM_MAX_BYTES,
@@ -39,7 +39,7 @@ from connectors.live import (
     parse_sse,
 )
 
-log = structlog.get_logger()
+log = get_logger()
 
 #: Seconds without a byte (Mastodon sends a heartbeat comment every few seconds) before the
 #: connection is taken as dead and reopened.

@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import structlog
-
+from archiver.log import get_logger
 from archiver.secrets import read_secret
 from archiver.settings.fastlane import WebhookSettings as WebhookSettings
 
-log = structlog.get_logger()
+log = get_logger()
 
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-hub-signature", "user-agent")
 

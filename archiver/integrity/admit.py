@@ -14,10 +14,11 @@ from pathlib import Path
 from sqlalchemy import Connection, select
 
 from archiver.bundle import read_manifest, sha256_file
-from archiver.catalog.store import Catalog, now_iso
+from archiver.catalog.store import now_iso
 from archiver.errors import StorageError
 from archiver.integrity.keys import TrustStore, trusted_keys_path
 from archiver.integrity.seal import TIMESTAMP_FILE, Reader, SealCheck, check_seal
+from archiver.integrity.status import quarantined as quarantined
 from archiver.integrity.tables import bundle_seals, quarantined_bundles
 from archiver.integrity.tsa import TokenCheck, verify_token
 from archiver.storage.base import Storage
@@ -192,11 +193,3 @@ def record_seal(
             checked_at=now_iso(),
         )
     )
-
-
-def quarantined(catalog: Catalog) -> list[dict[str, str]]:
-    with catalog.begin() as conn:
-        return [
-            dict(r._mapping)
-            for r in conn.execute(select(quarantined_bundles).order_by(quarantined_bundles.c.key))
-        ]

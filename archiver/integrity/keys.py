@@ -26,15 +26,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from archiver.clock import now_iso as now_iso
 from archiver.errors import ArchiverError, IntegrityError
 from archiver.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+# cryptography is imported where a key is made, loaded or used: reading the trusted-keys
+# file (``archiver status``, the report) needs none of it (issue 14 part 2).
 
 CREDENTIAL_NAME = "ARCHIVER_SIGNING_KEY"
 TRUSTED_KEYS = "trusted-keys.json"
@@ -46,6 +51,8 @@ class SigningKeyError(ArchiverError):
 
 
 def fingerprint(public: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     der = public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -53,6 +60,8 @@ def fingerprint(public: Ed25519PublicKey) -> str:
 
 
 def public_pem(public: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
@@ -66,6 +75,9 @@ class TrustedKey:
     valid_until: str | None
 
     def public_key(self) -> Ed25519PublicKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         key = serialization.load_pem_public_key(self.public_key_pem.encode("ascii"))
         if not isinstance(key, Ed25519PublicKey):
             raise SigningKeyError(f"trusted key {self.fingerprint[:16]} is not an Ed25519 key")
@@ -79,6 +91,8 @@ class TrustedKey:
         return self.valid_until is None or t < _dt(self.valid_until)
 
     def verify(self, signature: bytes, data: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
         try:
             self.public_key().verify(signature, data)
         except InvalidSignature:
@@ -191,6 +205,8 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
+    from cryptography.hazmat.primitives import serialization
+
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -203,6 +219,9 @@ def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
 
 def load_private_key(root: Path) -> Ed25519PrivateKey:
     """The signing key: systemd credential first, then the 0600 key file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
     candidates = []
     if cred_dir:
@@ -233,6 +252,8 @@ def load_private_key(root: Path) -> Ed25519PrivateKey:
 
 def init_keys(root: Path, legacy: Mapping[str, str]) -> TrustStore:
     """Create the first key pair; ``legacy`` = bundles sealed before signing (id -> tag sha)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path = trusted_keys_path(root)
     if path.exists():
         raise SigningKeyError(
@@ -255,6 +276,8 @@ def init_keys(root: Path, legacy: Mapping[str, str]) -> TrustStore:
 
 def rotate_keys(root: Path, store: TrustStore) -> TrustedKey:
     """Close the current key's period, make a new key; the old one stays trusted for its period."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     old = store.current
     at = now_iso()
     key = Ed25519PrivateKey.generate()

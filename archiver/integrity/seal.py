@@ -19,12 +19,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Literal
 
 from archiver.bundle import read_manifest
 from archiver.integrity.keys import TrustStore, fingerprint
+
+if TYPE_CHECKING:
+    # cryptography loads where a key is used (archiver.integrity.keys): a harvest without
+    # signing, or a status, does not import it (issue 14).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SIGNATURE_FILE = "signature.ed25519"
 SIGNATURE_KEY_FILE = "signature-key.txt"

@@ -11,16 +11,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING
 
 from archiver.config import Config
 from archiver.integrity.keys import TrustStore, load_private_key, trusted_keys_path
 from archiver.integrity.seal import TIMESTAMP_FILE, signature_files
 from archiver.integrity.tsa import TimestampError, TsaSettings, request_token
+from archiver.log import get_logger
 
-log = structlog.get_logger()
+if TYPE_CHECKING:
+    # cryptography loads where a key is used (archiver.integrity.keys): a harvest without
+    # signing, or a status, does not import it (issue 14).
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+log = get_logger()
 
 
 def late_token_name(bundle_id: str) -> str:

@@ -6,14 +6,27 @@ re-check seals, so it stays fast and never writes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from sqlalchemy import func, select
 
-from archiver.integrity.admit import quarantined
 from archiver.integrity.keys import TrustStore, trusted_keys_path
-from archiver.integrity.tables import bundle_seals
+from archiver.integrity.tables import bundle_seals, quarantined_bundles
+
+if TYPE_CHECKING:
+    from archiver.catalog.store import Catalog
+
+
+def quarantined(catalog: Catalog) -> list[dict[str, str]]:
+    """Bundles held back from the catalog. Defined here, not in ``archiver.integrity.admit``
+    (which re-exports it), because admission loads the seal checks, cryptography and the
+    timestamp client, which ``archiver status`` does not need (issue 14 part 2)."""
+    with catalog.begin() as conn:
+        return [
+            dict(r._mapping)
+            for r in conn.execute(select(quarantined_bundles).order_by(quarantined_bundles.c.key))
+        ]
 
 
 def status_section(app: Any) -> dict[str, Any]:

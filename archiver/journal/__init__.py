@@ -55,7 +55,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.errors import ArchiverError
@@ -76,9 +75,10 @@ from archiver.journal.model import (
 )
 from archiver.journal.replay import replay
 from archiver.journal.segments import read_chain, read_head, seal
+from archiver.log import get_logger
 from archiver.storage.base import Storage
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = [
     "BUNDLE_DERIVED",

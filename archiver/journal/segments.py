@@ -8,8 +8,6 @@ import json
 import zlib
 from pathlib import Path
 
-import structlog
-
 from archiver.clock import now_iso
 from archiver.fsutil import atomic_write, fsync_dir
 from archiver.journal.model import (
@@ -24,9 +22,10 @@ from archiver.journal.model import (
     Segment,
     _canonical,
 )
+from archiver.log import get_logger
 from archiver.storage.base import JOURNAL_PREFIX, Storage
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # --- seal --------------------------------------------------------------------------------------
 

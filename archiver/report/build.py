@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import structlog
 from sqlalchemy import (
     Connection,
     MetaData,
@@ -38,6 +37,7 @@ from archiver.catalog import schema as s
 from archiver.config import SiteConfig
 from archiver.coverage import CoverageGap, all_gaps
 from archiver.errors import ArchiverError, ReportError
+from archiver.log import get_logger
 from archiver.prr import requests as prr
 from archiver.prr.deadlines import is_overdue
 from archiver.report.model import (
@@ -57,13 +57,14 @@ from archiver.report.model import (
     SiteSection,
     Totals,
 )
+from archiver.report.status import status_section as status_section
 from archiver.report.tables import report_deliveries as report_deliveries
 from archiver.retention import tables as rt
 
 if TYPE_CHECKING:
     from archiver.parts import ArchiveParts
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 HISTORY_MONTHS = 12
 COMMENT_KINDS = ("comment", "reply")
@@ -659,37 +660,6 @@ def _record_delivery(
                 error=outcome.error,
             )
         )
-
-
-def status_section(app: Any) -> dict[str, Any]:
-    """``archiver status``: the last delivery attempt per month, failures as notes."""
-    with app.catalog.begin() as conn:
-        latest = select(func.max(report_deliveries.c.id)).group_by(report_deliveries.c.month)
-        rows = conn.execute(
-            select(report_deliveries)
-            .where(report_deliveries.c.id.in_(latest))
-            .order_by(report_deliveries.c.month.desc())
-            .limit(12)
-        ).all()
-    deliveries = [
-        {
-            "month": r.month,
-            "attempted_at": r.attempted_at,
-            "ok": bool(r.ok),
-            "recipients": r.recipients,
-            "endpoint": r.endpoint,
-            "out_dir": r.out_dir,
-            "error": r.error,
-        }
-        for r in rows
-    ]
-    notes = [
-        f"report {d['month']} was NOT delivered ({d['attempted_at'][:19]} UTC): {d['error']}; "
-        f"the files are in {d['out_dir']}; resend with `archiver report --month {d['month']} --send`"
-        for d in deliveries
-        if not d["ok"]
-    ]
-    return {"report_deliveries": deliveries, "notes": notes}
 
 
 def to_json(data: ReportData) -> dict[str, Any]:

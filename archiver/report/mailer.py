@@ -18,7 +18,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import structlog
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -28,13 +27,14 @@ from tenacity import (
 )
 
 from archiver.errors import ReportError, SecretError
+from archiver.log import get_logger
 from archiver.report.model import ReportData
 from archiver.report.render import render_csv, render_html, render_text, title
 from archiver.secrets import read_secret
 from archiver.settings.smtp import Security as Security
 from archiver.settings.smtp import SmtpSettings as SmtpSettings
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def build_message(

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import Connection, func, select, update
 
 from archiver import audit
@@ -40,6 +39,7 @@ from archiver.catalog import schema as s
 from archiver.catalog.purge import purge_bundle_records
 from archiver.clock import now_iso
 from archiver.errors import ArchiverError, RetentionError, StorageError
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 from archiver.retention.dates import (
@@ -68,7 +68,7 @@ from archiver.retention.views import (
     status_section,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = [
     "ExecuteResult",

@@ -10,12 +10,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import structlog
 from sqlalchemy import select, update
 
 from archiver.bundle import sha256_file
 from archiver.clock import now_iso
 from archiver.errors import ArchiverError, RetentionError
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 from archiver.retention.dates import (
@@ -30,7 +30,7 @@ from archiver.retention.views import batch_detail
 if TYPE_CHECKING:
     import jinja2
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 

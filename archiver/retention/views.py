@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import structlog
 from sqlalchemy import Connection, func, select
 
 from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import RetentionError
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ACTIVE_BATCH = ("proposed", "approved", "executing")
 

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
@@ -45,6 +44,7 @@ from minio.helpers import MAX_PART_SIZE, DictType
 from minio.retention import Retention
 
 from archiver.errors import StorageError
+from archiver.log import get_logger
 from archiver.secrets import read_secret
 from archiver.settings.storage import LockMode as LockMode
 from archiver.settings.storage import S3Settings as S3Settings
@@ -57,7 +57,7 @@ from archiver.storage.base import (
     check_journal_name,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SEAL_MARKER = "tagmanifest-sha256.txt"
 PAYLOAD_MANIFEST = "manifest-sha256.txt"

@@ -18,13 +18,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
 from archiver.errors import StorageError
+from archiver.log import get_logger
 from archiver.storage.s3 import (
     _CLIENT_ERRORS,
     _LOCK_ERRORS,
@@ -40,7 +40,7 @@ from archiver.storage.s3 import (
 
 __all__ = ["WormCheckResult", "WormRefusedError", "check_worm", "self_check", "worm_refusal"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

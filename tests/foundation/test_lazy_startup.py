@@ -58,4 +58,28 @@ def test_status_on_local_storage_loads_neither_s3_client_nor_alembic(tmp_path: P
     assert "sqlalchemy" in first and "alembic" in first
     second = _loaded_after(run, config)
     assert "sqlalchemy" in second  # status reads the catalog
-    assert not second & {"alembic", "minio", "boto3"}, sorted(second & {"alembic", "minio"})
+    # Nor what only harvests, signing, mail or logging need: status writes no WARC, signs
+    # nothing, sends no mail and logs nothing at the default level.
+    unused = {"alembic", "minio", "boto3", "warcio", "cryptography", "jinja2", "tenacity"}
+    assert not second & (unused | {"structlog", "httpx"}), sorted(second & unused)
+
+
+def test_logging_settings_apply_when_structlog_loads_late() -> None:
+    """``archiver.log.configure`` before structlog is imported: the first log call loads it
+    with those settings (level and JSON), so a lazily loaded logger cannot ignore them."""
+    probe = (
+        "import sys, json\n"
+        "from archiver.log import configure, get_logger\n"
+        "configure(json=True, level='WARNING')\n"
+        "log = get_logger('probe')\n"
+        "before = 'structlog' in sys.modules\n"
+        "log.info('hidden_event')\n"
+        "below = 'structlog' in sys.modules\n"
+        "log.warning('shown_event', n=1)\n"
+        "print(json.dumps([before, below, 'structlog' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    # Not loaded before something logged, nor by a call below the level; loaded to log.
+    assert json.loads(out.stdout) == [False, False, True]
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
+    assert [(x["event"], x["level"], x["n"]) for x in lines] == [("shown_event", "warning", 1)]

@@ -11,11 +11,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import structlog
-
 from archiver import audit, filters
 from archiver.bundle import remove_tree
 from archiver.errors import ExportError
+from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.prr.export.collect import collect_originals, copy_originals
 from archiver.prr.export.options import ExportOptions, ExportResult, Job, Step
@@ -26,7 +25,7 @@ from archiver.prr.requests import get_request
 from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
 from archiver.search import SearchFilters
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def check_filters(app: ArchiveParts, f: SearchFilters) -> None:
