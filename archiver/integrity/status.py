@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from sqlalchemy import func, select
 
 from archiver.integrity.keys import TrustStore, trusted_keys_path
@@ -47,18 +46,18 @@ def status_section(app: Any) -> dict[str, Any]:
     notes = []
     if held:
         notes.append(
-            f"[bold red]NEEDS ATTENTION[/]: {len(held)} QUARANTINED bundle(s), not cataloged "
+            f"NEEDS ATTENTION: {len(held)} QUARANTINED bundle(s), not cataloged "
             "and never exported:"
         )
-        notes += [f"  {escape(q['key'])}: {escape(q['reason'])}" for q in held]
+        notes += [f"  {q['key']}: {q['reason']}" for q in held]
     if pending:
         notes.append(
-            f"[yellow]NEEDS ATTENTION[/]: {pending} bundle(s) wait for a trusted timestamp "
+            f"NEEDS ATTENTION: {pending} bundle(s) wait for a trusted timestamp "
             "(run `archiver keys timestamp`)"
         )
     if trust is None:
         notes.append(
-            "[yellow]signing is not enabled[/]: new bundles are unsigned (`archiver keys init`)"
+            "signing is not enabled: new bundles are unsigned (`archiver keys init`)"
         )
     return {
         "integrity": {

@@ -54,3 +54,18 @@ def test_a_failed_harvest_is_said_once_and_still_logged_when_asked(tmp_path: Pat
     assert logged.returncode != 0
     assert '"event": "harvest_failed"' in logged.stderr
     assert "error: site city-rss" in logged.stderr
+
+
+def test_status_notes_print_as_text_not_as_markup(tmp_path: Path) -> None:
+    """Status notes are plain text (``--json`` and the report carry them too); the CLI escapes
+    them, so a note written with rich markup printed its brackets literally."""
+    config = write_config(tmp_path, site_toml("city-rss", "rss", "http://127.0.0.1:9", "/rss"))
+    done = subprocess.run(
+        [sys.executable, "-m", "archiver", "status", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "signing is not enabled: new bundles are unsigned" in done.stderr
+    assert "[/]" not in done.stderr + done.stdout
