@@ -46,8 +46,7 @@ def status_section(app: Any) -> dict[str, Any]:
     notes = []
     if held:
         notes.append(
-            f"NEEDS ATTENTION: {len(held)} QUARANTINED bundle(s), not cataloged "
-            "and never exported:"
+            f"NEEDS ATTENTION: {len(held)} QUARANTINED bundle(s), not cataloged and never exported:"
         )
         notes += [f"  {q['key']}: {q['reason']}" for q in held]
     if pending:
@@ -56,9 +55,7 @@ def status_section(app: Any) -> dict[str, Any]:
             "(run `archiver keys timestamp`)"
         )
     if trust is None:
-        notes.append(
-            "signing is not enabled: new bundles are unsigned (`archiver keys init`)"
-        )
+        notes.append("signing is not enabled: new bundles are unsigned (`archiver keys init`)")
     return {
         "integrity": {
             "signing_key": trust.current.fingerprint if trust is not None else None,
