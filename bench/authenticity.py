@@ -31,8 +31,9 @@ from archiver.bundle import RECORDS_DB, BundleWriter
 from archiver.catalog.ingest import ingest_bundle
 from archiver.catalog.store import Catalog
 from archiver.integrity.deep import deep_check
-from archiver.integrity.tsa import TsaSettings, request_token
+from archiver.integrity.tsa import request_token
 from archiver.model import Author, Item, WarcRef
+from archiver.settings.integrity import TsaSettings
 from archiver.storage.local import LocalStorage
 
 

@@ -26,7 +26,8 @@ from fakeplatforms.server import FakeServer
 
 from archiver.app import open_app
 from archiver.fastlane.latency import percentile
-from archiver.fastlane.runner import FastLane, FastLaneSettings
+from archiver.fastlane.runner import FastLane
+from archiver.settings.fastlane import FastLaneSettings
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 

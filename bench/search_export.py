@@ -414,10 +414,10 @@ def _p95(values: list[float]) -> float:
 
 def bench_export(work: Path, trace: bool = False) -> dict[str, Any]:
     from archiver.app import open_app
-    from archiver.prr.deadlines import RequestPolicy
     from archiver.prr.export import ExportOptions, run_export
     from archiver.prr.requests import open_request
     from archiver.search import SearchFilters
+    from archiver.settings.requests import RequestPolicy
 
     app = open_app(str(work / "archiver.toml"))
     try:

@@ -21,8 +21,9 @@ import pytest
 from minio import Minio
 from moto.server import ThreadedMotoServer
 
+from archiver.settings.storage import S3Settings
 from archiver.storage.local import LocalStorage
-from archiver.storage.s3 import S3Settings, S3Storage
+from archiver.storage.s3 import S3Storage
 
 ACCESS, SECRET = "archiver-test-access", "archiver-test-secret"
 

@@ -14,8 +14,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from archiver.config import Config, SiteConfig
-from archiver.daemon.scheduler import DaemonSettings, site_phase
+from archiver.daemon.scheduler import site_phase
 from archiver.errors import ConfigError
+from archiver.settings.daemon import DaemonSettings
 
 
 def _site_index(cfg: Config, site: SiteConfig) -> int:

@@ -33,9 +33,9 @@ from archiver.cluster.settings import ClusterSettings
 from archiver.cluster.slots import local_cron_to_utc, site_cron
 from archiver.config import Config
 from archiver.daemon import jobs
-from archiver.daemon.scheduler import DaemonSettings
 from archiver.errors import ArchiverError
 from archiver.log import get_logger
+from archiver.settings.daemon import DaemonSettings
 
 log = get_logger(__name__)
 

@@ -15,8 +15,9 @@ from email.utils import formatdate, make_msgid
 
 from archiver.compliance.engine import StoredFinding
 from archiver.compliance.policy import POLICY
-from archiver.report.mailer import SmtpSettings, send_report
+from archiver.report.mailer import send_report
 from archiver.settings.compliance import VANDALISM_RULES
+from archiver.settings.smtp import SmtpSettings
 
 
 def build_alert(

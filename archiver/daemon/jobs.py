@@ -27,6 +27,7 @@ from archiver.daemon import scheduler as sched
 from archiver.errors import ArchiverError, RateLimitedError
 from archiver.harvest import HarvestAborted, Harvester
 from archiver.log import get_logger
+from archiver.settings.daemon import DaemonSettings
 
 log = get_logger(__name__)
 
@@ -36,7 +37,7 @@ class Runtime:
     """Live state shared by the service loop and the job threads."""
 
     app: App
-    settings: sched.DaemonSettings
+    settings: DaemonSettings
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set at SIGTERM: jobs that have not started yet return at once."""
     abandon: threading.Event = field(default_factory=threading.Event)

@@ -35,7 +35,7 @@ from archiver.config import Config, SiteConfig
 from archiver.daemon.tables import harvest_backoff as harvest_backoff
 from archiver.daemon.tables import job_runs as job_runs
 from archiver.schedule import cron_trigger as cron_trigger
-from archiver.settings.daemon import DaemonSettings as DaemonSettings
+from archiver.settings.daemon import DaemonSettings
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler

@@ -23,7 +23,7 @@ from archiver.harvest import Harvester
 from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.secrets import read_secret
-from archiver.settings.fastlane import FastLaneSettings as FastLaneSettings
+from archiver.settings.fastlane import FastLaneSettings
 
 log = get_logger()
 

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from archiver.log import get_logger
 from archiver.secrets import read_secret
-from archiver.settings.fastlane import WebhookSettings as WebhookSettings
+from archiver.settings.fastlane import WebhookSettings
 
 log = get_logger()
 

@@ -37,7 +37,8 @@ from archiver.integrity.keys import (
     now_iso,
     trusted_keys_path,
 )
-from archiver.integrity.tsa import TimestampError, TsaSettings, request_token, verify_token
+from archiver.integrity.tsa import TimestampError, request_token, verify_token
+from archiver.settings.integrity import TsaSettings
 from archiver.storage.base import Storage
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from archiver.config import Config
 from archiver.integrity.keys import TrustStore, load_private_key, trusted_keys_path
 from archiver.integrity.seal import TIMESTAMP_FILE, signature_files
-from archiver.integrity.tsa import TimestampError, TsaSettings, request_token
+from archiver.integrity.tsa import TimestampError, request_token
 from archiver.log import get_logger
+from archiver.settings.integrity import TsaSettings
 
 if TYPE_CHECKING:
     # cryptography loads where a key is used (archiver.integrity.keys): a harvest without

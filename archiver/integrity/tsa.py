@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver.errors import ArchiverError
-from archiver.settings.integrity import TsaSettings as TsaSettings
+from archiver.settings.integrity import TsaSettings
 
 _TIME_RE = re.compile(r"^Time stamp:\s*(.+)$", re.MULTILINE)
 _IMPRINT_RE = re.compile(r"^Message data:\s*\n((?:\s+[0-9a-f]{4} - .*\n)+)", re.MULTILINE)

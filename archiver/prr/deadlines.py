@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Final
 
-from archiver.settings.requests import RequestPolicy as RequestPolicy
+from archiver.settings.requests import RequestPolicy
 
 LEGAL_BASIS: Final = (
     'MCA 2-6-1006(2): a local government must respond "in a timely manner"; '

@@ -27,9 +27,9 @@ from archiver import audit
 from archiver.catalog.store import Catalog, now_iso
 from archiver.errors import ExportError
 from archiver.prr import deadlines
-from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.tables import exports as exports
 from archiver.prr.tables import records_requests as records_requests
+from archiver.settings.requests import RequestPolicy
 
 STATUS_OPEN: Final = "open"
 STATUS_CLOSED: Final = "closed"

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from archiver.report.mailer import SmtpSettings, build_message, send_report
+    from archiver.report.mailer import build_message, send_report
     from archiver.report.model import (
         BatchLine,
         DispositionSection,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         render_text,
         write_report,
     )
+    from archiver.settings.smtp import SmtpSettings
 
 # Loaded on first use (PEP 562): `archiver status` reads report settings without loading the
 # renderers and the mail code (issue 14 part 2).

@@ -32,7 +32,7 @@ from archiver.report.model import ReportData
 from archiver.report.render import render_csv, render_html, render_text, title
 from archiver.secrets import read_secret
 from archiver.settings.smtp import Security as Security
-from archiver.settings.smtp import SmtpSettings as SmtpSettings
+from archiver.settings.smtp import SmtpSettings
 
 log = get_logger(__name__)
 

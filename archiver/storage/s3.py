@@ -47,7 +47,7 @@ from archiver.errors import StorageError
 from archiver.log import get_logger
 from archiver.secrets import read_secret
 from archiver.settings.storage import LockMode as LockMode
-from archiver.settings.storage import S3Settings as S3Settings
+from archiver.settings.storage import S3Settings
 from archiver.storage.base import (
     DOCUMENTS_PREFIX,
     JOURNAL_PREFIX,

@@ -25,12 +25,12 @@ from minio.retention import Retention
 
 from archiver.errors import StorageError
 from archiver.log import get_logger
+from archiver.settings.storage import S3Settings
 from archiver.storage.s3 import (
     _CLIENT_ERRORS,
     _LOCK_ERRORS,
     CANARY_DIR,
     Clock,
-    S3Settings,
     S3Storage,
     _checksum_headers,
     _lock_state,

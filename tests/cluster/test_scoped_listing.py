@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from archiver.settings.storage import S3Settings
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
-from archiver.storage.s3 import S3Settings, S3Storage
+from archiver.storage.s3 import S3Storage
 from tests.cluster.conftest import ACCESS, SECRET
 from tests.storage_kit import seal_bag
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from fakeplatforms.mastodon import MastodonWorld
 
-from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.export import ExportOptions, run_export
 from archiver.prr.requests import close_request, open_request
 from archiver.retention import disposition as d
@@ -29,6 +28,7 @@ from archiver.retention.eligibility import compute_eligibility, load_settings
 from archiver.retention.holds import add_hold, release_hold
 from archiver.retention.removal import record_removal, review
 from archiver.search import SearchFilters
+from archiver.settings.requests import RequestPolicy
 from tests.dr.helpers import cli, snapshot
 from tests.helpers import catalog_rows, harvest
 from tests.retention_kit import FAR_FUTURE, ArchiveFactory, app_for

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from archiver.catalog.store import Catalog
 from archiver.catalog.tables import all_tables
 from archiver.db import make_engine, metadata
-from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.requests import open_request
 from archiver.retention.holds import add_hold, list_holds
 from archiver.retention.removal import record_removal, review
+from archiver.settings.requests import RequestPolicy
 from tests.dr.helpers import ITEM_REFS, RENUMBERED, cli
 from tests.helpers import catalog_rows
 from tests.retention_kit import ArchiveFactory, app_for

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from archiver.prr import deadlines
-from archiver.prr.deadlines import RequestPolicy
+from archiver.settings.requests import RequestPolicy
 from tests.export.conftest import Archive
 from tests.export.helpers import catalog, cli, one_error_line
 from tests.helpers import write_config

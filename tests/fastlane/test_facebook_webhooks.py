@@ -18,8 +18,9 @@ from fakeplatforms.meta import MetaWorld
 from fakeplatforms.server import FakeServer
 
 from archiver.fastlane import run_webhooks_once
-from archiver.fastlane.webhooks import WebhookServer, WebhookSettings, pending, spool_dir
+from archiver.fastlane.webhooks import WebhookServer, pending, spool_dir
 from archiver.harvest import Harvester
+from archiver.settings.fastlane import WebhookSettings
 from tests.helpers import catalog_rows, open_test_app, site_toml, write_config
 
 TOKEN_ENV = "BOZEMAN_FB_TOKEN"

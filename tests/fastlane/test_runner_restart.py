@@ -11,8 +11,8 @@ from fakeplatforms.live import LiveMastodon
 from fakeplatforms.server import FakeServer
 
 from archiver.app import open_app
-from archiver.fastlane.runner import FastLane, FastLaneSettings
-from archiver.settings.fastlane import fastlane_from
+from archiver.fastlane.runner import FastLane
+from archiver.settings.fastlane import FastLaneSettings, fastlane_from
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

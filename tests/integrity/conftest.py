@@ -22,7 +22,8 @@ from fakeplatforms.demo_data import build_demo_world
 from fakeplatforms.server import FakeServer
 from fakeplatforms.tsa import LocalTsa
 
-from archiver.integrity.tsa import TsaSettings, request_token
+from archiver.integrity.tsa import request_token
+from archiver.settings.integrity import TsaSettings
 from tests.helpers import harvest, site_toml, write_config
 
 

@@ -107,8 +107,9 @@ def test_produce_report_keeps_files_under_the_archive_root(tmp_path: Path) -> No
 
 
 def test_unharvested_site_and_overdue_records_request_are_reported(tmp_path: Path) -> None:
-    from archiver.prr.deadlines import RequestPolicy, targets
+    from archiver.prr.deadlines import targets
     from archiver.prr.requests import open_request
+    from archiver.settings.requests import RequestPolicy
 
     parks = (
         "[[sites]]\n"
@@ -163,8 +164,9 @@ def test_unharvested_site_and_overdue_records_request_are_reported(tmp_path: Pat
 
 def test_overdue_is_decided_by_the_deadlines_module(tmp_path: Path) -> None:
     """A request whose target is today is not overdue yet; one day later it is."""
-    from archiver.prr.deadlines import RequestPolicy, is_overdue, targets
+    from archiver.prr.deadlines import is_overdue, targets
     from archiver.prr.requests import open_request
+    from archiver.settings.requests import RequestPolicy
 
     config = write_config(tmp_path)
     app = open_test_app(config)

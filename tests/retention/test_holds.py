@@ -12,7 +12,6 @@ from sqlalchemy import create_engine, text
 from archiver.audit import verify
 from archiver.errors import HoldCheckError, RetentionError
 from archiver.prr import requests as requests_tables
-from archiver.prr.deadlines import RequestPolicy
 from archiver.prr.export import ExportOptions, run_export
 from archiver.prr.requests import close_request, open_request
 from archiver.retention.holds import (
@@ -23,6 +22,7 @@ from archiver.retention.holds import (
     release_hold,
 )
 from archiver.search import SearchFilters
+from archiver.settings.requests import RequestPolicy
 from tests.helpers import catalog_rows, harvest
 from tests.retention_kit import ArchiveFactory, app_for
 

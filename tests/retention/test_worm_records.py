@@ -26,7 +26,8 @@ from archiver.config import load_config
 from archiver.harvest import Harvester
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import load_settings
-from archiver.storage.s3 import S3Settings, S3Storage
+from archiver.settings.storage import S3Settings
+from archiver.storage.s3 import S3Storage
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 from tests.retention_kit import CLASSES, FAR_FUTURE, retention_head

@@ -30,7 +30,8 @@ from archiver.errors import ConfigError, RetentionError
 from archiver.harvest import Harvester
 from archiver.retention import disposition as d
 from archiver.retention.eligibility import compute_eligibility, load_settings, refresh
-from archiver.storage.s3 import S3Settings, S3Storage
+from archiver.settings.storage import S3Settings
+from archiver.storage.s3 import S3Storage
 from connectors.registry import platforms
 from tests.helpers import catalog_rows, site_toml, write_config
 from tests.retention_kit import CLASSES, retention_head

@@ -15,9 +15,10 @@ import pytest
 from minio import Minio
 
 from archiver.errors import StorageError
+from archiver.settings.storage import S3Settings
 from archiver.storage.base import Storage
 from archiver.storage.local import LocalStorage
-from archiver.storage.s3 import S3Settings, S3Storage
+from archiver.storage.s3 import S3Storage
 from tests.storage_kit import BundleFactory
 
 KEY = "site-7/2026/b-0001"

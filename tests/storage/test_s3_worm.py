@@ -25,12 +25,8 @@ from minio.error import S3Error
 from minio.versioningconfig import SUSPENDED, VersioningConfig
 
 from archiver.errors import ConfigError, SecretError, StorageError
-from archiver.settings.storage import s3_settings
-from archiver.storage.s3 import (
-    SHA256_META,
-    S3Settings,
-    S3Storage,
-)
+from archiver.settings.storage import S3Settings, s3_settings
+from archiver.storage.s3 import SHA256_META, S3Storage
 from archiver.storage.s3_worm import (
     check_worm,
     self_check,

@@ -32,13 +32,10 @@ from archiver.app import open_app
 from archiver.catalog.worm_state import last_check
 from archiver.report.build import build_report_data
 from archiver.report.render import attention_items, render_text
+from archiver.settings.storage import S3Settings
 from archiver.storage import s3 as s3_module
 from archiver.storage import s3_worm as s3_worm_module
-from archiver.storage.s3 import (
-    S3Settings,
-    S3Storage,
-    _checksum_headers,
-)
+from archiver.storage.s3 import S3Storage, _checksum_headers
 from archiver.storage.s3_worm import (
     WormRefusedError,
     check_worm,
