@@ -293,27 +293,43 @@ def write_site(out_dir: Path, threads: list[ThreadView], context: Mapping[str, A
     return written
 
 
-#: Versions per PDF volume. WeasyPrint lays a whole document out before writing it (that is
-#: how it knows M in "page N of M"), about 100 kB of memory per version, so a large export is
-#: printed as several volumes, each its own PDF/A-2b file numbered "page N of M", keeping
-#: memory flat whatever the size of the request. Threads are never split across volumes.
+#: Versions per PDF volume (about: cuts fall between threads). WeasyPrint lays a whole
+#: document out before writing it (that is how it knows M in "page N of M"), about 100 kB of
+#: memory per version, so a large export is printed as several volumes, each its own PDF/A-2b
+#: file numbered "page N of M", keeping memory flat whatever the size of the request. Threads
+#: are never split across volumes.
 PDF_VOLUME_VERSIONS = 1500
+#: A print of several volumes has a multiple of this many, of about equal size. Volumes are
+#: printed in parallel, one per core (issue 16): 1,500 + 1,500 + 728 versions on two cores
+#: leave one core idle for the last volume, 932 x 4 do not. A constant, not the core count,
+#: so the volumes (their names and page numbers) are the same on every machine.
+PDF_VOLUME_MULTIPLE = 2
 
 
-def pdf_volumes(threads: list[ThreadView], limit: int) -> list[list[ThreadView]]:
-    """``threads`` in order, cut into volumes of about ``limit`` versions (at least one)."""
-    volumes: list[list[ThreadView]] = []
-    current: list[ThreadView] = []
-    size = 0
-    for t in threads:
-        n = sum(len(i.versions) for i in t.flat) or 1
-        if current and size + n > limit:
-            volumes.append(current)
-            current, size = [], 0
-        current.append(t)
-        size += n
-    if current or not volumes:
-        volumes.append(current)
+def pdf_volumes(
+    threads: list[ThreadView], limit: int, *, multiple: int = PDF_VOLUME_MULTIPLE
+) -> list[list[ThreadView]]:
+    """``threads`` in order, cut into volumes of about equal size (at least one volume).
+
+    The number of volumes is the fewest that hold ``limit`` versions each, rounded up to a
+    ``multiple``; each cut is made between the threads nearest to an equal share. Depends
+    only on the threads, so the same export always gets the same volumes.
+    """
+    sizes = [sum(len(i.versions) for i in t.flat) or 1 for t in threads]
+    total = sum(sizes)
+    count = -(-total // max(1, limit))
+    if count > 1:
+        count = -(-count // multiple) * multiple
+    if count <= 1:
+        return [list(threads)]
+    volumes: list[list[ThreadView]] = [[]]
+    done = 0  # versions in the finished volumes and the current one
+    for t, n in zip(threads, sizes, strict=True):
+        boundary = total * len(volumes) / count  # where the current volume should end
+        if volumes[-1] and len(volumes) < count and abs(done + n - boundary) > abs(done - boundary):
+            volumes.append([])
+        volumes[-1].append(t)
+        done += n
     return volumes
 
 

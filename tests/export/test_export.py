@@ -663,3 +663,34 @@ def test_media_attachments_travel_with_their_versions(
         for f in files:
             assert (out / "data" / f).read_bytes().startswith(b"\x89PNG")
             assert f'<img src="../{f.removeprefix("readable/")}"' in page_html
+
+
+def test_pdf_volumes_are_an_even_number_of_about_equal_size() -> None:
+    """Volumes print in parallel: 3,728 versions make 4 volumes of 932, not 1,500+1,500+728
+    (one core idle for the last); the cut depends only on the threads, and none is split."""
+    from archiver.prr import readable
+
+    def thread(n: int, versions: int) -> readable.ThreadView:
+        item = readable.ItemView(
+            key=f"s/{n}", platform_id=str(n), site_id="s", kind="post", author="@a",
+            permalink="", posted="", first_captured="", last_seen="", removal="",
+            parent_id=None,
+        )  # fmt: skip
+        item.versions = [
+            readable.VersionView(version=k, text="t", captured="", edited="",
+                                 content_hash=f"{n}-{k}", current=False, redacted=False)
+            for k in range(versions)
+        ]  # fmt: skip
+        return readable.ThreadView(slug=str(n), site_id="s", title="", root=item,
+                                   root_id=str(n), flat=[item])  # fmt: skip
+
+    threads = [thread(n, 1 + n % 3) for n in range(1864)]  # 3,728 versions
+    volumes = readable.pdf_volumes(threads, 1500)
+    sizes = [sum(len(i.versions) for t in v for i in t.flat) for v in volumes]
+    assert len(volumes) == 4 and max(sizes) - min(sizes) <= 3, sizes
+    assert [t for v in volumes for t in v] == threads
+    assert readable.pdf_volumes(threads, 1500) == volumes
+    assert readable.pdf_volumes(threads, 4000) == [threads]
+    assert readable.pdf_volumes([], 1500) == [[]]
+    assert len(readable.pdf_volumes(threads, 1000)) == 4  # 4 needed: already even
+    assert len(readable.pdf_volumes(threads, 1300)) == 4  # 3 needed, rounded up to 4
