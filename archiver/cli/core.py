@@ -19,6 +19,7 @@ from archiver.cli.common import (
     esc,
     print_json,
     real_console,
+    settle_imports,
 )
 from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.model import KINDS
@@ -109,6 +110,7 @@ def harvest(
         targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
         from archiver.compliance.run import after_harvest
 
+        settle_imports()
         harvester = Harvester(app.cfg, app.catalog, app.storage, after_site=after_harvest)
         results: list[dict[str, Any]] = []
         failed = 0
