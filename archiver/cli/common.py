@@ -72,7 +72,7 @@ def begin_process() -> None:
     (``archiver.__main__``): module import allocates hundreds of thousands of objects, none of
     them garbage, and the collector would walk them again and again (about 30 ms of a
     command's start-up). Here it goes back on, and what is loaded so far is frozen (see
-    :func:`settle_imports`).
+    :func:`loading`).
     """
     global _PROCESS_ENTRY
     _PROCESS_ENTRY = True
@@ -80,9 +80,10 @@ def begin_process() -> None:
     gc.enable()
 
 
-def settle_imports() -> None:
-    """The modules a command needs are loaded: move their objects out of the collector's
-    reach (``gc.freeze``).
+@contextmanager
+def loading() -> Iterator[None]:
+    """Around a command's imports: no collection while they load, then their objects are
+    moved out of the collector's reach (``gc.freeze``).
 
     They live until the process ends anyway; frozen, they are not traversed by every full
     collection during the command nor by the last one at exit (issue 14 part 5: a harvest
@@ -90,8 +91,15 @@ def settle_imports() -> None:
     command process: a test runner that calls commands in-process keeps its collector as is,
     since freezing would keep its garbage alive for good.
     """
-    if _PROCESS_ENTRY:
+    if not _PROCESS_ENTRY:
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
         gc.freeze()
+        gc.enable()
 
 
 def esc(value: object) -> str:
