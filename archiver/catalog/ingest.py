@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.dialects import sqlite
 
 from archiver.bundle import RECORDS_DB, read_manifest, sha256_file
@@ -686,6 +686,13 @@ def _ingest_seen(
         )
 
 
+_UPDATE_POLL = (
+    update(s.thread_polls)
+    .where(s.thread_polls.c.root_id == bindparam("b_root"))
+    .values(polled_at=bindparam("b_polled"), activity_at=bindparam("b_activity"))
+)
+
+
 def _ingest_thread_polls(
     conn: Connection, rec: sqlite3.Connection, site_id: str, when: str
 ) -> None:
@@ -714,6 +721,7 @@ def _ingest_thread_polls(
             )
         }
         new = []
+        changed = []
         for root in chunk:
             act = activity.get(root)
             old = existing.get(root)
@@ -727,17 +735,18 @@ def _ingest_thread_polls(
                     }
                 )
                 continue
-            values: dict[str, Any] = {}
-            if root in polled and (old.polled_at or "") < when:
-                values["polled_at"] = when
-            if act and (old.activity_at or "") < act:
-                values["activity_at"] = act
-            if values:
-                conn.execute(
-                    update(tp).where(tp.c.site_id == site_id, tp.c.root_id == root).values(**values)
-                )
+            polled_at, activity_at = old.polled_at, old.activity_at
+            if root in polled and (polled_at or "") < when:
+                polled_at = when
+            if act and (activity_at or "") < act:
+                activity_at = act
+            if (polled_at, activity_at) != (old.polled_at, old.activity_at):
+                changed.append({"b_root": root, "b_polled": polled_at, "b_activity": activity_at})
         if new:
             conn.execute(tp.insert(), new)
+        if changed:
+            # One statement for the chunk (executemany), not one built and run per thread.
+            conn.execute(_UPDATE_POLL.where(tp.c.site_id == site_id), changed)
 
 
 def _record_follower_list(

@@ -347,3 +347,28 @@ def test_new_followers_do_not_make_every_follower_page_new(account: Account) -> 
         account.config, "SELECT event FROM follower_events WHERE run_id = ?", (run.run_id,)
     )
     assert [e[0] for e in events] == ["followed", "followed"]
+
+
+def test_a_thread_read_again_moves_its_poll_time(account: Account) -> None:
+    """The thread-poll rows of threads already known are updated in one statement per chunk
+    (issue 14 part 5): each read thread gets this run's time, its activity time stays."""
+    harvest(account.config, "masto")
+    before = {
+        r[0]: (r[1], r[2])
+        for r in catalog_rows(
+            account.config, "SELECT root_id, polled_at, activity_at FROM thread_polls"
+        )
+    }
+    assert before and all(polled for polled, _ in before.values())
+    time.sleep(0.01)  # a later run start, so a moved poll time is visible
+    harvest(account.config, "masto", full=True)  # a full sweep reads every thread again
+    after = {
+        r[0]: (r[1], r[2])
+        for r in catalog_rows(
+            account.config, "SELECT root_id, polled_at, activity_at FROM thread_polls"
+        )
+    }
+    assert set(after) == set(before)
+    for root, (polled, activity) in before.items():
+        assert after[root][0] > polled, root
+        assert after[root][1] == activity, root  # nothing new was posted
