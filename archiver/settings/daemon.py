@@ -81,7 +81,8 @@ def daemon_from(raw: Mapping[str, Any], *, file: str, timezone: str) -> DaemonSe
             raise ConfigError(
                 "must be a crontab string", file=file, key=f"daemon.{key}", hint='e.g. "30 2 * * *"'
             )
-        cron_trigger(expr, timezone, file=file, key=f"daemon.{key}")
+        if key in raw:  # the defaults are valid (tested); checking them loads APScheduler
+            cron_trigger(expr, timezone, file=file, key=f"daemon.{key}")
         schedules[key] = expr
     return DaemonSettings(
         jitter_seconds=None if jitter is None else float(jitter),

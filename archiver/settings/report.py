@@ -53,6 +53,7 @@ def report_from(raw: Mapping[str, Any], *, file: str, timezone: str) -> ReportSe
         raise ConfigError(
             "must be a crontab string", file=file, key="report.schedule", hint='"0 7 1 * *"'
         )
-    cron_trigger(schedule, timezone, file=file, key="report.schedule")
+    if "schedule" in raw:  # the default is valid (tested); checking it loads APScheduler
+        cron_trigger(schedule, timezone, file=file, key="report.schedule")
     recipients = addresses(raw.get("recipients"), file=file, key="report.recipients")
     return ReportSettings(schedule=schedule, recipients=tuple(recipients))

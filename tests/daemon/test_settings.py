@@ -204,3 +204,25 @@ def test_the_weekly_verify_runs_on_sunday(tmp_path: Path) -> None:
     trigger = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["verify:weekly"].trigger
     fire = trigger.get_next_fire_time(None, datetime(2026, 12, 2, tzinfo=UTC))
     assert fire is not None and fire.strftime("%A %H:%M") == "Sunday 03:30"
+
+
+def test_default_schedules_are_valid_and_not_checked_at_every_load(tmp_path: Path) -> None:
+    """Config loading checks only schedules the config sets (issue 14 part 5: checking the
+    built-in ones loaded APScheduler into every command, a harvest too); those defaults are
+    checked here instead, in every zone a config may name."""
+    from archiver.schedule import cron_trigger
+    from archiver.settings.daemon import DaemonSettings
+    from archiver.settings.report import DEFAULT_SCHEDULE
+
+    d = DaemonSettings()
+    for expr in (DEFAULT_SCHEDULE, d.fixity_schedule, d.verify_schedule, d.retention_schedule):
+        for zone in ("UTC", "America/Denver", "Pacific/Chatham"):
+            cron_trigger(expr, zone, file="defaults", key="schedule")
+    path = config(tmp_path, "")
+    probe = (
+        "import sys\nfrom archiver.config import load_config\n"
+        f"cfg = load_config({str(path)!r})\n"
+        "print(cfg.report.schedule, cfg.daemon.fixity_schedule, 'apscheduler' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [*DEFAULT_SCHEDULE.split(), *d.fixity_schedule.split(), "False"]
