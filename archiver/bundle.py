@@ -431,6 +431,18 @@ class BundleWriter:
         bad = self.db.execute("SELECT 1 FROM unparseable LIMIT 1").fetchone()
         return swept is not None and bad is None
 
+    def mark_followers_head(self) -> None:
+        """The run read only the newest end of the list by design (``FollowersHead``):
+        ``bundle_info.followers_walk = head``, so a reader sees that the list stops short on
+        purpose, not through an error (an error leaves a degradation instead)."""
+        self.db.execute("INSERT OR REPLACE INTO bundle_info VALUES ('followers_walk', 'head')")
+
+    def followers_head(self) -> bool:
+        row = self.db.execute(
+            "SELECT value FROM bundle_info WHERE key = 'followers_walk'"
+        ).fetchone()
+        return row is not None and row[0] == "head"
+
     def set_follower_form(
         self, form: str, *, checkpoint: str | None = None, previous: str | None = None
     ) -> None:
