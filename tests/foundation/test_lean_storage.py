@@ -505,3 +505,21 @@ def test_a_refused_head_walk_is_the_complete_reads_degradation(account: Account)
         account.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NOT NULL"
     )
     assert left == []
+
+
+def test_harvest_full_on_the_command_line_reads_the_whole_follower_list(
+    account: Account,
+) -> None:
+    """A clerk's ``archiver harvest --full`` re-reads everything, the whole follower list
+    included, whatever ``follower_walk_every`` says; a scheduled full sweep does not."""
+    harvest(account.config, "masto")
+    scheduled = harvest(account.config, "masto", full=True)
+    info, _ = _follower_bundle(account.config, scheduled.run_id)
+    assert info["followers_walk"] == "head"
+    out = CliRunner().invoke(
+        cli_app, ["harvest", "--full", "--site", "masto", "--config", str(account.config)]
+    )
+    assert out.exit_code == 0, out.output
+    runs = catalog_rows(account.config, "SELECT id FROM runs ORDER BY started_at")
+    info, _ = _follower_bundle(account.config, runs[-1][0])
+    assert info["followers_form"] == "diff" and "followers_walk" not in info
