@@ -40,6 +40,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
 from connectors._paging import (
+    FOLLOWER_COUNT,
     PageGuard,
     follower,
     followers_stream,
@@ -78,7 +79,6 @@ FOLLOWER_CURSORS = "follower_cursors"
 #: Bookmarks of the last follower read (complete or head): the newest follow's internal id
 #: (the ``since_id`` of the first page's ``prev`` link) and the account's ``followers_count``.
 FOLLOWER_HEAD = "follower_head"
-FOLLOWER_COUNT = "follower_count"
 _MAX_ID = re.compile(r"max_id=(\d+)")
 _SINCE_ID = re.compile(r"(?:since_id|min_id)=(\d+)")
 
