@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import re
 import shutil
@@ -97,7 +98,11 @@ def font_stack(*first: str) -> str:
 
 def page_css(header: str, *, size: str = "letter", margin: str = "1.8cm 1.5cm") -> Markup:
     """``@page`` rules: running ``header`` at the top left, "page N of M" at the bottom right."""
-    furniture = f"font-family: {font_stack(TEXT_FONT)}; font-size: 7.5pt; color: #444444;"
+    # Each box is given the whole width: what WeasyPrint works out for a lone margin box
+    # anyway, but without measuring its text's min- and max-content widths on every page.
+    furniture = (
+        f"width: 100%; font-family: {font_stack(TEXT_FONT)}; font-size: 7.5pt; color: #444444;"
+    )
     return Markup(
         f"@page {{ size: {size}; margin: {margin};\n"
         f"  @top-left {{ content: {css_string(header)}; {furniture} }}\n"
@@ -244,6 +249,25 @@ def _deflate_level(level: int) -> Iterator[None]:
         pydyf.zlib = real
 
 
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Python's cycle collector paused while the block runs (reference counting goes on).
+
+    WeasyPrint builds some 10^5 boxes, styles and text layouts per volume that all live until
+    the document is written; every full collection walks them all again and finds almost no
+    garbage. Pausing it saves 5-8 % of a volume's CPU for the same peak memory (measured on a
+    932-version volume: 133 and 136 MB); whatever cycles the render leaves are collected after.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def render_pdf(html: str, out: Path, *, base_url: str | None = None, lean: bool = True) -> int:
     """Render ``html`` to ``out`` as PDF/A-2b and return the page count; no logging.
 
@@ -252,12 +276,13 @@ def render_pdf(html: str, out: Path, *, base_url: str | None = None, lean: bool 
     """
     weasy = _weasy()
     try:
-        document_html = weasy.HTML(string=html, base_url=base_url)
-        document_html.lean_ua = lean and lean_ua_applies(document_html.etree_element)
-        document = document_html.render(font_config=weasy.font_config)
-        pages = len(document.pages)
-        with _deflate_level(DEFLATE_LEVEL):
-            document.write_pdf(out, pdf_variant=PDF_VARIANT)
+        with _without_cyclic_gc():
+            document_html = weasy.HTML(string=html, base_url=base_url)
+            document_html.lean_ua = lean and lean_ua_applies(document_html.etree_element)
+            document = document_html.render(font_config=weasy.font_config)
+            pages = len(document.pages)
+            with _deflate_level(DEFLATE_LEVEL):
+                document.write_pdf(out, pdf_variant=PDF_VARIANT)
     except (ValueError, OSError, AssertionError) as exc:
         raise PdfRenderError(f"could not render {out.name}: {exc}") from exc
     return pages
