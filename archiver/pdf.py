@@ -40,9 +40,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import types
 import zlib
-from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -318,44 +318,121 @@ def pdf_workers(documents: int) -> int:
     return max(1, min(cores, documents))
 
 
+class Printing:
+    """Independent documents being printed while the caller goes on with other work.
+
+    Made by :func:`start_pdfs`. With more than one worker, a pool of that many processes
+    starts printing at once: a feeder thread renders nothing itself, it only takes the
+    documents (HTML, output path) from the iterable as workers are about to need them (at
+    most two per worker wait or print at once, so memory stays bounded however many volumes
+    there are) and hands them over. The processes are started fresh (``spawn``): the caller
+    may hold database connections and threads that a forked child must not inherit. With one
+    worker nothing runs until :meth:`wait`, which then prints in this process.
+
+    Use it as a context manager: leaving the block stops the feeder, cancels what has not
+    started and waits for the documents being printed, so no worker writes into a folder
+    that an aborted caller is removing.
+    """
+
+    def __init__(
+        self, documents: Iterable[tuple[str, Path]], *, workers: int, base_url: str | None
+    ) -> None:
+        self._documents = iter(documents)
+        self._base_url = base_url
+        self._workers = workers
+        self._futures: list[Future[int]] = []
+        self._error: Exception | None = None
+        self._stop = threading.Event()
+        self._slots = threading.Semaphore(2 * workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._feeder: threading.Thread | None = None
+        if workers > 1:
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+            self._feeder = threading.Thread(target=self._feed, name="pdf-feeder", daemon=True)
+            self._feeder.start()
+
+    def _feed(self) -> None:
+        assert self._pool is not None
+        try:
+            for html, out in self._documents:
+                self._slots.acquire()
+                if self._stop.is_set():
+                    return
+                _warn_missing_fonts(out)
+                future = self._pool.submit(render_pdf, html, out, base_url=self._base_url)
+                future.add_done_callback(lambda _done: self._slots.release())
+                self._futures.append(future)
+        except Exception as exc:  # a bug building a document: raised again by wait()
+            self._error = exc
+
+    def wait(self) -> list[int]:
+        """The page count of each document, in order, once all are written.
+
+        Raises :class:`PdfRenderError` (never a bare WeasyPrint exception) when a document
+        cannot be laid out or written, or a worker process died.
+        """
+        if self._feeder is None:
+            _weasy()  # a missing WeasyPrint is reported before a missing font
+            pages = []
+            for html, out in self._documents:
+                _warn_missing_fonts(out)
+                pages.append(render_pdf(html, out, base_url=self._base_url))
+            return pages
+        self._feeder.join()
+        try:
+            if self._error is not None:
+                raise self._error
+            return [future.result() for future in self._futures]
+        except BrokenProcessPool as exc:
+            printed = sum(
+                1 for f in self._futures if f.done() and not f.cancelled() and not f.exception()
+            )
+            raise PdfRenderError(
+                f"a PDF worker process died (out of memory?) after {printed} of "
+                f"{len(self._futures)} volume(s) were printed: {exc}"
+            ) from exc
+
+    def close(self) -> None:
+        """Stop handing out documents, cancel those not started, wait for the workers."""
+        self._stop.set()
+        self._slots.release()  # a feeder waiting for a slot sees the stop
+        if self._feeder is not None:
+            self._feeder.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Printing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_pdfs(
+    documents: Iterable[tuple[str, Path]],
+    *,
+    workers: int,
+    base_url: str | None = None,
+) -> Printing:
+    """Start rendering independent documents (HTML, output path) as PDF/A-2b.
+
+    WeasyPrint runs on one core, and an export's volumes do not depend on one another, so
+    they are printed by a pool of ``workers`` processes (see :func:`pdf_workers`; 1 renders
+    in this process, when :meth:`Printing.wait` is called). Started before the caller's
+    other work, the pool's start-up (each worker imports WeasyPrint and loads its fonts) and
+    the printing itself overlap that work. Each file is the same, byte for byte, as
+    :func:`write_pdf` writes alone.
+    """
+    return Printing(documents, workers=workers, base_url=base_url)
+
+
 def write_pdfs(
     documents: Iterable[tuple[str, Path]],
     *,
     workers: int,
     base_url: str | None = None,
 ) -> list[int]:
-    """Render independent documents (HTML, output path) as PDF/A-2b; page counts in order.
-
-    WeasyPrint runs on one core, and an export's volumes do not depend on one another, so
-    they are printed by a pool of ``workers`` processes (see :func:`pdf_workers`; 1 renders
-    here, in this process). ``documents`` is consumed lazily and at most two per worker wait
-    or render at once, so memory stays bounded however many volumes there are. Each file is
-    the same, byte for byte, as :func:`write_pdf` writes alone. The processes are started
-    fresh (``spawn``): the caller may hold database connections and threads that a forked
-    child must not inherit.
-    """
-    _weasy()  # a missing WeasyPrint is reported here, not from a worker
-    pages: list[int] = []
-    if workers <= 1:
-        for html, out in documents:
-            _warn_missing_fonts(out)
-            pages.append(render_pdf(html, out, base_url=base_url))
-        return pages
-    pending: deque[Future[int]] = deque()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-    try:
-        for html, out in documents:
-            _warn_missing_fonts(out)
-            if len(pending) >= 2 * workers:
-                pages.append(pending.popleft().result())
-            pending.append(pool.submit(render_pdf, html, out, base_url=base_url))
-        while pending:
-            pages.append(pending.popleft().result())
-    except BrokenProcessPool as exc:
-        raise PdfRenderError(
-            f"a PDF worker process died (out of memory?) while printing {len(pending)} "
-            f"volume(s): {exc}"
-        ) from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return pages
+    """Render independent documents as PDF/A-2b (see :func:`start_pdfs`); page counts in
+    order."""
+    with start_pdfs(documents, workers=workers, base_url=base_url) as printing:
+        return printing.wait()

@@ -7,14 +7,18 @@ officer or a court would open the file, not with the library that wrote it.
 from __future__ import annotations
 
 import html
+import multiprocessing
 import re
 from pathlib import Path
 
 import pytest
 
 from archiver import pdf
+from archiver.app import open_app
 from archiver.catalog.store import Catalog
+from archiver.errors import ExportError
 from archiver.prr import readable
+from archiver.prr.export import ExportOptions, run_export
 from archiver.search import SearchFilters, search
 from tests.export.conftest import SITE, Archive
 from tests.export.helpers import catalog, cli, open_request
@@ -197,3 +201,39 @@ def test_volumes_printed_in_parallel_are_those_printed_one_by_one(
     assert [(p.name, n) for p, n in serial] == [(p.name, n) for p, n in parallel]
     for (a, _), (b, _) in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_export_failing_while_its_volumes_print_leaves_no_worker_and_no_file(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PDF prints in worker processes while the WACZ and index are written; an error
+    there stops the printing before the staging folder is removed (no worker writes into
+    it, none is left running), and the next export in the same place is whole."""
+    monkeypatch.setattr(readable, "PDF_VOLUME_VERSIONS", 4)  # several volumes, so a pool
+    rid = open_request(archive)
+    out = tmp_path / "package"
+    seen: list[str] = []
+
+    def full_disk_at_the_index(step: str) -> None:
+        seen.append(step)
+        if step == "writing index":
+            raise OSError(28, "No space left on device")
+
+    app = open_app(str(archive.config))
+    try:
+        opts = ExportOptions(
+            request_id=rid, query="", filters=SearchFilters(site=SITE, all_versions=True), out=out
+        )
+        with pytest.raises(ExportError, match="No space left on device"):
+            run_export(app, opts, on_step=full_disk_at_the_index)
+        assert seen.index("rendering readable copy") < seen.index("writing index")
+        assert "rendering PDF" not in seen
+        assert multiprocessing.active_children() == []
+        assert not list(tmp_path.iterdir())
+        result = run_export(app, opts)
+    finally:
+        app.close()
+    printed = sorted((result.path / "data" / "readable").glob("export-volume-*.pdf"))
+    assert len(printed) > 1
+    for path in printed:
+        assert_pdf_a_2b(path)
