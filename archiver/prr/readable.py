@@ -418,7 +418,9 @@ def start_pdf(
             yield html, paths[k - 1]
 
     printing = pdf.start_pdfs(
-        documents(), workers=pdf.pdf_workers(len(volumes)) if workers is None else workers
+        documents(),
+        workers=pdf.pdf_workers(len(volumes)) if workers is None else workers,
+        xhtml=True,  # document.html.j2 is written so (see archiver.pdf.render_pdf)
     )
     return PdfPrint(printing, paths)
 
