@@ -162,7 +162,7 @@ def export_before(work: Path) -> dict[str, Any] | None:
         threads: list[readable.ThreadView],
         context: Mapping[str, Any],
         *,
-        volume_versions: int = 0,
+        volume_versions: int | None = None,
         workers: int | None = None,
     ) -> Any:
         return OldPrint(out, threads, dict(context))
