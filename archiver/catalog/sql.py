@@ -1,0 +1,145 @@
+"""Catalog reads written once as SQL text, run by SQLAlchemy or by the stdlib ``sqlite3`` driver.
+
+Why: ``archiver status`` must start fast (issue 14 part 2) and importing SQLAlchemy alone
+costs more than the whole start-up budget allows. So the reads ``status`` makes are SQL text
+that SQLite and PostgreSQL both accept, with ``:name`` parameters (the named style both
+``sqlite3`` and SQLAlchemy's ``text()`` understand). A :class:`Reader` runs them:
+:class:`SqliteReader` over a plain ``sqlite3`` connection on the embedded catalog,
+:class:`SAReader` over a SQLAlchemy connection (PostgreSQL, and every other command).
+Each query has one definition, in the module that owns it, used through either reader; the
+tests hold both readers' answers equal on SQLite and PostgreSQL.
+
+Rows come back as plain dicts (column name to value), as the drivers give them: text() does
+no type conversion, so a Boolean column is ``0``/``1`` on SQLite and ``bool`` on PostgreSQL
+(callers convert with ``bool()``). This module imports nothing from SQLAlchemy at load time.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+Row = dict[str, Any]
+
+
+class Reader(Protocol):
+    """Read-only access to the catalog by SQL text (see the module docstring)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    def has_table(self, name: str) -> bool: ...
+
+
+class SqliteReader:
+    """A :class:`Reader` over a stdlib ``sqlite3`` connection (``query_only``: it cannot write)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @classmethod
+    def open(cls, path: Path) -> SqliteReader:
+        """Open an existing catalog file for reading, with the engine's busy timeout.
+
+        Opened like the catalog engine opens it (WAL readers need the ``-shm`` index, which a
+        ``mode=ro`` open may not create), then ``PRAGMA query_only`` makes any write fail.
+        """
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=True)
+        conn.execute("PRAGMA query_only=ON")
+        # One read transaction: every query of a command sees the same state of the catalog.
+        conn.execute("BEGIN")
+        return cls(conn)
+
+    def close(self) -> None:
+        self.conn.close()  # closing drops the read transaction (nothing was written)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        cur = self.conn.execute(sql, dict(params or {}))
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        got = self.conn.execute(sql, dict(params or {})).fetchone()
+        return None if got is None else got[0]
+
+    def has_table(self, name: str) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+            is not None
+        )
+
+
+class SAReader:
+    """A :class:`Reader` over a SQLAlchemy connection (the caller owns the transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        from sqlalchemy import text
+
+        return [dict(r._mapping) for r in self.conn.execute(text(sql), dict(params or {}))]
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        from sqlalchemy import text
+
+        return self.conn.execute(text(sql), dict(params or {})).scalar()
+
+    def has_table(self, name: str) -> bool:
+        from sqlalchemy import inspect
+
+        return bool(inspect(self.conn).has_table(name))
+
+
+def in_list(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """``(:p_0, :p_1, ...)`` and its parameters, for ``col IN <that>``; ``values`` must not be
+    empty (``IN ()`` is not valid SQL on PostgreSQL)."""
+    if not values:
+        raise ValueError("in_list needs at least one value")
+    params = {f"{prefix}_{i}": v for i, v in enumerate(values)}
+    return "(" + ", ".join(f":{k}" for k in params) + ")", params
+
+
+_PLAIN_SQLITE = re.compile(r"^sqlite(\+pysqlite)?:///(?P<path>[^?%]+)$")
+
+
+def plain_sqlite_file(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///path`` catalog URL, else ``None`` (a server database, a
+    URL with options or escapes, memory): only such a file is read without SQLAlchemy; any
+    other URL takes the SQLAlchemy path, which parses it fully."""
+    m = _PLAIN_SQLITE.match(url)
+    if m is None or m["path"] == ":memory:" or m["path"].startswith("file:"):
+        return None
+    return Path(m["path"])
+
+
+def protect_sqlite_files(path: Path) -> None:
+    """Owner and group only on the catalog file and its WAL companions (``Catalog.protect_files``
+    says why); set explicitly, as SQLite creates them with the process umask."""
+    for suffix in ("", "-wal", "-shm"):
+        f = path.with_name(path.name + suffix)
+        try:
+            if f.exists() and f.stat().st_mode & 0o027:
+                f.chmod(0o640)
+        except OSError:  # not ours to change (another owner): the umask still applies
+            continue
