@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from archiver.catalog.revision import MIGRATIONS_DIR as MIGRATIONS_DIR
+from archiver.catalog import revision
 from archiver.catalog.revision import VERSION_TABLE as VERSION_TABLE
 from archiver.catalog.revision import at_head
 from archiver.catalog.sql import SAReader
@@ -77,7 +77,7 @@ def alembic_config(script_location: Path | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(script_location or revision.MIGRATIONS_DIR))
     return cfg
 
 
@@ -89,7 +89,7 @@ def _scripts(script_location: Path) -> ScriptDirectory:
 
 
 def head_revision(script_location: Path | None = None) -> str:
-    heads = _scripts(script_location or MIGRATIONS_DIR).get_heads()
+    heads = _scripts(script_location or revision.MIGRATIONS_DIR).get_heads()
     if len(heads) != 1:  # a merge mistake in the code, not something a user can fix
         raise CatalogError(
             f"the catalog migrations have {len(heads)} heads ({', '.join(sorted(heads))})",
@@ -137,7 +137,7 @@ def read_state(engine: Engine, script_location: Path | None = None) -> CatalogSt
         current = MigrationContext.configure(conn).get_current_revision()
     ours = set(target_metadata().tables)
     head = head_revision(script_location)
-    scripts = _scripts(script_location or MIGRATIONS_DIR)
+    scripts = _scripts(script_location or revision.MIGRATIONS_DIR)
     known = current is None or _has_revision(scripts, current)
     steps: list[Step] = []
     if known and current != head:
