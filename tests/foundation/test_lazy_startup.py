@@ -85,6 +85,9 @@ def test_status_on_a_quiet_embedded_catalog_loads_no_sqlalchemy(tmp_path: Path) 
     # nothing, sends no mail and logs nothing at the default level.
     unused = {"alembic", "minio", "boto3", "warcio", "cryptography", "jinja2", "tenacity"}
     assert not second & (unused | {"structlog", "httpx"}), sorted(second & unused)
+    # Nor the scheduler (the default crontab lines are not parsed) or the webhook server.
+    server_side = {"apscheduler", "asyncio", "http"}
+    assert not second & server_side, sorted(second & server_side)
     # A changed config file is recorded in the audit log by the full path (SQLAlchemy);
     # the status after it is quiet again, and both say the same.
     config.write_text(config.read_text("utf-8") + "\n# edited by the clerk\n", "utf-8")
