@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from archiver.catalog.marks import journal_idle, last_config_change
 from archiver.catalog.revision import at_head
 from archiver.catalog.sql import (
+    CatalogReader,
     Reader,
     SAReader,
     SqliteReader,
@@ -136,8 +137,7 @@ class CatalogRead:
 def read_catalog(
     config_path: str | None = None, *, check_storage: bool = False
 ) -> Iterator[CatalogRead]:
-    """The archive opened for reading, as ``open_app(read_only_ok=True)`` opens it, with every
-    read in one transaction.
+    """The archive opened for reading, as ``open_app(read_only_ok=True)`` opens it.
 
     When opening would change nothing (:func:`_quiet_embedded_catalog`), the embedded catalog
     is read with the stdlib ``sqlite3`` driver and SQLAlchemy is never imported: it costs more
@@ -156,8 +156,7 @@ def read_catalog(
         return
     app = _open(cfg, read_only_ok=True, check_storage=check_storage)
     try:
-        with app.catalog.begin() as conn:
-            yield CatalogRead(app.cfg, SAReader(conn), app.notes)
+        yield CatalogRead(app.cfg, CatalogReader(app.catalog), app.notes)
     finally:
         app.close()
 
@@ -190,7 +189,7 @@ def _quiet_embedded_catalog(cfg: Config) -> SqliteReader | None:
             and not config_changed(last_config_change(db), cfg)
             and journal_idle(cfg.root, db)
         )
-    except sqlite3.Error:
+    except (CatalogError, sqlite3.Error):
         quiet = False
     except BaseException:
         db.close()

@@ -50,8 +50,8 @@ def quick_head_of(versions: Path) -> str | None:
 
 def at_head(db: Reader) -> bool:
     """True when the catalog's recorded revision is this code's head; False means "ask
-    Alembic". A missing version table raises the driver's error: callers catch their own
-    (``sqlite3.Error``, ``SQLAlchemyError``) and treat it as False."""
+    Alembic". A missing version table raises the reader's error (``CatalogError`` from
+    ``SqliteReader``, ``SQLAlchemyError`` from ``SAReader``): callers treat it as False."""
     head = quick_head()
     if head is None:
         return False

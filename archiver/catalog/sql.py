@@ -5,7 +5,8 @@ costs more than the whole start-up budget allows. So the reads ``status`` makes 
 that SQLite and PostgreSQL both accept, with ``:name`` parameters (the named style both
 ``sqlite3`` and SQLAlchemy's ``text()`` understand). A :class:`Reader` runs them:
 :class:`SqliteReader` over a plain ``sqlite3`` connection on the embedded catalog,
-:class:`SAReader` over a SQLAlchemy connection (PostgreSQL, and every other command).
+:class:`SAReader` over a SQLAlchemy connection (every other command, inside its own
+transaction), :class:`CatalogReader` over a ``Catalog`` (``status`` through SQLAlchemy).
 Each query has one definition, in the module that owns it, used through either reader; the
 tests hold both readers' answers equal on SQLite and PostgreSQL.
 
@@ -22,8 +23,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from archiver.errors import CatalogError
+from archiver.resources import catalog_error
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+    from archiver.catalog.store import Catalog
 
 Row = dict[str, Any]
 
@@ -42,12 +48,17 @@ class Reader(Protocol):
 
 
 class SqliteReader:
-    """A :class:`Reader` over a stdlib ``sqlite3`` connection (``query_only``: it cannot write)."""
+    """A :class:`Reader` over a stdlib ``sqlite3`` connection (``query_only``: it cannot write).
+
+    A database failure (locked past the busy timeout, an unreadable file) is a ``CatalogError``,
+    as ``Catalog.begin`` makes it, so ``status`` shows one section as unavailable and goes on.
+    """
 
     dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
         self.conn = conn
+        self.path = path
 
     @classmethod
     def open(cls, path: Path) -> SqliteReader:
@@ -62,27 +73,47 @@ class SqliteReader:
         conn.execute("PRAGMA query_only=ON")
         # One read transaction: every query of a command sees the same state of the catalog.
         conn.execute("BEGIN")
-        return cls(conn)
+        return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()  # closing drops the read transaction (nothing was written)
 
+    def _run(self, sql: str, params: Mapping[str, Any] | None) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, dict(params or {}))
+        except sqlite3.OperationalError as exc:
+            raise _read_error(exc, self.path) from exc
+
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        cur = self.conn.execute(sql, dict(params or {}))
+        cur = self._run(sql, params)
         names = [d[0] for d in cur.description or ()]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        try:
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        except sqlite3.OperationalError as exc:
+            raise _read_error(exc, self.path) from exc
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        got = self.conn.execute(sql, dict(params or {})).fetchone()
+        cur = self._run(sql, params)
+        try:
+            got = cur.fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _read_error(exc, self.path) from exc
         return None if got is None else got[0]
 
     def has_table(self, name: str) -> bool:
-        return (
-            self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-            ).fetchone()
-            is not None
-        )
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"
+        return self.scalar(sql, {"name": name}) is not None
+
+
+def _read_error(exc: sqlite3.OperationalError, path: Path | None) -> CatalogError:
+    """The one line ``Catalog.begin`` gives for the same failure through SQLAlchemy."""
+    mapped = catalog_error(exc, path, doing="cannot read the catalog")
+    if mapped is not None:
+        return mapped
+    return CatalogError(
+        f"catalog database error: {str(exc).splitlines()[0]}",
+        hint="check the disk and the database server; the operation was rolled back",
+    )
 
 
 class SAReader:
@@ -109,6 +140,32 @@ class SAReader:
         from sqlalchemy import inspect
 
         return bool(inspect(self.conn).has_table(name))
+
+
+class CatalogReader:
+    """A :class:`Reader` over a ``Catalog`` (SQLAlchemy): each query in its own short
+    transaction, so a database failure is ``Catalog.begin``'s one-line ``CatalogError`` and
+    leaves no aborted transaction behind (PostgreSQL refuses every later query in one):
+    ``status`` shows that section as unavailable and reads the others."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    @property
+    def dialect(self) -> str:
+        return self.catalog.dialect
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        with self.catalog.begin() as conn:
+            return SAReader(conn).rows(sql, params)
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        with self.catalog.begin() as conn:
+            return SAReader(conn).scalar(sql, params)
+
+    def has_table(self, name: str) -> bool:
+        with self.catalog.begin() as conn:
+            return SAReader(conn).has_table(name)
 
 
 def in_list(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ true/false), NULLs, LIMIT with ties, IN lists, a table that only exists once the
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from archiver.config import Config, load_config
 from archiver.coverage import count_gaps
 from archiver.coverage import status_section as coverage_section
 from archiver.daemon.status import status_section as jobs_section
+from archiver.errors import CatalogError
 from archiver.fastlane.latency import misses
 from archiver.fastlane.latency import status_section as fastlane_section
 from archiver.integrity.status import status_section as integrity_section
@@ -447,3 +449,20 @@ def test_quiet_path_only_when_opening_would_change_nothing(tmp_path: Path) -> No
     pending = cfg.root / "journal" / "pending.jsonl"
     pending.write_text('{"op": "put"}\n')
     assert _quiet_embedded_catalog(cfg) is None  # an entry waits to be sealed
+
+
+def test_a_failed_read_is_one_catalog_error_line(tmp_path: Path) -> None:
+    """As ``Catalog.begin`` makes it, so ``status`` shows that section as unavailable."""
+    cfg = _config(tmp_path)
+    Catalog(cfg.catalog_url).close()
+    path = plain_sqlite_file(cfg.catalog_url)
+    assert path is not None
+    db = SqliteReader.open(path)
+    try:
+        with pytest.raises(CatalogError, match="catalog database error: no such table: nowhere"):
+            db.rows("SELECT * FROM nowhere")
+        assert db.scalar("SELECT count(*) FROM sites") == 0  # the read transaction goes on
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"):
+            db.conn.execute("DELETE FROM sites")  # query_only: the reader cannot write
+    finally:
+        db.close()
