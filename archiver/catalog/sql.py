@@ -37,9 +37,6 @@ Row = dict[str, Any]
 class Reader(Protocol):
     """Read-only access to the catalog by SQL text (see the module docstring)."""
 
-    @property
-    def dialect(self) -> str: ...
-
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any: ...
@@ -54,8 +51,6 @@ class SqliteReader:
     as ``Catalog.begin`` makes it, so ``status`` shows one section as unavailable and goes on.
     """
 
-    dialect = "sqlite"
-
     def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
         self.conn = conn
         self.path = path
@@ -69,10 +64,14 @@ class SqliteReader:
         """
         if not path.is_file():
             raise FileNotFoundError(path)
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=True)
-        conn.execute("PRAGMA query_only=ON")
-        # One read transaction: every query of a command sees the same state of the catalog.
-        conn.execute("BEGIN")
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            # One read transaction: every query of a command sees the same state of the catalog.
+            conn.execute("BEGIN")
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, path)
 
     def close(self) -> None:
@@ -122,10 +121,6 @@ class SAReader:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    @property
-    def dialect(self) -> str:
-        return self.conn.dialect.name
-
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         from sqlalchemy import text
 
@@ -150,10 +145,6 @@ class CatalogReader:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-
-    @property
-    def dialect(self) -> str:
-        return self.catalog.dialect
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         with self.catalog.begin() as conn:
