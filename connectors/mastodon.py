@@ -21,12 +21,14 @@ from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
 
-from archiver.errors import AuthError, MalformedResponseError, NotFoundError
+from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
     Coverage,
     Degradation,
+    FollowerCount,
+    FollowersHead,
     HarvestRecord,
     Item,
     Media,
@@ -38,6 +40,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
 from connectors._paging import (
+    FOLLOWER_COUNT,
     PageGuard,
     follower,
     followers_stream,
@@ -73,7 +76,11 @@ STATUS_EXTRA += ("favourites_count", "uri")
 
 #: Bookmark: the page cursors (``max_id``) of the last complete follower read.
 FOLLOWER_CURSORS = "follower_cursors"
+#: Bookmarks of the last follower read (complete or head): the newest follow's internal id
+#: (the ``since_id`` of the first page's ``prev`` link) and the account's ``followers_count``.
+FOLLOWER_HEAD = "follower_head"
 _MAX_ID = re.compile(r"max_id=(\d+)")
+_SINCE_ID = re.compile(r"(?:since_id|min_id)=(\d+)")
 
 
 def _max_id(url: str) -> int | None:
@@ -419,12 +426,26 @@ class MastodonConnector:
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
         """The follower list (``Link`` pages: its ids are internal); refused alone (limited or
-        authorized-fetch mode, a token without ``read:accounts``), the account's count."""
+        authorized-fetch mode, a token without ``read:accounts``), the account's count.
+
+        Between complete reads (``ctx.followers_walk == "head"``) only the follows newer than
+        the last read's newest are read (:meth:`_follower_head`); the whole list is read when
+        that cannot be trusted to be all that changed."""
         endpoint = "GET /api/v1/accounts/:id/followers"
+        declared = account.get("followers_count")
+        count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+        if self.ctx.followers_walk == "head":
+            head = self._follower_head(endpoint, count)
+            if head is not None:
+                yield from head
+                return
         guard = PageGuard("followers")
         cursors: list[int] = []
+        first_prev: list[str] = []
         yield from followers_stream(
-            self._lists(self._follower_pages(endpoint, guard, cursors), "followers", endpoint),
+            self._lists(
+                self._follower_pages(endpoint, guard, cursors, first_prev), "followers", endpoint
+            ),
             parse=lambda acc, ref: follower(acc, ref, endpoint, handle="acct", name="display_name"),
             guard=guard,
             declared=account.get("followers_count"),
@@ -435,9 +456,85 @@ class MastodonConnector:
         )
         if guard.complete and cursors:
             yield BookmarkUpdate(FOLLOWER_CURSORS, json.dumps(cursors))
+        newest = _SINCE_ID.search(first_prev[0]) if first_prev else None
+        if guard.complete and newest is not None and count is not None:
+            yield BookmarkUpdate(FOLLOWER_HEAD, newest.group(1))
+            yield BookmarkUpdate(FOLLOWER_COUNT, str(count))
+
+    def _follower_head(self, endpoint: str, count: int | None) -> list[HarvestRecord] | None:
+        """A head walk: the follows newer than the last read's newest (``since_id``), or None
+        when the whole list must be read instead.
+
+        Mastodon lists followers newest first and pages them on internal follow ids, so
+        ``since_id`` answers exactly the follows since then (an empty list when nobody
+        followed: the same bytes every run, a WARC revisit). The account's ``followers_count``
+        checks it: if it is not the last read's count plus the follows just listed, someone
+        left (or the count drifted), and the whole list is read in this run, so an unfollow
+        is recorded when the count shows it, not only at the next complete read. A head walk
+        concludes nothing about who left either way.
+        """
+        since = self.ctx.bookmarks.get(FOLLOWER_HEAD, "")
+        before = self.ctx.bookmarks.get(FOLLOWER_COUNT, "")
+        if not since.isdigit() or not before.isdigit() or count is None:
+            return None  # no complete read to extend yet
+        guard = PageGuard("followers (newest)")
+        url = f"{self.api}/accounts/{self.owner_id}/followers"
+        first_prev: list[str] = []
+
+        def fetch(next_url: str | None) -> RecordedResponse:
+            return self.ctx.http.get(
+                next_url or url,
+                params=None if next_url else {"limit": 80, "since_id": since},
+                record_class="followers",
+                endpoint=endpoint,
+            )
+
+        def advance(page: RecordedResponse) -> str | None:
+            if not first_prev:
+                first_prev.append(page.links.get("prev") or "")
+            guard.seen.add(page.url)
+            natural = page.links.get("next") or None
+            if natural is None or "?" not in natural:
+                return None
+            # Mastodon's next link drops since_id: keep the walk above the last read's newest.
+            return natural if "since_id=" in natural else f"{natural}&since_id={since}"
+
+        try:
+            pages = list(self._lists(paginate(fetch, advance, guard), "followers", endpoint))
+        except FetchError as exc:
+            # A refusal or an outage: the complete read meets it again and says what it means
+            # (a degradation with the declared count, or a failed run), as it always has.
+            self.ctx.log.info("followers_whole_list", reason=str(exc))
+            return None
+        listed = sum(len(entries) for _, entries in pages)
+        if not guard.complete or count != int(before) + listed or self.account_ref is None:
+            self.ctx.log.info(
+                "followers_whole_list",
+                reason=guard.stopped or f"followers_count {before} -> {count}, {listed} new",
+            )
+            return None
+        out: list[HarvestRecord] = [
+            follower(acc, ref, endpoint, handle="acct", name="display_name")
+            for ref, entries in pages
+            for acc in entries
+        ]
+        newest_match = _SINCE_ID.search(first_prev[0]) if first_prev else None
+        newest = newest_match.group(1) if newest_match else since
+        out.append(
+            FollowerCount(
+                count,
+                self.account_ref,
+                identities_available=True,
+                note="from the account's followers_count (newest followers read)",
+            )
+        )
+        out.append(FollowersHead(newest))
+        out.append(BookmarkUpdate(FOLLOWER_HEAD, newest))
+        out.append(BookmarkUpdate(FOLLOWER_COUNT, str(count)))
+        return out
 
     def _follower_pages(
-        self, endpoint: str, guard: PageGuard, cursors: list[int]
+        self, endpoint: str, guard: PageGuard, cursors: list[int], first_prev: list[str]
     ) -> Iterator[RecordedResponse]:
         """The follower list on the page boundaries of the previous complete read.
 
@@ -468,6 +565,8 @@ class MastodonConnector:
             )
 
         def advance(page: RecordedResponse) -> str | None:
+            if not first_prev:  # the newest follow, for the next run's head walk
+                first_prev.append(page.links.get("prev") or "")
             guard.seen.add(page.url)
             natural = page.links.get("next") or None
             if pending:
