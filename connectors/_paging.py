@@ -33,8 +33,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse, RecordingClient, status_classifier
-from archiver.verdict import Classifier
+from archiver.recorder import RecordedResponse, RecordingClient
 from connectors.base import HarvestContext, platform_words
 
 MAX_PAGES = 100_000
@@ -109,44 +108,21 @@ def link_pages(
     endpoint: str,
     params: Params | None = None,
     guard: PageGuard | None = None,
-    classify: Classifier = status_classifier,
+    advance: Callable[[RecordedResponse], str | None] | None = None,
 ) -> Iterator[RecordedResponse]:
-    """RFC 8288 ``Link: rel="next"`` pagination (Mastodon)."""
-
-    def get(page_url: str, query: Params | None) -> tuple[RecordedResponse, RecordedResponse]:
-        response = http.get(
-            page_url, params=query, record_class=record_class, endpoint=endpoint, classify=classify
-        )
-        return response, response
-
+    """RFC 8288 ``Link: rel="next"`` pagination (Mastodon); ``advance(page)``, when given,
+    names the next page instead (Mastodon's follower list on known page boundaries)."""
     walk = guard or PageGuard(endpoint)
-    next_url = lambda response: response.links.get("next") or None  # noqa: E731
-    for _, response in url_pages(get, url, params, next_url=next_url, guard=walk):
-        yield response
 
+    def fetch(page_url: str | None) -> RecordedResponse:
+        query = None if page_url else params
+        return http.get(page_url or url, params=query, record_class=record_class, endpoint=endpoint)
 
-def cursor_pages(
-    get: Callable[[Params], tuple[RecordedResponse, Any]],
-    params: Params,
-    *,
-    cursor_param: str,
-    next_cursor: Callable[[Any], Any],
-    guard: PageGuard,
-    stop_on_empty: Callable[[Any], bool] | None = None,
-) -> Iterator[tuple[RecordedResponse, Any]]:
-    """Token pagination (X ``pagination_token``/``next_token``, YouTube ``pageToken``,
-    Bluesky ``cursor``): ``get(params)`` fetches and decodes one page; the token is found in
-    the body by ``next_cursor`` and sent back as ``cursor_param``."""
+    def next_link(page: RecordedResponse) -> str | None:
+        walk.seen.add(page.url)
+        return page.links.get("next") or None
 
-    def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
-        return get({**params, cursor_param: token} if token else dict(params))
-
-    def advance(page: tuple[RecordedResponse, Any]) -> str | None:
-        token = next_cursor(page[1])
-        return token if isinstance(token, str) and token else None
-
-    empty = (lambda page: stop_on_empty(page[1])) if stop_on_empty else None
-    yield from paginate(fetch, advance, guard, empty=empty)
+    return paginate(fetch, advance or next_link, walk)
 
 
 def url_pages(
@@ -159,10 +135,11 @@ def url_pages(
     empty: Callable[[Any], bool] | None = None,
 ) -> Iterator[tuple[RecordedResponse, Any]]:
     """Pages whose next one the answer names (``next_url(data)``): a URL that carries its
-    query (Graph API ``paging.next``, a ``Link`` header), or ``name=value``: ``url`` asked
-    again with that parameter (Threads ``after``, LinkedIn ``start``). ``get(url, params)``
-    fetches and decodes a page; an ``empty`` one ends the list (an API at its end may still
-    hand out a cursor)."""
+    query (Graph API ``paging.next``), or ``name=value`` (:func:`cursor`): ``url`` asked
+    again with that parameter (X ``pagination_token``, YouTube ``pageToken``, Bluesky
+    ``cursor``, Threads ``after``, LinkedIn ``start``). ``get(url, params)`` fetches and
+    decodes a page; an ``empty`` one ends the list (an API at its end may still hand out a
+    cursor)."""
 
     def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
         name, eq, value = (token or "").partition("=")
@@ -175,6 +152,11 @@ def url_pages(
         return next_url(page[1])
 
     yield from paginate(fetch, advance, guard, empty=(lambda p: empty(p[1])) if empty else None)
+
+
+def cursor(name: str, token: Any) -> str | None:
+    """A token-paged API's next page for :func:`url_pages`: ``name=token``, None at the end."""
+    return f"{name}={token}" if isinstance(token, str) and token else None
 
 
 class UnreadablePage(MalformedResponseError):

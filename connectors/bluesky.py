@@ -47,10 +47,11 @@ from connectors._options import NoOptions
 from connectors._paging import (
     Gap,
     PageGuard,
-    cursor_pages,
+    cursor,
     follower,
     followers_stream,
     listing,
+    url_pages,
     walk_thread,
     walk_timeline,
 )
@@ -184,13 +185,13 @@ class BlueskyConnector:
     ) -> tuple[PageGuard, Iterator[tuple[WarcRef, list[Any]]]]:
         """``cursor`` pages of ``nsid`` with their ``key`` list; an empty page is the end."""
         guard = PageGuard(nsid)
-        pages = cursor_pages(
-            lambda query: self._get(nsid, dict(query), record_class),
+        pages = url_pages(
+            lambda _, query: self._get(nsid, dict(query or {}), record_class),
+            nsid,
             params,
-            cursor_param="cursor",
-            next_cursor=lambda data: data.get("cursor"),
+            next_url=lambda data: cursor("cursor", data.get("cursor")),
             guard=guard,
-            stop_on_empty=lambda data: not data.get(key),
+            empty=lambda data: not data.get(key),
         )
         endpoint = f"GET {nsid}"
         site = self.ctx.site.id

@@ -42,7 +42,6 @@ from connectors._paging import (
     follower,
     followers_stream,
     link_pages,
-    paginate,
     walk_timeline,
 )
 from connectors._profile import profile_item
@@ -459,14 +458,6 @@ class MastodonConnector:
         known = set(before)
         pending: list[str] = []  # after a bridge: [anchor url, plain next url]
 
-        def fetch(next_url: str | None) -> RecordedResponse:
-            return self.ctx.http.get(
-                next_url or url,
-                params=None if next_url else {"limit": 80},
-                record_class="followers",
-                endpoint=endpoint,
-            )
-
         def advance(page: RecordedResponse) -> str | None:
             guard.seen.add(page.url)
             natural = page.links.get("next") or None
@@ -494,4 +485,12 @@ class MastodonConnector:
                 cursors.append(cursor)
             return next_url
 
-        return paginate(fetch, advance, guard)
+        return link_pages(
+            self.ctx.http,
+            url,
+            params={"limit": 80},
+            record_class="followers",
+            endpoint=endpoint,
+            guard=guard,
+            advance=advance,
+        )

@@ -60,11 +60,12 @@ from connectors._paging import (
     PageGuard,
     UnreadablePage,
     bookmark_since,
-    cursor_pages,
+    cursor,
     follower,
     followers_stream,
     listing,
     read_page,
+    url_pages,
     walk_timeline,
 )
 from connectors._profile import profile_item
@@ -250,18 +251,18 @@ class XConnector:
         path: str,
         params: Mapping[str, str | int],
         *,
-        cursor: str,
+        token: str,
         record_class: RecordClass,
         endpoint: str,
         guard: PageGuard,
         context: str | None = None,
     ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
         """(ref, [(entry, includes)]) per page: every entry carries its page's ``includes``."""
-        for page, data in cursor_pages(
-            lambda query: self._get(path, query, record_class, endpoint, context=context),
+        for page, data in url_pages(
+            lambda _, query: self._get(path, query or {}, record_class, endpoint, context=context),
+            path,
             params,
-            cursor_param=cursor,
-            next_cursor=lambda data: (data.get("meta") or {}).get("next_token"),
+            next_url=lambda data: cursor(token, (data.get("meta") or {}).get("next_token")),
             guard=guard,
         ):
             rows = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
@@ -278,7 +279,7 @@ class XConnector:
         pages = self._pages(
             f"users/{self.owner_id}/tweets",
             params,
-            cursor="pagination_token",
+            token="pagination_token",
             record_class="posts",
             endpoint=EP_TWEETS,
             guard=guard,
@@ -460,7 +461,7 @@ class XConnector:
         pages = self._pages(
             f"tweets/search/{kind}",
             {**TWEET_PARAMS, "query": query, "max_results": 100},
-            cursor="next_token",
+            token="next_token",
             record_class="comments",
             endpoint=endpoint,
             guard=guard,
@@ -506,7 +507,7 @@ class XConnector:
         pages = self._pages(
             f"users/{self.owner_id}/followers",
             {"max_results": 1000, "user.fields": "username,name"},
-            cursor="pagination_token",
+            token="pagination_token",
             record_class="followers",
             endpoint=EP_FOLLOWERS,
             guard=guard,

@@ -67,10 +67,11 @@ from archiver.verdict import Fatal, Retry, Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
     PageGuard,
-    cursor_pages,
+    cursor,
     follower,
     followers_stream,
     read_page,
+    url_pages,
     walk_thread,
     walk_timeline,
 )
@@ -291,19 +292,14 @@ class YouTubeConnector:
         """Pages with their ``items``; with a ``context``, an unreadable page costs only the
         thread it belongs to (UnreadablePage), otherwise it fails the run."""
 
-        def get(query: Mapping[str, str | int]) -> tuple[RecordedResponse, Any]:
+        def get(_: str, query: Mapping[str, str | int] | None) -> tuple[RecordedResponse, Any]:
             page = self._get(
-                resource, query, record_class=record_class, endpoint=endpoint, allow=allow
+                resource, query or {}, record_class=record_class, endpoint=endpoint, allow=allow
             )
             return page, read_page(page, "items", context)[0]
 
-        return cursor_pages(
-            get,
-            params,
-            cursor_param="pageToken",
-            next_cursor=lambda data: data.get("nextPageToken"),
-            guard=guard,
-        )
+        next_url = lambda data: cursor("pageToken", data.get("nextPageToken"))  # noqa: E731
+        return url_pages(get, resource, params, next_url=next_url, guard=guard)
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
