@@ -355,44 +355,6 @@ def walk_thread(
 # -- followers ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class FollowersWalk:
-    """What a followers walk read, and whether it reached the end of the list."""
-
-    listed: int = 0
-    unreadable: int = 0
-    last_ref: WarcRef | None = None
-    stopped: str | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.stopped is None and not self.unreadable
-
-
-def walk_followers(
-    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
-    *,
-    parse: Callable[[Any, WarcRef], Follower | Unparseable],
-    guard: PageGuard,
-    walk: FollowersWalk,
-) -> Iterator[HarvestRecord]:
-    """Every follower the list gives; ``walk`` says afterwards whether it was all of them.
-
-    It yields no ``Sweep`` itself: the caller ends with :func:`followers_end`, which sweeps
-    only a complete walk, so a list cut by a loop or a cap never records an unfollow.
-    """
-    for ref, entries in pages:
-        walk.last_ref = ref
-        for entry in entries:
-            record = parse(entry, ref)
-            if isinstance(record, Unparseable):
-                walk.unreadable += 1
-            else:
-                walk.listed += 1
-            yield record
-    walk.stopped = guard.stopped
-
-
 def follower(
     entry: Any,
     ref: WarcRef,
@@ -429,15 +391,25 @@ def followers_stream(
     without one (X, YouTube), the number listed.
 
     The list when it can be read, then the count (``identities_available`` when the list
-    gave anyone) and :func:`followers_end`. When the list alone is ``refused`` (401/403: a
-    locked-down instance, a token without the scope or tier), the run goes on with the
-    declared count and a Degradation, or what ``on_refusal`` yields instead; nobody is
-    recorded as having unfollowed.
+    gave anyone), then the sweep (unfollows may be recorded) only for a complete list: one cut
+    by a loop or a cap, or with unreadable entries, gets a Degradation instead, and so does a
+    list of nobody from an account that declares followers (a hidden network is not a list of
+    nobody). When the list alone is ``refused`` (401/403: a locked-down instance, a token
+    without the scope or tier), the run goes on with the declared count and a Degradation,
+    or what ``on_refusal`` yields instead; nobody is recorded as having unfollowed.
     """
     count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
-    walk = FollowersWalk()
+    listed = unreadable = 0
+    last_ref: WarcRef | None = None
     try:
-        yield from walk_followers(pages, parse=parse, guard=guard, walk=walk)
+        for last_ref, entries in pages:
+            for entry in entries:
+                record = parse(entry, last_ref)
+                if isinstance(record, Unparseable):
+                    unreadable += 1
+                else:
+                    listed += 1
+                yield record
     except FetchError as exc:
         if not refused(exc):
             raise
@@ -454,48 +426,35 @@ def followers_stream(
             f"{endpoint} refused ({words}); only the declared follower count was kept",
         )
         return
-    ref = declared_ref or walk.last_ref
+    why = guard.stopped or (f"{unreadable} followers could not be read" if unreadable else None)
+    ref = declared_ref or last_ref
     if count is not None and ref is not None:
-        listed = walk.listed > 0 or count == 0
-        yield FollowerCount(count, ref, identities_available=listed, note=note)
-        yield from _followers_coverage(walk, count)
-    elif count is None and walk.last_ref is not None:
-        yield FollowerCount(walk.listed, walk.last_ref, walk.complete, note)
-    yield from followers_end(walk, declared=count)
-
-
-def _followers_coverage(walk: FollowersWalk, declared: int) -> Iterator[Coverage]:
-    """The declared follower count beside the number listed, when the list fell short."""
-    if walk.listed >= declared:
-        return
-    if not walk.complete:
-        reason = f"error: {walk.stopped or f'{walk.unreadable} followers could not be read'}"
-    elif walk.listed == 0:
-        reason = "hidden: the owner hides their network; only the count was recorded"
-    else:
-        reason = "hidden or deleted before capture: the platform counts followers it does not list"
-    yield Coverage("followers", None, declared, walk.listed, reason)
-
-
-def followers_end(walk: FollowersWalk, *, declared: int | None = None) -> Iterator[HarvestRecord]:
-    """The sweep (unfollows may be recorded) for a complete list, else a Degradation.
-
-    A platform that declares a count above zero but lists nobody (a hidden network) is not a
-    list of nobody: no sweep either.
-    """
-    if not walk.complete:
-        why = walk.stopped or f"{walk.unreadable} followers could not be read"
+        yield FollowerCount(count, ref, identities_available=listed > 0 or count == 0, note=note)
+        if listed < count:
+            yield Coverage("followers", None, count, listed, _shortfall(why, listed))
+    elif count is None and last_ref is not None:
+        yield FollowerCount(listed, last_ref, why is None, note)
+    if why is not None:
         yield Degradation(
             "follower_identities",
-            f"{why}; {walk.listed} followers listed"
-            + (f" of {declared}" if declared is not None else "")
+            f"{why}; {listed} followers listed"
+            + (f" of {count}" if count is not None else "")
             + "; nobody was recorded as having unfollowed this run",
         )
-    elif walk.listed == 0 and declared:
+    elif listed == 0 and count:
         yield Degradation(
             "follower_identities",
-            f"the account reports {declared} followers but the list gave none (the owner may "
+            f"the account reports {count} followers but the list gave none (the owner may "
             "hide their network); only the count was recorded",
         )
     else:
         yield Sweep("followers", "followers")
+
+
+def _shortfall(why: str | None, listed: int) -> str:
+    """Why the list gave fewer followers than the account declares."""
+    if why is not None:
+        return f"error: {why}"
+    if listed == 0:
+        return "hidden: the owner hides their network; only the count was recorded"
+    return "hidden or deleted before capture: the platform counts followers it does not list"

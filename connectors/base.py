@@ -9,6 +9,7 @@ and never skips.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -78,6 +79,15 @@ class Connector(Protocol):
 
 def bearer(token: str | None) -> str | None:
     return f"Bearer {token}" if token else None
+
+
+def json_body(body: bytes | str) -> Any:
+    """The JSON of an error body or header, None when it is not JSON (an HTML error page, a
+    truncated body): what a classify hook reads the platform's error envelope from."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def parse_time(value: Any) -> datetime | None:

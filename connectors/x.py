@@ -73,6 +73,7 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    json_body,
     parse_time,
     platform_words,
     with_captured_media,
@@ -119,10 +120,7 @@ def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
     """X's own error shapes: a 403 that means "your access tier does not include this" costs
     only that capability (Skip); 401, 429 (``x-rate-limit-reset``, epoch) and 5xx follow the
     recorder's standard rules."""
-    try:
-        data = json.loads(body) if status == 403 else None
-    except ValueError:
-        data = None
+    data = json_body(body) if status == 403 else None
     if not isinstance(data, dict):
         return status_classifier(status, headers, body)
     markers = " ".join(str(data.get(k, "")) for k in ("reason", "type", "title")).lower()

@@ -80,6 +80,7 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    json_body,
     parse_time,
     platform_words,
     with_captured_media,
@@ -108,9 +109,8 @@ def google_error(body: bytes) -> tuple[list[str], str]:
 
     Reasons come from ``errors[].reason`` and ``details[].reason``: an invalid API key is
     ``badRequest`` in the first and ``API_KEY_INVALID`` only in the second."""
-    try:
-        data = json.loads(body)
-    except ValueError:
+    data = json_body(body)
+    if data is None:
         return [], " ".join(body[:200].decode("utf-8", "replace").split()) or "(empty body)"
     err = data.get("error") if isinstance(data, dict) else None
     if not isinstance(err, dict):
