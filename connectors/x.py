@@ -315,7 +315,7 @@ class XConnector:
     def _item(
         self,
         tweet: Any,
-        includes: Mapping[str, dict[str, dict[str, Any]]],
+        includes: Includes,
         ref: WarcRef,
         endpoint: str,
         *,
@@ -348,17 +348,11 @@ class XConnector:
         kind: ItemKind = "post"
         if root_id is not None:
             kind = "comment" if parent == root_id else "reply"
-        keys = (tweet.get("attachments") or {}).get("media_keys") or []
-        found = [(str(k), includes["media"].get(str(k), {})) for k in keys]
-        media = [
-            Media(
-                k,
-                str(m.get("type", "unknown")),
-                m.get("url") or m.get("preview_image_url"),
-                m.get("alt_text"),
-            )
-            for k, m in found
-        ]
+        media = []
+        for key in (tweet.get("attachments") or {}).get("media_keys") or []:
+            m = includes["media"].get(str(key), {})
+            url = m.get("url") or m.get("preview_image_url")
+            media.append(Media(str(key), str(m.get("type", "unknown")), url, m.get("alt_text")))
         extra = {"current_id": current, "edit_history_tweet_ids": chain}
         extra |= {k: tweet[k] for k in EXTRA_FIELDS if k in tweet}
         return Item(
@@ -383,7 +377,7 @@ class XConnector:
             extra=extra,
         )
 
-    def _first_id(self, tweet_id: str, includes: Mapping[str, dict[str, dict[str, Any]]]) -> str:
+    def _first_id(self, tweet_id: str, includes: Includes) -> str:
         """Map any version id to its chain's first id (from what we saw, or ``includes.tweets``)."""
         if tweet_id in self.chains:
             return self.chains[tweet_id]
@@ -399,25 +393,20 @@ class XConnector:
         """Every reply written in the search window: the conversations of the window's own
         posts, and of every reply addressed to the account (``to:``) whatever the post's age."""
         conversations = dict.fromkeys(self.young_posts)
-        conversations.update(dict.fromkeys((yield from self._active_conversations())))
-        for conversation in conversations:
-            if self.search_refused:
-                return
-            yield from self._conversation(conversation)
-
-    def _active_conversations(self) -> Generator[HarvestRecord, None, list[str]]:
-        found: list[str] = []
 
         def take(tweet: Any, _includes: Includes, _ref: WarcRef) -> Iterable[HarvestRecord]:
             conv = tweet.get("conversation_id") if isinstance(tweet, dict) else None
             if isinstance(conv, str) and conv.isdigit():
-                found.append(conv)
+                conversations[conv] = None
             return ()
 
         yield from self._search(
             "recent", f"to:{self.username}", f"replies to {self.username}", take
         )
-        return found
+        for conversation in conversations:
+            if self.search_refused:
+                return
+            yield from self._conversation(conversation)
 
     def _conversation(self, conversation: str) -> Iterator[HarvestRecord]:
         found: list[Item] = []
@@ -469,35 +458,27 @@ class XConnector:
             for ref, entries in pages:
                 for tweet, includes in entries:
                     yield from take(tweet, includes, ref)
-        except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
-            yield from self._search_failed(exc, endpoint, what)
+        except UnreadablePage as exc:  # costs that conversation only: kept raw, not swept
+            yield Unparseable("comments", endpoint, exc.words, exc.ref)
+            return False
+        except (SkippableFetchError, RetriableFetchError) as exc:
+            # A tier refusal or a rate limit that outlasts the retries stops searching for
+            # this run, without costing the posts and followers.
+            if isinstance(exc, RetriableFetchError) and exc.status != 429:
+                raise
+            self.search_refused = True
+            if isinstance(exc, SkippableFetchError):
+                why = f"refused by the API access tier ({platform_words(exc)})"
+            else:
+                why = f"stayed rate-limited ({exc.message})"
+            yield Degradation(
+                "replies",
+                f"{endpoint} {why}; the remaining conversations were not searched this run",
+            )
             return False
         if not guard.complete:
             yield Degradation("replies", f"{guard.stopped}; {what} were not all read")
         return guard.complete
-
-    def _search_failed(
-        self,
-        exc: SkippableFetchError | RetriableFetchError | UnreadablePage,
-        endpoint: str,
-        what: str,
-    ) -> Iterator[HarvestRecord]:
-        """One unreadable search page costs that conversation only (kept raw, not swept); a
-        tier refusal or a rate limit that outlasts the retries stops searching for this run,
-        without costing the posts and followers."""
-        if isinstance(exc, UnreadablePage):
-            yield Unparseable("comments", endpoint, exc.words, exc.ref)
-            return
-        if isinstance(exc, RetriableFetchError) and exc.status != 429:
-            raise exc
-        self.search_refused = True
-        if isinstance(exc, SkippableFetchError):
-            why = f"refused by the API access tier ({platform_words(exc)})"
-        else:
-            why = f"stayed rate-limited ({exc.message})"
-        yield Degradation(
-            "replies", f"{endpoint} {why}; the remaining conversations were not searched this run"
-        )
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self) -> Iterator[HarvestRecord]:
@@ -535,9 +516,6 @@ class XConnector:
             )
         # Otherwise the tier never allowed it: the count and its note say so plainly,
         # without making every run look degraded.
-        yield from self._follower_count(refusal)
-
-    def _follower_count(self, refusal: str) -> Iterator[HarvestRecord]:
         response, data = self._get(
             f"users/{self.owner_id}", {"user.fields": "public_metrics"}, "followers", EP_USER
         )
@@ -562,12 +540,12 @@ def _x_url(_id: str, handle: Any) -> str | None:
     return f"https://x.com/{handle}" if handle else None
 
 
-def _includes(data: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _includes(data: Mapping[str, Any]) -> Includes:
     """``includes`` indexed by id / media_key; entries that are not objects are ignored."""
     inc = data.get("includes")
     if not isinstance(inc, dict):
         inc = {}
-    out: dict[str, dict[str, dict[str, Any]]] = {"users": {}, "media": {}, "tweets": {}}
+    out: Includes = {"users": {}, "media": {}, "tweets": {}}
     for name, key in (("users", "id"), ("media", "media_key"), ("tweets", "id")):
         for entry in inc.get(name) or []:
             if isinstance(entry, dict) and key in entry:
