@@ -52,7 +52,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse, platform_message, status_classifier
 from archiver.verdict import Fatal, Retry, Verdict
 from connectors._paging import PageGuard, url_pages, walk_timeline
-from connectors.base import HarvestContext, capture_media, json_body, platform_words
+from connectors.base import HarvestContext, capture_media, dig, json_body, platform_words
 
 AUTH_CODES = frozenset({102, 104, 190})
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
@@ -211,8 +211,7 @@ class GraphClient:
 
 
 def next_page(data: Any) -> str | None:
-    paging = data.get("paging") if isinstance(data, dict) else None
-    nxt = paging.get("next") if isinstance(paging, dict) else None
+    nxt = dig(data, "paging", "next")
     return nxt if isinstance(nxt, str) and nxt else None
 
 
@@ -261,7 +260,7 @@ def token_expiry(graph: GraphClient, token: str | None) -> Iterator[HarvestRecor
     except FetchError as exc:
         graph.ctx.log.info("token_debug_skipped", endpoint=endpoint, error=str(exc))
         return
-    info = data.get("data") if isinstance(data, dict) else None
+    info = dig(data, "data")
     if not isinstance(info, dict):
         graph.ctx.log.info("token_debug_skipped", endpoint=endpoint, error="no data object")
         return

@@ -90,6 +90,19 @@ def json_body(body: bytes | str) -> Any:
         return None
 
 
+def dig(data: Any, *path: str | int) -> Any:
+    """``data[a][b]...`` through JSON objects (str steps) and lists (int steps); None where a
+    step is missing or of another type, so platform JSON is read without an isinstance chain."""
+    for step in path:
+        if isinstance(step, str) and isinstance(data, dict):
+            data = data.get(step)
+        elif isinstance(step, int) and isinstance(data, list) and -len(data) <= step < len(data):
+            data = data[step]
+        else:
+            return None
+    return data
+
+
 def parse_time(value: Any) -> datetime | None:
     """ISO 8601 (with Z) to an aware datetime; None for missing or unreadable values."""
     if not isinstance(value, str) or not value:

@@ -30,7 +30,7 @@ from connectors._graph import (
 )
 from connectors._options import NoOptions
 from connectors._paging import PageGuard
-from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, dig, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = (
@@ -182,8 +182,7 @@ class InstagramConnector:
 
 def _media_list(raw: dict[str, Any]) -> list[Media]:
     """The image/video of a post, or every child of a carousel."""
-    children = raw.get("children")
-    entries = children.get("data") if isinstance(children, dict) else None
+    entries = dig(raw, "children", "data")
     sources = entries if isinstance(entries, list) and entries else [raw]
     out = []
     for i, child in enumerate(sources):

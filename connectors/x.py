@@ -73,6 +73,7 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    dig,
     json_body,
     parse_time,
     platform_words,
@@ -519,9 +520,7 @@ class XConnector:
         response, data = self._get(
             f"users/{self.owner_id}", {"user.fields": "public_metrics"}, "followers", EP_USER
         )
-        user = data.get("data")
-        metrics = user.get("public_metrics") if isinstance(user, dict) else None
-        count = metrics.get("followers_count") if isinstance(metrics, dict) else None
+        count = dig(data, "data", "public_metrics", "followers_count")
         if not isinstance(count, int):
             yield Unparseable(
                 "followers", EP_USER, "no public_metrics.followers_count", response.ref

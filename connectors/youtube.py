@@ -80,6 +80,7 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    dig,
     json_body,
     parse_time,
     platform_words,
@@ -313,7 +314,7 @@ class YouTubeConnector:
         self.channel_id = str(channel["id"])
         yield BookmarkUpdate("channel_id", self.channel_id)
         yield self._profile(channel, channel_ref)
-        uploads = (channel.get("contentDetails") or {}).get("relatedPlaylists", {}).get("uploads")
+        uploads = dig(channel, "contentDetails", "relatedPlaylists", "uploads")
         if not isinstance(uploads, str) or not uploads:
             raise MalformedResponseError(
                 "channel has no contentDetails.relatedPlaylists.uploads",
@@ -321,7 +322,7 @@ class YouTubeConnector:
                 endpoint=EP_CHANNELS,
             )
         yield from self._videos(uploads, channel)
-        yield from self._subscribers(channel)
+        yield from self._subscribers()
 
     def _channel(self) -> tuple[dict[str, Any], WarcRef]:
         account = self.ctx.site.account.strip()
@@ -333,9 +334,7 @@ class YouTubeConnector:
             params["id"] = account
         else:
             params["forHandle"] = account if account.startswith("@") else f"@{account}"
-        response = self._get("channels", params, record_class="posts", endpoint=EP_CHANNELS)
-        data = response.json()
-        items = data.get("items") if isinstance(data, dict) else None
+        response, items = self._channels(params, "posts")
         if not items:
             raise NotFoundError(
                 f"channel {account!r} not found (the API returned no items)",
@@ -357,9 +356,7 @@ class YouTubeConnector:
         best: Mapping[str, Any] = next(
             (thumbs[k] for k in ("high", "medium", "default") if k in thumbs), {}
         )
-        banner = ((channel.get("brandingSettings") or {}).get("image") or {}).get(
-            "bannerExternalUrl"
-        )
+        banner = dig(channel, "brandingSettings", "image", "bannerExternalUrl")
         return profile_item(
             self.ctx,
             ref=ref,
@@ -406,8 +403,7 @@ class YouTubeConnector:
             ids: list[str] = []
             entries: list[Any] = []
             for entry in data["items"]:
-                details = entry.get("contentDetails") if isinstance(entry, dict) else None
-                vid = details.get("videoId") if isinstance(details, dict) else None
+                vid = dig(entry, "contentDetails", "videoId")
                 if isinstance(vid, str) and vid:
                     ids.append(vid)
                 else:
@@ -424,8 +420,7 @@ class YouTubeConnector:
             record_class="posts",
             endpoint=EP_VIDEOS,
         )
-        data = response.json()
-        videos = data.get("items") if isinstance(data, dict) else None
+        videos = dig(response.json(), "items")
         if not isinstance(videos, list):
             why = "videos.list without an items list"
             return [Unparseable("posts", EP_VIDEOS, why, response.ref)]
@@ -590,8 +585,7 @@ class YouTubeConnector:
     def _node_item(self, node: tuple[Any, ...]) -> Item | Unparseable:
         kind, comment, video_id, status, ref, endpoint = node
         if kind == "thread":
-            snippet = comment.get("snippet") if isinstance(comment, dict) else None
-            comment = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
+            comment = dig(comment, "snippet", "topLevelComment")
         return self._comment_item(comment, video_id, status, ref, endpoint)
 
     def _comment_item(
@@ -642,21 +636,18 @@ class YouTubeConnector:
         )
 
     # -- subscribers --------------------------------------------------------------------------
-    def _subscribers(self, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
+    def _channels(
+        self, params: Mapping[str, str | int], record_class: RecordClass
+    ) -> tuple[RecordedResponse, Any]:
+        """``channels.list`` and its ``items`` (None when the answer has none)."""
+        response = self._get("channels", params, record_class=record_class, endpoint=EP_CHANNELS)
+        return response, dig(response.json(), "items")
+
+    def _subscribers(self) -> Iterator[HarvestRecord]:
         if self.options.auth == "oauth":
             # mySubscribers answers for whoever owns the token: make sure that is this channel.
-            mine = self._get(
-                "channels",
-                {"part": "id", "mine": "true"},
-                record_class="followers",
-                endpoint=EP_CHANNELS,
-            )
-            data = mine.json()
-            owned = [
-                str(c.get("id"))
-                for c in (data.get("items") or [] if isinstance(data, dict) else [])
-                if isinstance(c, dict)
-            ]
+            _, mine = self._channels({"part": "id", "mine": "true"}, "followers")
+            owned = [str(c.get("id")) for c in mine or [] if isinstance(c, dict)]
             if self.channel_id in owned:
                 yield from self._subscriber_list()
                 return
@@ -671,15 +662,8 @@ class YouTubeConnector:
         )
 
     def _subscriber_count(self, note: str) -> Iterator[HarvestRecord]:
-        response = self._get(
-            "channels",
-            {"part": "statistics", "id": self.channel_id},
-            record_class="followers",
-            endpoint=EP_CHANNELS,
-        )
-        data = response.json()
-        items = data.get("items") if isinstance(data, dict) else None
-        stats = items[0].get("statistics") if isinstance(items, list) and items else None
+        response, items = self._channels({"part": "statistics", "id": self.channel_id}, "followers")
+        stats = dig(items, 0, "statistics")
         if not isinstance(stats, dict):
             yield Unparseable("followers", EP_CHANNELS, "channel without statistics", response.ref)
             return
