@@ -47,10 +47,12 @@ from connectors._options import NoOptions
 from connectors._paging import (
     Gap,
     PageGuard,
+    UnreadablePage,
     cursor,
     follower,
     followers_stream,
     listing,
+    read_page,
     url_pages,
     walk_thread,
     walk_timeline,
@@ -102,37 +104,30 @@ class BlueskyConnector:
 
     # -- XRPC ---------------------------------------------------------------------------------
     def _get(
-        self, nsid: str, params: dict[str, str | int], record_class: RecordClass
-    ) -> tuple[RecordedResponse, Any]:
-        """One XRPC query; the 400 envelope ``{"error", "message"}`` becomes a typed error."""
-        response = self._fetch(nsid, params, record_class)
-        return response, self._parse(nsid, response)
-
-    def _fetch(
-        self, nsid: str, params: dict[str, str | int], record_class: RecordClass
-    ) -> RecordedResponse:
-        return self.ctx.http.get(
+        self,
+        nsid: str,
+        params: dict[str, str | int],
+        record_class: RecordClass,
+        context: str | None = None,
+    ) -> tuple[RecordedResponse, dict[str, Any]]:
+        """One XRPC query, its JSON object; the 400 envelope ``{"error", "message"}`` becomes a
+        typed error. With a ``context`` an unreadable answer costs that thread only
+        (UnreadablePage), otherwise it fails the run."""
+        endpoint = f"GET {nsid}"
+        response = self.ctx.http.get(
             f"{self.xrpc}/{nsid}",
             params=params,
             record_class=record_class,
-            endpoint=f"GET {nsid}",
+            endpoint=endpoint,
             ok_statuses=(400,),
         )
-
-    def _parse(self, nsid: str, response: RecordedResponse) -> dict[str, Any]:
-        endpoint = f"GET {nsid}"
-        data = response.json()
+        data, _ = read_page(response, context=context)
         if response.status_code == 400:
-            error = data.get("error") if isinstance(data, dict) else None
-            message = data.get("message") if isinstance(data, dict) else None
+            error, message = data.get("error"), data.get("message")
             text = f"HTTP 400 {error or 'error'}: {message or '(no message)'}"
             kind = NotFoundError if error == "NotFound" or _not_found(message) else FetchError
             raise kind(text, site=self.ctx.site.id, endpoint=endpoint, status=400)
-        if not isinstance(data, dict):
-            raise MalformedResponseError(
-                "expected a JSON object", site=self.ctx.site.id, endpoint=endpoint
-            )
-        return data
+        return response, data
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -330,21 +325,20 @@ class BlueskyConnector:
     def _thread(self, root_uri: str) -> Iterator[HarvestRecord]:
         endpoint = f"GET {THREAD}"
         params: dict[str, str | int] = {"uri": root_uri, "depth": THREAD_DEPTH, "parentHeight": 0}
-        response = self._fetch(THREAD, params, "comments")
         try:
-            data = self._parse(THREAD, response)
-            thread = data.get("thread")
-            if not isinstance(thread, dict):
-                raise MalformedResponseError("getPostThread without a thread")
+            response, data = self._get(THREAD, params, "comments", f"thread of {root_uri}")
         except NotFoundError:
             yield Sweep("comments", root_uri)  # the post vanished between listing and reading
             return
-        except MalformedResponseError as exc:
+        except UnreadablePage as exc:
             # One unreadable thread must not cost the run: kept raw, counted, and not swept
             # (its replies may be in the answer we could not read).
-            yield Unparseable(
-                "comments", endpoint, f"thread of {root_uri}: {exc.message}", response.ref
-            )
+            yield Unparseable("comments", endpoint, exc.words, exc.ref)
+            return
+        thread = data.get("thread")
+        if not isinstance(thread, dict):
+            why = f"thread of {root_uri}: getPostThread without a thread"
+            yield Unparseable("comments", endpoint, why, response.ref)
             return
         kind = thread.get("$type", "")
         if kind.endswith("#notFoundPost") or thread.get("notFound") is True:
