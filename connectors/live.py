@@ -491,9 +491,7 @@ class YouTubeLive:
             "maxResults": 100,
             "textFormat": "plainText",
         }
-        response = self.parser._get(
-            "commentThreads", params, record_class="comments", endpoint=EP_THREADS
-        )
+        response = self.parser._get("commentThreads", params, record_class="comments")
         data = response.json()
         threads = data.get("items") if isinstance(data, dict) else None
         if not isinstance(threads, list):

@@ -256,11 +256,11 @@ class YouTubeConnector:
         params: Mapping[str, str | int],
         *,
         record_class: RecordClass,
-        endpoint: str,
         allow: frozenset[str] = frozenset(),
     ) -> RecordedResponse:
         """GET ``resource`` with the API key (key mode); ``classify`` reads Google's reasons,
         an ``allow``ed refusal raises SkippableFetchError whose text starts with the reason."""
+        endpoint = f"GET /youtube/v3/{resource}"
         query = dict(params)
         if self.options.auth == "key":
             if not self.ctx.token:
@@ -285,7 +285,6 @@ class YouTubeConnector:
         params: Mapping[str, str | int],
         *,
         record_class: RecordClass,
-        endpoint: str,
         guard: PageGuard,
         allow: frozenset[str] = frozenset(),
         context: str | None = None,
@@ -294,9 +293,7 @@ class YouTubeConnector:
         thread it belongs to (UnreadablePage), otherwise it fails the run."""
 
         def get(_: str, query: Mapping[str, str | int] | None) -> tuple[RecordedResponse, Any]:
-            page = self._get(
-                resource, query or {}, record_class=record_class, endpoint=endpoint, allow=allow
-            )
+            page = self._get(resource, query or {}, record_class=record_class, allow=allow)
             return page, read_page(page, "items", context)[0]
 
         next_url = lambda data: cursor("pageToken", data.get("nextPageToken"))  # noqa: E731
@@ -397,9 +394,7 @@ class YouTubeConnector:
             "maxResults": 50,
             "playlistId": uploads,
         }
-        for page, data in self._pages(
-            "playlistItems", params, record_class="posts", endpoint=EP_PLAYLIST, guard=guard
-        ):
+        for page, data in self._pages("playlistItems", params, record_class="posts", guard=guard):
             ids: list[str] = []
             entries: list[Any] = []
             for entry in data["items"]:
@@ -418,7 +413,6 @@ class YouTubeConnector:
             "videos",
             {"part": "snippet,statistics,status", "id": ",".join(ids[:50])},  # no maxResults
             record_class="posts",
-            endpoint=EP_VIDEOS,
         )
         videos = dig(response.json(), "items")
         if not isinstance(videos, list):
@@ -535,7 +529,6 @@ class YouTubeConnector:
             "commentThreads",
             params,
             record_class="comments",
-            endpoint=EP_THREADS,
             guard=guard,
             allow=frozenset(allow),
             context=f"video {video_id}",
@@ -574,7 +567,6 @@ class YouTubeConnector:
             "comments",
             params,
             record_class="comments",
-            endpoint=EP_COMMENTS,
             guard=guard,
             context=f"video {video_id}, replies to comment {item.platform_id}",
         ):
@@ -640,7 +632,7 @@ class YouTubeConnector:
         self, params: Mapping[str, str | int], record_class: RecordClass
     ) -> tuple[RecordedResponse, Any]:
         """``channels.list`` and its ``items`` (None when the answer has none)."""
-        response = self._get("channels", params, record_class=record_class, endpoint=EP_CHANNELS)
+        response = self._get("channels", params, record_class=record_class)
         return response, dig(response.json(), "items")
 
     def _subscribers(self) -> Iterator[HarvestRecord]:
@@ -686,7 +678,6 @@ class YouTubeConnector:
             "subscriptions",
             {"part": "subscriberSnippet", "mySubscribers": "true", "maxResults": 50},
             record_class="followers",
-            endpoint=EP_SUBSCRIPTIONS,
             guard=guard,
             allow=frozenset({"subscriptionForbidden", "forbidden", "insufficientPermissions"}),
         )
