@@ -165,8 +165,9 @@ class GraphClient:
     stop_on_empty = False  # whether an empty page ends a list whatever cursor it carries
 
     def next_url(self, data: Any) -> str | None:
-        """Where a page says the next one is."""
-        return next_page(data)
+        """Where a page says the next one is (``paging.next``)."""
+        nxt = dig(data, "paging", "next")
+        return nxt if isinstance(nxt, str) and nxt else None
 
     def pages(
         self,
@@ -208,11 +209,6 @@ class GraphClient:
                 site=self.site,
                 endpoint=endpoint,
             )
-
-
-def next_page(data: Any) -> str | None:
-    nxt = dig(data, "paging", "next")
-    return nxt if isinstance(nxt, str) and nxt else None
 
 
 def regain_minutes(headers: Mapping[str, str]) -> float:

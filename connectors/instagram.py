@@ -25,7 +25,6 @@ from connectors._graph import (
     account_read,
     capture,
     graph_timeline,
-    next_page,
     token_expiry,
 )
 from connectors._options import NoOptions
@@ -140,7 +139,7 @@ class InstagramConnector:
     ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
         """A comment's replies: the first page inline in the comment, then ``paging.next``."""
         yield page, self.graph.listing(replies, REPLIES)
-        if nxt := next_page(replies):
+        if nxt := self.graph.next_url(replies):
             yield from self.graph.pages(nxt, endpoint=REPLIES, record_class="comments", guard=guard)
 
     def _comment_item(
