@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
@@ -184,18 +184,7 @@ class MastodonConnector:
         guard = PageGuard("statuses")
         yield from walk_timeline(
             self.ctx,
-            self._lists(
-                link_pages(
-                    self.ctx.http,
-                    f"{self.api}/accounts/{self.owner_id}/statuses",
-                    params={"limit": 40},
-                    record_class="posts",
-                    endpoint=endpoint,
-                    guard=guard,
-                ),
-                "statuses",
-                endpoint,
-            ),
+            self._pages(f"accounts/{self.owner_id}/statuses", 40, "posts", endpoint, guard),
             guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
             key=lambda item: _id_num(item.platform_id),
@@ -207,15 +196,30 @@ class MastodonConnector:
             bookmark="since_id",
         )
 
-    def _lists(
-        self, pages: Iterable[RecordedResponse], what: str, endpoint: str
+    def _pages(
+        self,
+        path: str,
+        limit: int,
+        record_class: RecordClass,
+        endpoint: str,
+        guard: PageGuard,
+        advance: Callable[[RecordedResponse], str | None] | None = None,
     ) -> Iterator[tuple[WarcRef, list[Any]]]:
-        """Each page's JSON list of ``what``."""
-        for page in pages:
+        """The ``Link`` pages of ``path`` (``advance``: see :func:`link_pages`), each page's
+        JSON list."""
+        for page in link_pages(
+            self.ctx.http,
+            f"{self.api}/{path}",
+            params={"limit": limit},
+            record_class=record_class,
+            endpoint=endpoint,
+            guard=guard,
+            advance=advance,
+        ):
             data = page.json()
             if not isinstance(data, list):
                 raise MalformedResponseError(
-                    f"expected a list of {what}", site=self.ctx.site.id, endpoint=endpoint
+                    "expected a JSON list", site=self.ctx.site.id, endpoint=endpoint
                 )
             yield page.ref, data
 
@@ -423,7 +427,7 @@ class MastodonConnector:
         guard = PageGuard("followers")
         cursors: list[int] = []
         yield from followers_stream(
-            self._lists(self._follower_pages(endpoint, guard, cursors), "followers", endpoint),
+            self._follower_pages(endpoint, guard, cursors),
             parse=lambda acc, ref: follower(acc, ref, endpoint, handle="acct", name="display_name"),
             guard=guard,
             declared=account.get("followers_count"),
@@ -437,7 +441,7 @@ class MastodonConnector:
 
     def _follower_pages(
         self, endpoint: str, guard: PageGuard, cursors: list[int]
-    ) -> Iterator[RecordedResponse]:
+    ) -> Iterator[tuple[WarcRef, list[Any]]]:
         """The follower list on the page boundaries of the previous complete read.
 
         The list is newest first, so a few new followers shift every page and every page
@@ -447,7 +451,6 @@ class MastodonConnector:
         are then the same bytes as before (WARC revisits). A bridge that is itself full falls
         back to the plain next page. The whole list is read either way. ``cursors`` collects
         this read's boundaries (the bookmark for the next run)."""
-        url = f"{self.api}/accounts/{self.owner_id}/followers"
         try:
             before = sorted(
                 (int(c) for c in json.loads(self.ctx.bookmarks.get(FOLLOWER_CURSORS, "[]"))),
@@ -485,12 +488,5 @@ class MastodonConnector:
                 cursors.append(cursor)
             return next_url
 
-        return link_pages(
-            self.ctx.http,
-            url,
-            params={"limit": 80},
-            record_class="followers",
-            endpoint=endpoint,
-            guard=guard,
-            advance=advance,
-        )
+        path = f"accounts/{self.owner_id}/followers"
+        return self._pages(path, 80, "followers", endpoint, guard, advance)
