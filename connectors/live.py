@@ -507,9 +507,7 @@ class YouTubeLive:
             kept += 1
             newest = max(newest, published)
             video_id = str(snippet.get("videoId") or "") if isinstance(snippet, dict) else ""
-            yield self.parser._node_item(
-                ("thread", thread, video_id, "published", response.ref, EP_THREADS)
-            )
+            yield self.parser._comment_item(top, video_id, "published", response.ref, EP_THREADS)
             for reply in (thread.get("replies") or {}).get("comments") or []:
                 yield self.parser._comment_item(
                     reply, video_id, "published", response.ref, EP_THREADS

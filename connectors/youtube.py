@@ -497,7 +497,7 @@ class YouTubeConnector:
         for record in walk_thread(
             video_id,
             nodes,
-            parse=self._node_item,
+            parse=lambda node: self._comment_item(node[0], *node[2:]),
             children=lambda node, item: self._replies(node, item, guards),
             guards=guards,
         ):
@@ -514,8 +514,8 @@ class YouTubeConnector:
     def _threads(
         self, video_id: str, status: str, guards: list[PageGuard], refused: list[tuple[str, str]]
     ) -> Iterator[tuple[Any, ...]]:
-        """Nodes ``("thread", thread, video, status, ref, endpoint)`` of one moderation status;
-        an expected refusal (comments disabled, video gone, moderation refused) ends them."""
+        """Nodes ``(top comment, thread, video, status, ref, endpoint)`` of one moderation
+        status; an expected refusal (comments disabled, video gone, moderation refused) ends them."""
         params = {"part": "snippet,replies", "videoId": video_id, **COMMENT_PARAMS}
         allow = {"commentsDisabled", "videoNotFound"}
         if refused or (status != "published" and self.moderation_refused):
@@ -536,7 +536,8 @@ class YouTubeConnector:
         try:
             for page, data in pages:
                 for thread in data["items"]:
-                    yield "thread", thread, video_id, status, page.ref, EP_THREADS
+                    top = dig(thread, "snippet", "topLevelComment")
+                    yield top, thread, video_id, status, page.ref, EP_THREADS
         except SkippableFetchError as exc:
             reason = platform_words(exc)
             refused.append((status, reason))
@@ -551,14 +552,14 @@ class YouTubeConnector:
     ) -> Iterator[tuple[Any, ...]]:
         """A top comment's replies: inline when the thread carries all of them, else read
         through ``comments?parentId=`` (a reply has no replies of its own on YouTube)."""
-        kind, thread, video_id, status, ref, endpoint = node
-        snippet = thread.get("snippet") if kind == "thread" else None
+        _, thread, video_id, status, ref, endpoint = node
+        snippet = dig(thread, "snippet")  # a reply node has no thread: no replies of its own
         if not isinstance(snippet, dict):
             return
         inline = (thread.get("replies") or {}).get("comments") or []
         total = snippet.get("totalReplyCount")
         if not (isinstance(total, int) and total > len(inline)):
-            yield from (("reply", r, video_id, status, ref, endpoint) for r in inline)
+            yield from ((r, None, video_id, status, ref, endpoint) for r in inline)
             return
         guard = PageGuard(f"replies to comment {item.platform_id}")
         guards.append(guard)
@@ -570,15 +571,7 @@ class YouTubeConnector:
             guard=guard,
             context=f"video {video_id}, replies to comment {item.platform_id}",
         ):
-            yield from (
-                ("reply", r, video_id, status, page.ref, EP_COMMENTS) for r in data["items"]
-            )
-
-    def _node_item(self, node: tuple[Any, ...]) -> Item | Unparseable:
-        kind, comment, video_id, status, ref, endpoint = node
-        if kind == "thread":
-            comment = dig(comment, "snippet", "topLevelComment")
-        return self._comment_item(comment, video_id, status, ref, endpoint)
+            yield from ((r, None, video_id, status, page.ref, EP_COMMENTS) for r in data["items"])
 
     def _comment_item(
         self, comment: Any, video_id: str, status: str, ref: WarcRef, endpoint: str
