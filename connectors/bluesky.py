@@ -406,9 +406,7 @@ class BlueskyConnector:
 
 def _refused(exc: FetchError) -> bool:
     """401/403 (or an XRPC 400 saying auth is needed) on the followers list only."""
-    if isinstance(exc, AuthError):
-        return True
-    return exc.status == 400 and "auth" in exc.message.lower()
+    return isinstance(exc, AuthError) or (exc.status == 400 and "auth" in exc.message.lower())
 
 
 def _not_found(message: Any) -> bool:
