@@ -240,7 +240,6 @@ def walk_timeline(
     seen = unreadable = 0
     ids: set[str] = set()
     newest = start
-    caught_up_early = False
     for ref, entries in pages:
         oldest_on_page: K | None = None
         for entry in entries:
@@ -249,10 +248,9 @@ def walk_timeline(
                 unreadable += 1
                 yield item
                 continue
-            if distinct:
-                if item.platform_id in ids:
-                    continue
-                ids.add(item.platform_id)
+            if distinct and item.platform_id in ids:
+                continue
+            ids.add(item.platform_id)
             seen += 1
             stamp = key(item)
             newest = max(newest, stamp)
@@ -261,9 +259,8 @@ def walk_timeline(
             yield from children(item, entry)
         caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
         if not full and caught_up and seen >= window:
-            caught_up_early = True
             break
-    if full and not caught_up_early:
+    if full:
         why = None
         if guard is not None and not guard.complete:
             why = guard.stopped
