@@ -144,12 +144,7 @@ class GraphClient:
             classify=self._classify,
         )
         status = response.status_code
-        try:
-            data = response.json()
-        except MalformedResponseError:
-            if status < 300:
-                raise
-            data = None
+        data = response.json() if status < 300 else json_body(response.content)
         err = GraphError.from_body(data)
         if status < 300 and err is None:
             return response, data

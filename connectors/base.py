@@ -9,7 +9,6 @@ and never skips.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from archiver.errors import FetchError
 from archiver.log import get_logger
 from archiver.model import HarvestRecord, Item, Media
 from archiver.recorder import RecordingClient
+from archiver.textclean import loads_lenient
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +82,11 @@ def bearer(token: str | None) -> str | None:
 
 
 def json_body(body: bytes | str) -> Any:
-    """The JSON of an error body or header, None when it is not JSON (an HTML error page, a
-    truncated body): what a classify hook reads the platform's error envelope from."""
+    """The JSON of an error body or header, read leniently like every page (``loads_lenient``),
+    None when it is not JSON (an HTML error page, a truncated body): what a classify hook
+    reads the platform's error envelope from."""
     try:
-        return json.loads(body)
+        return loads_lenient(body.encode() if isinstance(body, str) else body)
     except ValueError:
         return None
 
