@@ -545,7 +545,7 @@ class XLive:
 
         owner = self.ctx.bookmarks.get("user_id", "")
         if not owner:
-            owner = str(self.parser._lookup()["id"])
+            owner = str(self.parser._lookup()[0]["id"])
             yield BookmarkUpdate("user_id", owner)
         self.parser.owner_id = owner
         watch = [w for w in self.ctx.bookmarks.get("live_watch", "").split(",") if w]

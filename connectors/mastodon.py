@@ -114,22 +114,20 @@ class MastodonConnector:
         self.ctx = ctx
         self.api = f"{ctx.site.base_url}/api/v1"
         self.owner_id = ""
-        self.account_ref: WarcRef | None = None  # the lookup answer, evidence for the count
         self.reported_cut_threads = False
         self.histories: dict[tuple[str, str], RecordedResponse] = {}  # read this run
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        account = self._lookup()
+        account, account_ref = self._lookup()  # the lookup answer: evidence for the count too
         self.owner_id = str(account["id"])
         yield BookmarkUpdate("account_id", self.owner_id)
-        if self.account_ref is not None:
-            yield self._profile(account, self.account_ref)
+        yield self._profile(account, account_ref)
         yield from self._statuses()
         if self.ctx.full_sweep or self.ctx.followers_due:
-            yield from self._followers(account)
+            yield from self._followers(account, account_ref)
 
-    def _lookup(self) -> dict[str, Any]:
+    def _lookup(self) -> tuple[dict[str, Any], WarcRef]:
         acct = self.ctx.site.account.lstrip("@")
         try:
             response = self.ctx.http.get(
@@ -145,7 +143,6 @@ class MastodonConnector:
                 endpoint="GET /api/v1/accounts/lookup",
                 hint="check `account` (the handle, e.g. cityofbozeman) and `base_url` in the config",
             ) from exc
-        self.account_ref = response.ref
         data = response.json()
         if not isinstance(data, dict) or "id" not in data:
             raise MalformedResponseError(
@@ -153,7 +150,7 @@ class MastodonConnector:
                 site=self.ctx.site.id,
                 endpoint="GET /api/v1/accounts/lookup",
             )
-        return data
+        return data, response.ref
 
     def _profile(self, account: dict[str, Any], ref: WarcRef) -> Item:
         """The lookup answer already holds the whole profile; keep it as a versioned record."""
@@ -420,7 +417,7 @@ class MastodonConnector:
             yield version
 
     # -- followers ----------------------------------------------------------------------------
-    def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
+    def _followers(self, account: dict[str, Any], account_ref: WarcRef) -> Iterator[HarvestRecord]:
         """The follower list (``Link`` pages: its ids are internal); refused alone (limited or
         authorized-fetch mode, a token without ``read:accounts``), the account's count."""
         endpoint = "GET /api/v1/accounts/:id/followers"
@@ -431,7 +428,7 @@ class MastodonConnector:
             parse=lambda acc, ref: follower(acc, ref, endpoint, handle="acct", name="display_name"),
             guard=guard,
             declared=account.get("followers_count"),
-            declared_ref=self.account_ref,
+            declared_ref=account_ref,
             refused=lambda exc: isinstance(exc, AuthError) or exc.status == 403,
             endpoint=endpoint,
             note="from the account's followers_count",

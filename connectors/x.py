@@ -170,16 +170,14 @@ class XConnector:
         self.options = read_options(XOptions, ctx.site)
         self.search_refused = self.followers_refused = False
         self.chains: dict[str, str] = {}  # any version id -> first id of its edit chain
-        self.lookup_ref: WarcRef | None = None
         self.young_posts: list[str] = []  # conversations the window covers from their start
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        user = self._lookup()
+        user, lookup_ref = self._lookup()
         self.owner_id = str(user["id"])
         yield BookmarkUpdate("user_id", self.owner_id)
-        if self.lookup_ref is not None:
-            yield self._profile(user, self.lookup_ref)
+        yield self._profile(user, lookup_ref)
         yield from self._posts()
         yield from self._replies()
         yield from self._followers()
@@ -221,7 +219,7 @@ class XConnector:
         data, _ = read_page(response, "data" if context else None, context)
         return response, data
 
-    def _lookup(self) -> dict[str, Any]:
+    def _lookup(self) -> tuple[dict[str, Any], WarcRef]:
         response, data = self._get(
             f"users/by/username/{self.username}",
             {"user.fields": PROFILE_FIELDS},
@@ -230,8 +228,7 @@ class XConnector:
         )
         user = data.get("data")
         if isinstance(user, dict) and "id" in user:
-            self.lookup_ref = response.ref
-            return user
+            return user, response.ref
         if isinstance(data.get("errors"), list):
             raise NotFoundError(
                 f"account {self.username!r}: {platform_message(response.content)}",
