@@ -349,11 +349,8 @@ class YouTubeConnector:
     def _profile(self, channel: Mapping[str, Any], ref: WarcRef) -> Item:
         """The channel answer holds the profile; keep it as a versioned record."""
         snippet = channel.get("snippet") or {}
-        thumbs = snippet.get("thumbnails") or {}
-        best: Mapping[str, Any] = next(
-            (thumbs[k] for k in ("high", "medium", "default") if k in thumbs), {}
-        )
-        banner = dig(channel, "brandingSettings", "image", "bannerExternalUrl")
+        sizes = ("high", "medium", "default")
+        avatars = [u for k in sizes if (u := dig(snippet, "thumbnails", k, "url"))]
         return profile_item(
             self.ctx,
             ref=ref,
@@ -361,8 +358,8 @@ class YouTubeConnector:
             handle=snippet.get("customUrl"),
             display_name=snippet.get("title"),
             bio=snippet.get("description"),
-            avatar_url=best.get("url"),
-            banner_url=banner,
+            avatar_url=avatars[0] if avatars else None,
+            banner_url=dig(channel, "brandingSettings", "image", "bannerExternalUrl"),
             url=f"https://www.youtube.com/channel/{self.channel_id}",
         )
 
@@ -445,13 +442,9 @@ class YouTubeConnector:
         if published is None:
             return Unparseable("posts", EP_VIDEOS, f"video {vid}: unreadable publishedAt", ref)
         description = str(snippet.get("description") or "")
-        thumbs = snippet.get("thumbnails") or {}
-        media: list[Media] = []
-        for size in ("maxres", "standard", "high", "medium", "default"):
-            thumb = thumbs.get(size) if isinstance(thumbs, dict) else None
-            if isinstance(thumb, dict) and thumb.get("url"):
-                media.append(Media(f"{vid}:thumbnail:{size}", "image", str(thumb["url"])))
-                break
+        sizes = ("maxres", "standard", "high", "medium", "default")
+        thumbs = [(s, u) for s in sizes if (u := dig(snippet, "thumbnails", s, "url"))]
+        media = [Media(f"{vid}:thumbnail:{s}", "image", str(u)) for s, u in thumbs[:1]]
         status = video.get("status") if isinstance(video.get("status"), dict) else {}
         owner = str(snippet.get("channelId") or self.channel_id)
         extra: dict[str, Any] = {
