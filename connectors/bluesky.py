@@ -62,6 +62,7 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    dig,
     parse_time,
     platform_words,
     with_captured_media,
@@ -431,9 +432,8 @@ def _embed(embed: Any) -> tuple[list[Media], dict[str, Any]]:
     kind = str(embed.get("$type", ""))
     if kind.startswith("app.bsky.embed.recordWithMedia"):
         inner, more = _embed(embed.get("media"))
-        quoted = (embed.get("record") or {}).get("record") or {}
-        if quoted.get("uri"):
-            more["quote_of"] = quoted["uri"]
+        if quoted := dig(embed, "record", "record", "uri"):
+            more["quote_of"] = quoted
         return inner, more
     if kind.startswith("app.bsky.embed.images"):
         for i, img in enumerate(embed.get("images") or []):
@@ -453,8 +453,6 @@ def _embed(embed: Any) -> tuple[list[Media], dict[str, Any]]:
     elif kind.startswith("app.bsky.embed.external"):
         ext = embed.get("external") or {}
         extra["link"] = {k: ext.get(k) for k in ("uri", "title", "description")}
-    elif kind.startswith("app.bsky.embed.record"):
-        quoted = embed.get("record") or {}
-        if quoted.get("uri"):
-            extra["quote_of"] = quoted["uri"]
+    elif kind.startswith("app.bsky.embed.record") and (quoted := dig(embed, "record", "uri")):
+        extra["quote_of"] = quoted
     return media, extra
