@@ -231,10 +231,8 @@ def _author(value: Any) -> Author | None:
 def _attachments(value: Any) -> list[Media]:
     """Photos/videos of ``attachments{...}`` (albums via ``subattachments``), as Media."""
     out: list[Media] = []
-    entries = value.get("data") if isinstance(value, dict) else None
-    for att in entries if isinstance(entries, list) else []:
-        if not isinstance(att, dict):
-            continue
+    entries = dig(value, "data")
+    for att in entries if isinstance(entries, list) else []:  # a non-object has no src below
         sub_entries = dig(att, "subattachments", "data")
         if isinstance(sub_entries, list) and sub_entries:
             out.extend(_attachments(att["subattachments"]))

@@ -185,11 +185,9 @@ def _media_list(raw: dict[str, Any]) -> list[Media]:
     sources = entries if isinstance(entries, list) and entries else [raw]
     out = []
     for i, child in enumerate(sources):
-        if not isinstance(child, dict):
-            continue
-        url = child.get("media_url")
+        url = dig(child, "media_url")
         if not isinstance(url, str):
-            continue  # e.g. copyrighted audio: Instagram omits media_url
+            continue  # not an object, or e.g. copyrighted audio: Instagram omits media_url
         out.append(
             Media(
                 id=str(child.get("id") or f"{raw.get('id')}/{i}"),
