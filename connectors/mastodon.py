@@ -154,11 +154,8 @@ class MastodonConnector:
 
     def _profile(self, account: dict[str, Any], ref: WarcRef) -> Item:
         """The lookup answer already holds the whole profile; keep it as a versioned record."""
-        links = [
-            html_to_text(f.get("value"))
-            for f in account.get("fields") or []
-            if isinstance(f, dict) and f.get("value")
-        ]
+        fields = [f for f in account.get("fields") or [] if isinstance(f, dict)]
+        links = [html_to_text(f["value"]) for f in fields if f.get("value")]
         return profile_item(
             self.ctx,
             ref=ref,
@@ -169,9 +166,7 @@ class MastodonConnector:
             avatar_url=account.get("avatar"),
             banner_url=account.get("header"),
             website=" ".join(links) or None,
-            verified=any(
-                isinstance(f, dict) and f.get("verified_at") for f in account.get("fields") or []
-            ),
+            verified=any(f.get("verified_at") for f in fields),
             url=account.get("url"),
         )
 

@@ -379,12 +379,8 @@ class XConnector:
         """Map any version id to its chain's first id (from what we saw, or ``includes.tweets``)."""
         if tweet_id in self.chains:
             return self.chains[tweet_id]
-        ref = includes["tweets"].get(tweet_id)
-        if ref is not None:
-            chain = ref.get("edit_history_tweet_ids")
-            if isinstance(chain, list) and chain:
-                return str(chain[0])
-        return tweet_id
+        chain = dig(includes["tweets"].get(tweet_id), "edit_history_tweet_ids")
+        return str(chain[0]) if isinstance(chain, list) and chain else tweet_id
 
     # -- replies ------------------------------------------------------------------------------
     def _replies(self) -> Iterator[HarvestRecord]:
