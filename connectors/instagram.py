@@ -151,10 +151,8 @@ class InstagramConnector:
         created = parse_time(raw.get("timestamp"))
         if created is None:
             return Unparseable("comments", endpoint, f"comment {cid}: unreadable timestamp", ref)
-        frm = raw.get("from")
-        sender: dict[str, Any] = frm if isinstance(frm, dict) else {}
-        username = raw.get("username") or sender.get("username")
-        author_id = sender.get("id")
+        username = raw.get("username") or dig(raw, "from", "username")
+        author_id = dig(raw, "from", "id")
         parent = top_id or (raw.get("parent_id") if isinstance(raw.get("parent_id"), str) else None)
         by_owner = (isinstance(author_id, str) and author_id == self.user_id) or (
             bool(self.username) and username == self.username
