@@ -158,7 +158,7 @@ class BlueskyConnector:
 
     def _profile_item(self, response: RecordedResponse, data: dict[str, Any]) -> Item:
         """getProfile already holds the whole profile; keep it as a versioned record."""
-        pinned, verification = data.get("pinnedPost"), data.get("verification")
+        status = dig(data, "verification", "verifiedStatus")
         return profile_item(
             self.ctx,
             ref=response.ref,
@@ -168,10 +168,8 @@ class BlueskyConnector:
             bio=data.get("description"),
             avatar_url=data.get("avatar"),
             banner_url=data.get("banner"),
-            pinned=pinned.get("uri") if isinstance(pinned, dict) else None,
-            verified=verification.get("verifiedStatus") == "valid"
-            if isinstance(verification, dict)
-            else None,
+            pinned=dig(data, "pinnedPost", "uri"),
+            verified=status == "valid" if isinstance(data.get("verification"), dict) else None,
             url=_profile_url(data.get("handle")),
         )
 
