@@ -26,6 +26,7 @@ from archiver.model import (
     Degradation,
     Follower,
     FollowerCount,
+    FollowersHead,
     HarvestRecord,
     Item,
     RecordClass,
@@ -455,3 +456,99 @@ def _shortfall(why: str | None, listed: int) -> str:
     if listed == 0:
         return "hidden: the owner hides their network; only the count was recorded"
     return "hidden or deleted before capture: the platform counts followers it does not list"
+
+
+# -- follower head walks (between complete reads) -------------------------------------------
+
+#: Bookmarks of the last follower read, for a head walk on a cursor-paged list that is newest
+#: first (Bluesky): the id of the newest follower then, and the count the platform declared.
+FOLLOWER_NEWEST = "follower_newest"
+FOLLOWER_COUNT = "follower_count"
+HEAD_MAX_PAGES = 3
+
+
+def followers_head(
+    ctx: HarvestContext,
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    *,
+    key: Callable[[Any], str | None],
+    parse: Callable[[Any, WarcRef], Follower | Unparseable],
+    declared: Any,
+    declared_ref: WarcRef | None,
+    note: str,
+) -> list[HarvestRecord] | None:
+    """A head walk of a newest-first list: the followers listed above the last read's newest,
+    or None when the whole list must be read instead (:class:`archiver.model.FollowersHead`).
+
+    Pages are read from the top until the one holding the last read's newest follower
+    (bookmark ``follower_newest``), at most :data:`HEAD_MAX_PAGES`. Everyone above it is new.
+    The platform's declared count checks the walk: unless it is the last read's count
+    (bookmark ``follower_count``) plus the newcomers, someone left, the count drifted or the
+    list is not newest first, and the whole list is read. So is it when the last newest is
+    gone from the top pages (they may have left) or a page fails (the complete read meets the
+    failure again and records it as it always has). Nobody is ever concluded to have left.
+    """
+    newest = ctx.bookmarks.get(FOLLOWER_NEWEST, "")
+    before = ctx.bookmarks.get(FOLLOWER_COUNT, "")
+    count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+    if not newest or not before.isdigit() or count is None or declared_ref is None:
+        return None
+    fresh: list[tuple[WarcRef, Any]] = []
+    top: str | None = None
+    found = False
+    try:
+        for n, (ref, entries) in enumerate(pages):
+            if n >= HEAD_MAX_PAGES:
+                break
+            for entry in entries:
+                k = key(entry)
+                top = k if top is None else top
+                if k == newest:
+                    found = True
+                    break
+                fresh.append((ref, entry))
+            if found:
+                break
+    except FetchError as exc:
+        ctx.log.info("followers_whole_list", reason=str(exc))
+        return None
+    if not found or count != int(before) + len(fresh):
+        ctx.log.info(
+            "followers_whole_list",
+            reason=f"declared {before} -> {count}, {len(fresh)} new"
+            if found
+            else "the last read's newest follower is not at the top of the list",
+        )
+        return None
+    out: list[HarvestRecord] = [parse(entry, ref) for ref, entry in fresh]
+    out.append(FollowerCount(count, declared_ref, identities_available=True, note=note))
+    out.append(FollowersHead(top or newest))
+    out.append(BookmarkUpdate(FOLLOWER_NEWEST, top or newest))
+    out.append(BookmarkUpdate(FOLLOWER_COUNT, str(count)))
+    return out
+
+
+def noting_newest(
+    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
+    key: Callable[[Any], str | None],
+    into: list[str],
+) -> Iterator[tuple[WarcRef, list[Any]]]:
+    """``pages`` unchanged, with the key of the list's first entry put ``into`` (for the head
+    walk bookmarks of a complete read: :func:`follower_head_marks`)."""
+    for ref, entries in pages:
+        listed = list(entries)
+        if not into and listed:
+            k = key(listed[0])
+            if k:
+                into.append(k)
+        yield ref, listed
+
+
+def follower_head_marks(
+    guard: PageGuard, newest: list[str], declared: Any
+) -> Iterator[BookmarkUpdate]:
+    """After a complete read: the bookmarks the next run's head walk starts from."""
+    count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+    if guard.complete and newest and count is not None:
+        yield BookmarkUpdate(FOLLOWER_NEWEST, newest[0])
+        yield BookmarkUpdate(FOLLOWER_COUNT, str(count))

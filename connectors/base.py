@@ -64,6 +64,12 @@ class HarvestContext:
     # Whether this run reads the follower list (a site's ``followers_every``; always in a full
     # sweep). A run that does not read it concludes nothing about followers.
     followers_due: bool = True
+    # How this run reads the follower list when it reads it: "full" (to the end: the only read
+    # that may record who left) or "head" (between the site's complete reads,
+    # ``follower_walk_every``: only those who followed since the last read, where the platform
+    # lists followers newest first; a connector that cannot do that reads the whole list and
+    # says nothing of it, a complete read is always allowed). See archiver.model.FollowersHead.
+    followers_walk: str = "full"
     log: Any = field(default_factory=get_logger)
 
 

@@ -33,6 +33,7 @@ from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFo
 from archiver.model import (
     Author,
     BookmarkUpdate,
+    Follower,
     HarvestRecord,
     Item,
     ItemKind,
@@ -50,8 +51,11 @@ from connectors._paging import (
     UnreadablePage,
     cursor,
     follower,
+    follower_head_marks,
+    followers_head,
     followers_stream,
     listing,
+    noting_newest,
     read_page,
     url_pages,
     walk_thread,
@@ -382,10 +386,9 @@ class BlueskyConnector:
     ) -> Iterator[HarvestRecord]:
         endpoint = f"GET {FOLLOWERS}"
         params: dict[str, str | int] = {"actor": self.owner_did, "limit": PAGE}
-        guard, pages = self._pages(FOLLOWERS, params, "followers", "followers")
-        yield from followers_stream(
-            pages,
-            parse=lambda acc, ref: follower(
+
+        def parse(acc: Any, ref: WarcRef) -> Follower | Unparseable:
+            return follower(
                 acc,
                 ref,
                 endpoint,
@@ -393,14 +396,42 @@ class BlueskyConnector:
                 handle="handle",
                 name="displayName",
                 url=lambda _, h: _profile_url(h),
-            ),
+            )
+
+        def did(entry: Any) -> str | None:
+            value = entry.get("did") if isinstance(entry, dict) else None
+            return value if isinstance(value, str) else None
+
+        declared = profile.get("followersCount")
+        if self.ctx.followers_walk == "head":
+            # getFollowers lists the newest follow first (the fake does too; unverified for
+            # the AppView in shared/platforms, so the declared count checks every head walk).
+            _, top = self._pages(FOLLOWERS, params, "followers", "followers")
+            head = followers_head(
+                self.ctx,
+                top,
+                key=did,
+                parse=parse,
+                declared=declared,
+                declared_ref=profile_response.ref,
+                note="from the profile's followersCount (newest followers read)",
+            )
+            if head is not None:
+                yield from head
+                return
+        guard, pages = self._pages(FOLLOWERS, params, "followers", "followers")
+        newest: list[str] = []
+        yield from followers_stream(
+            noting_newest(pages, did, newest),
+            parse=parse,
             guard=guard,
-            declared=profile.get("followersCount"),
+            declared=declared,
             declared_ref=profile_response.ref,
             refused=_refused,
             endpoint=endpoint,
             note="from the profile's followersCount",
         )
+        yield from follower_head_marks(guard, newest, declared)
 
 
 def _refused(exc: FetchError) -> bool:

@@ -21,12 +21,14 @@ from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
 
-from archiver.errors import AuthError, MalformedResponseError, NotFoundError
+from archiver.errors import AuthError, FetchError, MalformedResponseError, NotFoundError
 from archiver.model import (
     Author,
     BookmarkUpdate,
     Coverage,
     Degradation,
+    FollowerCount,
+    FollowersHead,
     HarvestRecord,
     Item,
     Media,
@@ -38,6 +40,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse
 from connectors._options import NoOptions
 from connectors._paging import (
+    FOLLOWER_COUNT,
     PageGuard,
     follower,
     followers_stream,
@@ -72,7 +75,11 @@ STATUS_EXTRA += ("favourites_count", "uri")
 
 #: Bookmark: the page cursors (``max_id``) of the last complete follower read.
 FOLLOWER_CURSORS = "follower_cursors"
+#: Bookmarks of the last follower read (complete or head): the newest follow's internal id
+#: (the ``since_id`` of the first page's ``prev`` link) and the account's ``followers_count``.
+FOLLOWER_HEAD = "follower_head"
 _MAX_ID = re.compile(r"max_id=(\d+)")
+_SINCE_ID = re.compile(r"(?:since_id|min_id)=(\d+)")
 
 
 def _max_id(url: str) -> int | None:
@@ -176,7 +183,9 @@ class MastodonConnector:
         guard = PageGuard("statuses")
         yield from walk_timeline(
             self.ctx,
-            self._pages(f"accounts/{self.owner_id}/statuses", 40, "posts", endpoint, guard),
+            self._pages(
+                f"accounts/{self.owner_id}/statuses", {"limit": 40}, "posts", endpoint, guard
+            ),
             guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
             key=lambda item: _id_num(item.platform_id),
@@ -191,7 +200,7 @@ class MastodonConnector:
     def _pages(
         self,
         path: str,
-        limit: int,
+        params: dict[str, str | int],
         record_class: RecordClass,
         endpoint: str,
         guard: PageGuard,
@@ -202,7 +211,7 @@ class MastodonConnector:
         for page in link_pages(
             self.ctx.http,
             f"{self.api}/{path}",
-            params={"limit": limit},
+            params=params,
             record_class=record_class,
             endpoint=endpoint,
             guard=guard,
@@ -414,12 +423,24 @@ class MastodonConnector:
     # -- followers ----------------------------------------------------------------------------
     def _followers(self, account: dict[str, Any], account_ref: WarcRef) -> Iterator[HarvestRecord]:
         """The follower list (``Link`` pages: its ids are internal); refused alone (limited or
-        authorized-fetch mode, a token without ``read:accounts``), the account's count."""
+        authorized-fetch mode, a token without ``read:accounts``), the account's count.
+
+        Between complete reads (``ctx.followers_walk == "head"``) only the follows newer than
+        the last read's newest are read (:meth:`_follower_head`); the whole list is read when
+        that cannot be trusted to be all that changed."""
         endpoint = "GET /api/v1/accounts/:id/followers"
+        declared = account.get("followers_count")
+        count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+        if self.ctx.followers_walk == "head":
+            head = self._follower_head(endpoint, count, account_ref)
+            if head is not None:
+                yield from head
+                return
         guard = PageGuard("followers")
         cursors: list[int] = []
+        first_prev: list[str] = []
         yield from followers_stream(
-            self._follower_pages(endpoint, guard, cursors),
+            self._follower_pages(endpoint, guard, cursors, first_prev),
             parse=lambda acc, ref: follower(acc, ref, endpoint, handle="acct", name="display_name"),
             guard=guard,
             declared=account.get("followers_count"),
@@ -430,9 +451,80 @@ class MastodonConnector:
         )
         if guard.complete and cursors:
             yield BookmarkUpdate(FOLLOWER_CURSORS, json.dumps(cursors))
+        newest = _SINCE_ID.search(first_prev[0]) if first_prev else None
+        if guard.complete and newest is not None and count is not None:
+            yield BookmarkUpdate(FOLLOWER_HEAD, newest.group(1))
+            yield BookmarkUpdate(FOLLOWER_COUNT, str(count))
+
+    def _follower_head(
+        self, endpoint: str, count: int | None, account_ref: WarcRef
+    ) -> list[HarvestRecord] | None:
+        """A head walk: the follows newer than the last read's newest (``since_id``), or None
+        when the whole list must be read instead.
+
+        Mastodon lists followers newest first and pages them on internal follow ids, so
+        ``since_id`` answers exactly the follows since then (an empty list when nobody
+        followed: the same bytes every run, a WARC revisit). The account's ``followers_count``
+        checks it: if it is not the last read's count plus the follows just listed, someone
+        left (or the count drifted), and the whole list is read in this run, so an unfollow
+        is recorded when the count shows it, not only at the next complete read. A head walk
+        concludes nothing about who left either way.
+        """
+        since = self.ctx.bookmarks.get(FOLLOWER_HEAD, "")
+        before = self.ctx.bookmarks.get(FOLLOWER_COUNT, "")
+        if not since.isdigit() or not before.isdigit() or count is None:
+            return None  # no complete read to extend yet
+        guard = PageGuard("followers (newest)")
+        first_prev: list[str] = []
+
+        def advance(page: RecordedResponse) -> str | None:
+            if not first_prev:
+                first_prev.append(page.links.get("prev") or "")
+            guard.seen.add(page.url)
+            natural = page.links.get("next") or None
+            if natural is None or "?" not in natural:
+                return None
+            # Mastodon's next link drops since_id: keep the walk above the last read's newest.
+            return natural if "since_id=" in natural else f"{natural}&since_id={since}"
+
+        try:
+            path = f"accounts/{self.owner_id}/followers"
+            query: dict[str, str | int] = {"limit": 80, "since_id": since}
+            pages = list(self._pages(path, query, "followers", endpoint, guard, advance))
+        except FetchError as exc:
+            # A refusal or an outage: the complete read meets it again and says what it means
+            # (a degradation with the declared count, or a failed run), as it always has.
+            self.ctx.log.info("followers_whole_list", reason=str(exc))
+            return None
+        listed = sum(len(entries) for _, entries in pages)
+        if not guard.complete or count != int(before) + listed:
+            self.ctx.log.info(
+                "followers_whole_list",
+                reason=guard.stopped or f"followers_count {before} -> {count}, {listed} new",
+            )
+            return None
+        out: list[HarvestRecord] = [
+            follower(acc, ref, endpoint, handle="acct", name="display_name")
+            for ref, entries in pages
+            for acc in entries
+        ]
+        newest_match = _SINCE_ID.search(first_prev[0]) if first_prev else None
+        newest = newest_match.group(1) if newest_match else since
+        out.append(
+            FollowerCount(
+                count,
+                account_ref,
+                identities_available=True,
+                note="from the account's followers_count (newest followers read)",
+            )
+        )
+        out.append(FollowersHead(newest))
+        out.append(BookmarkUpdate(FOLLOWER_HEAD, newest))
+        out.append(BookmarkUpdate(FOLLOWER_COUNT, str(count)))
+        return out
 
     def _follower_pages(
-        self, endpoint: str, guard: PageGuard, cursors: list[int]
+        self, endpoint: str, guard: PageGuard, cursors: list[int], first_prev: list[str]
     ) -> Iterator[tuple[WarcRef, list[Any]]]:
         """The follower list on the page boundaries of the previous complete read.
 
@@ -454,6 +546,8 @@ class MastodonConnector:
         pending: list[str] = []  # after a bridge: [anchor url, plain next url]
 
         def advance(page: RecordedResponse) -> str | None:
+            if not first_prev:  # the newest follow, for the next run's head walk
+                first_prev.append(page.links.get("prev") or "")
             guard.seen.add(page.url)
             natural = page.links.get("next") or None
             if pending:
@@ -481,4 +575,4 @@ class MastodonConnector:
             return next_url
 
         path = f"accounts/{self.owner_id}/followers"
-        return self._pages(path, 80, "followers", endpoint, guard, advance)
+        return self._pages(path, {"limit": 80}, "followers", endpoint, guard, advance)

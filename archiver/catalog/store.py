@@ -336,6 +336,27 @@ class Catalog:
             ).scalar()
         return out
 
+    def last_complete_follower_list(self, site_id: str) -> tuple[datetime, datetime | None] | None:
+        """(when, when its checkpoint was taken) of the site's newest follower list read to
+        the end (a checkpoint or a diff; a partial or head read does not count)."""
+        fl = s.follower_lists
+        with self.begin() as conn:
+            row = conn.execute(
+                select(fl.c.taken_at, fl.c.checkpoint_bundle_id)
+                .where(fl.c.site_id == site_id, fl.c.form.in_(("checkpoint", "diff")))
+                .order_by(fl.c.taken_at.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            checkpoint = conn.execute(
+                select(fl.c.taken_at).where(fl.c.bundle_id == row.checkpoint_bundle_id)
+            ).scalar()
+        return (
+            datetime.fromisoformat(row.taken_at),
+            None if checkpoint is None else datetime.fromisoformat(checkpoint),
+        )
+
     def last_follower_read(self, site_id: str) -> datetime | None:
         """When the site's follower list (or count) was last read."""
         snaps = s.follower_snapshots

@@ -95,7 +95,11 @@ def sites(config: str | None = ConfigOption, as_json: bool = JsonOption) -> None
 
 def harvest(
     site: str | None = typer.Option(None, "--site", help="Only this site id."),
-    full: bool = typer.Option(False, "--full", help="Full sweep: re-read everything upstream."),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Full sweep: re-read everything upstream, the whole follower list included.",
+    ),
     config: str | None = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -115,7 +119,7 @@ def harvest(
         for s in targets:
             try:
                 with console.status(f"harvesting {esc(s.id)} ({esc(s.platform)})…"):
-                    r = harvester.harvest_site(s, full=True if full else None)
+                    r = harvester.harvest_site(s, full=True if full else None, whole_followers=full)
             except ArchiverError as exc:
                 failed += 1
                 results.append({"site": s.id, "status": "failed", "error": str(exc)})
