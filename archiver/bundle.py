@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver import __version__
-from archiver.bundle_compact import compact
+from archiver.bundle_compact import compact, tight_sql
 from archiver.errors import BundleError
 from archiver.fsutil import fsync_dir, fsync_file
 from archiver.model import (
@@ -49,7 +49,7 @@ from archiver.textclean import clean_record
 from archiver.warc import RevisitTarget, WarcSink, WrittenRecord
 
 RECORDS_DB = "data/records.sqlite"
-BUNDLE_SCHEMA_VERSION = 4
+BUNDLE_SCHEMA_VERSION = 5
 #: Small pages: a run that finds little writes a small records.sqlite (one page per table even
 #: when empty: 4 KiB pages made an empty bundle's database 60 KiB).
 PAGE_SIZE = 1024
@@ -97,7 +97,7 @@ CREATE TABLE follower_diffs (seq INTEGER PRIMARY KEY, event TEXT NOT NULL,
 
 #: Every table of the current layout, by name: its CREATE statement.
 TABLE_SQL: dict[str, str] = {
-    stmt.split()[2]: stmt.strip()
+    stmt.split()[2]: tight_sql(stmt.strip())
     for stmt in _SCHEMA.split(";")
     if stmt.strip().startswith("CREATE TABLE")
 }
@@ -193,7 +193,7 @@ class BundleWriter:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(tight_sql(_SCHEMA))
         self.db.execute("BEGIN")
         info = {
             "bundle_id": self.bundle_id,
@@ -431,6 +431,18 @@ class BundleWriter:
         bad = self.db.execute("SELECT 1 FROM unparseable LIMIT 1").fetchone()
         return swept is not None and bad is None
 
+    def mark_followers_head(self) -> None:
+        """The run read only the newest end of the list by design (``FollowersHead``):
+        ``bundle_info.followers_walk = head``, so a reader sees that the list stops short on
+        purpose, not through an error (an error leaves a degradation instead)."""
+        self.db.execute("INSERT OR REPLACE INTO bundle_info VALUES ('followers_walk', 'head')")
+
+    def followers_head(self) -> bool:
+        row = self.db.execute(
+            "SELECT value FROM bundle_info WHERE key = 'followers_walk'"
+        ).fetchone()
+        return row is not None and row[0] == "head"
+
     def set_follower_form(
         self, form: str, *, checkpoint: str | None = None, previous: str | None = None
     ) -> None:
@@ -635,7 +647,7 @@ def finish_records_db(db: sqlite3.Connection) -> None:
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
             continue  # a sealed format 3 bundle without bookmarks (a migration test)
         db.execute(f"ALTER TABLE {name} RENAME TO {name}_rowid")
-        db.execute(f"CREATE TABLE {name} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+        db.execute(f"CREATE TABLE {name} (key TEXT PRIMARY KEY,value TEXT NOT NULL) WITHOUT ROWID")
         db.execute(f"INSERT INTO {name} SELECT key, value FROM {name}_rowid")
         db.execute(f"DROP TABLE {name}_rowid")
     names = [

@@ -66,9 +66,31 @@ def rid_sql(column: str) -> str:
     return f"CASE WHEN typeof({column}) = 'blob' THEN '{_UUID_PREFIX}' || {parts} || '>' ELSE {column} END"
 
 
+def _id_int(value: str) -> int | str:
+    """A platform id written in decimal digits (Mastodon, X, YouTube comment ids are not, but
+    Mastodon's and X's are) as an integer, when it reads back as exactly the same text:
+    8 bytes instead of 18-19 (format 5)."""
+    if value.isascii() and value.isdigit() and value[0] != "0" and len(value) <= 19:
+        number = int(value)
+        if number < 1 << 63:
+            return number
+    return value
+
+
+def id_sql(column: str) -> str:
+    """SQL giving back the text platform id of a ``seen_index.platform_id``."""
+    return f"CASE WHEN typeof({column}) = 'integer' THEN CAST({column} AS TEXT) ELSE {column} END"
+
+
 def hash_sql(column: str) -> str:
     """SQL giving back the hex content hash of a ``seen_index.content_hash``."""
     return f"CASE WHEN typeof({column}) = 'blob' THEN lower(hex({column})) ELSE {column} END"
+
+
+def tight_sql(sql: str) -> str:
+    """SQL text as stored in ``sqlite_master`` with no layout whitespace: the schema is part of
+    every small bundle's first pages (format 5; the tables and columns are the same)."""
+    return re.sub(r"\s+", " ", sql).replace("( ", "(").replace(", ", ",").replace(" )", ")")
 
 
 COMPACT_SCHEMA = """
@@ -79,7 +101,7 @@ CREATE TABLE warc_index (
   payload_digest TEXT, http_status INTEGER, concurrent_to, refers_to_record_id,
   refers_to_uri INTEGER, refers_to_date, refers_to_bundle INTEGER);
 CREATE TABLE seen_index (
-  record_class INTEGER NOT NULL, platform_id TEXT NOT NULL, content_hash NOT NULL,
+  record_class INTEGER NOT NULL, platform_id NOT NULL, content_hash NOT NULL,
   warc INTEGER, warc_file INTEGER, warc_offset INTEGER, warc_length INTEGER, warc_record_id,
   warc_type INTEGER);
 """
@@ -179,7 +201,7 @@ def compact(db: sqlite3.Connection) -> None:
     for name, sql in _FORMAT_3.items():  # a sealed format 3 bundle may lack an empty one
         if not _has(db, name):
             db.execute(sql)
-    db.executescript(COMPACT_SCHEMA)
+    db.executescript(tight_sql(COMPACT_SCHEMA))
     index_rows = []
     where: dict[tuple[str, int], int] = {}
     strings_at = (1, 2, 4, 11, 13)  # record_type, target_uri, warc_file, refers_to_*
@@ -207,7 +229,7 @@ def compact(db: sqlite3.Connection) -> None:
         "SELECT record_class, platform_id, content_hash, warc_file, warc_offset, warc_length,"
         " warc_record_id, warc_type FROM seen ORDER BY rowid"
     ):
-        head = (sid(r[0]), r[1], _hash_blob(r[2]))
+        head = (sid(r[0]), _id_int(r[1]), _hash_blob(r[2]))
         at = where.get((r[3], r[4]))
         if at is not None:
             seen_rows.append((*head, at, None, None, None, None, None))
@@ -269,7 +291,8 @@ def expand(db: sqlite3.Connection) -> None:
         )
         db.execute(
             "CREATE TEMP TABLE seen AS SELECT "
-            f"{s('a', 'x.record_class')} AS record_class, x.platform_id AS platform_id, "
+            f"{s('a', 'x.record_class')} AS record_class, "
+            f"{id_sql('x.platform_id')} AS platform_id, "
             f"{hash_sql('x.content_hash')} AS content_hash, "
             f"coalesce({s('b', 'w.warc_file')}, {s('c', 'x.warc_file')}) AS warc_file, "
             "coalesce(w.offset, x.warc_offset) AS warc_offset, "

@@ -70,6 +70,7 @@ SITE_KEYS = {
     "recheck_recent",
     "follower_checkpoint_every",
     "followers_every",
+    "follower_walk_every",
     "thread_poll_ceiling",
     "enabled",
     "options",
@@ -127,6 +128,10 @@ class SiteConfig:
     """Longest wait before an idle thread is read again outside a full sweep (0: every run)."""
     followers_seconds: int = 0
     """Read the follower list at most this often outside full sweeps (0: every run)."""
+    follower_walk_seconds: int = 86400
+    """Read the whole follower list (the only read that can show who left) at least this
+    often; runs in between read only the newest followers where the platform allows (0: the
+    whole list in every run that reads followers)."""
 
     @property
     def has_it_admin(self) -> bool:
@@ -372,6 +377,15 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
             )
         except ConfigError as exc:
             c.errors.append(exc)
+    walk_every = 86400
+    raw_walk = table.get("follower_walk_every", "1d")
+    if raw_walk in (0, "0"):
+        walk_every = 0
+    else:
+        try:
+            walk_every = parse_duration(raw_walk, file=c.file, key=f"{prefix}follower_walk_every")
+        except ConfigError as exc:
+            c.errors.append(exc)
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         c.error("must be true or false", f"{prefix}enabled")
@@ -406,6 +420,7 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
         follower_checkpoint_seconds=checkpoint,
         thread_poll_ceiling_seconds=ceiling,
         followers_seconds=followers_every,
+        follower_walk_seconds=walk_every,
     )
 
 

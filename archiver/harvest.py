@@ -58,6 +58,7 @@ from archiver.model import (
     Degradation,
     Follower,
     FollowerCount,
+    FollowersHead,
     HarvestRecord,
     Item,
     LiveRemoval,
@@ -139,6 +140,8 @@ class _BundleSet:
             self.writer("followers").add_follower(record)
         elif isinstance(record, FollowerCount):
             self.writer("followers").add_follower_count(record)
+        elif isinstance(record, FollowersHead):
+            self.writer("followers").mark_followers_head()
         elif isinstance(record, Sweep):
             self.writer(record.record_class).add_sweep(record)
         elif isinstance(record, Unparseable):
@@ -353,6 +356,27 @@ class Harvester:
         now = now or datetime.now(UTC)
         return last is None or now - last >= timedelta(seconds=site.followers_seconds)
 
+    def follower_walk_due(self, site: SiteConfig, now: datetime | None = None) -> bool:
+        """Whether a run that reads followers reads the *whole* list (``follower_walk_every``).
+
+        Only a complete read can show who left, so one is due when the site has none yet, when
+        the last one is ``follower_walk_every`` old, or when a checkpoint is due (a checkpoint is
+        a complete list). In between, a platform listing followers newest first reads only
+        its head: new followers are caught every run, unfollows at the next complete read.
+        """
+        if site.follower_walk_seconds <= 0:
+            return True
+        last = self.catalog.last_complete_follower_list(site.id)
+        if last is None:
+            return True
+        now = now or datetime.now(UTC)
+        taken, checkpoint_taken = last
+        if now - taken >= timedelta(seconds=site.follower_walk_seconds):
+            return True
+        return checkpoint_taken is None or now - checkpoint_taken >= timedelta(
+            seconds=site.follower_checkpoint_seconds
+        )
+
     def _lean(self, site: SiteConfig, bundles: _BundleSet, rlog: Any) -> None:
         """Change-proportional storage (bundle format 3), decided just before sealing.
 
@@ -381,7 +405,10 @@ class Harvester:
             if unchanged:
                 w.move_to_seen(unchanged)
         fw = bundles.writers.get("followers")
-        if fw is None or (not fw.counts.get("follower") and not fw.followers_complete()):
+        if fw is None:
+            return
+        head = fw.followers_head() and not fw.followers_complete()
+        if not fw.counts.get("follower") and not fw.followers_complete() and not head:
             return  # no list read (a count only, or no followers at all on this platform)
         last = self.catalog.last_follower_list(site.id)
         checkpoint = last["checkpoint_bundle_id"] if last else None
@@ -418,11 +445,14 @@ class Harvester:
         full: bool | None = None,
         stop: threading.Event | None = None,
         connector: Callable[[HarvestContext], Any] | None = None,
+        whole_followers: bool = False,
     ) -> RunResult:
         """Run one harvest; raises ``ArchiverError`` after marking the run failed.
 
         ``connector`` replaces the site's registered connector (the fast lane passes its live
         source here, so its small bundles go through the same seal/check/ingest path).
+        ``whole_followers`` reads the whole follower list whatever ``follower_walk_every``
+        says (``archiver harvest --full``); a scheduled full sweep reads it on that cadence.
         """
         self.cfg.staging_dir.mkdir(parents=True, exist_ok=True)
         site_lock = BundleLock(self.cfg.staging_dir, f"site-{site.id}")
@@ -432,7 +462,9 @@ class Harvester:
                 hint="wait for that harvest to finish (see `archiver status`)",
             )
         try:
-            return self._harvest_locked(site, full=full, stop=stop, connector=connector)
+            return self._harvest_locked(
+                site, full=full, stop=stop, connector=connector, whole_followers=whole_followers
+            )
         finally:
             site_lock.release()
 
@@ -443,6 +475,7 @@ class Harvester:
         full: bool | None,
         stop: threading.Event | None,
         connector: Callable[[HarvestContext], Any] | None = None,
+        whole_followers: bool = False,
     ) -> RunResult:
         if self.scoped_recovery:
             self.recover(site_id=site.id)
@@ -503,7 +536,10 @@ class Harvester:
                 thread_due=lambda root, replies, touched: self.thread_due(
                     site, root, replies, touched=touched
                 ),
-                followers_due=full_sweep or self.followers_due(site),
+                followers_due=full_sweep or whole_followers or self.followers_due(site),
+                followers_walk=(
+                    "full" if whole_followers or self.follower_walk_due(site) else "head"
+                ),
                 log=rlog,
             )
             for record in connector_cls(ctx).harvest():

@@ -123,6 +123,21 @@ class Sweep:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowersHead:
+    """This run read only the newest end of the follower list, by design (a *head walk*).
+
+    Between the site's complete reads (``follower_walk_every``) a platform that lists followers
+    newest first can be asked only for those who followed since the last read: every
+    ``Follower`` the run gave is such a newcomer, and since the list was not read to the end,
+    nothing about who left may be concluded (no ``Sweep``, and no gap either: the complete
+    read on its own cadence is what records unfollows).
+    """
+
+    newest: str | None = None
+    """The platform's cursor of the newest follow the head walk saw (informative)."""
+
+
+@dataclass(frozen=True, slots=True)
 class BookmarkUpdate:
     """Advance a bookmark, applied only once the run's bundles are sealed and cataloged."""
 
@@ -192,6 +207,7 @@ HarvestRecord = (
     | LiveRemoval
     | Follower
     | FollowerCount
+    | FollowersHead
     | Sweep
     | BookmarkUpdate
     | Unparseable

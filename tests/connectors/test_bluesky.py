@@ -414,3 +414,33 @@ def test_truncated_answer_is_retried(bsky: World) -> None:
     bsky.server.inject("/xrpc/app.bsky.feed.getAuthorFeed", "truncated")
     assert harvest(bsky.config, "bsky").status == "succeeded"
     assert bsky.ids["A"] in items(bsky.config)
+
+
+def test_between_complete_reads_only_the_newest_followers_are_read(bsky: World) -> None:
+    """A head walk (follower_walk_every, default daily): the top page only, newcomers recorded
+    as followed, nobody concluded gone; the declared count checks it."""
+    w, ids = bsky.world, bsky.ids
+    followers = "/xrpc/app.bsky.graph.getFollowers"
+    harvest(bsky.config, "bsky")
+    before = len(bsky.server.requests_to(followers))
+    newcomer = str(w.add_actor("newcomer.bsky.social", "Newcomer")["did"])
+    w.follow(newcomer, ids["city"])
+    run = harvest(bsky.config, "bsky")
+    assert len(bsky.server.requests_to(followers)) == before + 1
+    bundle = catalog_rows(
+        bsky.config,
+        "SELECT key FROM bundles WHERE run_id = ? AND record_class = 'followers'",
+        (run.run_id,),
+    )[0]["key"]
+    db = open_records(bsky.config.parent / "archive" / "bundles" / bundle / "data/records.sqlite")
+    try:
+        info = dict(db.execute("SELECT key, value FROM bundle_info").fetchall())
+        diffs = db.execute("SELECT event, platform_id FROM follower_diffs").fetchall()
+    finally:
+        db.close()
+    assert info["followers_form"] == "partial" and info["followers_walk"] == "head"
+    assert [tuple(d) for d in diffs] == [("followed", newcomer)]
+    assert (
+        catalog_rows(bsky.config, "SELECT * FROM degradations WHERE run_id = ?", (run.run_id,))
+        == []
+    )

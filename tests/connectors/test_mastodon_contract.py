@@ -40,6 +40,14 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield site
 
 
+def whole_follower_list_every_read(config: Path) -> None:
+    """Read the whole follower list in every run (``follower_walk_every = 0``), for the tests of
+    what a complete read does; between complete reads a run reads only the newest followers
+    (tests/foundation/test_lean_storage.py)."""
+    text = config.read_text()
+    config.write_text(text.replace("[[sites]]\n", "[[sites]]\nfollower_walk_every = 0\n", 1))
+
+
 def items(config: Path, record_class: str) -> dict[str, sqlite3.Row]:
     # The account's profile record (kind "profile", issue 17) is checked on its own.
     rows = catalog_rows(
@@ -162,6 +170,7 @@ def test_second_harvest_records_edit_deletion_deep_reply_and_follower_diff(site:
 
 def test_unchanged_second_run_writes_revisits_and_far_fewer_bytes(site: Site) -> None:
     w, ids = site.world, site.ids
+    whole_follower_list_every_read(site.config)
     for i in range(8):
         sid = w.post_status(ids["city"], f"Council agenda item {i}: budget hearing #{i * 37}")["id"]
         for name in ("maria", "dale", "priya"):
@@ -380,6 +389,7 @@ def test_known_status_reply_and_follower_turning_unreadable_are_not_marked_gone(
 ) -> None:
     """A full sweep that could not read an entry proves nothing about it: the known status,
     reply and follower stay present, and only what really went is marked."""
+    whole_follower_list_every_read(site.config)
     harvest(site.config, "masto")
     site.world.delete_status(site.ids["E"])  # really gone, in the same thread as C
     site.tamper.rules["/statuses"] = _unreadable({site.ids["F"]}, "created_at")
@@ -432,6 +442,7 @@ def _empty_list(answer: FakeResponse) -> FakeResponse:
 
 @pytest.mark.parametrize("how", ["401", "403", "empty"])
 def test_followers_that_worked_then_fail_are_a_degradation(site: Site, how: str) -> None:
+    whole_follower_list_every_read(site.config)
     harvest(site.config, "masto")
     followers = f"/api/v1/accounts/{site.ids['city']}/followers"
     if how == "401":

@@ -13,6 +13,9 @@ from archiver.config import load_config
 from archiver.daemon.scheduler import desired_jobs
 from archiver.errors import ConfigError
 from archiver.report.settings import smtp_settings
+from archiver.schedule import cron_trigger
+from archiver.settings.daemon import DaemonSettings
+from archiver.settings.report import DEFAULT_SCHEDULE
 from tests.helpers import site_toml, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +53,16 @@ def test_daemon_refuses_to_start_with_a_bad_setting(tmp_path: Path, head: str, k
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 or key in result.stderr
     assert key in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_default_schedules_left_unparsed_at_start_are_valid() -> None:
+    """``check_cron`` does not parse the built-in schedules when a config loads (APScheduler
+    is slow to import, issue 14 part 2): they must be valid in any zone; a configured line is
+    still parsed (the bad-setting cases above)."""
+    d = DaemonSettings()
+    for expr in (d.fixity_schedule, d.verify_schedule, d.retention_schedule, DEFAULT_SCHEDULE):
+        for tz in ("America/Denver", "UTC", "Pacific/Chatham"):
+            assert cron_trigger(expr, tz, file="archiver.toml", key="k") is not None
 
 
 def test_defaults_and_jitter(tmp_path: Path) -> None:
@@ -206,18 +219,11 @@ def test_the_weekly_verify_runs_on_sunday(tmp_path: Path) -> None:
     assert fire is not None and fire.strftime("%A %H:%M") == "Sunday 03:30"
 
 
-def test_default_schedules_are_valid_and_not_checked_at_every_load(tmp_path: Path) -> None:
-    """Config loading checks only schedules the config sets (issue 14 part 5: checking the
-    built-in ones loaded APScheduler into every command, a harvest too); those defaults are
-    checked here instead, in every zone a config may name."""
-    from archiver.schedule import cron_trigger
-    from archiver.settings.daemon import DaemonSettings
-    from archiver.settings.report import DEFAULT_SCHEDULE
-
-    d = DaemonSettings()
-    for expr in (DEFAULT_SCHEDULE, d.fixity_schedule, d.verify_schedule, d.retention_schedule):
-        for zone in ("UTC", "America/Denver", "Pacific/Chatham"):
-            cron_trigger(expr, zone, file="defaults", key="schedule")
+def test_loading_a_config_with_default_schedules_does_not_load_apscheduler(
+    tmp_path: Path,
+) -> None:
+    """Every command loads the config, a harvest too (issue 14 part 5): the built-in
+    schedules, held valid above, are not parsed then, so APScheduler stays unloaded."""
     path = config(tmp_path, "")
     probe = (
         "import sys\nfrom archiver.config import load_config\n"
@@ -225,4 +231,5 @@ def test_default_schedules_are_valid_and_not_checked_at_every_load(tmp_path: Pat
         "print(cfg.report.schedule, cfg.daemon.fixity_schedule, 'apscheduler' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    d = DaemonSettings()
     assert out.stdout.split() == [*DEFAULT_SCHEDULE.split(), *d.fixity_schedule.split(), "False"]

@@ -65,6 +65,11 @@ def account(tmp_path: Path) -> Iterator[Account]:
         yield Account(world, server, config, city, ids)
 
 
+def _set(config: Path, line: str) -> None:
+    """Add a site setting to the test config."""
+    config.write_text(config.read_text().replace("[[sites]]\n", f"[[sites]]\n{line}\n", 1))
+
+
 def _bundle_dbs(config: Path, run_id: str) -> dict[str, sqlite3.Connection]:
     """record class -> the sealed records.sqlite of that run's bundle."""
     out = {}
@@ -93,6 +98,7 @@ def _rebuilt(config: Path, tmp: Path) -> Catalog:
 def test_an_unchanged_run_seals_no_copy_and_still_proves_last_seen(
     account: Account, tmp_path: Path
 ) -> None:
+    _set(account.config, "follower_walk_every = 0")  # the whole list in every run
     first = harvest(account.config, "masto")
     assert first.full_sweep
     second = harvest(account.config, "masto", full=True)  # nothing changed upstream
@@ -312,6 +318,7 @@ def test_new_followers_do_not_make_every_follower_page_new(account: Account) -> 
     """Pages are re-read on the previous read's boundaries, so the pages below a few new
     followers are the same bytes (revisits), and the whole list is still read."""
     world, city = account.world, account.city
+    _set(account.config, "follower_walk_every = 0")  # the whole list in every run
     harvest(account.config, "masto")
     for i in range(2):
         acc = world.add_account(f"newcomer{i}", f"Newcomer {i}")
@@ -347,6 +354,174 @@ def test_new_followers_do_not_make_every_follower_page_new(account: Account) -> 
         account.config, "SELECT event FROM follower_events WHERE run_id = ?", (run.run_id,)
     )
     assert [e[0] for e in events] == ["followed", "followed"]
+
+
+def _follower_bundle(config: Path, run_id: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """(bundle_info, follower_diffs (event, platform_id)) of a run's followers bundle."""
+    db = _bundle_dbs(config, run_id)["followers"]
+    try:
+        info = dict(db.execute("SELECT key, value FROM bundle_info").fetchall())
+        diffs = db.execute("SELECT event, platform_id FROM follower_diffs ORDER BY seq").fetchall()
+    finally:
+        db.close()
+    return info, [(r[0], r[1]) for r in diffs]
+
+
+def _sealed_list(config: Path, bundle_id: str) -> set[str]:
+    rows = catalog_rows(config, "SELECT id, key FROM bundles WHERE record_class = 'followers'")
+    keys = {r["id"]: r["key"] for r in rows}
+    root = config.parent / "archive" / "bundles"
+    opened: list[sqlite3.Connection] = []
+
+    def open_db(bid: str) -> sqlite3.Connection:
+        opened.append(open_records(root / keys[bid] / RECORDS_DB))
+        return opened[-1]
+
+    try:
+        return {row[0] for row in sealed_follower_list(open_db, bundle_id)}
+    finally:
+        for db in opened:
+            db.close()
+
+
+def test_between_complete_reads_only_the_newest_followers_are_read(account: Account) -> None:
+    """A head walk: one request for the follows since the last read, every newcomer recorded,
+    and the list rebuilt from the sealed chain is still the list the platform had."""
+    world, city, server = account.world, account.city, account.server
+    harvest(account.config, "masto")
+    before = len(server.requests_to(f"/api/v1/accounts/{city}/followers"))
+
+    quiet = harvest(account.config, "masto")
+    info, diffs = _follower_bundle(account.config, quiet.run_id)
+    assert info["followers_form"] == "partial" and info["followers_walk"] == "head"
+    assert diffs == []
+    requests = server.requests_to(f"/api/v1/accounts/{city}/followers")
+    assert len(requests) == before + 1 and "since_id" in requests[-1].query
+
+    newcomers = []
+    for i in range(3):
+        acc = world.add_account(f"newcomer{i}", f"Newcomer {i}")
+        world.follow(city, str(acc["id"]))
+        newcomers.append(str(acc["id"]))
+    run = harvest(account.config, "masto")
+    info, diffs = _follower_bundle(account.config, run.run_id)
+    assert info["followers_walk"] == "head"
+    assert sorted(diffs) == sorted(("followed", pid) for pid in newcomers)
+    assert len(server.requests_to(f"/api/v1/accounts/{city}/followers")) == before + 2
+    events = catalog_rows(
+        account.config,
+        "SELECT event, platform_id FROM follower_events WHERE run_id = ?",
+        (run.run_id,),
+    )
+    assert sorted((e[0], e[1]) for e in events) == sorted(("followed", p) for p in newcomers)
+    gaps = catalog_rows(
+        account.config, "SELECT capability FROM degradations WHERE run_id = ?", (run.run_id,)
+    )
+    assert gaps == []  # a head walk stops short by design, not through an error
+    bundle = next(b for b in run.bundles if "-followers-" in b)
+    assert _sealed_list(account.config, bundle) == set(world.follower_ids(city))
+
+
+def test_a_head_walk_never_concludes_that_anyone_left(account: Account) -> None:
+    """Someone leaves while the account's count does not show it (counts lag): the head walk
+    records the newcomer and nobody as gone; the next complete read records the unfollow."""
+    world, city = account.world, account.city
+    harvest(account.config, "masto")
+    gone = world.follower_ids(city)[5]
+    world.unfollow(city, gone)
+    acc = world.add_account("newcomer", "Newcomer")
+    world.follow(city, str(acc["id"]))
+    world._accounts[int(city)].followers_count += 1  # the platform's count has not caught up
+
+    head = harvest(account.config, "masto")
+    info, diffs = _follower_bundle(account.config, head.run_id)
+    assert info["followers_walk"] == "head"
+    assert diffs == [("followed", str(acc["id"]))]
+    left = catalog_rows(
+        account.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NOT NULL"
+    )
+    assert left == []
+
+    _set(account.config, "follower_walk_every = 0")  # the complete read is due
+    whole = harvest(account.config, "masto")
+    info, diffs = _follower_bundle(account.config, whole.run_id)
+    assert info["followers_form"] == "diff" and "followers_walk" not in info
+    assert diffs == [("unfollowed", gone)]
+    left = catalog_rows(
+        account.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NOT NULL"
+    )
+    assert [r[0] for r in left] == [gone]
+
+
+def test_a_count_that_shows_an_unfollow_makes_the_run_read_the_whole_list(
+    account: Account,
+) -> None:
+    world, city = account.world, account.city
+    harvest(account.config, "masto")
+    gone = world.follower_ids(city)[70]
+    world.unfollow(city, gone)
+    run = harvest(account.config, "masto")
+    info, diffs = _follower_bundle(account.config, run.run_id)
+    assert info["followers_form"] == "diff" and "followers_walk" not in info
+    assert diffs == [("unfollowed", gone)]
+
+
+def test_the_whole_list_is_read_on_its_own_cadence_and_for_a_checkpoint(account: Account) -> None:
+    harvest(account.config, "masto")
+    app = open_test_app(account.config)
+    try:
+        h = Harvester(app.cfg, app.catalog, app.storage)
+        site = app.cfg.site("masto")
+        last = app.catalog.last_complete_follower_list("masto")
+        assert last is not None
+        taken = last[0]
+        assert site.follower_walk_seconds == 86400  # the default: the whole list daily
+        assert not h.follower_walk_due(site, now=taken + timedelta(hours=23))
+        assert h.follower_walk_due(site, now=taken + timedelta(days=1))
+        assert h.follower_walk_due(replace(site, follower_walk_seconds=0), now=taken)
+        weekly = replace(site, follower_walk_seconds=30 * 86400)
+        assert not h.follower_walk_due(weekly, now=taken + timedelta(days=6))
+        assert h.follower_walk_due(weekly, now=taken + timedelta(days=7))  # checkpoint due
+    finally:
+        app.close()
+
+
+def test_a_refused_head_walk_is_the_complete_reads_degradation(account: Account) -> None:
+    """The list refused between complete reads: the run reads the whole list instead, which
+    meets the refusal and records it as it always has (a gap and the declared count; nobody
+    recorded as gone)."""
+    harvest(account.config, "masto")
+    account.server.inject(f"/api/v1/accounts/{account.city}/followers", "unauthorized_401", 2)
+    run = harvest(account.config, "masto")
+    assert run.status == "succeeded"
+    gaps = catalog_rows(
+        account.config,
+        "SELECT capability, reason FROM degradations WHERE run_id = ?",
+        (run.run_id,),
+    )
+    assert [g[0] for g in gaps] == ["follower_identities"] and "HTTP 401" in gaps[0][1]
+    left = catalog_rows(
+        account.config, "SELECT platform_id FROM followers WHERE unfollowed_at IS NOT NULL"
+    )
+    assert left == []
+
+
+def test_harvest_full_on_the_command_line_reads_the_whole_follower_list(
+    account: Account,
+) -> None:
+    """A clerk's ``archiver harvest --full`` re-reads everything, the whole follower list
+    included, whatever ``follower_walk_every`` says; a scheduled full sweep does not."""
+    harvest(account.config, "masto")
+    scheduled = harvest(account.config, "masto", full=True)
+    info, _ = _follower_bundle(account.config, scheduled.run_id)
+    assert info["followers_walk"] == "head"
+    out = CliRunner().invoke(
+        cli_app, ["harvest", "--full", "--site", "masto", "--config", str(account.config)]
+    )
+    assert out.exit_code == 0, out.output
+    runs = catalog_rows(account.config, "SELECT id FROM runs ORDER BY started_at")
+    info, _ = _follower_bundle(account.config, runs[-1][0])
+    assert info["followers_form"] == "diff" and "followers_walk" not in info
 
 
 def test_a_thread_read_again_moves_its_poll_time(account: Account) -> None:

@@ -11,7 +11,7 @@ import bagit
 import pytest
 from typer.testing import CliRunner
 
-from archiver.bundle import BUNDLE_SCHEMA_VERSION, RECORDS_DB, finish_records_db
+from archiver.bundle import BUNDLE_SCHEMA_VERSION, RECORDS_DB, TABLE_SQL, finish_records_db
 from archiver.bundle_format import CURRENT_VERSION, open_records
 from archiver.catalog import Catalog
 from archiver.catalog.ingest import ingest_bundle
@@ -37,7 +37,7 @@ def test_the_fixture_holds_bundles_of_every_format_ever_written() -> None:
             db.close()
     # The fixture holds format 1 bundles (read through the v1 adapter); format 2 (issue 13's
     # live_removals) is what this code writes and every other test reads.
-    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 4
+    assert versions == {"1"} and CURRENT_VERSION == BUNDLE_SCHEMA_VERSION == 5
 
 
 def test_every_old_bundle_is_ingested_by_the_new_code(tmp_path: Path) -> None:
@@ -75,13 +75,13 @@ def _with_version(tmp_path: Path, value: str | None) -> Path:
 
 
 def test_a_bundle_of_a_newer_format_is_refused(tmp_path: Path) -> None:
-    bundle = _with_version(tmp_path, "5")
+    bundle = _with_version(tmp_path, "6")
     catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     try:
         with pytest.raises(BundleError) as caught, catalog.begin() as conn:
             ingest_bundle(conn, bundle, key=f"site/2026/{bundle.name}", storage="local")
         assert str(caught.value) == (
-            f"bundle site/2026/{bundle.name} has format version 5; this archiver reads up to 4; "
+            f"bundle site/2026/{bundle.name} has format version 6; this archiver reads up to 5; "
             "upgrade the software"
         )
         assert catalog.bundle_ids() == set()  # nothing half-cataloged
@@ -123,7 +123,7 @@ def test_recover_refuses_a_newer_bundle_in_storage_with_one_line(
     )
     out = CliRunner().invoke(cli_app, ["recover", "--config", str(config)])
     assert out.exit_code == 2, out.output
-    assert "has format version 7; this archiver reads up to 4; upgrade the software" in out.output
+    assert "has format version 7; this archiver reads up to 5; upgrade the software" in out.output
     assert "Traceback" not in out.output
 
 
@@ -257,3 +257,94 @@ def test_format_4_keeps_every_index_fact_of_format_3_in_fewer_bytes(tmp_path: Pa
         after += (compact / RECORDS_DB).stat().st_size
     assert checked["warc_records"] > 50 and checked["seen"] > 20
     assert after < before * 0.8, (before, after)
+
+
+V4 = Path(__file__).parent.parent / "fixtures" / "v4_compact" / "bundles"
+V4_BUNDLES = sorted(
+    (p.parent.parent for p in V4.glob("*/*/*/data/records.sqlite")),
+    key=lambda b: (b / "bag-info.txt").read_text().split("Sealed-At: ")[1],
+)
+
+
+def test_format_4_bundles_are_read_and_ingested_by_the_new_code(tmp_path: Path) -> None:
+    """Format 4 (compact index) as sealed in the field: every bundle reads and ingests in seal
+    order; "last seen" and the follower checkpoint and diff apply."""
+    assert len(V4_BUNDLES) == 14
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    seen = followed = 0
+    try:
+        for bundle in V4_BUNDLES:
+            db = open_records(bundle / RECORDS_DB, bundle=bundle.name)
+            try:
+                version = db.execute(
+                    "SELECT value FROM bundle_info WHERE key = 'schema_version'"
+                ).fetchone()[0]
+                assert version == "4"
+                assert all(
+                    isinstance(r[0], str) for r in db.execute("SELECT platform_id FROM seen")
+                )
+            finally:
+                db.close()
+            with catalog.begin() as conn:
+                result = ingest_bundle(
+                    conn, bundle, key=f"bench/2026/{bundle.name}", storage="local"
+                )
+            assert not result.skipped
+            seen += result.seen
+            followed += result.followed
+        assert seen > 0 and followed == 90 + 5  # the checkpoint, then the diff
+    finally:
+        catalog.close()
+
+
+def _as_format_5(tmp_path: Path, source: Path) -> Path:
+    """A writable copy of a format 4 bundle whose records database is written again, from
+    the rows a reader sees, and sealed as this code seals (format 5)."""
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    for p in [copy, *copy.rglob("*")]:
+        p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    (copy / RECORDS_DB).unlink()
+    old = open_records(source / RECORDS_DB, bundle=source.name)
+    new = sqlite3.connect(copy / RECORDS_DB, isolation_level=None)
+    try:
+        for name, sql in TABLE_SQL.items():
+            new.execute(sql)
+            rows = old.execute(f"SELECT * FROM {name}").fetchall()
+            if rows:
+                marks = ",".join("?" * len(rows[0]))
+                new.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+        new.execute("UPDATE bundle_info SET value = '5' WHERE key = 'schema_version'")
+        finish_records_db(new)
+    finally:
+        old.close()
+        new.close()
+    return copy
+
+
+def test_format_5_keeps_every_fact_of_format_4_in_fewer_bytes(tmp_path: Path) -> None:
+    """Integer platform ids in the seen ledger and schema text without layout whitespace: every
+    table reads back row for row (ids as the same text), and no database grows."""
+    checked = 0
+    as_int = 0
+    for source in V4_BUNDLES:
+        lean = _as_format_5(tmp_path, source)
+        for table in TABLE_SQL:
+            if table == "bundle_info":
+                continue
+            old = _rows(source, table)
+            assert _rows(lean, table) == old, (source.name, table)
+            checked += len(old)
+        db = sqlite3.connect(f"file:{lean / RECORDS_DB}?mode=ro", uri=True)
+        try:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen_index'").fetchone():
+                as_int += db.execute(
+                    "SELECT count(*) FROM seen_index WHERE typeof(platform_id) = 'integer'"
+                ).fetchone()[0]
+            assert not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE sql LIKE '%' || char(10) || '%'"
+            ).fetchone()
+        finally:
+            db.close()
+        assert (lean / RECORDS_DB).stat().st_size <= (source / RECORDS_DB).stat().st_size
+    assert checked > 200 and as_int > 20
