@@ -112,10 +112,14 @@ class Catalog:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise self._clerk_error(exc) from exc
+            mapped = self._clerk_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     def _clerk_error(self, exc: Exception) -> Exception:
-        """What a failed catalog statement is reported as (``exc`` itself for a bug)."""
+        """What a failed catalog statement is reported as (``exc`` itself for a bug, which
+        the caller re-raises as it is)."""
         operational = isinstance(exc, OperationalError | sqlite3.OperationalError)
         if not operational and self.read_only:
             # PostgreSQL refuses a write in a read-only transaction with its own class.
@@ -140,7 +144,10 @@ class Catalog:
             with self.engine.connect() as conn:
                 yield RunLookups(conn, site_id, self._clerk_error)
         except SQLAlchemyError as exc:
-            raise self._clerk_error(exc) from exc
+            mapped = self._clerk_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -523,12 +530,18 @@ class RunLookups:
                     sql, [params[k] if k in params else fixed[k] for k in order]
                 ).fetchone()
             except sqlite3.Error as exc:
-                raise self._clerk_error(exc) from exc
+                mapped = self._clerk_error(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
         try:
             row = self._conn.execute(statement, params).first()
             self._conn.rollback()
         except SQLAlchemyError as exc:
-            raise self._clerk_error(exc) from exc
+            mapped = self._clerk_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         return row
 
     def find_original(self, uri: str, digest: str) -> RevisitTarget | None:
