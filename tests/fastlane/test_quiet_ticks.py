@@ -94,6 +94,18 @@ def test_quiet_feed_ticks_seal_nothing_until_a_new_entry_seals_them_all(tmp_path
     assert dates[-1] <= ticks[-1][1].replace("+00:00", "Z")  # checked no later than noted
     texts = {r["text"] for r in catalog_rows(config, "SELECT text FROM item_versions")}
     assert any(t.startswith("Water main break") for t in texts)
+    # The carried records read back at the offsets the bundle names, as any WARC reader does.
+    from warcio.archiveiterator import ArchiveIterator
+
+    [warc] = (config.parent / "archive").rglob(f"{found.bundles[0]}/data/warc/*.warc.gz")
+    with warc.open("rb") as fh:
+        read = {
+            str(r.rec_headers.get_header("WARC-Record-ID")): (r.rec_type, it.get_record_offset())
+            for it in [ArchiveIterator(fh)]
+            for r in it
+        }
+    for r in recs:
+        assert read[str(r["record_id"])] == (r["record_type"], r["offset"])
 
 
 def test_quiet_x_ticks_then_a_new_mention_seal_the_polls_and_the_mention(
