@@ -50,7 +50,7 @@ X_TOKEN = "x-quiet-bench-bearer"
 class Site:
     world: Any
     toml: Callable[[str], str]
-    comment: Callable[[], None]
+    comment: Callable[[], object]
 
 
 def _rss() -> Site:
