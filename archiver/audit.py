@@ -61,6 +61,9 @@ from sqlalchemy import (
     text,
 )
 
+from archiver.catalog import marks
+from archiver.catalog.marks import audit_head
+from archiver.catalog.sql import SAReader
 from archiver.db import metadata
 from archiver.errors import CatalogError, IntegrityError
 from archiver.fsutil import atomic_write
@@ -84,7 +87,7 @@ __all__ = [
     "verify",
 ]
 
-GENESIS_HASH: Final = "0" * 64
+GENESIS_HASH: Final = marks.GENESIS_HASH
 
 #: The actions the product records. Fixed so a typo cannot create an action no report counts.
 ACTIONS: Final = frozenset(
@@ -298,13 +301,8 @@ def _lock_for_append(conn: Connection) -> None:
 
 
 def head(conn: Connection) -> tuple[int, str]:
-    """Latest (seq, entry_hash); (0, 64 zeros) for an empty log."""
-    row = conn.execute(
-        select(audit_log.c.seq, audit_log.c.entry_hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
-    if row is None:
-        return 0, GENESIS_HASH
-    return int(row.seq), str(row.entry_hash)
+    """Latest (seq, entry_hash); (0, 64 zeros) for an empty log (``archiver.catalog.marks``)."""
+    return audit_head(SAReader(conn))
 
 
 def append(

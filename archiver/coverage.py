@@ -7,7 +7,9 @@ Two sources, one list:
 * **harvest gaps**: a configured site had no successful harvest for longer than twice its
   interval. Computed from ``runs`` and the site's configured interval; nothing is stored.
 
-Read by ``archiver coverage``, ``status``, the monthly report and the export certification.
+Read by ``archiver coverage``, ``status``, the monthly report and the export certification,
+through an ``archiver.catalog.sql`` reader: ``status`` reads an embedded catalog without
+SQLAlchemy, the others pass ``SAReader(conn)``; the SQL text is the same.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from archiver.catalog import schema as s
-from archiver.config import SiteConfig
+from archiver.catalog.sql import Reader, in_list
+from archiver.config import Config, SiteConfig
 from archiver.timefmt import iso_local, local_time
 
 
@@ -68,7 +68,7 @@ def _fix_for(reason: str) -> str:
 
 
 def count_gaps(
-    conn: Connection,
+    db: Reader,
     *,
     sites: Sequence[str] = (),
     since: datetime | None = None,
@@ -78,26 +78,35 @@ def count_gaps(
 
     Only the newest row of each thread counts: a later harvest that caught up replaces it.
     """
-    c = s.coverage.c
-    q = select(
-        c.site_id, c.scope, c.thread_platform_id, c.reported, c.captured, c.reason, c.at
-    ).order_by(c.at, c.id)
+    where: list[str] = []
+    params: dict[str, object] = {}
     if sites:
-        q = q.where(c.site_id.in_(list(sites)))
+        frag, p = in_list("site", list(sites))
+        where.append(f"site_id IN {frag}")
+        params.update(p)
     if threads is not None:
-        q = q.where(c.thread_platform_id.in_(list(threads)))
+        wanted = list(threads)
+        if not wanted:
+            return []
+        frag, p = in_list("thread", wanted)
+        where.append(f"thread_platform_id IN {frag}")
+        params.update(p)
+    sql = (
+        "SELECT site_id, scope, thread_platform_id, reported, captured, reason, at "
+        "FROM coverage" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY at, id"
+    )
     latest: dict[tuple[str, str, str | None], CoverageGap] = {}
-    for r in conn.execute(q):
-        at = _parse(r.at) or datetime.now(UTC)
-        latest[(r.site_id, r.scope, r.thread_platform_id)] = CoverageGap(
-            site_id=r.site_id,
+    for r in db.rows(sql, params):
+        at = _parse(r["at"]) or datetime.now(UTC)
+        latest[(r["site_id"], r["scope"], r["thread_platform_id"])] = CoverageGap(
+            site_id=r["site_id"],
             kind="count",
-            scope=r.scope,
-            thread_platform_id=r.thread_platform_id,
-            reported=r.reported,
-            captured=r.captured,
-            reason=r.reason,
-            fix=_fix_for(r.reason),
+            scope=r["scope"],
+            thread_platform_id=r["thread_platform_id"],
+            reported=r["reported"],
+            captured=r["captured"],
+            reason=r["reason"],
+            fix=_fix_for(r["reason"]),
             start=at,
         )
     out = [g for g in latest.values() if (g.reported or 0) > (g.captured or 0)]
@@ -127,8 +136,14 @@ def site_interval(site: SiteConfig, tz: str = "UTC") -> timedelta:
     return longest or timedelta(days=31)
 
 
+#: A site's runs in time order (harvest gaps).
+SITE_RUNS = (
+    "SELECT started_at, finished_at, status FROM runs WHERE site_id = :site ORDER BY started_at"
+)
+
+
 def harvest_gaps(
-    conn: Connection,
+    db: Reader,
     sites: Iterable[SiteConfig],
     *,
     since: datetime | None = None,
@@ -142,24 +157,19 @@ def harvest_gaps(
     """
     now = now or datetime.now(UTC)
     out: list[CoverageGap] = []
-    r = s.runs.c
     for site in sites:
         if not site.enabled:
             continue
         allowed = 2 * site_interval(site, tz)
-        rows = conn.execute(
-            select(r.started_at, r.finished_at, r.status)
-            .where(r.site_id == site.id)
-            .order_by(r.started_at)
-        ).all()
+        rows = db.rows(SITE_RUNS, {"site": site.id})
         if not rows:
             continue
-        last = _parse(rows[0].started_at)
+        last = _parse(rows[0]["started_at"])
         assert last is not None
         for row in rows:
-            if row.status != "succeeded":
+            if row["status"] != "succeeded":
                 continue
-            done = _parse(row.finished_at) or _parse(row.started_at)
+            done = _parse(row["finished_at"]) or _parse(row["started_at"])
             assert done is not None
             if done - last > allowed:
                 out.append(_harvest_gap(site, last, done, allowed))
@@ -193,7 +203,7 @@ def _harvest_gap(
 
 
 def all_gaps(
-    conn: Connection,
+    db: Reader,
     sites: Sequence[SiteConfig],
     *,
     since: datetime | None = None,
@@ -201,8 +211,8 @@ def all_gaps(
     tz: str = "UTC",
 ) -> list[CoverageGap]:
     """Both kinds for ``sites``, in the order they began."""
-    gaps = count_gaps(conn, sites=[x.id for x in sites], since=since) + harvest_gaps(
-        conn, sites, since=since, now=now, tz=tz
+    gaps = count_gaps(db, sites=[x.id for x in sites], since=since) + harvest_gaps(
+        db, sites, since=since, now=now, tz=tz
     )
     return sorted(gaps, key=lambda g: g.start)
 
@@ -230,15 +240,14 @@ def gap_line(g: CoverageGap, tz: str) -> str:
     return f"{g.describe()} (seen {local_time(g.start, tz)})"
 
 
-def status_section(app: Any) -> dict[str, Any]:
+def status_section(cfg: Config, db: Reader) -> dict[str, Any]:
     """``archiver status``: the coverage gaps of the last 31 days under NEEDS ATTENTION.
 
     Notes are plain text: ``status`` escapes each note as it prints it.
     """
-    tz = app.cfg.timezone
+    tz = cfg.timezone
     now = datetime.now(UTC)
-    with app.catalog.engine.connect() as conn:
-        gaps = all_gaps(conn, list(app.cfg.sites), since=now - timedelta(days=31), now=now, tz=tz)
+    gaps = all_gaps(db, list(cfg.sites), since=now - timedelta(days=31), now=now, tz=tz)
     notes: list[str] = []
     if gaps:
         notes.append(

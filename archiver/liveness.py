@@ -14,12 +14,10 @@ import fcntl
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
-
-from archiver.catalog import schema as s
-from archiver.catalog.store import Catalog, now_iso
+if TYPE_CHECKING:
+    from archiver.catalog.store import Catalog
 
 INTERRUPTED = "interrupted"
 
@@ -73,8 +71,14 @@ def mark_interrupted(rows: list[dict[str, Any]], staging: Path) -> list[dict[str
 
 
 def abandon_dead_runs(catalog: Catalog, staging: Path) -> int:
-    """For ``recover``: every ``running`` run whose process is gone becomes ``abandoned``."""
-    from sqlalchemy import select
+    """For ``recover``: every ``running`` run whose process is gone becomes ``abandoned``.
+
+    SQLAlchemy is loaded here, not at module top: ``status`` uses ``mark_interrupted`` and
+    reads an embedded catalog without it (issue 14 part 2)."""
+    from sqlalchemy import select, update
+
+    from archiver.catalog import schema as s
+    from archiver.catalog.store import now_iso
 
     with catalog.begin() as conn:
         running = [

@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
 
+def check_cron(expr: str, tz: str, *, file: str, key: str, default: str) -> None:
+    """A ``ConfigError`` unless ``expr`` is a crontab line APScheduler can schedule.
+
+    The built-in ``default`` is not parsed at every start: importing APScheduler costs every
+    command tens of milliseconds (issue 14 part 2), a test holds the defaults valid, and the
+    zone is checked with ``[archive] timezone``. A configured line is always parsed.
+    """
+    if expr != default:
+        cron_trigger(expr, tz, file=file, key=key)
+
+
 def cron_trigger(
     expr: str, tz: str, *, file: str, key: str, jitter: float | None = None
 ) -> BaseTrigger:

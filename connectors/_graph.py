@@ -27,7 +27,6 @@ redacts URLs and headers but not bodies.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -53,7 +52,7 @@ from archiver.model import (
 from archiver.recorder import RecordedResponse, platform_message, status_classifier
 from archiver.verdict import Fatal, Retry, Verdict
 from connectors._paging import PageGuard, url_pages, walk_timeline
-from connectors.base import HarvestContext, capture_media, platform_words
+from connectors.base import HarvestContext, capture_media, dig, json_body, platform_words
 
 AUTH_CODES = frozenset({102, 104, 190})
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
@@ -66,47 +65,28 @@ class GraphPermissionError(AuthError):
 
 @dataclass(frozen=True, slots=True)
 class GraphError:
-    """The ``{"error": {...}}`` body every Graph API failure carries."""
+    """The ``{"error": {...}}`` body every Graph API failure carries: ``words`` is its message
+    and codes in one line (support asks for the fbtrace_id)."""
 
-    message: str
+    words: str
     code: int | None
     subcode: int | None
-    kind: str | None
-    fbtrace_id: str | None
-    transient: bool = False
+    transient: bool
 
     @classmethod
     def from_body(cls, data: Any) -> GraphError | None:
         err = data.get("error") if isinstance(data, dict) else None
         if not isinstance(err, dict):
             return None
-        code = err.get("code")
-        sub = err.get("error_subcode")
-        return cls(
-            message=" ".join(str(err.get("message") or "(no message)").split()),
-            code=code if isinstance(code, int) else None,
-            subcode=sub if isinstance(sub, int) else None,
-            kind=err.get("type") if isinstance(err.get("type"), str) else None,
-            fbtrace_id=err.get("fbtrace_id") if isinstance(err.get("fbtrace_id"), str) else None,
-            transient=err.get("is_transient") is True or code in (1, 2),
+        code, sub = (
+            v if isinstance(v, int) else None for v in (err.get("code"), err.get("error_subcode"))
         )
-
-    def describe(self) -> str:
-        """One line: the platform's message, then its codes (support asks for fbtrace_id)."""
-        codes = [f"code {self.code}"] if self.code is not None else []
-        if self.subcode is not None:
-            codes.append(f"subcode {self.subcode}")
-        if self.fbtrace_id:
-            codes.append(f"fbtrace_id {self.fbtrace_id}")
-        return f"{self.message} ({', '.join(codes)})" if codes else self.message
-
-    @property
-    def is_auth(self) -> bool:
-        return self.code in AUTH_CODES
-
-    @property
-    def is_rate_limit(self) -> bool:
-        return self.code in RATE_LIMIT_CODES
+        trace = err.get("fbtrace_id") if isinstance(err.get("fbtrace_id"), str) else None
+        named = (("code", code), ("subcode", sub), ("fbtrace_id", trace))
+        codes = ", ".join(f"{k} {v}" for k, v in named if v not in (None, ""))
+        message = " ".join(str(err.get("message") or "(no message)").split())
+        transient = err.get("is_transient") is True or code in (1, 2)
+        return cls(f"{message} ({codes})" if codes else message, code, sub, transient)
 
 
 def classify(
@@ -120,17 +100,12 @@ def classify(
     """Graph error codes the recorder acts on: an expired token (Fatal: renew ``token``;
     ``what`` prefixes the message), rate limits and transient errors (Retry, after
     ``estimated_time_to_regain_access`` when given). Threads speaks the same shape."""
-    try:
-        err = GraphError.from_body(json.loads(body))
-    except ValueError:
-        return status_classifier(status, headers, body)
-    if err is None:
-        return status_classifier(status, headers, body)
-    if err.is_auth:
+    err = GraphError.from_body(json_body(body))
+    if err is not None and err.code in AUTH_CODES:
         hint = f"renew {token} and put it in the variable {token_env}"
-        return Fatal(f"{what}{err.describe()}", hint, auth=True)
-    if err.is_rate_limit or err.transient:
-        return Retry(err.describe(), after=regain_minutes(headers) * 60.0 or None)
+        return Fatal(f"{what}{err.words}", hint, auth=True)
+    if err is not None and (err.code in RATE_LIMIT_CODES or err.transient):
+        return Retry(err.words, after=regain_minutes(headers) * 60.0 or None)
     return status_classifier(status, headers, body)
 
 
@@ -169,12 +144,7 @@ class GraphClient:
             classify=self._classify,
         )
         status = response.status_code
-        try:
-            data = response.json()
-        except MalformedResponseError:
-            if status < 300:
-                raise
-            data = None
+        data = response.json() if status < 300 else json_body(response.content)
         err = GraphError.from_body(data)
         if status < 300 and err is None:
             return response, data
@@ -182,16 +152,17 @@ class GraphClient:
         if err is None:
             raise FetchError(f"HTTP {status}: {platform_message(response.content)}", **kw)
         if err.code == 10 or (err.code is not None and 200 <= err.code <= 299):  # permission
-            raise GraphPermissionError(err.describe(), **kw)
+            raise GraphPermissionError(err.words, **kw)
         if (err.code == 100 and err.subcode == 33) or err.code == 803:  # the object is gone
-            raise NotFoundError(err.describe(), **kw)
-        raise FetchError(err.describe(), **kw)
+            raise NotFoundError(err.words, **kw)
+        raise FetchError(err.words, **kw)
 
     stop_on_empty = False  # whether an empty page ends a list whatever cursor it carries
 
     def next_url(self, data: Any) -> str | None:
-        """Where a page says the next one is."""
-        return next_page(data)
+        """Where a page says the next one is (``paging.next``)."""
+        nxt = dig(data, "paging", "next")
+        return nxt if isinstance(nxt, str) and nxt else None
 
     def pages(
         self,
@@ -235,18 +206,9 @@ class GraphClient:
             )
 
 
-def next_page(data: Any) -> str | None:
-    paging = data.get("paging") if isinstance(data, dict) else None
-    nxt = paging.get("next") if isinstance(paging, dict) else None
-    return nxt if isinstance(nxt, str) and nxt else None
-
-
 def regain_minutes(headers: Mapping[str, str]) -> float:
     """``estimated_time_to_regain_access`` (minutes) from the business-use-case header."""
-    try:
-        data = json.loads(headers.get("x-business-use-case-usage") or "{}")
-    except ValueError:
-        return 0.0
+    data = json_body(headers.get("x-business-use-case-usage") or "{}")
     usage = data.values() if isinstance(data, dict) else []
     entries = [e for v in usage if isinstance(v, list) for e in v if isinstance(e, dict)]
     waits = [e.get("estimated_time_to_regain_access") for e in entries]
@@ -289,7 +251,7 @@ def token_expiry(graph: GraphClient, token: str | None) -> Iterator[HarvestRecor
     except FetchError as exc:
         graph.ctx.log.info("token_debug_skipped", endpoint=endpoint, error=str(exc))
         return
-    info = data.get("data") if isinstance(data, dict) else None
+    info = dig(data, "data")
     if not isinstance(info, dict):
         graph.ctx.log.info("token_debug_skipped", endpoint=endpoint, error="no data object")
         return

@@ -34,8 +34,7 @@ from archiver.model import (
     Unparseable,
     WarcRef,
 )
-from archiver.recorder import RecordedResponse, RecordingClient, status_classifier
-from archiver.verdict import Classifier
+from archiver.recorder import RecordedResponse, RecordingClient
 from connectors.base import HarvestContext, platform_words
 
 MAX_PAGES = 100_000
@@ -110,44 +109,21 @@ def link_pages(
     endpoint: str,
     params: Params | None = None,
     guard: PageGuard | None = None,
-    classify: Classifier = status_classifier,
+    advance: Callable[[RecordedResponse], str | None] | None = None,
 ) -> Iterator[RecordedResponse]:
-    """RFC 8288 ``Link: rel="next"`` pagination (Mastodon)."""
-
-    def get(page_url: str, query: Params | None) -> tuple[RecordedResponse, RecordedResponse]:
-        response = http.get(
-            page_url, params=query, record_class=record_class, endpoint=endpoint, classify=classify
-        )
-        return response, response
-
+    """RFC 8288 ``Link: rel="next"`` pagination (Mastodon); ``advance(page)``, when given,
+    names the next page instead (Mastodon's follower list on known page boundaries)."""
     walk = guard or PageGuard(endpoint)
-    next_url = lambda response: response.links.get("next") or None  # noqa: E731
-    for _, response in url_pages(get, url, params, next_url=next_url, guard=walk):
-        yield response
 
+    def fetch(page_url: str | None) -> RecordedResponse:
+        query = None if page_url else params
+        return http.get(page_url or url, params=query, record_class=record_class, endpoint=endpoint)
 
-def cursor_pages(
-    get: Callable[[Params], tuple[RecordedResponse, Any]],
-    params: Params,
-    *,
-    cursor_param: str,
-    next_cursor: Callable[[Any], Any],
-    guard: PageGuard,
-    stop_on_empty: Callable[[Any], bool] | None = None,
-) -> Iterator[tuple[RecordedResponse, Any]]:
-    """Token pagination (X ``pagination_token``/``next_token``, YouTube ``pageToken``,
-    Bluesky ``cursor``): ``get(params)`` fetches and decodes one page; the token is found in
-    the body by ``next_cursor`` and sent back as ``cursor_param``."""
+    def next_link(page: RecordedResponse) -> str | None:
+        walk.seen.add(page.url)
+        return page.links.get("next") or None
 
-    def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
-        return get({**params, cursor_param: token} if token else dict(params))
-
-    def advance(page: tuple[RecordedResponse, Any]) -> str | None:
-        token = next_cursor(page[1])
-        return token if isinstance(token, str) and token else None
-
-    empty = (lambda page: stop_on_empty(page[1])) if stop_on_empty else None
-    yield from paginate(fetch, advance, guard, empty=empty)
+    return paginate(fetch, advance or next_link, walk)
 
 
 def url_pages(
@@ -160,10 +136,11 @@ def url_pages(
     empty: Callable[[Any], bool] | None = None,
 ) -> Iterator[tuple[RecordedResponse, Any]]:
     """Pages whose next one the answer names (``next_url(data)``): a URL that carries its
-    query (Graph API ``paging.next``, a ``Link`` header), or ``name=value``: ``url`` asked
-    again with that parameter (Threads ``after``, LinkedIn ``start``). ``get(url, params)``
-    fetches and decodes a page; an ``empty`` one ends the list (an API at its end may still
-    hand out a cursor)."""
+    query (Graph API ``paging.next``), or ``name=value`` (:func:`cursor`): ``url`` asked
+    again with that parameter (X ``pagination_token``, YouTube ``pageToken``, Bluesky
+    ``cursor``, Threads ``after``, LinkedIn ``start``). ``get(url, params)`` fetches and
+    decodes a page; an ``empty`` one ends the list (an API at its end may still hand out a
+    cursor)."""
 
     def fetch(token: str | None) -> tuple[RecordedResponse, Any]:
         name, eq, value = (token or "").partition("=")
@@ -176,6 +153,11 @@ def url_pages(
         return next_url(page[1])
 
     yield from paginate(fetch, advance, guard, empty=(lambda p: empty(p[1])) if empty else None)
+
+
+def cursor(name: str, token: Any) -> str | None:
+    """A token-paged API's next page for :func:`url_pages`: ``name=token``, None at the end."""
+    return f"{name}={token}" if isinstance(token, str) and token else None
 
 
 class UnreadablePage(MalformedResponseError):
@@ -259,7 +241,6 @@ def walk_timeline(
     seen = unreadable = 0
     ids: set[str] = set()
     newest = start
-    caught_up_early = False
     for ref, entries in pages:
         oldest_on_page: K | None = None
         for entry in entries:
@@ -268,10 +249,9 @@ def walk_timeline(
                 unreadable += 1
                 yield item
                 continue
-            if distinct:
-                if item.platform_id in ids:
-                    continue
-                ids.add(item.platform_id)
+            if distinct and item.platform_id in ids:
+                continue
+            ids.add(item.platform_id)
             seen += 1
             stamp = key(item)
             newest = max(newest, stamp)
@@ -280,9 +260,8 @@ def walk_timeline(
             yield from children(item, entry)
         caught_up = bool(since) and oldest_on_page is not None and oldest_on_page <= since
         if not full and caught_up and seen >= window:
-            caught_up_early = True
             break
-    if full and not caught_up_early:
+    if full:
         why = None
         if guard is not None and not guard.complete:
             why = guard.stopped
@@ -374,44 +353,6 @@ def walk_thread(
 # -- followers ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class FollowersWalk:
-    """What a followers walk read, and whether it reached the end of the list."""
-
-    listed: int = 0
-    unreadable: int = 0
-    last_ref: WarcRef | None = None
-    stopped: str | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.stopped is None and not self.unreadable
-
-
-def walk_followers(
-    pages: Iterable[tuple[WarcRef, Iterable[Any]]],
-    *,
-    parse: Callable[[Any, WarcRef], Follower | Unparseable],
-    guard: PageGuard,
-    walk: FollowersWalk,
-) -> Iterator[HarvestRecord]:
-    """Every follower the list gives; ``walk`` says afterwards whether it was all of them.
-
-    It yields no ``Sweep`` itself: the caller ends with :func:`followers_end`, which sweeps
-    only a complete walk, so a list cut by a loop or a cap never records an unfollow.
-    """
-    for ref, entries in pages:
-        walk.last_ref = ref
-        for entry in entries:
-            record = parse(entry, ref)
-            if isinstance(record, Unparseable):
-                walk.unreadable += 1
-            else:
-                walk.listed += 1
-            yield record
-    walk.stopped = guard.stopped
-
-
 def follower(
     entry: Any,
     ref: WarcRef,
@@ -448,15 +389,25 @@ def followers_stream(
     without one (X, YouTube), the number listed.
 
     The list when it can be read, then the count (``identities_available`` when the list
-    gave anyone) and :func:`followers_end`. When the list alone is ``refused`` (401/403: a
-    locked-down instance, a token without the scope or tier), the run goes on with the
-    declared count and a Degradation, or what ``on_refusal`` yields instead; nobody is
-    recorded as having unfollowed.
+    gave anyone), then the sweep (unfollows may be recorded) only for a complete list: one cut
+    by a loop or a cap, or with unreadable entries, gets a Degradation instead, and so does a
+    list of nobody from an account that declares followers (a hidden network is not a list of
+    nobody). When the list alone is ``refused`` (401/403: a locked-down instance, a token
+    without the scope or tier), the run goes on with the declared count and a Degradation,
+    or what ``on_refusal`` yields instead; nobody is recorded as having unfollowed.
     """
     count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
-    walk = FollowersWalk()
+    listed = unreadable = 0
+    last_ref: WarcRef | None = None
     try:
-        yield from walk_followers(pages, parse=parse, guard=guard, walk=walk)
+        for last_ref, entries in pages:
+            for entry in entries:
+                record = parse(entry, last_ref)
+                if isinstance(record, Unparseable):
+                    unreadable += 1
+                else:
+                    listed += 1
+                yield record
     except FetchError as exc:
         if not refused(exc):
             raise
@@ -473,51 +424,38 @@ def followers_stream(
             f"{endpoint} refused ({words}); only the declared follower count was kept",
         )
         return
-    ref = declared_ref or walk.last_ref
+    why = guard.stopped or (f"{unreadable} followers could not be read" if unreadable else None)
+    ref = declared_ref or last_ref
     if count is not None and ref is not None:
-        listed = walk.listed > 0 or count == 0
-        yield FollowerCount(count, ref, identities_available=listed, note=note)
-        yield from _followers_coverage(walk, count)
-    elif count is None and walk.last_ref is not None:
-        yield FollowerCount(walk.listed, walk.last_ref, walk.complete, note)
-    yield from followers_end(walk, declared=count)
-
-
-def _followers_coverage(walk: FollowersWalk, declared: int) -> Iterator[Coverage]:
-    """The declared follower count beside the number listed, when the list fell short."""
-    if walk.listed >= declared:
-        return
-    if not walk.complete:
-        reason = f"error: {walk.stopped or f'{walk.unreadable} followers could not be read'}"
-    elif walk.listed == 0:
-        reason = "hidden: the owner hides their network; only the count was recorded"
-    else:
-        reason = "hidden or deleted before capture: the platform counts followers it does not list"
-    yield Coverage("followers", None, declared, walk.listed, reason)
-
-
-def followers_end(walk: FollowersWalk, *, declared: int | None = None) -> Iterator[HarvestRecord]:
-    """The sweep (unfollows may be recorded) for a complete list, else a Degradation.
-
-    A platform that declares a count above zero but lists nobody (a hidden network) is not a
-    list of nobody: no sweep either.
-    """
-    if not walk.complete:
-        why = walk.stopped or f"{walk.unreadable} followers could not be read"
+        yield FollowerCount(count, ref, identities_available=listed > 0 or count == 0, note=note)
+        if listed < count:
+            yield Coverage("followers", None, count, listed, _shortfall(why, listed))
+    elif count is None and last_ref is not None:
+        yield FollowerCount(listed, last_ref, why is None, note)
+    if why is not None:
         yield Degradation(
             "follower_identities",
-            f"{why}; {walk.listed} followers listed"
-            + (f" of {declared}" if declared is not None else "")
+            f"{why}; {listed} followers listed"
+            + (f" of {count}" if count is not None else "")
             + "; nobody was recorded as having unfollowed this run",
         )
-    elif walk.listed == 0 and declared:
+    elif listed == 0 and count:
         yield Degradation(
             "follower_identities",
-            f"the account reports {declared} followers but the list gave none (the owner may "
+            f"the account reports {count} followers but the list gave none (the owner may "
             "hide their network); only the count was recorded",
         )
     else:
         yield Sweep("followers", "followers")
+
+
+def _shortfall(why: str | None, listed: int) -> str:
+    """Why the list gave fewer followers than the account declares."""
+    if why is not None:
+        return f"error: {why}"
+    if listed == 0:
+        return "hidden: the owner hides their network; only the count was recorded"
+    return "hidden or deleted before capture: the platform counts followers it does not list"
 
 
 # -- follower head walks (between complete reads) -------------------------------------------

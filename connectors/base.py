@@ -20,6 +20,7 @@ from archiver.errors import FetchError
 from archiver.log import get_logger
 from archiver.model import HarvestRecord, Item, Media
 from archiver.recorder import RecordingClient
+from archiver.textclean import loads_lenient
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,29 @@ class Connector(Protocol):
 
 def bearer(token: str | None) -> str | None:
     return f"Bearer {token}" if token else None
+
+
+def json_body(body: bytes | str) -> Any:
+    """The JSON of an error body or header, read leniently like every page (``loads_lenient``),
+    None when it is not JSON (an HTML error page, a truncated body): what a classify hook
+    reads the platform's error envelope from."""
+    try:
+        return loads_lenient(body.encode() if isinstance(body, str) else body)
+    except ValueError:
+        return None
+
+
+def dig(data: Any, *path: str | int) -> Any:
+    """``data[a][b]...`` through JSON objects (str steps) and lists (int steps); None where a
+    step is missing or of another type, so platform JSON is read without an isinstance chain."""
+    for step in path:
+        if isinstance(step, str) and isinstance(data, dict):
+            data = data.get(step)
+        elif isinstance(step, int) and isinstance(data, list) and -len(data) <= step < len(data):
+            data = data[step]
+        else:
+            return None
+    return data
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -48,13 +48,16 @@ from connectors._options import NoOptions
 from connectors._paging import (
     Gap,
     PageGuard,
-    cursor_pages,
+    UnreadablePage,
+    cursor,
     follower,
     follower_head_marks,
     followers_head,
     followers_stream,
     listing,
     noting_newest,
+    read_page,
+    url_pages,
     walk_thread,
     walk_timeline,
 )
@@ -63,6 +66,7 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    dig,
     parse_time,
     platform_words,
     with_captured_media,
@@ -105,37 +109,30 @@ class BlueskyConnector:
 
     # -- XRPC ---------------------------------------------------------------------------------
     def _get(
-        self, nsid: str, params: dict[str, str | int], record_class: RecordClass
-    ) -> tuple[RecordedResponse, Any]:
-        """One XRPC query; the 400 envelope ``{"error", "message"}`` becomes a typed error."""
-        response = self._fetch(nsid, params, record_class)
-        return response, self._parse(nsid, response)
-
-    def _fetch(
-        self, nsid: str, params: dict[str, str | int], record_class: RecordClass
-    ) -> RecordedResponse:
-        return self.ctx.http.get(
+        self,
+        nsid: str,
+        params: dict[str, str | int],
+        record_class: RecordClass,
+        context: str | None = None,
+    ) -> tuple[RecordedResponse, dict[str, Any]]:
+        """One XRPC query, its JSON object; the 400 envelope ``{"error", "message"}`` becomes a
+        typed error. With a ``context`` an unreadable answer costs that thread only
+        (UnreadablePage), otherwise it fails the run."""
+        endpoint = f"GET {nsid}"
+        response = self.ctx.http.get(
             f"{self.xrpc}/{nsid}",
             params=params,
             record_class=record_class,
-            endpoint=f"GET {nsid}",
+            endpoint=endpoint,
             ok_statuses=(400,),
         )
-
-    def _parse(self, nsid: str, response: RecordedResponse) -> dict[str, Any]:
-        endpoint = f"GET {nsid}"
-        data = response.json()
+        data, _ = read_page(response, context=context)
         if response.status_code == 400:
-            error = data.get("error") if isinstance(data, dict) else None
-            message = data.get("message") if isinstance(data, dict) else None
+            error, message = data.get("error"), data.get("message")
             text = f"HTTP 400 {error or 'error'}: {message or '(no message)'}"
             kind = NotFoundError if error == "NotFound" or _not_found(message) else FetchError
             raise kind(text, site=self.ctx.site.id, endpoint=endpoint, status=400)
-        if not isinstance(data, dict):
-            raise MalformedResponseError(
-                "expected a JSON object", site=self.ctx.site.id, endpoint=endpoint
-            )
-        return data
+        return response, data
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -165,7 +162,7 @@ class BlueskyConnector:
 
     def _profile_item(self, response: RecordedResponse, data: dict[str, Any]) -> Item:
         """getProfile already holds the whole profile; keep it as a versioned record."""
-        pinned, verification = data.get("pinnedPost"), data.get("verification")
+        status = dig(data, "verification", "verifiedStatus")
         return profile_item(
             self.ctx,
             ref=response.ref,
@@ -175,10 +172,8 @@ class BlueskyConnector:
             bio=data.get("description"),
             avatar_url=data.get("avatar"),
             banner_url=data.get("banner"),
-            pinned=pinned.get("uri") if isinstance(pinned, dict) else None,
-            verified=verification.get("verifiedStatus") == "valid"
-            if isinstance(verification, dict)
-            else None,
+            pinned=dig(data, "pinnedPost", "uri"),
+            verified=status == "valid" if isinstance(data.get("verification"), dict) else None,
             url=_profile_url(data.get("handle")),
         )
 
@@ -188,13 +183,13 @@ class BlueskyConnector:
     ) -> tuple[PageGuard, Iterator[tuple[WarcRef, list[Any]]]]:
         """``cursor`` pages of ``nsid`` with their ``key`` list; an empty page is the end."""
         guard = PageGuard(nsid)
-        pages = cursor_pages(
-            lambda query: self._get(nsid, dict(query), record_class),
+        pages = url_pages(
+            lambda _, query: self._get(nsid, dict(query or {}), record_class),
+            nsid,
             params,
-            cursor_param="cursor",
-            next_cursor=lambda data: data.get("cursor"),
+            next_url=lambda data: cursor("cursor", data.get("cursor")),
             guard=guard,
-            stop_on_empty=lambda data: not data.get(key),
+            empty=lambda data: not data.get(key),
         )
         endpoint = f"GET {nsid}"
         site = self.ctx.site.id
@@ -333,21 +328,20 @@ class BlueskyConnector:
     def _thread(self, root_uri: str) -> Iterator[HarvestRecord]:
         endpoint = f"GET {THREAD}"
         params: dict[str, str | int] = {"uri": root_uri, "depth": THREAD_DEPTH, "parentHeight": 0}
-        response = self._fetch(THREAD, params, "comments")
         try:
-            data = self._parse(THREAD, response)
-            thread = data.get("thread")
-            if not isinstance(thread, dict):
-                raise MalformedResponseError("getPostThread without a thread")
+            response, data = self._get(THREAD, params, "comments", f"thread of {root_uri}")
         except NotFoundError:
             yield Sweep("comments", root_uri)  # the post vanished between listing and reading
             return
-        except MalformedResponseError as exc:
+        except UnreadablePage as exc:
             # One unreadable thread must not cost the run: kept raw, counted, and not swept
             # (its replies may be in the answer we could not read).
-            yield Unparseable(
-                "comments", endpoint, f"thread of {root_uri}: {exc.message}", response.ref
-            )
+            yield Unparseable("comments", endpoint, exc.words, exc.ref)
+            return
+        thread = data.get("thread")
+        if not isinstance(thread, dict):
+            why = f"thread of {root_uri}: getPostThread without a thread"
+            yield Unparseable("comments", endpoint, why, response.ref)
             return
         kind = thread.get("$type", "")
         if kind.endswith("#notFoundPost") or thread.get("notFound") is True:
@@ -442,9 +436,7 @@ class BlueskyConnector:
 
 def _refused(exc: FetchError) -> bool:
     """401/403 (or an XRPC 400 saying auth is needed) on the followers list only."""
-    if isinstance(exc, AuthError):
-        return True
-    return exc.status == 400 and "auth" in exc.message.lower()
+    return isinstance(exc, AuthError) or (exc.status == 400 and "auth" in exc.message.lower())
 
 
 def _not_found(message: Any) -> bool:
@@ -469,9 +461,8 @@ def _embed(embed: Any) -> tuple[list[Media], dict[str, Any]]:
     kind = str(embed.get("$type", ""))
     if kind.startswith("app.bsky.embed.recordWithMedia"):
         inner, more = _embed(embed.get("media"))
-        quoted = (embed.get("record") or {}).get("record") or {}
-        if quoted.get("uri"):
-            more["quote_of"] = quoted["uri"]
+        if quoted := dig(embed, "record", "record", "uri"):
+            more["quote_of"] = quoted
         return inner, more
     if kind.startswith("app.bsky.embed.images"):
         for i, img in enumerate(embed.get("images") or []):
@@ -491,8 +482,6 @@ def _embed(embed: Any) -> tuple[list[Media], dict[str, Any]]:
     elif kind.startswith("app.bsky.embed.external"):
         ext = embed.get("external") or {}
         extra["link"] = {k: ext.get(k) for k in ("uri", "title", "description")}
-    elif kind.startswith("app.bsky.embed.record"):
-        quoted = embed.get("record") or {}
-        if quoted.get("uri"):
-            extra["quote_of"] = quoted["uri"]
+    elif kind.startswith("app.bsky.embed.record") and (quoted := dig(embed, "record", "uri")):
+        extra["quote_of"] = quoted
     return media, extra

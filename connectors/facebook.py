@@ -33,7 +33,7 @@ from connectors._graph import (
 from connectors._options import read_options
 from connectors._paging import PageGuard
 from connectors._profile import profile_item
-from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, dig, parse_time
 
 PROFILE_FIELDS = (
     "id,name,username,about,website,link,picture{url},cover{source},verification_status"
@@ -115,7 +115,6 @@ class FacebookConnector:
         if not isinstance(data, dict):
             yield Unparseable("posts", endpoint, "the Page read did not return an object")
             return
-        picture = (data.get("picture") or {}).get("data") or {}
         yield profile_item(
             self.ctx,
             ref=response.ref,
@@ -123,8 +122,8 @@ class FacebookConnector:
             handle=data.get("username"),
             display_name=data.get("name"),
             bio=data.get("about"),
-            avatar_url=picture.get("url") if isinstance(picture, dict) else None,
-            banner_url=(data.get("cover") or {}).get("source"),
+            avatar_url=dig(data, "picture", "data", "url"),
+            banner_url=dig(data, "cover", "source"),
             website=data.get("website"),
             verified=data.get("verification_status") in ("blue_verified", "gray_verified"),
             url=data.get("link"),
@@ -195,8 +194,7 @@ class FacebookConnector:
         created = parse_time(raw.get("created_time"))
         if created is None:
             return Unparseable("comments", endpoint, f"comment {cid}: unreadable created_time", ref)
-        parent = raw.get("parent")
-        parent_id = parent.get("id") if isinstance(parent, dict) else None
+        parent_id = dig(raw, "parent", "id")
         author = _author(raw.get("from"))
         attachment = raw.get("attachment")
         media = capture(self.ctx, _attachments({"data": [attachment]} if attachment else None))
@@ -233,24 +231,17 @@ def _author(value: Any) -> Author | None:
 def _attachments(value: Any) -> list[Media]:
     """Photos/videos of ``attachments{...}`` (albums via ``subattachments``), as Media."""
     out: list[Media] = []
-    entries = value.get("data") if isinstance(value, dict) else None
-    for att in entries if isinstance(entries, list) else []:
-        if not isinstance(att, dict):
-            continue
-        subs = att.get("subattachments")
-        sub_entries = subs.get("data") if isinstance(subs, dict) else None
+    entries = dig(value, "data")
+    for att in entries if isinstance(entries, list) else []:  # a non-object has no src below
+        sub_entries = dig(att, "subattachments", "data")
         if isinstance(sub_entries, list) and sub_entries:
-            out.extend(_attachments(subs))
+            out.extend(_attachments(att["subattachments"]))
             continue
-        media = att.get("media")
-        image = media.get("image") if isinstance(media, dict) else None
-        src = media.get("source") if isinstance(media, dict) else None  # video file, if any
-        if not src and isinstance(image, dict):
-            src = image.get("src")
+        # The video file when there is one, else the image.
+        src = dig(att, "media", "source") or dig(att, "media", "image", "src")
         if not isinstance(src, str):
             continue
-        target = att.get("target")
-        mid = target.get("id") if isinstance(target, dict) else None
+        mid = dig(att, "target", "id")
         desc = att.get("description") or att.get("title")
         out.append(
             Media(

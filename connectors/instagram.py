@@ -25,12 +25,11 @@ from connectors._graph import (
     account_read,
     capture,
     graph_timeline,
-    next_page,
     token_expiry,
 )
 from connectors._options import NoOptions
 from connectors._paging import PageGuard
-from connectors.base import SOCIAL, Capabilities, HarvestContext, parse_time
+from connectors.base import SOCIAL, Capabilities, HarvestContext, dig, parse_time
 
 # like_count and thumbnail_url: in the samples' request; children{...} subfields per §6.
 MEDIA_FIELDS = (
@@ -140,7 +139,7 @@ class InstagramConnector:
     ) -> Iterator[tuple[RecordedResponse, list[Any]]]:
         """A comment's replies: the first page inline in the comment, then ``paging.next``."""
         yield page, self.graph.listing(replies, REPLIES)
-        if nxt := next_page(replies):
+        if nxt := self.graph.next_url(replies):
             yield from self.graph.pages(nxt, endpoint=REPLIES, record_class="comments", guard=guard)
 
     def _comment_item(
@@ -152,10 +151,8 @@ class InstagramConnector:
         created = parse_time(raw.get("timestamp"))
         if created is None:
             return Unparseable("comments", endpoint, f"comment {cid}: unreadable timestamp", ref)
-        frm = raw.get("from")
-        sender: dict[str, Any] = frm if isinstance(frm, dict) else {}
-        username = raw.get("username") or sender.get("username")
-        author_id = sender.get("id")
+        username = raw.get("username") or dig(raw, "from", "username")
+        author_id = dig(raw, "from", "id")
         parent = top_id or (raw.get("parent_id") if isinstance(raw.get("parent_id"), str) else None)
         by_owner = (isinstance(author_id, str) and author_id == self.user_id) or (
             bool(self.username) and username == self.username
@@ -182,16 +179,13 @@ class InstagramConnector:
 
 def _media_list(raw: dict[str, Any]) -> list[Media]:
     """The image/video of a post, or every child of a carousel."""
-    children = raw.get("children")
-    entries = children.get("data") if isinstance(children, dict) else None
+    entries = dig(raw, "children", "data")
     sources = entries if isinstance(entries, list) and entries else [raw]
     out = []
     for i, child in enumerate(sources):
-        if not isinstance(child, dict):
-            continue
-        url = child.get("media_url")
+        url = dig(child, "media_url")
         if not isinstance(url, str):
-            continue  # e.g. copyrighted audio: Instagram omits media_url
+            continue  # not an object, or e.g. copyrighted audio: Instagram omits media_url
         out.append(
             Media(
                 id=str(child.get("id") or f"{raw.get('id')}/{i}"),

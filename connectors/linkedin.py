@@ -27,7 +27,6 @@ in the API), image and video files (posts reference them by URN only).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,7 +58,7 @@ from archiver.recorder import RecordedResponse, platform_message, status_classif
 from archiver.verdict import Fatal, Verdict
 from connectors._options import read_options
 from connectors._paging import PageGuard, url_pages, walk_thread, walk_timeline
-from connectors.base import Capabilities, HarvestContext, platform_words
+from connectors.base import Capabilities, HarvestContext, json_body, platform_words
 
 PAGE_COUNT = 50
 SCOPES = "r_organization_social and rw_organization_admin"
@@ -92,10 +91,7 @@ class LinkedInPermissionError(AuthError):
 
 def _error_words(body: bytes) -> str:
     """LinkedIn's ``{"message", "code", "serviceErrorCode"}`` in one line."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return platform_message(body)
+    data = json_body(body)
     if not isinstance(data, dict):
         return platform_message(body)
     message = " ".join(str(data.get("message") or "(no message)").split())

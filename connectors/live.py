@@ -491,9 +491,7 @@ class YouTubeLive:
             "maxResults": 100,
             "textFormat": "plainText",
         }
-        response = self.parser._get(
-            "commentThreads", params, record_class="comments", endpoint=EP_THREADS
-        )
+        response = self.parser._get("commentThreads", params, record_class="comments")
         data = response.json()
         threads = data.get("items") if isinstance(data, dict) else None
         if not isinstance(threads, list):
@@ -509,9 +507,7 @@ class YouTubeLive:
             kept += 1
             newest = max(newest, published)
             video_id = str(snippet.get("videoId") or "") if isinstance(snippet, dict) else ""
-            yield self.parser._node_item(
-                ("thread", thread, video_id, "published", response.ref, EP_THREADS)
-            )
+            yield self.parser._comment_item(top, video_id, "published", response.ref, EP_THREADS)
             for reply in (thread.get("replies") or {}).get("comments") or []:
                 yield self.parser._comment_item(
                     reply, video_id, "published", response.ref, EP_THREADS
@@ -549,7 +545,7 @@ class XLive:
 
         owner = self.ctx.bookmarks.get("user_id", "")
         if not owner:
-            owner = str(self.parser._lookup()["id"])
+            owner = str(self.parser._lookup()[0]["id"])
             yield BookmarkUpdate("user_id", owner)
         self.parser.owner_id = owner
         watch = [w for w in self.ctx.bookmarks.get("live_watch", "").split(",") if w]

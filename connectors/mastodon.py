@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import chain
 from typing import Any, ClassVar
@@ -45,7 +45,6 @@ from connectors._paging import (
     follower,
     followers_stream,
     link_pages,
-    paginate,
     walk_timeline,
 )
 from connectors._profile import profile_item
@@ -122,22 +121,20 @@ class MastodonConnector:
         self.ctx = ctx
         self.api = f"{ctx.site.base_url}/api/v1"
         self.owner_id = ""
-        self.account_ref: WarcRef | None = None  # the lookup answer, evidence for the count
         self.reported_cut_threads = False
         self.histories: dict[tuple[str, str], RecordedResponse] = {}  # read this run
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        account = self._lookup()
+        account, account_ref = self._lookup()  # the lookup answer: evidence for the count too
         self.owner_id = str(account["id"])
         yield BookmarkUpdate("account_id", self.owner_id)
-        if self.account_ref is not None:
-            yield self._profile(account, self.account_ref)
+        yield self._profile(account, account_ref)
         yield from self._statuses()
         if self.ctx.full_sweep or self.ctx.followers_due:
-            yield from self._followers(account)
+            yield from self._followers(account, account_ref)
 
-    def _lookup(self) -> dict[str, Any]:
+    def _lookup(self) -> tuple[dict[str, Any], WarcRef]:
         acct = self.ctx.site.account.lstrip("@")
         try:
             response = self.ctx.http.get(
@@ -153,7 +150,6 @@ class MastodonConnector:
                 endpoint="GET /api/v1/accounts/lookup",
                 hint="check `account` (the handle, e.g. cityofbozeman) and `base_url` in the config",
             ) from exc
-        self.account_ref = response.ref
         data = response.json()
         if not isinstance(data, dict) or "id" not in data:
             raise MalformedResponseError(
@@ -161,15 +157,12 @@ class MastodonConnector:
                 site=self.ctx.site.id,
                 endpoint="GET /api/v1/accounts/lookup",
             )
-        return data
+        return data, response.ref
 
     def _profile(self, account: dict[str, Any], ref: WarcRef) -> Item:
         """The lookup answer already holds the whole profile; keep it as a versioned record."""
-        links = [
-            html_to_text(f.get("value"))
-            for f in account.get("fields") or []
-            if isinstance(f, dict) and f.get("value")
-        ]
+        fields = [f for f in account.get("fields") or [] if isinstance(f, dict)]
+        links = [html_to_text(f["value"]) for f in fields if f.get("value")]
         return profile_item(
             self.ctx,
             ref=ref,
@@ -180,9 +173,7 @@ class MastodonConnector:
             avatar_url=account.get("avatar"),
             banner_url=account.get("header"),
             website=" ".join(links) or None,
-            verified=any(
-                isinstance(f, dict) and f.get("verified_at") for f in account.get("fields") or []
-            ),
+            verified=any(f.get("verified_at") for f in fields),
             url=account.get("url"),
         )
 
@@ -192,17 +183,8 @@ class MastodonConnector:
         guard = PageGuard("statuses")
         yield from walk_timeline(
             self.ctx,
-            self._lists(
-                link_pages(
-                    self.ctx.http,
-                    f"{self.api}/accounts/{self.owner_id}/statuses",
-                    params={"limit": 40},
-                    record_class="posts",
-                    endpoint=endpoint,
-                    guard=guard,
-                ),
-                "statuses",
-                endpoint,
+            self._pages(
+                f"accounts/{self.owner_id}/statuses", {"limit": 40}, "posts", endpoint, guard
             ),
             guard=guard,
             parse=lambda status, ref: self._status_item(status, ref, endpoint),
@@ -215,15 +197,30 @@ class MastodonConnector:
             bookmark="since_id",
         )
 
-    def _lists(
-        self, pages: Iterable[RecordedResponse], what: str, endpoint: str
+    def _pages(
+        self,
+        path: str,
+        params: dict[str, str | int],
+        record_class: RecordClass,
+        endpoint: str,
+        guard: PageGuard,
+        advance: Callable[[RecordedResponse], str | None] | None = None,
     ) -> Iterator[tuple[WarcRef, list[Any]]]:
-        """Each page's JSON list of ``what``."""
-        for page in pages:
+        """The ``Link`` pages of ``path`` (``advance``: see :func:`link_pages`), each page's
+        JSON list."""
+        for page in link_pages(
+            self.ctx.http,
+            f"{self.api}/{path}",
+            params=params,
+            record_class=record_class,
+            endpoint=endpoint,
+            guard=guard,
+            advance=advance,
+        ):
             data = page.json()
             if not isinstance(data, list):
                 raise MalformedResponseError(
-                    f"expected a list of {what}", site=self.ctx.site.id, endpoint=endpoint
+                    "expected a JSON list", site=self.ctx.site.id, endpoint=endpoint
                 )
             yield page.ref, data
 
@@ -424,7 +421,7 @@ class MastodonConnector:
             yield version
 
     # -- followers ----------------------------------------------------------------------------
-    def _followers(self, account: dict[str, Any]) -> Iterator[HarvestRecord]:
+    def _followers(self, account: dict[str, Any], account_ref: WarcRef) -> Iterator[HarvestRecord]:
         """The follower list (``Link`` pages: its ids are internal); refused alone (limited or
         authorized-fetch mode, a token without ``read:accounts``), the account's count.
 
@@ -435,7 +432,7 @@ class MastodonConnector:
         declared = account.get("followers_count")
         count = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
         if self.ctx.followers_walk == "head":
-            head = self._follower_head(endpoint, count)
+            head = self._follower_head(endpoint, count, account_ref)
             if head is not None:
                 yield from head
                 return
@@ -443,13 +440,11 @@ class MastodonConnector:
         cursors: list[int] = []
         first_prev: list[str] = []
         yield from followers_stream(
-            self._lists(
-                self._follower_pages(endpoint, guard, cursors, first_prev), "followers", endpoint
-            ),
+            self._follower_pages(endpoint, guard, cursors, first_prev),
             parse=lambda acc, ref: follower(acc, ref, endpoint, handle="acct", name="display_name"),
             guard=guard,
             declared=account.get("followers_count"),
-            declared_ref=self.account_ref,
+            declared_ref=account_ref,
             refused=lambda exc: isinstance(exc, AuthError) or exc.status == 403,
             endpoint=endpoint,
             note="from the account's followers_count",
@@ -461,7 +456,9 @@ class MastodonConnector:
             yield BookmarkUpdate(FOLLOWER_HEAD, newest.group(1))
             yield BookmarkUpdate(FOLLOWER_COUNT, str(count))
 
-    def _follower_head(self, endpoint: str, count: int | None) -> list[HarvestRecord] | None:
+    def _follower_head(
+        self, endpoint: str, count: int | None, account_ref: WarcRef
+    ) -> list[HarvestRecord] | None:
         """A head walk: the follows newer than the last read's newest (``since_id``), or None
         when the whole list must be read instead.
 
@@ -478,16 +475,7 @@ class MastodonConnector:
         if not since.isdigit() or not before.isdigit() or count is None:
             return None  # no complete read to extend yet
         guard = PageGuard("followers (newest)")
-        url = f"{self.api}/accounts/{self.owner_id}/followers"
         first_prev: list[str] = []
-
-        def fetch(next_url: str | None) -> RecordedResponse:
-            return self.ctx.http.get(
-                next_url or url,
-                params=None if next_url else {"limit": 80, "since_id": since},
-                record_class="followers",
-                endpoint=endpoint,
-            )
 
         def advance(page: RecordedResponse) -> str | None:
             if not first_prev:
@@ -500,14 +488,16 @@ class MastodonConnector:
             return natural if "since_id=" in natural else f"{natural}&since_id={since}"
 
         try:
-            pages = list(self._lists(paginate(fetch, advance, guard), "followers", endpoint))
+            path = f"accounts/{self.owner_id}/followers"
+            query: dict[str, str | int] = {"limit": 80, "since_id": since}
+            pages = list(self._pages(path, query, "followers", endpoint, guard, advance))
         except FetchError as exc:
             # A refusal or an outage: the complete read meets it again and says what it means
             # (a degradation with the declared count, or a failed run), as it always has.
             self.ctx.log.info("followers_whole_list", reason=str(exc))
             return None
         listed = sum(len(entries) for _, entries in pages)
-        if not guard.complete or count != int(before) + listed or self.account_ref is None:
+        if not guard.complete or count != int(before) + listed:
             self.ctx.log.info(
                 "followers_whole_list",
                 reason=guard.stopped or f"followers_count {before} -> {count}, {listed} new",
@@ -523,7 +513,7 @@ class MastodonConnector:
         out.append(
             FollowerCount(
                 count,
-                self.account_ref,
+                account_ref,
                 identities_available=True,
                 note="from the account's followers_count (newest followers read)",
             )
@@ -535,7 +525,7 @@ class MastodonConnector:
 
     def _follower_pages(
         self, endpoint: str, guard: PageGuard, cursors: list[int], first_prev: list[str]
-    ) -> Iterator[RecordedResponse]:
+    ) -> Iterator[tuple[WarcRef, list[Any]]]:
         """The follower list on the page boundaries of the previous complete read.
 
         The list is newest first, so a few new followers shift every page and every page
@@ -545,7 +535,6 @@ class MastodonConnector:
         are then the same bytes as before (WARC revisits). A bridge that is itself full falls
         back to the plain next page. The whole list is read either way. ``cursors`` collects
         this read's boundaries (the bookmark for the next run)."""
-        url = f"{self.api}/accounts/{self.owner_id}/followers"
         try:
             before = sorted(
                 (int(c) for c in json.loads(self.ctx.bookmarks.get(FOLLOWER_CURSORS, "[]"))),
@@ -555,14 +544,6 @@ class MastodonConnector:
             before = []
         known = set(before)
         pending: list[str] = []  # after a bridge: [anchor url, plain next url]
-
-        def fetch(next_url: str | None) -> RecordedResponse:
-            return self.ctx.http.get(
-                next_url or url,
-                params=None if next_url else {"limit": 80},
-                record_class="followers",
-                endpoint=endpoint,
-            )
 
         def advance(page: RecordedResponse) -> str | None:
             if not first_prev:  # the newest follow, for the next run's head walk
@@ -593,4 +574,5 @@ class MastodonConnector:
                 cursors.append(cursor)
             return next_url
 
-        return paginate(fetch, advance, guard)
+        path = f"accounts/{self.owner_id}/followers"
+        return self._pages(path, {"limit": 80}, "followers", endpoint, guard, advance)

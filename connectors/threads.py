@@ -56,8 +56,8 @@ from connectors._graph import (
     comment_thread,
 )
 from connectors._options import read_options
-from connectors._paging import PageGuard, walk_timeline
-from connectors.base import Capabilities, HarvestContext, parse_time, platform_words
+from connectors._paging import PageGuard, cursor, walk_timeline
+from connectors.base import Capabilities, HarvestContext, dig, parse_time, platform_words
 
 POST_FIELDS = (
     "id,media_product_type,media_type,media_url,text,permalink,timestamp,username,shortcode,"
@@ -116,14 +116,7 @@ class ThreadsClient(GraphClient):
 
     def next_url(self, data: Any) -> str | None:
         """``paging.next``, else ``after=`` the ``paging.cursors.after`` cursor."""
-        paging = data.get("paging") if isinstance(data, dict) else None
-        paging = paging if isinstance(paging, dict) else {}
-        nxt = paging.get("next")
-        if isinstance(nxt, str) and nxt:
-            return nxt
-        cursors = paging.get("cursors")
-        after = cursors.get("after") if isinstance(cursors, dict) else None
-        return f"after={after}" if isinstance(after, str) and after else None
+        return super().next_url(data) or cursor("after", dig(data, "paging", "cursors", "after"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,11 +60,12 @@ from connectors._paging import (
     PageGuard,
     UnreadablePage,
     bookmark_since,
-    cursor_pages,
+    cursor,
     follower,
     followers_stream,
     listing,
     read_page,
+    url_pages,
     walk_timeline,
 )
 from connectors._profile import profile_item
@@ -72,6 +73,8 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    dig,
+    json_body,
     parse_time,
     platform_words,
     with_captured_media,
@@ -118,10 +121,7 @@ def classify(status: int, headers: httpx.Headers, body: bytes) -> Verdict:
     """X's own error shapes: a 403 that means "your access tier does not include this" costs
     only that capability (Skip); 401, 429 (``x-rate-limit-reset``, epoch) and 5xx follow the
     recorder's standard rules."""
-    try:
-        data = json.loads(body) if status == 403 else None
-    except ValueError:
-        data = None
+    data = json_body(body) if status == 403 else None
     if not isinstance(data, dict):
         return status_classifier(status, headers, body)
     markers = " ".join(str(data.get(k, "")) for k in ("reason", "type", "title")).lower()
@@ -170,16 +170,14 @@ class XConnector:
         self.options = read_options(XOptions, ctx.site)
         self.search_refused = self.followers_refused = False
         self.chains: dict[str, str] = {}  # any version id -> first id of its edit chain
-        self.lookup_ref: WarcRef | None = None
         self.young_posts: list[str] = []  # conversations the window covers from their start
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
-        user = self._lookup()
+        user, lookup_ref = self._lookup()
         self.owner_id = str(user["id"])
         yield BookmarkUpdate("user_id", self.owner_id)
-        if self.lookup_ref is not None:
-            yield self._profile(user, self.lookup_ref)
+        yield self._profile(user, lookup_ref)
         yield from self._posts()
         yield from self._replies()
         yield from self._followers()
@@ -221,7 +219,7 @@ class XConnector:
         data, _ = read_page(response, "data" if context else None, context)
         return response, data
 
-    def _lookup(self) -> dict[str, Any]:
+    def _lookup(self) -> tuple[dict[str, Any], WarcRef]:
         response, data = self._get(
             f"users/by/username/{self.username}",
             {"user.fields": PROFILE_FIELDS},
@@ -230,8 +228,7 @@ class XConnector:
         )
         user = data.get("data")
         if isinstance(user, dict) and "id" in user:
-            self.lookup_ref = response.ref
-            return user
+            return user, response.ref
         if isinstance(data.get("errors"), list):
             raise NotFoundError(
                 f"account {self.username!r}: {platform_message(response.content)}",
@@ -250,18 +247,18 @@ class XConnector:
         path: str,
         params: Mapping[str, str | int],
         *,
-        cursor: str,
+        token: str,
         record_class: RecordClass,
         endpoint: str,
         guard: PageGuard,
         context: str | None = None,
     ) -> Iterator[tuple[WarcRef, list[tuple[Any, Includes]]]]:
         """(ref, [(entry, includes)]) per page: every entry carries its page's ``includes``."""
-        for page, data in cursor_pages(
-            lambda query: self._get(path, query, record_class, endpoint, context=context),
+        for page, data in url_pages(
+            lambda _, query: self._get(path, query or {}, record_class, endpoint, context=context),
+            path,
             params,
-            cursor_param=cursor,
-            next_cursor=lambda data: (data.get("meta") or {}).get("next_token"),
+            next_url=lambda data: cursor(token, (data.get("meta") or {}).get("next_token")),
             guard=guard,
         ):
             rows = listing(data, "data", site=self.ctx.site.id, endpoint=endpoint)
@@ -278,7 +275,7 @@ class XConnector:
         pages = self._pages(
             f"users/{self.owner_id}/tweets",
             params,
-            cursor="pagination_token",
+            token="pagination_token",
             record_class="posts",
             endpoint=EP_TWEETS,
             guard=guard,
@@ -316,7 +313,7 @@ class XConnector:
     def _item(
         self,
         tweet: Any,
-        includes: Mapping[str, dict[str, dict[str, Any]]],
+        includes: Includes,
         ref: WarcRef,
         endpoint: str,
         *,
@@ -349,17 +346,11 @@ class XConnector:
         kind: ItemKind = "post"
         if root_id is not None:
             kind = "comment" if parent == root_id else "reply"
-        keys = (tweet.get("attachments") or {}).get("media_keys") or []
-        found = [(str(k), includes["media"].get(str(k), {})) for k in keys]
-        media = [
-            Media(
-                k,
-                str(m.get("type", "unknown")),
-                m.get("url") or m.get("preview_image_url"),
-                m.get("alt_text"),
-            )
-            for k, m in found
-        ]
+        media = []
+        for key in (tweet.get("attachments") or {}).get("media_keys") or []:
+            m = includes["media"].get(str(key), {})
+            url = m.get("url") or m.get("preview_image_url")
+            media.append(Media(str(key), str(m.get("type", "unknown")), url, m.get("alt_text")))
         extra = {"current_id": current, "edit_history_tweet_ids": chain}
         extra |= {k: tweet[k] for k in EXTRA_FIELDS if k in tweet}
         return Item(
@@ -384,41 +375,32 @@ class XConnector:
             extra=extra,
         )
 
-    def _first_id(self, tweet_id: str, includes: Mapping[str, dict[str, dict[str, Any]]]) -> str:
+    def _first_id(self, tweet_id: str, includes: Includes) -> str:
         """Map any version id to its chain's first id (from what we saw, or ``includes.tweets``)."""
         if tweet_id in self.chains:
             return self.chains[tweet_id]
-        ref = includes["tweets"].get(tweet_id)
-        if ref is not None:
-            chain = ref.get("edit_history_tweet_ids")
-            if isinstance(chain, list) and chain:
-                return str(chain[0])
-        return tweet_id
+        chain = dig(includes["tweets"].get(tweet_id), "edit_history_tweet_ids")
+        return str(chain[0]) if isinstance(chain, list) and chain else tweet_id
 
     # -- replies ------------------------------------------------------------------------------
     def _replies(self) -> Iterator[HarvestRecord]:
         """Every reply written in the search window: the conversations of the window's own
         posts, and of every reply addressed to the account (``to:``) whatever the post's age."""
         conversations = dict.fromkeys(self.young_posts)
-        conversations.update(dict.fromkeys((yield from self._active_conversations())))
-        for conversation in conversations:
-            if self.search_refused:
-                return
-            yield from self._conversation(conversation)
-
-    def _active_conversations(self) -> Generator[HarvestRecord, None, list[str]]:
-        found: list[str] = []
 
         def take(tweet: Any, _includes: Includes, _ref: WarcRef) -> Iterable[HarvestRecord]:
             conv = tweet.get("conversation_id") if isinstance(tweet, dict) else None
             if isinstance(conv, str) and conv.isdigit():
-                found.append(conv)
+                conversations[conv] = None
             return ()
 
         yield from self._search(
             "recent", f"to:{self.username}", f"replies to {self.username}", take
         )
-        return found
+        for conversation in conversations:
+            if self.search_refused:
+                return
+            yield from self._conversation(conversation)
 
     def _conversation(self, conversation: str) -> Iterator[HarvestRecord]:
         found: list[Item] = []
@@ -460,7 +442,7 @@ class XConnector:
         pages = self._pages(
             f"tweets/search/{kind}",
             {**TWEET_PARAMS, "query": query, "max_results": 100},
-            cursor="next_token",
+            token="next_token",
             record_class="comments",
             endpoint=endpoint,
             guard=guard,
@@ -470,35 +452,27 @@ class XConnector:
             for ref, entries in pages:
                 for tweet, includes in entries:
                     yield from take(tweet, includes, ref)
-        except (SkippableFetchError, RetriableFetchError, UnreadablePage) as exc:
-            yield from self._search_failed(exc, endpoint, what)
+        except UnreadablePage as exc:  # costs that conversation only: kept raw, not swept
+            yield Unparseable("comments", endpoint, exc.words, exc.ref)
+            return False
+        except (SkippableFetchError, RetriableFetchError) as exc:
+            # A tier refusal or a rate limit that outlasts the retries stops searching for
+            # this run, without costing the posts and followers.
+            if isinstance(exc, RetriableFetchError) and exc.status != 429:
+                raise
+            self.search_refused = True
+            if isinstance(exc, SkippableFetchError):
+                why = f"refused by the API access tier ({platform_words(exc)})"
+            else:
+                why = f"stayed rate-limited ({exc.message})"
+            yield Degradation(
+                "replies",
+                f"{endpoint} {why}; the remaining conversations were not searched this run",
+            )
             return False
         if not guard.complete:
             yield Degradation("replies", f"{guard.stopped}; {what} were not all read")
         return guard.complete
-
-    def _search_failed(
-        self,
-        exc: SkippableFetchError | RetriableFetchError | UnreadablePage,
-        endpoint: str,
-        what: str,
-    ) -> Iterator[HarvestRecord]:
-        """One unreadable search page costs that conversation only (kept raw, not swept); a
-        tier refusal or a rate limit that outlasts the retries stops searching for this run,
-        without costing the posts and followers."""
-        if isinstance(exc, UnreadablePage):
-            yield Unparseable("comments", endpoint, exc.words, exc.ref)
-            return
-        if isinstance(exc, RetriableFetchError) and exc.status != 429:
-            raise exc
-        self.search_refused = True
-        if isinstance(exc, SkippableFetchError):
-            why = f"refused by the API access tier ({platform_words(exc)})"
-        else:
-            why = f"stayed rate-limited ({exc.message})"
-        yield Degradation(
-            "replies", f"{endpoint} {why}; the remaining conversations were not searched this run"
-        )
 
     # -- followers ----------------------------------------------------------------------------
     def _followers(self) -> Iterator[HarvestRecord]:
@@ -506,7 +480,7 @@ class XConnector:
         pages = self._pages(
             f"users/{self.owner_id}/followers",
             {"max_results": 1000, "user.fields": "username,name"},
-            cursor="pagination_token",
+            token="pagination_token",
             record_class="followers",
             endpoint=EP_FOLLOWERS,
             guard=guard,
@@ -536,15 +510,10 @@ class XConnector:
             )
         # Otherwise the tier never allowed it: the count and its note say so plainly,
         # without making every run look degraded.
-        yield from self._follower_count(refusal)
-
-    def _follower_count(self, refusal: str) -> Iterator[HarvestRecord]:
         response, data = self._get(
             f"users/{self.owner_id}", {"user.fields": "public_metrics"}, "followers", EP_USER
         )
-        user = data.get("data")
-        metrics = user.get("public_metrics") if isinstance(user, dict) else None
-        count = metrics.get("followers_count") if isinstance(metrics, dict) else None
+        count = dig(data, "data", "public_metrics", "followers_count")
         if not isinstance(count, int):
             yield Unparseable(
                 "followers", EP_USER, "no public_metrics.followers_count", response.ref
@@ -563,12 +532,12 @@ def _x_url(_id: str, handle: Any) -> str | None:
     return f"https://x.com/{handle}" if handle else None
 
 
-def _includes(data: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _includes(data: Mapping[str, Any]) -> Includes:
     """``includes`` indexed by id / media_key; entries that are not objects are ignored."""
     inc = data.get("includes")
     if not isinstance(inc, dict):
         inc = {}
-    out: dict[str, dict[str, dict[str, Any]]] = {"users": {}, "media": {}, "tweets": {}}
+    out: Includes = {"users": {}, "media": {}, "tweets": {}}
     for name, key in (("users", "id"), ("media", "media_key"), ("tweets", "id")):
         for entry in inc.get(name) or []:
             if isinstance(entry, dict) and key in entry:

@@ -67,10 +67,11 @@ from archiver.verdict import Fatal, Retry, Skip, Verdict
 from connectors._options import read_options
 from connectors._paging import (
     PageGuard,
-    cursor_pages,
+    cursor,
     follower,
     followers_stream,
     read_page,
+    url_pages,
     walk_thread,
     walk_timeline,
 )
@@ -79,6 +80,8 @@ from connectors.base import (
     SOCIAL,
     Capabilities,
     HarvestContext,
+    dig,
+    json_body,
     parse_time,
     platform_words,
     with_captured_media,
@@ -107,9 +110,8 @@ def google_error(body: bytes) -> tuple[list[str], str]:
 
     Reasons come from ``errors[].reason`` and ``details[].reason``: an invalid API key is
     ``badRequest`` in the first and ``API_KEY_INVALID`` only in the second."""
-    try:
-        data = json.loads(body)
-    except ValueError:
+    data = json_body(body)
+    if data is None:
         return [], " ".join(body[:200].decode("utf-8", "replace").split()) or "(empty body)"
     err = data.get("error") if isinstance(data, dict) else None
     if not isinstance(err, dict):
@@ -254,11 +256,11 @@ class YouTubeConnector:
         params: Mapping[str, str | int],
         *,
         record_class: RecordClass,
-        endpoint: str,
         allow: frozenset[str] = frozenset(),
     ) -> RecordedResponse:
         """GET ``resource`` with the API key (key mode); ``classify`` reads Google's reasons,
         an ``allow``ed refusal raises SkippableFetchError whose text starts with the reason."""
+        endpoint = f"GET /youtube/v3/{resource}"
         query = dict(params)
         if self.options.auth == "key":
             if not self.ctx.token:
@@ -283,7 +285,6 @@ class YouTubeConnector:
         params: Mapping[str, str | int],
         *,
         record_class: RecordClass,
-        endpoint: str,
         guard: PageGuard,
         allow: frozenset[str] = frozenset(),
         context: str | None = None,
@@ -291,19 +292,12 @@ class YouTubeConnector:
         """Pages with their ``items``; with a ``context``, an unreadable page costs only the
         thread it belongs to (UnreadablePage), otherwise it fails the run."""
 
-        def get(query: Mapping[str, str | int]) -> tuple[RecordedResponse, Any]:
-            page = self._get(
-                resource, query, record_class=record_class, endpoint=endpoint, allow=allow
-            )
+        def get(_: str, query: Mapping[str, str | int] | None) -> tuple[RecordedResponse, Any]:
+            page = self._get(resource, query or {}, record_class=record_class, allow=allow)
             return page, read_page(page, "items", context)[0]
 
-        return cursor_pages(
-            get,
-            params,
-            cursor_param="pageToken",
-            next_cursor=lambda data: data.get("nextPageToken"),
-            guard=guard,
-        )
+        next_url = lambda data: cursor("pageToken", data.get("nextPageToken"))  # noqa: E731
+        return url_pages(get, resource, params, next_url=next_url, guard=guard)
 
     # -- entry point --------------------------------------------------------------------------
     def harvest(self) -> Iterator[HarvestRecord]:
@@ -317,7 +311,7 @@ class YouTubeConnector:
         self.channel_id = str(channel["id"])
         yield BookmarkUpdate("channel_id", self.channel_id)
         yield self._profile(channel, channel_ref)
-        uploads = (channel.get("contentDetails") or {}).get("relatedPlaylists", {}).get("uploads")
+        uploads = dig(channel, "contentDetails", "relatedPlaylists", "uploads")
         if not isinstance(uploads, str) or not uploads:
             raise MalformedResponseError(
                 "channel has no contentDetails.relatedPlaylists.uploads",
@@ -325,7 +319,7 @@ class YouTubeConnector:
                 endpoint=EP_CHANNELS,
             )
         yield from self._videos(uploads, channel)
-        yield from self._subscribers(channel)
+        yield from self._subscribers()
 
     def _channel(self) -> tuple[dict[str, Any], WarcRef]:
         account = self.ctx.site.account.strip()
@@ -337,9 +331,7 @@ class YouTubeConnector:
             params["id"] = account
         else:
             params["forHandle"] = account if account.startswith("@") else f"@{account}"
-        response = self._get("channels", params, record_class="posts", endpoint=EP_CHANNELS)
-        data = response.json()
-        items = data.get("items") if isinstance(data, dict) else None
+        response, items = self._channels(params, "posts")
         if not items:
             raise NotFoundError(
                 f"channel {account!r} not found (the API returned no items)",
@@ -357,13 +349,8 @@ class YouTubeConnector:
     def _profile(self, channel: Mapping[str, Any], ref: WarcRef) -> Item:
         """The channel answer holds the profile; keep it as a versioned record."""
         snippet = channel.get("snippet") or {}
-        thumbs = snippet.get("thumbnails") or {}
-        best: Mapping[str, Any] = next(
-            (thumbs[k] for k in ("high", "medium", "default") if k in thumbs), {}
-        )
-        banner = ((channel.get("brandingSettings") or {}).get("image") or {}).get(
-            "bannerExternalUrl"
-        )
+        sizes = ("high", "medium", "default")
+        avatars = [u for k in sizes if (u := dig(snippet, "thumbnails", k, "url"))]
         return profile_item(
             self.ctx,
             ref=ref,
@@ -371,8 +358,8 @@ class YouTubeConnector:
             handle=snippet.get("customUrl"),
             display_name=snippet.get("title"),
             bio=snippet.get("description"),
-            avatar_url=best.get("url"),
-            banner_url=banner,
+            avatar_url=avatars[0] if avatars else None,
+            banner_url=dig(channel, "brandingSettings", "image", "bannerExternalUrl"),
             url=f"https://www.youtube.com/channel/{self.channel_id}",
         )
 
@@ -404,14 +391,11 @@ class YouTubeConnector:
             "maxResults": 50,
             "playlistId": uploads,
         }
-        for page, data in self._pages(
-            "playlistItems", params, record_class="posts", endpoint=EP_PLAYLIST, guard=guard
-        ):
+        for page, data in self._pages("playlistItems", params, record_class="posts", guard=guard):
             ids: list[str] = []
             entries: list[Any] = []
             for entry in data["items"]:
-                details = entry.get("contentDetails") if isinstance(entry, dict) else None
-                vid = details.get("videoId") if isinstance(details, dict) else None
+                vid = dig(entry, "contentDetails", "videoId")
                 if isinstance(vid, str) and vid:
                     ids.append(vid)
                 else:
@@ -426,10 +410,8 @@ class YouTubeConnector:
             "videos",
             {"part": "snippet,statistics,status", "id": ",".join(ids[:50])},  # no maxResults
             record_class="posts",
-            endpoint=EP_VIDEOS,
         )
-        data = response.json()
-        videos = data.get("items") if isinstance(data, dict) else None
+        videos = dig(response.json(), "items")
         if not isinstance(videos, list):
             why = "videos.list without an items list"
             return [Unparseable("posts", EP_VIDEOS, why, response.ref)]
@@ -460,13 +442,9 @@ class YouTubeConnector:
         if published is None:
             return Unparseable("posts", EP_VIDEOS, f"video {vid}: unreadable publishedAt", ref)
         description = str(snippet.get("description") or "")
-        thumbs = snippet.get("thumbnails") or {}
-        media: list[Media] = []
-        for size in ("maxres", "standard", "high", "medium", "default"):
-            thumb = thumbs.get(size) if isinstance(thumbs, dict) else None
-            if isinstance(thumb, dict) and thumb.get("url"):
-                media.append(Media(f"{vid}:thumbnail:{size}", "image", str(thumb["url"])))
-                break
+        sizes = ("maxres", "standard", "high", "medium", "default")
+        thumbs = [(s, u) for s in sizes if (u := dig(snippet, "thumbnails", s, "url"))]
+        media = [Media(f"{vid}:thumbnail:{s}", "image", str(u)) for s, u in thumbs[:1]]
         status = video.get("status") if isinstance(video.get("status"), dict) else {}
         owner = str(snippet.get("channelId") or self.channel_id)
         extra: dict[str, Any] = {
@@ -512,7 +490,7 @@ class YouTubeConnector:
         for record in walk_thread(
             video_id,
             nodes,
-            parse=self._node_item,
+            parse=lambda node: self._comment_item(node[0], *node[2:]),
             children=lambda node, item: self._replies(node, item, guards),
             guards=guards,
         ):
@@ -529,8 +507,8 @@ class YouTubeConnector:
     def _threads(
         self, video_id: str, status: str, guards: list[PageGuard], refused: list[tuple[str, str]]
     ) -> Iterator[tuple[Any, ...]]:
-        """Nodes ``("thread", thread, video, status, ref, endpoint)`` of one moderation status;
-        an expected refusal (comments disabled, video gone, moderation refused) ends them."""
+        """Nodes ``(top comment, thread, video, status, ref, endpoint)`` of one moderation
+        status; an expected refusal (comments disabled, video gone, moderation refused) ends them."""
         params = {"part": "snippet,replies", "videoId": video_id, **COMMENT_PARAMS}
         allow = {"commentsDisabled", "videoNotFound"}
         if refused or (status != "published" and self.moderation_refused):
@@ -544,7 +522,6 @@ class YouTubeConnector:
             "commentThreads",
             params,
             record_class="comments",
-            endpoint=EP_THREADS,
             guard=guard,
             allow=frozenset(allow),
             context=f"video {video_id}",
@@ -552,7 +529,8 @@ class YouTubeConnector:
         try:
             for page, data in pages:
                 for thread in data["items"]:
-                    yield "thread", thread, video_id, status, page.ref, EP_THREADS
+                    top = dig(thread, "snippet", "topLevelComment")
+                    yield top, thread, video_id, status, page.ref, EP_THREADS
         except SkippableFetchError as exc:
             reason = platform_words(exc)
             refused.append((status, reason))
@@ -567,14 +545,14 @@ class YouTubeConnector:
     ) -> Iterator[tuple[Any, ...]]:
         """A top comment's replies: inline when the thread carries all of them, else read
         through ``comments?parentId=`` (a reply has no replies of its own on YouTube)."""
-        kind, thread, video_id, status, ref, endpoint = node
-        snippet = thread.get("snippet") if kind == "thread" else None
+        _, thread, video_id, status, ref, endpoint = node
+        snippet = dig(thread, "snippet")  # a reply node has no thread: no replies of its own
         if not isinstance(snippet, dict):
             return
         inline = (thread.get("replies") or {}).get("comments") or []
         total = snippet.get("totalReplyCount")
         if not (isinstance(total, int) and total > len(inline)):
-            yield from (("reply", r, video_id, status, ref, endpoint) for r in inline)
+            yield from ((r, None, video_id, status, ref, endpoint) for r in inline)
             return
         guard = PageGuard(f"replies to comment {item.platform_id}")
         guards.append(guard)
@@ -583,20 +561,10 @@ class YouTubeConnector:
             "comments",
             params,
             record_class="comments",
-            endpoint=EP_COMMENTS,
             guard=guard,
             context=f"video {video_id}, replies to comment {item.platform_id}",
         ):
-            yield from (
-                ("reply", r, video_id, status, page.ref, EP_COMMENTS) for r in data["items"]
-            )
-
-    def _node_item(self, node: tuple[Any, ...]) -> Item | Unparseable:
-        kind, comment, video_id, status, ref, endpoint = node
-        if kind == "thread":
-            snippet = comment.get("snippet") if isinstance(comment, dict) else None
-            comment = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
-        return self._comment_item(comment, video_id, status, ref, endpoint)
+            yield from ((r, None, video_id, status, page.ref, EP_COMMENTS) for r in data["items"])
 
     def _comment_item(
         self, comment: Any, video_id: str, status: str, ref: WarcRef, endpoint: str
@@ -646,21 +614,18 @@ class YouTubeConnector:
         )
 
     # -- subscribers --------------------------------------------------------------------------
-    def _subscribers(self, channel: Mapping[str, Any]) -> Iterator[HarvestRecord]:
+    def _channels(
+        self, params: Mapping[str, str | int], record_class: RecordClass
+    ) -> tuple[RecordedResponse, Any]:
+        """``channels.list`` and its ``items`` (None when the answer has none)."""
+        response = self._get("channels", params, record_class=record_class)
+        return response, dig(response.json(), "items")
+
+    def _subscribers(self) -> Iterator[HarvestRecord]:
         if self.options.auth == "oauth":
             # mySubscribers answers for whoever owns the token: make sure that is this channel.
-            mine = self._get(
-                "channels",
-                {"part": "id", "mine": "true"},
-                record_class="followers",
-                endpoint=EP_CHANNELS,
-            )
-            data = mine.json()
-            owned = [
-                str(c.get("id"))
-                for c in (data.get("items") or [] if isinstance(data, dict) else [])
-                if isinstance(c, dict)
-            ]
+            _, mine = self._channels({"part": "id", "mine": "true"}, "followers")
+            owned = [str(c.get("id")) for c in mine or [] if isinstance(c, dict)]
             if self.channel_id in owned:
                 yield from self._subscriber_list()
                 return
@@ -675,15 +640,8 @@ class YouTubeConnector:
         )
 
     def _subscriber_count(self, note: str) -> Iterator[HarvestRecord]:
-        response = self._get(
-            "channels",
-            {"part": "statistics", "id": self.channel_id},
-            record_class="followers",
-            endpoint=EP_CHANNELS,
-        )
-        data = response.json()
-        items = data.get("items") if isinstance(data, dict) else None
-        stats = items[0].get("statistics") if isinstance(items, list) and items else None
+        response, items = self._channels({"part": "statistics", "id": self.channel_id}, "followers")
+        stats = dig(items, 0, "statistics")
         if not isinstance(stats, dict):
             yield Unparseable("followers", EP_CHANNELS, "channel without statistics", response.ref)
             return
@@ -706,7 +664,6 @@ class YouTubeConnector:
             "subscriptions",
             {"part": "subscriberSnippet", "mySubscribers": "true", "maxResults": 50},
             record_class="followers",
-            endpoint=EP_SUBSCRIPTIONS,
             guard=guard,
             allow=frozenset({"subscriptionForbidden", "forbidden", "insufficientPermissions"}),
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from archiver.catalog import revision
+from archiver.catalog.revision import VERSION_TABLE as VERSION_TABLE
+from archiver.catalog.revision import at_head
+from archiver.catalog.sql import SAReader
 from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError
 
@@ -32,9 +35,7 @@ if TYPE_CHECKING:  # Alembic loads only to migrate or to explain a refusal (issu
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BASELINE = "0001_baseline"
-VERSION_TABLE = "alembic_version"
 
 #: Tables in the catalog database that are not ours to version: APScheduler's job store makes
 #: its own, SQLite's FTS5 index keeps shadow tables beside the virtual table.
@@ -76,7 +77,7 @@ def alembic_config(script_location: Path | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(script_location or revision.MIGRATIONS_DIR))
     return cfg
 
 
@@ -88,7 +89,7 @@ def _scripts(script_location: Path) -> ScriptDirectory:
 
 
 def head_revision(script_location: Path | None = None) -> str:
-    heads = _scripts(script_location or MIGRATIONS_DIR).get_heads()
+    heads = _scripts(script_location or revision.MIGRATIONS_DIR).get_heads()
     if len(heads) != 1:  # a merge mistake in the code, not something a user can fix
         raise CatalogError(
             f"the catalog migrations have {len(heads)} heads ({', '.join(sorted(heads))})",
@@ -136,7 +137,7 @@ def read_state(engine: Engine, script_location: Path | None = None) -> CatalogSt
         current = MigrationContext.configure(conn).get_current_revision()
     ours = set(target_metadata().tables)
     head = head_revision(script_location)
-    scripts = _scripts(script_location or MIGRATIONS_DIR)
+    scripts = _scripts(script_location or revision.MIGRATIONS_DIR)
     known = current is None or _has_revision(scripts, current)
     steps: list[Step] = []
     if known and current != head:
@@ -189,48 +190,15 @@ def check_revision(engine: Engine) -> None:
         raise problem
 
 
-_REVISION_LINE = re.compile(
-    r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:\"([^\"]*)\"|'([^']*)'|None)\s*$", re.M
-)
-
-
-def _quick_head() -> str | None:
-    """The head revision read from the revision files' ``revision``/``down_revision`` lines,
-    without Alembic; None if they do not form one simple chain (then Alembic decides)."""
-    return _quick_head_of(MIGRATIONS_DIR / "versions")
-
-
-@functools.cache
-def _quick_head_of(versions: Path) -> str | None:
-    revs: dict[str, str | None] = {}
-    for path in sorted(versions.glob("*.py")):
-        found = dict(
-            (m.group(1), m.group(2) or m.group(3) or None)
-            for m in _REVISION_LINE.finditer(path.read_text("utf-8"))
-        )
-        if "revision" not in found:
-            continue
-        if "down_revision" not in found or found["revision"] is None:
-            return None
-        revs[str(found["revision"])] = found["down_revision"]
-    parents = {d for d in revs.values() if d is not None}
-    heads = [r for r in revs if r not in parents]
-    return heads[0] if len(heads) == 1 else None
-
-
 def _at_head_quickly(engine: Engine) -> bool:
     """True when the catalog's recorded revision is this code's head, checked with one query
     and without importing Alembic (every command opens the catalog); False means "ask
     Alembic" (new catalog, behind, ahead, unversioned), never "refuse"."""
-    head = _quick_head()
-    if head is None:
-        return False
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+            return at_head(SAReader(conn))
     except SQLAlchemyError:
         return False
-    return [r[0] for r in rows] == [head]
 
 
 def open_catalog(engine: Engine) -> None:

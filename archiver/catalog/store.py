@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archiver.catalog import migrate
 from archiver.catalog import schema as s
+from archiver.catalog.sql import protect_sqlite_files
 from archiver.clock import now_iso as now_iso
 from archiver.config import SiteConfig
 from archiver.db import make_engine
@@ -89,15 +90,8 @@ class Catalog:
         Set explicitly (not left to the umask) on the database and its WAL companions, which
         SQLite creates with the process umask.
         """
-        if self.path is None:
-            return
-        for suffix in ("", "-wal", "-shm"):
-            f = self.path.with_name(self.path.name + suffix)
-            try:
-                if f.exists() and f.stat().st_mode & 0o027:
-                    f.chmod(0o640)
-            except OSError:  # not ours to change (another owner): the umask still applies
-                continue
+        if self.path is not None:
+            protect_sqlite_files(self.path)
 
     @property
     def safe_url(self) -> str:
@@ -477,86 +471,13 @@ class Catalog:
 
     # -- status -----------------------------------------------------------------------------
     def site_status(self) -> list[dict[str, Any]]:
-        """Per site: last run, last success, counts of items, followers, bundles."""
-        out = []
+        """Per site: last run, last success, counts of items, followers, bundles
+        (``archiver.catalog.site_status``, shared with the SQLAlchemy-free status path)."""
+        from archiver.catalog.site_status import site_status
+        from archiver.catalog.sql import SAReader
+
         with self.begin() as conn:
-            for site in conn.execute(select(s.sites).order_by(s.sites.c.id)):
-                sid = site.id
-                last = conn.execute(
-                    select(s.runs)
-                    .where(s.runs.c.site_id == sid)
-                    .order_by(s.runs.c.started_at.desc())
-                    .limit(1)
-                ).first()
-                last_ok = conn.execute(
-                    select(func.max(s.runs.c.finished_at)).where(
-                        s.runs.c.site_id == sid, s.runs.c.status == "succeeded"
-                    )
-                ).scalar()
-                n_items = conn.execute(
-                    select(s.items.c.kind, func.count())
-                    .where(s.items.c.site_id == sid)
-                    .group_by(s.items.c.kind)
-                ).all()
-                removed = conn.execute(
-                    select(func.count()).where(
-                        s.items.c.site_id == sid, s.items.c.removal_state.is_not(None)
-                    )
-                ).scalar()
-                edited = conn.execute(
-                    select(func.count()).where(
-                        s.items.c.site_id == sid, s.items.c.current_version > 1
-                    )
-                ).scalar()
-                n_followers = conn.execute(
-                    select(func.count()).where(
-                        s.followers.c.site_id == sid, s.followers.c.unfollowed_at.is_(None)
-                    )
-                ).scalar()
-                n_bundles = conn.execute(
-                    select(func.count()).where(
-                        s.bundles.c.site_id == sid, s.bundles.c.status == "sealed"
-                    )
-                ).scalar()
-                degr = conn.execute(
-                    select(
-                        s.degradations.c.capability, s.degradations.c.reason, s.degradations.c.at
-                    )
-                    .where(s.degradations.c.site_id == sid)
-                    .order_by(s.degradations.c.at.desc())
-                    .limit(5)
-                ).all()
-                out.append(
-                    {
-                        "site": sid,
-                        "platform": site.platform,
-                        "account": site.account,
-                        "token_expires": site.token_expires,
-                        "last_run": None
-                        if last is None
-                        else {
-                            "id": last.id,
-                            "status": last.status,
-                            "started_at": last.started_at,
-                            "finished_at": last.finished_at,
-                            "error": last.error,
-                            "error_kind": last.error_kind,
-                            "counts": json.loads(last.counts_json or "{}"),
-                            "pid": last.pid,
-                            "host": last.host,
-                        },
-                        "last_success": last_ok,
-                        "items": {k: int(v) for k, v in n_items},
-                        "removed_upstream": int(removed or 0),
-                        "edited": int(edited or 0),
-                        "followers": int(n_followers or 0),
-                        "bundles": int(n_bundles or 0),
-                        "degradations": [
-                            {"capability": d[0], "reason": d[1], "at": d[2]} for d in degr
-                        ],
-                    }
-                )
-        return out
+            return site_status(SAReader(conn))
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -2,7 +2,8 @@
 
 ``open_app`` runs the check at start-up (``archiver.storage.s3_worm.check_worm``) and records the
 result here, including a refusal. Readers look only at the store the configuration names now,
-so an old row for a bucket no longer used is never shown.
+so an old row for a bucket no longer used is never shown. Reads are SQL text run by an
+``archiver.catalog.sql`` reader (``status`` reads without SQLAlchemy); writes load SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
-
-from archiver.catalog.store import Catalog
+from archiver.catalog.sql import Reader
 from archiver.config import Config
-from archiver.retention.tables import worm_checks
 
 if TYPE_CHECKING:  # the S3 code (and its client library) loads only for an S3 store
+    from archiver.catalog.store import Catalog
     from archiver.storage.s3_worm import WormCheckResult
 
 __all__ = ["last_check", "record_check", "warning_lines"]
@@ -30,6 +28,8 @@ def record_check(catalog: Catalog, result: WormCheckResult, *, refused: bool = F
     another one's row lands between our delete and our insert, the insert is tried once more
     (its delete now sees that row), so the newest result stays and no start-up fails.
     """
+    from sqlalchemy.exc import IntegrityError
+
     try:
         _replace(catalog, result, refused)
     except IntegrityError:
@@ -37,6 +37,8 @@ def record_check(catalog: Catalog, result: WormCheckResult, *, refused: bool = F
 
 
 def _replace(catalog: Catalog, result: WormCheckResult, refused: bool) -> None:
+    from archiver.retention.tables import worm_checks
+
     where = (worm_checks.c.endpoint == result.endpoint, worm_checks.c.bucket == result.bucket)
     with catalog.begin() as conn:
         conn.execute(worm_checks.delete().where(*where))
@@ -53,26 +55,28 @@ def _replace(catalog: Catalog, result: WormCheckResult, refused: bool) -> None:
         )
 
 
-def last_check(conn: Connection, endpoint: str, bucket: str) -> tuple[WormCheckResult, bool] | None:
+LAST_CHECK = (
+    "SELECT result_json, refused FROM worm_checks WHERE endpoint = :endpoint AND bucket = :bucket"
+)
+
+
+def last_check(db: Reader, endpoint: str, bucket: str) -> tuple[WormCheckResult, bool] | None:
     """(result, refused) of the last check of that store, or None if it was never checked."""
-    row = conn.execute(
-        select(worm_checks).where(
-            worm_checks.c.endpoint == endpoint, worm_checks.c.bucket == bucket
-        )
-    ).first()
-    if row is None:
+    rows = db.rows(LAST_CHECK, {"endpoint": endpoint, "bucket": bucket})
+    if not rows:
         return None
     from archiver.storage.s3_worm import WormCheckResult
 
-    return WormCheckResult.from_dict(json.loads(row.result_json)), bool(row.refused)
+    row = rows[0]
+    return WormCheckResult.from_dict(json.loads(row["result_json"])), bool(row["refused"])
 
 
-def warning_lines(cfg: Config, conn: Connection) -> list[str]:
+def warning_lines(cfg: Config, db: Reader) -> list[str]:
     """Loud one-line warnings for status and the report; empty when the store checked out."""
     store = cfg.storage.store
     if store is None:
         return []
-    found = last_check(conn, *store)
+    found = last_check(db, *store)
     if found is None:
         return []
     result, refused = found

@@ -19,7 +19,7 @@ from archiver.resources import as_archiver_error
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from archiver.app import App
+    from archiver.app import App, CatalogRead
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -133,6 +133,23 @@ def app_context(
     finally:
         app.close()
         for note in app.notes:
+            err_console.print(escape(note), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def read_context(config: str | None, *, check_storage: bool = False) -> Iterator[CatalogRead]:
+    """The archive opened for reading only (``archiver.app.read_catalog``: on a quiet embedded
+    catalog without SQLAlchemy); notes are printed on stderr when it ends, as ``app_context``
+    prints them."""
+    from archiver.app import read_catalog
+
+    notes: list[str] = []
+    try:
+        with read_catalog(config, check_storage=check_storage) as read:
+            notes = read.notes
+            yield read
+    finally:
+        for note in notes:
             err_console.print(escape(note), highlight=False, soft_wrap=True)
 
 

@@ -18,13 +18,15 @@ from archiver.cli.common import (
     err_console,
     esc,
     print_json,
+    read_context,
     real_console,
 )
 from archiver.errors import ArchiverError, CatalogError, StorageError
 from archiver.model import KINDS
 
 if TYPE_CHECKING:
-    from archiver.app import App
+    from archiver.catalog.sql import Reader
+    from archiver.config import Config
 
 config_app = typer.Typer(help="Write or check the configuration file.", no_args_is_help=True)
 
@@ -405,17 +407,18 @@ def status(
     """Each site's last run, what is archived, and problems needing attention."""
     from rich.table import Table
 
+    from archiver.catalog.site_status import site_status
     from archiver.liveness import mark_interrupted
     from archiver.timefmt import local_time
 
-    with app_context(config, read_only_ok=True, check_storage=check_storage) as app:
-        rows = mark_interrupted(app.catalog.site_status(), app.cfg.staging_dir)
-        configured = {s.id: s for s in app.cfg.sites}
+    with read_context(config, check_storage=check_storage) as read:
+        rows = mark_interrupted(site_status(read.db), read.cfg.staging_dir)
+        configured = {s.id: s for s in read.cfg.sites}
         for r in rows:
             s = configured.get(r["site"])
             r["it_administrator"] = s.has_it_admin if s else None
-        extra = _status_extras(app)
-        tz = app.cfg.timezone
+        extra = _status_extras(read.cfg, read.db)
+        tz = read.cfg.timezone
     if as_json:
         print_json({"sites": rows, **extra})
         return
@@ -506,20 +509,22 @@ def _print_jobs(jobs: list[dict[str, Any]], tz: str) -> None:
     console.print(jobs_table(jobs, tz))
 
 
-def _status_extras(app: App) -> dict[str, Any]:
+def _status_extras(cfg: Config, db: Reader) -> dict[str, Any]:
     """Sections other parts add to status (jobs, report delivery, holds, integrity, ...).
 
-    Imported here, not at module top, so commands other than ``status`` start fast. A section
-    that cannot be read (an ArchiverError) becomes a note; any other error is a bug and shows.
+    Imported here, not at module top, so commands other than ``status`` start fast. Each reads
+    through ``db`` (``archiver.catalog.sql``), which on a quiet embedded catalog needs no
+    SQLAlchemy. A section that cannot be read (an ArchiverError) becomes a note; any other
+    error is a bug and shows.
     """
     from archiver.coverage import status_section as coverage_section
-    from archiver.daemon.scheduler import status_section as jobs_section
+    from archiver.daemon.status import status_section as jobs_section
     from archiver.fastlane.latency import status_section as fastlane_section
     from archiver.integrity.status import status_section as integrity_section
     from archiver.report.status import status_section as report_section
-    from archiver.retention.views import status_section as retention_section
+    from archiver.retention.status import status_section as retention_section
 
-    sections: list[tuple[str, Callable[[App], dict[str, Any]]]] = [
+    sections: list[tuple[str, Callable[[Config, Reader], dict[str, Any]]]] = [
         ("jobs", jobs_section),
         ("report", report_section),
         ("retention", retention_section),
@@ -530,7 +535,7 @@ def _status_extras(app: App) -> dict[str, Any]:
     out: dict[str, Any] = {"notes": []}
     for name, section in sections:
         try:
-            part = section(app)
+            part = section(cfg, db)
         except ArchiverError as exc:
             out["notes"].append(f"status section {name} unavailable: {exc}")
             continue

@@ -33,6 +33,7 @@ def coverage(
     as_json: bool = JsonOption,
 ) -> None:
     """Threads whose reported count exceeds what was captured, and periods without a harvest."""
+    from archiver.catalog.sql import SAReader
     from archiver.coverage import all_gaps, gap_json, gap_line
     from archiver.filters import check_site
 
@@ -42,7 +43,7 @@ def coverage(
         start = parse_since(since, tz) if since else None
         sites = [x for x in app.cfg.sites if site is None or x.id == site]
         with app.catalog.engine.connect() as conn:
-            gaps = all_gaps(conn, sites, since=start, tz=tz)
+            gaps = all_gaps(SAReader(conn), sites, since=start, tz=tz)
     if as_json:
         from archiver.cli.common import print_json
 

@@ -8,7 +8,8 @@ missed run time that ``coalesce`` turns into exactly one catch-up run.
 
 ``job_runs`` records every run (started, finished, result, error) and ``harvest_backoff`` the
 consecutive failures per site, so ``archiver status`` can show each job's next run, last result
-and back-off even when the daemon is not running: it only reads these tables.
+and back-off even when the daemon is not running: it only reads these tables
+(``archiver.daemon.status``, which imports neither APScheduler nor SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     delete,
-    func,
-    inspect,
     select,
-    text,
     update,
 )
 
 from archiver.clock import now_iso as now_iso
 from archiver.config import Config, SiteConfig
+from archiver.daemon.status import JOBS_TABLE as JOBS_TABLE
 from archiver.daemon.tables import harvest_backoff as harvest_backoff
 from archiver.daemon.tables import job_runs as job_runs
 from archiver.schedule import cron_trigger as cron_trigger
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
     from archiver.catalog.store import Catalog
 
-JOBS_TABLE = "apscheduler_jobs"
 JOBS_MODULE = "archiver.daemon.jobs"
 MAX_BACKOFF_SECONDS = 86_400
 """A failing site is still tried at least once a day, so a fixed token is noticed the next day."""
@@ -409,85 +407,3 @@ def note_success(catalog: Catalog, site_id: str) -> None:
 
 
 # -- status ---------------------------------------------------------------------------------
-def _stored_jobs(catalog: Catalog) -> list[tuple[str, float | None]] | None:
-    """(id, next run as epoch seconds) straight from the job store; None if never started."""
-    if not inspect(catalog.engine).has_table(JOBS_TABLE):
-        return None
-    with catalog.begin() as conn:
-        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBS_TABLE} ORDER BY id")).all()
-    return [(str(r[0]), None if r[1] is None else float(r[1])) for r in rows]
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
-def status_section(app: Any) -> dict[str, Any]:
-    """``archiver status`` jobs: next run, last result, back-off; works with the daemon down."""
-    catalog: Catalog = app.catalog
-    stored = _stored_jobs(catalog)
-    notes: list[str] = []
-    if stored is None:
-        notes.append("daemon: no job schedule yet (start `archiver daemon` to schedule harvests)")
-        stored = []
-    next_runs = dict(stored)
-    with catalog.begin() as conn:
-        latest = (
-            select(func.max(job_runs.c.id))
-            .where(job_runs.c.result != "skipped")
-            .group_by(job_runs.c.job_id)
-        )
-        last_rows = conn.execute(select(job_runs).where(job_runs.c.id.in_(latest))).all()
-        backoffs = {r.site_id: r for r in conn.execute(select(harvest_backoff)).all()}
-    last = {r.job_id: r for r in last_rows}
-    jobs: list[dict[str, Any]] = []
-    for job_id in sorted(set(next_runs) | set(last)):
-        row = last.get(job_id)
-        entry: dict[str, Any] = {
-            "id": job_id,
-            "scheduled": job_id in next_runs,
-            "next_run": _iso(next_runs.get(job_id)),
-            "last_run": None
-            if row is None
-            else {
-                "started_at": row.started_at,
-                "finished_at": row.finished_at,
-                "result": row.result,
-                "error": row.error,
-                "detail": json.loads(row.detail_json or "{}"),
-            },
-            "backoff": None,
-        }
-        if job_id.startswith("harvest:"):
-            b = backoffs.get(job_id.split(":", 1)[1])
-            if b is not None:
-                entry["backoff"] = {
-                    "consecutive_failures": int(b.consecutive_failures),
-                    "skip_until": b.skip_until,
-                    "backoff_seconds": float(b.backoff_seconds),
-                    "last_error": b.last_error,
-                }
-                if b.skip_until and b.consecutive_failures:
-                    notes.append(
-                        f"{job_id}: backing off after {b.consecutive_failures} consecutive "
-                        f"failures, next attempt after {b.skip_until[:19]} UTC: {b.last_error}"
-                    )
-                elif b.skip_until:
-                    notes.append(
-                        f"{job_id}: rate limited, next attempt after {b.skip_until[:19]} UTC: "
-                        f"{b.last_error}"
-                    )
-        if row is not None and row.result == "failed" and entry["backoff"] is None:
-            notes.append(f"{job_id}: last run failed: {row.error}")
-        jobs.append(entry)
-    upcoming = sorted((t, j) for j, t in stored if t is not None and j.startswith("harvest:"))
-    if upcoming:
-        t, j = upcoming[0]
-        notes.insert(
-            0,
-            f"daemon: {len(stored)} job(s) scheduled; next harvest {j.removeprefix('harvest:')} "
-            f"at {_iso(t)} (details: archiver status --json)",
-        )
-    return {"jobs": jobs, "notes": notes}

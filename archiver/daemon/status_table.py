@@ -1,8 +1,8 @@
 """The daemon's jobs as a table for plain ``archiver status``: next run, last result, back-off.
 
-``scheduler.status_section`` gathers the facts (UTC ISO text, also what ``--json`` prints); this
-module only lays them out for a person, with every time in the archive's configured zone so the
-clerk never converts from UTC.
+``archiver.daemon.status.status_section`` gathers the facts (UTC ISO text, also what
+``--json`` prints); this module only lays them out for a person, with every time in the
+archive's configured zone so the clerk never converts from UTC.
 """
 
 from __future__ import annotations

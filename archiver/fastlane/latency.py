@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from archiver.catalog.sql import Reader
 
-from archiver.catalog import schema as s
-from archiver.fastlane.tables import fastlane_latency
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from archiver.config import Config
 
 #: Seconds from creation to sealed beyond which a comment a sweep captured first is a miss.
 #: Bookmark (per site) holding when the fast lane first followed the site.
@@ -31,6 +33,10 @@ def _when(value: str) -> datetime:
 
 def mark_following(conn: Connection, site_id: str, since: datetime) -> None:
     """Remember when the fast lane first followed ``site_id`` (kept once; misses count after)."""
+    from sqlalchemy import select
+
+    from archiver.catalog import schema as s
+
     b = s.bookmarks
     have = conn.execute(
         select(b.c.value).where(b.c.site_id == site_id, b.c.key == SINCE_KEY)
@@ -50,6 +56,11 @@ def record(conn: Connection, site_id: str, bundle_ids: list[str]) -> int:
     """Samples for items whose *first* version is in ``bundle_ids`` (new to the archive)."""
     if not bundle_ids:
         return 0
+    from sqlalchemy import select
+
+    from archiver.catalog import schema as s
+    from archiver.fastlane.tables import fastlane_latency
+
     v, i, b = s.item_versions, s.items, s.bundles
     rows = conn.execute(
         select(i.c.platform_id, i.c.posted_at, b.c.sealed_at)
@@ -83,19 +94,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+# The reads below are SQL text run by an ``archiver.catalog.sql`` reader: ``status`` reads an
+# embedded catalog without SQLAlchemy, the report passes ``SAReader(conn)``.
+SAMPLES = "SELECT site_id, seconds, sealed_at FROM fastlane_latency"
+FOLLOWED_SINCE = 'SELECT site_id, value FROM bookmarks WHERE "key" = :key'
+LIVE_IDS = "SELECT platform_id FROM fastlane_latency WHERE site_id = :site"
+FIRST_SEALED_COMMENTS = (
+    "SELECT i.platform_id, i.posted_at, bu.sealed_at FROM items i "
+    "JOIN item_versions v ON v.item_id = i.id JOIN bundles bu ON bu.id = v.bundle_id "
+    "WHERE i.site_id = :site AND i.record_class = 'comments' AND i.posted_at IS NOT NULL "
+    "AND v.version = 1 AND bu.sealed_at >= :began"
+)
+
+
 def per_site(
-    conn: Connection, *, lo: datetime | None = None, hi: datetime | None = None
+    db: Reader, *, lo: datetime | None = None, hi: datetime | None = None
 ) -> dict[str, dict[str, float]]:
     """``{site: {"count", "p50", "p95"}}`` over the samples sealed in ``[lo, hi)`` (all)."""
     out: dict[str, list[float]] = {}
-    rows = conn.execute(
-        select(fastlane_latency.c.site_id, fastlane_latency.c.seconds, fastlane_latency.c.sealed_at)
-    )
-    for r in rows:
-        sealed = _when(r.sealed_at)
+    for r in db.rows(SAMPLES):
+        sealed = _when(r["sealed_at"])
         if (lo is not None and sealed < lo) or (hi is not None and sealed >= hi):
             continue
-        out.setdefault(r.site_id, []).append(float(r.seconds))
+        out.setdefault(r["site_id"], []).append(float(r["seconds"]))
     return {
         site: {"count": len(v), "p50": percentile(v, 0.5), "p95": percentile(v, 0.95)}
         for site, v in out.items()
@@ -115,7 +136,7 @@ class Miss:
 
 
 def misses(
-    conn: Connection,
+    db: Reader,
     target: float,
     *,
     lo: datetime | None = None,
@@ -123,56 +144,36 @@ def misses(
 ) -> list[Miss]:
     """Comments posted after the fast lane began following their site that a sweep sealed
     first, more than ``target`` seconds after creation; first sealed in ``[lo, hi)``."""
-    b, i, v, bu = s.bookmarks, s.items, s.item_versions, s.bundles
-    since = {
-        r.site_id: _when(r.value)
-        for r in conn.execute(select(b.c.site_id, b.c.value).where(b.c.key == SINCE_KEY))
-    }
+    since = {r["site_id"]: _when(r["value"]) for r in db.rows(FOLLOWED_SINCE, {"key": SINCE_KEY})}
     out: list[Miss] = []
     for site_id, began in sorted(since.items()):
-        live = {
-            r.platform_id
-            for r in conn.execute(
-                select(fastlane_latency.c.platform_id).where(fastlane_latency.c.site_id == site_id)
-            )
-        }
-        rows = conn.execute(
-            select(i.c.platform_id, i.c.posted_at, bu.c.sealed_at)
-            .join(v, v.c.item_id == i.c.id)
-            .join(bu, bu.c.id == v.c.bundle_id)
-            .where(
-                i.c.site_id == site_id,
-                i.c.record_class == "comments",
-                i.c.posted_at.is_not(None),
-                v.c.version == 1,
-                # sealed after the lane began: a cheap bound, the posting time is checked below
-                bu.c.sealed_at >= began.astimezone(UTC).isoformat()[:19],
-            )
+        live = {r["platform_id"] for r in db.rows(LIVE_IDS, {"site": site_id})}
+        # sealed after the lane began: a cheap bound, the posting time is checked below
+        rows = db.rows(
+            FIRST_SEALED_COMMENTS,
+            {"site": site_id, "began": began.astimezone(UTC).isoformat()[:19]},
         )
         for r in rows:
-            if r.platform_id in live:
+            if r["platform_id"] in live:
                 continue
             try:
-                posted, sealed = _when(r.posted_at), _when(r.sealed_at)
+                posted, sealed = _when(r["posted_at"]), _when(r["sealed_at"])
             except ValueError:
                 continue
             if posted < began or (sealed - posted).total_seconds() <= target:
                 continue
             if (lo is not None and sealed < lo) or (hi is not None and sealed >= hi):
                 continue
-            out.append(Miss(site_id, r.platform_id, posted, sealed))
+            out.append(Miss(site_id, r["platform_id"], posted, sealed))
     return out
 
 
 def miss_counts(
-    conn: Connection, target: float, *, lo: datetime | None = None, hi: datetime | None = None
+    db: Reader, target: float, *, lo: datetime | None = None, hi: datetime | None = None
 ) -> dict[str, int]:
     """``{site: misses}`` for every site the fast lane follows (zero included)."""
-    counts = {
-        r.site_id: 0
-        for r in conn.execute(select(s.bookmarks.c.site_id).where(s.bookmarks.c.key == SINCE_KEY))
-    }
-    for m in misses(conn, target, lo=lo, hi=hi):
+    counts = {r["site_id"]: 0 for r in db.rows(FOLLOWED_SINCE, {"key": SINCE_KEY})}
+    for m in misses(db, target, lo=lo, hi=hi):
         counts[m.site_id] = counts.get(m.site_id, 0) + 1
     return counts
 
@@ -199,14 +200,13 @@ def describe(figures: dict[str, float] | None, missed: int | None, target: float
     return "; ".join(parts)
 
 
-def status_section(app: Any) -> dict[str, Any]:
+def status_section(cfg: Config, db: Reader) -> dict[str, Any]:
     """``archiver status``: fast-lane latency and misses per site (``--json``:
     ``fastlane_latency`` with ``count``/``p50``/``p95``/``misses`` per site). The CLI escapes
     the notes when it prints them."""
-    target = app.cfg.fastlane.target
-    with app.catalog.begin() as conn:
-        figures = per_site(conn)
-        missed = miss_counts(conn, target)
+    target = cfg.fastlane.target
+    figures = per_site(db)
+    missed = miss_counts(db, target)
     out: dict[str, dict[str, float]] = {}
     for site in sorted(set(figures) | set(missed)):
         out[site] = {**figures.get(site, {"count": 0}), "misses": missed.get(site, 0)}
@@ -216,11 +216,11 @@ def status_section(app: Any) -> dict[str, Any]:
     ]
     from archiver.fastlane.webhooks import unrouted_count, unrouted_dir
 
-    unrouted = unrouted_count(app.cfg.staging_dir)
+    unrouted = unrouted_count(cfg.staging_dir)
     if unrouted:
         notes.append(
             f"webhooks: {unrouted} delivery(ies) named no configured Facebook Page or Instagram "
-            f"account; kept in {unrouted_dir(app.cfg.staging_dir)} and routed when a site for "
+            f"account; kept in {unrouted_dir(cfg.staging_dir)} and routed when a site for "
             "that account is added (check the Page ids in the Meta app's subscription)"
         )
     return {

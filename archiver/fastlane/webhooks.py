@@ -23,14 +23,17 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from archiver.log import get_logger
 from archiver.secrets import read_secret
 from archiver.settings.fastlane import WebhookSettings
+
+if TYPE_CHECKING:
+    # Loaded when the daemon serves webhooks, not by ``status`` (which counts the spool).
+    from http.server import BaseHTTPRequestHandler
 
 log = get_logger()
 
@@ -141,6 +144,8 @@ class WebhookServer:
         self.limiter = _Limiter(settings.max_per_minute)
         self.refused = 0
         self.accepted = 0
+        from http.server import ThreadingHTTPServer
+
         self._httpd = ThreadingHTTPServer((settings.host, settings.port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -176,6 +181,8 @@ class WebhookServer:
         return [write_spool(spool_dir(self.staging, s), envelope) for s in sorted(sites)]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
+        from http.server import BaseHTTPRequestHandler
+
         server = self
 
         class Handler(BaseHTTPRequestHandler):

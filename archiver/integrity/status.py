@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
+from archiver.catalog.sql import Reader, SAReader
 from archiver.integrity.keys import TrustStore, trusted_keys_path
-from archiver.integrity.tables import bundle_seals, quarantined_bundles
 
 if TYPE_CHECKING:
     from archiver.catalog.store import Catalog
+    from archiver.config import Config
+
+QUARANTINED = (
+    'SELECT "key", bundle_id, reason, tagmanifest_sha256, found_at, found_by '
+    'FROM quarantined_bundles ORDER BY "key"'
+)
+SEAL_STATES = "SELECT state, count(*) AS n FROM bundle_seals GROUP BY state"
+TIMESTAMPS_PENDING = "SELECT count(*) FROM bundle_seals WHERE timestamp_state = 'pending'"
+
+
+def quarantined_rows(db: Reader) -> list[dict[str, str]]:
+    """Bundles held back from the catalog, by key."""
+    return db.rows(QUARANTINED)
 
 
 def quarantined(catalog: Catalog) -> list[dict[str, str]]:
@@ -22,27 +33,14 @@ def quarantined(catalog: Catalog) -> list[dict[str, str]]:
     (which re-exports it), because admission loads the seal checks, cryptography and the
     timestamp client, which ``archiver status`` does not need (issue 14 part 2)."""
     with catalog.begin() as conn:
-        return [
-            dict(r._mapping)
-            for r in conn.execute(select(quarantined_bundles).order_by(quarantined_bundles.c.key))
-        ]
+        return quarantined_rows(SAReader(conn))
 
 
-def status_section(app: Any) -> dict[str, Any]:
-    held = quarantined(app.catalog)
-    with app.catalog.begin() as conn:
-        states = dict(
-            conn.execute(
-                select(bundle_seals.c.state, func.count()).group_by(bundle_seals.c.state)
-            ).all()
-        )
-        pending = (
-            conn.execute(
-                select(func.count()).where(bundle_seals.c.timestamp_state == "pending")
-            ).scalar()
-            or 0
-        )
-    trust = TrustStore.load(trusted_keys_path(app.cfg.root))
+def status_section(cfg: Config, db: Reader) -> dict[str, Any]:
+    held = quarantined_rows(db)
+    states = {r["state"]: int(r["n"]) for r in db.rows(SEAL_STATES)}
+    pending = int(db.scalar(TIMESTAMPS_PENDING) or 0)
+    trust = TrustStore.load(trusted_keys_path(cfg.root))
     notes = []
     if held:
         notes.append(

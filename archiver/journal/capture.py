@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, and_, select
 
 from archiver import audit
 from archiver.catalog import schema as s
+from archiver.catalog.marks import JOURNALED_AUDIT_MARK
 from archiver.clock import now_iso
 from archiver.journal.model import (
     _APPEND_ONLY,
@@ -109,7 +110,7 @@ def _check_same_catalog(conn: Connection, db: sqlite3.Connection) -> bool:
     last journaled entry is not the catalog the journal came from: journaling its state would
     record every later decision as deleted.
     """
-    got = db.execute("SELECT value FROM marks WHERE tbl = 'audit_log'").fetchone()
+    got = db.execute(JOURNALED_AUDIT_MARK).fetchone()
     mark = int(got[0]) if got else 0
     seq, _ = audit.head(conn)
     # Returns whether the catalog moved on since the last capture (see capture).

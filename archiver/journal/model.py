@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from sqlalchemy import Table
 
+from archiver.catalog import marks
 from archiver.catalog.tables import all_tables
 from archiver.errors import CatalogError, IntegrityError
 from archiver.storage.base import JOURNAL_PREFIX
@@ -62,10 +63,10 @@ _APPEND_ONLY: Final = {"audit_log": "seq"}
 _ITEM_REFS: Final = {"comment_removals": "item_id"}
 
 _NAME_RE: Final = re.compile(r"([0-9]{8,})-([0-9a-f]{64})\.jsonl(?:\.gz)?")
-_PENDING: Final = "pending.jsonl"
-_STATE: Final = "state.sqlite"
+_PENDING: Final = marks.JOURNAL_PENDING
+_STATE: Final = marks.JOURNAL_STATE
 _HEAD: Final = "head.json"
-_LOCK: Final = ".lock"
+_LOCK: Final = marks.JOURNAL_LOCK
 
 _thread_lock = threading.Lock()
 
@@ -125,7 +126,7 @@ def _canonical(value: Any) -> str:
 
 def journal_dir(root: Path) -> Path:
     """Where the local journal files live: ``<archive root>/journal``."""
-    return root / "journal"
+    return marks.journal_dir(root)
 
 
 def journaled_tables() -> list[Table]:

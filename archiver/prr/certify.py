@@ -29,6 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, and_, func, or_, select
 
 from archiver.catalog import schema as s
+from archiver.catalog.sql import SAReader
 from archiver.coverage import count_gaps
 from archiver.timefmt import local_time
 
@@ -115,7 +116,7 @@ def _count_gaps(conn: Connection, site: str, roots: set[str]) -> list[Gap]:
             f"thread {g.thread_platform_id}: platform reports {g.reported} replies, "
             f"{g.captured} captured: {(g.reported or 0) - (g.captured or 0)} {g.reason}",
             g.start.isoformat())
-        for g in count_gaps(conn, sites=[site], threads=roots)
+        for g in count_gaps(SAReader(conn), sites=[site], threads=roots)
         if g.scope == "thread"
     ]  # fmt: skip
 

@@ -15,12 +15,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from archiver.errors import ExportError
 from archiver.timefmt import local_time
+
+if TYPE_CHECKING:
+    from archiver import pdf
 
 
 @dataclass
@@ -340,30 +343,63 @@ def volume_name(out: Path, volume: int, volumes: int) -> Path:
     return out.with_name(f"{out.stem}-volume-{volume:02d}-of-{volumes:02d}{out.suffix}")
 
 
-def write_pdf(
+class PdfPrint:
+    """The PDF volumes of an export being printed (see :func:`start_pdf`).
+
+    A context manager: leaving the block without :meth:`wait` (an error elsewhere in the
+    export) cancels the volumes not started and waits for those being printed.
+    """
+
+    def __init__(self, printing: pdf.Printing, paths: list[Path]) -> None:
+        self._printing = printing
+        self.paths = paths
+
+    def wait(self) -> list[tuple[Path, int]]:
+        """Each file written and its page count, once all are printed."""
+        from archiver import pdf
+
+        try:
+            pages = self._printing.wait()
+        except pdf.PdfRenderError as exc:
+            raise ExportError(
+                str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
+            ) from exc
+        return list(zip(self.paths, pages, strict=True))
+
+    def __enter__(self) -> PdfPrint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._printing.close()
+
+
+def start_pdf(
     out: Path,
     threads: list[ThreadView],
     context: Mapping[str, Any],
     *,
-    volume_versions: int = PDF_VOLUME_VERSIONS,
+    volume_versions: int | None = None,
     workers: int | None = None,
-) -> list[tuple[Path, int]]:
-    """The same content as PDF/A-2b documents; returns each file written and its page count.
+) -> PdfPrint:
+    """Start printing the same content as PDF/A-2b documents; :meth:`PdfPrint.wait` ends.
 
-    One file (``out``) unless the export is larger than ``volume_versions`` versions, then
-    volumes named by :func:`volume_name`. Rendered with WeasyPrint (see :mod:`archiver.pdf`)
+    One file (``out``) unless the export is larger than ``volume_versions`` versions
+    (default :data:`PDF_VOLUME_VERSIONS`), then volumes named by :func:`volume_name`. Rendered with WeasyPrint (see :mod:`archiver.pdf`)
     from a lean template: plain paragraphs, no images (media files are named and are in
     data/readable/), every page headed with the request (and volume) and numbered
-    "page N of M". Volumes are printed in parallel, ``workers`` processes at most (default:
-    one per core, see :func:`archiver.pdf.write_pdfs`); each volume's HTML is built only
-    when a worker is about to take it.
+    "page N of M". Volumes are printed in parallel worker processes, ``workers`` at most
+    (default: one per core, see :func:`archiver.pdf.start_pdfs`), which start at once so that
+    the printing overlaps the caller's other work; each volume's HTML is built only when a
+    worker is about to take it. ``out``'s folder must exist.
     """
     from archiver import pdf
 
     request = context["request"]
     rid = request["id"] if isinstance(request, Mapping) else request.id
     template = _env().get_template("document.html.j2")
-    volumes = pdf_volumes(threads, volume_versions)
+    volumes = pdf_volumes(
+        threads, PDF_VOLUME_VERSIONS if volume_versions is None else volume_versions
+    )
     paths = [volume_name(out, k, len(volumes)) for k in range(1, len(volumes) + 1)]
 
     def documents() -> Iterator[tuple[str, Path]]:
@@ -381,12 +417,25 @@ def write_pdf(
             )
             yield html, paths[k - 1]
 
-    try:
-        pages = pdf.write_pdfs(
-            documents(), workers=pdf.pdf_workers(len(volumes)) if workers is None else workers
-        )
-    except pdf.PdfRenderError as exc:
-        raise ExportError(
-            str(exc), hint="the HTML copy in data/readable/ is complete; report this as a bug"
-        ) from exc
-    return list(zip(paths, pages, strict=True))
+    printing = pdf.start_pdfs(
+        documents(),
+        workers=pdf.pdf_workers(len(volumes)) if workers is None else workers,
+        xhtml=True,  # document.html.j2 is written so (see archiver.pdf.render_pdf)
+    )
+    return PdfPrint(printing, paths)
+
+
+def write_pdf(
+    out: Path,
+    threads: list[ThreadView],
+    context: Mapping[str, Any],
+    *,
+    volume_versions: int | None = None,
+    workers: int | None = None,
+) -> list[tuple[Path, int]]:
+    """The same content as PDF/A-2b documents (see :func:`start_pdf`); returns each file
+    written and its page count."""
+    with start_pdf(
+        out, threads, context, volume_versions=volume_versions, workers=workers
+    ) as printing:
+        return printing.wait()

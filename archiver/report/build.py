@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from archiver import audit
 from archiver.catalog import schema as s
+from archiver.catalog.sql import SAReader
 from archiver.config import SiteConfig
 from archiver.coverage import CoverageGap, all_gaps
 from archiver.errors import ArchiverError, ReportError
@@ -486,7 +487,7 @@ def build_report_data(app: ArchiveParts, month: str, *, now: datetime | None = N
         fixity = _fixity(conn)
         from archiver.catalog.worm_state import warning_lines
 
-        storage_warnings = warning_lines(app.cfg, conn)
+        storage_warnings = warning_lines(app.cfg, SAReader(conn))
         disposition = _disposition(conn, generated)
         if disposition is not None:
             disposition.long_retention_flags.extend(long_retention_sentences(app))
@@ -529,8 +530,8 @@ def _fastlane(
     from archiver.fastlane import latency
 
     target = app.cfg.fastlane.target
-    figures = latency.per_site(conn, lo=start, hi=end)
-    missed = latency.miss_counts(conn, target, lo=start, hi=end)
+    figures = latency.per_site(SAReader(conn), lo=start, hi=end)
+    missed = latency.miss_counts(SAReader(conn), target, lo=start, hi=end)
     out: dict[str, FastLaneLine] = {}
     for site in set(figures) | set(missed):
         f = figures.get(site)
@@ -565,7 +566,7 @@ def _coverage(
 ) -> list[CoverageGap]:
     """Coverage gaps (archiver.coverage) that were seen or open during the month."""
     upto = min(end, generated)
-    gaps = all_gaps(conn, list(app.cfg.sites), since=start, now=upto, tz=app.cfg.timezone)
+    gaps = all_gaps(SAReader(conn), list(app.cfg.sites), since=start, now=upto, tz=app.cfg.timezone)
     return [g for g in gaps if g.start < end]
 
 
@@ -685,7 +686,8 @@ def authenticity_line(app: ArchiveParts) -> AuthenticityLine:
     except (StorageError, ValueError, KeyError):
         cp = None
     trust = TrustStore.load(trusted_keys_path(app.cfg.root))
-    pending = int(status_section(app)["integrity"]["timestamps_pending"])
+    with app.catalog.begin() as conn:
+        pending = int(status_section(app.cfg, SAReader(conn))["integrity"]["timestamps_pending"])
     return AuthenticityLine(
         audit_seq=seq,
         audit_hash=digest,

@@ -11,16 +11,17 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from archiver.catalog import schema as s
 from archiver.catalog.store import Catalog
 from archiver.errors import RetentionError
 from archiver.log import get_logger
 from archiver.parts import ArchiveParts
 from archiver.retention import tables as t
 
-log = get_logger(__name__)
+# ``status`` reads its section without SQLAlchemy (archiver.retention.status); re-exported here.
+from archiver.retention.status import ACTIVE_BATCH as ACTIVE_BATCH
+from archiver.retention.status import status_section as status_section
 
-ACTIVE_BATCH = ("proposed", "approved", "executing")
+log = get_logger(__name__)
 
 
 def _batch(conn: Connection, batch_id: str) -> Any:
@@ -108,64 +109,6 @@ def in_progress(catalog: Catalog) -> dict[str, str]:
             .where(db.c.status == "executing", bb.c.state == "executing")
         ).all()
     return {str(r[0]): str(r[1]) for r in rows}
-
-
-def status_section(app: ArchiveParts) -> dict[str, Any]:
-    """``archiver status``: holds, open batches and removals awaiting the City Attorney.
-
-    Reads stored state only (no recomputation), so status stays fast on a large archive.
-    A store that failed the WORM self-check (overridden with allow_unsafe_worm) comes first.
-    """
-    from archiver.catalog.worm_state import warning_lines
-
-    with app.catalog.begin() as conn:
-        worm_warnings = warning_lines(app.cfg, conn)
-        holds = conn.execute(
-            select(func.count())
-            .select_from(t.legal_holds)
-            .where(t.legal_holds.c.status == "active")
-        ).scalar_one()
-        batches = [
-            (r.id, r.status)
-            for r in conn.execute(
-                select(t.disposition_batches.c.id, t.disposition_batches.c.status).where(
-                    t.disposition_batches.c.status.in_(ACTIVE_BATCH)
-                )
-            )
-        ]
-        awaiting = conn.execute(
-            select(func.count())
-            .select_from(t.comment_removals)
-            .where(t.comment_removals.c.reviewed.is_(False))
-        ).scalar_one()
-        eligible = conn.execute(
-            select(func.count())
-            .select_from(s.bundles)
-            .where(s.bundles.c.status == "sealed", s.bundles.c.eligible_on.is_not(None))
-        ).scalar_one()
-    notes = worm_warnings + [
-        f"disposition batch {bid} is {status}: "
-        + (
-            f"archiver disposition execute {bid}"
-            if status != "proposed"
-            else f"archiver disposition approve {bid} --by NAME --title TITLE"
-        )
-        for bid, status in batches
-    ]
-    if awaiting:
-        notes.append(
-            f"{awaiting} removed comment(s) await City Attorney review (archiver removal list)"
-        )
-    return {
-        "retention": {
-            "active_holds": holds,
-            "open_batches": [b for b, _ in batches],
-            "removals_awaiting_review": awaiting,
-            "bundles_with_disposal_date": eligible,
-        },
-        "storage_worm_warnings": worm_warnings,
-        "notes": notes,
-    }
 
 
 # -- interrupted execution ------------------------------------------------------------------

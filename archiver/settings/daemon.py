@@ -8,7 +8,7 @@ from typing import Any
 
 from archiver.config_sections import DAEMON_KEYS
 from archiver.errors import ConfigError
-from archiver.schedule import cron_trigger
+from archiver.schedule import check_cron
 from archiver.settings.values import no_unknown_keys, parse_duration, whole
 
 
@@ -81,7 +81,7 @@ def daemon_from(raw: Mapping[str, Any], *, file: str, timezone: str) -> DaemonSe
             raise ConfigError(
                 "must be a crontab string", file=file, key=f"daemon.{key}", hint='e.g. "30 2 * * *"'
             )
-        cron_trigger(expr, timezone, file=file, key=f"daemon.{key}")
+        check_cron(expr, timezone, file=file, key=f"daemon.{key}", default=getattr(d, key))
         schedules[key] = expr
     return DaemonSettings(
         jitter_seconds=None if jitter is None else float(jitter),

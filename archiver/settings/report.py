@@ -9,7 +9,7 @@ from typing import Any
 
 from archiver.config_sections import REPORT_KEYS
 from archiver.errors import ConfigError
-from archiver.schedule import cron_trigger
+from archiver.schedule import check_cron
 from archiver.settings.values import no_unknown_keys
 
 DEFAULT_SCHEDULE = "0 7 1 * *"
@@ -53,6 +53,6 @@ def report_from(raw: Mapping[str, Any], *, file: str, timezone: str) -> ReportSe
         raise ConfigError(
             "must be a crontab string", file=file, key="report.schedule", hint='"0 7 1 * *"'
         )
-    cron_trigger(schedule, timezone, file=file, key="report.schedule")
+    check_cron(schedule, timezone, file=file, key="report.schedule", default=DEFAULT_SCHEDULE)
     recipients = addresses(raw.get("recipients"), file=file, key="report.recipients")
     return ReportSettings(schedule=schedule, recipients=tuple(recipients))

@@ -18,12 +18,10 @@ from fakeplatforms.server import FakeResponse
 
 from archiver.model import Author, Degradation, Follower, Item, Sweep, Unparseable, WarcRef
 from connectors._paging import (
-    FollowersWalk,
     Gap,
     PageGuard,
-    followers_end,
+    followers_stream,
     paginate,
-    walk_followers,
     walk_thread,
 )
 from tests.connectors.mastodon_scene import Tamper
@@ -96,18 +94,20 @@ def test_thread_walk_is_iterative_and_a_gap_costs_the_sweep_only() -> None:
 
 
 def test_followers_walk_cut_by_a_loop_yields_no_sweep() -> None:
-    guard, walk = PageGuard("followers"), FollowersWalk()
+    guard = PageGuard("followers")
     guard.stopped = "the followers pagination looped"
     records = list(
-        walk_followers(
+        followers_stream(
             [(REF, [{"id": "1"}, {"id": "2"}])],
             parse=lambda e, ref: Follower(e["id"], ref),
             guard=guard,
-            walk=walk,
+            refused=lambda _exc: False,
+            endpoint="followers",
+            declared=FOLLOWERS,
+            declared_ref=REF,
         )
     )
-    records += list(followers_end(walk, declared=FOLLOWERS))
-    assert not walk.complete and walk.listed == 2
+    assert sum(isinstance(r, Follower) for r in records) == 2
     assert not any(isinstance(r, Sweep) for r in records)
     degr = [r for r in records if isinstance(r, Degradation)]
     assert len(degr) == 1 and "2 followers listed of 3000" in degr[0].reason

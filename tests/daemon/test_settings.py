@@ -13,6 +13,9 @@ from archiver.config import load_config
 from archiver.daemon.scheduler import desired_jobs
 from archiver.errors import ConfigError
 from archiver.report.settings import smtp_settings
+from archiver.schedule import cron_trigger
+from archiver.settings.daemon import DaemonSettings
+from archiver.settings.report import DEFAULT_SCHEDULE
 from tests.helpers import site_toml, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +53,16 @@ def test_daemon_refuses_to_start_with_a_bad_setting(tmp_path: Path, head: str, k
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 or key in result.stderr
     assert key in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_default_schedules_left_unparsed_at_start_are_valid() -> None:
+    """``check_cron`` does not parse the built-in schedules when a config loads (APScheduler
+    is slow to import, issue 14 part 2): they must be valid in any zone; a configured line is
+    still parsed (the bad-setting cases above)."""
+    d = DaemonSettings()
+    for expr in (d.fixity_schedule, d.verify_schedule, d.retention_schedule, DEFAULT_SCHEDULE):
+        for tz in ("America/Denver", "UTC", "Pacific/Chatham"):
+            assert cron_trigger(expr, tz, file="archiver.toml", key="k") is not None
 
 
 def test_defaults_and_jitter(tmp_path: Path) -> None:

@@ -7,14 +7,20 @@ officer or a court would open the file, not with the library that wrote it.
 from __future__ import annotations
 
 import html
+import multiprocessing
 import re
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from archiver import pdf
+from archiver.app import open_app
 from archiver.catalog.store import Catalog
+from archiver.errors import ExportError
 from archiver.prr import readable
+from archiver.prr.export import ExportOptions, run_export
 from archiver.search import SearchFilters, search
 from tests.export.conftest import SITE, Archive
 from tests.export.helpers import catalog, cli, open_request
@@ -197,3 +203,96 @@ def test_volumes_printed_in_parallel_are_those_printed_one_by_one(
     assert [(p.name, n) for p, n in serial] == [(p.name, n) for p, n in parallel]
     for (a, _), (b, _) in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_export_failing_while_its_volumes_print_leaves_no_worker_and_no_file(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PDF prints in worker processes while the WACZ and index are written; an error
+    there stops the printing before the staging folder is removed (no worker writes into
+    it, none is left running), and the next export in the same place is whole."""
+    monkeypatch.setattr(readable, "PDF_VOLUME_VERSIONS", 4)  # several volumes, so a pool
+    rid = open_request(archive)
+    out = tmp_path / "package"
+    seen: list[str] = []
+
+    def full_disk_at_the_index(step: str) -> None:
+        seen.append(step)
+        if step == "writing index":
+            raise OSError(28, "No space left on device")
+
+    app = open_app(str(archive.config))
+    try:
+        opts = ExportOptions(
+            request_id=rid, query="", filters=SearchFilters(site=SITE, all_versions=True), out=out
+        )
+        with pytest.raises(ExportError, match="No space left on device"):
+            run_export(app, opts, on_step=full_disk_at_the_index)
+        assert seen.index("rendering readable copy") < seen.index("writing index")
+        assert "rendering PDF" not in seen
+        assert multiprocessing.active_children() == []
+        assert not list(tmp_path.iterdir())
+        result = run_export(app, opts)
+    finally:
+        app.close()
+    printed = sorted((result.path / "data" / "readable").glob("export-volume-*.pdf"))
+    assert len(printed) > 1
+    for path in printed:
+        assert_pdf_a_2b(path)
+
+
+def test_export_template_parsed_as_xml_is_the_html_tree_and_prints_the_same_bytes(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export's volumes are parsed by expat (``xhtml=True``), a speed-up only: the tree
+    is element for element, text for text, the one WeasyPrint's HTML parser builds, and the
+    file the same bytes. A post with a character XML forbids is parsed as HTML."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", REPRODUCIBLE)
+    threads, context = _every_branch_threads(archive)
+    template = readable._env().get_template("document.html.j2")
+    volumes = readable.pdf_volumes(threads, 7)
+    weasy = pdf._weasy()
+
+    def tree(root: Any) -> list[tuple[object, ...]]:
+        return [(e.tag, dict(e.attrib), e.text, e.tail) for e in root.iter()]
+
+    for k in (1, 2):
+        html_text = template.render(
+            threads=volumes[k - 1], all_threads=threads, volume=k, volumes=len(volumes),
+            pdf_css=pdf.page_css(f"header of volume {k}"), **context,
+        )  # fmt: skip
+        as_xml = weasy.HTML.from_xml(html_text, None).etree_element
+        assert tree(as_xml) == tree(weasy.HTML(string=html_text).etree_element)
+        xml, parsed = tmp_path / f"xml-{k}.pdf", tmp_path / f"html-{k}.pdf"
+        assert pdf.render_pdf(html_text, xml, xhtml=True) == pdf.render_pdf(html_text, parsed)
+        assert xml.read_bytes() == parsed.read_bytes()
+    threads[0].flat[0].versions[0].text = "form\x0cfeed and a bell\x07"
+    html_text = template.render(
+        threads=threads, all_threads=threads, volume=1, volumes=1,
+        pdf_css=pdf.page_css("header"), **context,
+    )  # fmt: skip
+    with pytest.raises(ElementTree.ParseError):
+        ElementTree.fromstring(html_text)
+    out = tmp_path / "control.pdf"
+    pdf.render_pdf(html_text, out, xhtml=True)
+    assert "form" in " ".join(poppler("pdftotext", str(out), "-").split())
+
+
+def test_margin_boxes_given_their_width_print_the_same_bytes(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """page_css gives the header and footer boxes the whole width, a speed-up only: the file
+    is byte for byte the one printed when WeasyPrint measures the boxes itself."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", REPRODUCIBLE)
+    threads, context = _every_branch_threads(archive)
+    template = readable._env().get_template("document.html.j2")
+    for header in ("a short header", "a header long enough to wrap? " * 8):
+        css = pdf.page_css(header)
+        assert str(css).count("width: 100%;") == 2
+        html_text = template.render(
+            threads=threads, all_threads=threads, volume=1, volumes=1, pdf_css=css, **context
+        )
+        given, measured = tmp_path / "given.pdf", tmp_path / "measured.pdf"
+        pdf.render_pdf(html_text, given)
+        pdf.render_pdf(html_text.replace("width: 100%;", ""), measured)
+        assert given.read_bytes() == measured.read_bytes(), header

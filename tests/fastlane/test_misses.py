@@ -17,6 +17,7 @@ from fakeplatforms.live import LiveMastodon
 from fakeplatforms.server import FakeServer
 from typer.testing import CliRunner
 
+from archiver.catalog.sql import SAReader
 from archiver.cli import app as cli_app
 from archiver.fastlane import latency, run_once
 from archiver.harvest import Harvester
@@ -85,7 +86,7 @@ def test_comments_a_sweep_captured_late_are_misses_in_status_and_report(tmp_path
     app = open_test_app(config)
     try:
         with app.catalog.begin() as conn:
-            missed = latency.misses(conn, 120.0)
+            missed = latency.misses(SAReader(conn), 120.0)
         assert [m.platform_id for m in missed] == [late]
         assert 300 <= missed[0].seconds < 400
         assert live not in {m.platform_id for m in missed}

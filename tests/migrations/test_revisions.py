@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 from typer.testing import CliRunner
 
-from archiver.catalog import Catalog
+from archiver.catalog import Catalog, revision
 from archiver.catalog import migrate as m
 from archiver.cli import app as cli_app
 from archiver.db import make_engine
@@ -116,7 +116,7 @@ def test_baseline_is_release_0_1_0_schema_exactly(tmp_path: Path) -> None:
 def _scripts_with_second(tmp_path: Path, body: str) -> Path:
     """The shipped migrations plus a second revision, in a folder of the test's own."""
     where = tmp_path / "migrations"
-    shutil.copytree(m.MIGRATIONS_DIR, where, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(revision.MIGRATIONS_DIR, where, ignore=shutil.ignore_patterns("__pycache__"))
     (where / "versions" / f"{SECOND}.py").write_text(
         textwrap.dedent(
             f'''\
@@ -155,7 +155,8 @@ def test_a_second_revision_upgrades_an_old_catalog_with_rows_intact(
     scripts = _scripts_with_second(tmp_path, ADD_NOTES)
     CliRunner().invoke(cli_app, ["migrate", "--config", str(old_archive.config)])
     at_baseline = snapshot(old_archive.catalog)
-    monkeypatch.setattr(m, "MIGRATIONS_DIR", scripts)
+    # Where the code's revisions are (read by Alembic and by the quick check status uses).
+    monkeypatch.setattr(revision, "MIGRATIONS_DIR", scripts)
 
     # The code now needs 0002: the catalog at 0001 is refused with the command to run.
     with pytest.raises(m.SchemaVersionError) as caught:

@@ -29,6 +29,7 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 
 from archiver.app import open_app
+from archiver.catalog.sql import SAReader
 from archiver.catalog.worm_state import last_check
 from archiver.report.build import build_report_data
 from archiver.report.render import attention_items, render_text
@@ -153,7 +154,7 @@ def test_override_runs_and_status_and_report_warn_loudly(
         assert check is not None and check.unsafe and check.overridden
         assert "storage_worm_not_enforced" in [e["event"] for e in logs]
         with app.catalog.begin() as conn:
-            stored = last_check(conn, moto_endpoint, bucket)
+            stored = last_check(SAReader(conn), moto_endpoint, bucket)
         assert stored is not None
         assert stored[0].problems == check.problems and stored[1] is False
         data = build_report_data(app, dt.date.today().strftime("%Y-%m"))
@@ -197,7 +198,7 @@ def test_a_store_that_refuses_like_real_s3_passes_the_check(
         assert "storage_worm_ok" in [e["event"] for e in logs]
         assert isinstance(app.storage, S3Storage)
         with app.catalog.begin() as conn:
-            stored = last_check(conn, moto_endpoint, bucket)
+            stored = last_check(SAReader(conn), moto_endpoint, bucket)
         assert stored is not None and not stored[0].unsafe
         data = build_report_data(app, dt.date.today().strftime("%Y-%m"))
         assert data.storage_warnings == []

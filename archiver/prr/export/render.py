@@ -8,6 +8,7 @@ the custody row share are computed once here (:class:`Summary`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -169,10 +170,29 @@ def _index_row(h: dict[str, Any], orig: Originals, copied: Copied) -> dict[str, 
     return {k: row.get(k) for k in INDEX_FIELDS}
 
 
+@dataclass(slots=True)
+class Readable:
+    """The readable copy under way: its HTML pages written, its PDF being printed."""
+
+    summary: Summary
+    pdf: readable.PdfPrint
+
+    def __enter__(self) -> Readable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pdf.__exit__(*exc)
+
+
 def render_readable(
     job: Job, sel: Selection, orig: Originals, copied: Copied, data: Path
-) -> Summary:
-    """``readable/``: the HTML pages and the PDF, both opening with the counts."""
+) -> Readable:
+    """``readable/``: the HTML pages, and the PDF started, both opening with the counts.
+
+    The PDF's volumes print in worker processes while the caller writes the rest of the
+    package (see :func:`finish_readable`): a with-block around that work makes sure an error
+    there leaves no worker writing into the staging folder.
+    """
     job.step("rendering readable copy")
     opts = job.opts
     with job.app.catalog.begin() as conn:
@@ -200,10 +220,20 @@ def render_readable(
         "gaps": [g.line(job.tz) for g in gaps],
         "matches_only": opts.matches_only,
     }
-    readable.write_site(data / "readable", threads, context)
+    (data / "readable").mkdir(parents=True, exist_ok=True)
+    printing = readable.start_pdf(data / "readable" / "export.pdf", threads, context)
+    with contextlib.ExitStack() as undo:
+        undo.enter_context(printing)  # an error writing the pages stops the printing
+        readable.write_site(data / "readable", threads, context)
+        undo.pop_all()
+    return Readable(summary, printing)
+
+
+def finish_readable(job: Job, started: Readable) -> Summary:
+    """Wait for the PDF started by :func:`render_readable`; the package's counts."""
     job.step("rendering PDF")
-    readable.write_pdf(data / "readable" / "export.pdf", threads, context)
-    return summary
+    started.pdf.wait()
+    return started.summary
 
 
 def _summarise(

@@ -19,7 +19,12 @@ from archiver.parts import ArchiveParts
 from archiver.prr.export.collect import collect_originals, copy_originals
 from archiver.prr.export.options import ExportOptions, ExportResult, Job, Step
 from archiver.prr.export.package import bag_package, publish
-from archiver.prr.export.render import render_readable, write_index, write_replay
+from archiver.prr.export.render import (
+    finish_readable,
+    render_readable,
+    write_index,
+    write_replay,
+)
 from archiver.prr.export.selection import select_versions
 from archiver.prr.requests import get_request
 from archiver.resources import RESOURCE_ERRNOS, describe, hint_for
@@ -135,9 +140,11 @@ def _build(job: Job, out: Path, staging: Path, zip_tmp: Path) -> ExportResult:
     sel = select_versions(job)
     orig = collect_originals(job, sel, work)
     copied = copy_originals(job, sel, orig, data)
-    wacz = write_replay(job, sel, copied, data)
-    write_index(job, sel, orig, copied, data)
-    summary = render_readable(job, sel, orig, copied, data)
+    # The PDF prints in worker processes while the WACZ and the index are written.
+    with render_readable(job, sel, orig, copied, data) as started:
+        wacz = write_replay(job, sel, copied, data)
+        write_index(job, sel, orig, copied, data)
+        summary = finish_readable(job, started)
     package_sha256 = bag_package(job, staging, sel, orig, summary, wacz)
     bundles = [str(v["bundle_id"]) for v in orig.verified]
     export_id, zip_sha = publish(
