@@ -252,6 +252,50 @@ class BundleWriter:
             return None
         return RevisitTarget(record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=None)
 
+    # -- quiet fast-lane ticks (archiver.quiet_spool) ----------------------------------------
+    def exchange_records(self) -> list[tuple[WrittenRecord, bytes]]:
+        """Every record written so far but the warcinfo, with its exact gzip member: a quiet
+        tick's exchanges, kept in the spool instead of being sealed in a bundle of their own."""
+        self.sink.close()  # flushed and fsynced: the members are read back from the file
+        out: list[tuple[WrittenRecord, bytes]] = []
+        rows = self.db.execute(
+            "SELECT record_id, record_type, target_uri, warc_date, warc_file, offset, length,"
+            " payload_digest, http_status, concurrent_to, refers_to_record_id, refers_to_uri,"
+            " refers_to_date, refers_to_bundle FROM warc_records"
+            " WHERE record_type != 'warcinfo' ORDER BY warc_file, offset"
+        ).fetchall()
+        for row in rows:
+            with (self.dir / "data" / "warc" / row[4]).open("rb") as fh:
+                fh.seek(row[5])
+                member = fh.read(row[6])
+            ref = WarcRef(row[4], row[5], row[6], row[0], row[1], row[2] or "", self.bundle_id)
+            refers = RevisitTarget(row[10], row[11], row[12], row[13]) if row[10] else None
+            out.append((WrittenRecord(ref, row[3], row[7], row[8], refers, row[9]), member))
+        return out
+
+    def adopt(
+        self, records: list[tuple[WrittenRecord, bytes]], ticks: list[tuple[str, str]]
+    ) -> None:
+        """Carry spooled quiet ticks into this bundle: their records, byte for byte, and in
+        ``bundle_info.quiet_ticks`` each tick's run id and the time it checked (what makes
+        "last checked" provable once sealed)."""
+        for rec, member in records:
+            self.sink.append_member(member, rec)
+        row = self.db.execute("SELECT value FROM bundle_info WHERE key = 'quiet_ticks'").fetchone()
+        kept = json.loads(row[0]) if row else []
+        self.db.execute(
+            "INSERT OR REPLACE INTO bundle_info VALUES ('quiet_ticks', ?)",
+            (json.dumps(kept + [list(t) for t in ticks], separators=(",", ":")),),
+        )
+
+    def rename_refers(self, renamed: Mapping[str, str]) -> None:
+        """Revisits of spooled originals name the bundle a quiet tick was written under
+        (never sealed); ``renamed`` maps those to the bundles that now hold the originals."""
+        self.db.executemany(
+            "UPDATE warc_records SET refers_to_bundle = ? WHERE refers_to_bundle = ?",
+            [(new, old) for old, new in renamed.items()],
+        )
+
     # -- normalized records -----------------------------------------------------------------
     def _bump(self, name: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1

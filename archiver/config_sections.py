@@ -50,7 +50,7 @@ CLUSTER_KEYS = frozenset(
     {"concurrency", "heartbeat_seconds", "stalled_seconds", "metrics_port", "metrics_host"}
 )
 #: Keys of ``[fastlane]``; built by archiver.settings.fastlane.
-FASTLANE_KEYS = frozenset({"enabled", "interval", "target"})
+FASTLANE_KEYS = frozenset({"enabled", "interval", "target", "quiet_seal_every"})
 #: Keys of ``[webhooks]``; built by archiver.settings.fastlane.
 WEBHOOK_KEYS = frozenset({"listen", "verify_token_env", "app_secret_env"})
 #: Keys of ``[requests]``; built by archiver.settings.requests.

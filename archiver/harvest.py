@@ -15,11 +15,11 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from archiver.bundle import (
@@ -67,6 +67,7 @@ from archiver.model import (
     TokenExpiry,
     Unparseable,
 )
+from archiver.quiet_spool import QuietSpool, SpooledTick
 from archiver.recorder import RecordingClient, redact_url
 from archiver.secrets import read_secret
 from archiver.storage.base import Storage
@@ -91,6 +92,8 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     ingest: list[IngestResult] = field(default_factory=list)
+    spooled: int = 0  # a quiet tick: exchanges spooled, no bundle sealed
+    carried: int = 0  # spooled quiet ticks this run's bundles carry
 
 
 class _BundleSet:
@@ -106,6 +109,7 @@ class _BundleSet:
         self.coverage: list[Coverage] = []
         self.token_expiry: TokenExpiry | None = None
         self.live_removals: list[LiveRemoval] = []
+        self.findings = 0  # records other than bookmarks: a tick with none may be quiet
 
     def writer(self, record_class: RecordClass) -> BundleWriter:
         w = self.writers.get(record_class)
@@ -134,6 +138,8 @@ class _BundleSet:
         return self.writer(record_class).sink
 
     def add(self, record: HarvestRecord) -> None:
+        if not isinstance(record, BookmarkUpdate):
+            self.findings += 1
         if isinstance(record, Item):
             self.writer(record.record_class).add_item(record)
         elif isinstance(record, Follower):
@@ -180,6 +186,53 @@ class _BundleSet:
     def discard(self) -> None:
         for w in self.writers.values():
             w.discard()
+
+    def quiet(self, bookmarks: Mapping[str, str]) -> bool:
+        """Nothing found: no record but bookmarks, and none of them moves."""
+        return not self.findings and all(
+            b.value == bookmarks.get(b.key, "") for b in self.bookmarks
+        )
+
+    def spool(self, spool: QuietSpool, run_id: str) -> int:
+        """A quiet tick: its exchanges go to the site's spool instead of a bundle."""
+        checked = datetime.now(UTC)
+        n = 0
+        for w in self.writers.values():
+            records = w.exchange_records()
+            if records:
+                spool.append(
+                    run_id=run_id,
+                    checked_at=checked,
+                    record_class=w.record_class,
+                    bundle_id=w.bundle_id,
+                    records=records,
+                )
+                n += len(records)
+        self.discard()
+        return n
+
+    def carry(self, spool: QuietSpool) -> int:
+        """Put every spooled quiet tick into this run's bundles (claimed, deleted from the
+        spool once those bundles are cataloged). Returns the number of ticks carried."""
+        ticks = [spool.read(p) for p in spool.pending()]
+        if not ticks:
+            return 0
+        by_class: dict[str, list[SpooledTick]] = {}
+        for t in ticks:
+            by_class.setdefault(t.record_class, []).append(t)
+        renamed = {
+            t.bundle_id: self.writer(cast(RecordClass, t.record_class)).bundle_id for t in ticks
+        }
+        for record_class, group in by_class.items():
+            w = self.writer(cast(RecordClass, record_class))
+            w.adopt(
+                [r for t in group for r in t.records], [(t.run_id, t.checked_at) for t in group]
+            )
+        for w in self.writers.values():  # the run's own revisits of spooled originals too
+            w.rename_refers(renamed)
+        for record_class, group in by_class.items():
+            spool.claim(group, self.writer(cast(RecordClass, record_class)).bundle_id)
+        return len({t.run_id for t in ticks})
 
     def release(self, bundle_id: str) -> None:
         for w in self.writers.values():
@@ -446,6 +499,7 @@ class Harvester:
         stop: threading.Event | None = None,
         connector: Callable[[HarvestContext], Any] | None = None,
         whole_followers: bool = False,
+        quiet_seal_every: float | None = None,
     ) -> RunResult:
         """Run one harvest; raises ``ArchiverError`` after marking the run failed.
 
@@ -453,6 +507,10 @@ class Harvester:
         source here, so its small bundles go through the same seal/check/ingest path).
         ``whole_followers`` reads the whole follower list whatever ``follower_walk_every``
         says (``archiver harvest --full``); a scheduled full sweep reads it on that cadence.
+        ``quiet_seal_every`` (seconds; the fast lane's ``[fastlane] quiet_seal_every``): a
+        run that finds nothing spools its exchanges (``archiver.quiet_spool``) instead of
+        sealing a bundle, until the oldest spooled tick is that old. Whatever the value, every
+        bundle a run seals carries what is spooled.
         """
         self.cfg.staging_dir.mkdir(parents=True, exist_ok=True)
         site_lock = BundleLock(self.cfg.staging_dir, f"site-{site.id}")
@@ -463,7 +521,12 @@ class Harvester:
             )
         try:
             return self._harvest_locked(
-                site, full=full, stop=stop, connector=connector, whole_followers=whole_followers
+                site,
+                full=full,
+                stop=stop,
+                connector=connector,
+                whole_followers=whole_followers,
+                quiet_seal_every=quiet_seal_every,
             )
         finally:
             site_lock.release()
@@ -476,11 +539,14 @@ class Harvester:
         stop: threading.Event | None,
         connector: Callable[[HarvestContext], Any] | None = None,
         whole_followers: bool = False,
+        quiet_seal_every: float | None = None,
     ) -> RunResult:
         if self.scoped_recovery:
             self.recover(site_id=site.id)
         else:
             self.recover()
+        spool = QuietSpool(self.cfg.staging_dir, site.id)
+        spool.settle(self.catalog.bundle_ids)  # after recover: what was sealed is cataloged
         # Load the key before fetching anything: a missing key must stop the run, not
         # produce bundles that would all be quarantined.
         sealer = Sealer.from_config(self.cfg)
@@ -510,7 +576,7 @@ class Harvester:
                         return RevisitTarget(
                             hit.record_id, hit.target_uri, hit.warc_date, w.bundle_id
                         )
-                return lookups.find_original(uri, digest)
+                return spool.find_original(uri, digest) or lookups.find_original(uri, digest)
 
             client = RecordingClient(
                 site_id=site.id,
@@ -551,7 +617,20 @@ class Harvester:
                     )
             result.counts = bundles.counts()
             self._lean(site, bundles, rlog)
-            sealed = bundles.seal_all(sealer)
+            sealed: list[SealedBundle] = []
+            quiet = quiet_seal_every is not None and bundles.quiet(ctx.bookmarks)
+            if quiet and quiet_seal_every is not None:
+                oldest = spool.oldest()
+                quiet = oldest is None or datetime.now(UTC) - oldest < timedelta(
+                    seconds=quiet_seal_every
+                )
+            if quiet:
+                # Nothing found: the exchanges wait in the spool for the next bundle.
+                result.spooled = bundles.spool(spool, run.id)
+                result.counts = {"spooled_exchanges": result.spooled}
+            else:
+                result.carried = bundles.carry(spool)
+                sealed = bundles.seal_all(sealer)
             if bundles.token_expiry is not None:
                 self.catalog.set_token_expiry(site.id, bundles.token_expiry.expires_at)
         except BaseException as caught:
@@ -624,6 +703,7 @@ class Harvester:
                         )
                 remove_tree(b.path)
                 bundles.release(b.bundle_id)
+                spool.release(b.bundle_id)
                 result.bundles.append(b.bundle_id)
                 self._audit(
                     "seal",

@@ -374,6 +374,35 @@ class WarcSink:
         )
         return self._write(record, status=None, digest=None, refers_to=None, concurrent_to=None)
 
+    def append_member(self, member: bytes, rec: WrittenRecord) -> WarcRef:
+        """Append one record written earlier by another sink (a quiet fast-lane tick's
+        exchange, kept in the spool as its exact gzip member): the bytes, its record id and
+        WARC-Date are unchanged; only where it lives (this file, this offset) is new."""
+        self._ensure_open()
+        assert self._fh is not None
+        offset = self._fh.tell()
+        self._fh.write(member)
+        ref = WarcRef(
+            warc_file=self._name,
+            offset=offset,
+            length=len(member),
+            record_id=rec.ref.record_id,
+            record_type=rec.ref.record_type,
+            target_uri=rec.ref.target_uri,
+            bundle_id=self.bundle_id,
+        )
+        self.on_record(
+            WrittenRecord(
+                ref=ref,
+                warc_date=rec.warc_date,
+                payload_digest=rec.payload_digest,
+                http_status=rec.http_status,
+                refers_to=rec.refers_to,
+                concurrent_to=rec.concurrent_to,
+            )
+        )
+        return ref
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.flush()

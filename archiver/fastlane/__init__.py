@@ -3,7 +3,9 @@
 One tick runs the site's live source (``connectors.live``) through ``Harvester.harvest_site``,
 so what it reveals is recorded by the same client, sealed in a small bundle, seal-checked,
 cataloged and deduplicated exactly like a sweep; its cursor is a bookmark that moves only
-when that bundle is sealed. Failures back off (``Backoff``) instead of spinning.
+when that bundle is sealed. A tick that reveals nothing seals no bundle: its exchanges wait
+in the site's quiet spool (``archiver.quiet_spool``) for the next bundle, at most
+``[fastlane] quiet_seal_every``. Failures back off (``Backoff``) instead of spinning.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from typing import TYPE_CHECKING
 from archiver.errors import ArchiverError
 
 if TYPE_CHECKING:  # loaded when a tick runs, not by `status` reading the latency table
+    from collections.abc import Iterator
+
     from archiver.config import SiteConfig
     from archiver.harvest import Harvester, RunResult
+    from archiver.model import HarvestRecord
     from connectors.live import Delivery
 
 
@@ -40,9 +45,34 @@ def run_once(harvester: Harvester, site: SiteConfig) -> RunResult:
             hint="the sweeps still capture it; see issue 13 for the platforms covered",
         )
     began = datetime.now(UTC)
-    result = harvester.harvest_site(site, full=False, connector=source)
+    result = harvester.harvest_site(
+        site,
+        full=False,
+        connector=source,
+        quiet_seal_every=harvester.cfg.fastlane.quiet_seal_every,
+    )
     _note_latency(harvester, site, result, began)
     return result
+
+
+class _NothingNew:
+    """A connector that fetches nothing: the run only seals what the spool holds."""
+
+    def __init__(self, ctx: object) -> None:
+        self.ctx = ctx
+
+    def harvest(self) -> Iterator[HarvestRecord]:
+        return iter(())
+
+
+def seal_quiet(harvester: Harvester, site: SiteConfig) -> RunResult | None:
+    """Seal the site's spooled quiet ticks now (the daemon's stop and start: a spool left by
+    a crash is sealed before the first tick); None when nothing is spooled."""
+    from archiver.quiet_spool import QuietSpool
+
+    if not QuietSpool(harvester.cfg.staging_dir, site.id).holds_any():
+        return None
+    return harvester.harvest_site(site, full=False, connector=_NothingNew)
 
 
 def _note_latency(

@@ -3,7 +3,9 @@
 Enabled by ``[fastlane] enabled = true`` (``interval`` seconds between ticks, default 60,
 which also bounds how long a webhook delivery waits before it is sealed; ``target`` seconds,
 default 120, is the creation-to-sealed delay beyond which a comment first captured by a sweep
-counts as a fast-lane miss). A tick that fails
+counts as a fast-lane miss; ``quiet_seal_every``, default 1h, how long the exchanges of
+ticks that found nothing wait in the spool; each site's thread seals them at start and stop
+too). A tick that fails
 backs off (doubling to 15 minutes) so a source that drops every few seconds never spins; a
 sweep holding the site's lock just makes the tick wait for the next interval. The cursor is
 in the catalog's bookmarks, so a restarted daemon resumes after the last sealed event.
@@ -12,11 +14,18 @@ in the catalog's bookmarks, so a restarted daemon resumes after the last sealed 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from archiver.compliance.run import after_harvest
 from archiver.config import SiteConfig
 from archiver.errors import ArchiverError
-from archiver.fastlane import Backoff, has_live_source, run_once, run_webhooks_once
+from archiver.fastlane import (
+    Backoff,
+    has_live_source,
+    run_once,
+    run_webhooks_once,
+    seal_quiet,
+)
 from archiver.fastlane.stream import StreamReader, run_stream_once
 from archiver.fastlane.webhooks import WebhookServer, reroute_unrouted
 from archiver.harvest import Harvester
@@ -89,6 +98,7 @@ class FastLane:
             self.app.cfg, self.app.catalog, self.app.storage, after_site=after_harvest
         )
         flog = log.bind(site=site.id, lane="fast")
+        self._seal_quiet(harvester, site, flog)  # a spool a crash left is sealed first
         while not self.stopping.is_set():
             try:
                 reader = self.readers.get(site.id)
@@ -106,3 +116,16 @@ class FastLane:
                     wait = backoff.failed(str(exc))
                     flog.warning("fastlane_backoff", error=str(exc), wait_seconds=wait)
             self.stopping.wait(wait)
+        self._seal_quiet(harvester, site, flog)
+
+    @staticmethod
+    def _seal_quiet(harvester: Harvester, site: SiteConfig, flog: Any) -> None:
+        """Seal the quiet ticks spooled for ``site`` (at start and stop). A failure leaves
+        them spooled, durably: the next bundle sealed for the site carries them."""
+        try:
+            result = seal_quiet(harvester, site)
+        except ArchiverError as exc:
+            flog.warning("fastlane_quiet_unsealed", error=str(exc))
+            return
+        if result is not None:
+            flog.info("fastlane_quiet_sealed", ticks=result.carried, bundles=result.bundles)

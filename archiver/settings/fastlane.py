@@ -8,10 +8,13 @@ from typing import Any
 
 from archiver.config_sections import FASTLANE_KEYS, WEBHOOK_KEYS
 from archiver.errors import ConfigError
-from archiver.settings.values import no_unknown_keys
+from archiver.settings.values import no_unknown_keys, parse_duration
 
 DEFAULT_TARGET = 120.0
 """Seconds from posting to sealing that count as captured in time (``[fastlane] target``)."""
+DEFAULT_QUIET_SEAL_EVERY = 3600
+"""Seconds a quiet tick's exchanges may wait in the staging spool before they are sealed
+(``[fastlane] quiet_seal_every``; docs/fastlane.md says why an hour)."""
 MAX_BODY = 1 << 20  # Meta's deliveries are a few KB; anything near this is not one
 MAX_PER_MINUTE = 600
 _ENV_NAME = "e.g. ARCHIVER_META_APP_SECRET (the NAME of a variable, never the secret)"
@@ -22,6 +25,7 @@ class FastLaneSettings:
     enabled: bool = False
     interval: float = 60.0
     target: float = DEFAULT_TARGET
+    quiet_seal_every: float = DEFAULT_QUIET_SEAL_EVERY
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,19 @@ def fastlane_from(raw: Mapping[str, Any], *, file: str) -> FastLaneSettings:
             key="fastlane.target",
             hint="e.g. target = 120 (a comment sealed later than this by a sweep is a miss)",
         )
-    return FastLaneSettings(enabled, float(interval), float(target))
+    quiet = parse_duration(
+        raw.get("quiet_seal_every", DEFAULT_QUIET_SEAL_EVERY),
+        file=file,
+        key="fastlane.quiet_seal_every",
+    )
+    if quiet > 86400:
+        raise ConfigError(
+            f"{raw.get('quiet_seal_every')!r} is longer than a day",
+            file=file,
+            key="fastlane.quiet_seal_every",
+            hint='e.g. quiet_seal_every = "1h": quiet polls wait unsealed in staging until then',
+        )
+    return FastLaneSettings(enabled, float(interval), float(target), float(quiet))
 
 
 def webhooks_from(raw: Mapping[str, Any], *, file: str) -> WebhookSettings | None:

@@ -92,6 +92,8 @@ def test_bad_key_or_value_is_one_line_naming_file_key_and_fix(
         ("[report]\nschedule = 'soon'", "report.schedule"),
         ("[requests]\nfee_per_hour = -1", "requests.fee_per_hour"),
         ("[fastlane]\ninterval = 1", "fastlane.interval"),
+        ('[fastlane]\nquiet_seal_every = "2d"', "fastlane.quiet_seal_every"),
+        ('[fastlane]\nquiet_seal_every = "soon"', "fastlane.quiet_seal_every"),
         ('[webhooks]\nlisten = "8089"', "webhooks.listen"),
         ("[cluster]\nheartbeat_seconds = 10\nstalled_seconds = 15", "cluster.stalled_seconds"),
         ('[integrity]\ntsa_url = "ftp://tsa"', "integrity.tsa_url"),
