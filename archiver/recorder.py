@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from archiver.bodyread import Body, read_body
 from archiver.config import HttpSettings
@@ -397,35 +398,39 @@ class RecordingClient:
             request.headers["Authorization"] = self._auth_header
         label = endpoint or urlsplit(str(request.url)).path
         tries = max(1, attempts if attempts is not None else self.settings.max_attempts)
-        # A plain loop, not tenacity: its per-call set-up was a tenth of the client's own
-        # cost per request (issue 14 part 5), for a policy this short.
-        for attempt_number in range(1, tries + 1):
-            try:
-                return self._attempt(
-                    request, record_class, label, max_bytes, ok_statuses, classify, follow
-                )
-            except _Retry as exc:
-                if attempt_number >= tries:
-                    raise RetriableFetchError(
-                        f"gave up after {tries} attempts: {exc.reason}",
-                        site=self.site_id,
-                        endpoint=label,
-                        status=exc.status,
-                        retry_after=exc.retry_after,
-                        hint="the platform is failing or rate-limiting; the next scheduled run "
-                        "will retry",
-                    ) from None
-                self._pause(self._backoff(exc, attempt_number))
+        retrying = Retrying(
+            stop=stop_after_attempt(tries),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._pause,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(
+                        request, record_class, label, max_bytes, ok_statuses, classify, follow
+                    )
+        except _Retry as exc:
+            raise RetriableFetchError(
+                f"gave up after {tries} attempts: {exc.reason}",
+                site=self.site_id,
+                endpoint=label,
+                status=exc.status,
+                retry_after=exc.retry_after,
+                hint="the platform is failing or rate-limiting; the next scheduled run will retry",
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- waiting ----------------------------------------------------------------------------
-    def _backoff(self, exc: _Retry, attempt_number: int) -> float:
-        """Backoff after failed attempt ``attempt_number`` (1-based). A platform-given wait is
-        not slept here: it was put on the host (``HostLimits``) and ``_throttle`` waits it out
-        before the next request, the retry's or any other."""
-        if exc.retry_after is not None:
+    def _wait(self, state: RetryCallState) -> float:
+        """Backoff between attempts. A platform-given wait is not slept here: it was put on
+        the host (``HostLimits``) and ``_throttle`` waits it out before the next request, the
+        retry's or any other."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
             return 0.0
-        base = min(self.settings.max_retry_wait, 0.5 * (2 ** (attempt_number - 1)))
+        base = min(self.settings.max_retry_wait, 0.5 * (2 ** (state.attempt_number - 1)))
         return float(base * random.uniform(0.5, 1.0))
 
     def _pause(self, seconds: float) -> None:

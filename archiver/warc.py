@@ -12,11 +12,9 @@ import base64
 import hashlib
 import io
 import os
-import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -43,66 +41,6 @@ def gzip_member(data: bytes, level: int = GZIP_LEVEL) -> bytes:
 def payload_digest(body: bytes) -> str:
     """The WARC-Payload-Digest warcio would compute (sha1, base32)."""
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
-
-
-HTTP_RESPONSE = "application/http; msgtype=response"
-HTTP_REQUEST = "application/http; msgtype=request"
-REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
-EMPTY_DIGEST = payload_digest(b"")
-# Bodies up to this size are joined with their record's head and compressed in one call.
-_JOIN_BELOW = 1 << 18
-
-
-def _sha1(*parts: bytes) -> str:
-    h = hashlib.sha1()
-    for part in parts:
-        h.update(part)
-    return "sha1:" + base64.b32encode(h.digest()).decode("ascii")
-
-
-def _warc_date() -> str:
-    """WARC/1.1 ``WARC-Date``: UTC with microseconds (none shown when zero), as warcio's."""
-    return datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z"
-
-
-def _record_fields(record_type: str, uri: str, extra: dict[str, str]) -> list[tuple[str, str]]:
-    """The leading WARC fields of a record, in warcio's order: the extra fields given, then
-    type, record id, target URI and date (an extra field of the same name is replaced in
-    place, as warcio does)."""
-    fields = list(extra.items())
-    lower = {k.lower(): i for i, (k, _) in enumerate(fields)}
-
-    def put(name: str, value: str) -> None:
-        at = lower.get(name.lower())
-        if at is None:
-            lower[name.lower()] = len(fields)
-            fields.append((name, value))
-        else:
-            fields[at] = (fields[at][0], value)
-
-    put("WARC-Type", record_type)
-    if "warc-record-id" not in lower:
-        put("WARC-Record-ID", f"<urn:uuid:{uuid.uuid4()}>")
-    if uri:
-        put("WARC-Target-URI", uri)
-    if "warc-date" not in lower:
-        put("WARC-Date", _warc_date())
-    return fields
-
-
-def _http_block(protocol: str, statusline: str, headers: Iterable[tuple[str, str]]) -> bytes:
-    """The HTTP status (or request) line and headers as warcio stores them: ASCII, and a
-    header value that is not ASCII percent-encoded by warcio itself (RFC 8187)."""
-    pairs = list(headers)
-    first = protocol + (" " if protocol and statusline else "") + statusline
-    text = (first + "\r\n" if first else "") + "".join(f"{k}: {v}\r\n" for k, v in pairs)
-    try:
-        return text.encode("ascii") + b"\r\n"
-    except UnicodeEncodeError:
-        from warcio.statusandheaders import StatusAndHeaders
-
-        block: bytes = StatusAndHeaders(statusline, pairs, protocol=protocol).to_ascii_bytes()
-        return block
 
 
 class _GzipMember:
@@ -263,103 +201,52 @@ class WarcSink:
         """Write a response (or revisit) and its request; return the response's location.
 
         ``warc_headers``: extra named fields for the response record (``WARC-Truncated``, a
-        masking note). ``digest``: the payload digest of ``body`` if the caller has it.
-
-        These two records are most of what a harvest writes, so they are serialised here, not
-        by warcio's record builder, whose generic path (header objects, two passes over the
-        stream, a compression call per piece) cost as much CPU as the fetch itself (issue 14
-        part 5). The bytes are exactly those warcio writes for the same exchange, fields in
-        the same order (``tests/foundation/test_warc_records.py`` holds the two equal), and
-        warcio still writes the ``warcinfo`` and ``metadata`` records.
+        masking note); warcio computes the digests over ``body`` as written.
         """
-        self._ensure_open()
-        digest = digest or payload_digest(body)
-        block = _http_block("HTTP/1.1", status_line, response_headers)
-        if revisit_of is not None:
-            fields = _record_fields(
-                "revisit",
-                uri,
-                {"WARC-Refers-To": revisit_of.record_id, **(warc_headers or {})},
-            )
-            fields += [
-                ("WARC-Profile", REVISIT_PROFILE),
-                ("WARC-Refers-To-Target-URI", revisit_of.target_uri),
-                ("WARC-Refers-To-Date", revisit_of.warc_date),
-                ("WARC-Payload-Digest", digest),
-                ("WARC-Block-Digest", _sha1(block)),
-                ("Content-Type", HTTP_RESPONSE),
-                ("Content-Length", str(len(block))),
-            ]
-            payload = b""  # a revisit keeps the HTTP headers only
-        else:
-            fields = _record_fields("response", uri, dict(warc_headers or {}))
-            fields += [
-                ("WARC-Payload-Digest", digest),
-                ("WARC-Block-Digest", _sha1(block, body)),
-                ("Content-Type", HTTP_RESPONSE),
-                ("Content-Length", str(len(block) + len(body))),
-            ]
-            payload = body
-        ref = self._write_fields(
-            fields, block, payload, status=status, digest=digest, refers_to=revisit_of
-        )
-        protocol, _, line = request_line.partition(" ")
-        req_block = _http_block(protocol, line, request_headers)
-        req_fields = _record_fields("request", uri, {"WARC-Concurrent-To": ref.record_id})
-        req_fields += [
-            ("WARC-Payload-Digest", EMPTY_DIGEST),
-            ("WARC-Block-Digest", _sha1(req_block)),
-            ("Content-Type", HTTP_REQUEST),
-            ("Content-Length", str(len(req_block))),
-        ]
-        self._write_fields(
-            req_fields, req_block, b"", status=None, digest=None, concurrent_to=ref.record_id
-        )
-        return ref
+        from warcio.statusandheaders import StatusAndHeaders
 
-    def _write_fields(
-        self,
-        fields: list[tuple[str, str]],
-        block: bytes,
-        payload: bytes,
-        *,
-        status: int | None,
-        digest: str | None,
-        refers_to: RevisitTarget | None = None,
-        concurrent_to: str | None = None,
-    ) -> WarcRef:
-        """One record as one gzip member: WARC fields, HTTP block, payload, two CRLFs."""
-        assert self._fh is not None
-        head = ("WARC/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n").encode()
-        offset = self._fh.tell()
-        z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-        if len(payload) <= _JOIN_BELOW:
-            self._fh.write(z.compress(b"".join((head, block, payload, b"\r\n\r\n"))))
-        else:  # a large media body is not copied once more
-            self._fh.write(z.compress(head + block))
-            self._fh.write(z.compress(payload))
-            self._fh.write(z.compress(b"\r\n\r\n"))
-        self._fh.write(z.flush())
-        named = dict(fields)
-        ref = WarcRef(
-            warc_file=self._name,
-            offset=offset,
-            length=self._fh.tell() - offset,
-            record_id=named["WARC-Record-ID"],
-            record_type=named["WARC-Type"],
-            target_uri=named.get("WARC-Target-URI", ""),
-            bundle_id=self.bundle_id,
-        )
-        self.on_record(
-            WrittenRecord(
-                ref=ref,
-                warc_date=named["WARC-Date"],
-                payload_digest=digest,
-                http_status=status,
-                refers_to=refers_to,
-                concurrent_to=concurrent_to,
+        writer = self._ensure_open()
+        digest = digest or payload_digest(body)
+        http_headers = StatusAndHeaders(status_line, list(response_headers), protocol="HTTP/1.1")
+        if revisit_of is not None:
+            record = writer.create_revisit_record(
+                uri,
+                digest,
+                revisit_of.target_uri,
+                revisit_of.warc_date,
+                http_headers=http_headers,
+                # warcio adds WARC-Profile itself (the 1.1 identical-payload-digest profile).
+                warc_headers_dict={"WARC-Refers-To": revisit_of.record_id, **(warc_headers or {})},
             )
+        else:
+            # The payload digest is known (the dedup lookup needed it): given to warcio in
+            # the headers it would build, in the same order, so it does not hash the body a
+            # second time (issue 14 part 5). warcio still computes the block digest.
+            rec_headers = writer._init_warc_headers(uri, "response", dict(warc_headers or {}))
+            rec_headers.add_header("WARC-Payload-Digest", digest)
+            record = writer.create_warc_record(
+                uri,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=http_headers,
+                warc_headers=rec_headers,
+            )
+        ref = self._write(
+            record, status=status, digest=digest, refers_to=revisit_of, concurrent_to=None
         )
+        req_headers = StatusAndHeaders(
+            request_line, list(request_headers), is_http_request=True, protocol="HTTP/1.1"
+        )
+        request = writer.create_warc_record(
+            uri,
+            "request",
+            payload=io.BytesIO(b""),
+            length=0,
+            http_headers=req_headers,
+            warc_headers_dict={"WARC-Concurrent-To": ref.record_id},
+        )
+        self._write(request, status=None, digest=None, refers_to=None, concurrent_to=ref.record_id)
         return ref
 
     def write_metadata(self, uri: str, content: bytes, content_type: str) -> WarcRef:
