@@ -26,21 +26,25 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import uuid
 from datetime import UTC, datetime, timedelta
 
 _UUID_PREFIX = "<urn:uuid:"
 
 
+#: What ``str(uuid.UUID(...))`` gives: exactly the ids that round-trip through 16 bytes.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _rid_blob(value: str | None) -> bytes | str | None:
-    """A WARC record id ``<urn:uuid:…>`` as its 16 bytes, if it round-trips exactly."""
+    """A WARC record id ``<urn:uuid:…>`` as its 16 bytes, if it round-trips exactly (the
+    canonical lower-case form; matched, not parsed and printed again: every record of a
+    bundle passes here at sealing)."""
     if value is None or not value.startswith(_UUID_PREFIX) or not value.endswith(">"):
         return value
-    try:
-        raw = uuid.UUID(value[len(_UUID_PREFIX) : -1]).bytes
-    except ValueError:
+    text = value[len(_UUID_PREFIX) : -1]
+    if _CANONICAL_UUID.fullmatch(text) is None:
         return value
-    return raw if f"{_UUID_PREFIX}{uuid.UUID(bytes=raw)}>" == value else value
+    return bytes.fromhex(text.replace("-", ""))
 
 
 def _hash_blob(value: str) -> bytes | str:
@@ -166,11 +170,15 @@ def _date_int(value: str | None) -> int | str | None:
     of :func:`date_sql` gives back exactly the same text."""
     if value is None or len(value) != 27 or not value.endswith("Z"):
         return value
+    # fromisoformat (C) and an exact round trip, not strptime (Python, a regex per call):
+    # the same texts are accepted, only ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
     try:
-        when = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        naive = datetime.fromisoformat(value[:-1])
     except ValueError:
         return value
-    micros = (when - _EPOCH) // timedelta(microseconds=1)
+    if naive.tzinfo is not None or naive.isoformat(timespec="microseconds") + "Z" != value:
+        return value
+    micros = (naive.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
     return micros if micros >= 0 else value
 
 

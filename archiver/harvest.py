@@ -558,8 +558,10 @@ class Harvester:
         rlog.info("harvest_started", full_sweep=full_sweep, platform=site.platform)
         bundles = _BundleSet(self.cfg, site, run)
         client: RecordingClient | None = None
+        held = contextlib.ExitStack()
         result = RunResult(site.id, run.id, "running", full_sweep)
         try:
+            lookups = held.enter_context(self.catalog.run_lookups(site.id))
             token = (
                 read_secret(site.token_env, purpose=f"access token for site {site.id}")
                 if site.token_env
@@ -574,9 +576,7 @@ class Harvester:
                         return RevisitTarget(
                             hit.record_id, hit.target_uri, hit.warc_date, w.bundle_id
                         )
-                return spool.find_original(uri, digest) or self.catalog.find_original(
-                    site.id, uri, digest
-                )
+                return spool.find_original(uri, digest) or lookups.find_original(uri, digest)
 
             client = RecordingClient(
                 site_id=site.id,
@@ -595,7 +595,7 @@ class Harvester:
                 full_sweep=full_sweep,
                 media_max_bytes=self.cfg.http.media_max_bytes,
                 token=token,
-                seen_uri=lambda uri: self.catalog.uri_seen(site.id, redact_url(uri)),
+                seen_uri=lambda uri: lookups.uri_seen(redact_url(uri)),
                 recent_owner_posts=lambda since: self.catalog.owner_post_texts(
                     since, exclude_site=site.id
                 ),
@@ -673,6 +673,7 @@ class Harvester:
         finally:
             if client is not None:
                 client.close()
+            held.close()
         try:
             for b in sealed:
                 self.storage.publish(b.path, b.key)

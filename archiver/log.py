@@ -122,13 +122,20 @@ def _nop(*_args: Any, **_kw: Any) -> None:
 
 class _LazyLogger:
     """Stands in for ``structlog.get_logger(name)``; imports and configures structlog on the
-    first log call that is not filtered out. Each call asks structlog afresh, as its own lazy proxy does, so a later
-    ``configure`` (or a test's ``capture_logs``) applies to loggers made before it."""
+    first log call that is not filtered out. Each call asks structlog afresh, as its own lazy
+    proxy does, so a later ``configure`` (or a test's ``capture_logs``) applies to loggers made
+    before it. ``bind`` stays lazy too: a harvest binds its run's logger before it logs
+    anything, and at the default level (WARNING) a successful run logs nothing, so binding
+    must not load structlog (issue 14 part 5)."""
 
-    __slots__ = ("_args",)
+    __slots__ = ("_args", "_context")
 
-    def __init__(self, args: tuple[str, ...]) -> None:
+    def __init__(self, args: tuple[str, ...], context: dict[str, Any] | None = None) -> None:
         self._args = args
+        self._context = context or {}
+
+    def bind(self, **values: Any) -> _LazyLogger:
+        return _LazyLogger(self._args, {**self._context, **values})
 
     def __getattr__(self, name: str) -> Any:
         if _pending is not None:
@@ -137,7 +144,10 @@ class _LazyLogger:
             _apply()
         import structlog
 
-        return getattr(structlog.get_logger(*self._args), name)
+        logger = structlog.get_logger(*self._args)
+        if self._context:
+            logger = logger.bind(**self._context)
+        return getattr(logger, name)
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -126,13 +126,36 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
         return names
 
 
+def _fit_fields(node: Any) -> bool:
+    """:func:`_fit` for a record: its strings are searched one by one (most fields are short
+    strings, ``None`` or numbers), and only a list, dict or mapping inside it (an item's
+    ``extra``) is serialised to be checked: several times faster than serialising the whole
+    record through ``json.dumps``' Python fallback for each nested dataclass and datetime."""
+    kind = type(node)
+    if kind is str:
+        return _UNFIT.search(node) is None
+    if node is None or kind in _PLAIN:
+        return True
+    names = _field_names(kind)
+    values = node if kind is tuple else None if names is None else [getattr(node, n) for n in names]
+    if values is None:
+        return _fit(node)
+    for value in values:
+        if type(value) is str:
+            if _UNFIT.search(value) is not None:
+                return False
+        elif value is not None and type(value) not in _PLAIN and not _fit_fields(value):
+            return False
+    return True
+
+
 def clean_record(record: T) -> tuple[T, int]:
     """``record`` (a dataclass of strings, tuples, mappings and nested dataclasses, such as a
     harvested ``Item``) with every string cleaned; total replacements. The same object is
     returned when nothing needed replacing."""
-    # Nearly every record is fit: one C-speed serialisation says so without the Python walk
-    # below (a harvest cleans every item it stores; issue 14 part 5).
-    if _fit(record):
+    # Nearly every record is fit: a check without building anything says so before the
+    # cleaning walk below (a harvest cleans every item it stores; issue 14 part 5).
+    if _fit_fields(record):
         return record, 0
     count = 0
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -111,21 +112,42 @@ class Catalog:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            if not isinstance(exc, OperationalError) and self.read_only:
-                # PostgreSQL refuses a write in a read-only transaction with its own class.
-                raise CatalogError(
-                    f"the catalog {self.safe_url} was opened read-only: {str(exc).splitlines()[0]}",
-                    hint="run this command where the archive is writable",
-                ) from exc
-            if not isinstance(exc, OperationalError):
+            mapped = self._clerk_error(exc)
+            if mapped is exc:
                 raise
-            mapped = catalog_error(exc, self.path, doing="cannot write the catalog")
-            if mapped is not None:
-                raise mapped from exc
-            raise CatalogError(
-                f"catalog database error: {str(exc).splitlines()[0]}",
-                hint="check the disk and the database server; the operation was rolled back",
-            ) from exc
+            raise mapped from exc
+
+    def _clerk_error(self, exc: Exception) -> Exception:
+        """What a failed catalog statement is reported as (``exc`` itself for a bug, which
+        the caller re-raises as it is)."""
+        operational = isinstance(exc, OperationalError | sqlite3.OperationalError)
+        if not operational and self.read_only:
+            # PostgreSQL refuses a write in a read-only transaction with its own class.
+            return CatalogError(
+                f"the catalog {self.safe_url} was opened read-only: {str(exc).splitlines()[0]}",
+                hint="run this command where the archive is writable",
+            )
+        if not operational:
+            return exc
+        mapped = catalog_error(exc, self.path, doing="cannot write the catalog")
+        if mapped is not None:
+            return mapped
+        return CatalogError(
+            f"catalog database error: {str(exc).splitlines()[0]}",
+            hint="check the disk and the database server; the operation was rolled back",
+        )
+
+    @contextmanager
+    def run_lookups(self, site_id: str) -> Iterator[RunLookups]:
+        """The per-response questions of one harvest, over one connection held for the run."""
+        try:
+            with self.engine.connect() as conn:
+                yield RunLookups(conn, site_id, self._clerk_error)
+        except SQLAlchemyError as exc:
+            mapped = self._clerk_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -237,18 +259,10 @@ class Catalog:
             return {k: v for k, v in rows}
 
     def find_original(self, site_id: str, uri: str, digest: str) -> RevisitTarget | None:
-        """Called for every response a harvest records, so the statement is built once."""
-        with self.begin() as conn:
-            row = conn.execute(
-                _FIND_ORIGINAL, {"site": site_id, "uri_hash": uri_hash(uri), "digest": digest}
-            ).first()
-        if row is None:
-            return None
-        from archiver.warc import RevisitTarget
-
-        return RevisitTarget(
-            record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=row[3]
-        )
+        """The archived response ``uri`` had with this payload digest, if any (a harvest asks
+        through :meth:`run_lookups` instead)."""
+        with self.run_lookups(site_id) as lookups:
+            return lookups.find_original(uri, digest)
 
     def owner_post_texts(
         self, since: datetime, *, exclude_site: str, limit: int = 2000
@@ -273,9 +287,8 @@ class Catalog:
 
     def uri_seen(self, site_id: str, uri: str) -> bool:
         """Whether any response for ``uri`` is already archived (media is fetched once)."""
-        with self.begin() as conn:
-            row = conn.execute(_URI_SEEN, {"site": site_id, "uri_hash": uri_hash(uri)}).first()
-        return row is not None
+        with self.run_lookups(site_id) as lookups:
+            return lookups.uri_seen(uri)
 
     # -- change-proportional storage (issue 14) --------------------------------------------
     def current_hashes(self, site_id: str, record_class: str, ids: list[str]) -> dict[str, str]:
@@ -478,6 +491,73 @@ class Catalog:
 
         with self.begin() as conn:
             return site_status(SAReader(conn))
+
+
+class RunLookups:
+    """``find_original`` and ``uri_seen`` for one harvest, asked for every response it records.
+
+    One connection is held for the run instead of a pooled checkout and a transaction per
+    question, and on SQLite the two statements, compiled once, go straight to the driver:
+    SQLAlchemy's per-execution work was most of the cost of recording a response beyond
+    what a bare fetch does (issue 14 part 5). No snapshot is held between questions: pysqlite
+    runs a lone SELECT outside any transaction (a checkpoint is not held back), and on
+    PostgreSQL each answer ends its read transaction (``rollback``: nothing was written), so
+    the session is never left idle in a transaction.
+    """
+
+    def __init__(
+        self, conn: Connection, site_id: str, clerk_error: Callable[[Exception], Exception]
+    ) -> None:
+        self._conn = conn
+        self._site = site_id
+        self._clerk_error = clerk_error
+        self._raw: Any = None
+        self._sql: dict[Any, tuple[str, list[str], Mapping[str, Any]]] = {}
+        if conn.dialect.name == "sqlite":
+            self._raw = conn.connection.dbapi_connection
+            for statement in (_FIND_ORIGINAL, _URI_SEEN):
+                compiled = statement.compile(dialect=conn.dialect)
+                # Only text and integer parameters, none with a bind processor to apply.
+                assert not compiled._bind_processors and compiled.positiontup is not None
+                fixed = compiled.construct_params(_check=False)
+                self._sql[statement] = (compiled.string, compiled.positiontup, fixed)
+
+    def _first(self, statement: Any, params: dict[str, str]) -> Any:
+        if self._raw is not None:
+            sql, order, fixed = self._sql[statement]
+            try:
+                return self._raw.execute(
+                    sql, [params[k] if k in params else fixed[k] for k in order]
+                ).fetchone()
+            except sqlite3.Error as exc:
+                mapped = self._clerk_error(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+        try:
+            row = self._conn.execute(statement, params).first()
+            self._conn.rollback()
+        except SQLAlchemyError as exc:
+            mapped = self._clerk_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        return row
+
+    def find_original(self, uri: str, digest: str) -> RevisitTarget | None:
+        row = self._first(
+            _FIND_ORIGINAL, {"site": self._site, "uri_hash": uri_hash(uri), "digest": digest}
+        )
+        if row is None:
+            return None
+        from archiver.warc import RevisitTarget
+
+        return RevisitTarget(
+            record_id=row[0], target_uri=row[1], warc_date=row[2], bundle_id=row[3]
+        )
+
+    def uri_seen(self, uri: str) -> bool:
+        return self._first(_URI_SEEN, {"site": self._site, "uri_hash": uri_hash(uri)}) is not None
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -88,4 +88,7 @@ def main() -> None:
     # Catalog, bundles, exports and reports are private to the service user and its group,
     # also when started by hand from a shell with umask 022 (archiver.resources).
     restrict_umask()
+    from archiver.cli.common import begin_process
+
+    begin_process()
     app()

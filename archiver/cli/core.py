@@ -17,6 +17,7 @@ from archiver.cli.common import (
     console,
     err_console,
     esc,
+    loading,
     print_json,
     read_context,
     real_console,
@@ -106,15 +107,16 @@ def harvest(
     as_json: bool = JsonOption,
 ) -> None:
     """Harvest every enabled site (or one) now: capture, seal, catalog."""
-    from archiver.cli.clerk_output import harvest_sentence
-    from archiver.harvest import Harvester
-    from archiver.log import said_by_caller
+    with loading():
+        import archiver.app  # noqa: F401  (what app_context opens the archive with)
+        from archiver.cli.clerk_output import harvest_sentence
+        from archiver.compliance.run import after_harvest
+        from archiver.harvest import Harvester
+        from archiver.log import said_by_caller
 
     said_by_caller("harvest_failed", "harvest_rate_limited")  # each is printed as "error: ..."
     with app_context(config) as app:
         targets = [app.cfg.site(site)] if site else [s for s in app.cfg.sites if s.enabled]
-        from archiver.compliance.run import after_harvest
-
         harvester = Harvester(app.cfg, app.catalog, app.storage, after_site=after_harvest)
         results: list[dict[str, Any]] = []
         failed = 0

@@ -92,13 +92,19 @@ def evaluate_site(
     stamp = now.isoformat(timespec="microseconds")
     sc = cfg.compliance.for_site(site.id)
     t = compliance_findings
+    # The site's stored findings in one query, not one per finding (a harvest evaluates every
+    # site it harvested; issue 14 part 5). (rule, subject) -> (id, status) of the stored row.
+    stored: dict[tuple[str, str], tuple[int, str]] = {
+        (row.rule, row.subject): (row.id, row.status)
+        for row in conn.execute(
+            select(t.c.id, t.c.rule, t.c.subject, t.c.status).where(t.c.site_id == site.id)
+        )
+    }
     for f in _findings(conn, cfg, site, sc, now):
         evidence = json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str)
-        old = conn.execute(
-            select(t).where(t.c.site_id == site.id, t.c.rule == f.rule, t.c.subject == f.subject)
-        ).first()
+        old = stored.get((f.rule, f.subject))
         if old is None:
-            conn.execute(
+            added = conn.execute(
                 insert(t).values(
                     site_id=site.id,
                     rule=f.rule,
@@ -110,17 +116,23 @@ def evaluate_site(
                     last_seen=stamp,
                 )
             )
+            # The same rule and subject again in this evaluation updates this row, as before.
+            key = added.inserted_primary_key
+            assert key is not None
+            stored[(f.rule, f.subject)] = (int(key[0]), f.status)
             continue
+        old_id, old_status = old
         values: dict[str, Any] = {
             "status": f.status,
             "message": f.message,
             "evidence_json": evidence,
             "last_seen": stamp,
         }
-        if f.status == "fail" and old.status != "fail":
+        if f.status == "fail" and old_status != "fail":
             values |= {"first_seen": stamp, "alerted_at": None, "acked_at": None}
             values |= {"acked_by": None, "ack_note": None}
-        conn.execute(update(t).where(t.c.id == old.id).values(**values))
+        conn.execute(update(t).where(t.c.id == old_id).values(**values))
+        stored[(f.rule, f.subject)] = (old_id, f.status)
     return site_findings(conn, site.id)
 
 

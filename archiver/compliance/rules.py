@@ -214,14 +214,20 @@ def reply_rule(conn: Connection, site: SiteConfig, sc: SiteCompliance) -> Iterat
             i.c.kind.in_(("comment", "reply")), and_(i.c.kind == "post", i.c.parent_id.is_not(None))
         ),
     )
+    # Every parent in one query per 500, not one per reply: without record_class the lookup
+    # cannot use the items key, so each one read the whole site's items. The first row for
+    # an id is the one the single-id query returned (same index, same order).
+    wanted = sorted({row.parent_id for row in rows if row.parent_id})
+    parents: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        for hit in conn.execute(
+            select(i.c.platform_id, i.c.id, i.c.by_owner, i.c.author_handle).where(
+                and_(i.c.site_id == site.id, i.c.platform_id.in_(wanted[start : start + 500]))
+            )
+        ):
+            parents.setdefault(hit.platform_id, hit)
     for row in rows:
-        parent = None
-        if row.parent_id:
-            parent = conn.execute(
-                select(i.c.id, i.c.by_owner, i.c.author_handle).where(
-                    and_(i.c.site_id == site.id, i.c.platform_id == row.parent_id)
-                )
-            ).first()
+        parent = parents.get(row.parent_id) if row.parent_id else None
         if parent is not None and parent.by_owner:
             continue  # the City continuing its own thread
         who = (

@@ -315,3 +315,15 @@ def test_findings_appear_in_show_for_the_affected_records(site: Site) -> None:
     assert prof.exit_code == 0, prof.output
     rules = {(f["rule"], f["status"]) for f in json.loads(prof.stdout)["compliance"]}
     assert ("profile_change", "fail") in rules
+
+
+def test_the_city_continuing_its_own_thread_is_not_a_reply_to_review(site: Site) -> None:
+    """Parents are looked up for all replies at once (issue 14 part 5); a City reply under
+    the City's own post is still told apart from one to a resident."""
+    more = site.world.post_status(
+        site.ids["city"], "Update: pancakes until noon", in_reply_to_id=site.ids["bare"]
+    )["id"]
+    harvest(site.config, "masto")
+    replies = by_rule(site.config, "reply_review")
+    assert [r["subject"] for r in replies] == [site.ids["answer"]]
+    assert more not in {r["subject"] for r in replies}

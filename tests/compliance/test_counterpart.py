@@ -94,6 +94,12 @@ def test_emergency_post_is_flagged_only_after_the_grace_period(world: World) -> 
     assert after[p["storm"]].status == "fail"
     assert "grace period over" in after[p["storm"]].message
     assert after[p["water"]].status == "pass"  # the website copy came within the grace
+    # The stored findings were updated in place: same rows, seen again; a finding that just
+    # turned into a failure counts as new from now (first_seen), one still passing does not.
+    assert {f.id for f in after.values()} == {f.id for f in during.values()}
+    assert after[p["water"]].first_seen == during[p["water"]].first_seen
+    assert after[p["water"]].last_seen > during[p["water"]].last_seen
+    assert after[p["storm"]].first_seen == after[p["storm"]].last_seen != storm.first_seen
 
 
 def test_a_website_not_captured_since_the_post_is_unknown_not_fail(world: World) -> None:

@@ -217,3 +217,19 @@ def test_the_weekly_verify_runs_on_sunday(tmp_path: Path) -> None:
     trigger = {j.id: j for j in desired_jobs(cfg, cfg.daemon)}["verify:weekly"].trigger
     fire = trigger.get_next_fire_time(None, datetime(2026, 12, 2, tzinfo=UTC))
     assert fire is not None and fire.strftime("%A %H:%M") == "Sunday 03:30"
+
+
+def test_loading_a_config_with_default_schedules_does_not_load_apscheduler(
+    tmp_path: Path,
+) -> None:
+    """Every command loads the config, a harvest too (issue 14 part 5): the built-in
+    schedules, held valid above, are not parsed then, so APScheduler stays unloaded."""
+    path = config(tmp_path, "")
+    probe = (
+        "import sys\nfrom archiver.config import load_config\n"
+        f"cfg = load_config({str(path)!r})\n"
+        "print(cfg.report.schedule, cfg.daemon.fixity_schedule, 'apscheduler' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    d = DaemonSettings()
+    assert out.stdout.split() == [*DEFAULT_SCHEDULE.split(), *d.fixity_schedule.split(), "False"]

@@ -116,3 +116,24 @@ def test_logging_settings_apply_when_structlog_loads_late() -> None:
     assert json.loads(out.stdout) == [False, False, True]
     lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
     assert [(x["event"], x["level"], x["n"]) for x in lines] == [("shown_event", "warning", 1)]
+
+
+def test_a_bound_logger_loads_structlog_only_when_it_logs() -> None:
+    """``bind`` (every harvest binds its run's logger) is lazy too, and what was bound is in
+    the event when it is finally logged, nested binds included."""
+    probe = (
+        "import sys, json\n"
+        "from archiver.log import configure, get_logger\n"
+        "configure(json=True, level='WARNING')\n"
+        "log = get_logger('probe').bind(site='s1').bind(run='r1')\n"
+        "log.info('hidden_event')\n"
+        "before = 'structlog' in sys.modules\n"
+        "log.bind(bundle='b1').warning('shown_event', n=2)\n"
+        "print(json.dumps([before, 'structlog' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [False, True]
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
+    assert [(x["event"], x["site"], x["run"], x["bundle"], x["n"]) for x in lines] == [
+        ("shown_event", "s1", "r1", "b1", 2)
+    ]

@@ -522,3 +522,28 @@ def test_harvest_full_on_the_command_line_reads_the_whole_follower_list(
     runs = catalog_rows(account.config, "SELECT id FROM runs ORDER BY started_at")
     info, _ = _follower_bundle(account.config, runs[-1][0])
     assert info["followers_form"] == "diff" and "followers_walk" not in info
+
+
+def test_a_thread_read_again_moves_its_poll_time(account: Account) -> None:
+    """The thread-poll rows of threads already known are updated in one statement per chunk
+    (issue 14 part 5): each read thread gets this run's time, its activity time stays."""
+    harvest(account.config, "masto")
+    before = {
+        r[0]: (r[1], r[2])
+        for r in catalog_rows(
+            account.config, "SELECT root_id, polled_at, activity_at FROM thread_polls"
+        )
+    }
+    assert before and all(polled for polled, _ in before.values())
+    time.sleep(0.01)  # a later run start, so a moved poll time is visible
+    harvest(account.config, "masto", full=True)  # a full sweep reads every thread again
+    after = {
+        r[0]: (r[1], r[2])
+        for r in catalog_rows(
+            account.config, "SELECT root_id, polled_at, activity_at FROM thread_polls"
+        )
+    }
+    assert set(after) == set(before)
+    for root, (polled, activity) in before.items():
+        assert after[root][0] > polled, root
+        assert after[root][1] == activity, root  # nothing new was posted

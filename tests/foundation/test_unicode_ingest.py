@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from fakeplatforms import FakeServer, MastodonWorld
 from fakeplatforms.demo_data import CITY_USERNAME
 from fakeplatforms.server import FakeResponse
 
+from archiver.model import Author, Item, Media, WarcRef
 from archiver.recorder import RecordedResponse
-from archiver.textclean import clean_text, decode_text, parse_json
+from archiver.textclean import clean_record, clean_text, decode_text, parse_json
 from tests.helpers import catalog_rows, harvest, site_toml, write_config
 
 # What the platform sends, byte for byte, inside the JSON string.
@@ -86,3 +88,35 @@ def test_normalisation_helpers_count_what_they_replace() -> None:
         endpoint="e",
     )
     assert clean_text(resp.json()["t"]) == ("a\ufffd \ufffd", 2)
+
+
+def test_clean_record_finds_unfit_text_wherever_it_sits_in_an_item() -> None:
+    """``clean_record`` first checks a record field by field (issue 14 part 5); a lone
+    surrogate or NUL anywhere -- a nested author, a media description in the tuple, a key or
+    value deep in ``extra`` -- still sends it through the cleaning walk, and a fit item comes
+    back as the very same object."""
+    ref = WarcRef("posts-00000.warc.gz", 0, 10, "<urn:uuid:1>", "response", "https://x/1")
+    fit = Item(
+        record_class="posts",
+        kind="post",
+        platform_id="1",
+        author=Author("a1", "city", "City \N{SNOWMAN}"),
+        text="fine \U0001f600",
+        ref=ref,
+        posted_at=datetime(2026, 12, 5, tzinfo=UTC),
+        media=(Media("m1", "image", "https://x/m1.jpg", "a photo"),),
+        extra={"poll": {"options": ["yes", "no"], "votes": [1, 2]}, "lang": "en"},
+    )
+    assert clean_record(fit) == (fit, 0) and clean_record(fit)[0] is fit
+    spoiled = {
+        "text": replace(fit, text="a\x00b"),
+        "author": replace(fit, author=Author("a1", "ci\ud800ty")),
+        "media": replace(fit, media=(Media("m1", "image", None, "x\udc00"),)),
+        "extra value": replace(fit, extra={"poll": {"options": ["y\x00es"]}}),
+        "extra key": replace(fit, extra={"k\ud800": 1}),
+    }
+    for where, item in spoiled.items():
+        cleaned, n = clean_record(item)
+        assert n == 1, where
+        assert "\x00" not in repr(cleaned) and "\\ud8" not in repr(cleaned)
+        assert "\\udc" not in repr(cleaned), where
