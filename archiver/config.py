@@ -326,8 +326,6 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
             'e.g. token_env = "BOZEMAN_MASTODON_TOKEN"',
         )
         token_env = None
-    interval = 3600
-    full_sweep = 86400
     cron = _cron(c, table, prefix)
     if "interval" in table and "cron" in table:
         c.error(
@@ -336,56 +334,16 @@ def _site(c: _Collector, table: Any, index: int, platforms: set[str] | None) -> 
             'keep one: interval = "2h" (every two hours from start-up) or '
             'cron = "0 */2 * * *" (at fixed times); delete the other',
         )
-    try:
-        interval = parse_duration(table.get("interval", "1h"), file=c.file, key=f"{prefix}interval")
-    except ConfigError as exc:
-        c.errors.append(exc)
-    try:
-        full_sweep = parse_duration(
-            table.get("full_sweep_every", "1d"), file=c.file, key=f"{prefix}full_sweep_every"
-        )
-    except ConfigError as exc:
-        c.errors.append(exc)
+    interval = _duration(c, table, prefix, "interval", "1h")
+    full_sweep = _duration(c, table, prefix, "full_sweep_every", "1d")
     recheck = table.get("recheck_recent", 40)
     if not isinstance(recheck, int) or isinstance(recheck, bool) or recheck < 0:
         c.error("must be a whole number ≥ 0", f"{prefix}recheck_recent")
         recheck = 40
-    checkpoint = 7 * 86400
-    try:
-        checkpoint = parse_duration(
-            table.get("follower_checkpoint_every", "7d"),
-            file=c.file,
-            key=f"{prefix}follower_checkpoint_every",
-        )
-    except ConfigError as exc:
-        c.errors.append(exc)
-    ceiling = 7 * 86400
-    raw_ceiling = table.get("thread_poll_ceiling", "7d")
-    if raw_ceiling in (0, "0"):
-        ceiling = 0
-    else:
-        try:
-            ceiling = parse_duration(raw_ceiling, file=c.file, key=f"{prefix}thread_poll_ceiling")
-        except ConfigError as exc:
-            c.errors.append(exc)
-    followers_every = 0
-    raw_followers = table.get("followers_every", 0)
-    if raw_followers not in (0, "0"):
-        try:
-            followers_every = parse_duration(
-                raw_followers, file=c.file, key=f"{prefix}followers_every"
-            )
-        except ConfigError as exc:
-            c.errors.append(exc)
-    walk_every = 86400
-    raw_walk = table.get("follower_walk_every", "1d")
-    if raw_walk in (0, "0"):
-        walk_every = 0
-    else:
-        try:
-            walk_every = parse_duration(raw_walk, file=c.file, key=f"{prefix}follower_walk_every")
-        except ConfigError as exc:
-            c.errors.append(exc)
+    checkpoint = _duration(c, table, prefix, "follower_checkpoint_every", "7d")
+    ceiling = _duration(c, table, prefix, "thread_poll_ceiling", "7d", off=True)
+    followers_every = _duration(c, table, prefix, "followers_every", "0", off=True)
+    walk_every = _duration(c, table, prefix, "follower_walk_every", "1d", off=True)
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         c.error("must be true or false", f"{prefix}enabled")
@@ -535,6 +493,28 @@ _T = TypeVar("_T")
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = data.get(name, {})
     return value if isinstance(value, Mapping) else {}
+
+
+def _duration(
+    c: _Collector,
+    table: Mapping[str, Any],
+    prefix: str,
+    key: str,
+    default: str,
+    *,
+    off: bool = False,
+) -> int:
+    """``table[key]`` in seconds, ``default`` when it is absent; with ``off``, 0 (or "0")
+    turns the feature off. A bad value is collected as an error (every problem of the file is
+    reported at once) and the default stands in, so checking can go on."""
+    raw = table.get(key, default)
+    if off and raw in (0, "0"):
+        return 0
+    try:
+        return parse_duration(raw, file=c.file, key=f"{prefix}{key}")
+    except ConfigError as exc:
+        c.errors.append(exc)
+        return 0 if default == "0" else parse_duration(default, file=c.file, key=key)
 
 
 class _Sections:

@@ -227,3 +227,32 @@ def test_bracketed_text_in_an_error_is_printed_not_eaten(tmp_path: Path) -> None
     config = write(tmp_path, "[retention]\nallow_self_approval = 'yes'")
     line = one_line(run("config", "check", "--config", str(config)).stderr)
     assert "retention.allow_self_approval" in line and "'yes'" in line
+
+
+@pytest.mark.parametrize(
+    ("key", "can_be_off"),
+    [
+        ("interval", False),
+        ("full_sweep_every", False),
+        ("follower_checkpoint_every", False),
+        ("thread_poll_ceiling", True),
+        ("followers_every", True),
+        ("follower_walk_every", True),
+    ],
+)
+def test_a_sites_durations_are_checked_and_zero_turns_off_only_what_can_be_off(
+    tmp_path: Path, key: str, can_be_off: bool
+) -> None:
+    """Every per-site duration goes through one reader: a word is one line naming the key; 0
+    turns off the follower cadences and the re-polling ceiling, and is an error elsewhere."""
+    bad = write(tmp_path, "", root=tmp_path / "archive")
+    bad.write_text(bad.read_text() + f'{key} = "soon"\n')
+    line = one_line(run("--config", str(bad), "config", "check").output)
+    assert f"sites[0].{key}: 'soon' is not a duration" in line
+    zero = tmp_path / "zero.toml"
+    zero.write_text(bad.read_text().replace(f'{key} = "soon"', f"{key} = 0"))
+    result = run("--config", str(zero), "config", "check")
+    if can_be_off:
+        assert result.exit_code == 0, result.output
+    else:
+        assert f"sites[0].{key}" in one_line(result.output)
