@@ -223,9 +223,47 @@ def status_section(cfg: Config, db: Reader) -> dict[str, Any]:
             f"account; kept in {unrouted_dir(cfg.staging_dir)} and routed when a site for "
             "that account is added (check the Page ids in the Meta app's subscription)"
         )
+    spooled = quiet_spool_section(cfg, datetime.now(UTC))
+    notes += spooled.pop("notes")
     return {
         "fastlane_latency": out,
         "fastlane_target_seconds": target,
         "webhooks_unrouted": unrouted,
+        **spooled,
         "notes": notes,
     }
+
+
+def quiet_spool_section(cfg: Config, now: datetime) -> dict[str, Any]:
+    """Quiet fast-lane polls waiting in staging, per site (``--json``: ``quiet_spool`` with
+    ``ticks`` and ``oldest``, ISO 8601 in the City's zone).
+
+    Why status says it: until the site's next bundle carries them, those polls are fsynced on
+    the City server but not yet sealed, signed or on WORM storage. They are sealed within
+    ``[fastlane] quiet_seal_every`` while the daemon runs; older than that plus two ticks means
+    nothing is running to seal them, which an administrator must hear about."""
+    from archiver.quiet_spool import QuietSpool
+    from archiver.timefmt import iso_local, local_time
+
+    tz = cfg.timezone
+    due = cfg.fastlane.quiet_seal_every + 2 * cfg.fastlane.interval
+    out: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for site in sorted(cfg.sites, key=lambda s: s.id):
+        spool = QuietSpool(cfg.staging_dir, site.id)
+        ticks = len(spool.pending())
+        if not ticks:
+            continue
+        oldest = spool.oldest()
+        out[site.id] = {"ticks": ticks, "oldest": iso_local(oldest, tz)}
+        note = (
+            f"fast lane {site.id}: {ticks} quiet poll(s) since {local_time(oldest, tz)} wait in "
+            "staging, fsynced but not yet sealed"
+        )
+        if oldest is not None and (now - oldest).total_seconds() > due:
+            note += (
+                f"; overdue (they are sealed within {cfg.fastlane.quiet_seal_every:.0f} s while "
+                f"the daemon runs): start the daemon or run archiver harvest {site.id}"
+            )
+        notes.append(note)
+    return {"quiet_spool": out, "notes": notes}

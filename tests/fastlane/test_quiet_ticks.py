@@ -13,15 +13,19 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fakeplatforms import FakeServer, FeedWorld
 from fakeplatforms.live import LiveX
+from typer.testing import CliRunner
 
 from archiver.app import open_app
 from archiver.bundle_format import open_records
+from archiver.cli import app as cli_app
 from archiver.fastlane import run_once
+from archiver.fastlane.latency import quiet_spool_section
 from archiver.fastlane.runner import FastLane
 from archiver.harvest import Harvester, RunResult
 from archiver.quiet_spool import QuietSpool
@@ -234,3 +238,37 @@ def test_a_kill_9_loses_no_spooled_poll_and_the_next_start_seals_them(
     assert len(carried) == len(set(carried))  # no tick sealed twice
     assert set(quiet_runs) <= set(carried)  # none lost
     assert not list((config.parent / "archive" / "staging").glob("*.partial"))
+
+
+def test_status_shows_quiet_polls_waiting_unsealed_and_when_they_are_overdue(
+    tmp_path: Path,
+) -> None:
+    """Quiet polls are fsynced but not sealed, signed or on WORM storage until the site's
+    next bundle: status says how many wait since when, and says "overdue" once nothing has
+    sealed them for longer than the daemon would have."""
+    world = FeedWorld()
+    world.add_entry("n1", "Leaf pickup starts", "<p>Monday.</p>")
+    with FakeServer(world) as server:
+        config = write_config(tmp_path, site_toml("news", "rss", server.url, "/news/rss.xml"))
+        harvest(config, "news", full=True)
+        out = CliRunner().invoke(cli_app, ["status", "--json", "--config", str(config)])
+        assert json.loads(out.stdout)["quiet_spool"] == {}
+        _tick(config, "news")
+        _tick(config, "news")
+    out = CliRunner().invoke(cli_app, ["status", "--json", "--config", str(config)])
+    data = json.loads(out.stdout)
+    oldest = _spool(config, "news").oldest()
+    assert oldest is not None
+    assert data["quiet_spool"]["news"]["ticks"] == 2
+    assert data["quiet_spool"]["news"]["oldest"].endswith(("-07:00", "-06:00"))  # Denver
+    [note] = [n for n in data["notes"] if "quiet poll" in n]
+    assert note.startswith("fast lane news: 2 quiet poll(s) since ")
+    assert "not yet sealed" in note and "overdue" not in note
+    app = open_test_app(config)
+    try:
+        late = quiet_spool_section(app.cfg, oldest + timedelta(days=1))
+        on_time = quiet_spool_section(app.cfg, oldest + timedelta(minutes=5))
+    finally:
+        app.close()
+    assert "overdue" in late["notes"][0] and "archiver harvest news" in late["notes"][0]
+    assert "overdue" not in on_time["notes"][0]
