@@ -16,17 +16,28 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import structlog
 
 
+# One line is one write under one lock: ``print`` writes the text and its newline separately,
+# so two threads (the daemon's scheduler and a fast-lane lane) could interleave two JSON
+# events on one journal line, which no reader can parse.
+_write_lock = threading.Lock()
+
+
 class _StderrLogger:
     """Writes to whatever ``sys.stderr`` is *now* (test runners swap and close streams)."""
 
     def msg(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        line = message + "\n"
+        with _write_lock:
+            stream = sys.stderr
+            stream.write(line)
+            stream.flush()
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
